@@ -1,0 +1,15 @@
+"""inception-dsl: a declarative DSL and compiler for Inception-style networks.
+
+    import inception_dsl
+    result = inception_dsl.analyze("specs/v4.incp")     # parse + shape-check, no torch
+    model = inception_dsl.load("specs/v4.incp")         # a torch.nn.Module (imports torch)
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .api import Result, analyze, analyze_text
+from .diagnostics import CompileError, Diagnostic
+
+__all__ = ["__version__", "analyze", "analyze_text", "Result", "CompileError", "Diagnostic"]

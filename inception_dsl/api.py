@@ -1,0 +1,72 @@
+"""The pipeline in a few lines: read -> parse -> elaborate -> analyses -> backend.
+
+    >>> from inception_dsl import api
+    >>> result = api.analyze("specs/v4.incp")
+    >>> result.ok, result.graph.node("output").shape
+    (True, (1000,))
+
+Every stage can be called on its own (program.load_program, elaborate.elaborate,
+passes.run_analyses); `analyze` is what `check`, `render`, `summary` and the backends
+start from. Nothing here imports torch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .diagnostics import CompileError, Diagnostic, DiagnosticSink
+from .elaborate import elaborate
+from .ir import Graph, verify
+from .limits import DEFAULT_LIMITS, Limits
+from .passes import run_analyses
+from .program import Program, load_program
+
+__all__ = ["Result", "analyze", "analyze_text", "require"]
+
+
+@dataclass
+class Result:
+    program: Program
+    graph: Graph | None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.graph is not None and not any(d.level.value == "error" for d in self.diagnostics)
+
+
+def analyze(
+    path: str | Path,
+    *,
+    text: str | None = None,
+    network: str | None = None,
+    params: dict[str, Any] | None = None,
+    input_shape: tuple[int, ...] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Result:
+    """Load, elaborate and shape-check one network. Diagnostics come back sorted."""
+    sink = DiagnosticSink()
+    program = load_program(path, sink, text=text, limits=limits)
+    graph = None
+    if not sink.has_errors:
+        graph = elaborate(program, sink, network=network, overrides=params, input_shape=input_shape, limits=limits)
+    if graph is not None:
+        if not sink.has_errors:
+            problems = verify(graph)
+            assert not problems, f"internal error: malformed IR: {problems}"
+        # shapes are checked even after elaboration errors: the parts that elaborated
+        # (everything upstream of a failed statement) still get their shape errors reported
+        run_analyses(graph, sink, limits)
+    return Result(program, graph if not sink.has_errors else None, sink.sorted())
+
+
+def analyze_text(text: str, path: str = "<input>", **kwargs) -> Result:
+    return analyze(path, text=text, **kwargs)
+
+
+def require(result: Result) -> Graph:
+    """The graph of a clean result, or CompileError carrying the diagnostics."""
+    if not result.ok:
+        raise CompileError([d for d in result.diagnostics if d.level.value == "error"] or result.diagnostics)
+    return result.graph

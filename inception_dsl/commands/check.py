@@ -1,0 +1,77 @@
+"""`inception-dsl check SPEC... [--input CxHxW]`: shapes of every stage, or diagnostics.
+Never imports torch."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from ..ir import Op
+from ..passes.budget import total_params
+from ..passes.infer_shapes import fmt_shape
+from .common import add_spec_options, analyze_args, report
+
+__all__ = ["add_parser", "run", "stage_table"]
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("check", help="check shapes; print each stage's output shape",
+                                   description="Parse, elaborate and shape-check specs without building them.")
+    add_spec_options(parser, many=True)
+    parser.add_argument("--quiet", "-q", action="store_true", help="print diagnostics only")
+    parser.set_defaults(run=run)
+
+
+def stage_table(graph) -> list[tuple[str, str, str]]:
+    rows = []
+    for stage in graph.stages:
+        shape = graph.node(stage.output).shape if stage.output in graph else None
+        rows.append((stage.name + (" (aux)" if stage.aux else ""), stage.kind, fmt_shape(shape)))
+    return rows
+
+
+def _counts(graph) -> str:
+    conv = sum(1 for n in graph.nodes() if n.op is Op.CONV)
+    linear = sum(1 for n in graph.nodes() if n.op is Op.LINEAR)
+    bn = sum(1 for n in graph.nodes() if n.op is Op.BN)
+    return (f"{conv + linear} weighted layers ({conv} conv, {linear} linear), {bn} batchnorm, "
+            f"{len(graph)} ops, {total_params(graph):,} parameters")
+
+
+def run(args) -> int:
+    status = 0
+    documents = []
+    for spec in args.specs:
+        result = analyze_args(args, spec)
+        report(result, args)
+        if not result.ok:
+            status = 1
+            continue
+        graph = result.graph
+        if args.format == "json":
+            documents.append({
+                "spec": spec, "network": graph.name,
+                "input": list(graph.input_node.shape),
+                "stages": [{"name": n, "kind": k, "shape": s} for n, k, s in stage_table(graph)],
+                "outputs": {graph.node(o).attrs["name"]: list(graph.node(o).shape) for o in graph.outputs},
+                "params": total_params(graph),
+            })
+            continue
+        if args.quiet:
+            continue
+        out = sys.stdout
+        out.write(f"{spec}: network {graph.name}, input {fmt_shape(graph.input_node.shape)}\n")
+        rows = stage_table(graph)
+        width = max([len(r[0]) for r in rows] + [5])
+        kind_width = max([len(r[1]) for r in rows] + [5])
+        out.write(f"  {'stage'.ljust(width)}  {'block'.ljust(kind_width)}  output\n")
+        for name, kind, shape in rows:
+            out.write(f"  {name.ljust(width)}  {kind.ljust(kind_width)}  {shape}\n")
+        for output in graph.output_nodes():
+            label = "output" + (f" {output.attrs['name']} (aux, training only)" if output.attrs["aux"] else "")
+            out.write(f"  {label}: {fmt_shape(output.shape)}\n")
+        out.write(f"  {_counts(graph)}\n")
+    if documents:
+        json.dump(documents if len(documents) > 1 else documents[0], sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    return status

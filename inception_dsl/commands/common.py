@@ -1,0 +1,105 @@
+"""Options and helpers shared by the commands."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .. import api
+from ..limits import DEFAULT_LIMITS, Limits
+from ..report import FORMATS, write_diagnostics
+from ..values import Symbol
+
+__all__ = ["add_spec_options", "analyze_args", "parse_dims", "write_atomic", "fail", "report"]
+
+
+def parse_dims(text: str) -> tuple[int, ...]:
+    try:
+        dims = tuple(int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected CxHxW like 3x299x299, got {text!r}") from None
+    if len(dims) != 3 or min(dims) < 1:
+        raise argparse.ArgumentTypeError(f"expected CxHxW like 3x299x299, got {text!r}")
+    return dims
+
+
+def parse_param(text: str) -> tuple[str, Any]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    name, raw = text.split("=", 1)
+    raw = raw.strip()
+    value: Any
+    if raw.lower() in ("true", "false"):
+        value = raw.lower() == "true"
+    else:
+        try:
+            value = int(raw)
+        except ValueError:
+            try:
+                value = float(raw)
+            except ValueError:
+                value = Symbol(raw)
+    return name.strip(), value
+
+
+def add_spec_options(parser: argparse.ArgumentParser, *, many: bool = False, input: bool = True) -> None:
+    if many:
+        parser.add_argument("specs", nargs="+", metavar="SPEC", help="spec files (.incp)")
+    else:
+        parser.add_argument("spec", metavar="SPEC", help="a spec file (.incp)")
+    parser.add_argument("--network", help="which network of the file (default: the first)")
+    parser.add_argument("--param", "-p", action="append", type=parse_param, default=[], metavar="NAME=VALUE",
+                        help="override a network parameter (repeatable), e.g. -p num_classes=10")
+    if input:
+        parser.add_argument("--input", type=parse_dims, metavar="CxHxW", help="override the declared input size")
+    parser.add_argument("--format", choices=FORMATS, default="text", help="diagnostic format (default: text)")
+    parser.add_argument("--max-params", type=int, default=DEFAULT_LIMITS.max_params,
+                        help=f"refuse networks with more parameters (default {DEFAULT_LIMITS.max_params:,})")
+    parser.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+
+def limits_from(args) -> Limits:
+    return Limits(max_params=args.max_params)
+
+
+def analyze_args(args, spec: str | None = None) -> api.Result:
+    return api.analyze(
+        spec or args.spec,
+        network=args.network,
+        params=dict(args.param),
+        input_shape=getattr(args, "input", None),
+        limits=limits_from(args),
+    )
+
+
+def report(result: api.Result, args, stream=None) -> None:
+    if result.diagnostics:
+        write_diagnostics(result.diagnostics, stream or sys.stderr, args.format)
+
+
+def fail(message: str, code: int = 2) -> int:
+    print(f"inception-dsl: {message}", file=sys.stderr)
+    return code
+
+
+def write_atomic(path: str | Path, data: str | bytes) -> None:
+    """Write through a temporary file in the same directory, then rename: an error or an
+    interrupt never leaves a half-written or clobbered file. Raises OSError."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = "wb" if isinstance(data, bytes) else "w"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, **({} if isinstance(data, bytes) else {"encoding": "utf-8", "newline": "\n"})) as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

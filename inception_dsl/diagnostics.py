@@ -1,0 +1,196 @@
+"""Diagnostics: what went wrong, where, and what to do about it.
+
+Passes emit `Diagnostic`s into a `DiagnosticSink` and keep going; exceptions are kept for
+the API boundary (`CompileError`) and for internal bugs. Rendering follows rustc/ruff:
+
+    error[E201]: concat branches disagree on spatial size: ...
+      --> specs/v4.incp:42:7
+       |
+    42 |   concat {
+       |   ^^^^^^ branch 3 gives 17x17
+       = note: ...
+       = help: ...
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from .codes import Code, Severity
+from .source import Span
+
+__all__ = [
+    "Label",
+    "Diagnostic",
+    "DiagnosticSink",
+    "CompileError",
+    "render_full",
+    "render_concise",
+    "to_dict",
+]
+
+
+@dataclass(frozen=True)
+class Label:
+    span: Span
+    message: str = ""
+    primary: bool = True
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    code: Code
+    message: str
+    labels: tuple[Label, ...]
+    notes: tuple[str, ...] = ()
+    help: str | None = None
+    severity: Severity | None = None  # None: the code's own severity
+
+    @property
+    def level(self) -> Severity:
+        return self.severity or self.code.severity
+
+    @property
+    def primary_span(self) -> Span | None:
+        for label in self.labels:
+            if label.primary:
+                return label.span
+        return self.labels[0].span if self.labels else None
+
+    def sort_key(self) -> tuple:
+        span = self.primary_span
+        if span is None:
+            return ("", 0, 0, self.code.id)
+        return (span.path, span.line, span.column, self.code.id)
+
+
+class CompileError(Exception):
+    """Raised at the API boundary when a spec has errors; carries every diagnostic."""
+
+    def __init__(self, diagnostics: Iterable[Diagnostic]):
+        self.diagnostics = tuple(diagnostics)
+        super().__init__("\n".join(render_concise(d) for d in self.diagnostics))
+
+
+@dataclass
+class DiagnosticSink:
+    """Collects diagnostics; de-duplicates identical ones (a block instantiated many
+    times reports a definition-site error once)."""
+
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    _seen: set = field(default_factory=set, repr=False)
+
+    def emit(
+        self,
+        code: Code,
+        message: str,
+        span: Span | None,
+        label: str = "",
+        *,
+        secondary: Iterable[Label] = (),
+        notes: Iterable[str] = (),
+        help: str | None = None,
+    ) -> Diagnostic:
+        labels = ((Label(span, label, True),) if span is not None else ()) + tuple(secondary)
+        diagnostic = Diagnostic(code, message, labels, tuple(notes), help)
+        key = (code.id, message, span.start if span else None, span.path if span else None)
+        if key not in self._seen:
+            self._seen.add(key)
+            self.diagnostics.append(diagnostic)
+        return diagnostic
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.level is Severity.ERROR for d in self.diagnostics)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.level is Severity.ERROR]
+
+    def sorted(self) -> list[Diagnostic]:
+        return sorted(self.diagnostics, key=Diagnostic.sort_key)
+
+
+def render_concise(diagnostic: Diagnostic) -> str:
+    span = diagnostic.primary_span
+    where = f"{span.location()}: " if span else ""
+    return f"{where}{diagnostic.level.value}[{diagnostic.code.id}]: {diagnostic.message}"
+
+
+def _marker_line(span: Span, line: int, char: str) -> tuple[int, int]:
+    """Start column and width of the underline for `span` on `line` (1-based)."""
+    text = span.source.line_text(line)
+    start_line, start_col = span.source.line_col(span.start)
+    end_line, end_col = span.source.line_col(span.end)
+    first = start_col if line == start_line else 1 + (len(text) - len(text.lstrip()))
+    last = end_col if line == end_line else len(text) + 1
+    return first, max(1, last - first)
+
+
+def render_full(diagnostic: Diagnostic) -> str:
+    """rustc-style rendering: header, location, source excerpt with labelled underlines,
+    then notes and help."""
+    head = f"{diagnostic.level.value}[{diagnostic.code.id}]: {diagnostic.message}"
+    span = diagnostic.primary_span
+    if span is None:
+        lines = [head]
+        lines += [f"  = note: {note}" for note in diagnostic.notes]
+        if diagnostic.help:
+            lines.append(f"  = help: {diagnostic.help}")
+        return "\n".join(lines)
+    same_file = [lab for lab in diagnostic.labels if lab.span.source is span.source]
+    other_files = [lab for lab in diagnostic.labels if lab.span.source is not span.source]
+    shown_lines = sorted({lab.span.line for lab in same_file})
+    width = len(str(max(shown_lines)))
+    pad = " " * width
+    out = [head, f"{pad}--> {span.location()}", f"{pad} |"]
+    previous = None
+    for line in shown_lines:
+        if previous is not None and line > previous + 1:
+            out.append(f"{pad}...")
+        text = span.source.line_text(line).replace("\t", " ")
+        out.append(f"{str(line).rjust(width)} | {text}".rstrip())
+        for lab in [lab for lab in same_file if lab.span.line == line]:
+            first, length = _marker_line(lab.span, line, "^")
+            char = "^" if lab.primary else "-"
+            marker = " " * (first - 1) + char * length
+            out.append(f"{pad} | {marker} {lab.message}".rstrip())
+        previous = line
+    for lab in other_files:
+        out.append(f"{pad} = note: {lab.message} at {lab.span.location()}".rstrip())
+    for note in diagnostic.notes:
+        out.append(f"{pad} = note: {note}")
+    if diagnostic.help:
+        out.append(f"{pad} = help: {diagnostic.help}")
+    return "\n".join(out)
+
+
+def to_dict(diagnostic: Diagnostic) -> dict:
+    """The JSON form: the same fields the text form shows."""
+    span = diagnostic.primary_span
+
+    def place(s: Span | None) -> dict:
+        if s is None:
+            return {"path": None, "line": None, "col": None, "end_line": None, "end_col": None}
+        return {
+            "path": s.path,
+            "line": s.line,
+            "col": s.column,
+            "end_line": s.end_line,
+            "end_col": s.end_column,
+        }
+
+    return {
+        "code": diagnostic.code.id,
+        "slug": diagnostic.code.slug,
+        "severity": diagnostic.level.value,
+        "message": diagnostic.message,
+        **place(span),
+        "labels": [
+            {"message": lab.message, "primary": lab.primary, **place(lab.span)}
+            for lab in diagnostic.labels
+        ],
+        "notes": list(diagnostic.notes),
+        "help": diagnostic.help,
+    }

@@ -1,0 +1,441 @@
+"""syntax (a Program) -> ir.Graph: bind parameters and defaults, expand repetition,
+resolve block calls, detect recursion, and emit one IR node per tensor operation.
+
+Errors are emitted and elaboration goes on so that one run reports as many as it can:
+a statement that fails yields no node, and everything downstream of it is skipped
+silently (its input is unknown), while later statements are still checked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import codes, layers
+from . import syntax as ast
+from .diagnostics import DiagnosticSink, Label
+from .ir import CallSite, Graph, Node, Op, Stage
+from .limits import DEFAULT_LIMITS, Limits
+from .naming import TRANSPARENT, statement_names
+from .program import Program
+from .values import EvalError, Symbol, describe, did_you_mean, evaluate
+
+__all__ = ["elaborate", "bind_params"]
+
+
+class _TooBig(Exception):
+    """The graph passed a limit; reported once, elaboration stops."""
+
+
+def elaborate(
+    program: Program,
+    sink: DiagnosticSink,
+    *,
+    network: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    input_shape: tuple[int, ...] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Graph | None:
+    """Elaborate one network of the program's main file into a graph (None if the spec
+    names no such network or elaboration failed before a graph existed)."""
+    networks = program.networks()
+    if network is None:
+        if not networks:
+            main = program.main
+            sink.emit(codes.NO_NETWORK, "no `network` is defined in this file",
+                      None if main is None else _file_span(program), help="add `network NAME { input 3x299x299 ... }`")
+            return None
+        definition = networks[0]
+    else:
+        definition = next((n for n in networks if n.name == network), None)
+        if definition is None:
+            names = [n.name for n in networks]
+            sink.emit(codes.NO_NETWORK, f"no network named `{network}`", _file_span(program),
+                      help=did_you_mean(network, names) or (f"networks here: {', '.join(names)}" if names else None))
+            return None
+    return _Elaborator(program, sink, limits).network(definition, overrides or {}, input_shape)
+
+
+def _file_span(program: Program):
+    from .source import Span
+
+    return Span(program.main, 0, 0) if program.main else None
+
+
+def bind_params(
+    definition: ast.BlockDef,
+    call: ast.Call | None,
+    caller_env: dict[str, Any],
+    overrides: dict[str, Any],
+    sink: DiagnosticSink,
+) -> dict[str, Any]:
+    """Bind a block's (or network's) parameters: call arguments, then overrides, then
+    defaults, evaluated in order so that a default may use earlier parameters."""
+    given: dict[str, tuple[Any, Any]] = {}
+    names = [p.name for p in definition.params]
+    if call is not None:
+        positional = list(names)
+        for arg in call.args:
+            value = evaluate(arg.value, caller_env, sink)
+            if arg.name is None:
+                if not positional:
+                    sink.emit(codes.UNKNOWN_ARG, f"block `{definition.name}` takes {len(names)} argument(s)", arg.span,
+                              f"extra argument {describe(value)}")
+                    raise EvalError()
+                given[positional.pop(0)] = (value, arg.span)
+            else:
+                if arg.name not in names:
+                    sink.emit(codes.UNKNOWN_ARG, f"block `{definition.name}` has no parameter `{arg.name}`", arg.span,
+                              "unknown parameter",
+                              secondary=[Label(definition.name_span, f"`{definition.name}` defined here", False)],
+                              help=did_you_mean(arg.name, names) or (f"parameters: {', '.join(names)}" if names else "it takes no parameters"))
+                    raise EvalError()
+                if arg.name in given:
+                    sink.emit(codes.DUPLICATE_DEF, f"argument `{arg.name}` is given twice", arg.span, "again here")
+                    raise EvalError()
+                if arg.name in positional:
+                    positional.remove(arg.name)
+                given[arg.name] = (value, arg.span)
+    for name, value in overrides.items():
+        if name not in names:
+            sink.emit(codes.UNKNOWN_ARG, f"network `{definition.name}` has no parameter `{name}`", definition.name_span,
+                      help=did_you_mean(name, names) or (f"parameters: {', '.join(names)}" if names else "it takes no parameters"))
+            raise EvalError()
+        given[name] = (value, None)
+    env: dict[str, Any] = {}
+    for param in definition.params:
+        if param.name in given:
+            env[param.name] = given[param.name][0]
+        elif param.default is not None:
+            env[param.name] = evaluate(param.default, env, sink)
+        else:
+            sink.emit(codes.MISSING_ARG, f"block `{definition.name}` needs its `{param.name}` argument",
+                      call.span if call is not None else definition.name_span, f"missing `{param.name}`",
+                      secondary=[Label(param.span, "declared here without a default", False)])
+            raise EvalError()
+    return env
+
+
+class _Elaborator:
+    def __init__(self, program: Program, sink: DiagnosticSink, limits: Limits):
+        self.program, self.sink, self.limits = program, sink, limits
+        self.graph: Graph | None = None
+        self.call_stack: list[str] = []
+        self.stage = ""
+        self.failed = False
+
+    # -- network
+    def network(self, definition: ast.BlockDef, overrides: dict[str, Any], input_shape) -> Graph | None:
+        try:
+            env = bind_params(definition, None, {}, overrides, self.sink)
+        except EvalError:
+            return None
+        graph = Graph(definition.name, params=dict(env), span=definition.span)
+        self.graph = graph
+        inputs = [s for s in definition.body if isinstance(s, ast.InputStmt)]
+        if input_shape is None:
+            if not inputs:
+                self.sink.emit(codes.MISSING_INPUT, f"network `{definition.name}` does not declare its input",
+                               definition.name_span, "no `input` statement", help="add e.g. `input 3x299x299` as its first line")
+                return None
+            input_shape = inputs[0].dims
+            input_span = inputs[0].span
+        else:
+            input_span = inputs[0].span if inputs else definition.name_span
+        if len(input_shape) != 3 or min(input_shape) < 1:
+            self.sink.emit(codes.BAD_VALUE, "the input must be channels x height x width, each at least 1",
+                           input_span, f"got {'x'.join(map(str, input_shape))}")
+            return None
+        graph.add(Node("input", Op.INPUT, {"shape": tuple(input_shape)}, input_span))
+        try:
+            self.sequence(definition.body, "input", env, "", (), context="block", top=True)
+        except _TooBig:
+            return None
+        return None if self.failed and not self.sink.has_errors else graph
+
+    # -- helpers
+    def _add(self, id_: str, op: Op, attrs: dict, span, origin, inputs: list[str | None]) -> str | None:
+        if any(i is None for i in inputs):
+            return None
+        graph = self.graph
+        if id_ in graph:
+            base, k = id_, 1
+            while id_ in graph:
+                id_ = f"{base}_{k}"
+                k += 1
+        graph.add(Node(id_, op, attrs, span, origin, self.stage), inputs)
+        if len(graph) > self.limits.max_nodes:
+            self.sink.emit(codes.LIMIT_EXCEEDED, f"the network expands to more than {self.limits.max_nodes} operations",
+                           span, "while expanding this", help="raise the limit with --max-nodes")
+            raise _TooBig()
+        return id_
+
+    def _check_unique(self, id_: str, span) -> bool:
+        if id_ in self.graph:
+            self.sink.emit(codes.DUPLICATE_NAME, f"two layers are both named `{id_}`", span,
+                           "this name is already taken in this scope",
+                           help="give one of them a distinct label (`name: ...`)")
+            return False
+        return True
+
+    # -- statements
+    def sequence(self, body, x, env, scope, origin, *, context="seq", top=False) -> str | None:
+        names = statement_names(body, context, self.program.definitions)
+        produced: dict[str, str | None] = {}
+        outputs: list[tuple[str, Any]] = []
+        seen: dict[str, ast.Labeled] = {}
+        statements = [s for s in body if isinstance(s, ast.Labeled)]
+        for stmt in body:
+            if isinstance(stmt, ast.InputStmt):
+                if not top:
+                    self.sink.emit(codes.MISPLACED, "`input` belongs in a network, not inside a block", stmt.span)
+                continue
+            if isinstance(stmt, ast.OutputStmt):
+                if not top:
+                    self.sink.emit(codes.MISPLACED, "`output` belongs in a network, not inside a block", stmt.span)
+                else:
+                    outputs.extend((name, stmt.span) for name in stmt.names)
+                continue
+        for stmt, name in zip(statements, names):
+            if name is not None:
+                if name in seen:
+                    self.sink.emit(codes.DUPLICATE_NAME, f"two statements are both named `{name}`",
+                                   stmt.label_span or stmt.span, "second use of this name",
+                                   secondary=[Label(seen[name].label_span or seen[name].span, "first used here", False)],
+                                   help="give one of them a distinct label (`name: ...`)")
+                    continue
+                seen[name] = stmt
+            if not self._condition(stmt, env):
+                produced[stmt.label] = None if stmt.label else None
+                continue
+            source = x
+            if stmt.source is not None:
+                if stmt.source not in produced:
+                    self.sink.emit(codes.UNKNOWN_SOURCE, f"`from {stmt.source}`: no earlier statement has that label",
+                                   stmt.source_span, "unknown label", help=did_you_mean(stmt.source, produced))
+                    source = None
+                else:
+                    source = produced[stmt.source]
+            path = _join(scope, name)
+            if top:
+                self.stage = name or ""
+            y = self.statement(stmt, path, source, env, origin, scope_stage=top)
+            if stmt.label:
+                produced[stmt.label] = y
+            if stmt.source is None:
+                x = y
+        if top:
+            self._outputs(outputs, produced, x)
+        return x
+
+    def _condition(self, stmt: ast.Labeled, env) -> bool:
+        if stmt.condition is None:
+            return True
+        try:
+            value = evaluate(stmt.condition, env, self.sink)
+        except EvalError:
+            return False
+        if not isinstance(value, bool):
+            self.sink.emit(codes.BAD_ARG_TYPE, f"`when` needs a boolean, got {describe(value)}", stmt.condition.span,
+                           "not true or false")
+            return False
+        return value
+
+    def _outputs(self, outputs, produced, last) -> None:
+        graph = self.graph
+        if not outputs:
+            if last is not None:
+                graph.outputs.append(self._add("output", Op.OUTPUT, {"name": "output", "aux": False}, graph.span, (), [last]))
+            return
+        for index, (name, span) in enumerate(outputs):
+            if name not in produced:
+                self.sink.emit(codes.UNKNOWN_SOURCE, f"`output {name}`: no statement has that label", span,
+                               "unknown label", help=did_you_mean(name, produced))
+                continue
+            if produced[name] is None:
+                continue  # excluded by `when`, or failed
+            node = self._add("output" if index == 0 else f"output.{name}", Op.OUTPUT,
+                             {"name": name, "aux": index > 0}, span, (), [produced[name]])
+            if node:
+                graph.outputs.append(node)
+                if index > 0:
+                    for stage in graph.stages:
+                        if stage.name == name or stage.name.startswith(name + "."):
+                            stage.aux = True
+
+    def statement(self, stmt: ast.Labeled, path, x, env, origin, scope_stage=False) -> str | None:
+        if stmt.repeat is None:
+            y = self.op(stmt.op, path, x, env, origin, stmt)
+            if scope_stage and path:
+                self._stage(path, stmt, y)
+            return y
+        if not (1 <= stmt.repeat <= self.limits.max_repeat):
+            self.sink.emit(codes.BAD_REPEAT, f"repetition count must be between 1 and {self.limits.max_repeat}, got {stmt.repeat}",
+                           stmt.repeat_span, "invalid count")
+            return None
+        for index in range(stmt.repeat):
+            instance = f"{path}.{index}"
+            if scope_stage:
+                self.stage = instance
+            x = self.op(stmt.op, instance, x, env, origin, stmt)
+            if scope_stage:
+                self._stage(instance, stmt, x)
+        return x
+
+    def _stage(self, name: str, stmt: ast.Labeled, out: str | None) -> None:
+        kind = stmt.op.name if isinstance(stmt.op, ast.Call) else type(stmt.op).__name__.lower()
+        if isinstance(stmt.op, ast.Concat) and stmt.op.reduction:
+            kind = "reduction"
+        self.graph.stages.append(Stage(name, kind, out, stmt.span))
+
+    # -- operations
+    def op(self, op: ast.Op, path, x, env, origin, stmt) -> str | None:
+        if isinstance(op, ast.Call):
+            return self.call(op, path, x, env, origin)
+        if isinstance(op, ast.Seq):
+            return self.sequence(op.body, x, env, path, origin)
+        if isinstance(op, ast.Concat):
+            return self.concat(op, path, x, env, origin)
+        return self.residual(op, path, x, env, origin)
+
+    def concat(self, op: ast.Concat, path, x, env, origin) -> str | None:
+        names = statement_names(op.body, "concat", self.program.definitions)
+        branches = []
+        for stmt, name in zip([s for s in op.body if isinstance(s, ast.Labeled)], names):
+            if isinstance(stmt, ast.Labeled) and stmt.source is not None:
+                self.sink.emit(codes.MISPLACED, "`from` is not allowed on a concat branch", stmt.source_span,
+                               "every branch reads the concat's input")
+                continue
+            if not self._condition(stmt, env):
+                continue
+            branches.append(self.statement(stmt, _join(path, name), x, env, origin))
+        for stmt in op.body:
+            if not isinstance(stmt, ast.Labeled):
+                self.sink.emit(codes.MISPLACED, "`input`/`output` are not allowed inside a concat", stmt.span)
+        if not branches:
+            self.sink.emit(codes.BAD_VALUE, "a concat needs at least one branch", op.span, "empty")
+            return None
+        return self._add(_join(path, "cat"), Op.CONCAT, {"reduction": op.reduction, "fork": x}, op.span, origin, branches)
+
+    def residual(self, op: ast.Residual, path, x, env, origin) -> str | None:
+        settings = self.program.settings_for(op.span)
+        sig = layers.LayerSig("residual", (), {"scale": 1.0, "act": None})
+        try:
+            bound = layers.bind(ast.Call("residual", op.args, True, op.span), sig, env, settings, self.sink)
+            scale = layers.number(bound, "scale", self.sink, -1e6, 1e6, "the residual scale")
+            if bound["act"] is None and not any(a.name == "act" for a in op.args):
+                bound.values["act"] = (settings["act"], op.span)
+            act = layers.activation(bound, "act", self.sink)
+        except EvalError:
+            return None
+        branch = self.sequence(op.body, x, env, path, origin, context="residual")
+        shortcut = x
+        if op.shortcut is not None:
+            shortcut = self.sequence(op.shortcut, x, env, _join(path, "shortcut"), origin)
+        if scale != 1.0:
+            branch = self._add(_join(path, "scale"), Op.SCALE, {"value": scale}, op.span, origin, [branch])
+        y = self._add(_join(path, "add"), Op.ADD, {}, op.span, origin, [shortcut, branch])
+        if act != "identity":
+            y = self._add(_join(path, "act"), Op.ACT, {"kind": act}, op.span, origin, [y])
+        return y
+
+    def call(self, call: ast.Call, path, x, env, origin) -> str | None:
+        if call.name in layers.LAYERS:
+            try:
+                return self.layer(call, path, x, env, origin)
+            except EvalError:
+                return None
+        definition = self.program.definitions.get(call.name)
+        if definition is None or definition.kind != "block":
+            candidates = list(layers.LAYERS) + [d for d, b in self.program.definitions.items() if b.kind == "block"]
+            what = "a network, not a block" if definition is not None else "no layer or block has this name"
+            self.sink.emit(codes.UNKNOWN_BLOCK, f"unknown layer or block `{call.name}`", call.span, what,
+                           help=did_you_mean(call.name, candidates) or "define it with `block NAME { ... }` or `import` the file that does")
+            return None
+        return self.block(definition, call, path, x, env, origin)
+
+    def block(self, definition: ast.BlockDef, call: ast.Call, path, x, env, origin) -> str | None:
+        if definition.name in self.call_stack:
+            chain = " -> ".join(self.call_stack[self.call_stack.index(definition.name):] + [definition.name])
+            self.sink.emit(codes.RECURSIVE_BLOCK, f"block `{definition.name}` calls itself: {chain}", call.span,
+                           "recursive call", secondary=[Label(definition.name_span, "defined here", False)],
+                           help="a network must be finite: break the cycle")
+            return None
+        if len(self.call_stack) >= self.limits.max_call_depth:
+            self.sink.emit(codes.LIMIT_EXCEEDED, f"blocks nest more than {self.limits.max_call_depth} calls deep", call.span)
+            return None
+        try:
+            callee_env = bind_params(definition, call, env, {}, self.sink)
+        except EvalError:
+            return None
+        site = CallSite(definition.name, call.span)
+        if path:
+            self.graph.blocks[path] = site
+        self.call_stack.append(definition.name)
+        try:
+            return self.sequence(definition.body, x, callee_env, path, origin + (site,), context="block")
+        finally:
+            self.call_stack.pop()
+
+    def layer(self, call: ast.Call, path, x, env, origin) -> str | None:
+        sink = self.sink
+        sig = layers.LAYERS[call.name]
+        settings = self.program.settings_for(call.span)
+        bound = layers.bind(call, sig, env, settings, sink)
+        add = lambda suffix, op, attrs, inputs: self._add(_join(path, suffix), op, attrs, call.span, origin, inputs)  # noqa: E731
+        name = call.name
+        if name == "conv":
+            out = layers.positive_int(bound, "out", sink, "output channels")
+            kernel = layers.pair(bound, "kernel", sink, "the kernel size")
+            stride = layers.pair(bound, "stride", sink, "the stride")
+            dilation = layers.pair(bound, "dilation", sink, "the dilation")
+            groups = layers.positive_int(bound, "groups", sink, "groups")
+            padding = layers.padding(bound, sink, kernel, dilation)
+            bias = layers.boolean(bound, "bias", sink)
+            bn = layers.boolean(bound, "bn", sink)
+            act = layers.activation(bound, "act", sink)
+            attrs = {"out_channels": out, "kernel": kernel, "stride": stride, "padding": padding,
+                     "dilation": dilation, "groups": groups, "bias": bias}
+            if bn and not self._check_unique(_join(path, "conv"), call.span):
+                return None
+            if not bn and not self._check_unique(path, call.span):
+                return None
+            y = self._add(_join(path, "conv") if bn else path, Op.CONV, attrs, call.span, origin, [x])
+            if bn:
+                y = add("bn", Op.BN, {"eps": settings["bn_eps"], "momentum": settings["bn_momentum"]}, [y])
+            if act != "identity":
+                y = add("act", Op.ACT, {"kind": act}, [y])
+            return y
+        if not self._check_unique(path, call.span):
+            return None
+        if name in ("maxpool", "avgpool"):
+            kernel = layers.pair(bound, "kernel", sink, "the pool size")
+            stride = layers.pair(bound, "stride", sink, "the stride")
+            padding = layers.padding(bound, sink, kernel)
+            attrs = {"kind": name[:3], "kernel": kernel, "stride": stride, "padding": padding,
+                     "ceil_mode": layers.boolean(bound, "ceil_mode", sink),
+                     "count_include_pad": name == "avgpool" and layers.boolean(bound, "count_include_pad", sink)}
+            return add("", Op.POOL, attrs, [x])
+        if name == "global_avgpool":
+            return add("", Op.ADAPTIVE_AVGPOOL, {"size": (1, 1)}, [x])
+        if name == "adaptive_avgpool":
+            return add("", Op.ADAPTIVE_AVGPOOL, {"size": layers.pair(bound, "size", sink, "the output size")}, [x])
+        if name == "bn":
+            eps = layers.number(bound, "eps", sink, 0.0, 1.0, "eps")
+            momentum = layers.number(bound, "momentum", sink, 0.0, 1.0, "momentum")
+            return add("", Op.BN, {"eps": eps, "momentum": momentum}, [x])
+        if name == "act" or name in layers.ACTIVATIONS:
+            kind = layers.activation(bound, "kind", sink) if name == "act" else name
+            return add("", Op.ACT if kind != "identity" else Op.IDENTITY, {"kind": kind} if kind != "identity" else {}, [x])
+        if name == "dropout":
+            return add("", Op.DROPOUT, {"p": layers.number(bound, "p", sink, 0.0, 1.0, "the dropout probability")}, [x])
+        if name == "flatten":
+            return add("", Op.FLATTEN, {}, [x])
+        if name == "linear":
+            out = layers.positive_int(bound, "out", sink, "output features")
+            return add("", Op.LINEAR, {"out_features": out, "bias": layers.boolean(bound, "bias", sink)}, [x])
+        raise AssertionError(name)
+
+
+def _join(scope: str, name: str | None) -> str:
+    if not name:
+        return scope
+    return f"{scope}.{name}" if scope else name

@@ -1,0 +1,275 @@
+"""The built-in layers: their signatures, and the checking of their arguments.
+
+A layer call binds positional and keyword arguments against a `LayerSig`; a bare
+symbol among the positional arguments may be a flag (`conv(256, 3x3, stride=2, valid)`,
+as the paper writes "V"). `coerce_*` turn bound values into IR attributes or emit a
+located diagnostic and raise EvalError."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from . import codes
+from . import syntax as ast
+from .diagnostics import DiagnosticSink
+from .shapes import same_padding
+from .values import EvalError, Symbol, describe, did_you_mean, evaluate
+
+__all__ = ["LayerSig", "LAYERS", "ACTIVATIONS", "SETTINGS", "Bound", "bind"]
+
+REQUIRED = object()
+ACTIVATIONS = ("relu", "relu6", "gelu", "silu", "identity")
+
+# File-level settings (`set bn_eps = 0.001`): name -> default. They apply to layers written
+# in the file that sets them.
+SETTINGS: dict[str, Any] = {
+    "bn_eps": 1e-5,
+    "bn_momentum": 0.1,
+    "act": Symbol("relu"),
+    "conv_bias": False,
+}
+
+
+@dataclass(frozen=True)
+class LayerSig:
+    name: str
+    positional: tuple[str, ...] = ()
+    keywords: Mapping[str, Any] = field(default_factory=dict)
+    flags: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    summary: str = ""
+
+    @property
+    def parameters(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(self.positional + tuple(self.keywords)))
+
+
+_PAD_FLAGS = {"same": {"pad": Symbol("same")}, "valid": {"pad": Symbol("valid")}}
+
+LAYERS: dict[str, LayerSig] = {
+    sig.name: sig
+    for sig in [
+        LayerSig(
+            "conv",
+            ("out", "kernel"),
+            {"out": REQUIRED, "kernel": (1, 1), "stride": 1, "pad": Symbol("same"), "dilation": 1,
+             "groups": 1, "bias": None, "bn": True, "act": None},
+            {**_PAD_FLAGS, "linear": {"bn": False, "act": Symbol("identity"), "bias": True}},
+            "the paper's traditional layer: convolution, BatchNorm, activation",
+        ),
+        LayerSig(
+            "maxpool",
+            ("kernel",),
+            {"kernel": REQUIRED, "stride": 1, "pad": Symbol("same"), "ceil_mode": False},
+            {**_PAD_FLAGS, "ceil": {"ceil_mode": True}},
+            "max pooling",
+        ),
+        LayerSig(
+            "avgpool",
+            ("kernel",),
+            {"kernel": REQUIRED, "stride": 1, "pad": Symbol("same"), "ceil_mode": False, "count_include_pad": True},
+            {**_PAD_FLAGS, "ceil": {"ceil_mode": True}},
+            "average pooling",
+        ),
+        LayerSig("global_avgpool", summary="average over the whole grid, keeping Cx1x1"),
+        LayerSig("adaptive_avgpool", ("size",), {"size": REQUIRED}, summary="average pooling to a fixed grid size"),
+        LayerSig("bn", (), {"eps": None, "momentum": None}, summary="BatchNorm2d"),
+        LayerSig("act", ("kind",), {"kind": REQUIRED}, summary="an activation chosen by name"),
+        *[LayerSig(a, summary=f"{a} activation") for a in ACTIVATIONS],
+        LayerSig("dropout", ("p",), {"p": 0.5}, summary="dropout with probability p"),
+        LayerSig("flatten", summary="(C, H, W) -> (C*H*W)"),
+        LayerSig("linear", ("out",), {"out": REQUIRED, "bias": True}, summary="fully connected layer"),
+    ]
+}
+
+
+@dataclass
+class Bound:
+    """Arguments bound to a signature: name -> (value, span of the argument or call)."""
+
+    values: dict[str, tuple[Any, Any]]
+    env: Mapping[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name][0]
+
+    def span(self, name: str):
+        return self.values[name][1]
+
+
+def bind(call: ast.Call, sig: LayerSig, env: Mapping[str, Any], settings: Mapping[str, Any],
+         sink: DiagnosticSink) -> Bound:
+    values: dict[str, tuple[Any, Any]] = {}
+    positional = list(sig.positional)
+    for arg in call.args:
+        value = evaluate(arg.value, env, sink)
+        if arg.name is None:
+            if isinstance(value, Symbol) and value.name in sig.flags:
+                for key, flag_value in sig.flags[value.name].items():
+                    values[key] = (flag_value, arg.span)
+                continue
+            if not positional:
+                sink.emit(
+                    codes.UNKNOWN_ARG,
+                    f"`{sig.name}` takes {len(sig.positional)} positional argument(s)",
+                    arg.span,
+                    f"extra argument {describe(value)}",
+                    help=_flag_help(sig, value),
+                )
+                raise EvalError()
+            values[positional.pop(0)] = (value, arg.span)
+        else:
+            if arg.name not in sig.keywords:
+                sink.emit(
+                    codes.UNKNOWN_ARG,
+                    f"`{sig.name}` has no parameter `{arg.name}`",
+                    arg.span,
+                    "unknown parameter",
+                    help=did_you_mean(arg.name, sig.keywords) or _list(sig),
+                )
+                raise EvalError()
+            if arg.name in positional:
+                positional.remove(arg.name)
+            values[arg.name] = (value, arg.span)
+    for name, default in sig.keywords.items():
+        if name in values:
+            continue
+        if default is REQUIRED:
+            sink.emit(codes.MISSING_ARG, f"`{sig.name}` needs its `{name}` argument", call.span,
+                      f"missing `{name}`", help=f"e.g. `{_example(sig)}`")
+            raise EvalError()
+        values[name] = (default, call.span)
+    _apply_settings(sig, values, settings, call)
+    return Bound(values, env)
+
+
+def _apply_settings(sig: LayerSig, values, settings: Mapping[str, Any], call: ast.Call) -> None:
+    if sig.name == "conv":
+        if values["act"][0] is None:
+            values["act"] = (settings["act"], call.span)
+        if values["bias"][0] is None:
+            values["bias"] = (settings["conv_bias"] if values["bn"][0] else True, call.span)
+    if sig.name == "bn":
+        if values["eps"][0] is None:
+            values["eps"] = (settings["bn_eps"], call.span)
+        if values["momentum"][0] is None:
+            values["momentum"] = (settings["bn_momentum"], call.span)
+
+
+def _flag_help(sig: LayerSig, value: Any) -> str | None:
+    if isinstance(value, Symbol) and sig.flags:
+        return did_you_mean(value.name, sig.flags) or "flags: " + ", ".join(f"`{f}`" for f in sig.flags)
+    return None
+
+
+def _list(sig: LayerSig) -> str:
+    return "parameters: " + ", ".join(f"`{p}`" for p in sig.keywords) if sig.keywords else f"`{sig.name}` takes no arguments"
+
+
+def _example(sig: LayerSig) -> str:
+    examples = {"conv": "conv(64, 3x3)", "maxpool": "maxpool(3x3, stride=2, valid)",
+                "avgpool": "avgpool(3x3)", "linear": "linear(1000)", "act": "act(relu)",
+                "adaptive_avgpool": "adaptive_avgpool(4x4)"}
+    return examples.get(sig.name, f"{sig.name}(...)")
+
+
+# -- coercions ----------------------------------------------------------------------
+def _unknown_name(bound: Bound, name: str, sink: DiagnosticSink) -> None:
+    """A bare name where a number belongs is almost always a misspelt parameter."""
+    value = bound[name]
+    if isinstance(value, Symbol):
+        env = bound.env
+        sink.emit(codes.UNKNOWN_NAME, f"unknown name `{value.name}`", bound.span(name), "not a parameter in scope",
+                  help=did_you_mean(value.name, env) or (f"parameters in scope: {', '.join(sorted(env))}" if env else "no parameters are in scope here"))
+        raise EvalError()
+
+
+def positive_int(bound: Bound, name: str, sink: DiagnosticSink, what: str, minimum: int = 1) -> int:
+    _unknown_name(bound, name, sink)
+    value = bound[name]
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        code = codes.BAD_VALUE if isinstance(value, float) else codes.BAD_ARG_TYPE
+        sink.emit(code, f"{what} must be an integer, not {describe(value)}", bound.span(name), f"{describe(value)}")
+        raise EvalError()
+    if value < minimum:
+        sink.emit(codes.BAD_VALUE, f"{what} must be at least {minimum}, got {value}", bound.span(name), f"{value}")
+        raise EvalError()
+    return value
+
+
+def pair(bound: Bound, name: str, sink: DiagnosticSink, what: str, minimum: int = 1) -> tuple[int, int]:
+    _unknown_name(bound, name, sink)
+    value = bound[name]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = (value, value)
+    if not isinstance(value, tuple) or len(value) != 2:
+        sink.emit(codes.BAD_ARG_TYPE, f"{what} must be a size like `3x3` or `(1, 7)`, not {describe(value)}",
+                  bound.span(name), "expected two sizes")
+        raise EvalError()
+    result = []
+    for item in value:
+        if isinstance(item, float) and item.is_integer():
+            item = int(item)
+        if isinstance(item, bool) or not isinstance(item, int):
+            sink.emit(codes.BAD_VALUE, f"{what} must be whole numbers, not {describe(item)}", bound.span(name), "not an integer")
+            raise EvalError()
+        if item < minimum:
+            sink.emit(codes.BAD_VALUE, f"{what} must be at least {minimum}, got {item}", bound.span(name), f"{item}")
+            raise EvalError()
+        result.append(item)
+    return result[0], result[1]
+
+
+def padding(bound: Bound, sink: DiagnosticSink, kernel, dilation=(1, 1)) -> tuple[int, int, int, int]:
+    value = bound["pad"]
+    if isinstance(value, Symbol):
+        if value.name == "same":
+            return same_padding(kernel[0], dilation[0]) + same_padding(kernel[1], dilation[1])
+        if value.name == "valid":
+            return (0, 0, 0, 0)
+    if isinstance(value, tuple) and len(value) == 4:
+        items = value
+    elif isinstance(value, tuple) and len(value) == 2:
+        items = (value[0], value[0], value[1], value[1])
+    elif isinstance(value, int) and not isinstance(value, bool):
+        items = (value,) * 4
+    else:
+        sink.emit(codes.BAD_ARG_TYPE, f"padding must be `same`, `valid`, an integer, (h, w) or (top, bottom, left, right); got {describe(value)}",
+                  bound.span("pad"), "invalid padding", help=did_you_mean(str(value), ["same", "valid"]) if isinstance(value, Symbol) else None)
+        raise EvalError()
+    if any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in items):
+        sink.emit(codes.BAD_VALUE, "padding must be whole numbers of at least 0", bound.span("pad"), "invalid padding")
+        raise EvalError()
+    return tuple(items)  # type: ignore[return-value]
+
+
+def activation(bound: Bound, name: str, sink: DiagnosticSink) -> str:
+    value = bound[name]
+    if value is None:
+        return "identity"
+    if isinstance(value, Symbol) and value.name in ACTIVATIONS:
+        return value.name
+    sink.emit(codes.BAD_ARG_TYPE, f"unknown activation {describe(value)}", bound.span(name),
+              "expected " + ", ".join(ACTIVATIONS),
+              help=did_you_mean(str(value), ACTIVATIONS) if isinstance(value, Symbol) else None)
+    raise EvalError()
+
+
+def boolean(bound: Bound, name: str, sink: DiagnosticSink) -> bool:
+    value = bound[name]
+    if not isinstance(value, bool):
+        sink.emit(codes.BAD_ARG_TYPE, f"`{name}` must be `true` or `false`, not {describe(value)}", bound.span(name), "expected a boolean")
+        raise EvalError()
+    return value
+
+
+def number(bound: Bound, name: str, sink: DiagnosticSink, low: float, high: float, what: str) -> float:
+    _unknown_name(bound, name, sink)
+    value = bound[name]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (low <= value <= high):
+        sink.emit(codes.BAD_VALUE, f"{what} must be a number in [{low:g}, {high:g}], got {describe(value)}",
+                  bound.span(name), "out of range")
+        raise EvalError()
+    return float(value)

@@ -1,0 +1,24 @@
+"""Resource limits, checked before work is done. Each can be raised from the command
+line (`--max-params`, ...) or through `Limits(...)` in the API; docs/limits.md lists
+them with the reason for each default."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Limits", "DEFAULT_LIMITS"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_file_bytes: int = 8 * 1024 * 1024  # a spec is text; 8 MiB is ~100x Inception-v4 unrolled
+    max_nesting: int = 64  # brackets inside brackets, in one file
+    max_import_depth: int = 32
+    max_repeat: int = 10_000  # one `xN`
+    max_call_depth: int = 64  # blocks calling blocks
+    max_nodes: int = 2_000_000  # IR nodes after expansion
+    max_params: int = 2_000_000_000
+    max_activation_bytes: int = 64 * 1024**3  # float32 activations of one sample, all layers
+
+
+DEFAULT_LIMITS = Limits()

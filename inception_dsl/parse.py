@@ -1,0 +1,325 @@
+"""Text -> syntax.Module. A lark LALR(1) parser over grammar.lark with positions
+propagated; a Transformer turns the parse tree into the dataclasses of syntax.py.
+
+Syntax errors become E001/E002 diagnostics. The parser recovers by skipping the
+offending token, so several errors are reported in one run; an error on the same line
+as the previous one is not reported again (it is usually a consequence)."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from lark import Lark, Token, Transformer, Tree, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from . import codes
+from . import syntax as ast
+from .diagnostics import DiagnosticSink, Label
+from .source import SourceFile, Span
+
+__all__ = ["parse", "parser", "KEYWORDS"]
+
+KEYWORDS = frozenset(
+    {"import", "set", "block", "network", "input", "output", "from", "when",
+     "concat", "reduction", "residual", "shortcut"}
+)
+MAX_SYNTAX_ERRORS = 20
+
+_TOKEN_WORDS = {
+    "NAME": "a name",
+    "INT": "an integer",
+    "FLOAT": "a number",
+    "DIMS": "a size like `3x3`",
+    "STRING": "a string",
+    "REPEAT": "a repetition like `x4`",
+    "$END": "the end of the file",
+}
+
+
+@functools.lru_cache(maxsize=1)
+def parser() -> Lark:
+    grammar = Path(__file__).with_name("grammar.lark")
+    return Lark.open(
+        str(grammar),
+        parser="lalr",
+        propagate_positions=True,
+        maybe_placeholders=True,
+        start="module",
+    )
+
+
+def _describe_expected(names: set[str]) -> str:
+    terminals = {t.name: t for t in parser().terminals}
+    words = []
+    for name in sorted(names):
+        if name in _TOKEN_WORDS:
+            words.append(_TOKEN_WORDS[name])
+        elif name in terminals and terminals[name].pattern.type == "str":
+            words.append(f"`{terminals[name].pattern.value}`")
+        else:
+            words.append(name.lower())
+    words = sorted(set(words))
+    if len(words) > 8:
+        words = words[:8] + ["..."]
+    return ", ".join(words)
+
+
+def _describe_token(token: Token) -> str:
+    if token.type == "$END":
+        return "end of file"
+    return f"`{token.value}`"
+
+
+def _unclosed_brace(text: str, end: int) -> int | None:
+    """Offset of the last `{` not closed before `end` (comments and strings skipped)."""
+    stack: list[int] = []
+    i = 0
+    while i < end:
+        char = text[i]
+        if char == "#":
+            while i < end and text[i] != "\n":
+                i += 1
+            continue
+        if char == '"':
+            i += 1
+            while i < end and text[i] not in '"\n':
+                i += 2 if text[i] == "\\" else 1
+        elif char == "{":
+            stack.append(i)
+        elif char == "}" and stack:
+            stack.pop()
+        i += 1
+    return stack[-1] if stack else None
+
+
+class _Reporter:
+    def __init__(self, source: SourceFile, sink: DiagnosticSink):
+        self.source, self.sink = source, sink
+        self.count = 0
+        self.last_line = -1
+
+    def report(self, error: UnexpectedInput) -> bool:
+        """on_error callback: record, then ask lark to skip the token and go on."""
+        offset = getattr(error, "pos_in_stream", None)
+        token = getattr(error, "token", None)
+        if offset is None and token is not None:
+            offset = token.start_pos
+        if offset is None:
+            offset = len(self.source.text)
+        line = self.source.line_col(offset)[0]
+        at_end = isinstance(error, UnexpectedEOF) or (token is not None and token.type == "$END")
+        if line != self.last_line or at_end:
+            self._emit(error, offset, at_end)
+        self.last_line = line
+        self.count += 1
+        return not at_end and self.count < MAX_SYNTAX_ERRORS
+
+    def _emit(self, error: UnexpectedInput, offset: int, at_end: bool) -> None:
+        text = self.source.text
+        expected = getattr(error, "expected", None) or getattr(error, "allowed", None) or set()
+        if at_end:
+            span = Span(self.source, len(text), len(text))
+            opened = _unclosed_brace(text, len(text))
+            secondary = []
+            if opened is not None:
+                secondary.append(Label(Span(self.source, opened, opened + 1), "this `{` is never closed", False))
+            self.sink.emit(
+                codes.UNTERMINATED,
+                "unexpected end of file" + (", a `{` is still open" if opened is not None else ""),
+                span,
+                f"expected {_describe_expected(set(expected))}" if expected else "",
+                secondary=secondary,
+                help="add the missing `}`" if opened is not None else None,
+            )
+            return
+        if isinstance(error, UnexpectedCharacters):
+            char = text[offset] if offset < len(text) else ""
+            span = Span(self.source, offset, offset + 1)
+            self.sink.emit(
+                codes.SYNTAX,
+                f"unexpected character {char!r}",
+                span,
+                "not part of the language" if not expected else f"expected {_describe_expected(set(expected))}",
+            )
+            return
+        token = error.token  # type: ignore[attr-defined]
+        span = Span(self.source, token.start_pos, max(token.end_pos, token.start_pos + 1))
+        help = None
+        if token.type == "NAME" and token.value in KEYWORDS:
+            help = f"`{token.value}` is a keyword; choose another name"
+        elif token.type == "REPEAT":
+            help = f"`{token.value}` reads as a repetition count; names of the form x<digits> are reserved"
+        self.sink.emit(
+            codes.SYNTAX,
+            f"unexpected {_describe_token(token)}",
+            span,
+            f"expected {_describe_expected(set(expected))}",
+            help=help,
+        )
+
+
+def parse(source: SourceFile, sink: DiagnosticSink) -> ast.Module | None:
+    """Parse one file. Returns None when the text has syntax errors (all reported)."""
+    reporter = _Reporter(source, sink)
+    try:
+        tree = parser().parse(source.text, on_error=reporter.report)
+    except UnexpectedInput as error:  # errors lark cannot resume from
+        if reporter.count == 0 or not isinstance(error, UnexpectedEOF):
+            reporter.report(error)
+        return None
+    if reporter.count:
+        return None
+    return _ToAst(source).transform(tree)
+
+
+def _int(token: Token) -> int:
+    return int(str(token))
+
+
+@v_args(meta=True)
+class _ToAst(Transformer):
+    def __init__(self, source: SourceFile):
+        super().__init__()
+        self._file = source
+
+    def _span(self, meta) -> Span:
+        if getattr(meta, "empty", True):
+            return Span(self._file, 0, 0)
+        return Span(self._file, meta.start_pos, meta.end_pos)
+
+    def _tok(self, token: Token) -> Span:
+        return Span(self._file, token.start_pos, token.end_pos)
+
+    # -- top level
+    def module(self, meta, items):
+        return ast.Module(tuple(i for i in items if isinstance(i, (ast.Import, ast.Setting, ast.BlockDef))), self._span(meta))
+
+    def import_decl(self, meta, children):
+        return ast.Import(_unquote(children[0]), self._span(meta))
+
+    def set_decl(self, meta, children):
+        return ast.Setting(str(children[0]), children[1], self._span(meta))
+
+    def _definition(self, kind, meta, children):
+        name, params, body = children
+        return ast.BlockDef(kind, str(name), tuple(params or ()), tuple(body), self._span(meta), self._tok(name))
+
+    def block_decl(self, meta, children):
+        return self._definition("block", meta, children)
+
+    def network_decl(self, meta, children):
+        return self._definition("network", meta, children)
+
+    def param_list(self, meta, children):
+        return tuple(c for c in children if c is not None)
+
+    def param(self, meta, children):
+        return ast.Param(str(children[0]), children[1], self._span(meta))
+
+    def body(self, meta, children):
+        return tuple(c for c in children if isinstance(c, (ast.Labeled, ast.InputStmt, ast.OutputStmt)))
+
+    # -- statements
+    def input_stmt(self, meta, children):
+        return ast.InputStmt(tuple(int(v) for v in str(children[0]).split("x")), self._span(meta))
+
+    def output_stmt(self, meta, children):
+        return ast.OutputStmt(tuple(str(c) for c in children), self._span(meta))
+
+    def _labeled(self, meta, label, op, repeat, source, condition):
+        return ast.Labeled(
+            label=str(label) if label is not None else None,
+            op=op,
+            repeat=int(str(repeat)[1:]) if repeat is not None else None,
+            source=str(source) if source is not None else None,
+            condition=condition,
+            span=self._span(meta),
+            label_span=self._tok(label) if label is not None else None,
+            repeat_span=self._tok(repeat) if repeat is not None else None,
+            source_span=self._tok(source) if source is not None else None,
+        )
+
+    def labeled(self, meta, children):
+        return self._labeled(meta, *children)
+
+    def named_seq(self, meta, children):
+        label, body, repeat, source, condition = children
+        start = label.end_pos
+        seq = ast.Seq(tuple(body), Span(self._file, start, meta.end_pos))
+        return self._labeled(meta, label, seq, repeat, source, condition)
+
+    def source(self, meta, children):
+        return children[0]
+
+    def condition(self, meta, children):
+        return children[0]
+
+    def seq(self, meta, children):
+        return ast.Seq(tuple(children[0]), self._span(meta))
+
+    def concat(self, meta, children):
+        return ast.Concat(tuple(children[0]), False, self._span(meta))
+
+    def reduction(self, meta, children):
+        return ast.Concat(tuple(children[0]), True, self._span(meta))
+
+    def residual(self, meta, children):
+        args, body, shortcut = children
+        return ast.Residual(tuple(args or ()), tuple(body), tuple(shortcut) if shortcut is not None else None, self._span(meta))
+
+    def shortcut(self, meta, children):
+        return children[0]
+
+    def call(self, meta, children):
+        name, args = children
+        return ast.Call(str(name), tuple(args or ()), args is not None, self._span(meta))
+
+    def arg_list(self, meta, children):
+        return tuple(c for c in children if c is not None)
+
+    def positional(self, meta, children):
+        return ast.Arg(None, children[0], self._span(meta))
+
+    def keyword(self, meta, children):
+        return ast.Arg(str(children[0]), children[1], self._span(meta))
+
+    # -- expressions
+    def int(self, meta, children):
+        return ast.Num(_int(children[0]), self._span(meta))
+
+    def float(self, meta, children):
+        return ast.Num(float(str(children[0])), self._span(meta))
+
+    def dims(self, meta, children):
+        return ast.Dims(tuple(int(v) for v in str(children[0]).split("x")), self._span(meta))
+
+    def string(self, meta, children):
+        return ast.Str(_unquote(children[0]), self._span(meta))
+
+    def name(self, meta, children):
+        return ast.Name(str(children[0]), self._span(meta))
+
+    def tuple(self, meta, children):
+        return ast.Tuple(tuple(c for c in children if c is not None), self._span(meta))
+
+    def neg(self, meta, children):
+        return ast.Neg(children[0], self._span(meta))
+
+    def _binop(op):  # noqa: N805 - a method factory used in the class body
+        def method(self, meta, children):
+            return ast.BinOp(op, children[0], children[1], self._span(meta))
+
+        return method
+
+    add = _binop("+")
+    sub = _binop("-")
+    mul = _binop("*")
+    div = _binop("/")
+    floordiv = _binop("//")
+    mod = _binop("%")
+
+
+def _unquote(token: Token) -> str:
+    raw = str(token)[1:-1]
+    return raw.replace('\\"', '"').replace("\\\\", "\\")

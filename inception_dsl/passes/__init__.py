@@ -1,0 +1,21 @@
+"""Passes over the IR, one per file, each a function named after its file
+(sqlglot's optimizer layout). `ANALYSES` run on every check; the rewriting passes of
+passes/optimize_*.py run only when optimization is asked for."""
+
+from __future__ import annotations
+
+from ..diagnostics import DiagnosticSink
+from ..ir import Graph
+from ..limits import DEFAULT_LIMITS, Limits
+from .infer_shapes import infer_shapes
+
+__all__ = ["infer_shapes", "run_analyses"]
+
+
+def run_analyses(graph: Graph, sink: DiagnosticSink, limits: Limits = DEFAULT_LIMITS) -> None:
+    """Shape inference, then the budgets (which need shapes)."""
+    from .budget import budget
+
+    infer_shapes(graph, sink)
+    if not sink.has_errors:
+        budget(graph, sink, limits)

@@ -1,0 +1,46 @@
+"""budget(graph, sink, limits): refuse a network whose parameters or activation memory
+exceed the limits, before anything is allocated. Needs shapes (infer_shapes first)."""
+
+from __future__ import annotations
+
+from .. import codes
+from ..diagnostics import DiagnosticSink
+from ..ir import Graph, param_count
+from ..limits import Limits
+
+__all__ = ["budget", "total_params", "activation_elements"]
+
+
+def total_params(graph: Graph) -> int:
+    total = 0
+    for node in graph.nodes():
+        inputs = graph.inputs(node.id)
+        in_channels = graph.node(inputs[0]).shape[0] if inputs and graph.node(inputs[0]).shape else None
+        total += param_count(node, in_channels)
+    return total
+
+
+def activation_elements(graph: Graph) -> int:
+    """Elements of every node's output, for one sample (a training upper bound)."""
+    total = 0
+    for node in graph.nodes():
+        if node.shape is not None:
+            size = 1
+            for d in node.shape:
+                size *= d
+            total += size
+    return total
+
+
+def budget(graph: Graph, sink: DiagnosticSink, limits: Limits) -> None:
+    params = total_params(graph)
+    if params > limits.max_params:
+        sink.emit(codes.PARAM_BUDGET,
+                  f"the network has {params:,} parameters, over the budget of {limits.max_params:,}",
+                  graph.span, "this network", help="raise the budget with --max-params, or make the network smaller")
+    memory = activation_elements(graph) * 4
+    if memory > limits.max_activation_bytes:
+        sink.emit(codes.MEMORY_BUDGET,
+                  f"activations need about {memory / 2**30:.1f} GiB per sample (float32), over the budget of "
+                  f"{limits.max_activation_bytes / 2**30:.1f} GiB",
+                  graph.span, "this network", help="raise the budget with --max-activation-memory, or use a smaller input")

@@ -1,0 +1,181 @@
+"""Reading a spec and its imports: path -> Program (every parsed file, every definition
+by name, every file's settings). Imports are resolved relative to the importing file;
+missing files, cycles, oversized files and non-UTF-8 text become diagnostics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import codes
+from . import syntax as ast
+from .diagnostics import DiagnosticSink, Label
+from .layers import LAYERS, SETTINGS
+from .limits import DEFAULT_LIMITS, Limits
+from .parse import parse
+from .source import SourceFile, Span
+from .values import EvalError, describe, did_you_mean, evaluate
+
+__all__ = ["Program", "load_program", "read_source"]
+
+
+@dataclass
+class Program:
+    main: SourceFile | None
+    files: dict[str, tuple[SourceFile, ast.Module]] = field(default_factory=dict)
+    definitions: dict[str, ast.BlockDef] = field(default_factory=dict)
+    settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def settings_for(self, span: Span) -> dict[str, Any]:
+        return self.settings.get(span.source.path, SETTINGS)
+
+    @property
+    def main_module(self) -> ast.Module | None:
+        return self.files[self.main.path][1] if self.main and self.main.path in self.files else None
+
+    def networks(self) -> list[ast.BlockDef]:
+        """Networks defined in the main file (imports contribute blocks only)."""
+        module = self.main_module
+        return [d for d in module.definitions if d.kind == "network"] if module else []
+
+
+def _nesting_depth(text: str) -> tuple[int, int]:
+    """Deepest bracket nesting and the offset where it is reached (comments and strings
+    are not skipped: this is a cheap guard against pathological input, not a parser)."""
+    depth = best = where = 0
+    for index, char in enumerate(text):
+        if char in "({":
+            depth += 1
+            if depth > best:
+                best, where = depth, index
+        elif char in ")}":
+            depth -= 1
+    return best, where
+
+
+def read_source(path: Path, display: str, sink: DiagnosticSink, span: Span | None, limits: Limits) -> SourceFile | None:
+    try:
+        size = path.stat().st_size
+        if size > limits.max_file_bytes:
+            sink.emit(codes.FILE_TOO_LARGE, f"`{display}` is {size} bytes, over the limit of {limits.max_file_bytes}",
+                      span, "imported here" if span else "", help="raise the limit with --max-file-bytes")
+            return None
+        data = path.read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
+        sink.emit(codes.FILE_NOT_FOUND, f"cannot find `{display}`", span, "no such file" if span else "")
+        return None
+    except (IsADirectoryError, PermissionError, OSError) as error:
+        sink.emit(codes.FILE_NOT_FOUND, f"cannot read `{display}`: {error.strerror or error}", span, "cannot read" if span else "")
+        return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        sink.emit(codes.BAD_ENCODING, f"`{display}` is not UTF-8 text (byte {error.start})", span)
+        return None
+    return SourceFile(display, text)
+
+
+def load_program(
+    path: str | Path | None,
+    sink: DiagnosticSink,
+    *,
+    text: str | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Program:
+    """Load a spec and, recursively, its imports. With `text`, `path` only names it (and
+    anchors relative imports)."""
+    display = str(path) if path is not None else "<input>"
+    if text is not None:
+        if len(text.encode("utf-8", "surrogatepass")) > limits.max_file_bytes:
+            sink.emit(codes.FILE_TOO_LARGE, f"`{display}` is larger than the limit of {limits.max_file_bytes} bytes", None)
+            return Program(None)
+        main = SourceFile(display, text)
+    else:
+        main = read_source(Path(display), display, sink, None, limits)
+    program = Program(main)
+    if main is None:
+        return program
+    _load_file(program, main, Path(display).parent, sink, limits, stack=[])
+    return program
+
+
+def _load_file(program: Program, source: SourceFile, directory: Path, sink: DiagnosticSink,
+               limits: Limits, stack: list[tuple[str, Span | None]]) -> None:
+    depth, where = _nesting_depth(source.text)
+    if depth > limits.max_nesting:
+        sink.emit(codes.LIMIT_EXCEEDED, f"brackets nest {depth} deep, over the limit of {limits.max_nesting}",
+                  Span(source, where, where + 1), "nested too deeply here")
+        return
+    module = parse(source, sink)
+    if module is None:
+        return
+    program.files[source.path] = (source, module)
+    program.settings[source.path] = _settings(module, sink)
+    here = stack + [(_key(source.path), None)]
+    for item in module.imports:
+        target_path = directory / item.path
+        key = _key(str(target_path))
+        chain = [k for k, _ in here]
+        if key in chain:
+            cycle = " -> ".join(Path(k).name for k in chain[chain.index(key):] + [key])
+            sink.emit(codes.IMPORT_CYCLE, f"import cycle: {cycle}", item.span, "this import closes the cycle")
+            continue
+        if any(_key(p) == key for p in program.files):
+            continue  # already loaded through another import
+        if len(here) > limits.max_import_depth:
+            sink.emit(codes.IMPORT_TOO_DEEP, f"imports nest deeper than {limits.max_import_depth} files", item.span)
+            continue
+        display = str(target_path)
+        imported = read_source(target_path, display, sink, item.span, limits)
+        if imported is not None:
+            _load_file(program, imported, target_path.parent, sink, limits, here)
+    for definition in module.definitions:
+        _define(program, definition, sink)
+
+
+def _key(path: str) -> str:
+    return str(Path(path).resolve())
+
+
+def _define(program: Program, definition: ast.BlockDef, sink: DiagnosticSink) -> None:
+    previous = program.definitions.get(definition.name)
+    if definition.name in LAYERS:
+        sink.emit(codes.DUPLICATE_DEF, f"`{definition.name}` is a built-in layer", definition.name_span,
+                  "choose another name for this block")
+        return
+    if previous is not None and previous is not definition:
+        if previous.span.source.path != definition.span.source.path and previous == definition:
+            return  # the same definition reached through two import paths
+        sink.emit(codes.DUPLICATE_DEF, f"`{definition.name}` is defined twice", definition.name_span,
+                  "second definition", secondary=[Label(previous.name_span, "first defined here", False)])
+        return
+    seen: dict[str, ast.Param] = {}
+    for param in definition.params:
+        if param.name in seen:
+            sink.emit(codes.DUPLICATE_DEF, f"parameter `{param.name}` is declared twice", param.span,
+                      "second declaration", secondary=[Label(seen[param.name].span, "first declared here", False)])
+        seen[param.name] = param
+    program.definitions[definition.name] = definition
+
+
+def _settings(module: ast.Module, sink: DiagnosticSink) -> dict[str, Any]:
+    values = dict(SETTINGS)
+    for setting in module.settings:
+        if setting.name not in SETTINGS:
+            sink.emit(codes.UNKNOWN_ARG, f"unknown setting `{setting.name}`", setting.span, "not a setting",
+                      help=did_you_mean(setting.name, SETTINGS) or "settings: " + ", ".join(SETTINGS))
+            continue
+        try:
+            value = evaluate(setting.value, {}, sink)
+        except EvalError:
+            continue
+        expected = type(SETTINGS[setting.name])
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, expected) or isinstance(value, bool) != isinstance(SETTINGS[setting.name], bool):
+            sink.emit(codes.BAD_ARG_TYPE, f"setting `{setting.name}` cannot be {describe(value)}", setting.value.span,
+                      f"expected a value like {describe(SETTINGS[setting.name])}")
+            continue
+        values[setting.name] = value
+    return values

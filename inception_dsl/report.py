@@ -1,0 +1,34 @@
+"""Printing diagnostics for people and for machines (text, concise, json)."""
+
+from __future__ import annotations
+
+import json
+from typing import Iterable, TextIO
+
+from .diagnostics import Diagnostic, render_concise, render_full, to_dict
+
+__all__ = ["FORMATS", "write_diagnostics"]
+
+FORMATS = ("text", "concise", "json")
+
+
+def write_diagnostics(diagnostics: Iterable[Diagnostic], stream: TextIO, fmt: str = "text") -> None:
+    diagnostics = list(diagnostics)
+    if fmt == "json":
+        json.dump([to_dict(d) for d in diagnostics], stream, indent=2)
+        stream.write("\n")
+        return
+    render = render_full if fmt == "text" else render_concise
+    for diagnostic in diagnostics:
+        stream.write(render(diagnostic) + "\n")
+        if fmt == "text":
+            stream.write("\n")
+    errors = sum(1 for d in diagnostics if d.level.value == "error")
+    warnings = sum(1 for d in diagnostics if d.level.value == "warning")
+    if fmt == "text" and (errors or warnings):
+        parts = []
+        if errors:
+            parts.append(f"{errors} error{'s' if errors != 1 else ''}")
+        if warnings:
+            parts.append(f"{warnings} warning{'s' if warnings != 1 else ''}")
+        stream.write(", ".join(parts) + "\n")

@@ -1,0 +1,46 @@
+"""Output-size arithmetic, exactly as PyTorch computes it (pure functions, no torch).
+
+`padding` is always (top, bottom, left, right). Sizes are integers; a result below 1
+means the layer does not fit its input."""
+
+from __future__ import annotations
+
+__all__ = ["conv_out", "pool_out", "same_padding", "conv2d_out", "pool2d_out"]
+
+
+def conv_out(size: int, kernel: int, stride: int, pad_before: int, pad_after: int, dilation: int = 1) -> int:
+    """torch.nn.Conv2d along one axis: floor((n + p0 + p1 - d*(k-1) - 1) / s) + 1."""
+    return (size + pad_before + pad_after - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def pool_out(size: int, kernel: int, stride: int, pad: int, ceil_mode: bool = False, dilation: int = 1) -> int:
+    """torch pooling along one axis (aten pooling_output_shape), padding symmetric."""
+    numerator = size + 2 * pad - dilation * (kernel - 1) - 1 + (stride - 1 if ceil_mode else 0)
+    out = numerator // stride + 1
+    # ceil mode must not start a window entirely in the right padding
+    if ceil_mode and (out - 1) * stride >= size + pad:
+        out -= 1
+    return out
+
+
+def same_padding(kernel: int, dilation: int = 1) -> tuple[int, int]:
+    """Padding that keeps the size at stride 1: total d*(k-1), the extra pixel of an
+    even kernel after (bottom/right), as TensorFlow's SAME does."""
+    total = dilation * (kernel - 1)
+    return total // 2, total - total // 2
+
+
+def conv2d_out(hw: tuple[int, int], kernel, stride, padding, dilation=(1, 1)) -> tuple[int, int]:
+    top, bottom, left, right = padding
+    return (
+        conv_out(hw[0], kernel[0], stride[0], top, bottom, dilation[0]),
+        conv_out(hw[1], kernel[1], stride[1], left, right, dilation[1]),
+    )
+
+
+def pool2d_out(hw: tuple[int, int], kernel, stride, padding, ceil_mode=False) -> tuple[int, int]:
+    top, _, left, _ = padding
+    return (
+        pool_out(hw[0], kernel[0], stride[0], top, ceil_mode),
+        pool_out(hw[1], kernel[1], stride[1], left, ceil_mode),
+    )

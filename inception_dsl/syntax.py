@@ -1,0 +1,202 @@
+"""The surface AST: frozen dataclasses produced by parse.py and consumed by
+elaborate.py, fmt.py and the Python backend. Every node carries the `span` it was
+parsed from; spans are excluded from equality so that `parse(fmt(ast)) == ast`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+from .source import Span
+
+__all__ = [
+    "Num", "Dims", "Str", "Name", "BinOp", "Neg", "Tuple", "Expr",
+    "Arg", "Call", "Seq", "Concat", "Residual", "Op",
+    "Labeled", "InputStmt", "OutputStmt", "Stmt",
+    "Param", "BlockDef", "Import", "Setting", "Module",
+]
+
+
+def _span() -> Span:
+    return field(default=None, compare=False, repr=False)  # type: ignore[return-value]
+
+
+# -- expressions --------------------------------------------------------------------
+@dataclass(frozen=True)
+class Num:
+    value: int | float
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Dims:
+    """A literal like `3x3`, `1x7` or `3x299x299`."""
+
+    values: tuple[int, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Str:
+    value: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Name:
+    name: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class BinOp:
+    op: str  # one of + - * / // %
+    left: "Expr"
+    right: "Expr"
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Neg:
+    operand: "Expr"
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Tuple:
+    items: tuple["Expr", ...]
+    span: Span = _span()
+
+
+Expr = Union[Num, Dims, Str, Name, BinOp, Neg, Tuple]
+
+
+# -- operations ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class Arg:
+    name: str | None  # None for a positional argument
+    value: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Call:
+    """A layer (`conv(96, 1x1)`) or a block (`inception_a`, `reduction_a(k=192)`)."""
+
+    name: str
+    args: tuple[Arg, ...]
+    has_parens: bool = True
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Seq:
+    """`{ a; b; c }`: statements applied one after another."""
+
+    body: tuple["Stmt", ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Concat:
+    """`concat { ... }` / `reduction { ... }`: each statement is a branch reading the
+    same input; outputs are concatenated on channels in the written order."""
+
+    body: tuple["Stmt", ...]
+    reduction: bool = False
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Residual:
+    """`residual(scale=0.17) { f } [shortcut { g }]`: y = act(g(x) + scale * f(x))."""
+
+    args: tuple[Arg, ...]
+    body: tuple["Stmt", ...]
+    shortcut: tuple["Stmt", ...] | None = None
+    span: Span = _span()
+
+
+Op = Union[Call, Seq, Concat, Residual]
+
+
+# -- statements ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class Labeled:
+    """One statement: `[label:] op [xN] [from NAME] [when EXPR]`."""
+
+    label: str | None
+    op: Op
+    repeat: int | None = None
+    source: str | None = None
+    condition: Expr | None = None
+    span: Span = _span()
+    label_span: Span | None = field(default=None, compare=False, repr=False)
+    repeat_span: Span | None = field(default=None, compare=False, repr=False)
+    source_span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class InputStmt:
+    dims: tuple[int, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class OutputStmt:
+    names: tuple[str, ...]
+    span: Span = _span()
+
+
+Stmt = Union[Labeled, InputStmt, OutputStmt]
+
+
+# -- top level ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Param:
+    name: str
+    default: Expr | None
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class BlockDef:
+    """A `block` or a `network` definition (kind tells which)."""
+
+    kind: str  # "block" | "network"
+    name: str
+    params: tuple[Param, ...]
+    body: tuple[Stmt, ...]
+    span: Span = _span()
+    name_span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Import:
+    path: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    value: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Module:
+    items: tuple[Import | Setting | BlockDef, ...]
+    span: Span = _span()
+
+    @property
+    def imports(self) -> list[Import]:
+        return [i for i in self.items if isinstance(i, Import)]
+
+    @property
+    def settings(self) -> list[Setting]:
+        return [i for i in self.items if isinstance(i, Setting)]
+
+    @property
+    def definitions(self) -> list[BlockDef]:
+        return [i for i in self.items if isinstance(i, BlockDef)]

@@ -1,0 +1,124 @@
+"""Values of the language and the evaluation of expressions.
+
+A value is an int, float, bool, str, tuple of values, None, or a Symbol: a bare name
+that is not a parameter (`relu`, `same`, `valid`, `global`). Whether a symbol is
+acceptable is decided where it is used, so `conv(nn, 1x1)` with a misspelt parameter
+is reported as an unknown name at the argument."""
+
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from . import codes
+from . import syntax as ast
+from .diagnostics import DiagnosticSink
+
+__all__ = ["Symbol", "EvalError", "evaluate", "describe", "did_you_mean", "CONSTANTS"]
+
+CONSTANTS: dict[str, Any] = {"true": True, "false": False, "none": None}
+MAX_MAGNITUDE = 10**12  # larger integers are refused before they reach arithmetic or torch
+
+
+@dataclass(frozen=True)
+class Symbol:
+    name: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class EvalError(Exception):
+    """An expression could not be evaluated; the diagnostic has already been emitted."""
+
+
+def describe(value: Any) -> str:
+    if isinstance(value, Symbol):
+        return f"the name `{value.name}`"
+    if isinstance(value, bool):
+        return f"the boolean `{str(value).lower()}`"
+    if isinstance(value, int):
+        return f"the integer `{value}`"
+    if isinstance(value, float):
+        return f"the number `{value:g}`"
+    if isinstance(value, str):
+        return f'the string "{value}"'
+    if isinstance(value, tuple):
+        return "the size `" + "x".join(str(v) for v in value) + "`"
+    if value is None:
+        return "`none`"
+    return repr(value)
+
+
+def did_you_mean(name: str, candidates) -> str | None:
+    match = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f"did you mean `{match[0]}`?" if match else None
+
+
+def evaluate(expr: ast.Expr, env: Mapping[str, Any], sink: DiagnosticSink) -> Any:
+    """Evaluate an expression in an environment of parameter bindings."""
+    if isinstance(expr, ast.Num):
+        return expr.value
+    if isinstance(expr, ast.Dims):
+        return expr.values
+    if isinstance(expr, ast.Str):
+        return expr.value
+    if isinstance(expr, ast.Name):
+        if expr.name in env:
+            return env[expr.name]
+        if expr.name in CONSTANTS:
+            return CONSTANTS[expr.name]
+        return Symbol(expr.name)
+    if isinstance(expr, ast.Tuple):
+        return tuple(evaluate(item, env, sink) for item in expr.items)
+    if isinstance(expr, ast.Neg):
+        value = _number(evaluate(expr.operand, env, sink), expr.operand, env, sink)
+        return -value
+    if isinstance(expr, ast.BinOp):
+        left = _number(evaluate(expr.left, env, sink), expr.left, env, sink)
+        right = _number(evaluate(expr.right, env, sink), expr.right, env, sink)
+        return _arith(expr, left, right, sink)
+    raise AssertionError(f"unknown expression {expr!r}")
+
+
+def _number(value: Any, expr: ast.Expr, env: Mapping[str, Any], sink: DiagnosticSink) -> int | float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, Symbol):
+            sink.emit(
+                codes.UNKNOWN_NAME,
+                f"unknown name `{value.name}`",
+                expr.span,
+                "not a parameter of this block",
+                help=did_you_mean(value.name, env) or (f"parameters here: {', '.join(sorted(env))}" if env else None),
+            )
+        else:
+            sink.emit(codes.BAD_ARG_TYPE, f"arithmetic on {describe(value)}", expr.span, "expected a number")
+        raise EvalError()
+    return value
+
+
+def _arith(expr: ast.BinOp, left, right, sink: DiagnosticSink):
+    op = expr.op
+    if op in ("/", "//", "%") and right == 0:
+        sink.emit(codes.DIVISION_BY_ZERO, "division by zero", expr.right.span, "this is 0")
+        raise EvalError()
+    if op == "+":
+        result = left + right
+    elif op == "-":
+        result = left - right
+    elif op == "*":
+        result = left * right
+    elif op == "/":
+        result = left / right
+        if isinstance(left, int) and isinstance(right, int) and left % right == 0:
+            result = left // right  # 2*k/2 stays an integer
+    elif op == "//":
+        result = left // right
+    else:
+        result = left % right
+    if isinstance(result, float) and not math.isfinite(result) or abs(result) > MAX_MAGNITUDE:
+        sink.emit(codes.LIMIT_EXCEEDED, "value out of range", expr.span, f"the result exceeds {MAX_MAGNITUDE:.0e}")
+        raise EvalError()
+    return result
