@@ -1,0 +1,62 @@
+"""Every `incp` code block in README.md and docs/*.md is checked: it must be clean, or
+produce exactly the codes its `# expect: CODE` lines name (on those lines).
+
+Shell examples fenced as ```sh run``` are run too, from the repository root, and must exit 0."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from inception_dsl import analyze_text
+
+from .conftest import ROOT
+
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+_INCP = re.compile(r"```incp\n(.*?)```", re.S)
+_RUN = re.compile(r"```sh run\n(.*?)```", re.S)
+_EXPECT = re.compile(r"#\s*expect:\s*([A-Z]\d{3}(?:\s*,\s*[A-Z]\d{3})*)")
+
+
+def _blocks(pattern):
+    for doc in DOCS:
+        if not doc.exists():
+            continue
+        text = doc.read_text(encoding="utf-8")
+        for index, match in enumerate(pattern.finditer(text)):
+            line = text[: match.start()].count("\n") + 2
+            yield pytest.param(doc, line, match.group(1), id=f"{doc.relative_to(ROOT)}:{line}")
+
+
+@pytest.mark.parametrize("doc, line, code", list(_blocks(_INCP)))
+def test_incp_examples_check_as_documented(doc, line, code):
+    expected = set()
+    for number, text in enumerate(code.splitlines(), start=1):
+        for match in _EXPECT.finditer(text):
+            expected |= {(number, c.strip()) for c in match.group(1).split(",")}
+    result = analyze_text(code, f"{doc.name}:{line}")
+    found = {(d.primary_span.line, d.code.id) for d in result.diagnostics if d.primary_span is not None}
+    if not expected:
+        assert result.ok, "\n".join(d.message for d in result.diagnostics)
+    else:
+        assert found == expected
+
+
+def test_docs_contain_examples():
+    assert len(list(_blocks(_INCP))) >= 3
+
+
+@pytest.mark.parametrize("doc, line, script", list(_blocks(_RUN)))
+def test_runnable_shell_examples(doc, line, script, tmp_path):
+    bindir = Path(sys.executable).parent
+    for command in [c for c in script.splitlines() if c.strip() and not c.startswith("#")]:
+        argv = shlex.split(command)
+        if argv[0] in ("inception-dsl", "python"):
+            argv[0] = str(bindir / argv[0])
+        done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"
