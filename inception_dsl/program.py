@@ -55,18 +55,20 @@ def _nesting_depth(text: str) -> tuple[int, int]:
 
 
 def read_source(path: Path, display: str, sink: DiagnosticSink, span: Span | None, limits: Limits) -> SourceFile | None:
+    if span is None:  # the file named on the command line: anchor its errors at path:1:1
+        span = Span(SourceFile(display, ""), 0, 0)
     try:
         size = path.stat().st_size
         if size > limits.max_file_bytes:
             sink.emit(codes.FILE_TOO_LARGE, f"`{display}` is {size} bytes, over the limit of {limits.max_file_bytes}",
-                      span, "imported here" if span else "", help="raise the limit with --max-file-bytes")
+                      span, "imported here" if span.source.text else "", help="raise the limit with --max-file-bytes")
             return None
         data = path.read_bytes()
     except (FileNotFoundError, NotADirectoryError):
-        sink.emit(codes.FILE_NOT_FOUND, f"cannot find `{display}`", span, "no such file" if span else "")
+        sink.emit(codes.FILE_NOT_FOUND, f"cannot find `{display}`", span, "no such file" if span.source.text else "")
         return None
     except (IsADirectoryError, PermissionError, OSError) as error:
-        sink.emit(codes.FILE_NOT_FOUND, f"cannot read `{display}`: {error.strerror or error}", span, "cannot read" if span else "")
+        sink.emit(codes.FILE_NOT_FOUND, f"cannot read `{display}`: {error.strerror or error}", span, "cannot read" if span.source.text else "")
         return None
     try:
         text = data.decode("utf-8")
