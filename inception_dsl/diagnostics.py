@@ -133,8 +133,8 @@ def render_full(diagnostic: Diagnostic) -> str:
     then notes and help."""
     head = f"{diagnostic.level.value}[{diagnostic.code.id}]: {diagnostic.message}"
     span = diagnostic.primary_span
-    if span is None:
-        lines = [head]
+    if span is None or not span.source.text:
+        lines = [head] + ([f" --> {span.location()}"] if span is not None else [])
         lines += [f"  = note: {note}" for note in diagnostic.notes]
         if diagnostic.help:
             lines.append(f"  = help: {diagnostic.help}")
