@@ -14,6 +14,7 @@ the API boundary (`CompileError`) and for internal bugs. Rendering follows rustc
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -118,14 +119,43 @@ def render_concise(diagnostic: Diagnostic) -> str:
     return f"{where}{diagnostic.level.value}[{diagnostic.code.id}]: {diagnostic.message}"
 
 
+TAB_WIDTH = 4
+
+
+def _shown(char: str) -> str:
+    """How one source character is printed in an excerpt: tabs expanded, control
+    characters as their visible Unicode pictures (a spec must not drive the terminal)."""
+    if char == "\t":
+        return " " * TAB_WIDTH
+    if ord(char) < 0x20 or ord(char) == 0x7F:
+        return chr(0x2400 + ord(char)) if ord(char) < 0x20 else "\u2421"
+    return char
+
+
+def _width(text: str) -> int:
+    """Terminal columns of `text` as shown: wide (CJK) characters take 2, combining marks 0."""
+    total = 0
+    for char in "".join(_shown(c) for c in text):
+        if unicodedata.combining(char):
+            continue
+        total += 2 if unicodedata.east_asian_width(char) in "WF" else 1
+    return total
+
+
+def _excerpt(text: str) -> str:
+    return "".join(_shown(c) for c in text)
+
+
 def _marker_line(span: Span, line: int, char: str) -> tuple[int, int]:
-    """Start column and width of the underline for `span` on `line` (1-based)."""
+    """Start column and width (in terminal columns, 1-based) of the underline for
+    `span` on `line`."""
     text = span.source.line_text(line)
     start_line, start_col = span.source.line_col(span.start)
     end_line, end_col = span.source.line_col(span.end)
     first = start_col if line == start_line else 1 + (len(text) - len(text.lstrip()))
     last = end_col if line == end_line else len(text) + 1
-    return first, max(1, last - first)
+    shown_first = _width(text[: first - 1]) + 1
+    return shown_first, max(1, _width(text[first - 1 : last - 1]))
 
 
 def render_full(diagnostic: Diagnostic) -> str:
@@ -149,7 +179,7 @@ def render_full(diagnostic: Diagnostic) -> str:
     for line in shown_lines:
         if previous is not None and line > previous + 1:
             out.append(f"{pad}...")
-        text = span.source.line_text(line).replace("\t", " ")
+        text = _excerpt(span.source.line_text(line))
         out.append(f"{str(line).rjust(width)} | {text}".rstrip())
         for lab in [lab for lab in same_file if lab.span.line == line]:
             first, length = _marker_line(lab.span, line, "^")

@@ -186,11 +186,13 @@ class _Elaborator:
         for stmt in body:
             if isinstance(stmt, ast.InputStmt):
                 if not top:
-                    self.sink.emit(codes.MISPLACED, "`input` belongs in a network, not inside a block", stmt.span)
+                    self.sink.emit(codes.MISPLACED, "`input` belongs in a network, not inside a block", stmt.span,
+                                   "not allowed in a block", help="declare it in the network that calls this block")
                 continue
             if isinstance(stmt, ast.OutputStmt):
                 if not top:
-                    self.sink.emit(codes.MISPLACED, "`output` belongs in a network, not inside a block", stmt.span)
+                    self.sink.emit(codes.MISPLACED, "`output` belongs in a network, not inside a block", stmt.span,
+                                   "not allowed in a block", help="declare it in the network that calls this block")
                 else:
                     outputs.extend((name, stmt.span) for name in stmt.names)
                 continue

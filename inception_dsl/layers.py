@@ -251,7 +251,8 @@ def activation(bound: Bound, name: str, sink: DiagnosticSink) -> str:
         return "identity"
     if isinstance(value, Symbol) and value.name in ACTIVATIONS:
         return value.name
-    sink.emit(codes.BAD_ARG_TYPE, f"unknown activation {describe(value)}", bound.span(name),
+    what = f"unknown activation `{value.name}`" if isinstance(value, Symbol) else f"an activation must be a name, not {describe(value)}"
+    sink.emit(codes.BAD_ARG_TYPE, what, bound.span(name),
               "expected " + ", ".join(ACTIVATIONS),
               help=did_you_mean(str(value), ACTIVATIONS) if isinstance(value, Symbol) else None)
     raise EvalError()

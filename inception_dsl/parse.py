@@ -119,7 +119,8 @@ class _Reporter:
         text = self.source.text
         expected = getattr(error, "expected", None) or getattr(error, "allowed", None) or set()
         if at_end:
-            span = Span(self.source, len(text), len(text))
+            end = len(text.rstrip())  # the end of the last line, not the empty line after it
+            span = Span(self.source, end, end)
             opened = _unclosed_brace(text, len(text))
             secondary = []
             if opened is not None:

@@ -73,7 +73,8 @@ def read_source(path: Path, display: str, sink: DiagnosticSink, span: Span | Non
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
-        sink.emit(codes.BAD_ENCODING, f"`{display}` is not UTF-8 text (byte {error.start})", span)
+        sink.emit(codes.BAD_ENCODING, f"`{display}` is not UTF-8 text (byte {error.start} is {data[error.start]:#04x})",
+                  span, "imported here" if span.source.text else "", help="save the file as UTF-8")
         return None
     return SourceFile(display, text)
 
@@ -126,7 +127,9 @@ def _load_file(program: Program, source: SourceFile, directory: Path, sink: Diag
         if any(_key(p) == key for p in program.files):
             continue  # already loaded through another import
         if len(here) > limits.max_import_depth:
-            sink.emit(codes.IMPORT_TOO_DEEP, f"imports nest deeper than {limits.max_import_depth} files", item.span)
+            sink.emit(codes.IMPORT_TOO_DEEP, f"imports nest {len(here)} levels deep here, over the limit of "
+                      f"{limits.max_import_depth}", item.span, "imported here",
+                      help="import the file from higher up, or raise the limit with --max-import-depth")
             continue
         display = str(target_path)
         imported = read_source(target_path, display, sink, item.span, limits)

@@ -119,6 +119,7 @@ def _arith(expr: ast.BinOp, left, right, sink: DiagnosticSink):
     else:
         result = left % right
     if isinstance(result, float) and not math.isfinite(result) or abs(result) > MAX_MAGNITUDE:
-        sink.emit(codes.LIMIT_EXCEEDED, "value out of range", expr.span, f"the result exceeds {MAX_MAGNITUDE:.0e}")
+        sink.emit(codes.LIMIT_EXCEEDED, f"arithmetic result out of range (larger than {MAX_MAGNITUDE:.0e} in magnitude)",
+                  expr.span, "this value is too large", help="sizes and counts in a spec are far smaller; check the expression")
         raise EvalError()
     return result

@@ -8,7 +8,7 @@ from ..diagnostics import DiagnosticSink
 from ..ir import Graph, param_count
 from ..limits import Limits
 
-__all__ = ["budget", "total_params", "activation_elements"]
+__all__ = ["budget", "total_params", "activation_elements", "human_bytes"]
 
 
 def total_params(graph: Graph) -> int:
@@ -32,6 +32,17 @@ def activation_elements(graph: Graph) -> int:
     return total
 
 
+def human_bytes(count: int) -> str:
+    """`1.5 GiB`, `12.0 KiB`, `512 bytes`: binary units, one decimal."""
+    if count < 1024:
+        return f"{count} bytes"
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        count /= 1024
+        if count < 1024 or unit == "TiB":
+            return f"{count:.1f} {unit}"
+    raise AssertionError("unreachable")
+
+
 def budget(graph: Graph, sink: DiagnosticSink, limits: Limits) -> None:
     params = total_params(graph)
     if params > limits.max_params:
@@ -41,6 +52,6 @@ def budget(graph: Graph, sink: DiagnosticSink, limits: Limits) -> None:
     memory = activation_elements(graph) * 4
     if memory > limits.max_activation_bytes:
         sink.emit(codes.MEMORY_BUDGET,
-                  f"activations need about {memory / 2**30:.1f} GiB per sample (float32), over the budget of "
-                  f"{limits.max_activation_bytes / 2**30:.1f} GiB",
+                  f"activations need about {human_bytes(memory)} per sample (float32), over the budget of "
+                  f"{human_bytes(limits.max_activation_bytes)}",
                   graph.span, "this network", help="raise the budget with --max-activation-memory, or use a smaller input")

@@ -136,8 +136,10 @@ def _add(graph, node, shapes, sink):
     shortcut, branch = shapes
     if shortcut == branch:
         return shortcut
-    inputs = graph.inputs(node.id)
-    secondary = [Label(graph.node(inputs[1]).span, f"residual branch gives {fmt_shape(branch)}", False)]
+    branch_end = graph.node(graph.inputs(node.id)[1])
+    if branch_end.op is Op.SCALE:  # the scale is the residual statement itself; point at the branch's last layer
+        branch_end = graph.node(graph.inputs(branch_end.id)[0])
+    secondary = [Label(branch_end.span, f"residual branch gives {fmt_shape(branch)}", False)]
     if len(shortcut) == 3 and len(branch) == 3 and shortcut[0] != branch[0] and shortcut[1:] == branch[1:]:
         help = (f"end the residual branch with `conv({shortcut[0]}, 1x1, linear)` to project back to "
                 f"{shortcut[0]} channels, or give it a `shortcut {{ conv({branch[0]}, 1x1, act=none) }}`")
