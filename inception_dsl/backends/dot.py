@@ -1,0 +1,190 @@
+"""ir.Graph (with shapes) -> Graphviz DOT source text, deterministically.
+
+`to_dot` lays a network out top to bottom like the paper's figures: branches side by
+side, "Filter concat" below them, convs labelled `1x7 Conv (192)`, `3x3 Conv (256 stride
+2 V)`. Every string that comes from a spec (names, paths) is written as an escaped,
+quoted DOT string; DOT ids are generated (`n0`, `cluster_0`), never taken from a spec.
+Rendering DOT to svg/png/pdf is the render command's business, not this module's."""
+
+from __future__ import annotations
+
+from ..ir import Graph, Node, Op
+from ..shapes import same_padding
+from .drawing import Drawing, Unit, View, build_drawing
+
+__all__ = ["to_dot", "quote", "unit_label"]
+
+_ACT_NAMES = {"relu": "ReLU", "relu6": "ReLU6", "gelu": "GELU", "silu": "SiLU", "identity": "Identity"}
+_FILL = {"block": "#fde9c9", "conv": "#ffffff", "linear": "#ffffff", "pool": "#dcebf7",
+         "adaptive_avgpool": "#dcebf7", "concat": "#e8e8e8", "add": "#e8e8e8", "input": "#eef5e1",
+         "output": "#eef5e1"}
+
+
+def quote(text: str) -> str:
+    """A DOT double-quoted string showing `text` literally: backslashes and quotes are
+    escaped, line breaks become DOT's centred line break, other control characters go."""
+    out = []
+    for char in text:
+        if char == "\\":
+            out.append("\\\\")
+        elif char == '"':
+            out.append('\\"')
+        elif char == "\n":
+            out.append("\\n")
+        elif ord(char) < 32 or ord(char) == 127:
+            out.append(" ")
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'
+
+
+def _shape(shape) -> str:
+    return "x".join(str(d) for d in shape) if shape is not None else "?"
+
+
+def _pair(values: tuple[int, int]) -> str:
+    return str(values[0]) if values[0] == values[1] else f"{values[0]}x{values[1]}"
+
+
+def _conv_label(node: Node, bn: bool, act: str) -> str:
+    a = node.attrs
+    (kh, kw), details = a["kernel"], [str(a["out_channels"])]
+    if a["stride"] != (1, 1):
+        details.append(f"stride {_pair(a['stride'])}")
+    details.extend(_padding_words(a["kernel"], a["padding"], a.get("dilation", (1, 1))))
+    if a.get("dilation", (1, 1)) != (1, 1):
+        details.append(f"dilation {_pair(a['dilation'])}")
+    if a.get("groups", 1) != 1:
+        details.append(f"groups {a['groups']}")
+    if not bn and act == "identity":
+        details.append("Linear")
+    label = f"{kh}x{kw} Conv ({' '.join(details)})"
+    return label + (f"\n+ {_ACT_NAMES.get(act, act)}" if act not in ("relu", "identity") else "")
+
+
+def _padding_words(kernel, padding, dilation=(1, 1)) -> list[str]:
+    if tuple(padding) == (0, 0, 0, 0) and tuple(kernel) != (1, 1):
+        return ["V"]
+    if tuple(padding) == same_padding(kernel[0], dilation[0]) + same_padding(kernel[1], dilation[1]):
+        return []
+    return ["pad " + ",".join(map(str, padding))]
+
+
+def _pool_label(node: Node) -> str:
+    a = node.attrs
+    kh, kw = a["kernel"]
+    details = [f"stride {_pair(a['stride'])}"] if a["stride"] != (1, 1) else []
+    details += _padding_words(a["kernel"], a["padding"])
+    name = "MaxPool" if a["kind"] == "max" else "Avg Pooling"
+    return f"{kh}x{kw} {name}" + (f" ({' '.join(details)})" if details else "")
+
+
+def _node_label(node: Node, members: list[Node]) -> str:
+    a, op = node.attrs, node.op
+    if op is Op.CONV:
+        acts = [m.attrs.get("kind", "identity") for m in members if m.op is Op.ACT]
+        return _conv_label(node, any(m.op is Op.BN for m in members), acts[0] if acts else "identity")
+    if op is Op.LINEAR:
+        return f"Linear ({a['out_features']})"
+    if op is Op.POOL:
+        return _pool_label(node)
+    if op is Op.ADAPTIVE_AVGPOOL:
+        return "Average Pooling" if tuple(a["size"]) == (1, 1) else f"Adaptive Avg Pooling ({_pair(a['size'])})"
+    if op is Op.DROPOUT:
+        return f"Dropout (keep {1 - a['p']:g})"
+    if op is Op.SCALE:
+        return f"x{a['value']:g}"
+    if op is Op.ACT:
+        return _ACT_NAMES.get(a.get("kind", ""), str(a.get("kind", "activation")))
+    fixed = {Op.CONCAT: "Filter concat", Op.ADD: "+", Op.BN: "BatchNorm", Op.FLATTEN: "Flatten",
+             Op.IDENTITY: "Identity", Op.INPUT: "Input", Op.OUTPUT: "Output"}
+    if op is Op.OUTPUT and a.get("aux"):
+        return f"Aux output {a.get('name', '')}".rstrip()
+    return fixed.get(op, op.value)
+
+
+def unit_label(drawing: Drawing, unit: Unit) -> str:
+    """The text in a unit's box."""
+    if unit.kind == "block":
+        site = drawing.graph.blocks[unit.id]
+        name = unit.id.rpartition(".")[2] if unit.repeat == 1 else unit.id.rpartition(".")[0].rpartition(".")[2]
+        name = name or unit.id
+        lines = [site.block if name in (site.block, "") else f"{name}: {site.block}"]
+        if unit.repeat > 1:
+            lines[0] += f" x{unit.repeat}"
+        return "\n".join(lines + [_shape(unit.shape)])
+    label = _node_label(unit.nodes[0], unit.nodes)
+    if unit.kind == "input" and unit.nodes[0].op is not Op.INPUT:
+        label = "Input"
+    if unit.repeat > 1:
+        label += f" x{unit.repeat}"
+    if unit.is_stage or unit.kind == "input":
+        label += "\n" + _shape(unit.shape)
+    return label
+
+
+def _tooltip(drawing: Drawing, unit: Unit) -> str:
+    node = unit.nodes[0]
+    span = drawing.graph.blocks[unit.id].span if unit.kind == "block" else node.span
+    where = f"{span.path}:{span.line}" if span is not None else "(no source)"
+    return f"{where}\n{unit.id}"
+
+
+def _node_style(unit: Unit) -> str:
+    kind = unit.kind if unit.kind in ("block", "input") else unit.nodes[0].op.value
+    attrs = [f"fillcolor={quote(_FILL.get(kind, '#ffffff'))}"]
+    if unit.kind == "add":
+        attrs.append("shape=circle, width=0.35, fixedsize=true")
+    elif kind in ("input", "output"):
+        attrs.append('shape=box, style="rounded,filled"')
+    elif kind == "block":
+        attrs.append("penwidth=1.4")
+    elif kind == "scale":
+        attrs.append('shape=box, style="filled,dashed"')
+    return ", ".join(attrs)
+
+
+def to_dot(graph: Graph, view: View = View(), *, title: str | None = None) -> str:
+    """DOT source for `graph` as `view` asks: a box per stage by default, blocks opened
+    by `view.expand`/`view.depth`, or one block instance alone (`view.scope`)."""
+    drawing = build_drawing(graph, view)
+    ids = {unit.id: f"n{i}" for i, unit in enumerate(drawing.units)}
+    lines = [
+        "digraph inception {",
+        "  graph [rankdir=TB, ordering=out, newrank=true, nodesep=0.3, ranksep=0.35, fontname=\"Helvetica\", "
+        "fontsize=12, labelloc=t" + (f", label={quote(title)}" if title else "") + "];",
+        '  node [shape=box, style=filled, fontname="Helvetica", fontsize=11, height=0.3, margin="0.12,0.04"];',
+        '  edge [fontname="Helvetica", fontsize=9, arrowsize=0.6];',
+    ]
+    _emit_clusters(lines, drawing, ids, (), "  ", [0])
+    for source, target, shape in drawing.edges:
+        lines.append(f"  {ids[source]} -> {ids[target]} [label={quote(shape)}];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _emit_clusters(lines: list[str], drawing: Drawing, ids, prefix: tuple[str, ...], indent: str, counter: list[int]) -> None:
+    """Units directly in the cluster `prefix`, then each child cluster, in first-use order."""
+    children: list[str] = []
+    for unit in drawing.units:
+        if unit.clusters == prefix:
+            lines.append(f"{indent}{ids[unit.id]} [label={quote(unit_label(drawing, unit))}, "
+                         f"tooltip={quote(_tooltip(drawing, unit))}, {_node_style(unit)}];")
+        elif unit.clusters[: len(prefix)] == prefix and len(unit.clusters) > len(prefix):
+            child = unit.clusters[len(prefix)]
+            if child not in children:
+                children.append(child)
+    for child in children:
+        lines.append(f"{indent}subgraph cluster_{counter[0]} {{")
+        counter[0] += 1
+        site = drawing.graph.blocks[child]
+        name = child.rpartition(".")[2]
+        repeat = drawing.repeats.get(child, 1)
+        if repeat > 1:
+            name = child.rpartition(".")[0].rpartition(".")[2]
+        label = (site.block if name == site.block else f"{name}: {site.block}") + (f" x{repeat}" if repeat > 1 else "")
+        tooltip = f"{site.span.path}:{site.span.line}\n{child}" if site.span else child
+        lines.append(f'{indent}  graph [label={quote(label)}, tooltip={quote(tooltip)}, style="rounded,dashed", '
+                     f'color="#999999", labeljust=l];')
+        _emit_clusters(lines, drawing, ids, prefix + (child,), indent + "  ", counter)
+        lines.append(f"{indent}}}")

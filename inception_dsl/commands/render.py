@@ -1,0 +1,151 @@
+"""`inception-dsl render SPEC -o OUT.{svg,png,pdf,dot}`: draw a network, or one block.
+
+DOT text comes from backends.dot.to_dot; only this command runs Graphviz's `dot` to turn
+it into svg/png/pdf. Never imports torch. Exit 0 drawn, 1 diagnostics (nothing written),
+2 usage errors or a missing Graphviz."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from .. import api
+from ..backends.dot import to_dot
+from ..backends.drawing import View
+from ..diagnostics import DiagnosticSink
+from ..program import load_program
+from ..values import did_you_mean
+from .common import add_spec_options, analyze_args, fail, limits_from, parse_dims, report, write_atomic
+
+__all__ = ["add_parser", "run", "block_view", "FORMATS"]
+
+FORMATS = ("svg", "png", "pdf", "dot")
+GRAPHVIZ_HELP = ("Graphviz's `dot` program is needed for .{fmt} output (install Graphviz: "
+                 "`apt-get install graphviz`, `brew install graphviz` or https://graphviz.org/download/), "
+                 "or write .dot instead")
+# Input sizes tried, in order, for a block that the spec's network does not use.
+DEFAULT_BLOCK_INPUTS = ((3, 35, 35), (384, 35, 35), (1024, 17, 17), (1536, 8, 8), (3, 299, 299))
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_VALUE = re.compile(r"(-?[0-9]+(\.[0-9]+)?|[A-Za-z_][A-Za-z0-9_]*|[0-9]+(x[0-9]+)+)\Z")
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "render", help="draw a network or one block (svg, png, pdf, dot)",
+        description="Draw a network top to bottom, one box per stage, or a single block like the paper's figures.")
+    add_spec_options(parser, input=False)
+    parser.add_argument("-o", "--output", required=True, metavar="OUT", help="output file: .svg, .png, .pdf or .dot")
+    parser.add_argument("--input", type=parse_dims, metavar="CxHxW",
+                        help="input size (the network's; with --block, the block's)")
+    parser.add_argument("--block", metavar="NAME", help="draw this block alone")
+    parser.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE",
+                        help="with --block: an argument of the block (repeatable), e.g. --arg k=192")
+    parser.add_argument("--expand", nargs="+", default=["none"], metavar="all|none|NAME",
+                        help="open blocks: all, none, or block names / instance paths (default none)")
+    parser.add_argument("--depth", type=int, default=0, metavar="N", help="open blocks nested up to N levels")
+    parser.add_argument("--no-fold", action="store_true", help="draw every repetition of `x N` statements")
+    parser.set_defaults(run=run)
+
+
+def run(args) -> int:
+    fmt = Path(args.output).suffix.lower().lstrip(".")
+    if fmt == "gv":
+        fmt = "dot"
+    if fmt not in FORMATS:
+        return fail(f"cannot tell the format of `{args.output}`: use one of {', '.join('.' + f for f in FORMATS)}")
+    if args.depth < 0:
+        return fail("--depth must be at least 0")
+    if args.arg and not args.block:
+        return fail("--arg needs --block")
+    dot_program = shutil.which("dot")
+    if fmt != "dot" and dot_program is None:
+        return fail(GRAPHVIZ_HELP.format(fmt=fmt))
+    if args.block:
+        outcome = block_view(args)
+        if isinstance(outcome, int):
+            return outcome
+        result, scope = outcome
+        view, title = View(scope=scope), args.block
+    else:
+        result = analyze_args(args)
+        expand = frozenset(args.expand) - {"none"}
+        view, title = View(expand=expand, depth=args.depth, fold=not args.no_fold), None
+    report(result, args)
+    if not result.ok:
+        return 1
+    source = to_dot(result.graph, view, title=title or result.graph.name)
+    return _write(args.output, fmt, source, dot_program)
+
+
+def _write(output: str, fmt: str, source: str, dot_program: str | None) -> int:
+    if fmt == "dot":
+        data: str | bytes = source
+    else:
+        try:
+            done = subprocess.run([dot_program, f"-T{fmt}"], input=source.encode("utf-8"),
+                                  capture_output=True, timeout=300, check=False)
+        except (OSError, subprocess.TimeoutExpired) as error:
+            return fail(f"Graphviz failed: {error}")
+        if done.returncode != 0:
+            message = done.stderr.decode("utf-8", "replace").strip().splitlines()
+            return fail(f"Graphviz failed: {message[-1] if message else f'exit status {done.returncode}'}")
+        data = done.stdout
+    try:
+        write_atomic(output, data)
+    except OSError as error:
+        return fail(f"cannot write `{output}`: {error.strerror or error}")
+    return 0
+
+
+def _block_args(raw: list[str]) -> list[tuple[str, str]] | int:
+    pairs = []
+    for item in raw:
+        name, sep, value = item.partition("=")
+        name, value = name.strip(), value.strip()
+        if not sep or not _NAME.match(name) or not _VALUE.match(value):
+            return fail(f"--arg expects NAME=VALUE with a number, a name or a size like 3x3, got {item!r}")
+        pairs.append((name, value))
+    return pairs
+
+
+def block_view(args) -> tuple[api.Result, str] | int:
+    """The graph to draw for `--block`, and the scope of the block instance in it.
+    A block that the spec's network calls is drawn as it is first called there (its
+    arguments and input size); otherwise it is called alone on a synthetic input."""
+    pairs = _block_args(args.arg)
+    if isinstance(pairs, int):
+        return pairs
+    sink = DiagnosticSink()
+    program = load_program(args.spec, sink, limits=limits_from(args))
+    if sink.has_errors:
+        report(api.Result(program, None, sink.sorted()), args)
+        return 1
+    blocks = sorted(name for name, d in program.definitions.items() if d.kind == "block")
+    if args.block not in blocks:
+        hint = did_you_mean(args.block, blocks) or (f"blocks: {', '.join(blocks)}" if blocks else "it defines no blocks")
+        return fail(f"`{args.spec}` has no block named `{args.block}`; {hint}")
+    if not pairs and args.input is None and program.networks():
+        result = api.analyze(args.spec, network=args.network, params=dict(args.param), limits=limits_from(args))
+        if result.ok:
+            scope = next((s for s, site in result.graph.blocks.items() if site.block == args.block), None)
+            if scope is not None:
+                return result, scope
+    return _synthetic_view(args, program.main.text, pairs)
+
+
+def _synthetic_view(args, text: str, pairs: list[tuple[str, str]]) -> tuple[api.Result, str]:
+    """Call the block alone in a network appended to the spec's own text, so that spans
+    inside the file (and its imports and settings) stay exactly where they are."""
+    call = args.block + (f"({', '.join(f'{k}={v}' for k, v in pairs)})" if pairs else "")
+    inputs = [args.input] if args.input is not None else list(DEFAULT_BLOCK_INPUTS)
+    first = None
+    for shape in inputs:
+        network = f"\nnetwork __block_view__ {{\n  input {'x'.join(map(str, shape))}\n  {call}\n}}\n"
+        result = api.analyze(args.spec, text=text + network, network="__block_view__", limits=limits_from(args))
+        if result.ok:
+            return result, args.block
+        first = first or result
+    return first, args.block
