@@ -1,0 +1,207 @@
+"""Load weights trained with timm or torchvision into a compiled spec.
+
+    from inception_dsl.interop import convert_state_dict
+    ours = convert_state_dict(torch.load("ref.pth"), source="timm:inception_v4", model=model)
+    model.load_state_dict(ours, strict=True)
+
+The mapping from the reference's parameter names to ours is derived, never typed in:
+both networks run one forward pass with hooks on every Conv2d, BatchNorm and Linear, the
+two execution orders are paired position by position, and each pair must agree on its
+role (conv, batchnorm, linear) and on the shape of every tensor it holds. Execution
+order, not registration order, because they differ (torchvision's GoogLeNet registers
+its auxiliary heads last but runs them after inception4a/4d). The first pair that
+disagrees raises `InteropError` naming both layers.
+
+Auxiliary heads only run in training mode in torchvision, so the tracing pass sets the
+`training` flag of the top-level module alone: its forward takes the training path
+while every BatchNorm and Dropout below stays in eval mode and nothing is updated.
+
+Imports torch (and timm/torchvision when a reference is built): only torch-facing code
+may import this module."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+import torch
+from torch import nn
+
+__all__ = ["SOURCES", "InteropError", "Layer", "build_reference", "convert_state_dict", "execution_order",
+           "has_aux_weights", "pair_layers"]
+
+# Parameter-owning layer kinds, checked in this order (Linear is not a conv, BN is neither).
+_ROLES: tuple[tuple[str, type], ...] = (
+    ("conv", nn.modules.conv._ConvNd),
+    ("batchnorm", nn.modules.batchnorm._BatchNorm),
+    ("linear", nn.Linear),
+)
+
+
+class InteropError(ValueError):
+    """The weights cannot be carried over: the networks differ, or the source is unknown."""
+
+
+@dataclass(frozen=True)
+class _Source:
+    library: str  # "timm" or "torchvision"
+    name: str  # the model's name in that library
+    input_size: int  # the resolution the reference network is built for
+    aux_prefix: str | None  # state_dict prefix of the auxiliary head(s), if it has any
+
+
+SOURCES: dict[str, _Source] = {
+    "timm:inception_v4": _Source("timm", "inception_v4", 299, None),
+    "timm:inception_resnet_v2": _Source("timm", "inception_resnet_v2", 299, None),
+    "timm:inception_v3": _Source("timm", "inception_v3", 299, "AuxLogits."),
+    "torchvision:inception_v3": _Source("torchvision", "inception_v3", 299, "AuxLogits."),
+    "torchvision:googlenet": _Source("torchvision", "googlenet", 224, "aux"),
+    "torchvision:resnet50": _Source("torchvision", "resnet50", 224, None),
+}
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One parameter-owning module, as found by tracing."""
+
+    name: str  # its path in the module tree (the state_dict prefix)
+    role: str  # conv | batchnorm | linear
+    shapes: tuple[tuple[str, tuple[int, ...]], ...]  # (local state key, shape), sorted by key
+
+    def describe(self) -> str:
+        tensors = ", ".join(f"{key} {tuple(shape)}" for key, shape in self.shapes)
+        return f"`{self.name}` ({self.role}: {tensors})"
+
+
+def _source(source: str) -> _Source:
+    try:
+        return SOURCES[source]
+    except KeyError:
+        raise InteropError(f"unknown weight source {source!r}; known: {', '.join(SOURCES)}") from None
+
+
+def has_aux_weights(state_dict: Mapping[str, torch.Tensor], source: str) -> bool:
+    """Whether a reference state_dict carries the auxiliary classifier(s)."""
+    prefix = _source(source).aux_prefix
+    return prefix is not None and any(key.startswith(prefix) for key in state_dict)
+
+
+def build_reference(source: str, *, aux_logits: bool = False, num_classes: int = 1000) -> nn.Module:
+    """The reference architecture with random weights (nothing is downloaded), eval mode."""
+    spec = _source(source)
+    kwargs: dict = {"num_classes": num_classes}
+    if spec.aux_prefix is not None:
+        kwargs["aux_logits"] = aux_logits
+    if spec.library == "timm":
+        import timm
+
+        model = timm.create_model(spec.name, pretrained=False, **kwargs)
+    else:
+        import torchvision
+
+        if spec.name != "resnet50":
+            kwargs["init_weights"] = False  # its truncated-normal init is slow and irrelevant here
+        model = getattr(torchvision.models, spec.name)(weights=None, **kwargs)
+    return model.eval()
+
+
+def _role(module: nn.Module) -> str | None:
+    return next((role for role, kind in _ROLES if isinstance(module, kind)), None)
+
+
+def _layer(name: str, module: nn.Module, role: str) -> Layer:
+    state = module.state_dict()
+    return Layer(name, role, tuple(sorted((key, tuple(value.shape)) for key, value in state.items())))
+
+
+def execution_order(model: nn.Module, input_size: int) -> list[Layer]:
+    """Every Conv/BatchNorm/Linear of `model` in the order one forward pass runs them
+    (auxiliary heads included); layers the pass never reaches follow in registration order."""
+    layers = {name: (module, role) for name, module in model.named_modules() if (role := _role(module))}
+    order: list[str] = []
+    handles = []
+    for name, (module, _) in layers.items():
+        def record(_module, _inputs, name=name):
+            if name not in order:
+                order.append(name)
+        handles.append(module.register_forward_pre_hook(record))
+    was_training = [m.training for m in model.modules()]
+    model.eval()
+    model.training = True  # the top-level forward takes its training path (aux heads); see module doc
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, 3, input_size, input_size))
+    finally:
+        for handle in handles:
+            handle.remove()
+        for module, flag in zip(model.modules(), was_training):
+            module.training = flag
+    order += [name for name in layers if name not in order]
+    return [_layer(name, *layers[name]) for name in order]
+
+
+def pair_layers(reference: list[Layer], ours: list[Layer]) -> list[tuple[Layer, Layer]]:
+    """Pair two execution orders position by position; raise on the first disagreement."""
+    for index, (theirs, mine) in enumerate(zip(reference, ours)):
+        if theirs.role != mine.role or theirs.shapes != mine.shapes:
+            raise InteropError(
+                f"layer {index} disagrees: the reference runs {theirs.describe()} where the model runs "
+                f"{mine.describe()}")
+    if len(reference) != len(ours):
+        longer, which = (reference, "reference") if len(reference) > len(ours) else (ours, "model")
+        extra = longer[min(len(reference), len(ours))]
+        raise InteropError(
+            f"the reference has {len(reference)} weighted layers and the model {len(ours)}; "
+            f"the first one without a partner is the {which}'s {extra.describe()}")
+    return list(zip(reference, ours))
+
+
+def convert_state_dict(
+    state_dict: Mapping[str, torch.Tensor],
+    *,
+    source: str,
+    model: nn.Module,
+) -> dict[str, torch.Tensor]:
+    """Rename a timm/torchvision state_dict so that `model.load_state_dict(result,
+    strict=True)` accepts it. `source` is one of SOURCES; the reference architecture is
+    built with (or without) its auxiliary head according to the weights given."""
+    spec = _source(source)
+    num_classes = _num_classes(state_dict)
+    reference = build_reference(source, aux_logits=has_aux_weights(state_dict, source), num_classes=num_classes)
+    _check_keys(reference, state_dict, source)
+    pairs = pair_layers(execution_order(reference, spec.input_size), execution_order(model, spec.input_size))
+    converted: dict[str, torch.Tensor] = {}
+    for theirs, mine in pairs:
+        for key, _ in mine.shapes:
+            converted[_join(mine.name, key)] = state_dict[_join(theirs.name, key)]
+    missing = [key for key in model.state_dict() if key not in converted]
+    if missing:
+        raise InteropError(f"the model has state outside Conv/BatchNorm/Linear layers: {', '.join(missing[:5])}")
+    return converted
+
+
+def _num_classes(state_dict: Mapping[str, torch.Tensor]) -> int:
+    """The classifier width: the output size of the last 2-d weight (every source ends in its classifier)."""
+    linear = [value for key, value in state_dict.items() if key.endswith("weight") and value.dim() == 2]
+    return int(linear[-1].shape[0]) if linear else 1000
+
+
+def _check_keys(reference: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str) -> None:
+    expected = reference.state_dict()
+    missing = [k for k in expected if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in expected]
+    wrong = [k for k in expected if k in state_dict and tuple(state_dict[k].shape) != tuple(expected[k].shape)]
+    if missing or unexpected or wrong:
+        parts = []
+        if missing:
+            parts.append(f"missing {len(missing)} key(s), first `{missing[0]}`")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected key(s), first `{unexpected[0]}`")
+        if wrong:
+            key = wrong[0]
+            parts.append(f"`{key}` is {tuple(state_dict[key].shape)}, {source} has {tuple(expected[key].shape)}")
+        raise InteropError(f"these weights are not a {source} state_dict: " + "; ".join(parts))
+
+
+def _join(prefix: str, key: str) -> str:
+    return f"{prefix}.{key}" if prefix else key
