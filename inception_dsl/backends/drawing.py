@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from ..ir import Graph, Node, Op
 
-__all__ = ["View", "Unit", "Drawing", "build_drawing"]
+__all__ = ["View", "Unit", "Drawing", "build_drawing", "fused_layers"]
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ def _counterpart(node_id: str, stage: str, first: str) -> str:
     return first + node_id[len(stage):] if node_id.startswith(stage) else node_id
 
 
-def _fused_layers(graph: Graph, nodes: list[Node]) -> dict[str, str]:
+def fused_layers(graph: Graph, nodes: list[Node]) -> dict[str, str]:
     """BN and activation nodes of a traditional layer -> the conv (or linear) they follow."""
     owner: dict[str, str] = {}
     for node in nodes:
@@ -113,7 +113,7 @@ def build_drawing(graph: Graph, view: View = View()) -> Drawing:
     if view.scope is not None:
         nodes = [n for n in nodes if n.id == view.scope or n.id.startswith(view.scope + ".")]
     folds = _fold_groups(graph) if view.fold and view.scope is None else {}
-    fused = _fused_layers(graph, nodes)
+    fused = fused_layers(graph, nodes)
     units: dict[str, Unit] = {}
     unit_of: dict[str, str] = {}
 

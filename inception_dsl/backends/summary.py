@@ -1,0 +1,187 @@
+"""ir.Graph (with shapes) -> Summary: one row per stage (and, with depth, per statement
+inside block scopes) with output shape, parameters, MACs and activation memory.
+
+Counted from the IR alone, without torch. MACs follow torch.utils.flop_counter's
+FlopCounterMode (which reports 2 FLOPs per MAC): only convolutions
+(out_H*out_W*out_C*(in_C/groups)*kh*kw) and linear layers (in*out) count; BatchNorm,
+activations, pooling, concat, add and scale are free. Activation memory is the size of
+every op's output tensor (what training keeps for backward, an upper bound), batch
+included; the input counts, the OUTPUT marker (the same tensor as its source) does not."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import asdict, dataclass, field
+
+from ..ir import Graph, Node, Op, param_count
+from .drawing import fused_layers
+
+__all__ = ["Row", "Summary", "DTYPE_BYTES", "to_summary", "node_macs", "format_table", "format_json", "format_csv"]
+
+DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
+
+
+@dataclass
+class Row:
+    name: str
+    kind: str
+    level: int  # 0 for a stage, 1.. for statements inside it
+    shape: tuple[int, ...] | None = None
+    params: int = 0
+    macs: int = 0
+    activation_bytes: int = 0
+
+
+@dataclass
+class Summary:
+    network: str
+    input: tuple[int, ...]
+    batch: int
+    dtype: str
+    rows: list[Row] = field(default_factory=list)
+    params: int = 0
+    macs: int = 0
+    activation_bytes: int = 0
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.macs
+
+
+def _size(shape) -> int:
+    total = 1
+    for d in shape or ():
+        total *= d
+    return total
+
+
+def node_macs(graph: Graph, node: Node) -> int:
+    """Multiply-accumulates of one node for one sample (0 for ops that FlopCounterMode skips)."""
+    inputs = graph.inputs(node.id)
+    if not inputs or node.shape is None:
+        return 0
+    in_shape = graph.node(inputs[0]).shape
+    if node.op is Op.CONV:
+        kh, kw = node.attrs["kernel"]
+        return _size(node.shape) * (in_shape[0] // node.attrs["groups"]) * kh * kw
+    if node.op is Op.LINEAR:
+        return _size(in_shape) * node.attrs["out_features"]
+    return 0
+
+
+def _module_path(node: Node, owners: dict[str, str]) -> str:
+    """The statement a node belongs to: a traditional layer's conv, BN and activation
+    (`x.conv`, `x.bn`, `x.act`) all belong to `x`."""
+    owner = owners.get(node.id, node.id)
+    head, _, tail = owner.rpartition(".")
+    return head if tail == "conv" and head and f"{head}.bn" in owners else owner
+
+
+def _row_key(path: str, stage: str, depth: int) -> tuple[str, int]:
+    if not stage or not path.startswith(stage + ".") or depth == 0:
+        return stage, 0
+    parts = path[len(stage) + 1:].split(".")
+    level = min(depth, len(parts))
+    return f"{stage}." + ".".join(parts[:level]), level
+
+
+def to_summary(graph: Graph, *, depth: int = 0, batch: int = 1, dtype: str = "float32") -> Summary:
+    nodes = list(graph.nodes())
+    owners = fused_layers(graph, nodes)
+    kinds = {s.name: s.kind for s in graph.stages}
+    summary = Summary(graph.name, graph.input_node.shape, batch, dtype)
+    rows: dict[str, Row] = {}
+    for node in nodes:
+        if node.op is Op.OUTPUT:
+            continue
+        inputs = graph.inputs(node.id)
+        in_channels = graph.node(inputs[0]).shape[0] if inputs and graph.node(inputs[0]).shape else None
+        params, macs = param_count(node, in_channels), node_macs(graph, node) * batch
+        memory = _size(node.shape) * batch * DTYPE_BYTES[dtype]
+        stage = node.stage if node.stage in kinds else ("input" if node.op is Op.INPUT else node.stage)
+        keys = [(stage, 0)]
+        if depth > 0 and stage in kinds:
+            for level in range(1, depth + 1):
+                key = _row_key(_module_path(node, owners), stage, level)
+                if key[1] == level:
+                    keys.append(key)
+        for key, level in keys:
+            row = rows.get(key)
+            if row is None:
+                kind = kinds.get(key) or (_sub_kind(graph, key) if level else node.op.value)
+                row = rows[key] = Row(key, kind, level)
+            row.params += params
+            row.macs += macs
+            row.activation_bytes += memory
+            row.shape = node.shape
+        summary.params += params
+        summary.macs += macs
+        summary.activation_bytes += memory
+    summary.rows = list(rows.values())
+    return summary
+
+
+def _sub_kind(graph: Graph, key: str) -> str:
+    site = graph.blocks.get(key)
+    if site is not None:
+        return site.block
+    if key in graph and graph.node(key).op is not Op.CONV:
+        return graph.node(key).op.value
+    if f"{key}.conv" in graph or key in graph:
+        return "conv"
+    if f"{key}.cat" in graph:
+        return "reduction" if graph.node(f"{key}.cat").attrs.get("reduction") else "concat"
+    return "residual" if f"{key}.add" in graph else "seq"
+
+
+# -- formats -------------------------------------------------------------------------
+def _shape_text(shape) -> str:
+    return "x".join(map(str, shape)) if shape is not None else "?"
+
+
+def _bytes_text(count: int) -> str:
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if count >= size:
+            return f"{count / size:.1f} {unit}"
+    return f"{count} B"
+
+
+def format_table(summary: Summary) -> str:
+    header = ("name", "kind", "output", "params", "MACs", "activations")
+    body = [("  " * r.level + r.name, r.kind, _shape_text(r.shape), f"{r.params:,}", f"{r.macs:,}",
+             _bytes_text(r.activation_bytes)) for r in summary.rows]
+    total = ("total", "", "", f"{summary.params:,}", f"{summary.macs:,}", _bytes_text(summary.activation_bytes))
+    widths = [max(len(line[i]) for line in [header, *body, total]) for i in range(len(header))]
+
+    def line(cells) -> str:
+        left = [c.ljust(w) for c, w in zip(cells[:3], widths[:3])]
+        right = [c.rjust(w) for c, w in zip(cells[3:], widths[3:])]
+        return "  ".join(left + right).rstrip()
+
+    rule = "-" * len(line(header))
+    title = (f"network {summary.network}, input {_shape_text(summary.input)}, batch {summary.batch}, "
+             f"{summary.dtype}")
+    footer = f"{summary.macs / 1e9:.3f} GMACs = {summary.flops / 1e9:.3f} GFLOPs (conv and linear only)"
+    return "\n".join([title, line(header), rule, *map(line, body), rule, line(total), footer]) + "\n"
+
+
+def format_json(summary: Summary) -> str:
+    document = {
+        "network": summary.network, "input": list(summary.input), "batch": summary.batch, "dtype": summary.dtype,
+        "rows": [{**asdict(r), "shape": list(r.shape) if r.shape is not None else None} for r in summary.rows],
+        "total": {"params": summary.params, "macs": summary.macs, "flops": summary.flops,
+                  "activation_bytes": summary.activation_bytes},
+    }
+    return json.dumps(document, indent=2) + "\n"
+
+
+def format_csv(summary: Summary) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["name", "kind", "level", "output", "params", "macs", "activation_bytes"])
+    for r in summary.rows:
+        writer.writerow([r.name, r.kind, r.level, _shape_text(r.shape), r.params, r.macs, r.activation_bytes])
+    writer.writerow(["total", "", "", "", summary.params, summary.macs, summary.activation_bytes])
+    return out.getvalue()
