@@ -81,3 +81,18 @@ NOT_REDUCING = _code("E206", "not-reducing", "a `reduction` leaves the grid size
 BAD_GROUPS = _code("E207", "bad-groups", "channels are not divisible by the conv groups")
 PARAM_BUDGET = _code("E208", "param-budget", "the network has more parameters than the budget allows")
 MEMORY_BUDGET = _code("E209", "memory-budget", "activations need more memory than the budget allows")
+
+# -- W1xx: lint (passes/lint.py; docs/lint.md gives each rule's reason and an example) --
+_W = Severity.WARNING
+RESIDUAL_SCALE = _code("W101", "residual-scale", "a wide residual is not scaled down to 0.1-0.3", _W)
+BN_ON_SUM = _code("W102", "bn-on-sum", "BatchNorm is applied on top of a residual sum", _W)
+DROPPED_PIXELS = _code("W103", "dropped-pixels", "a strided conv or pool silently drops input rows or columns", _W)
+FACTORIZED_MISMATCH = _code("W104", "factorized-mismatch", "the halves of a 1xn / nx1 pair differ in n", _W)
+UNFACTORIZED_CONV = _code("W105", "unfactorized-conv", "an nxn conv (n >= 5) that could be factorized", _W)
+BIAS_WITH_BN = _code("W106", "bias-with-bn", "a conv has a bias although BatchNorm follows it", _W)
+DOUBLE_ACTIVATION = _code("W107", "double-activation", "two activations are applied in a row", _W)
+SINGLE_BRANCH_CONCAT = _code("W108", "single-branch-concat", "a concat or reduction has a single branch", _W)
+REDUCTION_BOTTLENECK = _code("W109", "reduction-bottleneck", "a grid reduction also reduces the channels", _W)
+UNUSED_BLOCK = _code("W110", "unused-block", "a block is defined but no network uses it", _W)
+UNUSED_PARAM = _code("W111", "unused-parameter", "a block or network parameter is never used", _W)
+SHADOWED_NAME = _code("W112", "shadowed-name", "a label or parameter reuses the name of a block or parameter", _W)

@@ -1,0 +1,80 @@
+"""Lint one spec: load it, check every network it defines, then run the lint rules
+and keep the findings that the configuration selects and no `# noqa` suppresses.
+
+A spec with errors is not linted: its errors come back instead (lint runs after a
+clean check). A file that defines no network (a library of blocks) is checked for
+syntax and imports, and gets the syntax rules only. Never imports torch."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from .diagnostics import Diagnostic, DiagnosticSink
+from .elaborate import elaborate
+from .ir import Graph, verify
+from .limits import DEFAULT_LIMITS, Limits
+from .lint_config import LintConfig, suppressed
+from .passes import run_analyses
+from .passes.lint import RULES, LintContext, lint
+from .program import Program, load_program
+
+__all__ = ["lint_spec", "spec_files"]
+
+
+def spec_files(paths: list[str]) -> list[str]:
+    """Arguments to files: a directory stands for every .incp file below it, sorted."""
+    files: list[str] = []
+    for path in paths:
+        if Path(path).is_dir():
+            files.extend(str(p) for p in sorted(Path(path).rglob("*.incp")) if p.is_file())
+        else:
+            files.append(path)
+    return files
+
+
+def _graphs(program: Program, sink: DiagnosticSink, network: str | None, params: dict[str, Any],
+            input_shape, limits: Limits) -> list[Graph]:
+    names = [network] if network else [n.name for n in program.networks()]
+    graphs = []
+    for name in names:
+        graph = elaborate(program, sink, network=name, overrides=params, input_shape=input_shape, limits=limits)
+        if graph is None or sink.has_errors:
+            continue
+        problems = verify(graph)
+        assert not problems, f"internal error: malformed IR: {problems}"
+        run_analyses(graph, sink, limits)
+        graphs.append(graph)
+    return graphs
+
+
+def lint_spec(
+    path: str | Path,
+    config: LintConfig = LintConfig(),
+    *,
+    text: str | None = None,
+    network: str | None = None,
+    params: dict[str, Any] | None = None,
+    input_shape: tuple[int, ...] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> list[Diagnostic]:
+    """The check errors of `path`, or its lint findings, sorted by location."""
+    sink = DiagnosticSink()
+    program = load_program(path, sink, text=text, limits=limits)
+    if sink.has_errors or program.main_module is None:
+        return sink.sorted()
+    graphs = _graphs(program, sink, network, params or {}, input_shape, limits)
+    if sink.has_errors:
+        return sink.sorted()
+    findings = DiagnosticSink()
+    rules = tuple(rule for rule in RULES if config.enabled(rule.code, rule.default))
+    lint(LintContext(program, program.main_module, graphs), findings, rules)
+    kept = []
+    for finding in findings.diagnostics:
+        span = finding.primary_span
+        if span is not None and suppressed(finding.code, span.source, span.line):
+            continue
+        override = config.severity_of(finding.code)
+        kept.append(dataclasses.replace(finding, severity=override) if override else finding)
+    return sorted(sink.diagnostics + kept, key=Diagnostic.sort_key)
