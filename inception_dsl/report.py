@@ -1,4 +1,4 @@
-"""Printing diagnostics for people and for machines (text, concise, json)."""
+"""Printing diagnostics for people and for machines (text, concise, json, sarif)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,18 @@ from .diagnostics import Diagnostic, render_concise, render_full, to_dict
 
 __all__ = ["FORMATS", "write_diagnostics"]
 
-FORMATS = ("text", "concise", "json")
+FORMATS = ("text", "concise", "json", "sarif")
 
 
 def write_diagnostics(diagnostics: Iterable[Diagnostic], stream: TextIO, fmt: str = "text") -> None:
     diagnostics = list(diagnostics)
+    if fmt == "sarif":
+        from . import __version__
+        from .sarif import to_sarif
+
+        json.dump(to_sarif(diagnostics, __version__), stream, indent=2)
+        stream.write("\n")
+        return
     if fmt == "json":
         json.dump([to_dict(d) for d in diagnostics], stream, indent=2)
         stream.write("\n")

@@ -9,6 +9,7 @@ import sys
 from ..ir import Op
 from ..passes.budget import total_params
 from ..passes.infer_shapes import fmt_shape
+from ..report import write_diagnostics
 from .common import add_spec_options, analyze_args, report
 
 __all__ = ["add_parser", "run", "stage_table"]
@@ -41,11 +42,18 @@ def _counts(graph) -> str:
 def run(args) -> int:
     status = 0
     documents = []
+    sarif = args.format == "sarif"  # one SARIF log for all specs, on stdout
+    collected = []
     for spec in args.specs:
         result = analyze_args(args, spec)
-        report(result, args)
+        if sarif:
+            collected.extend(result.diagnostics)
+        else:
+            report(result, args)
         if not result.ok:
             status = 1
+            continue
+        if sarif:
             continue
         graph = result.graph
         if args.format == "json":
@@ -71,6 +79,8 @@ def run(args) -> int:
             label = "output" + (f" {output.attrs['name']} (aux, training only)" if output.attrs["aux"] else "")
             out.write(f"  {label}: {fmt_shape(output.shape)}\n")
         out.write(f"  {_counts(graph)}\n")
+    if sarif:
+        write_diagnostics(collected, sys.stdout, "sarif")
     if documents:
         json.dump(documents if len(documents) > 1 else documents[0], sys.stdout, indent=2)
         sys.stdout.write("\n")
