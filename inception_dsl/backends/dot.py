@@ -20,15 +20,21 @@ _FILL = {"block": "#fde9c9", "conv": "#ffffff", "linear": "#ffffff", "pool": "#d
          "output": "#eef5e1"}
 
 
-def quote(text: str) -> str:
-    """A DOT double-quoted string showing `text` literally: backslashes and quotes are
-    escaped, line breaks become DOT's centred line break, other control characters go."""
+def quote(text: str, *, tooltip: bool = False) -> str:
+    """A DOT double-quoted string that Graphviz shows as `text` literally: quotes and
+    backslashes escaped (so `\\N` is no node-name placeholder), `&` written as an entity
+    (Graphviz decodes entities in labels), line breaks as DOT's centred break, other
+    control characters dropped. Graphviz (2.43 at least) unescapes tooltips twice, so a
+    tooltip's backslashes are doubled once more."""
+    backslash = "\\\\\\\\" if tooltip else "\\\\"
     out = []
     for char in text:
         if char == "\\":
-            out.append("\\\\")
+            out.append(backslash)
         elif char == '"':
             out.append('\\"')
+        elif char == "&":
+            out.append("&amp;")
         elif char == "\n":
             out.append("\\n")
         elif ord(char) < 32 or ord(char) == 127:
@@ -106,13 +112,8 @@ def _node_label(node: Node, members: list[Node]) -> str:
 def unit_label(drawing: Drawing, unit: Unit) -> str:
     """The text in a unit's box."""
     if unit.kind == "block":
-        site = drawing.graph.blocks[unit.id]
-        name = unit.id.rpartition(".")[2] if unit.repeat == 1 else unit.id.rpartition(".")[0].rpartition(".")[2]
-        name = name or unit.id
-        lines = [site.block if name in (site.block, "") else f"{name}: {site.block}"]
-        if unit.repeat > 1:
-            lines[0] += f" x{unit.repeat}"
-        return "\n".join(lines + [_shape(unit.shape)])
+        title = _block_title(drawing.graph, unit.id, unit.repeat)
+        return f"{title}\n{_shape(unit.shape)}"
     label = _node_label(unit.nodes[0], unit.nodes)
     if unit.kind == "input" and unit.nodes[0].op is not Op.INPUT:
         label = "Input"
@@ -123,11 +124,28 @@ def unit_label(drawing: Drawing, unit: Unit) -> str:
     return label
 
 
+def _block_title(graph: Graph, scope: str, repeat: int) -> str:
+    """`inception_a x4` for a folded repetition, `inception_a.2` for one instance of it,
+    `stem: stem_v4` where the statement's name differs from the block's."""
+    parts = scope.split(".")
+    if parts[-1].isdigit() and len(parts) > 1:
+        name = parts[-2] if repeat > 1 else ".".join(parts[-2:])
+        base = parts[-2]
+    else:
+        name = base = parts[-1]
+    block = graph.blocks[scope].block
+    title = name if base == block else f"{name}: {block}"
+    return title + (f" x{repeat}" if repeat > 1 else "")
+
+
 def _tooltip(drawing: Drawing, unit: Unit) -> str:
     node = unit.nodes[0]
     span = drawing.graph.blocks[unit.id].span if unit.kind == "block" else node.span
     where = f"{span.path}:{span.line}" if span is not None else "(no source)"
-    return f"{where}\n{unit.id}"
+    name = unit.id
+    if node.op is Op.CONV and name.endswith(".conv") and any(m.op is Op.BN for m in unit.nodes):
+        name = name[: -len(".conv")]  # the traditional layer's module, owner of .conv and .bn
+    return f"{where}\n{name}"
 
 
 def _node_style(unit: Unit) -> str:
@@ -169,7 +187,7 @@ def _emit_clusters(lines: list[str], drawing: Drawing, ids, prefix: tuple[str, .
     for unit in drawing.units:
         if unit.clusters == prefix:
             lines.append(f"{indent}{ids[unit.id]} [label={quote(unit_label(drawing, unit))}, "
-                         f"tooltip={quote(_tooltip(drawing, unit))}, {_node_style(unit)}];")
+                         f"tooltip={quote(_tooltip(drawing, unit), tooltip=True)}, {_node_style(unit)}];")
         elif unit.clusters[: len(prefix)] == prefix and len(unit.clusters) > len(prefix):
             child = unit.clusters[len(prefix)]
             if child not in children:
@@ -178,13 +196,9 @@ def _emit_clusters(lines: list[str], drawing: Drawing, ids, prefix: tuple[str, .
         lines.append(f"{indent}subgraph cluster_{counter[0]} {{")
         counter[0] += 1
         site = drawing.graph.blocks[child]
-        name = child.rpartition(".")[2]
-        repeat = drawing.repeats.get(child, 1)
-        if repeat > 1:
-            name = child.rpartition(".")[0].rpartition(".")[2]
-        label = (site.block if name == site.block else f"{name}: {site.block}") + (f" x{repeat}" if repeat > 1 else "")
+        label = _block_title(drawing.graph, child, drawing.repeats.get(child, 1))
         tooltip = f"{site.span.path}:{site.span.line}\n{child}" if site.span else child
-        lines.append(f'{indent}  graph [label={quote(label)}, tooltip={quote(tooltip)}, style="rounded,dashed", '
+        lines.append(f'{indent}  graph [label={quote(label)}, tooltip={quote(tooltip, tooltip=True)}, style="rounded,dashed", '
                      f'color="#999999", labeljust=l];')
         _emit_clusters(lines, drawing, ids, prefix + (child,), indent + "  ", counter)
         lines.append(f"{indent}}}")

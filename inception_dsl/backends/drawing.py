@@ -142,7 +142,7 @@ def build_drawing(graph: Graph, view: View = View()) -> Drawing:
             unit.nodes.append(node)
         unit.shape = node.shape if _is_last(graph, node, unit, folds) else unit.shape
     if view.scope is not None:
-        _add_scope_inputs(drawing, graph, nodes, units, unit_of)
+        units = _add_scope_inputs(graph, nodes, units, unit_of)
     _mark_stages(graph, units, folds, view, drawing)
     drawing.units = list(units.values())
     _add_edges(drawing, graph, nodes, unit_of, folds)
@@ -176,14 +176,17 @@ def _mark_stages(graph: Graph, units: dict[str, Unit], folds, view: View, drawin
             drawing.repeats[first] = size
 
 
-def _add_scope_inputs(drawing: Drawing, graph: Graph, nodes: list[Node], units, unit_of) -> None:
+def _add_scope_inputs(graph: Graph, nodes: list[Node], units: dict[str, Unit], unit_of) -> dict[str, Unit]:
+    """An "Input" box for each tensor that enters the drawn scope, drawn first."""
     inside = {n.id for n in nodes}
+    inputs: dict[str, Unit] = {}
     for node in nodes:
         for source in graph.inputs(node.id):
             if source not in inside and source not in unit_of:
                 source_node = graph.node(source)
-                units[source] = Unit(source, "input", [source_node], source_node.shape)
+                inputs[source] = Unit(source, "input", [source_node], source_node.shape)
                 unit_of[source] = source
+    return {**inputs, **units}
 
 
 def _add_edges(drawing: Drawing, graph: Graph, nodes: list[Node], unit_of, folds) -> None:

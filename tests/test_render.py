@@ -1,0 +1,221 @@
+"""`render` and backends/dot.py: DOT goldens, SVG content read back as XML, tooltips,
+escaping of hostile strings, missing Graphviz, errors that write nothing, no torch."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from inception_dsl import analyze
+from inception_dsl.backends.dot import quote, to_dot
+from inception_dsl.backends.drawing import View
+from inception_dsl.cli import main
+
+from .conftest import CASES, ROOT
+
+RENDER_CASES = CASES / "render"
+SMALL = "tests/cases/render/small.incp"
+V4 = "specs/v4.incp"
+SVG = "{http://www.w3.org/2000/svg}"
+XLINK_TITLE = "{http://www.w3.org/1999/xlink}title"
+
+
+@pytest.fixture(autouse=True)
+def _at_root(monkeypatch):
+    """Spec paths stay relative, so tooltips (and goldens) hold no absolute paths."""
+    monkeypatch.chdir(ROOT)
+
+
+def render(tmp_path: Path, *args: str, name: str = "out.dot") -> tuple[int, Path]:
+    out = tmp_path / name
+    return main(["render", *args, "-o", str(out)]), out
+
+
+def svg_texts(path: Path) -> tuple[list[str], list[str]]:
+    """(text lines drawn, tooltips) of an SVG written by Graphviz."""
+    root = ET.parse(path).getroot()
+    texts = [t.text or "" for t in root.iter(f"{SVG}text")]
+    tooltips = [a.get(XLINK_TITLE) for a in root.iter(f"{SVG}a") if a.get(XLINK_TITLE)]
+    return texts, tooltips
+
+
+# -- DOT goldens and determinism ----------------------------------------------------
+@pytest.mark.parametrize("args, golden_name", [
+    ((SMALL,), "small.dot.golden"),
+    ((SMALL, "--depth", "1"), "small.depth1.dot.golden"),
+    ((V4, "--block", "inception_a"), "inception_a.dot.golden"),
+])
+def test_dot_output_matches_golden(tmp_path, golden, args, golden_name):
+    status, out = render(tmp_path, *args)
+    assert status == 0
+    golden(RENDER_CASES / golden_name, out.read_text(encoding="utf-8"))
+
+
+def test_dot_is_byte_identical_across_runs(tmp_path):
+    first = render(tmp_path, V4, "--expand", "all", name="a.dot")[1].read_bytes()
+    second = render(tmp_path, V4, "--expand", "all", name="b.dot")[1].read_bytes()
+    assert first == second
+
+
+def test_default_view_is_one_box_per_stage_with_repeats_folded():
+    graph = analyze(V4).graph
+    source = to_dot(graph)
+    assert "inception_a x4\\n384x35x35" in source
+    assert "inception_b x7\\n1024x17x17" in source and "inception_c x3\\n1536x8x8" in source
+    assert "stem: stem_v4\\n384x35x35" in source
+    assert 'label="1024x17x17"' in source  # edges carry the tensor shape
+    assert "Filter concat" not in source and "subgraph" not in source
+    unfolded = to_dot(graph, View(fold=False))
+    assert all(f'"inception_a.{i}\\n384x35x35"' in unfolded for i in range(4)) and " x4" not in unfolded
+
+
+def test_expand_opens_only_the_named_block_as_a_cluster():
+    graph = analyze(V4).graph
+    source = to_dot(graph, View(expand=frozenset({"reduction_a"})))
+    assert source.count("subgraph cluster_") == 1
+    assert 'label="reduction_a"' in source and "3x3 Conv (384 stride 2 V)" in source
+    assert "inception_b x7\\n1024x17x17" in source  # still folded and closed
+    everything = to_dot(graph, View(expand=frozenset({"all"})))
+    assert everything.count("subgraph cluster_") == 6  # stem, a, reduction_a, b, reduction_b, c
+    assert "7x1 Conv (320)" in everything and "1x3 Conv (256)" in everything
+
+
+def test_depth_opens_outer_blocks_and_keeps_inner_ones_closed(tmp_path):
+    graph = analyze(SMALL).graph
+    depth1 = to_dot(graph, View(depth=1))
+    assert '"inner: unit\\n24x16x16"' in depth1 and '"shrink\\n40x7x7"' in depth1
+    depth2 = to_dot(graph, View(depth=2))
+    assert '"inner: unit\\n24x16x16"' not in depth2 and "3x3 Conv (16 stride 2 V)" in depth2
+
+
+# -- SVG read back --------------------------------------------------------------------
+def test_svg_shows_stage_names_and_shapes(tmp_path):
+    status, out = render(tmp_path, V4, name="v4.svg")
+    assert status == 0
+    texts, tooltips = svg_texts(out)
+    for expected in ("stem: stem_v4", "inception_a x4", "reduction_a", "inception_b x7", "reduction_b",
+                     "inception_c x3", "384x35x35", "1024x17x17", "1536x8x8", "Linear (1000)"):
+        assert expected in texts, expected
+    assert "specs/v4.incp:8\ninception_a.0" in tooltips  # picture -> call site in the source
+
+
+def test_block_svg_looks_like_the_paper_and_points_at_the_definition(tmp_path):
+    status, out = render(tmp_path, V4, "--block", "reduction_b", name="rb.svg")
+    assert status == 0
+    texts, tooltips = svg_texts(out)
+    for expected in ("1x7 Conv (256)", "7x1 Conv (320)", "3x3 Conv (320 stride 2 V)", "3x3 MaxPool (stride 2 V)",
+                     "Filter concat", "1024x17x17"):
+        assert expected in texts, expected
+    line = next(i for i, text in enumerate((ROOT / "specs/blocks/inception_v4.incp").read_text().splitlines(), 1)
+                if "conv(320, 7x1)" in text)
+    assert any(t.startswith(f"specs/blocks/inception_v4.incp:{line}\n") for t in tooltips)
+
+
+def test_residual_block_shows_shortcut_scale_and_relu(tmp_path):
+    graph = analyze(SMALL).graph
+    source = to_dot(graph, View(scope="res.0"))
+    assert '"x0.17"' in source and '"+"' in source and '"ReLU"' in source and "1x1 Conv (40 Linear)" in source
+    assert source.count("Filter concat") == 1
+
+
+def test_block_not_used_by_a_network_is_drawn_with_its_arguments(tmp_path):
+    status, out = render(tmp_path, "specs/blocks/inception_v4.incp", "--block", "reduction_a",
+                         "--arg", "k=192", "--arg", "l=224", "--arg", "m=256", "--arg", "n=384", "--input", "384x35x35")
+    assert status == 0
+    source = out.read_text()
+    assert "3x3 Conv (384 stride 2 V)" in source and "1x1 Conv (192)" in source and "384x35x35" in source
+
+
+def test_block_with_missing_arguments_reports_and_writes_nothing(tmp_path, capsys):
+    status, out = render(tmp_path, "specs/blocks/inception_v4.incp", "--block", "reduction_a")
+    assert status == 1 and not out.exists()
+    assert "needs its `k` argument" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bad", ["k=1)", "k=a b", "k", "=3"])
+def test_block_arguments_must_be_plain_values(tmp_path, capsys, bad):
+    status, out = render(tmp_path, "specs/blocks/inception_v4.incp", "--block", "reduction_a", "--arg", bad)
+    assert status == 2 and not out.exists()
+    assert "--arg expects NAME=VALUE" in capsys.readouterr().err
+
+
+def test_unknown_block_is_a_usage_error_with_a_suggestion(tmp_path, capsys):
+    status, _ = render(tmp_path, V4, "--block", "inception_q")
+    assert status == 2 and "did you mean `inception_" in capsys.readouterr().err
+
+
+# -- escaping -------------------------------------------------------------------------
+def test_quote_escapes_dot_metacharacters():
+    assert quote('a"b') == '"a\\"b"'
+    assert quote("a\\b") == '"a\\\\b"'
+    assert quote("a\nb") == '"a\\nb"'
+    assert quote("<b>x</b> &amp;") == '"<b>x</b> &amp;amp;"'  # quoted, so never an HTML-like label
+    assert quote("a\x00b\rc") == '"a b c"'
+
+
+HOSTILE = 'we"ird\\ <b>name&amp;</b> \\N \\G "\\\\'
+
+
+def test_hostile_title_is_drawn_literally(tmp_path):
+    source = to_dot(analyze(SMALL).graph, title=HOSTILE + "\nsecond line")
+    path = tmp_path / "t.svg"
+    path.write_bytes(subprocess.run(["dot", "-Tsvg"], input=source.encode(), capture_output=True, check=True).stdout)
+    texts, _ = svg_texts(path)
+    assert HOSTILE in texts and "second line" in texts
+
+
+def test_hostile_file_names_survive_into_svg_tooltips(tmp_path):
+    hostile = tmp_path / HOSTILE.replace("/", "_")
+    hostile.write_text("network n {\n  input 3x16x16\n  conv(8, 3x3)\n}\n")
+    status, out = render(tmp_path, str(hostile), name="h.svg")
+    assert status == 0
+    _, tooltips = svg_texts(out)
+    assert f"{hostile}:3\nconv0" in tooltips
+
+
+# -- failures: no Graphviz, bad specs, bad output names ------------------------------
+def _run_without_dot(tmp_path, output: Path) -> subprocess.CompletedProcess:
+    empty = tmp_path / "empty-bin"
+    empty.mkdir(exist_ok=True)
+    env = {**os.environ, "PATH": str(empty)}
+    return subprocess.run([sys.executable, "-m", "inception_dsl", "render", V4, "-o", str(output)],
+                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+
+
+def test_without_graphviz_svg_exits_2_with_install_hint_and_dot_still_works(tmp_path):
+    assert shutil.which("dot"), "Graphviz must be installed for the render tests"
+    svg = _run_without_dot(tmp_path, tmp_path / "x.svg")
+    assert svg.returncode == 2 and not (tmp_path / "x.svg").exists()
+    assert len(svg.stderr.strip().splitlines()) == 1 and "install Graphviz" in svg.stderr
+    dot = _run_without_dot(tmp_path, tmp_path / "x.dot")
+    assert dot.returncode == 0 and (tmp_path / "x.dot").read_text().startswith("digraph")
+
+
+def test_spec_with_errors_exits_1_and_leaves_the_old_output_alone(tmp_path, capsys):
+    spec = tmp_path / "bad.incp"
+    spec.write_text("network n {\n  input 3x35x35\n  concat {\n    conv(8, 3x3, stride=2)\n    maxpool(3x3, stride=2, valid)\n  }\n}\n")
+    out = tmp_path / "old.svg"
+    out.write_text("previous drawing")
+    assert main(["render", str(spec), "-o", str(out)]) == 1
+    assert "error[E201]" in capsys.readouterr().err
+    assert out.read_text() == "previous drawing"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_unknown_output_format_is_a_usage_error(tmp_path, capsys):
+    status, out = render(tmp_path, V4, name="out.jpeg")
+    assert status == 2 and not out.exists() and "cannot tell the format" in capsys.readouterr().err
+
+
+def test_render_does_not_import_torch(tmp_path):
+    code = ("import sys\nfrom inception_dsl.cli import main\n"
+            f"assert main(['render', {V4!r}, '--expand', 'all', '-o', {str(tmp_path / 'x.svg')!r}]) == 0\n"
+            "assert 'torch' not in sys.modules, 'render imported torch'\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
