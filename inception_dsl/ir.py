@@ -39,6 +39,8 @@ class Op(enum.Enum):
     FLATTEN  (none)                            (C, H, W) -> (C*H*W,)
     LINEAR   out_features, bias: bool
     IDENTITY (none)
+    SLICE    start, stop                       channels [start, stop) of the input; made only by
+                                               the optimizer (fuse_sibling_convs), never by elaborate
     OUTPUT   name, aux: bool                   a network output; aux outputs exist in training only
     """
 
@@ -55,6 +57,7 @@ class Op(enum.Enum):
     FLATTEN = "flatten"
     LINEAR = "linear"
     IDENTITY = "identity"
+    SLICE = "slice"
     OUTPUT = "output"
 
 

@@ -1,0 +1,166 @@
+"""Build an nn.Module straight from an IR graph (optimized or not), with a generated
+flat forward (backends/torch_codegen.py), and `optimize()`: the inference optimizer
+end to end (passes/optimize.py + weight recipes + channels_last).
+
+Submodules are named after node ids with dots replaced by underscores
+(`inception_a.0.fused` -> `inception_a_0_fused`); `ir_state_dict()` gives the
+state_dict under node-id keys, as the IR contract names them."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .. import api
+from ..ir import Graph, Op
+from ..passes.optimize import RULES
+from ..passes.optimize import optimize as optimize_graph
+from ..passes.weight_recipes import initial_recipes
+from .torch_codegen import generate_forward
+from .torch_recipes import evaluate_recipes
+
+__all__ = ["GraphModule", "build_graph_module", "optimize", "InferenceOnlyError"]
+
+
+class InferenceOnlyError(RuntimeError):
+    """An optimized module was put in training mode."""
+
+
+class GraphModule(nn.Module):
+    """An nn.Module whose forward is generated from an IR graph."""
+
+    def __init__(self, graph: Graph, *, channels_last: bool = False, inference_only: bool = False,
+                 state_dict: Mapping[str, torch.Tensor] | None = None) -> None:
+        """With `state_dict` (IR keys) the module takes those tensors as they are, and
+        skips random initialisation."""
+        super().__init__()
+        self.ir_graph = graph
+        self.inference_only = inference_only
+        self.channels_last = channels_last
+        self.attr_of: dict[str, str] = {}
+        with torch.device("cpu" if state_dict is None else "meta"):
+            for node in graph.nodes():
+                if node.op in (Op.CONV, Op.BN, Op.LINEAR):
+                    self.attr_of[node.id] = self._attribute_name(node.id)
+                    self.add_module(self.attr_of[node.id], _layer(graph, node))
+        if state_dict is not None:
+            self.load_ir_state_dict(state_dict, assign=True)
+            for module in self.modules():  # BN step counters are not part of an IR state_dict
+                for name, buffer in module.named_buffers(recurse=False):
+                    if buffer.is_meta:
+                        module._buffers[name] = torch.zeros_like(buffer, device="cpu")
+        self.code = generate_forward(graph, self.attr_of, channels_last=channels_last, inference_only=inference_only)
+        namespace: dict[str, Any] = {"torch": torch, "F": F}
+        exec(compile(self.code, f"<inception_dsl.forward:{graph.name}>", "exec"), namespace)  # noqa: S102 - our own codegen
+        self._generated_forward = namespace["forward"]
+        if channels_last:
+            self.to(memory_format=torch.channels_last)
+        if inference_only:
+            super().train(False)
+
+    def _attribute_name(self, node_id: str) -> str:
+        name = node_id.replace(".", "_")
+        if name in self.attr_of.values():
+            raise ValueError(f"node ids collide once dots are replaced: {node_id!r} -> {name!r}")
+        return name
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._generated_forward(self, x)
+
+    def train(self, mode: bool = True) -> "GraphModule":
+        if mode and self.inference_only:
+            raise InferenceOnlyError(
+                "an optimized module is inference-only (BatchNorm is folded into the convs, dropout and "
+                "auxiliary heads are gone); train the module from inception_dsl.load(...) and optimize its "
+                "state_dict afterwards")
+        return super().train(mode)
+
+    def ir_state_dict(self) -> dict[str, torch.Tensor]:
+        """The state_dict under IR keys (`<node id>.weight`), without BN's step counters."""
+        by_attr = {attr: node_id for node_id, attr in self.attr_of.items()}
+        result = {}
+        for key, value in self.state_dict().items():
+            attr, _, name = key.partition(".")
+            if name != "num_batches_tracked":
+                result[f"{by_attr[attr]}.{name}"] = value
+        return result
+
+    def load_ir_state_dict(self, state_dict: Mapping[str, torch.Tensor], *, assign: bool = False) -> None:
+        """Load tensors keyed by IR ids; every parameter and buffer must be present."""
+        converted = {}
+        for key, value in state_dict.items():
+            node_id, _, name = key.rpartition(".")
+            converted[f"{self.attr_of[node_id]}.{name}"] = value
+        missing, unexpected = self.load_state_dict(converted, strict=False, assign=assign)
+        missing = [k for k in missing if not k.endswith("num_batches_tracked")]
+        if missing or unexpected:
+            raise KeyError(f"state_dict mismatch: missing {missing[:5]}, unexpected {unexpected[:5]}")
+
+
+def _layer(graph: Graph, node) -> nn.Module:
+    (source,) = graph.inputs(node.id)
+    in_shape = graph.node(source).shape
+    if in_shape is None:
+        raise ValueError(f"{node.id}: the graph has no shapes; run the analyses (api.analyze) first")
+    a = node.attrs
+    if node.op is Op.CONV:
+        top, bottom, left, right = a["padding"]
+        padding = (top, left) if (top, left) == (bottom, right) else (0, 0)
+        return nn.Conv2d(in_shape[0], a["out_channels"], tuple(a["kernel"]), tuple(a["stride"]), padding,
+                         tuple(a["dilation"]), a["groups"], a["bias"])
+    if node.op is Op.BN:
+        return nn.BatchNorm2d(in_shape[0], eps=a["eps"], momentum=a["momentum"])
+    return nn.Linear(in_shape[0], a["out_features"], bias=a["bias"])
+
+
+def build_graph_module(graph: Graph, **kwargs: Any) -> GraphModule:
+    return GraphModule(graph, **kwargs)
+
+
+def optimize(model_or_spec: nn.Module | str | Path, state_dict: Mapping[str, torch.Tensor] | None = None, *,
+             channels_last: bool = True, rules: tuple[str, ...] = RULES, **analyze_options: Any) -> GraphModule:
+    """An inference-only module computing what the unoptimized model computes in eval mode.
+
+    `model_or_spec` is a module built by inception-dsl (it carries its IR graph) or a spec
+    path (analyze_options: network, params, input_shape). `state_dict` holds the
+    UNoptimized model's tensors under IR keys (default: the model's own; for a spec, a
+    freshly initialised unoptimized model's). The module takes ordinary NCHW input."""
+    graph, default_weights = _source(model_or_spec, analyze_options)
+    weights = state_dict if state_dict is not None else default_weights()
+    optimized, recipes = optimize_graph(graph, rules)
+    return GraphModule(optimized, channels_last=channels_last, inference_only=True,
+                       state_dict=evaluate_recipes(recipes, weights))
+
+
+def _source(model_or_spec, analyze_options):
+    if isinstance(model_or_spec, nn.Module):
+        graph = getattr(model_or_spec, "ir_graph", None) or getattr(model_or_spec, "graph", None)
+        if not isinstance(graph, Graph):
+            raise TypeError("optimize() needs a module built by inception-dsl (it keeps its IR graph), or a spec path")
+        if isinstance(model_or_spec, GraphModule):
+            return graph, model_or_spec.ir_state_dict
+        return graph, lambda: {k: v for k, v in model_or_spec.state_dict().items()
+                               if not k.endswith("num_batches_tracked")}
+    graph = api.require(api.analyze(model_or_spec, **analyze_options))
+    return graph, lambda: _fresh_weights(graph)
+
+
+def _fresh_weights(graph: Graph) -> dict[str, torch.Tensor]:
+    """Initial weights as the unoptimized module would have them."""
+    try:
+        from .torch_module import build_module  # the main backend, when present
+    except ImportError:
+        build_module = None
+    if build_module is None:
+        return GraphModule(graph).ir_state_dict()
+    module = build_module(graph)
+    return {k: v for k, v in module.state_dict().items() if not k.endswith("num_batches_tracked")}
+
+
+if __name__ == "__main__":  # pragma: no cover
+    warnings.warn("import this module; it has no command line", stacklevel=1)

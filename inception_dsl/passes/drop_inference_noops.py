@@ -1,0 +1,22 @@
+"""Ops that are the identity at inference: dropout, `identity`, a scale by 1."""
+
+from __future__ import annotations
+
+from ..ir import Graph, Op
+from .rewrite import bypass
+
+__all__ = ["drop_inference_noops"]
+
+
+def _is_noop(op: Op, attrs: dict) -> bool:
+    return (op in (Op.DROPOUT, Op.IDENTITY)
+            or (op is Op.ACT and attrs.get("kind") == "identity")
+            or (op is Op.SCALE and attrs.get("value") == 1.0))
+
+
+def drop_inference_noops(graph: Graph) -> Graph:
+    """Remove every no-op node, its readers reading its input directly."""
+    for node in list(graph.nodes()):
+        if _is_noop(node.op, node.attrs):
+            bypass(graph, node.id)
+    return graph

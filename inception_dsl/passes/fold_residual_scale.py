@@ -1,0 +1,29 @@
+"""Fold a constant scale into the convolution that produces its input.
+
+Inception-ResNet scales each residual branch (x + 0.17 * up(branch)); when the
+branch ends in a conv read by nothing else, (W x + b) * s = (s W) x + s b."""
+
+from __future__ import annotations
+
+from ..ir import Graph, Op
+from .rewrite import bypass, sole_user
+from .weight_recipes import MulConst, Recipes
+
+__all__ = ["fold_residual_scale"]
+
+
+def fold_residual_scale(graph: Graph, recipes: Recipes) -> Graph:
+    """Every SCALE whose input is a CONV read only by it is folded into that CONV."""
+    for node in list(graph.nodes()):
+        if node.op is not Op.SCALE:
+            continue
+        (source,) = graph.inputs(node.id)
+        conv = graph.node(source)
+        if conv.op is not Op.CONV or sole_user(graph, conv.id) != node.id:
+            continue
+        value = float(node.attrs["value"])
+        recipes[f"{conv.id}.weight"] = MulConst(recipes[f"{conv.id}.weight"], value)
+        if conv.attrs["bias"]:
+            recipes[f"{conv.id}.bias"] = MulConst(recipes[f"{conv.id}.bias"], value)
+        bypass(graph, node.id)
+    return graph

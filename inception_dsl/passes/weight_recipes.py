@@ -1,0 +1,96 @@
+"""Weight recipes: how each tensor of an optimized graph is computed from the
+original (unoptimized) state_dict.
+
+The optimizing passes rewrite the graph without touching tensors (they must not
+import torch); instead they compose small expressions, one per parameter of each
+surviving or new node, keyed like a state_dict (`<node id>.weight`). The torch
+backend evaluates them once, when it builds the optimized module
+(backends/torch_recipes.py). A recipe is a tree of frozen dataclasses, so it prints
+readably and compares by value in tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..ir import PARAMETRIC, Graph, Node, Op
+
+__all__ = ["Expr", "Param", "Zeros", "BnScale", "BnShift", "ScaleRows", "Add", "MulConst", "Concat",
+           "Recipes", "initial_recipes", "param_names"]
+
+
+class Expr:
+    """A tensor expression over the original state_dict."""
+
+
+@dataclass(frozen=True)
+class Param(Expr):
+    key: str  # a key of the original state_dict
+
+
+@dataclass(frozen=True)
+class Zeros(Expr):
+    length: int  # a zero vector (the bias of a conv that had none)
+
+
+@dataclass(frozen=True)
+class BnScale(Expr):
+    """gamma / sqrt(running_var + eps): BatchNorm's per-channel multiplier in eval."""
+
+    gamma: Expr
+    var: Expr
+    eps: float
+
+
+@dataclass(frozen=True)
+class BnShift(Expr):
+    """beta - running_mean * scale: BatchNorm's per-channel offset in eval."""
+
+    beta: Expr
+    mean: Expr
+    scale: Expr
+
+
+@dataclass(frozen=True)
+class ScaleRows(Expr):
+    """Multiply slice i along dim 0 of `tensor` by `vector[i]` (a per-output-channel scale)."""
+
+    tensor: Expr
+    vector: Expr
+
+
+@dataclass(frozen=True)
+class Add(Expr):
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True)
+class MulConst(Expr):
+    tensor: Expr
+    value: float
+
+
+@dataclass(frozen=True)
+class Concat(Expr):
+    """Concatenation along dim 0 (output channels)."""
+
+    parts: tuple[Expr, ...]
+
+
+Recipes = dict[str, Expr]  # optimized state_dict key -> how to compute it
+
+
+def param_names(node: Node) -> tuple[str, ...]:
+    """The state_dict entries a node owns (without the `<id>.` prefix), as the
+    unoptimized backend names them (nn.Conv2d / BatchNorm2d / Linear)."""
+    if node.op is Op.BN:
+        return ("weight", "bias", "running_mean", "running_var")
+    if node.op in (Op.CONV, Op.LINEAR):
+        return ("weight", "bias") if node.attrs["bias"] else ("weight",)
+    return ()
+
+
+def initial_recipes(graph: Graph) -> Recipes:
+    """Before any pass, every tensor is read unchanged from the original state_dict."""
+    return {f"{node.id}.{name}": Param(f"{node.id}.{name}")
+            for node in graph.nodes() if node.op in PARAMETRIC for name in param_names(node)}
