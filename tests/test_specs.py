@@ -133,3 +133,19 @@ def test_stage_shapes_equal_the_reference_model(spec):
     # every stage the spec names found its reference module; only unlabelled ones (`flatten7`) have none
     unmatched = sorted(set(ours) - set(theirs))
     assert all(re.fullmatch(r"[a-z]+[0-9]+", name) for name in unmatched), unmatched
+
+
+def test_paper_map_points_at_the_named_definitions():
+    """docs/paper.md maps figures to `file:first-last` ranges; each range must start at
+    a line naming the definition the table gives, so the map cannot silently go stale."""
+    text = (SPECS.parent / "docs" / "paper.md").read_text(encoding="utf-8")
+    rows = [line for line in text.splitlines() if line.startswith("| Fig. ") or line.startswith("| Table")]
+    assert len(rows) == 19  # Figs. 3-20 and Table 1
+    checked = 0
+    for row in rows:
+        names = re.findall(r"`([a-z_0-9]+)`", row.rsplit("|", 2)[-2])
+        for path, first in re.findall(r"`(specs/[\w/]+\.incp):(\d+)(?:-\d+)?`", row):
+            line = (SPECS.parent / path).read_text(encoding="utf-8").splitlines()[int(first) - 1]
+            assert any(re.search(rf"\b{name}\b", line) for name in names), (row, path, first, line)
+            checked += 1
+    assert checked >= 22
