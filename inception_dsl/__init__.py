@@ -12,4 +12,15 @@ __version__ = "0.1.0"
 from .api import Result, analyze, analyze_text
 from .diagnostics import CompileError, Diagnostic
 
-__all__ = ["__version__", "analyze", "analyze_text", "Result", "CompileError", "Diagnostic"]
+__all__ = ["__version__", "analyze", "analyze_text", "Result", "CompileError", "Diagnostic", "load", "loads"]
+
+_TORCH_API = {"load", "loads"}  # from backends/torch_module.py, imported on first use
+
+
+def __getattr__(name: str):
+    # Lazy, so that `import inception_dsl` and the check/lint/fmt commands never import torch.
+    if name in _TORCH_API:
+        from .backends import torch_module
+
+        return getattr(torch_module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

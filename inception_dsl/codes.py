@@ -82,6 +82,9 @@ BAD_GROUPS = _code("E207", "bad-groups", "channels are not divisible by the conv
 PARAM_BUDGET = _code("E208", "param-budget", "the network has more parameters than the budget allows")
 MEMORY_BUDGET = _code("E209", "memory-budget", "activations need more memory than the budget allows")
 
+# -- E3xx: backends ------------------------------------------------------------------
+UNSUPPORTED = _code("E301", "unsupported-construct", "the Python backend cannot write this construct as one class")
+
 # -- W1xx: lint (passes/lint.py; docs/lint.md gives each rule's reason and an example) --
 _W = Severity.WARNING
 RESIDUAL_SCALE = _code("W101", "residual-scale", "a wide residual is not scaled down to 0.1-0.3", _W)

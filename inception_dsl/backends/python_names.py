@@ -1,0 +1,71 @@
+"""Names and text for generated Python: legal unique identifiers (torch.fx's
+`_Namespace`), CamelCase class names, and an escaper that makes any spec text safe
+inside a comment or a docstring. No torch here."""
+
+from __future__ import annotations
+
+import builtins
+import keyword
+import re
+
+__all__ = ["Namespace", "camel", "safe_text", "MODULE_GLOBALS", "RESERVED_ATTRIBUTES"]
+
+# Names the generated file defines or imports at module level; locals and classes never shadow them.
+MODULE_GLOBALS = frozenset({
+    "torch", "nn", "F", "OrderedDict", "Optional", "ConvBnAct", "ConvAct", "Activation",
+    "_activate", "_padding", "_pool_padding", "_repeat", "_div", "__all__",
+})
+
+# nn.Module attributes a child module must not replace (a label `training` or `forward`
+# would break the module), plus the attribute the backend itself adds.
+RESERVED_ATTRIBUTES = frozenset({
+    "training", "forward", "out_channels", "train", "eval", "state_dict", "load_state_dict",
+    "parameters", "named_parameters", "buffers", "named_buffers", "children", "named_children",
+    "modules", "named_modules", "to", "cuda", "cpu", "type", "float", "double", "half", "bfloat16",
+    "apply", "zero_grad", "requires_grad_", "add_module", "register_module", "register_buffer",
+    "register_parameter", "get_submodule", "get_parameter", "get_buffer", "extra_repr",
+    "dump_patches", "call_super_init", "compile", "share_memory", "ipu", "xpu", "mtia",
+})
+
+_BUILTINS = frozenset(dir(builtins))
+_KEYWORDS = frozenset(keyword.kwlist) | frozenset(getattr(keyword, "softkwlist", ()))
+
+
+class Namespace:
+    """Hands out identifiers that are legal, unique in this namespace, and neither a
+    keyword, a builtin, nor one of the reserved names."""
+
+    def __init__(self, reserved: frozenset[str] | set[str] = frozenset()):
+        self._reserved = set(reserved) | set(MODULE_GLOBALS) | {"self"}
+        self._used: set[str] = set()
+
+    def reserve(self, name: str) -> None:
+        self._used.add(name)
+
+    def create(self, base: str) -> str:
+        name = re.sub(r"\W", "_", base) or "_"
+        if name[0].isdigit():
+            name = "_" + name
+        if name in _KEYWORDS or name in _BUILTINS or name in self._reserved:
+            name += "_"
+        candidate, index = name, 1
+        while candidate in self._used or candidate in self._reserved:
+            candidate = f"{name}_{index}"
+            index += 1
+        self._used.add(candidate)
+        return candidate
+
+
+def camel(name: str) -> str:
+    """`inception_a` -> `InceptionA`, `stem_v4` -> `StemV4`, `mixed_5b` -> `Mixed5b`."""
+    parts = [p for p in re.split(r"_+", name) if p]
+    return "".join(p[0].upper() + p[1:] for p in parts) or "Block"
+
+
+def safe_text(text: str, limit: int = 200) -> str:
+    """Spec text made safe for a `#` comment or a docstring: one line, printable, no
+    backslashes or triple quotes, bounded length."""
+    text = " ".join(text.split())
+    text = "".join(c if c.isprintable() else "?" for c in text)
+    text = text.replace("\\", "/").replace('"""', "'''").replace('"', "'")
+    return text if len(text) <= limit else text[: limit - 3] + "..."

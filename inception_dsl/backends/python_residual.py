@@ -1,0 +1,93 @@
+"""`residual(scale=s, act=a) { f } [shortcut { g }]` written into a generated class:
+y = a(g(x) + s * f(x)), with g the identity when there is no shortcut. A scale of 1.0
+writes no multiply, and `identity` writes no activation. The body's parts are
+registered before the shortcut (the IR's order); the forward computes the shortcut
+first so that the body may reuse the name `x`. No torch here."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .. import layers
+from .. import syntax as ast
+from ..diagnostics import DiagnosticSink
+from ..values import EvalError
+from .python_layers import Channels, CodegenError, mentions, py_expr
+
+if TYPE_CHECKING:
+    from .python_source import Scope
+
+__all__ = ["ResidualWriter"]
+
+_FUNCTIONAL = {"relu": "F.relu", "relu6": "F.relu6", "gelu": "F.gelu", "silu": "F.silu"}
+
+
+class ResidualWriter:
+    def __init__(self, generator):
+        self.gen = generator
+
+    def write(self, scope: "Scope", op: ast.Residual, in_ch: Channels, in_var: str, span) -> tuple[Channels, str]:
+        gen, cls = self.gen, scope.cls
+        scale, act = self._arguments(scope, op)
+        start = len(cls.forward)
+        out, body_var, _ = gen.body(scope, op.body, "residual", in_ch, in_var)
+        body_lines = cls.forward[start:]
+        del cls.forward[start:]
+        shortcut = scope.forward_ns.create("shortcut")
+        if op.shortcut is not None:
+            stmt = ast.Labeled(None, ast.Seq(op.shortcut, op.span), span=op.span)
+            gen.member(scope, stmt, "shortcut", in_ch, in_var, shortcut)
+        else:
+            cls.forward.append(f"{shortcut} = {in_var}")
+        cls.forward += body_lines
+        cls.forward.append(f"x = {shortcut} + {self._scaled(scope, body_var, scale)}")
+        cls.forward += self._activation(scope, act)
+        return out, "x"
+
+    def _arguments(self, scope: "Scope", op: ast.Residual) -> tuple[float | str, str]:
+        """(scale, act): a literal value, or Python source when a parameter decides."""
+        settings = self.gen.program.settings_for(op.span)
+        sig = layers.LayerSig("residual", (), {"scale": 1.0, "act": None})
+        sink = DiagnosticSink()
+        given = {arg.name: arg.value for arg in op.args if arg.name is not None}
+        try:
+            bound = layers.bind(ast.Call("residual", op.args, True, op.span), sig, scope.env, settings, sink)
+            if "scale" in given and mentions(given["scale"], scope.names):
+                scale: float | str = py_expr(given["scale"], scope.names, self.gen.helpers)
+            else:
+                scale = layers.number(bound, "scale", sink, -1e6, 1e6, "the residual scale")
+            if "act" in given and mentions(given["act"], scope.names):
+                return scale, py_expr(given["act"], scope.names, self.gen.helpers)
+            if bound["act"] is None:
+                bound.values["act"] = (settings["act"], op.span)
+            return scale, repr(layers.activation(bound, "act", sink))
+        except EvalError:
+            message = sink.diagnostics[0].message if sink.diagnostics else "invalid arguments"
+            raise CodegenError(f"cannot write this residual: {message}", op.span) from None
+
+    def _scaled(self, scope: "Scope", var: str, scale: float | str) -> str:
+        if isinstance(scale, str):
+            attribute = self._attribute(scope, "res_scale")
+            scope.cls.init.append(f"self.{attribute} = float({scale})")
+            return f"{var} * self.{attribute}"
+        return var if scale == 1.0 else f"{var} * {scale!r}"
+
+    def _activation(self, scope: "Scope", act: str) -> list[str]:
+        kind = act.strip("'") if act.startswith("'") else None
+        if kind == "identity":
+            return []
+        if kind is not None:
+            return [f"x = {_FUNCTIONAL[kind]}(x)"]
+        attribute = self._attribute(scope, "res_act")
+        scope.cls.init.append(f"self.{attribute} = {act}")
+        self.gen.helpers.add("_activate")
+        return [f"x = _activate(x, self.{attribute})"]
+
+    @staticmethod
+    def _attribute(scope: "Scope", base: str) -> str:
+        name, index = base, 1
+        while name in scope.attrs:
+            name = f"{base}_{index}"
+            index += 1
+        scope.attrs.add(name)
+        return name

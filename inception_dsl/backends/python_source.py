@@ -1,0 +1,490 @@
+"""api.Result (the AST + the shape-checked IR) -> standalone PyTorch source text.
+
+One class per block definition reachable from the network (CamelCase of its name) and
+one for the network, generated from the AST so that a parameterized block is ONE class
+whose instances differ by constructor arguments. Attribute names come from naming.py,
+so state_dict keys equal the IR's parameter node ids. Compound statements that are not
+plain layer chains get small classes of their own (`InceptionCBranch1`); plain chains are
+`nn.Sequential(OrderedDict(...))`; `xN` is `_repeat(N, ...)`. The IR is consulted only for
+what the AST cannot say: the grid size seen by `flatten`. Output is deterministic: no
+absolute paths, no timestamps, fixed helper order. No torch here."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import syntax as ast
+from ..api import Result
+from ..ir import Op
+from ..layers import LAYERS
+from ..naming import TRANSPARENT, is_single_compound, statement_names
+from ..passes.infer_shapes import fmt_shape
+from .python_layers import (CHANNEL_PRESERVING, Channels, CodegenError, LayerContext, add_channels,
+                            layer_code, mentions, py_expr, py_value)
+from .python_names import RESERVED_ATTRIBUTES, Namespace, camel, safe_text
+from .python_prelude import HEADER, prelude
+from .python_residual import ResidualWriter
+
+__all__ = ["to_python", "CodegenError", "network_class_name"]
+
+
+def to_python(result: Result, *, source_comments: bool = True) -> str:
+    """The generated module for the result's network (result.ok must be true)."""
+    return _Generator(result, source_comments).run()
+
+
+def network_class_name(result: Result) -> str:
+    return Namespace().create(camel(result.graph.name))
+
+
+@dataclass
+class _Class:
+    name: str
+    doc: str
+    signature: list[str]
+    init: list[str] = field(default_factory=list)
+    forward: list[str] = field(default_factory=list)
+    forward_doc: str = ""
+    returns_tensor: bool = True
+
+    def render(self) -> str:
+        lines = [f"class {self.name}(nn.Module):", f'    """{self.doc}"""', ""]
+        lines.append(f"    def __init__({', '.join(['self'] + self.signature)}):")
+        lines += ["        super().__init__()"] + [_indent(line, 8) for line in self.init]
+        lines += ["", "    def forward(self, x: torch.Tensor)" + (" -> torch.Tensor:" if self.returns_tensor else ":")]
+        if self.forward_doc:
+            lines.append(f'        """{self.forward_doc}"""')
+        lines += [_indent(line, 8) for line in self.forward]
+        return "\n".join(lines) + "\n"
+
+
+def _indent(text: str, width: int) -> str:
+    return "\n".join(" " * width + line if line else "" for line in text.split("\n"))
+
+
+@dataclass
+class Scope:
+    """A class being generated: its parameters, locals and attributes."""
+
+    cls: _Class
+    env: dict[str, Any]  # concrete parameter values of one instance
+    names: dict[str, str]  # spec parameter -> Python local in __init__
+    init_ns: Namespace
+    forward_ns: Namespace
+    attrs: set[str] = field(default_factory=set)
+
+
+class _Generator:
+    def __init__(self, result: Result, source_comments: bool):
+        assert result.ok and result.graph is not None, "to_python needs a clean analysis"
+        self.program, self.graph = result.program, result.graph
+        self.comments = source_comments
+        self.class_ns = Namespace()
+        self.classes: list[_Class] = []
+        self.block_classes: dict[str, str] = {}
+        self.helpers: set[str] = set()
+        main = self.program.main.path if self.program.main else "<input>"
+        self.main_path = main
+        self.base_dir = "" if main.startswith("<") else os.path.dirname(main)
+        self.flat_areas = self._flat_areas()
+        self.residuals = ResidualWriter(self)
+
+    # -- output
+    def run(self) -> str:
+        definition = next(d for d in self.program.networks() if d.name == self.graph.name)
+        network = self._network(definition)
+        exports = ", ".join(f'"{c.name}"' for c in [network] + [c for c in self.classes if c is not network])
+        shape = fmt_shape(self.graph.input_node.shape)
+        doc = (f"PyTorch modules for network `{safe_text(self.graph.name)}` (input {shape}); standalone, needs only torch.")
+        header = HEADER.format(spec=self.where_file(self.main_path), doc=doc, exports=exports)
+        parts = [header, prelude(self.helpers)] + ["\n\n" + c.render() for c in self.classes]
+        return "".join(parts)
+
+    def where_file(self, path: str) -> str:
+        if path.startswith("<"):
+            return safe_text(path)
+        try:
+            relative = os.path.relpath(path, self.base_dir or ".")
+        except ValueError:
+            relative = os.path.basename(path)
+        if os.path.isabs(relative):
+            relative = os.path.basename(relative)
+        return safe_text(relative.replace(os.sep, "/"))
+
+    def where(self, span) -> str:
+        return f"{self.where_file(span.path)}:{span.line}" if span is not None else ""
+
+    def comment(self, span) -> str:
+        return f"  # {self.where(span)}" if self.comments and span is not None else ""
+
+    def _flat_areas(self) -> dict[tuple, set[int]]:
+        areas: dict[tuple, set[int]] = {}
+        for node in self.graph.nodes():
+            if node.op is Op.FLATTEN and node.span is not None:
+                shape = self.graph.node(self.graph.inputs(node.id)[0]).shape
+                area = shape[1] * shape[2] if shape is not None and len(shape) == 3 else 1
+                areas.setdefault((node.span.path, node.span.start, node.span.end), set()).add(area)
+        return areas
+
+    def flat_area(self, call: ast.Call) -> int:
+        areas = self.flat_areas.get((call.span.path, call.span.start, call.span.end), set())
+        if len(areas) != 1:
+            why = "is never reached for these parameters" if not areas else \
+                f"sees different grid sizes in different instances ({', '.join(map(str, sorted(areas)))} positions)"
+            raise CodegenError(f"`flatten` {why}, so the generated class cannot know its output size", call.span)
+        return next(iter(areas))
+
+    # -- classes
+    def _new_scope(self, name: str, doc: str, env: dict[str, Any]) -> Scope:
+        cls = _Class(self.class_ns.create(name), safe_text(doc, 400), [])
+        init_ns = Namespace({"in_channels"} | set(self.block_classes.values()))
+        scope = Scope(cls, env, {}, init_ns, Namespace({"x"}))
+        return scope
+
+    def _network(self, definition: ast.BlockDef) -> _Class:
+        env = dict(self.graph.params)
+        shape = self.graph.input_node.shape
+        scope = self._new_scope(camel(definition.name), self._doc(definition, "network"), env)
+        scope.cls.signature = ["*"] if definition.params else []
+        for param in definition.params:
+            local = scope.init_ns.create(param.name)
+            scope.names[param.name] = local
+            scope.cls.signature.append(f"{local}{_hint(env.get(param.name))} = {py_value(env.get(param.name))}")
+        if len(scope.cls.signature) == 1:
+            scope.cls.signature = []
+        scope.cls.init.append(f"in_channels = {shape[0]}  # input {fmt_shape(shape)}")
+        outputs = [(n, s.span) for s in definition.body if isinstance(s, ast.OutputStmt) for n in s.names]
+        statements = [s for s in definition.body if isinstance(s, ast.Labeled)]
+        training_only = _training_only(statements, [n for n, _ in outputs]) if len(outputs) > 1 else set()
+        keep = {n for n, _ in outputs}
+        _, last_var, labels = self.body(scope, definition.body, "block", "in_channels", "x",
+                                        keep=keep, training_only=training_only)
+        self._returns(scope, outputs, labels, last_var)
+        self.classes.append(scope.cls)
+        return scope.cls
+
+    def _returns(self, scope: Scope, outputs, labels, last_var: str) -> None:
+        cls = scope.cls
+        if not outputs:
+            cls.forward.append(f"return {last_var}")
+            cls.forward_doc = "Returns the network's output."
+            return
+        main = labels[outputs[0][0]][0]
+        aux = [labels[name][0] for name, _ in outputs[1:]]
+        if not aux:
+            cls.forward.append(f"return {main}")
+            return
+        cls.returns_tensor = False
+        names = ", ".join(f"`{safe_text(n)}`" for n, _ in outputs[1:])
+        cls.forward_doc = (f"In eval mode returns the main output `{safe_text(outputs[0][0])}`; in training mode "
+                           f"the tuple (main, {names}) (auxiliary heads, as torchvision's Inception3).")
+        cls.forward += ["if self.training:", f"    return {', '.join([main] + aux)}", f"return {main}"]
+
+    def _doc(self, definition: ast.BlockDef, kind: str) -> str:
+        lead = _leading_comment(definition.span)
+        return f"{kind.capitalize()} `{definition.name}` ({self.where(definition.span)})" + (f": {lead}" if lead else ".")
+
+    def block_class(self, definition: ast.BlockDef, env: dict[str, Any]) -> str:
+        if definition.name in self.block_classes:
+            return self.block_classes[definition.name]
+        scope = self._new_scope(camel(definition.name), self._doc(definition, "block"), env)
+        self.block_classes[definition.name] = scope.cls.name
+        scope.cls.signature = ["in_channels: int"] + (["*"] if definition.params else [])
+        defaults = []
+        for param in definition.params:
+            local = scope.init_ns.create(param.name)
+            earlier = dict(scope.names)
+            scope.names[param.name] = local
+            if param.default is None:
+                scope.cls.signature.append(f"{local}{_hint(env.get(param.name))}")
+            elif not mentions(param.default, earlier):
+                scope.cls.signature.append(f"{local}{_hint(env.get(param.name))} = {py_expr(param.default, {}, self.helpers)}")
+            else:
+                scope.cls.signature.append(f"{local}=None")
+                defaults += [f"if {local} is None:", f"    {local} = {py_expr(param.default, earlier, self.helpers)}"]
+        scope.cls.init += defaults
+        out, var, _ = self.body(scope, definition.body, "block", "in_channels", "x")
+        scope.cls.init.append(f"self.out_channels = {out}")
+        scope.cls.forward.append(f"return {var}")
+        self.classes.append(scope.cls)
+        return scope.cls.name
+
+    def compound_class(self, scope: Scope, name: str, stmt: ast.Labeled) -> tuple[str, str]:
+        """A class for a compound statement; returns (class name, its constructor's keyword arguments)."""
+        used = [p for p in scope.names if _mentioned_in(stmt.op, p)]
+        kind = {ast.Seq: "sequence", ast.Concat: "concat", ast.Residual: "residual"}[type(stmt.op)]
+        doc = f"The {kind} `{name}` of {scope.cls.name} ({self.where(stmt.span)})."
+        inner = self._new_scope(scope.cls.name + camel(name), doc, scope.env)
+        inner.cls.signature = ["in_channels: int"] + (["*"] if used else [])
+        for param in used:
+            local = inner.init_ns.create(param)
+            inner.names[param] = local
+            inner.cls.signature.append(f"{local}{_hint(scope.env.get(param))}")
+        op = stmt.op
+        if isinstance(op, ast.Seq):
+            out, var, _ = self.body(inner, op.body, "seq", "in_channels", "x")
+        else:
+            out, var = self.inline(inner, op, "in_channels", "x", stmt.span)
+        inner.cls.init.append(f"self.out_channels = {out}")
+        inner.cls.forward.append(f"return {var}")
+        self.classes.append(inner.cls)
+        kwargs = "".join(f", {inner.names[p]}={scope.names[p]}" for p in used)
+        return inner.cls.name, kwargs
+
+    # -- statements
+    def body(self, scope: Scope, body, context: str, in_ch: Channels, in_var: str, *,
+             keep: set[str] = frozenset(), training_only: set[int] = frozenset()):
+        """Emit a sequence of statements; returns (out channels, forward variable, labels)."""
+        statements = [s for s in body if isinstance(s, ast.Labeled)]
+        if context == "block" and is_single_compound(body):
+            out, var = self.inline(scope, statements[0].op, in_ch, in_var, statements[0].span)
+            return out, var, {}
+        names = statement_names(body, context, self.program.definitions)
+        referenced = set(keep) | {s.source for s in statements if s.source}
+        labels: dict[str, tuple[str, Channels]] = {}
+        var, ch = in_var, in_ch
+        for index, (stmt, name) in enumerate(zip(statements, names)):
+            src_var, src_ch = labels[stmt.source] if stmt.source else (var, ch)
+            if name is TRANSPARENT:
+                if stmt.condition is not None:
+                    raise CodegenError("an unlabelled concat with `when` inside a residual cannot be written; "
+                                       "give it a label", stmt.span)
+                out_ch, out_var = self.inline(scope, stmt.op, src_ch, src_var, stmt.span)
+            else:
+                if stmt.label in referenced or stmt.source is not None:
+                    out_var = scope.forward_ns.create(stmt.label or name)
+                else:
+                    out_var = "x"
+                gate = index in training_only
+                start = len(scope.cls.forward)
+                out_ch = self.member(scope, stmt, name, src_ch, src_var, out_var)
+                if gate:
+                    scope.cls.forward[start:] = ["if self.training:"] + [f"    {l}" for l in scope.cls.forward[start:]]
+            if stmt.label:
+                labels[stmt.label] = (out_var, out_ch)
+            if stmt.source is None:
+                var, ch = out_var, out_ch
+        return ch, var, labels
+
+    def inline(self, scope: Scope, op: ast.Op, in_ch: Channels, in_var: str, span) -> tuple[Channels, str]:
+        """A concat or residual whose parts live directly in this class (naming.py's
+        transparent statements, and the bodies of compound classes)."""
+        if isinstance(op, ast.Residual):
+            return self.residuals.write(scope, op, in_ch, in_var, span)
+        assert isinstance(op, ast.Concat), op
+        names = statement_names(op.body, "concat", self.program.definitions)
+        statements = [s for s in op.body if isinstance(s, ast.Labeled)]
+        outs, variables = [], []
+        conditional = any(s.condition is not None for s in statements)
+        branches = scope.forward_ns.create("branches") if conditional else None
+        if branches:
+            scope.cls.forward.append(f"{branches}: list[torch.Tensor] = []")
+        for index, (stmt, name) in enumerate(zip(statements, names)):
+            variable = scope.forward_ns.create(f"x{index}")
+            outs.append(self.member(scope, stmt, name, in_ch, in_var, variable, append_to=branches))
+            variables.append(variable)
+        joined = branches if branches else f"({', '.join(variables)})"
+        scope.cls.forward.append(f"x = torch.cat({joined}, 1)")
+        out_var = "x"
+        return add_channels(outs), out_var
+
+    def member(self, scope: Scope, stmt: ast.Labeled, name: str, in_ch: Channels, in_var: str, out_var: str,
+               append_to: str | None = None) -> Channels:
+        """One statement as an attribute (`self.<name> = ...`) and its forward line(s);
+        with `append_to`, the result is appended to that list instead of assigned."""
+        if name in RESERVED_ATTRIBUTES or name.startswith("__") or name in scope.attrs:
+            what = "is used twice in this scope" if name in scope.attrs else "is a reserved nn.Module attribute name"
+            raise CodegenError(f"the name `{name}` {what}; give the statement another label", stmt.label_span or stmt.span)
+        scope.attrs.add(name)
+        ctor, out, note = self._member_constructor(scope, stmt, name, in_ch)
+        comment = self.comment(stmt.span) + (f" ({note})" if note and self.comments else (f"  # {note}" if note else ""))
+        cls = scope.cls
+        result = f"self.{name}({in_var})"
+        compute = f"{append_to}.append({result})" if append_to else f"{out_var} = {result}"
+        if "\n" in ctor:  # a multi-line constructor carries its location on its first line
+            first, rest = ctor.split("\n", 1)
+            ctor, comment = f"{first}{comment}\n{rest}", ""
+        if stmt.condition is None:
+            cls.init.append(f"self.{name} = {ctor}{comment}")
+            cls.forward.append(compute)
+            return out
+        use = scope.init_ns.create(f"use_{name}")
+        cls.init.append(f"{use} = {py_expr(stmt.condition, scope.names, self.helpers)}{comment}")
+        cls.init.append(f"self.{name} = {ctor} if {use} else None")
+        if str(out) != str(in_ch):
+            channels = scope.init_ns.create("ch")
+            cls.init.append(f"{channels} = {out} if {use} else {_paren(in_ch)}")
+            out = channels if not append_to else f"({out} if {use} else 0)"
+        elif append_to:
+            out = f"({out} if {use} else 0)"
+        cls.forward += [f"if self.{name} is not None:", f"    {compute}"]
+        if out_var != in_var and not append_to:
+            cls.forward += ["else:", f"    {out_var} = {in_var}"]
+        return out
+
+    def _member_constructor(self, scope: Scope, stmt: ast.Labeled, name: str, in_ch: Channels):
+        """(constructor source, output channels, note) of a statement, `xN` included."""
+        make, out_of, note = self._constructor(scope, stmt, name)
+        if stmt.repeat is None:
+            out = out_of(in_ch)
+            return make(str(in_ch)), (f"self.{name}.out_channels" if out is None else out), note
+        self.helpers.add("_repeat")
+        lam = scope.init_ns.create("c")
+        built = make(lam)
+        call_suffix = f"({lam})"
+        is_bare_class = built.endswith(call_suffix) and built[: -len(call_suffix)].isidentifier()
+        maker = built[: -len(call_suffix)] if is_bare_class else f"lambda {lam}: {built}"
+        out = out_of(in_ch)
+        return (f"_repeat({stmt.repeat}, {in_ch}, {maker})",
+                f"self.{name}[-1].out_channels" if out is None else out, note)
+
+    def _constructor(self, scope: Scope, stmt: ast.Labeled, name: str):
+        """(make(in_channels_src) -> constructor source, out_of(in_channels) -> channels or
+        None (read `.out_channels`), note)."""
+        op = stmt.op
+        if isinstance(op, ast.Call) and op.name in LAYERS:
+            settings = self.program.settings_for(op.span)
+            ctx = LayerContext(scope.env, scope.names, settings, self.flat_area)
+
+            def make(in_src: str) -> str:
+                code = layer_code(op, _channels(in_src), ctx)
+                self.helpers.update(code.helpers)
+                return code.ctor
+
+            first = layer_code(op, "in_channels", ctx)
+            preserving = op.name in CHANNEL_PRESERVING
+            return make, (lambda c: c if preserving else layer_code(op, c, ctx).out), first.comment
+        if isinstance(op, ast.Call):
+            return self._block_call(scope, op)
+        if isinstance(op, ast.Seq) and _is_layer_chain(op.body):
+            return self._sequential(scope, op), (lambda c: self._chain_out(scope, op, c)), ""
+        cls, kwargs = self.compound_class(scope, name, stmt)
+        return (lambda in_src: f"{cls}({in_src}{kwargs})"), (lambda c: None), ""
+
+    def _block_call(self, scope: Scope, call: ast.Call):
+        from ..elaborate import bind_params
+        from ..diagnostics import DiagnosticSink
+        from ..values import EvalError
+
+        definition = self.program.definitions[call.name]
+        try:
+            env = bind_params(definition, call, scope.env, {}, DiagnosticSink())
+        except EvalError:
+            raise CodegenError(f"cannot bind the arguments of `{call.name}`", call.span) from None
+        cls = self.block_class(definition, env)
+        params = [p.name for p in definition.params]
+        positional = list(params)
+        kwargs = []
+        for arg in call.args:
+            target = arg.name if arg.name is not None else positional.pop(0)
+            if target in positional:
+                positional.remove(target)
+            local = Namespace({"in_channels"}).create(target)
+            kwargs.append(f"{local}={py_expr(arg.value, scope.names, self.helpers)}")
+        tail = "".join(f", {k}" for k in kwargs)
+        return (lambda in_src: f"{cls}({in_src}{tail})"), (lambda c: None), ""
+
+    def _sequential(self, scope: Scope, op: ast.Seq):
+        names = statement_names(op.body, "seq", self.program.definitions)
+        statements = [s for s in op.body if isinstance(s, ast.Labeled)]
+
+        def make(in_src: str) -> str:
+            ch: Channels = _channels(in_src)
+            lines = []
+            for stmt, name in zip(statements, names):
+                settings = self.program.settings_for(stmt.op.span)
+                ctx = LayerContext(scope.env, scope.names, settings, self.flat_area)
+                code = layer_code(stmt.op, ch, ctx)
+                self.helpers.update(code.helpers)
+                ctor = code.ctor
+                if stmt.repeat is not None:
+                    self.helpers.add("_repeat")
+                    ctor = f"_repeat({stmt.repeat}, {ch}, lambda c: {layer_code(stmt.op, 'c', ctx).ctor})"
+                note = f" ({code.comment})" if code.comment else ""
+                lines.append(f'    ("{name}", {ctor}),{self.comment(stmt.span)}{note if self.comments else ""}')
+                ch = code.out
+            return "nn.Sequential(OrderedDict([\n" + "\n".join(lines) + "\n]))"
+
+        return make
+
+    def _chain_out(self, scope: Scope, op: ast.Seq, in_ch: Channels) -> Channels:
+        ch = in_ch
+        for stmt in [s for s in op.body if isinstance(s, ast.Labeled)]:
+            ctx = LayerContext(scope.env, scope.names, self.program.settings_for(stmt.op.span), self.flat_area)
+            ch = layer_code(stmt.op, ch, ctx).out
+        return ch
+
+
+# -- helpers ----------------------------------------------------------------------------
+def _paren(channels: Channels) -> str:
+    text = str(channels)
+    return text if isinstance(channels, int) or text.isidentifier() else f"({text})"
+
+
+def _channels(src: str) -> Channels:
+    return int(src) if src.isdigit() else src
+
+
+def _hint(value: Any) -> str:
+    if isinstance(value, bool):
+        return ": bool"
+    if isinstance(value, int):
+        return ": int"
+    if isinstance(value, float):
+        return ": float"
+    return ""
+
+
+def _is_layer_chain(body) -> bool:
+    statements = [s for s in body if isinstance(s, ast.Labeled)]
+    return bool(statements) and all(
+        isinstance(s.op, ast.Call) and s.op.name in LAYERS and s.source is None and s.condition is None
+        for s in statements
+    ) and not any(isinstance(s, (ast.InputStmt, ast.OutputStmt)) for s in body)
+
+
+def _mentioned_in(node: Any, name: str) -> bool:
+    """Whether a statement or operation reads the parameter `name` anywhere inside."""
+    if isinstance(node, ast.Name):
+        return node.name == name
+    if isinstance(node, (list, tuple)):
+        return any(_mentioned_in(item, name) for item in node)
+    if hasattr(node, "__dataclass_fields__"):
+        return any(_mentioned_in(getattr(node, f), name) for f in node.__dataclass_fields__ if f != "span")
+    return False
+
+
+def _training_only(statements: list[ast.Labeled], outputs: list[str]) -> set[int]:
+    """Indices of top-level statements that only auxiliary outputs need."""
+    feeds: dict[int, int | None] = {}
+    last_label: dict[str, int] = {}
+    chain: int | None = None
+    for index, stmt in enumerate(statements):
+        feeds[index] = last_label.get(stmt.source) if stmt.source else chain
+        if stmt.label:
+            last_label[stmt.label] = index
+        if stmt.source is None:
+            chain = index
+    needed: set[int] = set()
+    current = last_label.get(outputs[0]) if outputs else chain
+    while current is not None and current not in needed:
+        needed.add(current)
+        current = feeds[current]
+    return set(range(len(statements))) - needed
+
+
+def _leading_comment(span) -> str:
+    """The `#` comment lines right above a definition, joined (the spec's own description)."""
+    if span is None:
+        return ""
+    lines = []
+    line = span.line - 1
+    while line >= 1:
+        text = span.source.line_text(line).strip()
+        if not text.startswith("#"):
+            break
+        lines.insert(0, text.lstrip("#").strip())
+        line -= 1
+    return safe_text(" ".join(lines), 300)

@@ -1,0 +1,124 @@
+"""Spec -> torch.nn.Module: analyze (shape and budget errors raise CompileError before
+anything is allocated), generate the Python source (python_source.py), execute that
+source in a private module registered with `linecache` and `sys.modules` (so that
+tracebacks, `inspect`, TorchScript and torch.compile can read it, as torch.fx does),
+and instantiate the network class. Spec text itself is never evaluated.
+
+Initialization: `init="torch"` keeps PyTorch's defaults; `init="tf"` follows TF-slim's
+Inception arg scope (docs/backend.md). `seed` makes both reproducible without touching
+the caller's global RNG state."""
+
+from __future__ import annotations
+
+import hashlib
+import linecache
+import math
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .. import api
+from ..diagnostics import CompileError, Diagnostic
+from ..limits import DEFAULT_LIMITS, Limits
+from .python_layers import CodegenError
+from .python_source import network_class_name, to_python
+
+__all__ = ["load", "loads", "build_module", "initialize", "INITS"]
+
+INITS = ("torch", "tf")
+
+
+def load(path: str | Path, *, network: str | None = None, init: str = "torch", seed: int | None = None,
+         input_shape: tuple[int, ...] | None = None, limits: Limits = DEFAULT_LIMITS, **params: Any) -> nn.Module:
+    """Build the network of a spec file. Keyword arguments other than these override
+    the network's parameters (`load("v4.incp", num_classes=10)`)."""
+    result = api.analyze(path, network=network, params=params, input_shape=input_shape, limits=limits)
+    return build_module(result, init=init, seed=seed)
+
+
+def loads(text: str, *, path: str = "<string>", network: str | None = None, init: str = "torch",
+          seed: int | None = None, input_shape: tuple[int, ...] | None = None, limits: Limits = DEFAULT_LIMITS,
+          **params: Any) -> nn.Module:
+    """Like `load`, from spec text; `path` names it in diagnostics and anchors imports."""
+    result = api.analyze(path, text=text, network=network, params=params, input_shape=input_shape, limits=limits)
+    return build_module(result, init=init, seed=seed)
+
+
+def build_module(result: api.Result, *, init: str = "torch", seed: int | None = None) -> nn.Module:
+    """The nn.Module of an analysis result; CompileError if the result has errors."""
+    if init not in INITS:
+        raise ValueError(f"init must be one of {', '.join(INITS)}, not {init!r}")
+    api.require(result)
+    source = generate(result)
+    namespace = _execute(source, result.graph.name)
+    network_class = namespace[network_class_name(result)]
+    if seed is None:
+        return _construct(network_class, init)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return _construct(network_class, init)
+
+
+def generate(result: api.Result) -> str:
+    """to_python, with a construct the backend cannot write reported as a diagnostic."""
+    try:
+        return to_python(result)
+    except CodegenError as error:
+        from .. import codes
+        from ..diagnostics import Label
+
+        labels = (Label(error.span, "here", True),) if error.span is not None else ()
+        raise CompileError([Diagnostic(codes.UNSUPPORTED, str(error), labels)]) from None
+
+
+def _construct(network_class: type, init: str) -> nn.Module:
+    model = network_class()
+    if init == "tf":
+        initialize(model)
+    return model
+
+
+def _execute(source: str, network: str) -> dict[str, Any]:
+    digest = hashlib.sha256(source.encode("utf-8")).hexdigest()[:12]
+    name = f"inception_dsl_generated.{_identifier(network)}_{digest}"
+    if name in sys.modules:  # the same source was built before: reuse its classes
+        return vars(sys.modules[name])
+    filename = f"<inception-dsl generated {network} {digest}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+    module = types.ModuleType(name)
+    module.__file__ = filename
+    code = compile(source, filename, "exec")
+    sys.modules[name] = module
+    exec(code, vars(module))  # noqa: S102 - generated code, never spec text
+    return vars(module)
+
+
+def _identifier(text: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in text)
+
+
+@torch.no_grad()
+def initialize(model: nn.Module) -> None:
+    """TF-slim's Inception initialization (nets/inception_utils.py `inception_arg_scope`):
+    conv weights from `variance_scaling_initializer()` (factor 2, fan-in, truncated normal
+    with stddev sqrt(1.3 * 2 / fan_in), cut at two standard deviations), fully connected
+    weights Glorot-uniform (slim's default `xavier_initializer`), all biases zero,
+    BatchNorm scale 1 and offset 0."""
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d):
+            fan_in = module.weight[0].numel()
+            std = math.sqrt(1.3 * 2.0 / fan_in)
+            nn.init.trunc_normal_(module.weight, mean=0.0, std=std, a=-2 * std, b=2 * std)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Linear):
+            nn.init.xavier_uniform_(module.weight)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.BatchNorm2d):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)

@@ -1,0 +1,44 @@
+"""`inception-dsl compile SPEC [-o OUT.py]`: write the network as standalone PyTorch
+source. Never imports torch (the generated file does, when it is run)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ..backends.python_layers import CodegenError
+from ..backends.python_source import network_class_name, to_python
+from ..passes.budget import total_params
+from .common import add_spec_options, analyze_args, fail, report, write_atomic
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("compile", help="write the network as a standalone PyTorch .py file",
+                                   description="Check a spec, then write it as PyTorch source that needs only torch.")
+    add_spec_options(parser)
+    parser.add_argument("-o", "--output", metavar="OUT.py", help="where to write (default: build/<network>.py)")
+    parser.add_argument("--no-source-comments", action="store_true",
+                        help="leave out the `# spec:line` comments")
+    parser.set_defaults(run=run)
+
+
+def run(args) -> int:
+    result = analyze_args(args)
+    report(result, args)
+    if not result.ok:
+        return 1
+    try:
+        source = to_python(result, source_comments=not args.no_source_comments)
+    except CodegenError as error:
+        where = f"{error.span.location()}: " if error.span is not None else ""
+        print(f"{where}error[E301]: {error}", file=sys.stderr)
+        return 1
+    output = Path(args.output) if args.output else Path("build") / f"{result.graph.name}.py"
+    try:
+        write_atomic(output, source)
+    except OSError as error:
+        return fail(f"cannot write {output}: {error.strerror or error}")
+    print(f"wrote {output}: class {network_class_name(result)}, {total_params(result.graph):,} parameters")
+    return 0
