@@ -1,0 +1,161 @@
+"""`summary` and backends/summary.py: totals and per-block figures equal the measured
+reference (timm inception_v4, FlopCounterMode), MACs equal torch's own FlopCounterMode
+count for every spec, formats, batch and dtype, no torch import."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+
+from inception_dsl import analyze
+from inception_dsl.backends.summary import format_csv, format_json, format_table, to_summary
+from inception_dsl.cli import main
+from inception_dsl.ir import Op
+
+from .conftest import ROOT, SPECS
+
+# /work/shared/reference/architectures.md, Appendix A, "Measured: timm inception_v4 @ 299x299":
+# (params, FlopCounterMode FLOPs) per block; MACs are FLOPs / 2.
+V4_REFERENCE = {
+    "inception_a.0": (317_632, 775_219_200),
+    "reduction_a": (2_306_112, 2_194_329_600),
+    "inception_b.3": (2_936_256, 1_694_529_536),
+    "reduction_b": (2_747_392, 1_022_197_760),
+    "inception_c.2": (4_553_088, 581_959_680),
+    "classifier": (1_537_000, 3_072_000),
+}
+# the stem is timm's features.0-5
+V4_STEM = (928 + 9_280 + 18_560 + 55_488 + 189_312 + 332_160,
+           38_363_328 + 398_297_088 + 796_594_176 + 589_344_768 + 1_944_436_736 + 812_851_200)
+
+
+@pytest.fixture(scope="module")
+def v4():
+    result = analyze(SPECS / "v4.incp")
+    assert result.ok, result.diagnostics
+    return result.graph
+
+
+def test_v4_totals_equal_the_reference(v4):
+    summary = to_summary(v4)
+    assert summary.params == 42_679_816
+    assert summary.macs == 12_253_974_624
+    assert summary.flops == 24_507_949_248
+
+
+def test_v4_per_block_figures_equal_the_reference(v4):
+    rows = {row.name: row for row in to_summary(v4).rows}
+    for name, (params, flops) in {**V4_REFERENCE, "stem": V4_STEM}.items():
+        assert (rows[name].params, rows[name].macs * 2) == (params, flops), name
+    assert rows["inception_b.6"].shape == (1024, 17, 17)
+
+
+def test_depth_rows_add_up_to_their_stage(v4):
+    summary = to_summary(v4, depth=1)
+    stage = next(r for r in summary.rows if r.name == "stem")
+    children = [r for r in summary.rows if r.level == 1 and r.name.startswith("stem.")]
+    assert [r.name for r in children] == ["stem.conv0", "stem.conv1", "stem.conv2", "stem.mixed_3a",
+                                         "stem.mixed_4a", "stem.mixed_5a"]
+    assert sum(r.params for r in children) == stage.params
+    assert sum(r.macs for r in children) == stage.macs
+    assert sum(r.activation_bytes for r in children) == stage.activation_bytes
+    assert sum(r.params for r in summary.rows if r.level == 0) == summary.params  # no double counting
+    deeper = to_summary(v4, depth=2)
+    assert any(r.name == "stem.mixed_4a.branch1" and r.level == 2 for r in deeper.rows)
+
+
+def test_batch_scales_macs_and_memory_not_params_and_dtype_scales_memory(v4):
+    one, eight = to_summary(v4), to_summary(v4, batch=8, dtype="bfloat16")
+    assert eight.params == one.params
+    assert eight.macs == 8 * one.macs
+    assert eight.activation_bytes == 8 * one.activation_bytes // 2
+    elements = sum(n.shape and math.prod(n.shape) for n in v4.nodes() if n.op is not Op.OUTPUT)
+    assert one.activation_bytes == 4 * elements
+
+
+def test_formats_agree(v4):
+    summary = to_summary(v4)
+    document = json.loads(format_json(summary))
+    assert document["total"] == {"params": 42_679_816, "macs": 12_253_974_624, "flops": 24_507_949_248,
+                                 "activation_bytes": summary.activation_bytes}
+    assert [r["name"] for r in document["rows"]][:3] == ["input", "stem", "inception_a.0"]
+    table = list(csv.DictReader(io.StringIO(format_csv(summary))))
+    assert table[-1]["name"] == "total" and int(table[-1]["macs"]) == 12_253_974_624
+    assert sum(int(r["params"]) for r in table[:-1]) == 42_679_816
+    text = format_table(summary)
+    assert "12,253,974,624" in text and "42,679,816" in text and "inception_a.3" in text
+
+
+def test_cli_formats_and_options(capsys):
+    assert main(["summary", str(SPECS / "v4.incp"), "--format", "json", "--batch", "2", "--input", "3x96x96"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["batch"] == 2 and document["input"] == [3, 96, 96]
+    assert main(["summary", str(SPECS / "v4.incp"), "--depth", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "  inception_a.0.branch2" in out and "total" in out
+
+
+def test_cli_spec_with_errors_exits_1(tmp_path, capsys):
+    spec = tmp_path / "bad.incp"
+    spec.write_text("network n {\n  input 3x8x8\n  conv(8, 9x9, valid)\n}\n")
+    assert main(["summary", str(spec)]) == 1
+    captured = capsys.readouterr()
+    assert "error[E2" in captured.err and captured.out == ""
+
+
+def test_summary_does_not_import_torch():
+    code = ("import sys\nfrom inception_dsl.cli import main\n"
+            "assert main(['summary', 'specs/v4.incp', '--depth', '2']) == 0\n"
+            "assert 'torch' not in sys.modules, 'summary imported torch'\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
+# -- the MAC formula against torch's own counter ----------------------------------------
+SMALL_INPUTS = [(3, 96, 96), (3, 75, 75), (3, 64, 64)]
+
+
+def _smallest_graph(spec):
+    for shape in SMALL_INPUTS:
+        result = analyze(spec, input_shape=shape)
+        if result.ok:
+            return result.graph
+    result = analyze(spec)
+    assert result.ok, result.diagnostics
+    return result.graph
+
+
+@pytest.mark.parametrize("spec", sorted(SPECS.glob("*.incp")), ids=lambda p: p.stem)
+def test_macs_equal_flop_counter_mode_on_the_same_ops(spec):
+    """Run every conv and linear of the graph in torch under FlopCounterMode: its count
+    (2 per MAC) must be twice the summary's MACs. The ops run on tensors of the shapes the
+    IR says, so this checks the formula, not the shape inference (tested elsewhere)."""
+    import torch  # only this test needs torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    graph = _smallest_graph(spec)
+    summary = to_summary(graph)
+    with FlopCounterMode(display=False) as counter:
+        with torch.no_grad():
+            for node in graph.nodes():
+                if node.op not in (Op.CONV, Op.LINEAR):
+                    continue
+                in_shape = graph.node(graph.inputs(node.id)[0]).shape
+                if node.op is Op.LINEAR:
+                    x = torch.zeros(1, *in_shape).flatten(1)
+                    torch.nn.functional.linear(x, torch.zeros(node.attrs["out_features"], x.shape[1]),
+                                               torch.zeros(node.attrs["out_features"]))
+                    continue
+                a = node.attrs
+                top, bottom, left, right = a["padding"]
+                x = torch.nn.functional.pad(torch.zeros(1, *in_shape), (left, right, top, bottom))
+                weight = torch.zeros(a["out_channels"], in_shape[0] // a["groups"], *a["kernel"])
+                y = torch.nn.functional.conv2d(x, weight, stride=a["stride"], dilation=a["dilation"], groups=a["groups"])
+                assert tuple(y.shape[1:]) == node.shape, node.id
+    assert counter.get_total_flops() == 2 * summary.macs
