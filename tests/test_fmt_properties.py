@@ -1,0 +1,121 @@
+"""Property tests for fmt: for generated ASTs, parse(fmt(ast)) == ast and fmt is
+idempotent on its own output; for generated comments, none is lost."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from inception_dsl import syntax as ast
+from inception_dsl.diagnostics import DiagnosticSink
+from inception_dsl.fmt import fmt, format_module
+from inception_dsl.parse import parse
+from inception_dsl.source import SourceFile
+
+NAMES = st.sampled_from(["a", "b", "k", "conv", "width", "mixed_5b", "branch0", "relu", "true", "_x1"])
+SIZES = st.integers(min_value=1, max_value=9)
+
+atoms = st.one_of(
+    st.builds(ast.Num, st.integers(min_value=0, max_value=10**6)),
+    st.builds(ast.Num, st.sampled_from([0.5, 0.17, 1e-05, 2.0, 1.5e10, 0.001])),
+    st.builds(ast.Dims, st.lists(SIZES, min_size=2, max_size=3).map(tuple)),
+    st.builds(ast.Str, st.text(alphabet="abc xyz./_-", max_size=8)),
+    st.builds(ast.Name, NAMES),
+)
+expressions = st.recursive(
+    atoms,
+    lambda inner: st.one_of(
+        st.builds(ast.BinOp, st.sampled_from(["+", "-", "*", "/", "//", "%"]), inner, inner),
+        st.builds(ast.Neg, inner),
+        st.builds(ast.Tuple, st.lists(inner, min_size=1, max_size=3).map(tuple)),
+    ),
+    max_leaves=6,
+)
+args = st.lists(st.builds(ast.Arg, st.one_of(st.none(), NAMES), expressions), max_size=3).map(tuple)
+calls = st.one_of(
+    st.builds(ast.Call, NAMES, args, st.just(True)),
+    st.builds(ast.Call, NAMES, st.just(()), st.just(False)),
+)
+
+
+def labeled(ops):
+    return st.builds(
+        ast.Labeled,
+        st.one_of(st.none(), NAMES),
+        ops,
+        st.one_of(st.none(), SIZES),
+        st.one_of(st.none(), NAMES),
+        st.one_of(st.none(), expressions),
+    )
+
+
+def _ops(inner):
+    body = st.lists(inner, max_size=3).map(tuple)
+    return st.one_of(
+        calls,
+        st.builds(ast.Seq, body),
+        st.builds(ast.Concat, body, st.booleans()),
+        st.builds(ast.Residual, args, body, st.one_of(st.none(), body)),
+    )
+
+
+statements = st.recursive(labeled(calls), lambda inner: labeled(_ops(inner)), max_leaves=8)
+others = st.one_of(
+    st.builds(ast.InputStmt, st.lists(SIZES, min_size=2, max_size=4).map(tuple)),
+    st.builds(ast.OutputStmt, st.lists(NAMES, min_size=1, max_size=3).map(tuple)),
+)
+bodies = st.lists(st.one_of(statements, statements, others), max_size=5).map(tuple)
+params = st.lists(st.builds(ast.Param, NAMES, st.one_of(st.none(), expressions)), max_size=3).map(tuple)
+definitions = st.builds(ast.BlockDef, st.sampled_from(["block", "network"]), NAMES, params, bodies)
+items = st.one_of(
+    definitions,
+    st.builds(ast.Import, st.text(alphabet="abc/._", min_size=1, max_size=10)),
+    st.builds(ast.Setting, NAMES, expressions),
+)
+modules = st.builds(ast.Module, st.lists(items, max_size=4).map(tuple))
+
+
+def parsed(text: str) -> ast.Module:
+    sink = DiagnosticSink()
+    module = parse(SourceFile("gen.incp", text), sink)
+    assert module is not None, (text, [d.message for d in sink.diagnostics])
+    return module
+
+
+PROFILE = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@PROFILE
+@given(modules)
+def test_formatted_ast_parses_back_to_itself(module):
+    text = format_module(module)
+    assert parsed(text) == module, text
+
+
+@PROFILE
+@given(modules)
+def test_fmt_is_idempotent_on_generated_specs(module):
+    text = format_module(module)
+    once = fmt(text)
+    assert once == text
+    assert fmt(once) == once
+
+
+@PROFILE
+@given(modules, st.lists(st.tuples(st.integers(min_value=0, max_value=10**6), st.text(alphabet="abc #", max_size=6)),
+                         max_size=4))
+def test_comments_survive_anywhere_between_tokens(module, inserts):
+    """Put comments at line ends of the formatted text: fmt keeps every one, keeps the
+    AST, and is idempotent."""
+    lines = format_module(module).splitlines()
+    if not lines:
+        return
+    for position, text in inserts:
+        index = position % len(lines)
+        lines[index] += f"  # c{position} {text}"
+    source = "\n".join(lines) + "\n"
+    once = fmt(source)
+    assert parsed(once) == parsed(source)
+    assert fmt(once) == once
+    for position, text in inserts:
+        assert f"# c{position} {text}".rstrip() in once
