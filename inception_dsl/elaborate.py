@@ -362,7 +362,9 @@ class _Elaborator:
                            help="a network must be finite: break the cycle")
             return None
         if len(self.call_stack) >= self.limits.max_call_depth:
-            self.sink.emit(codes.LIMIT_EXCEEDED, f"blocks nest more than {self.limits.max_call_depth} calls deep", call.span)
+            chain = " -> ".join(self.call_stack + [definition.name])
+            self.sink.emit(codes.LIMIT_EXCEEDED, f"blocks nest more than {self.limits.max_call_depth} calls deep: {chain}",
+                           call.span, "one call too many", help="raise the limit with --max-call-depth")
             return None
         try:
             callee_env = bind_params(definition, call, env, {}, self.sink)

@@ -25,6 +25,7 @@ KEYWORDS = frozenset(
      "concat", "reduction", "residual", "shortcut"}
 )
 MAX_SYNTAX_ERRORS = 20
+MAX_SYNTAX_DEPTH = 256  # levels of the parse tree; guards Python's recursion limit (~1000 frames)
 
 _TOKEN_WORDS = {
     "NAME": "a name",
@@ -202,7 +203,28 @@ def parse(source: SourceFile, sink: DiagnosticSink) -> ast.Module | None:
         return None
     if reporter.count:
         return None
+    if not _within_depth(tree, source, sink):
+        return None
     return _ToAst(source).transform(tree)
+
+
+def _within_depth(tree: Tree, source: SourceFile, sink: DiagnosticSink) -> bool:
+    """The Transformer, evaluation and elaboration all recurse once per level of the
+    tree, so a tree deeper than MAX_SYNTAX_DEPTH (`- - - ... 1`, `1+1+...+1` ten
+    thousand times) is refused here, iteratively, before it can exhaust Python's stack."""
+    stack: list[tuple[Tree | Token, int]] = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_SYNTAX_DEPTH:
+            start = node.start_pos if isinstance(node, Token) else getattr(node.meta, "start_pos", 0)
+            sink.emit(codes.LIMIT_EXCEEDED, f"the text nests more than {MAX_SYNTAX_DEPTH} levels deep",
+                      Span(source, start or 0, (start or 0) + 1), "nested too deeply here",
+                      notes=["every operator, bracket and block adds a level; real specs stay under 30"],
+                      help="split the expression or the nesting into named blocks or parameters")
+            return False
+        if isinstance(node, Tree):
+            stack.extend((child, depth + 1) for child in node.children if child is not None)
+    return True
 
 
 def _int(token: Token) -> int:

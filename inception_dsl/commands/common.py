@@ -11,6 +11,7 @@ from typing import Any
 
 from .. import api
 from ..limits import DEFAULT_LIMITS, Limits
+from .limit_options import add_limit_options, limits_from_args
 from ..report import FORMATS, write_diagnostics
 from ..values import Symbol
 
@@ -57,13 +58,12 @@ def add_spec_options(parser: argparse.ArgumentParser, *, many: bool = False, inp
     if input:
         parser.add_argument("--input", type=parse_dims, metavar="CxHxW", help="override the declared input size")
     parser.add_argument("--format", choices=FORMATS, default="text", help="diagnostic format (default: text)")
-    parser.add_argument("--max-params", type=int, default=DEFAULT_LIMITS.max_params,
-                        help=f"refuse networks with more parameters (default {DEFAULT_LIMITS.max_params:,})")
+    add_limit_options(parser)  # --max-params, --max-nodes, --max-activation-memory, ...
     parser.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
 
 
 def limits_from(args) -> Limits:
-    return Limits(max_params=args.max_params)
+    return limits_from_args(args)
 
 
 def analyze_args(args, spec: str | None = None) -> api.Result:
