@@ -1,0 +1,51 @@
+"""A Pygments lexer for .incp specs (entry point `incp` in pyproject.toml), so that
+Sphinx, MkDocs and `pygmentize -l incp` highlight the language.
+
+The word lists are written out here so that loading the lexer imports neither lark
+nor the compiler; tests/test_editors.py checks them against parse.KEYWORDS and
+layers.LAYERS."""
+
+from __future__ import annotations
+
+from pygments.lexer import RegexLexer, bygroups, words
+from pygments.token import (Comment, Keyword, Name, Number, Operator, Punctuation, String, Whitespace)
+
+__all__ = ["IncpLexer", "KEYWORDS", "LAYER_NAMES", "CONSTANTS", "FLAGS"]
+
+KEYWORDS = ("import", "set", "block", "network", "input", "output", "from", "when",
+            "concat", "reduction", "residual", "shortcut")
+LAYER_NAMES = ("conv", "maxpool", "avgpool", "global_avgpool", "adaptive_avgpool", "bn", "act",
+               "relu", "relu6", "gelu", "silu", "identity", "dropout", "flatten", "linear")
+CONSTANTS = ("true", "false", "none")
+FLAGS = ("same", "valid", "linear", "ceil")
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+
+
+class IncpLexer(RegexLexer):
+    name = "Inception DSL"
+    aliases = ["incp", "inception-dsl"]
+    filenames = ["*.incp"]
+    mimetypes = ["text/x-incp"]
+    url = "https://pypi.org/project/inception-dsl/"
+
+    tokens = {
+        "root": [
+            (r"\s+", Whitespace),
+            (r"#[^\n]*", Comment.Single),
+            (r'"([^"\\\n]|\\.)*"', String.Double),
+            (rf"\b(block|network)(\s+)({_NAME})", bygroups(Keyword.Declaration, Whitespace, Name.Class)),
+            (words(KEYWORDS, prefix=r"\b", suffix=r"\b"), Keyword),
+            (words(CONSTANTS, prefix=r"\b", suffix=r"\b"), Keyword.Constant),
+            (r"\bx[0-9]+(?![A-Za-z0-9_])", Operator.Word),  # repetition: `inception_a x4`
+            (r"[0-9]+(x[0-9]+)+(?![A-Za-z0-9_])", Number),  # sizes: `3x3`, `3x299x299`
+            (r"[0-9]+\.[0-9]*([eE][-+]?[0-9]+)?|[0-9]+[eE][-+]?[0-9]+", Number.Float),
+            (r"[0-9]+", Number.Integer),
+            (rf"({_NAME})(\s*)(:)", bygroups(Name.Label, Whitespace, Punctuation)),
+            (rf"({_NAME})(\s*)(=)", bygroups(Name.Attribute, Whitespace, Operator)),
+            (words(LAYER_NAMES, prefix=r"\b", suffix=r"\b"), Name.Builtin),
+            (words(FLAGS, prefix=r"\b", suffix=r"\b"), Name.Constant),
+            (_NAME, Name),
+            (r"//|[-+*/%=]", Operator),
+            (r"[{}(),;]", Punctuation),
+        ],
+    }
