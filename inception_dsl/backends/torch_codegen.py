@@ -28,7 +28,7 @@ def generate_forward(graph: Graph, attr_of: dict[str, str], *, channels_last: bo
         dead = [names[s] for s in graph.inputs(node.id) if last_use[s] == position[node.id]]
         if dead and node.op is not Op.OUTPUT:
             lines.append(f"    del {', '.join(dead)}")
-    lines.append(f"    return {emitter.result()}")
+    lines += [f"    {line}" for line in emitter.returns()]
     return "\n".join(lines) + "\n"
 
 
@@ -39,9 +39,12 @@ class _Emitter:
         self.outputs: list[str] = []
         self.inplace_done: set[str] = set()
 
-    def result(self) -> str:
-        main = [o for o in self.outputs]
-        return main[0] if len(main) == 1 else "(" + ", ".join(main) + ",)"
+    def returns(self) -> list[str]:
+        """The main output; auxiliary outputs too in training mode (as torchvision's Inception3)."""
+        main, *aux = self.outputs
+        if not aux:
+            return [f"return {main}"]
+        return ["if self.training:", f"    return {', '.join([main] + aux)}", f"return {main}"]
 
     def emit(self, node: Node) -> list[str]:
         g, a = self.graph, node.attrs

@@ -8,7 +8,6 @@ state_dict under node-id keys, as the IR contract names them."""
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -139,28 +138,30 @@ def optimize(model_or_spec: nn.Module | str | Path, state_dict: Mapping[str, tor
 
 def _source(model_or_spec, analyze_options):
     if isinstance(model_or_spec, nn.Module):
-        graph = getattr(model_or_spec, "ir_graph", None) or getattr(model_or_spec, "graph", None)
+        graph = getattr(model_or_spec, "ir_graph", None)
         if not isinstance(graph, Graph):
-            raise TypeError("optimize() needs a module built by inception-dsl (it keeps its IR graph), or a spec path")
+            raise TypeError("optimize() needs the spec of this module: call optimize(spec_path, model.state_dict()) "
+                            "(a module built by torch_graph keeps its IR graph; others may not)")
         if isinstance(model_or_spec, GraphModule):
             return graph, model_or_spec.ir_state_dict
-        return graph, lambda: {k: v for k, v in model_or_spec.state_dict().items()
-                               if not k.endswith("num_batches_tracked")}
-    graph = api.require(api.analyze(model_or_spec, **analyze_options))
-    return graph, lambda: _fresh_weights(graph)
+        return graph, lambda: _without_counters(model_or_spec.state_dict())
+    result = api.analyze(model_or_spec, **analyze_options)
+    graph = api.require(result)
+    return graph, lambda: _fresh_weights(result)
 
 
-def _fresh_weights(graph: Graph) -> dict[str, torch.Tensor]:
-    """Initial weights as the unoptimized module would have them."""
+def _fresh_weights(result: api.Result) -> dict[str, torch.Tensor]:
+    """Initial weights as `inception_dsl.load` would make them (or, where the main
+    backend cannot build this spec, as an unoptimized GraphModule does)."""
     try:
-        from .torch_module import build_module  # the main backend, when present
-    except ImportError:
-        build_module = None
-    if build_module is None:
-        return GraphModule(graph).ir_state_dict()
-    module = build_module(graph)
-    return {k: v for k, v in module.state_dict().items() if not k.endswith("num_batches_tracked")}
+        from .torch_module import build_module
+    except ImportError:  # the main backend is optional for this one
+        return GraphModule(result.graph).ir_state_dict()
+    try:
+        return _without_counters(build_module(result).state_dict())
+    except Exception:  # noqa: BLE001 - a construct only the main backend rejects; the weights are the same
+        return GraphModule(result.graph).ir_state_dict()
 
 
-if __name__ == "__main__":  # pragma: no cover
-    warnings.warn("import this module; it has no command line", stacklevel=1)
+def _without_counters(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v for k, v in state_dict.items() if not k.endswith("num_batches_tracked")}
