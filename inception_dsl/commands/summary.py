@@ -7,10 +7,10 @@ import argparse
 import sys
 
 from ..backends.summary import DTYPE_BYTES, format_csv, format_json, format_table, to_summary
-from ..limits import DEFAULT_LIMITS
 from ..report import FORMATS as DIAGNOSTIC_FORMATS
 from ..report import write_diagnostics
 from .common import analyze_args, parse_dims, parse_param
+from .limit_options import add_limit_options
 
 __all__ = ["add_parser", "run"]
 
@@ -45,7 +45,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--depth", type=_positive, default=0, metavar="N",
                         help="also list statements up to N levels inside each stage")
     parser.add_argument("--diagnostics", choices=DIAGNOSTIC_FORMATS, default="text", help="diagnostic format")
-    parser.add_argument("--max-params", type=int, default=DEFAULT_LIMITS.max_params, help=argparse.SUPPRESS)
+    add_limit_options(parser)
     parser.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     parser.set_defaults(run=run)
 
