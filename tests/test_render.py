@@ -135,7 +135,8 @@ def test_block_not_used_by_a_network_is_drawn_with_its_arguments(tmp_path):
 def test_block_with_missing_arguments_reports_and_writes_nothing(tmp_path, capsys):
     status, out = render(tmp_path, "specs/blocks/inception_v4.incp", "--block", "reduction_a")
     assert status == 1 and not out.exists()
-    assert "needs its `k` argument" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "needs its `k` argument" in err and "--arg NAME=VALUE" in err
 
 
 @pytest.mark.parametrize("bad", ["k=1)", "k=a b", "k", "=3"])

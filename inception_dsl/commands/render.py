@@ -75,6 +75,9 @@ def run(args) -> int:
         view, title = View(expand=expand, depth=args.depth, fold=not args.no_fold), None
     report(result, args)
     if not result.ok:
+        if args.block and scope_is_synthetic(result, args.block):
+            fail(f"note: the call of `{args.block}` above is the one `render --block` adds after the end of the file; "
+                 "give the block's arguments with --arg NAME=VALUE and its input with --input CxHxW")
         return 1
     source = to_dot(result.graph, view, title=title or result.graph.name)
     return _write(args.output, fmt, source, dot_program)
@@ -98,6 +101,13 @@ def _write(output: str, fmt: str, source: str, dot_program: str | None) -> int:
     except OSError as error:
         return fail(f"cannot write `{output}`: {error.strerror or error}")
     return 0
+
+
+def scope_is_synthetic(result: api.Result, block: str) -> bool:
+    """Whether a failed block view came from the network that `_synthetic_view` appends."""
+    return result.graph is None and any(
+        label.span is not None and label.span.text().startswith(block) and "__block_view__" in label.span.source.text
+        for d in result.diagnostics for label in d.labels)
 
 
 def _block_args(raw: list[str]) -> list[tuple[str, str]] | int:
