@@ -222,16 +222,23 @@ class _Formatter:
             return
         keyword = "" if isinstance(op, ast.Seq) else ("reduction" if op.reduction else "concat")
         opener = (_head(stmt) + keyword).rstrip()
-        self.block(opener, op.body, depth, anchor, isinstance(op, ast.Concat), _suffix(stmt))
+        self.block(opener, op.body, depth, anchor, isinstance(op, ast.Concat), _suffix(stmt), construct=op.span)
 
     def closing(self, body: tuple[ast.Stmt, ...]) -> int | None:
         return self.printer.closing_line(body[-1].span) if body else None
 
-    def block(self, opener: str, body, depth: int, anchor, branches: bool, after: str | None, kind="stmt") -> None:
+    def block(self, opener: str, body, depth: int, anchor, branches: bool, after: str | None, kind="stmt",
+              construct: Span | None = None) -> None:
         """`opener {`, the body one level deeper, then `}` + `after` (None: the caller
-        continues the closing line, as `} shortcut {` does)."""
+        continues the closing line, as `} shortcut {` does). `construct` is the span
+        that ends with the closing brace, when there is one: an empty body that holds
+        comments keeps its lines so that the comments stay inside."""
         printer = self.printer
         opener = f"{opener} {{" if opener else "{"
+        if not body and after is not None and printer.has_comment_inside(construct, self.comments):
+            printer.emit(depth, opener, anchor, kind)
+            printer.emit(depth, "}" + after, construct.end_line, "close")  # type: ignore[union-attr]
+            return
         if not body:
             printer.emit(depth, opener + ("}" + after if after is not None else ""), anchor, kind)
             return
@@ -250,7 +257,7 @@ class _Formatter:
         else:
             params = ", ".join(p.name if p.default is None else f"{p.name}={expr(p.default)}" for p in item.params)
             opener = f"{item.kind} {item.name}" + (f"({params})" if item.params else "")
-            self.block(opener, item.body, 0, anchor, False, "", kind="def")
+            self.block(opener, item.body, 0, anchor, False, "", kind="def", construct=item.span)
 
 
 def _literal_path(item: ast.Import) -> str:

@@ -119,3 +119,20 @@ def test_comments_survive_anywhere_between_tokens(module, inserts):
     assert fmt(once) == once
     for position, text in inserts:
         assert f"# c{position} {text}".rstrip() in once
+
+
+@PROFILE
+@given(modules, st.lists(st.integers(min_value=0, max_value=10**6), max_size=4), st.booleans())
+def test_own_line_comments_and_blank_lines_survive(module, positions, blank):
+    """Insert comment lines (and maybe blank lines) between the formatted lines."""
+    lines = format_module(module).splitlines()
+    for position in positions:
+        index = position % (len(lines) + 1)
+        lines[index:index] = [f"# own{position}"] + ([""] if blank else [])
+    source = "\n".join(lines) + "\n"
+    once = fmt(source)
+    assert parsed(once) == parsed(source)
+    assert fmt(once) == once, (source, once)
+    for position in positions:
+        assert f"# own{position}" in once
+    assert "\n\n\n" not in once and not once.startswith("\n")
