@@ -190,3 +190,15 @@ def test_fmt_of_a_broken_file_exits_1_and_leaves_it_alone(tmp_path, capsys):
 def test_fmt_of_a_missing_file_exits_1(tmp_path, capsys):
     assert main(["fmt", str(tmp_path / "nope.incp")]) == 1
     assert "E003" in capsys.readouterr().err
+
+
+def test_fmt_does_not_import_torch():
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    code = ("import sys; from inception_dsl.cli import main; rc = main(['fmt', '--check', 'specs/v4.incp']); "
+            "assert 'torch' not in sys.modules, 'torch was imported'; sys.exit(0)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

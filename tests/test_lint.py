@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -163,3 +166,26 @@ def test_lint_does_not_import_torch():
             "assert 'torch' not in sys.modules, 'torch was imported'; sys.exit(rc)")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_lint_report_golden(golden, capsys, monkeypatch):
+    """The full text report for a spec that trips every rule, reviewed as a golden file."""
+    cases = ROOT / "tests" / "cases" / "lint"
+    monkeypatch.chdir(cases)
+    assert main(["lint", "--extend-select", "W105", "all_rules.incp"]) == 0
+    out = capsys.readouterr().out
+    assert {f"W1{n:02d}" for n in range(1, 13)} <= set(re.findall(r"W1\d\d", out))
+    golden(cases / "all_rules.lint.golden", out)
+
+
+def test_json_report_is_one_document_for_several_specs(tmp_path, capsys):
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.incp").write_text(net("conv(8, 3x3, bias=true)\n"))
+    assert main(["lint", "--format", "json", str(tmp_path)]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert [(Path(d["path"]).name, d["code"]) for d in document] == [("a.incp", "W106"), ("b.incp", "W106")]
+
+
+def test_a_directory_without_specs_is_a_usage_error(tmp_path, capsys):
+    assert main(["lint", str(tmp_path)]) == 2
+    assert main(["fmt", str(tmp_path)]) == 2
