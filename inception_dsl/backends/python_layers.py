@@ -21,6 +21,7 @@ __all__ = ["Channels", "LayerCode", "CodegenError", "layer_code", "py_expr", "py
 Channels = Union[int, str]  # a channel count: a literal, or a Python expression
 CHANNEL_PRESERVING = frozenset({"maxpool", "avgpool", "global_avgpool", "adaptive_avgpool", "bn", "act",
                                 "dropout", *layers.ACTIVATIONS})
+_RELU, _IDENTITY = '"relu"', '"identity"'  # activation names as they appear in generated source
 _ACT_MODULES = {"relu": "nn.ReLU()", "relu6": "nn.ReLU6()", "gelu": "nn.GELU()", "silu": "nn.SiLU()",
                 "identity": "nn.Identity()"}
 
@@ -58,7 +59,7 @@ def mentions(expr: ast.Expr, names: Mapping[str, str]) -> bool:
 def py_value(value: Any) -> str:
     """A bound value (int, float, bool, None, symbol, string, tuple) as a Python literal."""
     if isinstance(value, Symbol):
-        return repr(value.name)
+        return f'"{value.name}"'  # symbols are NAME tokens: nothing to escape
     if isinstance(value, tuple):
         return "(" + ", ".join(py_value(v) for v in value) + ("," if len(value) == 1 else "") + ")"
     return repr(value)
@@ -76,7 +77,7 @@ def py_expr(expr: ast.Expr, names: Mapping[str, str], helpers: set[str]) -> str:
         if expr.name in names:
             return names[expr.name]
         constants = {"true": "True", "false": "False", "none": "None"}
-        return constants.get(expr.name, repr(expr.name))  # a bare symbol: `relu`, `same`
+        return constants.get(expr.name, f'"{expr.name}"')  # a bare symbol: `relu`, `same`
     if isinstance(expr, ast.Neg):
         return f"-{_operand(expr.operand, names, helpers)}"
     if isinstance(expr, ast.Tuple):
@@ -232,7 +233,7 @@ def _build(call: ast.Call, bound, symbolic, in_ch: Channels, ctx: LayerContext, 
     if name == "flatten":
         area = ctx.flat_area(call)
         out = _mul_channels(in_ch, area)
-        note = f"{out} features: the input grid has {area} positions (from the shape-checked IR)" if area != 1 else ""
+        note = f"x {area} grid positions: a size from shape inference, not written in the spec" if area != 1 else ""
         return LayerCode("nn.Flatten(1)", out, note)
     if name == "linear":
         out = arg("out", lambda: layers.positive_int(bound, "out", sink, "output features"))
@@ -276,13 +277,14 @@ def _conv(bound, symbolic, src_in, ctx, sink, helpers, arg) -> LayerCode:
     bn_parts = common + ([f"bias={bias}"] if bias != "False" else [])
     eps, momentum = ctx.settings["bn_eps"], ctx.settings["bn_momentum"]
     bn_parts += ([f"eps={eps!r}"] if eps != 1e-5 else []) + ([f"momentum={momentum!r}"] if momentum != 0.1 else [])
-    bn_parts += [f"act={act}"] if act != "'relu'" else []
+    bn_parts += [f"act={act}"] if act != _RELU else []
     with_bn = f"ConvBnAct({', '.join(bn_parts)})"
     plain_parts = common + ([f"bias={bias}"] if bias != "True" else [])
-    if act == "'identity'" and symmetric and "pad" not in symbolic:
+    if act == _IDENTITY and symmetric and "pad" not in symbolic:
         without_bn = f"nn.Conv2d({', '.join(plain_parts)})"
     else:
-        without_bn = f"ConvAct({', '.join(plain_parts + ([f'act={act}'] if act != repr('identity') else []))})"
+        act_part = [f"act={act}"] if act != _IDENTITY else []
+        without_bn = f"ConvAct({', '.join(plain_parts + act_part)})"
     if bn == "True":
         helpers.add("ConvBnAct")
         return LayerCode(with_bn, _channels_of(out), helpers=helpers)

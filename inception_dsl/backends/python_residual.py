@@ -60,7 +60,7 @@ class ResidualWriter:
                 return scale, py_expr(given["act"], scope.names, self.gen.helpers)
             if bound["act"] is None:
                 bound.values["act"] = (settings["act"], op.span)
-            return scale, repr(layers.activation(bound, "act", sink))
+            return scale, f'"{layers.activation(bound, "act", sink)}"'
         except EvalError:
             message = sink.diagnostics[0].message if sink.diagnostics else "invalid arguments"
             raise CodegenError(f"cannot write this residual: {message}", op.span) from None
@@ -73,7 +73,7 @@ class ResidualWriter:
         return var if scale == 1.0 else f"{var} * {scale!r}"
 
     def _activation(self, scope: "Scope", act: str) -> list[str]:
-        kind = act.strip("'") if act.startswith("'") else None
+        kind = act.strip('"') if act.startswith('"') else None
         if kind == "identity":
             return []
         if kind is not None:

@@ -18,9 +18,11 @@ from typing import Any
 from .. import syntax as ast
 from ..api import Result
 from ..ir import Op
-from ..layers import LAYERS
+from ..diagnostics import DiagnosticSink
+from ..layers import ACTIVATIONS, LAYERS
 from ..naming import TRANSPARENT, is_single_compound, statement_names
 from ..passes.infer_shapes import fmt_shape
+from ..values import Symbol, evaluate
 from .python_layers import (CHANNEL_PRESERVING, Channels, CodegenError, LayerContext, add_channels,
                             layer_code, mentions, py_expr, py_value)
 from .python_names import RESERVED_ATTRIBUTES, Namespace, camel, safe_text
@@ -74,6 +76,7 @@ class Scope:
     init_ns: Namespace
     forward_ns: Namespace
     attrs: set[str] = field(default_factory=set)
+    grid: tuple[int, int] | None = None  # a grid size fixed by the last pooling (for flatten)
 
 
 class _Generator:
@@ -128,8 +131,12 @@ class _Generator:
                 areas.setdefault((node.span.path, node.span.start, node.span.end), set()).add(area)
         return areas
 
-    def flat_area(self, call: ast.Call) -> int:
+    def flat_area(self, call: ast.Call, grid: tuple[int, int] | None = None) -> int:
+        """HxW seen by a flatten: from the IR, or, where `when` left it out of the IR, from a
+        fixed-size pooling right before it (`grid`)."""
         areas = self.flat_areas.get((call.span.path, call.span.start, call.span.end), set())
+        if not areas and grid is not None:
+            return grid[0] * grid[1]
         if len(areas) != 1:
             why = "is never reached for these parameters" if not areas else \
                 f"sees different grid sizes in different instances ({', '.join(map(str, sorted(areas)))} positions)"
@@ -161,11 +168,13 @@ class _Generator:
         keep = {n for n, _ in outputs}
         _, last_var, labels = self.body(scope, definition.body, "block", "in_channels", "x",
                                         keep=keep, training_only=training_only)
-        self._returns(scope, outputs, labels, last_var)
+        names = statement_names(definition.body, "block", self.program.definitions)
+        conditional = {s.label: n for s, n in zip(statements, names) if s.label and s.condition is not None}
+        self._returns(scope, outputs, labels, last_var, conditional)
         self.classes.append(scope.cls)
         return scope.cls
 
-    def _returns(self, scope: Scope, outputs, labels, last_var: str) -> None:
+    def _returns(self, scope: Scope, outputs, labels, last_var: str, conditional: dict[str, str]) -> None:
         cls = scope.cls
         if not outputs:
             cls.forward.append(f"return {last_var}")
@@ -180,7 +189,19 @@ class _Generator:
         names = ", ".join(f"`{safe_text(n)}`" for n, _ in outputs[1:])
         cls.forward_doc = (f"In eval mode returns the main output `{safe_text(outputs[0][0])}`; in training mode "
                            f"the tuple (main, {names}) (auxiliary heads, as torchvision's Inception3).")
-        cls.forward += ["if self.training:", f"    return {', '.join([main] + aux)}", f"return {main}"]
+        optional = {name: stmt for name, stmt in conditional.items() if name in {n for n, _ in outputs[1:]}}
+        if not optional:
+            cls.forward += ["if self.training:", f"    return {', '.join([main] + aux)}", f"return {main}"]
+            return
+        cls.forward_doc += " Heads switched off by their `when` are left out of the tuple."
+        collected = scope.forward_ns.create("outputs")
+        cls.forward += ["if self.training:", f"    {collected} = [{main}]"]
+        for (name, _), variable in zip(outputs[1:], aux):
+            if name in optional:
+                cls.forward += [f"    if self.{optional[name]} is not None:", f"        {collected}.append({variable})"]
+            else:
+                cls.forward.append(f"    {collected}.append({variable})")
+        cls.forward += [f"    if len({collected}) > 1:", f"        return tuple({collected})", f"return {main}"]
 
     def _doc(self, definition: ast.BlockDef, kind: str) -> str:
         lead = _leading_comment(definition.span)
@@ -313,15 +334,15 @@ class _Generator:
         use = scope.init_ns.create(f"use_{name}")
         cls.init.append(f"{use} = {py_expr(stmt.condition, scope.names, self.helpers)}{comment}")
         cls.init.append(f"self.{name} = {ctor} if {use} else None")
-        if str(out) != str(in_ch):
+        if str(out) != str(in_ch) and stmt.source is None:  # `from` statements leave the chain alone
             channels = scope.init_ns.create("ch")
             cls.init.append(f"{channels} = {out} if {use} else {_paren(in_ch)}")
             out = channels if not append_to else f"({out} if {use} else 0)"
         elif append_to:
             out = f"({out} if {use} else 0)"
         cls.forward += [f"if self.{name} is not None:", f"    {compute}"]
-        if out_var != in_var and not append_to:
-            cls.forward += ["else:", f"    {out_var} = {in_var}"]
+        if out_var != in_var and not append_to and stmt.source is None:
+            cls.forward += ["else:", f"    {out_var} = {in_var}"]  # a skipped statement passes its input on
         return out
 
     def _member_constructor(self, scope: Scope, stmt: ast.Labeled, name: str, in_ch: Channels):
@@ -346,7 +367,9 @@ class _Generator:
         op = stmt.op
         if isinstance(op, ast.Call) and op.name in LAYERS:
             settings = self.program.settings_for(op.span)
-            ctx = LayerContext(scope.env, scope.names, settings, self.flat_area)
+            grid = scope.grid
+            ctx = LayerContext(scope.env, scope.names, settings, lambda c: self.flat_area(c, grid))
+            scope.grid = _grid_after(op, scope.env, grid)
 
             def make(in_src: str) -> str:
                 code = layer_code(op, _channels(in_src), ctx)
@@ -393,9 +416,11 @@ class _Generator:
         def make(in_src: str) -> str:
             ch: Channels = _channels(in_src)
             lines = []
+            grid = None
             for stmt, name in zip(statements, names):
                 settings = self.program.settings_for(stmt.op.span)
-                ctx = LayerContext(scope.env, scope.names, settings, self.flat_area)
+                ctx = LayerContext(scope.env, scope.names, settings, lambda c, g=grid: self.flat_area(c, g))
+                grid = _grid_after(stmt.op, scope.env, grid)
                 code = layer_code(stmt.op, ch, ctx)
                 self.helpers.update(code.helpers)
                 ctor = code.ctor
@@ -411,8 +436,11 @@ class _Generator:
 
     def _chain_out(self, scope: Scope, op: ast.Seq, in_ch: Channels) -> Channels:
         ch = in_ch
+        grid = None
         for stmt in [s for s in op.body if isinstance(s, ast.Labeled)]:
-            ctx = LayerContext(scope.env, scope.names, self.program.settings_for(stmt.op.span), self.flat_area)
+            ctx = LayerContext(scope.env, scope.names, self.program.settings_for(stmt.op.span),
+                               lambda c, g=grid: self.flat_area(c, g))
+            grid = _grid_after(stmt.op, scope.env, grid)
             ch = layer_code(stmt.op, ch, ctx).out
         return ch
 
@@ -427,6 +455,43 @@ def _channels(src: str) -> Channels:
     return int(src) if src.isdigit() else src
 
 
+def _grid_after(op: ast.Op, env: dict[str, Any], grid: tuple[int, int] | None) -> tuple[int, int] | None:
+    """The grid size after a layer when the spec fixes it (adaptive pooling); None if unknown."""
+    if not isinstance(op, ast.Call):
+        return None
+    if op.name == "global_avgpool":
+        return (1, 1)
+    if op.name == "adaptive_avgpool" and op.args and not op.args[0].name:
+        size = evaluate(op.args[0].value, env, DiagnosticSink())
+        size = (size, size) if isinstance(size, int) else size
+        return tuple(size) if isinstance(size, tuple) and len(size) == 2 else None
+    if op.name in ("bn", "act", "dropout", "flatten", *ACTIVATIONS):
+        return grid
+    if op.name in ("conv", "maxpool", "avgpool") and grid is not None:
+        return _window_grid(op, env, grid)
+    return None
+
+
+def _window_grid(op: ast.Call, env: dict[str, Any], grid: tuple[int, int]) -> tuple[int, int] | None:
+    """A conv's or pool's output grid, computed as infer_shapes does (None on any doubt)."""
+    from .. import layers
+    from ..shapes import conv2d_out, pool2d_out
+    from ..values import EvalError
+
+    sink = DiagnosticSink()
+    try:
+        bound = layers.bind(op, LAYERS[op.name], env, layers.SETTINGS, sink)
+        kernel = layers.pair(bound, "kernel", sink, "kernel")
+        stride = layers.pair(bound, "stride", sink, "stride")
+        if op.name == "conv":
+            dilation = layers.pair(bound, "dilation", sink, "dilation")
+            return conv2d_out(grid, kernel, stride, layers.padding(bound, sink, kernel, dilation), dilation)
+        ceil = layers.boolean(bound, "ceil_mode", sink)
+        return pool2d_out(grid, kernel, stride, layers.padding(bound, sink, kernel), ceil)
+    except EvalError:
+        return None
+
+
 def _hint(value: Any) -> str:
     if isinstance(value, bool):
         return ": bool"
@@ -434,6 +499,8 @@ def _hint(value: Any) -> str:
         return ": int"
     if isinstance(value, float):
         return ": float"
+    if isinstance(value, (str, Symbol)):
+        return ": str"
     return ""
 
 

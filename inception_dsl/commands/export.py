@@ -1,0 +1,81 @@
+"""`inception-dsl export SPEC --onnx OUT.onnx`: the eval-mode network as ONNX,
+checked with `onnx.checker` before it is written (atomically). Imports torch."""
+
+from __future__ import annotations
+
+import io
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+from .common import add_spec_options, analyze_args, fail, report, write_atomic
+
+__all__ = ["add_parser", "run", "export_onnx"]
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("export", help="export the network to ONNX",
+                                   description="Build the network (eval mode, random weights) and export it to ONNX.")
+    add_spec_options(parser)
+    parser.add_argument("--onnx", required=True, metavar="OUT.onnx", help="the ONNX file to write")
+    parser.add_argument("--opset", type=int, default=18, help="ONNX opset version (default 18)")
+    parser.add_argument("--seed", type=int, default=0, help="weight initialization seed (default 0)")
+    parser.set_defaults(run=run)
+
+
+def export_onnx(model, example, opset: int) -> bytes:
+    """Serialized, checked ONNX of `model` traced at `example`. The dynamo exporter
+    first; the TorchScript-based one if dynamo fails (older torch, missing onnxscript)."""
+    import onnx
+    import torch
+
+    errors = []
+    with tempfile.TemporaryDirectory() as directory:
+        target = Path(directory) / "model.onnx"
+        for dynamo in (True, False):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    with torch.no_grad():
+                        torch.onnx.export(model, (example,), str(target), dynamo=dynamo, opset_version=opset,
+                                          input_names=["input"], output_names=["output"])
+                break
+            except Exception as error:  # noqa: BLE001 - try the other exporter, report both if neither works
+                errors.append(f"{'dynamo' if dynamo else 'torchscript'} exporter: {type(error).__name__}: {error}")
+        else:
+            raise RuntimeError("; ".join(errors))
+        proto = onnx.load(str(target), load_external_data=True)
+    onnx.checker.check_model(proto, full_check=True)
+    buffer = io.BytesIO()
+    onnx.save_model(proto, buffer)
+    return buffer.getvalue()
+
+
+def run(args) -> int:
+    result = analyze_args(args)
+    report(result, args)
+    if not result.ok:
+        return 1
+    import torch
+
+    from ..backends.torch_module import build_module
+    from ..diagnostics import CompileError
+
+    try:
+        model = build_module(result, seed=args.seed).eval()
+    except CompileError as error:
+        print(str(error), file=sys.stderr)
+        return 1
+    example = torch.zeros((1, *result.graph.input_node.shape))
+    try:
+        data = export_onnx(model, example, args.opset)
+    except Exception as error:  # noqa: BLE001 - exporter failures are reported in one line
+        return fail(f"ONNX export failed: {error}")
+    try:
+        write_atomic(args.onnx, data)
+    except OSError as error:
+        return fail(f"cannot write {args.onnx}: {error.strerror or error}")
+    print(f"wrote {args.onnx}: network {result.graph.name}, input 1x{'x'.join(map(str, result.graph.input_node.shape))}, "
+          f"opset {args.opset}, {len(data):,} bytes")
+    return 0

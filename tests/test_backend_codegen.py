@@ -1,0 +1,180 @@
+"""The Python source backend and the `compile` command: golden files, determinism,
+state_dict keys equal to the IR's parameter nodes, standalone files, CLI errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from inception_dsl import CompileError, analyze, analyze_text, load, loads
+from inception_dsl.backends.python_source import to_python
+from inception_dsl.cli import main
+
+from .backend_helpers import CODEGEN, import_file, ir_state_dict_keys
+from .conftest import ROOT, SPECS
+
+ALL_SPECS = sorted(SPECS.glob("*.incp")) + sorted(CODEGEN.glob("*.incp"))
+
+
+def _relative(path: Path) -> str:
+    return str(path.relative_to(ROOT))
+
+
+@pytest.mark.parametrize("spec", ALL_SPECS, ids=lambda p: p.stem)
+def test_state_dict_keys_are_the_ir_parameter_nodes(spec):
+    result = analyze(spec)
+    assert result.ok, result.diagnostics
+    model = load(spec)
+    assert set(model.state_dict()) == ir_state_dict_keys(result.graph)
+
+
+@pytest.mark.parametrize("spec", ALL_SPECS, ids=lambda p: p.stem)
+def test_generated_source_compiles_and_is_deterministic(spec):
+    first = to_python(analyze(spec))
+    second = to_python(analyze(spec))
+    assert first == second
+    compile(first, str(spec), "exec")
+    assert str(ROOT) not in first, "generated code must not embed absolute paths"
+
+
+@pytest.mark.parametrize("name", ["features", "tiny"])
+def test_codegen_golden(name, golden):
+    source = to_python(analyze(_relative(CODEGEN / f"{name}.incp")))
+    golden(CODEGEN / f"{name}.py.golden", source)
+
+
+def test_v4_golden(golden):
+    golden(CODEGEN / "v4.py.golden", to_python(analyze(_relative(SPECS / "v4.incp"))))
+
+
+def test_parameterized_block_is_one_class():
+    source = to_python(analyze(SPECS / "v4.incp"))
+    assert source.count("class InceptionA(") == 1
+    assert "def __init__(self, in_channels: int, *, k: int, l: int, m: int, n: int):" in source
+    assert "_repeat(4, self.stem.out_channels, InceptionA)" in source
+    assert "x = torch.cat((x0, x1, x2, x3), 1)" in source
+    assert "def __init__(self, *, num_classes: int = 1000, dropout: float = 0.2):" in source
+
+
+def test_compile_twice_gives_identical_bytes(tmp_path, capsys):
+    out = tmp_path / "v4.py"
+    assert main(["compile", str(SPECS / "v4.incp"), "-o", str(out)]) == 0
+    first = out.read_bytes()
+    assert main(["compile", str(SPECS / "v4.incp"), "-o", str(out)]) == 0
+    assert out.read_bytes() == first
+    assert "42,679,816 parameters" in capsys.readouterr().out
+
+
+def test_compiled_file_equals_load_module(tmp_path):
+    spec = CODEGEN / "features.incp"
+    out = tmp_path / "features_gen.py"
+    assert main(["compile", str(spec), "-o", str(out)]) == 0
+    module = import_file(out, "features_gen")
+    torch.manual_seed(3)
+    generated = module.Features().eval()
+    loaded = load(spec, seed=3).eval()
+    assert {k: v.shape for k, v in generated.state_dict().items()} == \
+        {k: v.shape for k, v in loaded.state_dict().items()}
+    for key, value in generated.state_dict().items():
+        assert torch.equal(value, loaded.state_dict()[key]), key
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(generated(x), loaded(x))
+
+
+def test_compiled_v4_runs_where_inception_dsl_is_not_importable(tmp_path):
+    out_dir = tmp_path / "x"
+    assert main(["compile", str(SPECS / "v4.incp"), "-o", str(out_dir / "v4.py")]) == 0
+    site_packages = str(Path(torch.__file__).resolve().parent.parent)
+    code = (
+        f"import sys; sys.path[:0] = [{site_packages!r}, {str(out_dir)!r}]\n"
+        "import importlib.util\n"
+        "assert importlib.util.find_spec('inception_dsl') is None, 'inception_dsl is importable'\n"
+        "import v4\n"
+        "model = v4.InceptionV4()\n"
+        "print(sum(p.numel() for p in model.parameters()))\n"
+    )
+    # -S: no site hooks, so the editable install of inception_dsl is not on the path
+    done = subprocess.run([sys.executable, "-S", "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                          env={"PATH": os.environ.get("PATH", "")})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "42679816"
+
+
+def test_compile_default_output_is_build_network(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["compile", str(CODEGEN / "tiny.incp")]) == 0
+    assert (tmp_path / "build" / "tiny.py").is_file()
+    assert "build/tiny.py" in capsys.readouterr().out
+
+
+def test_compile_with_errors_writes_nothing_and_keeps_existing_file(tmp_path, capsys):
+    spec = tmp_path / "bad.incp"
+    spec.write_text("network n {\n  input 3x8x8\n  conv(8, 9x9, valid)\n}\n")
+    out = tmp_path / "out.py"
+    out.write_text("previous contents\n")
+    assert main(["compile", str(spec), "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert f"{spec}:3:3" in err and "E203" in err
+    assert out.read_text() == "previous contents\n"
+    assert main(["compile", str(spec), "-o", str(tmp_path / "new.py")]) == 1
+    assert not (tmp_path / "new.py").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_compile_unwritable_path_exits_2_with_one_line(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert main(["compile", str(CODEGEN / "tiny.incp"), "-o", str(blocker / "out.py")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot write" in err and "Traceback" not in err
+
+
+def test_compile_max_params_refuses_v4_with_the_estimate(tmp_path, capsys):
+    out = tmp_path / "v4.py"
+    assert main(["compile", str(SPECS / "v4.incp"), "--max-params", "1000", "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "E208" in err and "42,679,816" in err
+    assert not out.exists()
+
+
+def test_load_raises_compile_error_before_building():
+    with pytest.raises(CompileError) as info:
+        loads("network n {\n  input 3x8x8\n  concat { conv(8, 3x3, stride=2); maxpool(3x3, stride=2, valid) }\n}\n")
+    assert any(d.code.id == "E201" for d in info.value.diagnostics)
+
+
+def test_parameter_overrides_reach_the_module():
+    model = load(CODEGEN / "tiny.incp", num_classes=3)
+    assert model(torch.zeros(1, 3, 32, 32)).shape == (1, 3)
+
+
+def test_reserved_attribute_name_is_a_located_error():
+    text = "network n {\n  input 3x8x8\n  training: conv(8, 1x1)\n}\n"
+    assert analyze_text(text).ok
+    with pytest.raises(CompileError) as info:
+        loads(text)
+    (diagnostic,) = info.value.diagnostics
+    assert diagnostic.code.id == "E301" and diagnostic.primary_span.line == 3
+
+
+def test_spec_text_is_escaped_in_comments():
+    text = '# evil """ \\ comment\nblock b { conv(4, 1x1) }\nnetwork n {\n  input 3x8x8\n  b\n}\n'
+    source = to_python(analyze_text(text, path='odd"""name.incp'))
+    compile(source, "<test>", "exec")
+    assert '"""' not in source.replace('"""', "", source.count('"""') - source.count('"""evil'))  # sanity
+    namespace: dict = {}
+    exec(compile(source, "<test>", "exec"), namespace)
+    assert namespace["B"].__doc__ == "Block `b` (odd'''name.incp:2): evil ''' / comment"
+
+
+def test_python_keywords_and_builtins_are_mangled():
+    text = "block lambda_(list = 4, self = 2) { conv(list * self, 1x1) }\n" \
+           "network class_(in_channels = 3) {\n  input 3x8x8\n  lambda_(list=in_channels)\n}\n"
+    model = loads(text)
+    assert model(torch.zeros(1, 3, 8, 8)).shape == (1, 6, 8, 8)
