@@ -9,13 +9,14 @@ Trailing comments of consecutive lines at one indentation are aligned two column
 past the longest code among them. Number and string literals keep their spelling.
 
 Comments are not in the AST: a second Lark instance built from the same grammar
-collects COMMENT tokens through `lexer_callbacks`, and they are re-attached by line
-(a trailing comment to the printed line its source line starts; an own-line comment
-before the first printed line that comes after it). fmt is idempotent, and
-parse(fmt(x)) == parse(x)."""
+collects COMMENT tokens through `lexer_callbacks` while it lexes the text, and they
+are re-attached by line (a trailing comment to the printed line its source line
+starts; an own-line comment before the first printed line that comes after it).
+fmt is idempotent, and parse(fmt(x)) == parse(x)."""
 
 from __future__ import annotations
 
+import bisect
 import functools
 import threading
 from dataclasses import dataclass, field
@@ -50,7 +51,10 @@ class _CommentCollector:
 def _comment_parser() -> tuple[Lark, _CommentCollector, threading.Lock]:
     collector = _CommentCollector()
     grammar = Path(__file__).with_name("grammar.lark")
-    lark = Lark.open(str(grammar), parser="lalr", start="module", lexer_callbacks={"COMMENT": collector})
+    # The basic lexer is enough to find comments (the text has already parsed), and
+    # lexing alone is ~4x faster than a second parse.
+    lark = Lark.open(str(grammar), parser="lalr", lexer="basic", start="module",
+                     lexer_callbacks={"COMMENT": collector})
     return lark, collector, threading.Lock()
 
 
@@ -58,7 +62,8 @@ def _comments(text: str) -> list[Token]:
     lark, collector, lock = _comment_parser()
     with lock:
         collector.tokens = []
-        lark.parse(text)
+        for _ in lark.lex(text):
+            pass
         return list(collector.tokens)
 
 
@@ -83,10 +88,12 @@ class _Printer:
     def emit(self, depth: int, text: str, anchor: int | None, kind: str = "stmt") -> None:
         self.lines.append(_Line(depth, text, anchor, kind))
 
-    def has_comment_inside(self, span: Span | None, comments: list[Token]) -> bool:
+    def has_comment_inside(self, span: Span | None, offsets: list[int]) -> bool:
+        """Whether a comment starts inside `span` (`offsets`: comment starts, sorted)."""
         if span is None or self.source is None:
             return False
-        return any(span.start <= c.start_pos < span.end for c in comments)
+        index = bisect.bisect_left(offsets, span.start)
+        return index < len(offsets) and offsets[index] < span.end
 
     def closing_line(self, after: Span | None) -> int | None:
         """Line of the `}` that closes the body whose last statement is `after`."""
@@ -189,7 +196,7 @@ def inline(stmt: ast.Stmt) -> str | None:
 class _Formatter:
     def __init__(self, source: SourceFile | None, comments: list[Token]):
         self.printer = _Printer(source)
-        self.comments = comments
+        self.comment_offsets = sorted(c.start_pos for c in comments)
 
     def body(self, statements: tuple[ast.Stmt, ...], depth: int, branches: bool = False) -> None:
         for index, stmt in enumerate(statements):
@@ -211,7 +218,7 @@ class _Formatter:
             return
         one_line = inline(stmt) if branch else None
         if (one_line is not None and len(INDENT * depth + one_line) <= LINE_WIDTH
-                and not printer.has_comment_inside(stmt.span, self.comments)):
+                and not printer.has_comment_inside(stmt.span, self.comment_offsets)):
             printer.emit(depth, one_line, anchor)
             return
         if isinstance(op, ast.Residual):
@@ -235,7 +242,7 @@ class _Formatter:
         comments keeps its lines so that the comments stay inside."""
         printer = self.printer
         opener = f"{opener} {{" if opener else "{"
-        if not body and after is not None and printer.has_comment_inside(construct, self.comments):
+        if not body and after is not None and printer.has_comment_inside(construct, self.comment_offsets):
             printer.emit(depth, opener, anchor, kind)
             printer.emit(depth, "}" + after, construct.end_line, "close")  # type: ignore[union-attr]
             return
@@ -270,18 +277,20 @@ def _literal_path(item: ast.Import) -> str:
 
 # -- comments, blank lines and alignment ----------------------------------------------
 def _attach_comments(lines: list[_Line], comments: list[Token], source: SourceFile) -> list[_Line]:
+    # printed lines come in source order, so their anchors never decrease: bisect them
+    anchored = [i for i, l in enumerate(lines) if l.anchor is not None]
+    anchors = [lines[i].anchor for i in anchored]
     inserts: dict[int, list[_Line]] = {}
     tail: list[_Line] = []
     for token in comments:
         line, column = token.line, token.column
         text = str(token).rstrip()
         own_line = source.line_text(line)[: column - 1].strip() == ""
-        if not own_line:
-            target = max((i for i, l in enumerate(lines) if l.anchor is not None and l.anchor <= line), default=None)
-            if target is not None:
-                lines[target].comments.append(text)
-                continue
-        following = next((i for i, l in enumerate(lines) if l.anchor is not None and l.anchor > line), None)
+        position = bisect.bisect_right(anchors, line)  # anchors[:position] <= line < anchors[position:]
+        if not own_line and position > 0:
+            lines[anchored[position - 1]].comments.append(text)
+            continue
+        following = anchored[position] if position < len(anchored) else None
         if following is None:
             tail.append(_Line(0, text, line, "comment"))
         else:
