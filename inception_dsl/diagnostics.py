@@ -116,7 +116,7 @@ class DiagnosticSink:
 def render_concise(diagnostic: Diagnostic) -> str:
     span = diagnostic.primary_span
     where = f"{span.location()}: " if span else ""
-    return f"{where}{diagnostic.level.value}[{diagnostic.code.id}]: {diagnostic.message}"
+    return _clean(f"{where}{diagnostic.level.value}[{diagnostic.code.id}]: {diagnostic.message}")
 
 
 TAB_WIDTH = 4
@@ -146,6 +146,12 @@ def _excerpt(text: str) -> str:
     return "".join(_shown(c) for c in text)
 
 
+def _clean(text: str) -> str:
+    """Message text with control characters made visible: names and paths quoted from
+    a spec must not move the cursor or recolour the terminal."""
+    return "".join(_shown(c) if c != "\t" else " " for c in text)
+
+
 def _marker_line(span: Span, line: int, char: str) -> tuple[int, int]:
     """Start column and width (in terminal columns, 1-based) of the underline for
     `span` on `line`."""
@@ -168,7 +174,7 @@ def render_full(diagnostic: Diagnostic) -> str:
         lines += [f"  = note: {note}" for note in diagnostic.notes]
         if diagnostic.help:
             lines.append(f"  = help: {diagnostic.help}")
-        return "\n".join(lines)
+        return "\n".join(_clean(line) for line in lines)
     same_file = [lab for lab in diagnostic.labels if lab.span.source is span.source]
     other_files = [lab for lab in diagnostic.labels if lab.span.source is not span.source]
     shown_lines = sorted({lab.span.line for lab in same_file})
@@ -193,7 +199,7 @@ def render_full(diagnostic: Diagnostic) -> str:
         out.append(f"{pad} = note: {note}")
     if diagnostic.help:
         out.append(f"{pad} = help: {diagnostic.help}")
-    return "\n".join(out)
+    return "\n".join(_clean(line) for line in out)
 
 
 def to_dict(diagnostic: Diagnostic) -> dict:

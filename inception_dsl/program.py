@@ -4,6 +4,7 @@ missing files, cycles, oversized files and non-UTF-8 text become diagnostics."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,6 +118,9 @@ def _load_file(program: Program, source: SourceFile, directory: Path, sink: Diag
     program.settings[source.path] = _settings(module, sink)
     here = stack + [(_key(source.path), None)]
     for item in module.imports:
+        if "\x00" in item.path:  # the OS cannot even look such a path up
+            sink.emit(codes.FILE_NOT_FOUND, "an import path cannot contain a NUL character", item.span, "invalid path")
+            continue
         target_path = directory / item.path
         key = _key(str(target_path))
         chain = [k for k, _ in here]
@@ -140,7 +144,10 @@ def _load_file(program: Program, source: SourceFile, directory: Path, sink: Diag
 
 
 def _key(path: str) -> str:
-    return str(Path(path).resolve())
+    try:
+        return str(Path(path).resolve())
+    except (OSError, RuntimeError, ValueError):  # a symlink loop or an unusable name: compare as written
+        return os.path.abspath(path)
 
 
 def _define(program: Program, definition: ast.BlockDef, sink: DiagnosticSink) -> None:

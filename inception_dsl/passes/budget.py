@@ -36,6 +36,8 @@ def human_bytes(count: int) -> str:
     """`1.5 GiB`, `12.0 KiB`, `512 bytes`: binary units, one decimal."""
     if count < 1024:
         return f"{count} bytes"
+    if count >= 1024**5:  # beyond what a float divides safely, and beyond any machine
+        return f"over 1,000 TiB (~10^{len(str(count)) - 1} bytes)"
     for unit in ("KiB", "MiB", "GiB", "TiB"):
         count /= 1024
         if count < 1024 or unit == "TiB":
