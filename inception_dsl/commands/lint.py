@@ -11,7 +11,7 @@ import io
 import sys
 
 from ..codes import Severity
-from ..diagnostics import Diagnostic, DiagnosticSink
+from ..diagnostics import Diagnostic
 from ..lint_config import ConfigError, LintConfig, check_patterns, find_config, load_config
 from ..linter import lint_spec, spec_files
 from ..report import write_diagnostics
@@ -63,15 +63,12 @@ def run(args) -> int:
         return fail(str(error))
     if not files:
         return fail("no .incp files found in " + ", ".join(args.specs))
-    sink = DiagnosticSink()  # shared, so a finding in a file two specs import is reported once
+    found: dict[tuple, Diagnostic] = {}  # keyed, so a finding in a file two specs import is reported once
     for spec, config in zip(files, configs):
         for diagnostic in lint_spec(spec, config, network=args.network, params=dict(args.param),
                                     input_shape=args.input, limits=limits_from(args)):
-            key = (diagnostic.code.id, diagnostic.message, *(_where(diagnostic)))
-            if key not in sink._seen:
-                sink._seen.add(key)
-                sink.diagnostics.append(diagnostic)
-    diagnostics = sink.sorted()
+            found.setdefault((diagnostic.code.id, diagnostic.message, *_where(diagnostic)), diagnostic)
+    diagnostics = sorted(found.values(), key=Diagnostic.sort_key)
     buffer = io.StringIO()
     write_diagnostics(diagnostics, buffer, args.format)
     if args.format == "text" and not diagnostics:
