@@ -189,3 +189,9 @@ def test_json_report_is_one_document_for_several_specs(tmp_path, capsys):
 def test_a_directory_without_specs_is_a_usage_error(tmp_path, capsys):
     assert main(["lint", str(tmp_path)]) == 2
     assert main(["fmt", str(tmp_path)]) == 2
+
+
+def test_every_rule_is_documented_under_its_code_and_slug():
+    doc = (ROOT / "docs" / "lint.md").read_text()
+    headings = set(re.findall(r"^### (W1\d\d) ([a-z-]+)", doc, re.M))
+    assert headings == {(r.code.id, r.code.slug) for r in RULES}
