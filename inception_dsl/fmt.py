@@ -2,7 +2,8 @@
 
 The layout (docs/lint.md, "fmt"): 2-space indents, one statement per line, one blank
 line between definitions, other blank lines kept where the source had them (at most
-one); `name=value` in argument and parameter lists, `set name = value`. A concat
+one); `name=value` in call arguments, `name = default` in parameter lists and
+`set name = value` (declarations are spaced, as in docs/language.md). A concat
 branch that is a short sequence (or concat) of plain layer and block calls is written
 on one line, `{ a; b; c }`, when it fits in LINE_WIDTH columns and holds no comment.
 Trailing comments of consecutive lines at one indentation are aligned two columns
@@ -262,7 +263,7 @@ class _Formatter:
         elif isinstance(item, ast.Setting):
             printer.emit(0, f"set {item.name} = {expr(item.value)}", anchor)
         else:
-            params = ", ".join(p.name if p.default is None else f"{p.name}={expr(p.default)}" for p in item.params)
+            params = ", ".join(p.name if p.default is None else f"{p.name} = {expr(p.default)}" for p in item.params)
             opener = f"{item.kind} {item.name}" + (f"({params})" if item.params else "")
             self.block(opener, item.body, 0, anchor, False, "", kind="def", construct=item.span)
 

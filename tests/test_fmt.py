@@ -85,7 +85,7 @@ EXPECTED = """# header comment
 import "x.incp"
 set bn_eps = 0.001  # eps
 
-block b(k, n=2 * (k + 1)) {
+block b(k, n = 2 * (k + 1)) {
   conv(k, 1x1)
   conv(n, 3x3, stride=2, valid)  # trailing
   concat {
@@ -96,7 +96,7 @@ block b(k, n=2 * (k + 1)) {
   }
 }
 
-network n(c=10) {
+network n(c = 10) {
   input 3x32x32
   b(k=4)
   flatten;
