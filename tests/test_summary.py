@@ -1,6 +1,6 @@
 """`summary` and backends/summary.py: totals and per-block figures equal the measured
 reference (timm inception_v4, FlopCounterMode), MACs equal torch's own FlopCounterMode
-count for every spec, formats, batch and dtype, no torch import."""
+count on the compiled module (inception_dsl.load) for every spec, formats, batch and dtype, no torch import."""
 
 from __future__ import annotations
 
@@ -117,7 +117,7 @@ def test_summary_does_not_import_torch():
     assert done.returncode == 0, done.stderr
 
 
-# -- the MAC formula against torch's own counter ----------------------------------------
+# -- the summary against the compiled module (inception_dsl.load) --------------------------
 SMALL_INPUTS = [(3, 96, 96), (3, 75, 75), (3, 64, 64)]
 
 
@@ -131,31 +131,29 @@ def _smallest_graph(spec):
     return result.graph
 
 
-@pytest.mark.parametrize("spec", sorted(SPECS.glob("*.incp")), ids=lambda p: p.stem)
-def test_macs_equal_flop_counter_mode_on_the_same_ops(spec):
-    """Run every conv and linear of the graph in torch under FlopCounterMode: its count
-    (2 per MAC) must be twice the summary's MACs. The ops run on tensors of the shapes the
-    IR says, so this checks the formula, not the shape inference (tested elsewhere)."""
-    import torch  # only this test needs torch
+def _module_counts(spec, input_shape):
+    import torch
     from torch.utils.flop_counter import FlopCounterMode
 
+    import inception_dsl
+
+    torch.manual_seed(0)
+    model = inception_dsl.load(spec, input_shape=input_shape).eval()
+    params = sum(p.numel() for p in model.parameters())
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(torch.zeros(1, *input_shape))
+    return params, counter.get_total_flops()
+
+
+@pytest.mark.parametrize("spec", sorted(SPECS.glob("*.incp")), ids=lambda p: p.stem)
+def test_totals_equal_the_compiled_module(spec):
     graph = _smallest_graph(spec)
     summary = to_summary(graph)
-    with FlopCounterMode(display=False) as counter:
-        with torch.no_grad():
-            for node in graph.nodes():
-                if node.op not in (Op.CONV, Op.LINEAR):
-                    continue
-                in_shape = graph.node(graph.inputs(node.id)[0]).shape
-                if node.op is Op.LINEAR:
-                    x = torch.zeros(1, *in_shape).flatten(1)
-                    torch.nn.functional.linear(x, torch.zeros(node.attrs["out_features"], x.shape[1]),
-                                               torch.zeros(node.attrs["out_features"]))
-                    continue
-                a = node.attrs
-                top, bottom, left, right = a["padding"]
-                x = torch.nn.functional.pad(torch.zeros(1, *in_shape), (left, right, top, bottom))
-                weight = torch.zeros(a["out_channels"], in_shape[0] // a["groups"], *a["kernel"])
-                y = torch.nn.functional.conv2d(x, weight, stride=a["stride"], dilation=a["dilation"], groups=a["groups"])
-                assert tuple(y.shape[1:]) == node.shape, node.id
-    assert counter.get_total_flops() == 2 * summary.macs
+    params, flops = _module_counts(spec, graph.input_node.shape)
+    assert params == summary.params
+    assert flops == 2 * summary.macs
+
+
+def test_full_size_v4_equals_the_compiled_module(v4):
+    params, flops = _module_counts(SPECS / "v4.incp", (3, 299, 299))
+    assert (params, flops) == (42_679_816, 24_507_949_248) == (to_summary(v4).params, to_summary(v4).flops)
