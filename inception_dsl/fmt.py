@@ -263,9 +263,31 @@ class _Formatter:
         elif isinstance(item, ast.Setting):
             printer.emit(0, f"set {item.name} = {expr(item.value)}", anchor)
         else:
-            params = ", ".join(p.name if p.default is None else f"{p.name} = {expr(p.default)}" for p in item.params)
-            opener = f"{item.kind} {item.name}" + (f"({params})" if item.params else "")
+            params = [p.name if p.default is None else f"{p.name} = {expr(p.default)}" for p in item.params]
+            opener = _wrap(f"{item.kind} {item.name}(", params, ")") if params else f"{item.kind} {item.name}"
             self.block(opener, item.body, 0, anchor, False, "", kind="def", construct=item.span)
+
+
+def _wrap(prefix: str, items: list[str], suffix: str) -> str:
+    """`prefix` + items + `suffix` on one line if it fits (with the ` {` that follows),
+    else filled greedily, continuation lines aligned after `prefix`."""
+    one_line = prefix + ", ".join(items) + suffix
+    if len(one_line) + 2 <= LINE_WIDTH:
+        return one_line
+    lines, current = [], prefix
+    for index, item in enumerate(items):
+        piece = item + ("," if index + 1 < len(items) else suffix)
+        reserve = 2 if index + 1 == len(items) else 0
+        if current.strip() and current != prefix and len(current) + 1 + len(piece) + reserve > LINE_WIDTH:
+            lines.append(current)
+            current = " " * len(prefix) + piece
+        else:
+            current += ("" if current == prefix else " ") + piece
+    return "\n".join(lines + [current])
+
+
+def _last_line(text: str) -> str:
+    return text.rsplit("\n", 1)[-1]
 
 
 def _literal_path(item: ast.Import) -> str:
@@ -334,7 +356,7 @@ def _render(lines: list[_Line]) -> str:
         while (end < len(lines) and lines[end].kind not in ("comment", "blank")
                and lines[start].kind not in ("comment", "blank") and lines[end].depth == lines[start].depth):
             end += 1
-        widths = [len(texts[i]) for i in range(start, end) if lines[i].comments]
+        widths = [len(_last_line(texts[i])) for i in range(start, end) if lines[i].comments]
         for i in range(start, end):
             if lines[i].comments:
                 columns[i] = max(widths) + 2
@@ -342,7 +364,8 @@ def _render(lines: list[_Line]) -> str:
     out = []
     for index, (line, text) in enumerate(zip(lines, texts)):
         if line.comments:
-            text = text.ljust(columns[index]) + " ".join(line.comments) if text.strip() else " ".join(line.comments)
+            padding = " " * max(0, columns[index] - len(_last_line(text)))
+            text = text + padding + " ".join(line.comments) if text.strip() else " ".join(line.comments)
         out.append(text.rstrip())
     return "\n".join(out) + "\n" if out else ""
 

@@ -202,3 +202,12 @@ def test_fmt_does_not_import_torch():
             "assert 'torch' not in sys.modules, 'torch was imported'; sys.exit(0)")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_long_parameter_list_wraps_under_its_parenthesis():
+    params = ", ".join(f"parameter_{i} = {i * 1000}" for i in range(12))
+    out = fmt(f"network n({params}) {{  # note\n  input 3x8x8\n}}\n")
+    lines = out.splitlines()
+    assert lines[0].startswith("network n(parameter_0 = 0, ") and lines[1].startswith(" " * 10 + "parameter_")
+    assert lines[2].endswith(") {  # note") and max(len(line) for line in lines) <= 100
+    assert fmt(out) == out and ast_of(out) == ast_of(f"network n({params}) {{ input 3x8x8 }}")
