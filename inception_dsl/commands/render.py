@@ -6,7 +6,6 @@ it into svg/png/pdf. Never imports torch. Exit 0 drawn, 1 diagnostics (nothing w
 
 from __future__ import annotations
 
-import argparse
 import re
 import shutil
 import subprocess
