@@ -209,5 +209,5 @@ def test_a_long_parameter_list_wraps_under_its_parenthesis():
     out = fmt(f"network n({params}) {{  # note\n  input 3x8x8\n}}\n")
     lines = out.splitlines()
     assert lines[0].startswith("network n(parameter_0 = 0, ") and lines[1].startswith(" " * 10 + "parameter_")
-    assert lines[2].endswith(") {  # note") and max(len(line) for line in lines) <= 100
+    assert lines[2].endswith(") {  # note") and max(len(line.split("#")[0].rstrip()) for line in lines) <= 100
     assert fmt(out) == out and ast_of(out) == ast_of(f"network n({params}) {{ input 3x8x8 }}")
