@@ -90,6 +90,8 @@ def test_depth_opens_outer_blocks_and_keeps_inner_ones_closed(tmp_path):
     graph = analyze(SMALL).graph
     depth1 = to_dot(graph, View(depth=1))
     assert '"inner: unit\\n24x16x16"' in depth1 and '"shrink\\n40x7x7"' in depth1
+    by_name = to_dot(graph, View(expand=frozenset({"tower", "inner"})))
+    assert "3x3 Avg Pooling" in by_name and '"shrink\\n40x7x7"' in by_name and '"unit x3\\n24x16x16"' in by_name
     depth2 = to_dot(graph, View(depth=2))
     assert '"inner: unit\\n24x16x16"' not in depth2 and "3x3 Conv (16 stride 2 V)" in depth2
 
@@ -207,6 +209,13 @@ def test_spec_with_errors_exits_1_and_leaves_the_old_output_alone(tmp_path, caps
     assert "error[E201]" in capsys.readouterr().err
     assert out.read_text() == "previous drawing"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_unknown_expand_name_is_a_usage_error(tmp_path, capsys):
+    status, out = render(tmp_path, V4, "--expand", "inception_bb")
+    assert status == 2 and not out.exists() and "did you mean `inception_b`" in capsys.readouterr().err
+    assert render(tmp_path, V4, "--expand", "stem", "inception_b.3")[0] == 0  # statement, instance
+    assert render(tmp_path, SMALL, "--expand", "tower", "inner")[0] == 0  # a block inside a block
 
 
 def test_unknown_output_format_is_a_usage_error(tmp_path, capsys):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from ..ir import Graph, Node, Op
 
-__all__ = ["View", "Unit", "Drawing", "build_drawing", "fused_layers"]
+__all__ = ["View", "Unit", "Drawing", "build_drawing", "fused_layers", "scope_names"]
 
 
 @dataclass(frozen=True)
@@ -29,9 +29,7 @@ class View:
     def opens(self, graph: Graph, scope: str, level: int) -> bool:
         if self.scope is not None or "all" in self.expand or level <= self.depth:
             return True
-        site = graph.blocks.get(scope)
-        names = {scope, _strip_instance(scope), site.block if site else ""}
-        return bool(names & self.expand)
+        return bool(scope_names(graph, scope) & self.expand)
 
 
 @dataclass
@@ -51,6 +49,14 @@ class Drawing:
     units: list[Unit] = field(default_factory=list)
     edges: list[tuple[str, str, str]] = field(default_factory=list)  # (unit, unit, shape label)
     repeats: dict[str, int] = field(default_factory=dict)  # folded scope -> count
+
+
+def scope_names(graph: Graph, scope: str) -> set[str]:
+    """The names `--expand` may use for a block instance: its path (`inception_b.3`), its
+    statement (`inception_b`, or `inner` for `tower.inner`) and its block (`unit`)."""
+    statement = _strip_instance(scope)
+    site = graph.blocks.get(scope)
+    return {scope, statement, statement.rpartition(".")[2]} | ({site.block} if site else set())
 
 
 def _strip_instance(path: str) -> str:

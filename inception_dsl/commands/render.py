@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .. import api
 from ..backends.dot import to_dot
-from ..backends.drawing import View
+from ..backends.drawing import View, scope_names
 from ..diagnostics import DiagnosticSink
 from ..program import load_program
 from ..values import did_you_mean
@@ -78,8 +78,20 @@ def run(args) -> int:
             fail(f"note: the call of `{args.block}` above is the one `render --block` adds after the end of the file; "
                  "give the block's arguments with --arg NAME=VALUE and its input with --input CxHxW")
         return 1
+    unknown = _unknown_expand_names(result.graph, view.expand - {"all"})
+    if unknown:
+        return fail(unknown)
     source = to_dot(result.graph, view, title=title or result.graph.name)
     return _write(args.output, fmt, source, dot_program)
+
+
+def _unknown_expand_names(graph, names: frozenset[str]) -> str | None:
+    """A message for `--expand` names that match no block, statement or instance."""
+    known = set().union(*(scope_names(graph, scope) for scope in graph.blocks))
+    for name in sorted(names - known):
+        hint = did_you_mean(name, known)
+        return f"--expand {name}: no block, statement or instance has that name" + (f"; {hint}" if hint else "")
+    return None
 
 
 def _write(output: str, fmt: str, source: str, dot_program: str | None) -> int:
