@@ -5,12 +5,16 @@
     model.load_state_dict(ours, strict=True)
 
 The mapping from the reference's parameter names to ours is derived, never typed in:
-both networks run one forward pass with hooks on every Conv2d, BatchNorm and Linear, the
-two execution orders are paired position by position, and each pair must agree on its
-role (conv, batchnorm, linear) and on the shape of every tensor it holds. Execution
-order, not registration order, because they differ (torchvision's GoogLeNet registers
-its auxiliary heads last but runs them after inception4a/4d). The first pair that
-disagrees raises `InteropError` naming both layers.
+the reference runs one forward pass with hooks on every Conv2d, BatchNorm and Linear,
+its execution order is paired position by position with our module's layers in the
+order the spec defines them, and each pair must agree on its role (conv, batchnorm,
+linear) and on the shape of every tensor it holds. The reference's execution order, not
+its registration order, because they differ (torchvision's GoogLeNet registers its
+auxiliary heads last but runs them after inception4a/4d); our definition order, not our
+execution order, because a generated forward may run a residual's shortcut before its
+branch where torchvision runs it after (if the definition order does not pair, our
+execution order is tried too). The first pair that disagrees raises `InteropError`
+naming both layers.
 
 Auxiliary heads only run in training mode in torchvision, so the tracing pass sets the
 `training` flag of the top-level module alone: its forward takes the training path
@@ -27,7 +31,7 @@ from typing import Mapping
 import torch
 from torch import nn
 
-__all__ = ["SOURCES", "InteropError", "Layer", "build_reference", "convert_state_dict", "execution_order",
+__all__ = ["SOURCES", "InteropError", "Layer", "build_reference", "convert_state_dict", "definition_order", "execution_order",
            "has_aux_weights", "pair_layers"]
 
 # Parameter-owning layer kinds, checked in this order (Linear is not a conv, BN is neither).
@@ -46,17 +50,18 @@ class InteropError(ValueError):
 class _Source:
     library: str  # "timm" or "torchvision"
     name: str  # the model's name in that library
-    input_size: int  # the resolution the reference network is built for
+    trace_size: int  # input resolution of the tracing pass: the smallest that reaches every layer cheaply
     aux_prefix: str | None  # state_dict prefix of the auxiliary head(s), if it has any
 
 
 SOURCES: dict[str, _Source] = {
-    "timm:inception_v4": _Source("timm", "inception_v4", 299, None),
-    "timm:inception_resnet_v2": _Source("timm", "inception_resnet_v2", 299, None),
+    "timm:inception_v4": _Source("timm", "inception_v4", 139, None),
+    "timm:inception_resnet_v2": _Source("timm", "inception_resnet_v2", 139, None),
+    # v3's auxiliary head needs the full 17x17 grid at Mixed_6e
     "timm:inception_v3": _Source("timm", "inception_v3", 299, "AuxLogits."),
     "torchvision:inception_v3": _Source("torchvision", "inception_v3", 299, "AuxLogits."),
-    "torchvision:googlenet": _Source("torchvision", "googlenet", 224, "aux"),
-    "torchvision:resnet50": _Source("torchvision", "resnet50", 224, None),
+    "torchvision:googlenet": _Source("torchvision", "googlenet", 96, "aux"),
+    "torchvision:resnet50": _Source("torchvision", "resnet50", 96, None),
 }
 
 
@@ -114,6 +119,14 @@ def _layer(name: str, module: nn.Module, role: str) -> Layer:
     return Layer(name, role, tuple(sorted((key, tuple(value.shape)) for key, value in state.items())))
 
 
+def definition_order(model: nn.Module) -> list[Layer]:
+    """Every Conv/BatchNorm/Linear of `model` in registration order. A module compiled
+    from a spec registers its layers in the order the spec writes them, which is the
+    order a reference runs them in; its generated forward may differ where the order
+    does not matter (it may run a residual's shortcut before the branch)."""
+    return [_layer(name, module, role) for name, module in model.named_modules() if (role := _role(module))]
+
+
 def execution_order(model: nn.Module, input_size: int) -> list[Layer]:
     """Every Conv/BatchNorm/Linear of `model` in the order one forward pass runs them
     (auxiliary heads included); layers the pass never reaches follow in registration order."""
@@ -169,7 +182,14 @@ def convert_state_dict(
     num_classes = _num_classes(state_dict)
     reference = build_reference(source, aux_logits=has_aux_weights(state_dict, source), num_classes=num_classes)
     _check_keys(reference, state_dict, source)
-    pairs = pair_layers(execution_order(reference, spec.input_size), execution_order(model, spec.input_size))
+    theirs = execution_order(reference, spec.trace_size)
+    try:
+        pairs = pair_layers(theirs, definition_order(model))
+    except InteropError as first_error:
+        try:  # a model whose registration order is not its running order (like GoogLeNet's)
+            pairs = pair_layers(theirs, execution_order(model, spec.trace_size))
+        except InteropError:
+            raise first_error from None
     converted: dict[str, torch.Tensor] = {}
     for theirs, mine in pairs:
         for key, _ in mine.shapes:

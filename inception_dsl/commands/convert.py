@@ -1,0 +1,70 @@
+"""`inception-dsl convert SPEC --from timm:inception_v4 --weights ref.pth -o model.pth`:
+carry a timm/torchvision checkpoint over to the module compiled from SPEC.
+
+The layer pairing is derived by interop.convert_state_dict (traced execution orders,
+checked layer by layer). Exit 0 written, 1 spec diagnostics or weights that do not fit
+(nothing written), 2 usage or I/O errors. Imports torch (a torch-facing command)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from .common import add_spec_options, analyze_args, fail, report, write_atomic
+
+__all__ = ["add_parser", "run"]
+
+SOURCES = ("timm:inception_v4", "timm:inception_resnet_v2", "timm:inception_v3",
+           "torchvision:inception_v3", "torchvision:googlenet", "torchvision:resnet50")
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "convert", help="load timm/torchvision weights into a spec's module",
+        description="Rename a timm or torchvision state_dict so that the module compiled from SPEC loads it "
+                    "(strict). The pairing of layers is derived from both networks, never from a table.")
+    add_spec_options(parser, input=False)
+    parser.add_argument("--from", dest="source", required=True, choices=SOURCES, metavar="LIBRARY:MODEL",
+                        help="where the weights come from: " + ", ".join(SOURCES))
+    parser.add_argument("--weights", required=True, metavar="REF.pth", help="the reference state_dict (torch.save)")
+    parser.add_argument("-o", "--output", required=True, metavar="OUT.pth", help="where to write the converted state_dict")
+    parser.set_defaults(run=run)
+
+
+def run(args) -> int:
+    weights = Path(args.weights)
+    if not weights.is_file():
+        return fail(f"cannot read `{args.weights}`: no such file")
+    result = analyze_args(args)
+    report(result, args)
+    if not result.ok:
+        return 1
+
+    import torch
+
+    from ..backends.torch_module import build_module
+    from ..interop import InteropError, convert_state_dict
+
+    try:
+        state_dict = torch.load(weights, map_location="cpu", weights_only=True)
+    except Exception as error:  # a corrupt or foreign file: torch raises many kinds
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        return fail(f"cannot read `{args.weights}` as a PyTorch state_dict ({first_line})")
+    if isinstance(state_dict, dict) and isinstance(state_dict.get("state_dict"), dict):
+        state_dict = state_dict["state_dict"]  # a training checkpoint wrapping the weights
+    if not isinstance(state_dict, dict) or not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
+        return fail(f"`{args.weights}` does not hold a state_dict (a mapping of names to tensors)")
+    model = build_module(result)
+    try:
+        converted = convert_state_dict(state_dict, source=args.source, model=model)
+        model.load_state_dict(converted, strict=True)
+    except InteropError as error:
+        return fail(f"error: the weights do not fit `{args.spec}`: {error}", 1)
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    try:
+        write_atomic(args.output, buffer.getvalue())
+    except OSError as error:
+        return fail(f"cannot write `{args.output}`: {error.strerror or error}")
+    print(f"{args.output}: {len(converted)} tensors from {args.source}")
+    return 0

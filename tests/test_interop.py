@@ -1,0 +1,159 @@
+"""Proof of equality: a timm/torchvision model with random weights (BatchNorm statistics
+randomized too, so that every tensor matters), its state_dict converted into the module
+compiled from our spec, the same outputs on the same input (float32, max abs diff < 1e-4).
+Auxiliary heads are compared as well where the spec has them."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from inception_dsl.backends.torch_module import load
+from inception_dsl.interop import InteropError, build_reference, convert_state_dict, execution_order
+
+from .conftest import SPECS
+
+TOLERANCE = 1e-4
+
+# source -> (spec, network parameters, build the reference with its aux head(s))
+CASES = {
+    "timm:inception_v4": ("v4.incp", {}, False),
+    "timm:inception_resnet_v2": ("inception_resnet_v2.incp", {}, False),
+    "timm:inception_v3": ("v3.incp", {}, False),
+    "torchvision:inception_v3": ("v3.incp", {"aux_logits": True}, True),
+    "torchvision:googlenet": ("googlenet.incp", {"aux_logits": True}, True),
+    "torchvision:resnet50": ("resnet50.incp", {}, False),
+}
+INPUT_SIZE = {"googlenet.incp": 224, "resnet50.incp": 224}  # the others: 299
+
+
+def randomize_batchnorm(model: nn.Module, generator: torch.Generator) -> None:
+    """Fresh BatchNorm layers are the identity in eval mode (mean 0, var 1, weight 1,
+    bias 0): a converter that swapped or dropped them would go unnoticed."""
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                n = module.num_features
+                module.running_mean.copy_(torch.randn(n, generator=generator) * 0.1)
+                module.running_var.copy_(torch.rand(n, generator=generator) + 0.5)
+                module.weight.copy_(torch.rand(n, generator=generator) + 0.5)
+                module.bias.copy_(torch.randn(n, generator=generator) * 0.1)
+                module.num_batches_tracked.fill_(int(torch.randint(1, 1000, (1,), generator=generator)))
+
+
+def outputs(model: nn.Module, x: torch.Tensor, *, aux: bool) -> list[torch.Tensor]:
+    """The model's outputs in eval mode; with aux, every output of the training path,
+    taken with only the top-level module flagged as training (BatchNorm and Dropout stay
+    in eval mode), which is how torchvision and our modules decide to run aux heads."""
+    model.eval()
+    model.training = aux
+    try:
+        with torch.no_grad():
+            result = model(x)
+    finally:
+        model.eval()
+    return list(result) if isinstance(result, tuple) else [result]
+
+
+@pytest.mark.parametrize("source", sorted(CASES))
+def test_converted_weights_give_the_reference_outputs(source):
+    spec, params, aux = CASES[source]
+    size = INPUT_SIZE.get(spec, 299)
+    generator = torch.Generator().manual_seed(1234)
+    torch.manual_seed(0)
+    reference = build_reference(source, aux_logits=aux)
+    randomize_batchnorm(reference, generator)
+    ours = load(SPECS / spec, seed=0, **params)
+
+    converted = convert_state_dict(reference.state_dict(), source=source, model=ours)
+    ours.load_state_dict(converted, strict=True)
+
+    x = torch.randn(1, 3, size, size, generator=generator)
+    theirs, mine = outputs(reference, x, aux=aux), outputs(ours, x, aux=aux)
+    assert len(theirs) == len(mine) == (1 + (source == "torchvision:googlenet") + 1 if aux else 1)
+    # torchvision returns (logits, aux2, aux1) for GoogLeNet and (logits, aux) for v3: the
+    # specs' `output` statements list their heads in the same order
+    for expected, actual in zip(theirs, mine):
+        assert expected.shape == actual.shape == (1, 1000)
+        assert expected.std() > 1e-2  # a constant output would make the comparison vacuous
+        assert (expected - actual).abs().max().item() < TOLERANCE
+
+
+def test_googlenet_aux_heads_run_in_a_different_order_than_they_are_registered():
+    """The reason the pairing traces execution instead of reading registration order."""
+    reference = build_reference("torchvision:googlenet", aux_logits=True)
+    registered = [n for n, m in reference.named_modules() if isinstance(m, nn.Conv2d)]
+    executed = [layer.name for layer in execution_order(reference, 96) if layer.role == "conv"]
+    assert sorted(registered) == sorted(executed) and registered != executed
+    assert executed[executed.index("inception4a.branch4.1.conv") + 1] == "aux1.conv.conv"
+
+
+def test_a_mismatch_names_the_first_layers_that_disagree():
+    reference = build_reference("torchvision:googlenet")
+    ours = load(SPECS / "googlenet.incp", num_classes=10)
+    with pytest.raises(InteropError) as error:
+        convert_state_dict(reference.state_dict(), source="torchvision:googlenet", model=ours)
+    message = str(error.value)
+    assert "the reference runs `fc` (linear: bias (1000,), weight (1000, 1024))" in message
+    assert "the model runs `fc` (linear: bias (10,), weight (10, 1024))" in message
+
+
+def test_a_missing_head_is_named_where_the_networks_part():
+    reference = build_reference("torchvision:googlenet", aux_logits=True)
+    ours = load(SPECS / "googlenet.incp")  # without aux heads
+    with pytest.raises(InteropError, match=r"layer 42 disagrees: the reference runs `aux1.conv.conv` \(conv: weight "
+                                           r"\(128, 512, 1, 1\)\) where the model runs `inception4b.branch1.conv`"):
+        convert_state_dict(reference.state_dict(), source="torchvision:googlenet", model=ours)
+
+
+def test_extra_layers_at_the_end_are_reported_by_count():
+    from inception_dsl.interop import Layer, pair_layers
+
+    conv = Layer("a", "conv", (("weight", (8, 3, 1, 1)),))
+    head = Layer("fc", "linear", (("bias", (10,)), ("weight", (10, 8))))
+    with pytest.raises(InteropError, match="the reference has 1 weighted layers and the model 2; the first one "
+                                           "without a partner is the model's `fc`"):
+        pair_layers([conv], [conv, head])
+
+
+def test_weights_of_another_architecture_are_refused_before_tracing():
+    ours = load(SPECS / "resnet50.incp")
+    with pytest.raises(InteropError, match="not a torchvision:resnet50 state_dict: missing"):
+        convert_state_dict({"conv1.weight": torch.zeros(64, 3, 7, 7)}, source="torchvision:resnet50", model=ours)
+    with pytest.raises(InteropError, match="unknown weight source 'keras:resnet50'"):
+        convert_state_dict({}, source="keras:resnet50", model=ours)
+
+
+def test_convert_command_writes_weights_that_load_strictly(tmp_path, capsys):
+    from inception_dsl.cli import main
+
+    reference = build_reference("torchvision:googlenet")
+    randomize_batchnorm(reference, torch.Generator().manual_seed(7))
+    torch.save(reference.state_dict(), tmp_path / "ref.pth")
+    out = tmp_path / "ours.pth"
+    argv = ["convert", str(SPECS / "googlenet.incp"), "--from", "torchvision:googlenet",
+            "--weights", str(tmp_path / "ref.pth"), "-o", str(out)]
+    assert main(argv) == 0
+    ours = load(SPECS / "googlenet.incp")
+    ours.load_state_dict(torch.load(out, weights_only=True), strict=True)
+    assert torch.equal(ours.state_dict()["inception4a.branch4.conv1.bn.running_var"],
+                       reference.state_dict()["inception4a.branch4.1.bn.running_var"])
+
+    # weights that do not fit: exit 1, the first disagreeing layers named, nothing written
+    refused = tmp_path / "refused.pth"
+    assert main(argv[:-1] + [str(refused), "-p", "num_classes=10"]) == 1
+    assert "the model runs `fc` (linear: bias (10,)" in capsys.readouterr().err
+    assert not refused.exists()
+
+
+def test_convert_command_reports_unreadable_weights_with_exit_2(tmp_path, capsys):
+    from inception_dsl.cli import main
+
+    (tmp_path / "junk.pth").write_text("not a checkpoint")
+    argv = ["convert", str(SPECS / "resnet50.incp"), "--from", "torchvision:resnet50", "-o", str(tmp_path / "o.pth")]
+    assert main(argv + ["--weights", str(tmp_path / "junk.pth")]) == 2
+    assert main(argv + ["--weights", str(tmp_path / "missing.pth")]) == 2
+    err = capsys.readouterr().err
+    assert "as a PyTorch state_dict" in err and "no such file" in err and "Traceback" not in err
+    assert not (tmp_path / "o.pth").exists()
