@@ -56,6 +56,14 @@ def test_v4_per_block_figures_equal_the_reference(v4):
     assert rows["inception_b.6"].shape == (1024, 17, 17)
 
 
+def test_aux_head_is_marked_and_counted():
+    # torchvision inception_v3 with its aux head, FlopCounterMode in training mode (reference file)
+    summary = to_summary(analyze(SPECS / "v3.incp", params={"aux_logits": True}).graph)
+    assert (summary.params, summary.flops) == (27_161_264, 11_437_798_592)
+    assert [r.name for r in summary.rows if r.aux] == ["AuxLogits"]
+    assert "AuxLogits (aux)" in format_table(summary)
+
+
 def test_depth_rows_add_up_to_their_stage(v4):
     summary = to_summary(v4, depth=1)
     stage = next(r for r in summary.rows if r.name == "stem")

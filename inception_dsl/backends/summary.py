@@ -32,6 +32,7 @@ class Row:
     params: int = 0
     macs: int = 0
     activation_bytes: int = 0
+    aux: bool = False  # part of an auxiliary head, which runs in training only
 
 
 @dataclass
@@ -91,6 +92,7 @@ def to_summary(graph: Graph, *, depth: int = 0, batch: int = 1, dtype: str = "fl
     nodes = list(graph.nodes())
     owners = fused_layers(graph, nodes)
     kinds = {s.name: s.kind for s in graph.stages}
+    aux_stages = {s.name for s in graph.stages if s.aux}
     summary = Summary(graph.name, graph.input_node.shape, batch, dtype)
     rows: dict[str, Row] = {}
     for node in nodes:
@@ -111,7 +113,7 @@ def to_summary(graph: Graph, *, depth: int = 0, batch: int = 1, dtype: str = "fl
             row = rows.get(key)
             if row is None:
                 kind = kinds.get(key) or (_sub_kind(graph, key) if level else node.op.value)
-                row = rows[key] = Row(key, kind, level)
+                row = rows[key] = Row(key, kind, level, aux=stage in aux_stages)
             row.params += params
             row.macs += macs
             row.activation_bytes += memory
@@ -150,7 +152,7 @@ def _bytes_text(count: int) -> str:
 
 def format_table(summary: Summary) -> str:
     header = ("name", "kind", "output", "params", "MACs", "activations")
-    body = [("  " * r.level + r.name, r.kind, _shape_text(r.shape), f"{r.params:,}", f"{r.macs:,}",
+    body = [("  " * r.level + r.name + (" (aux)" if r.aux else ""), r.kind, _shape_text(r.shape), f"{r.params:,}", f"{r.macs:,}",
              _bytes_text(r.activation_bytes)) for r in summary.rows]
     total = ("total", "", "", f"{summary.params:,}", f"{summary.macs:,}", _bytes_text(summary.activation_bytes))
     widths = [max(len(line[i]) for line in [header, *body, total]) for i in range(len(header))]
