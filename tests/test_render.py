@@ -134,6 +134,15 @@ def test_block_not_used_by_a_network_is_drawn_with_its_arguments(tmp_path):
     assert "3x3 Conv (384 stride 2 V)" in source and "1x1 Conv (192)" in source and "384x35x35" in source
 
 
+def test_block_no_network_calls_gets_the_first_input_that_fits(tmp_path):
+    status, out = render(tmp_path, "specs/blocks/inception_v4.incp", "--block", "inception_b")
+    assert status == 0 and '"Input\\n3x35x35"' in out.read_text()
+    spec = tmp_path / "res.incp"
+    spec.write_text("block r { residual { conv(384, 1x1, linear) } }\n")  # needs 384 input channels
+    status, out = render(tmp_path, str(spec), "--block", "r")
+    assert status == 0 and '"Input\\n384x35x35"' in out.read_text()
+
+
 def test_block_with_missing_arguments_reports_and_writes_nothing(tmp_path, capsys):
     status, out = render(tmp_path, "specs/blocks/inception_v4.incp", "--block", "reduction_a")
     assert status == 1 and not out.exists()
