@@ -17,12 +17,15 @@ from typing import Any
 
 from .. import syntax as ast
 from ..api import Result
-from ..ir import Op
 from ..diagnostics import DiagnosticSink
-from ..layers import ACTIVATIONS, LAYERS
+from ..elaborate import bind_params
+from ..ir import Op
+from ..layers import LAYERS
 from ..naming import TRANSPARENT, is_single_compound, statement_names
 from ..passes.infer_shapes import fmt_shape
-from ..values import Symbol, evaluate
+from ..values import EvalError
+from .python_facts import (grid_after, hint, is_layer_chain, leading_comment, mentioned_in, paren,
+                           parse_channels, training_only)
 from .python_layers import (CHANNEL_PRESERVING, Channels, CodegenError, LayerContext, add_channels,
                             layer_code, mentions, py_expr, py_value)
 from .python_names import RESERVED_ATTRIBUTES, Namespace, camel, safe_text
@@ -158,16 +161,16 @@ class _Generator:
         for param in definition.params:
             local = scope.init_ns.create(param.name)
             scope.names[param.name] = local
-            scope.cls.signature.append(f"{local}{_hint(env.get(param.name))} = {py_value(env.get(param.name))}")
+            scope.cls.signature.append(f"{local}{hint(env.get(param.name))} = {py_value(env.get(param.name))}")
         if len(scope.cls.signature) == 1:
             scope.cls.signature = []
         scope.cls.init.append(f"in_channels = {shape[0]}  # input {fmt_shape(shape)}")
         outputs = [(n, s.span) for s in definition.body if isinstance(s, ast.OutputStmt) for n in s.names]
         statements = [s for s in definition.body if isinstance(s, ast.Labeled)]
-        training_only = _training_only(statements, [n for n, _ in outputs]) if len(outputs) > 1 else set()
+        aux_only = training_only(statements, [n for n, _ in outputs]) if len(outputs) > 1 else set()
         keep = {n for n, _ in outputs}
         _, last_var, labels = self.body(scope, definition.body, "block", "in_channels", "x",
-                                        keep=keep, training_only=training_only)
+                                        keep=keep, training_only=aux_only)
         names = statement_names(definition.body, "block", self.program.definitions)
         conditional = {s.label: n for s, n in zip(statements, names) if s.label and s.condition is not None}
         self._returns(scope, outputs, labels, last_var, conditional)
@@ -204,7 +207,7 @@ class _Generator:
         cls.forward += [f"    if len({collected}) > 1:", f"        return tuple({collected})", f"return {main}"]
 
     def _doc(self, definition: ast.BlockDef, kind: str) -> str:
-        lead = _leading_comment(definition.span)
+        lead = leading_comment(definition.span)
         return f"{kind.capitalize()} `{definition.name}` ({self.where(definition.span)})" + (f": {lead}" if lead else ".")
 
     def block_class(self, definition: ast.BlockDef, env: dict[str, Any]) -> str:
@@ -219,9 +222,9 @@ class _Generator:
             earlier = dict(scope.names)
             scope.names[param.name] = local
             if param.default is None:
-                scope.cls.signature.append(f"{local}{_hint(env.get(param.name))}")
+                scope.cls.signature.append(f"{local}{hint(env.get(param.name))}")
             elif not mentions(param.default, earlier):
-                scope.cls.signature.append(f"{local}{_hint(env.get(param.name))} = {py_expr(param.default, {}, self.helpers)}")
+                scope.cls.signature.append(f"{local}{hint(env.get(param.name))} = {py_expr(param.default, {}, self.helpers)}")
             else:
                 scope.cls.signature.append(f"{local}=None")
                 defaults += [f"if {local} is None:", f"    {local} = {py_expr(param.default, earlier, self.helpers)}"]
@@ -234,7 +237,7 @@ class _Generator:
 
     def compound_class(self, scope: Scope, name: str, stmt: ast.Labeled) -> tuple[str, str]:
         """A class for a compound statement; returns (class name, its constructor's keyword arguments)."""
-        used = [p for p in scope.names if _mentioned_in(stmt.op, p)]
+        used = [p for p in scope.names if mentioned_in(stmt.op, p)]
         kind = {ast.Seq: "sequence", ast.Concat: "concat", ast.Residual: "residual"}[type(stmt.op)]
         doc = f"The {kind} `{name}` of {scope.cls.name} ({self.where(stmt.span)})."
         inner = self._new_scope(scope.cls.name + camel(name), doc, scope.env)
@@ -242,7 +245,7 @@ class _Generator:
         for param in used:
             local = inner.init_ns.create(param)
             inner.names[param] = local
-            inner.cls.signature.append(f"{local}{_hint(scope.env.get(param))}")
+            inner.cls.signature.append(f"{local}{hint(scope.env.get(param))}")
         op = stmt.op
         if isinstance(op, ast.Seq):
             out, var, _ = self.body(inner, op.body, "seq", "in_channels", "x")
@@ -336,7 +339,7 @@ class _Generator:
         cls.init.append(f"self.{name} = {ctor} if {use} else None")
         if str(out) != str(in_ch) and stmt.source is None:  # `from` statements leave the chain alone
             channels = scope.init_ns.create("ch")
-            cls.init.append(f"{channels} = {out} if {use} else {_paren(in_ch)}")
+            cls.init.append(f"{channels} = {out} if {use} else {paren(in_ch)}")
             out = channels if not append_to else f"({out} if {use} else 0)"
         elif append_to:
             out = f"({out} if {use} else 0)"
@@ -369,10 +372,10 @@ class _Generator:
             settings = self.program.settings_for(op.span)
             grid = scope.grid
             ctx = LayerContext(scope.env, scope.names, settings, lambda c: self.flat_area(c, grid))
-            scope.grid = _grid_after(op, scope.env, grid)
+            scope.grid = grid_after(op, scope.env, grid)
 
             def make(in_src: str) -> str:
-                code = layer_code(op, _channels(in_src), ctx)
+                code = layer_code(op, parse_channels(in_src), ctx)
                 self.helpers.update(code.helpers)
                 return code.ctor
 
@@ -381,16 +384,12 @@ class _Generator:
             return make, (lambda c: c if preserving else layer_code(op, c, ctx).out), first.comment
         if isinstance(op, ast.Call):
             return self._block_call(scope, op)
-        if isinstance(op, ast.Seq) and _is_layer_chain(op.body):
+        if isinstance(op, ast.Seq) and is_layer_chain(op.body):
             return self._sequential(scope, op), (lambda c: self._chain_out(scope, op, c)), ""
         cls, kwargs = self.compound_class(scope, name, stmt)
         return (lambda in_src: f"{cls}({in_src}{kwargs})"), (lambda c: None), ""
 
     def _block_call(self, scope: Scope, call: ast.Call):
-        from ..elaborate import bind_params
-        from ..diagnostics import DiagnosticSink
-        from ..values import EvalError
-
         definition = self.program.definitions[call.name]
         try:
             env = bind_params(definition, call, scope.env, {}, DiagnosticSink())
@@ -414,13 +413,13 @@ class _Generator:
         statements = [s for s in op.body if isinstance(s, ast.Labeled)]
 
         def make(in_src: str) -> str:
-            ch: Channels = _channels(in_src)
+            ch: Channels = parse_channels(in_src)
             lines = []
             grid = None
             for stmt, name in zip(statements, names):
                 settings = self.program.settings_for(stmt.op.span)
                 ctx = LayerContext(scope.env, scope.names, settings, lambda c, g=grid: self.flat_area(c, g))
-                grid = _grid_after(stmt.op, scope.env, grid)
+                grid = grid_after(stmt.op, scope.env, grid)
                 code = layer_code(stmt.op, ch, ctx)
                 self.helpers.update(code.helpers)
                 ctor = code.ctor
@@ -440,118 +439,6 @@ class _Generator:
         for stmt in [s for s in op.body if isinstance(s, ast.Labeled)]:
             ctx = LayerContext(scope.env, scope.names, self.program.settings_for(stmt.op.span),
                                lambda c, g=grid: self.flat_area(c, g))
-            grid = _grid_after(stmt.op, scope.env, grid)
+            grid = grid_after(stmt.op, scope.env, grid)
             ch = layer_code(stmt.op, ch, ctx).out
         return ch
-
-
-# -- helpers ----------------------------------------------------------------------------
-def _paren(channels: Channels) -> str:
-    text = str(channels)
-    return text if isinstance(channels, int) or text.isidentifier() else f"({text})"
-
-
-def _channels(src: str) -> Channels:
-    return int(src) if src.isdigit() else src
-
-
-def _grid_after(op: ast.Op, env: dict[str, Any], grid: tuple[int, int] | None) -> tuple[int, int] | None:
-    """The grid size after a layer when the spec fixes it (adaptive pooling); None if unknown."""
-    if not isinstance(op, ast.Call):
-        return None
-    if op.name == "global_avgpool":
-        return (1, 1)
-    if op.name == "adaptive_avgpool" and op.args and not op.args[0].name:
-        size = evaluate(op.args[0].value, env, DiagnosticSink())
-        size = (size, size) if isinstance(size, int) else size
-        return tuple(size) if isinstance(size, tuple) and len(size) == 2 else None
-    if op.name in ("bn", "act", "dropout", "flatten", *ACTIVATIONS):
-        return grid
-    if op.name in ("conv", "maxpool", "avgpool") and grid is not None:
-        return _window_grid(op, env, grid)
-    return None
-
-
-def _window_grid(op: ast.Call, env: dict[str, Any], grid: tuple[int, int]) -> tuple[int, int] | None:
-    """A conv's or pool's output grid, computed as infer_shapes does (None on any doubt)."""
-    from .. import layers
-    from ..shapes import conv2d_out, pool2d_out
-    from ..values import EvalError
-
-    sink = DiagnosticSink()
-    try:
-        bound = layers.bind(op, LAYERS[op.name], env, layers.SETTINGS, sink)
-        kernel = layers.pair(bound, "kernel", sink, "kernel")
-        stride = layers.pair(bound, "stride", sink, "stride")
-        if op.name == "conv":
-            dilation = layers.pair(bound, "dilation", sink, "dilation")
-            return conv2d_out(grid, kernel, stride, layers.padding(bound, sink, kernel, dilation), dilation)
-        ceil = layers.boolean(bound, "ceil_mode", sink)
-        return pool2d_out(grid, kernel, stride, layers.padding(bound, sink, kernel), ceil)
-    except EvalError:
-        return None
-
-
-def _hint(value: Any) -> str:
-    if isinstance(value, bool):
-        return ": bool"
-    if isinstance(value, int):
-        return ": int"
-    if isinstance(value, float):
-        return ": float"
-    if isinstance(value, (str, Symbol)):
-        return ": str"
-    return ""
-
-
-def _is_layer_chain(body) -> bool:
-    statements = [s for s in body if isinstance(s, ast.Labeled)]
-    return bool(statements) and all(
-        isinstance(s.op, ast.Call) and s.op.name in LAYERS and s.source is None and s.condition is None
-        for s in statements
-    ) and not any(isinstance(s, (ast.InputStmt, ast.OutputStmt)) for s in body)
-
-
-def _mentioned_in(node: Any, name: str) -> bool:
-    """Whether a statement or operation reads the parameter `name` anywhere inside."""
-    if isinstance(node, ast.Name):
-        return node.name == name
-    if isinstance(node, (list, tuple)):
-        return any(_mentioned_in(item, name) for item in node)
-    if hasattr(node, "__dataclass_fields__"):
-        return any(_mentioned_in(getattr(node, f), name) for f in node.__dataclass_fields__ if f != "span")
-    return False
-
-
-def _training_only(statements: list[ast.Labeled], outputs: list[str]) -> set[int]:
-    """Indices of top-level statements that only auxiliary outputs need."""
-    feeds: dict[int, int | None] = {}
-    last_label: dict[str, int] = {}
-    chain: int | None = None
-    for index, stmt in enumerate(statements):
-        feeds[index] = last_label.get(stmt.source) if stmt.source else chain
-        if stmt.label:
-            last_label[stmt.label] = index
-        if stmt.source is None:
-            chain = index
-    needed: set[int] = set()
-    current = last_label.get(outputs[0]) if outputs else chain
-    while current is not None and current not in needed:
-        needed.add(current)
-        current = feeds[current]
-    return set(range(len(statements))) - needed
-
-
-def _leading_comment(span) -> str:
-    """The `#` comment lines right above a definition, joined (the spec's own description)."""
-    if span is None:
-        return ""
-    lines = []
-    line = span.line - 1
-    while line >= 1:
-        text = span.source.line_text(line).strip()
-        if not text.startswith("#"):
-            break
-        lines.insert(0, text.lstrip("#").strip())
-        line -= 1
-    return safe_text(" ".join(lines), 300)
