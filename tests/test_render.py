@@ -107,6 +107,30 @@ def test_svg_shows_stage_names_and_shapes(tmp_path):
     assert "specs/v4.incp:8\ninception_a.0" in tooltips  # picture -> call site in the source
 
 
+def _node_positions(path: Path) -> dict[str, tuple[float, float]]:
+    """Tooltip's module path -> (x, y) of the node's first text line (SVG y grows downward)."""
+    positions = {}
+    for anchor in ET.parse(path).getroot().iter(f"{SVG}a"):
+        text = anchor.find(f"{SVG}text")
+        if text is not None and anchor.get(XLINK_TITLE):
+            positions[anchor.get(XLINK_TITLE).split("\n")[1]] = (float(text.get("x")), float(text.get("y")))
+    return positions
+
+
+def test_block_layout_is_the_papers_branches_left_to_right_concat_at_the_bottom(tmp_path):
+    status, out = render(tmp_path, V4, "--block", "inception_a", name="a.svg")
+    assert status == 0
+    at = _node_positions(out)
+    firsts = ["inception_a.0.branch0", "inception_a.0.branch1.conv0", "inception_a.0.branch2.conv0",
+              "inception_a.0.branch3.avgpool0"]
+    xs = [at[name][0] for name in firsts]
+    assert xs == sorted(xs) and len(set(xs)) == 4  # spec order, side by side
+    concat_y = at["inception_a.0.cat"][1]
+    input_y = at["stem.mixed_5a.cat"][1]
+    assert input_y < min(y for _, y in at.values() if y != input_y)  # input on top
+    assert concat_y == max(y for _, y in at.values())  # filter concat at the bottom
+
+
 def test_block_svg_looks_like_the_paper_and_points_at_the_definition(tmp_path):
     status, out = render(tmp_path, V4, "--block", "reduction_b", name="rb.svg")
     assert status == 0
