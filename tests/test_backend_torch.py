@@ -153,14 +153,35 @@ def test_torch_export(tiny):
         torch.testing.assert_close(exported.module()(x), tiny(x))
 
 
-def test_export_cli_writes_a_checked_onnx_file(tmp_path, capsys):
-    onnx = pytest.importorskip("onnx")
+def test_export_cli_writes_a_checked_onnx_file_that_computes_the_same(tmp_path, capsys):
+    import numpy as np
+    import onnx
+    from onnx.reference import ReferenceEvaluator
+
     out = tmp_path / "tiny.onnx"
-    assert main(["export", str(TINY), "--onnx", str(out)]) == 0
+    assert main(["export", str(TINY), "--onnx", str(out), "--seed", "0"]) == 0
     model = onnx.load(str(out))
     onnx.checker.check_model(model)
     assert [d.dim_value for d in model.graph.output[0].type.tensor_type.shape.dim] == [1, 5]
     assert "wrote" in capsys.readouterr().out
+    x = torch.randn(1, 3, 32, 32)
+    (onnx_out,) = ReferenceEvaluator(model).run(None, {"input": x.numpy()})
+    with torch.no_grad():
+        expected = load(TINY, seed=0).eval()(x).numpy()
+    np.testing.assert_allclose(onnx_out, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_export_cli_errors(tmp_path, capsys):
+    bad = tmp_path / "bad.incp"
+    bad.write_text("network n {\n  input 3x8x8\n  conv(8, 9x9, valid)\n}\n")
+    assert main(["export", str(bad), "--onnx", str(tmp_path / "bad.onnx")]) == 1
+    assert not (tmp_path / "bad.onnx").exists()
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    capsys.readouterr()
+    assert main(["export", str(TINY), "--onnx", str(blocker / "x.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot write" in err
 
 
 def test_aux_outputs_only_in_training():

@@ -39,7 +39,7 @@ def export_onnx(model, example, opset: int) -> bytes:
                     warnings.simplefilter("ignore")
                     with torch.no_grad():
                         torch.onnx.export(model, (example,), str(target), dynamo=dynamo, opset_version=opset,
-                                          input_names=["input"], output_names=["output"])
+                                          input_names=["input"], output_names=["output"], verbose=False)
                 break
             except Exception as error:  # noqa: BLE001 - try the other exporter, report both if neither works
                 errors.append(f"{'dynamo' if dynamo else 'torchscript'} exporter: {type(error).__name__}: {error}")
