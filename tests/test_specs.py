@@ -46,6 +46,17 @@ def test_parameter_count_matches_the_reference(spec, params, expected):
     assert total_params(result.graph) == expected
 
 
+@pytest.mark.parametrize("spec, params, expected", PARAM_COUNTS, ids=lambda v: str(v) if isinstance(v, dict) else None)
+def test_built_module_has_the_reference_parameter_count(spec, params, expected):
+    import torch
+
+    from inception_dsl.backends.torch_module import load
+
+    with torch.device("meta"):  # shapes only: nothing is allocated or initialized
+        model = load(SPECS / spec, **params)
+    assert sum(p.numel() for p in model.parameters()) == expected
+
+
 def test_inception_resnet_v1_stage_shapes_follow_the_paper():
     shapes = stage_shapes(analyze(SPECS / "inception_resnet_v1.incp").graph)
     assert shapes["stem"] == (256, 35, 35)
@@ -114,7 +125,7 @@ def reference_shapes(model, size: int, modules: dict[str, str]) -> dict[str, tup
             hook = lambda _m, _i, out, stage=stage: shapes.__setitem__(stage, pooled(tuple(out.shape[1:])))  # noqa: E731
             handles.append(found[name].register_forward_hook(hook))
     with torch.no_grad():
-        model(torch.zeros(1, 3, size, size))
+        model(torch.zeros(1, 3, size, size, device="meta"))
     for handle in handles:
         handle.remove()
     return shapes
@@ -128,7 +139,11 @@ def test_stage_shapes_equal_the_reference_model(spec):
     graph = analyze(SPECS / spec, input_shape=(3, size, size)).graph
     ours = stage_shapes(graph)
     modules = {stage: renames.get(stage, stage) for stage in ours}
-    theirs = reference_shapes(build_reference(source), size, modules)
+    import torch
+
+    with torch.device("meta"):  # shapes only: no weights are allocated, no arithmetic is done
+        reference = build_reference(source)
+    theirs = reference_shapes(reference, size, modules)
     assert {stage: pooled(ours[stage]) for stage in theirs} == theirs
     # every stage the spec names found its reference module; only unlabelled ones (`flatten7`) have none
     unmatched = sorted(set(ours) - set(theirs))
