@@ -216,3 +216,23 @@ def test_to_cuda(tiny):
     model = tiny.to("cuda").eval()
     with torch.no_grad():
         assert model(torch.randn(2, 3, 32, 32, device="cuda")).device.type == "cuda"
+
+
+def test_v4_computes_exactly_what_timm_inception_v4_computes():
+    timm = pytest.importorskip("timm")
+    reference = timm.create_model("inception_v4", pretrained=False).eval()
+    torch.manual_seed(0)
+    for module in reference.modules():  # non-trivial BatchNorm statistics, so eps and order matter
+        if isinstance(module, nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.1, 0.1)
+            module.running_var.uniform_(0.5, 1.5)
+            module.weight.data.uniform_(0.5, 1.5)
+            module.bias.data.uniform_(-0.1, 0.1)
+    ours = load(SPECS / "v4.incp").eval()
+    # registration order equals timm's (both follow the forward order), so keys pair up by position
+    pairs = list(zip(ours.state_dict(), reference.state_dict().values()))
+    assert len(pairs) == len(reference.state_dict()) == 896
+    ours.load_state_dict({key: value for key, value in pairs})
+    x = torch.randn(2, 3, 107, 107)  # an odd size: padding and pooling arithmetic must agree
+    with torch.no_grad():
+        assert torch.equal(ours(x), reference(x))
