@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 from .api import Result, analyze, analyze_text
 from .diagnostics import CompileError, Diagnostic
 
-__all__ = ["__version__", "analyze", "analyze_text", "Result", "CompileError", "Diagnostic", "load", "loads"]
+__all__ = ["__version__", "analyze", "analyze_text", "Result", "CompileError", "Diagnostic", "load", "loads", "optimize"]
 
 _TORCH_API = {"load", "loads"}  # from backends/torch_module.py, imported on first use
 
@@ -23,4 +23,8 @@ def __getattr__(name: str):
         from .backends import torch_module
 
         return getattr(torch_module, name)
+    if name == "optimize":  # the inference optimizer, backends/torch_graph.py
+        from .backends.torch_graph import optimize
+
+        return optimize
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -75,3 +75,19 @@ def test_missing_weights_are_named():
 def test_a_foreign_module_without_its_graph_is_refused():
     with pytest.raises(TypeError, match="spec"):
         optimize(torch.nn.Conv2d(3, 3, 1))
+
+
+def test_load_with_optimize_matches_load_in_eval_mode():
+    import inception_dsl
+
+    torch.manual_seed(0)
+    plain = randomized(inception_dsl.load(SPECS / "v4.incp", input_shape=(3, 75, 75))).eval()
+    optimized = inception_dsl.optimize(SPECS / "v4.incp", plain.state_dict(), input_shape=(3, 75, 75))
+    torch.manual_seed(1)
+    direct = inception_dsl.load(SPECS / "v4.incp", input_shape=(3, 75, 75), optimize=True, seed=3)
+    assert isinstance(direct, GraphModule) and not direct.training
+    x = torch.randn(2, 3, 75, 75)
+    with torch.no_grad():
+        torch.testing.assert_close(optimized(x), plain(x), rtol=1e-4, atol=1e-4)
+        reference = inception_dsl.load(SPECS / "v4.incp", input_shape=(3, 75, 75), seed=3).eval()
+        torch.testing.assert_close(direct(x), reference(x), rtol=1e-4, atol=1e-4)

@@ -23,7 +23,7 @@ from ..passes.weight_recipes import initial_recipes
 from .torch_codegen import generate_forward
 from .torch_recipes import evaluate_recipes
 
-__all__ = ["GraphModule", "build_graph_module", "optimize", "InferenceOnlyError"]
+__all__ = ["GraphModule", "build_graph_module", "optimize", "optimize_graph_module", "InferenceOnlyError"]
 
 
 class InferenceOnlyError(RuntimeError):
@@ -131,9 +131,15 @@ def optimize(model_or_spec: nn.Module | str | Path, state_dict: Mapping[str, tor
     freshly initialised unoptimized model's). The module takes ordinary NCHW input."""
     graph, default_weights = _source(model_or_spec, analyze_options)
     weights = state_dict if state_dict is not None else default_weights()
+    return optimize_graph_module(graph, weights, channels_last=channels_last, rules=rules)
+
+
+def optimize_graph_module(graph: Graph, state_dict: Mapping[str, torch.Tensor], *, channels_last: bool = True,
+                          rules: tuple[str, ...] = RULES) -> GraphModule:
+    """`optimize` for a shape-checked graph and the unoptimized model's state_dict (IR keys)."""
     optimized, recipes = optimize_graph(graph, rules)
     return GraphModule(optimized, channels_last=channels_last, inference_only=True,
-                       state_dict=evaluate_recipes(recipes, weights))
+                       state_dict=evaluate_recipes(recipes, _without_counters(state_dict)))
 
 
 def _source(model_or_spec, analyze_options):

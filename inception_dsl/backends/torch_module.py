@@ -33,19 +33,29 @@ INITS = ("torch", "tf")
 
 
 def load(path: str | Path, *, network: str | None = None, init: str = "torch", seed: int | None = None,
-         input_shape: tuple[int, ...] | None = None, limits: Limits = DEFAULT_LIMITS, **params: Any) -> nn.Module:
+         input_shape: tuple[int, ...] | None = None, limits: Limits = DEFAULT_LIMITS, optimize: bool = False,
+         **params: Any) -> nn.Module:
     """Build the network of a spec file. Keyword arguments other than these override
-    the network's parameters (`load("v4.incp", num_classes=10)`)."""
+    the network's parameters (`load("v4.incp", num_classes=10)`). `optimize=True` returns
+    the inference-only optimized module instead (backends/torch_graph.py, docs/optimize.md)."""
     result = api.analyze(path, network=network, params=params, input_shape=input_shape, limits=limits)
-    return build_module(result, init=init, seed=seed)
+    return _maybe_optimized(result, build_module(result, init=init, seed=seed), optimize)
 
 
 def loads(text: str, *, path: str = "<string>", network: str | None = None, init: str = "torch",
           seed: int | None = None, input_shape: tuple[int, ...] | None = None, limits: Limits = DEFAULT_LIMITS,
-          **params: Any) -> nn.Module:
+          optimize: bool = False, **params: Any) -> nn.Module:
     """Like `load`, from spec text; `path` names it in diagnostics and anchors imports."""
     result = api.analyze(path, text=text, network=network, params=params, input_shape=input_shape, limits=limits)
-    return build_module(result, init=init, seed=seed)
+    return _maybe_optimized(result, build_module(result, init=init, seed=seed), optimize)
+
+
+def _maybe_optimized(result: api.Result, model: nn.Module, optimize: bool) -> nn.Module:
+    if not optimize:
+        return model
+    from .torch_graph import optimize_graph_module
+
+    return optimize_graph_module(result.graph, model.state_dict())
 
 
 def build_module(result: api.Result, *, init: str = "torch", seed: int | None = None) -> nn.Module:
