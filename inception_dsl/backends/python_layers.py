@@ -192,7 +192,7 @@ def _build(call: ast.Call, bound, symbolic, in_ch: Channels, ctx: LayerContext, 
     arg = lambda key, concrete: _arg(key, bound, symbolic, ctx, helpers, concrete)  # noqa: E731
     src_in = channels_src(in_ch)
     if name == "conv":
-        return _conv(bound, symbolic, src_in, ctx, sink, helpers, arg)
+        return _conv(call, bound, symbolic, src_in, ctx, sink, helpers, arg)
     if name in ("maxpool", "avgpool"):
         kernel = arg("kernel", lambda: layers.pair(bound, "kernel", sink, "the pool size"))
         stride = arg("stride", lambda: layers.pair(bound, "stride", sink, "the stride"))
@@ -251,7 +251,7 @@ def _channels_of(src: str) -> Channels:
     return int(src) if src.lstrip("-").isdigit() else src
 
 
-def _conv(bound, symbolic, src_in, ctx, sink, helpers, arg) -> LayerCode:
+def _conv(call: ast.Call, bound, symbolic, src_in, ctx, sink, helpers, arg) -> LayerCode:
     out = arg("out", lambda: layers.positive_int(bound, "out", sink, "output channels"))
     kernel_value = layers.pair(bound, "kernel", sink, "the kernel size") if "kernel" not in symbolic else None
     dilation_value = layers.pair(bound, "dilation", sink, "the dilation") if "dilation" not in symbolic else None
@@ -270,6 +270,9 @@ def _conv(bound, symbolic, src_in, ctx, sink, helpers, arg) -> LayerCode:
         symmetric = padding_value[0] == padding_value[1] and padding_value[2] == padding_value[3]
     bias = arg("bias", lambda: layers.boolean(bound, "bias", sink))
     bn = arg("bn", lambda: layers.boolean(bound, "bn", sink))
+    if "bn" in symbolic and bound.span("bias") == call.span:
+        # an unwritten bias follows bn (layers._apply_settings): the file's conv_bias with BN, else a bias
+        bias = "True" if ctx.settings["conv_bias"] else f"not {_paren_src(bn)}"
     act = arg("act", lambda: _literal_act(bound, sink))
     options = [("stride", stride, "1"), ("padding", padding, "0"), ("dilation", dilation, "1"),
                ("groups", groups, "1")]
@@ -293,6 +296,10 @@ def _conv(bound, symbolic, src_in, ctx, sink, helpers, arg) -> LayerCode:
         return LayerCode(without_bn, _channels_of(out), helpers=helpers)
     helpers.update({"ConvBnAct", "ConvAct"})
     return LayerCode(f"{with_bn} if {bn} else {without_bn}", _channels_of(out), helpers=helpers)
+
+
+def _paren_src(src: str) -> str:
+    return src if src.isidentifier() else f"({src})"
 
 
 def _literal_act(bound, sink) -> Symbol:

@@ -67,12 +67,21 @@ def _div(a, b):
 '''
 
 _REPEAT = '''
+def _out_channels(module: nn.Module, in_channels: int) -> int:
+    """The channels a module produces from `in_channels` (through a Sequential's children)."""
+    if isinstance(module, nn.Sequential):
+        for child in module:
+            in_channels = _out_channels(child, in_channels)
+        return in_channels
+    return getattr(module, "out_channels", getattr(module, "out_features", in_channels))
+
+
 def _repeat(count: int, in_channels: int, make) -> nn.Sequential:
     """`name xN`: N modules made by make(in_channels), each reading the previous output."""
     modules = []
     for _ in range(count):
         module = make(in_channels)
-        in_channels = getattr(module, "out_channels", getattr(module, "out_features", in_channels))
+        in_channels = _out_channels(module, in_channels)
         modules.append(module)
     return nn.Sequential(*modules)
 '''

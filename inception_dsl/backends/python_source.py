@@ -337,7 +337,7 @@ class _Generator:
         use = scope.init_ns.create(f"use_{name}")
         cls.init.append(f"{use} = {py_expr(stmt.condition, scope.names, self.helpers)}{comment}")
         cls.init.append(f"self.{name} = {ctor} if {use} else None")
-        if str(out) != str(in_ch) and stmt.source is None:  # `from` statements leave the chain alone
+        if str(out) != str(in_ch) and stmt.source is None and not append_to:  # only chains carry `ch` on
             channels = scope.init_ns.create("ch")
             cls.init.append(f"{channels} = {out} if {use} else {paren(in_ch)}")
             out = channels if not append_to else f"({out} if {use} else 0)"
