@@ -198,3 +198,13 @@ def test_generated_module_agrees_with_the_ir_graph_backend(spec, params, shape):
     with torch.no_grad():
         expected = reference(x)
         assert torch.equal(ours(x), expected[0] if isinstance(expected, (tuple, list)) else expected)
+
+
+def test_compile_reports_unsupported_constructs_as_located_diagnostics(tmp_path, capsys):
+    spec = tmp_path / "reserved.incp"
+    spec.write_text("network n {\n  input 3x8x8\n  training: conv(8, 1x1)\n}\n")
+    out = tmp_path / "out.py"
+    assert main(["compile", str(spec), "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "error[E301]" in err and f"{spec}:3:3" in err and "Traceback" not in err
+    assert not out.exists()

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Union
 
-from .. import layers
+from .. import codes, layers
 from .. import syntax as ast
-from ..diagnostics import DiagnosticSink
+from ..diagnostics import Diagnostic, DiagnosticSink, Label
 from ..values import EvalError, Symbol, evaluate
 
 __all__ = ["Channels", "LayerCode", "CodegenError", "layer_code", "py_expr", "py_value", "add_channels",
@@ -32,6 +32,11 @@ class CodegenError(Exception):
     def __init__(self, message: str, span=None):
         super().__init__(message)
         self.span = span
+
+    def diagnostic(self) -> Diagnostic:
+        """The error as an E301 diagnostic located at the statement."""
+        labels = (Label(self.span, "not supported by the Python backend", True),) if self.span is not None else ()
+        return Diagnostic(codes.UNSUPPORTED, str(self), labels)
 
 
 @dataclass

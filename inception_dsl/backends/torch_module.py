@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from .. import api
-from ..diagnostics import CompileError, Diagnostic
+from ..diagnostics import CompileError
 from ..limits import DEFAULT_LIMITS, Limits
 from .python_layers import CodegenError
 from .python_source import network_class_name, to_python
@@ -78,11 +78,7 @@ def generate(result: api.Result) -> str:
     try:
         return to_python(result)
     except CodegenError as error:
-        from .. import codes
-        from ..diagnostics import Label
-
-        labels = (Label(error.span, "here", True),) if error.span is not None else ()
-        raise CompileError([Diagnostic(codes.UNSUPPORTED, str(error), labels)]) from None
+        raise CompileError([error.diagnostic()]) from None
 
 
 def _construct(network_class: type, init: str) -> nn.Module:

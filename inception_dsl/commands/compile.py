@@ -9,6 +9,7 @@ from pathlib import Path
 from ..backends.python_layers import CodegenError
 from ..backends.python_source import network_class_name, to_python
 from ..passes.budget import total_params
+from ..report import write_diagnostics
 from .common import add_spec_options, analyze_args, fail, report, write_atomic
 
 __all__ = ["add_parser", "run"]
@@ -32,8 +33,7 @@ def run(args) -> int:
     try:
         source = to_python(result, source_comments=not args.no_source_comments)
     except CodegenError as error:
-        where = f"{error.span.location()}: " if error.span is not None else ""
-        print(f"{where}error[E301]: {error}", file=sys.stderr)
+        write_diagnostics([error.diagnostic()], sys.stderr, args.format)
         return 1
     output = Path(args.output) if args.output else Path("build") / f"{result.graph.name}.py"
     try:
