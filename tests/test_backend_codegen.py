@@ -208,3 +208,9 @@ def test_compile_reports_unsupported_constructs_as_located_diagnostics(tmp_path,
     err = capsys.readouterr().err
     assert "error[E301]" in err and f"{spec}:3:3" in err and "Traceback" not in err
     assert not out.exists()
+
+
+def test_parameter_names_that_clash_are_mangled_consistently_at_call_sites():
+    text = ("block Tiny(list = 4, InceptionA = 2, in_channels = 1) { conv(list * InceptionA + in_channels, 1x1) }\n"
+            "network n {\n  input 3x8x8\n  Tiny(list=3, InceptionA=1, in_channels=2)\n}\n")
+    assert loads(text)(torch.zeros(1, 3, 8, 8)).shape == (1, 5, 8, 8)

@@ -90,6 +90,7 @@ class _Generator:
         self.class_ns = Namespace()
         self.classes: list[_Class] = []
         self.block_classes: dict[str, str] = {}
+        self.block_params: dict[str, dict[str, str]] = {}  # block -> its parameters' Python names
         self.helpers: set[str] = set()
         main = self.program.main.path if self.program.main else "<input>"
         self.main_path = main
@@ -215,6 +216,7 @@ class _Generator:
             return self.block_classes[definition.name]
         scope = self._new_scope(camel(definition.name), self._doc(definition, "block"), env)
         self.block_classes[definition.name] = scope.cls.name
+        self.block_params[definition.name] = scope.names
         scope.cls.signature = ["in_channels: int"] + (["*"] if definition.params else [])
         defaults = []
         for param in definition.params:
@@ -309,7 +311,7 @@ class _Generator:
             variable = scope.forward_ns.create(f"x{index}")
             outs.append(self.member(scope, stmt, name, in_ch, in_var, variable, append_to=branches))
             variables.append(variable)
-        joined = branches if branches else f"({', '.join(variables)})"
+        joined = branches if branches else f"({', '.join(variables)}{',' if len(variables) == 1 else ''})"  # (x0,) for one branch
         scope.cls.forward.append(f"x = torch.cat({joined}, 1)")
         out_var = "x"
         return add_channels(outs), out_var
@@ -403,7 +405,7 @@ class _Generator:
             target = arg.name if arg.name is not None else positional.pop(0)
             if target in positional:
                 positional.remove(target)
-            local = Namespace({"in_channels"}).create(target)
+            local = self.block_params[call.name][target]
             kwargs.append(f"{local}={py_expr(arg.value, scope.names, self.helpers)}")
         tail = "".join(f", {k}" for k in kwargs)
         return (lambda in_src: f"{cls}({in_src}{tail})"), (lambda c: None), ""
