@@ -143,12 +143,21 @@ class Graph:
     def nodes(self) -> Iterator[Node]:
         """All nodes in topological order (ties broken by insertion order)."""
         order = {n: i for i, n in enumerate(self._g.nodes)}
-        for node_id in nx.lexicographical_topological_sort(self._g, key=order.__getitem__):
-            yield self._g.nodes[node_id]["node"]
+        if all(order[source] < order[target] for source, target in self._g.edges):
+            # elaborate inserts in topological order, and then the lexicographical sort below
+            # yields exactly insertion order; this check is linear, the sort is not
+            ids: Iterator[str] = iter(order)
+        else:  # rewritten graphs (optimizer passes) may append producers after their users
+            ids = nx.lexicographical_topological_sort(self._g, key=order.__getitem__)
+        data = self._g.nodes
+        for node_id in ids:
+            yield data[node_id]["node"]
 
     def inputs(self, node_id: str) -> list[str]:
-        edges = self._g.in_edges(node_id, data="index")
-        return [source for source, _, _ in sorted(edges, key=lambda e: e[2])]
+        predecessors = self._g.pred[node_id]
+        if len(predecessors) < 2:
+            return list(predecessors)
+        return sorted(predecessors, key=lambda source: predecessors[source]["index"])
 
     def users(self, node_id: str) -> list[str]:
         return list(self._g.successors(node_id))
