@@ -428,8 +428,10 @@ class _Generator:
                 if stmt.repeat is not None:
                     self.helpers.add("_repeat")
                     ctor = f"_repeat({stmt.repeat}, {ch}, lambda c: {layer_code(stmt.op, 'c', ctx).ctor})"
-                note = f" ({code.comment})" if code.comment else ""
-                lines.append(f'    ("{name}", {ctor}),{self.comment(stmt.span)}{note if self.comments else ""}')
+                # a location only where it adds one: `{ conv; conv }` on one line needs it once
+                where = self.comment(stmt.span) if stmt.span.line != op.span.line else ""
+                note = f"  # {code.comment}" if code.comment and not where else (f" ({code.comment})" if code.comment else "")
+                lines.append(f'    ("{name}", {ctor}),{where}{note}')
                 ch = code.out
             return "nn.Sequential(OrderedDict([\n" + "\n".join(lines) + "\n]))"
 
