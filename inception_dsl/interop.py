@@ -176,20 +176,21 @@ def convert_state_dict(
     model: nn.Module,
 ) -> dict[str, torch.Tensor]:
     """Rename a timm/torchvision state_dict so that `model.load_state_dict(result,
-    strict=True)` accepts it. `source` is one of SOURCES; the reference architecture is
-    built with (or without) its auxiliary head according to the weights given."""
+    strict=True)` accepts it. `source` is one of SOURCES. Weights that carry auxiliary
+    heads the model does not have lose them, as torchvision's own loader drops them for
+    `aux_logits=False`; every other difference raises InteropError."""
     spec = _source(source)
-    num_classes = _num_classes(state_dict)
-    reference = build_reference(source, aux_logits=has_aux_weights(state_dict, source), num_classes=num_classes)
-    _check_keys(reference, state_dict, source)
-    theirs = execution_order(reference, spec.trace_size)
+    with_aux = has_aux_weights(state_dict, source)
     try:
-        pairs = pair_layers(theirs, definition_order(model))
-    except InteropError as first_error:
-        try:  # a model whose registration order is not its running order (like GoogLeNet's)
-            pairs = pair_layers(theirs, execution_order(model, spec.trace_size))
+        pairs = _pair(state_dict, source, model, aux_logits=with_aux)
+    except InteropError as error:
+        if not with_aux:
+            raise
+        without = {k: v for k, v in state_dict.items() if not k.startswith(spec.aux_prefix)}
+        try:
+            pairs = _pair(without, source, model, aux_logits=False)
         except InteropError:
-            raise first_error from None
+            raise error from None
     converted: dict[str, torch.Tensor] = {}
     for theirs, mine in pairs:
         for key, _ in mine.shapes:
@@ -198,6 +199,22 @@ def convert_state_dict(
     if missing:
         raise InteropError(f"the model has state outside Conv/BatchNorm/Linear layers: {', '.join(missing[:5])}")
     return converted
+
+
+def _pair(state_dict: Mapping[str, torch.Tensor], source: str, model: nn.Module, *,
+          aux_logits: bool) -> list[tuple[Layer, Layer]]:
+    """Build the reference for these weights and pair its layers with the model's."""
+    spec = _source(source)
+    reference = build_reference(source, aux_logits=aux_logits, num_classes=_num_classes(state_dict))
+    _check_keys(reference, state_dict, source)
+    theirs = execution_order(reference, spec.trace_size)
+    try:
+        return pair_layers(theirs, definition_order(model))
+    except InteropError as first_error:
+        try:  # a model whose registration order is not its running order (like GoogLeNet's)
+            return pair_layers(theirs, execution_order(model, spec.trace_size))
+        except InteropError:
+            raise first_error from None
 
 
 def _num_classes(state_dict: Mapping[str, torch.Tensor]) -> int:

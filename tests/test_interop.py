@@ -106,9 +106,19 @@ def test_a_mismatch_names_the_first_layers_that_disagree():
     assert "the model runs `fc` (linear: bias (10,), weight (10, 1024))" in message
 
 
-def test_a_missing_head_is_named_where_the_networks_part():
+def test_aux_weights_are_dropped_for_a_spec_without_aux_heads():
+    """Checkpoints of torchvision's v3 and GoogLeNet carry their aux heads; like
+    torchvision's loader with aux_logits=False, the conversion leaves them out."""
     reference = build_reference("torchvision:googlenet", aux_logits=True)
     ours = load(SPECS / "googlenet.incp")  # without aux heads
+    converted = convert_state_dict(reference.state_dict(), source="torchvision:googlenet", model=ours)
+    ours.load_state_dict(converted, strict=True)
+    assert torch.equal(ours.state_dict()["fc.weight"], reference.state_dict()["fc.weight"])
+
+
+def test_when_dropping_aux_weights_does_not_help_the_first_disagreement_is_reported():
+    reference = build_reference("torchvision:googlenet", aux_logits=True)
+    ours = load(SPECS / "googlenet.incp", num_classes=10)
     with pytest.raises(InteropError, match=r"layer 42 disagrees: the reference runs `aux1.conv.conv` \(conv: weight "
                                            r"\(128, 512, 1, 1\)\) where the model runs `inception4b.branch1.conv`"):
         convert_state_dict(reference.state_dict(), source="torchvision:googlenet", model=ours)
