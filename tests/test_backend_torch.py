@@ -236,3 +236,17 @@ def test_v4_computes_exactly_what_timm_inception_v4_computes():
     x = torch.randn(2, 3, 107, 107)  # an odd size: padding and pooling arithmetic must agree
     with torch.no_grad():
         assert torch.equal(ours(x), reference(x))
+
+
+def test_deepcopy_and_pickle_within_the_process(tiny):
+    import copy
+    import io
+
+    tiny.eval()
+    x = torch.randn(1, 3, 32, 32)
+    buffer = io.BytesIO()
+    torch.save(tiny, buffer)
+    buffer.seek(0)
+    with torch.no_grad():
+        assert torch.equal(copy.deepcopy(tiny)(x), tiny(x))
+        assert torch.equal(torch.load(buffer, weights_only=False)(x), tiny(x))

@@ -90,7 +90,7 @@ def _construct(network_class: type, init: str) -> nn.Module:
 
 def _execute(source: str, network: str) -> dict[str, Any]:
     digest = hashlib.sha256(source.encode("utf-8")).hexdigest()[:12]
-    name = f"inception_dsl_generated.{_identifier(network)}_{digest}"
+    name = f"inception_dsl_generated_{_identifier(network)}_{digest}"  # no dot: pickle imports parents
     if name in sys.modules:  # the same source was built before: reuse its classes
         return vars(sys.modules[name])
     filename = f"<inception-dsl generated {network} {digest}>"
