@@ -80,6 +80,12 @@ class Scope:
     forward_ns: Namespace
     attrs: set[str] = field(default_factory=set)
     grid: tuple[int, int] | None = None  # a grid size fixed by the last pooling (for flatten)
+    lambda_var: str = ""  # the parameter name of `_repeat`'s lambdas, one per class
+
+    def repeat_var(self) -> str:
+        if not self.lambda_var:
+            self.lambda_var = self.init_ns.create("c")
+        return self.lambda_var
 
 
 class _Generator:
@@ -357,7 +363,7 @@ class _Generator:
             out = out_of(in_ch)
             return make(str(in_ch)), (f"self.{name}.out_channels" if out is None else out), note
         self.helpers.add("_repeat")
-        lam = scope.init_ns.create("c")
+        lam = scope.repeat_var()
         built = make(lam)
         call_suffix = f"({lam})"
         is_bare_class = built.endswith(call_suffix) and built[: -len(call_suffix)].isidentifier()
