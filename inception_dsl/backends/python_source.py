@@ -433,7 +433,8 @@ class _Generator:
                 ctor = code.ctor
                 if stmt.repeat is not None:
                     self.helpers.add("_repeat")
-                    ctor = f"_repeat({stmt.repeat}, {ch}, lambda c: {layer_code(stmt.op, 'c', ctx).ctor})"
+                    lam = scope.repeat_var()
+                    ctor = f"_repeat({stmt.repeat}, {ch}, lambda {lam}: {layer_code(stmt.op, lam, ctx).ctor})"
                 # a location only where it adds one: `{ conv; conv }` on one line needs it once
                 where = self.comment(stmt.span) if stmt.span.line != op.span.line else ""
                 note = f"  # {code.comment}" if code.comment and not where else (f" ({code.comment})" if code.comment else "")
