@@ -81,13 +81,13 @@ def test_load_with_optimize_matches_load_in_eval_mode():
     import inception_dsl
 
     torch.manual_seed(0)
-    plain = randomized(inception_dsl.load(SPECS / "v4.incp", input_shape=(3, 75, 75))).eval()
-    optimized = inception_dsl.optimize(SPECS / "v4.incp", plain.state_dict(), input_shape=(3, 75, 75))
+    plain = randomized(inception_dsl.load(SPECS / "googlenet.incp", input_shape=(3, 75, 75))).eval()
+    optimized = inception_dsl.optimize(SPECS / "googlenet.incp", plain.state_dict(), input_shape=(3, 75, 75))
     torch.manual_seed(1)
-    direct = inception_dsl.load(SPECS / "v4.incp", input_shape=(3, 75, 75), optimize=True, seed=3)
+    direct = inception_dsl.load(SPECS / "googlenet.incp", input_shape=(3, 75, 75), optimize=True, seed=3)
     assert isinstance(direct, GraphModule) and not direct.training
     x = torch.randn(2, 3, 75, 75)
     with torch.no_grad():
         torch.testing.assert_close(optimized(x), plain(x), rtol=1e-4, atol=1e-4)
-        reference = inception_dsl.load(SPECS / "v4.incp", input_shape=(3, 75, 75), seed=3).eval()
+        reference = inception_dsl.load(SPECS / "googlenet.incp", input_shape=(3, 75, 75), seed=3).eval()
         torch.testing.assert_close(direct(x), reference(x), rtol=1e-4, atol=1e-4)
