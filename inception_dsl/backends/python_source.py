@@ -11,6 +11,7 @@ absolute paths, no timestamps, fixed helper order. No torch here."""
 
 from __future__ import annotations
 
+import keyword
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,6 +64,21 @@ class _Class:
             lines.append(f'        """{self.forward_doc}"""')
         lines += [_indent(line, 8) for line in self.forward]
         return "\n".join(lines) + "\n"
+
+
+def member_ref(name: str) -> str:
+    """`self.name`; a label that is a Python keyword (`class`) stays the attribute name,
+    since it is a state_dict key, and is reached through getattr."""
+    return f'getattr(self, "{name}")' if keyword.iskeyword(name) else f"self.{name}"
+
+
+def _assign(name: str, value: str, comment: str) -> str:
+    if keyword.iskeyword(name):
+        if "\n" in value:
+            first, rest = value.split("\n", 1)
+            return f'setattr(self, "{name}", {first}{comment}\n{rest})'
+        return f'setattr(self, "{name}", {value}){comment}'
+    return f"self.{name} = {value}{comment}"
 
 
 def _indent(text: str, width: int) -> str:
@@ -208,7 +224,7 @@ class _Generator:
         cls.forward += ["if self.training:", f"    {collected} = [{main}]"]
         for (name, _), variable in zip(outputs[1:], aux):
             if name in optional:
-                cls.forward += [f"    if self.{optional[name]} is not None:", f"        {collected}.append({variable})"]
+                cls.forward += [f"    if {member_ref(optional[name])} is not None:", f"        {collected}.append({variable})"]
             else:
                 cls.forward.append(f"    {collected}.append({variable})")
         cls.forward += [f"    if len({collected}) > 1:", f"        return tuple({collected})", f"return {main}"]
@@ -333,25 +349,25 @@ class _Generator:
         ctor, out, note = self._member_constructor(scope, stmt, name, in_ch)
         comment = self.comment(stmt.span) + (f" ({note})" if note and self.comments else (f"  # {note}" if note else ""))
         cls = scope.cls
-        result = f"self.{name}({in_var})"
+        result = f"{member_ref(name)}({in_var})"
         compute = f"{append_to}.append({result})" if append_to else f"{out_var} = {result}"
         if "\n" in ctor:  # a multi-line constructor carries its location on its first line
             first, rest = ctor.split("\n", 1)
             ctor, comment = f"{first}{comment}\n{rest}", ""
         if stmt.condition is None:
-            cls.init.append(f"self.{name} = {ctor}{comment}")
+            cls.init.append(_assign(name, ctor, comment))
             cls.forward.append(compute)
             return out
         use = scope.init_ns.create(f"use_{name}")
         cls.init.append(f"{use} = {py_expr(stmt.condition, scope.names, self.helpers)}{comment}")
-        cls.init.append(f"self.{name} = {ctor} if {use} else None")
+        cls.init.append(_assign(name, f"{ctor} if {use} else None", ""))
         if str(out) != str(in_ch) and stmt.source is None and not append_to:  # only chains carry `ch` on
             channels = scope.init_ns.create("ch")
             cls.init.append(f"{channels} = {out} if {use} else {paren(in_ch)}")
             out = channels if not append_to else f"({out} if {use} else 0)"
         elif append_to:
             out = f"({out} if {use} else 0)"
-        cls.forward += [f"if self.{name} is not None:", f"    {compute}"]
+        cls.forward += [f"if {member_ref(name)} is not None:", f"    {compute}"]
         if out_var != in_var and not append_to and stmt.source is None:
             cls.forward += ["else:", f"    {out_var} = {in_var}"]  # a skipped statement passes its input on
         return out
@@ -361,7 +377,7 @@ class _Generator:
         make, out_of, note = self._constructor(scope, stmt, name)
         if stmt.repeat is None:
             out = out_of(in_ch)
-            return make(str(in_ch)), (f"self.{name}.out_channels" if out is None else out), note
+            return make(str(in_ch)), (f"{member_ref(name)}.out_channels" if out is None else out), note
         self.helpers.add("_repeat")
         lam = scope.repeat_var()
         built = make(lam)
@@ -370,7 +386,7 @@ class _Generator:
         maker = built[: -len(call_suffix)] if is_bare_class else f"lambda {lam}: {built}"
         out = out_of(in_ch)
         return (f"_repeat({stmt.repeat}, {in_ch}, {maker})",
-                f"self.{name}[-1].out_channels" if out is None else out, note)
+                f"{member_ref(name)}[-1].out_channels" if out is None else out, note)
 
     def _constructor(self, scope: Scope, stmt: ast.Labeled, name: str):
         """(make(in_channels_src) -> constructor source, out_of(in_channels) -> channels or
