@@ -158,3 +158,16 @@ def _leaves(expr):
             if hasattr(item, "__dataclass_fields__"):
                 out += _leaves(item)
     return out
+
+
+def test_graph_nodes_stay_topological_after_rewrites(graph):
+    """The optimizer appends fused producers after their readers; Graph.nodes() must still
+    put every node after its inputs (and keep insertion order where that is topological)."""
+    assert [n.id for n in graph.nodes()] == list(graph.nx.nodes)
+    optimized, _ = optimize(graph)
+    assert [n.id for n in optimized.nodes()] != list(optimized.nx.nodes)  # the slow path is exercised
+    seen: set[str] = set()
+    for node in optimized.nodes():
+        assert all(source in seen for source in optimized.inputs(node.id)), node.id
+        seen.add(node.id)
+    assert seen == set(optimized.nx.nodes)
