@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from inception_dsl import analyze
+from inception_dsl import analyze, analyze_text
 from inception_dsl.backends.dot import quote, to_dot
 from inception_dsl.backends.drawing import View
 from inception_dsl.cli import main
@@ -73,6 +73,29 @@ def test_default_view_is_one_box_per_stage_with_repeats_folded():
     assert "Filter concat" not in source and "subgraph" not in source
     unfolded = to_dot(graph, View(fold=False))
     assert all(f'"inception_a.{i}\\n384x35x35"' in unfolded for i in range(4)) and " x4" not in unfolded
+
+
+NESTED = """
+block unit(width) { concat { conv(width, 1x1); { conv(4, 1x1); conv(width, 3x3) } } }
+network nested {
+  input 3x16x16
+  stage1 { conv(8, 3x3); unit(4) x5; conv(8, 1x1) x2 }
+  stage2 { unit(8); unit(8) x3 } x2
+  global_avgpool
+}
+"""
+
+
+def test_repetitions_fold_at_any_depth_and_compound_statements_are_clusters():
+    result = analyze_text(NESTED, "nested.incp")
+    assert result.ok, result.diagnostics
+    source = to_dot(result.graph)
+    assert 'label="stage1"' in source and 'label="stage2 x2"' in source  # clusters
+    assert '"unit x5\\n8x16x16"' in source and '"unit_2: unit x3\\n16x16x16"' in source
+    assert '"1x1 Conv (8) x2"' in source
+    assert source.count("subgraph cluster_") == 2
+    unfolded = to_dot(result.graph, View(fold=False))
+    assert " x5" not in unfolded and unfolded.count('label="stage2.') == 2
 
 
 def test_expand_opens_only_the_named_block_as_a_cluster():

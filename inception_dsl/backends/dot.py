@@ -138,6 +138,16 @@ def _block_title(graph: Graph, scope: str, repeat: int) -> str:
     return title + (f" x{repeat}" if repeat > 1 else "")
 
 
+def _cluster_title(drawing: Drawing, scope: str):
+    """A cluster's label and source span: an opened block instance, or a compound statement."""
+    repeat = drawing.repeats.get(scope, 1)
+    if scope in drawing.graph.blocks:
+        return _block_title(drawing.graph, scope, repeat), drawing.graph.blocks[scope].span
+    stage = drawing.groups[scope]
+    name = stage.name.rpartition(".")[0] if repeat > 1 else stage.name
+    return name + (f" x{repeat}" if repeat > 1 else ""), stage.span
+
+
 def _tooltip(drawing: Drawing, unit: Unit) -> str:
     node = unit.nodes[0]
     span = drawing.graph.blocks[unit.id].span if unit.kind == "block" else node.span
@@ -195,9 +205,8 @@ def _emit_clusters(lines: list[str], drawing: Drawing, ids, prefix: tuple[str, .
     for child in children:
         lines.append(f"{indent}subgraph cluster_{counter[0]} {{")
         counter[0] += 1
-        site = drawing.graph.blocks[child]
-        label = _block_title(drawing.graph, child, drawing.repeats.get(child, 1))
-        tooltip = f"{site.span.path}:{site.span.line}\n{child}" if site.span else child
+        label, span = _cluster_title(drawing, child)
+        tooltip = f"{span.path}:{span.line}\n{child}" if span is not None else child
         lines.append(f'{indent}  graph [label={quote(label)}, tooltip={quote(tooltip, tooltip=True)}, style="rounded,dashed", '
                      f'color="#999999", labeljust=l];')
         _emit_clusters(lines, drawing, ids, prefix + (child,), indent + "  ", counter)

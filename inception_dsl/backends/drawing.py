@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..ir import Graph, Node, Op
+from ..ir import Graph, Node, Op, Stage
+
+# Top-level statements that are neither a layer nor a block call (Stage.kind): drawn as a
+# cluster around their contents, like ResNet's `layer1 { ... }`.
+COMPOUND_KINDS = frozenset({"seq", "concat", "reduction", "residual"})
 
 __all__ = ["View", "Unit", "Drawing", "build_drawing", "fused_layers", "scope_names"]
 
@@ -49,6 +53,7 @@ class Drawing:
     units: list[Unit] = field(default_factory=list)
     edges: list[tuple[str, str, str]] = field(default_factory=list)  # (unit, unit, shape label)
     repeats: dict[str, int] = field(default_factory=dict)  # folded scope -> count
+    groups: dict[str, Stage] = field(default_factory=dict)  # compound top-level statements drawn as clusters
 
 
 def scope_names(graph: Graph, scope: str) -> set[str]:
@@ -69,28 +74,43 @@ def _enclosing_blocks(graph: Graph, node_id: str) -> list[str]:
     return [p for p in (".".join(parts[:i]) for i in range(1, len(parts) + 1)) if p in graph.blocks]
 
 
-def _fold_groups(graph: Graph) -> dict[str, tuple[str, int, int]]:
-    """Stage name -> (first instance name, index in the group, group size), for the
-    instances of repeated top-level statements."""
-    groups: list[list] = []
-    for stage in graph.stages:
-        base = _strip_instance(stage.name)
-        last = groups[-1] if groups else None
-        if (base != stage.name and last and last[0].span is stage.span
-                and _strip_instance(last[0].name) == base and last[0].kind == stage.kind):
-            last.append(stage)
-        else:
-            groups.append([stage])
-    result = {}
-    for group in groups:
-        if len(group) > 1:
-            for index, stage in enumerate(group):
-                result[stage.name] = (group[0].name, index, len(group))
-    return result
+@dataclass
+class _Folding:
+    """Repetitions folded onto their first instance. A path component that is a number is
+    always a repetition instance (`inception_a.2`, labels cannot be numbers), at any depth."""
 
+    enabled: bool
+    keep: int = 0  # leading path components never folded (those of the drawn scope)
+    counts: dict[str, int] = field(default_factory=dict)  # folded group path -> instances
 
-def _counterpart(node_id: str, stage: str, first: str) -> str:
-    return first + node_id[len(stage):] if node_id.startswith(stage) else node_id
+    def canonical(self, node_id: str) -> str:
+        if not self.enabled:
+            return node_id
+        parts = node_id.split(".")
+        return ".".join("0" if i >= self.keep and p.isdigit() else p for i, p in enumerate(parts))
+
+    def count(self, nodes: list[Node]) -> None:
+        for node in nodes:
+            parts = node.id.split(".")
+            for i in range(self.keep, len(parts)):
+                if parts[i].isdigit():
+                    group = self.canonical(".".join(parts[:i]))
+                    self.counts[group] = max(self.counts.get(group, 0), int(parts[i]) + 1)
+
+    def separates(self, a: str, b: str) -> bool:
+        """Whether a and b lie in different instances of one repetition (an edge between
+        them is the chaining of instances, which a folded drawing leaves out)."""
+        if not self.enabled:
+            return False
+        for x, y in zip(a.split("."), b.split(".")):
+            if x != y:
+                return x.isdigit() and y.isdigit()
+        return False
+
+    def repeat(self, path: str) -> int:
+        """How many instances a unit or cluster stands for (1 unless it is an instance)."""
+        head, _, tail = path.rpartition(".")
+        return self.counts.get(head, 1) if self.enabled and tail.isdigit() else 1
 
 
 def fused_layers(graph: Graph, nodes: list[Node]) -> dict[str, str]:
@@ -118,68 +138,63 @@ def build_drawing(graph: Graph, view: View = View()) -> Drawing:
     nodes = list(graph.nodes())
     if view.scope is not None:
         nodes = [n for n in nodes if n.id == view.scope or n.id.startswith(view.scope + ".")]
-    folds = _fold_groups(graph) if view.fold and view.scope is None else {}
+    folding = _Folding(view.fold, len(view.scope.split(".")) if view.scope else 0)
+    folding.count(nodes)
     fused = fused_layers(graph, nodes)
+    if view.scope is None:
+        drawing.groups = {s.name: s for s in graph.stages if s.kind in COMPOUND_KINDS and folding.canonical(s.name) == s.name}
     units: dict[str, Unit] = {}
     unit_of: dict[str, str] = {}
-
-    def place(node: Node) -> str:
-        folded = folds.get(node.stage)
-        key = _counterpart(node.id, node.stage, folded[0]) if folded else node.id
-        key = fused.get(key, key)
-        opened: list[str] = []
-        for level, scope in enumerate(_enclosing_blocks(graph, key), start=1):
-            if view.scope is not None and len(scope) < len(view.scope):
-                continue  # the drawn scope and what encloses it are the whole picture
-            if view.scope is not None and scope == view.scope:
-                continue
-            if not view.opens(graph, scope, level):
-                _add_unit(units, scope, "block", node, tuple(opened))
-                return scope
-            opened.append(scope)
-        representative = graph.node(key)
-        _add_unit(units, key, representative.op.value, representative, tuple(opened))
-        return key
-
     for node in nodes:
-        unit_of[node.id] = place(node)
+        group = folding.canonical(node.stage)
+        outer = (group,) if group in drawing.groups else ()
+        unit_of[node.id] = _place(graph, view, folding, fused, units, node, outer)
         unit = units[unit_of[node.id]]
         if node not in unit.nodes:
             unit.nodes.append(node)
-        unit.shape = node.shape if _is_last(graph, node, unit, folds) else unit.shape
+        unit.shape = node.shape  # the last node covered, in the last repetition: the output
     if view.scope is not None:
         units = _add_scope_inputs(graph, nodes, units, unit_of)
-    _mark_stages(graph, units, folds, view, drawing)
+    stage_names = {s.name for s in graph.stages}
+    for unit in units.values():
+        path = _layer_path(unit)
+        unit.repeat = folding.repeat(path)
+        unit.is_stage = view.scope is None and (path in stage_names or unit.kind in ("input", "output"))
+    drawing.repeats = {scope: folding.repeat(scope) for unit in units.values() for scope in unit.clusters}
     drawing.units = list(units.values())
-    _add_edges(drawing, graph, nodes, unit_of, folds)
+    _add_edges(drawing, graph, nodes, unit_of, folding)
     return drawing
+
+
+def _place(graph: Graph, view: View, folding: _Folding, fused: dict[str, str], units: dict[str, Unit],
+           node: Node, outer: tuple[str, ...]) -> str:
+    """The unit that draws `node`: the outermost closed block around it, else its layer.
+    `outer`: the cluster of a compound top-level statement around it, if any."""
+    key = folding.canonical(node.id)
+    key = fused.get(key, key)
+    opened: list[str] = list(outer)
+    for level, scope in enumerate(_enclosing_blocks(graph, key), start=1):
+        if view.scope is not None and len(scope) <= len(view.scope):
+            continue  # the drawn scope and what encloses it are the whole picture
+        if not view.opens(graph, scope, level):
+            _add_unit(units, scope, "block", node, tuple(opened))
+            return scope
+        opened.append(scope)
+    representative = graph.node(key)
+    _add_unit(units, key, representative.op.value, representative, tuple(opened))
+    return key
+
+
+def _layer_path(unit: Unit) -> str:
+    """The statement path of a unit: a traditional layer `x` is drawn from its conv `x.conv`."""
+    if unit.kind == "conv" and unit.id.endswith(".conv") and any(n.op is Op.BN for n in unit.nodes):
+        return unit.id[: -len(".conv")]
+    return unit.id
 
 
 def _add_unit(units: dict[str, Unit], key: str, kind: str, node: Node, clusters: tuple[str, ...]) -> None:
     if key not in units:
         units[key] = Unit(key, kind, [node], clusters=clusters)
-
-
-def _is_last(graph: Graph, node: Node, unit: Unit, folds) -> bool:
-    """A unit's shape is the shape of the last node it covers (in the last repetition)."""
-    folded = folds.get(node.stage)
-    return not folded or folded[1] == folded[2] - 1 or unit.shape is None
-
-
-def _mark_stages(graph: Graph, units: dict[str, Unit], folds, view: View, drawing: Drawing) -> None:
-    stage_names = {s.name for s in graph.stages}
-    for unit in units.values():
-        node = unit.nodes[0]
-        folded = folds.get(node.stage)
-        top = unit.id in stage_names or (unit.kind != "block" and node.stage in stage_names
-                                         and not _enclosing_blocks(graph, unit.id))
-        if top or unit.kind in ("input", "output"):
-            unit.is_stage = view.scope is None
-        if folded and (unit.id == folded[0] or top):
-            unit.repeat = folded[2]
-    for stage_name, (first, index, size) in folds.items():
-        if index == 0:
-            drawing.repeats[first] = size
 
 
 def _add_scope_inputs(graph: Graph, nodes: list[Node], units: dict[str, Unit], unit_of) -> dict[str, Unit]:
@@ -195,15 +210,12 @@ def _add_scope_inputs(graph: Graph, nodes: list[Node], units: dict[str, Unit], u
     return {**inputs, **units}
 
 
-def _add_edges(drawing: Drawing, graph: Graph, nodes: list[Node], unit_of, folds) -> None:
+def _add_edges(drawing: Drawing, graph: Graph, nodes: list[Node], unit_of, folding: _Folding) -> None:
     seen: set[tuple[str, str]] = set()
     for node in nodes:
         for source in graph.inputs(node.id):
-            if source not in unit_of:
+            if source not in unit_of or folding.separates(source, node.id):
                 continue
-            source_fold, target_fold = folds.get(graph.node(source).stage), folds.get(node.stage)
-            if source_fold and target_fold and source_fold[0] == target_fold[0] and (source_fold[1] or target_fold[1]):
-                continue  # inside the later repetitions, which are drawn once
             pair = (unit_of[source], unit_of[node.id])
             if pair[0] == pair[1] or pair in seen:
                 continue
