@@ -61,7 +61,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--specs", nargs="*", type=Path, default=sorted((ROOT / "specs").glob("*.incp")))
+    parser.add_argument("--inference", action="store_true",
+                        help="inference vs timm instead (bf16, batch 1 and 256, optimized, MFU): gpu_inference.py")
     args = parser.parse_args(argv)
+    if args.inference:
+        from gpu_inference import main as inference_main
+
+        return inference_main([])
     if not torch.cuda.is_available():
         print("gpu_check: no CUDA device here; nothing to measure (run this on a GPU machine)")
         return 0
