@@ -10,7 +10,8 @@ functions: change a rule here and saved weights stop loading.
   statement's position in the sequence;
 - *transparent* statements add no level: the single unlabelled concat or residual that
   makes up a whole block body (Inception-A is its concat), and unlabelled concats inside
-  a residual body (Block35's branches sit beside its up-projection, as in timm)."""
+  a residual body (Block35's branches sit beside its up-projection, as in timm) when
+  it is the body's only one."""
 
 from __future__ import annotations
 
@@ -55,6 +56,10 @@ def statement_names(
     used_block_names: dict[str, int] = {}
     labels = {s.label for s in statements if s.label}
     single = context == "block" and is_single_compound(body)
+    # only a residual body's *one* unlabelled concat is transparent: two would give their
+    # branches the same names (`branch0` twice), so several are numbered like any statement
+    residual_concats = [s for s in statements if s.label is None and s.repeat is None and isinstance(s.op, ast.Concat)]
+    transparent_concat = context == "residual" and len(residual_concats) == 1
     for index, stmt in enumerate(statements):
         op = stmt.op
         if stmt.label is not None:
@@ -63,7 +68,7 @@ def statement_names(
             names.append(f"branch{index}")
         elif stmt.repeat is None and (
             (single and isinstance(op, (ast.Concat, ast.Residual)))
-            or (context == "residual" and isinstance(op, ast.Concat))
+            or (transparent_concat and isinstance(op, ast.Concat))
         ):
             names.append(TRANSPARENT)
         elif isinstance(op, ast.Call) and op.name in blocks:
