@@ -211,3 +211,16 @@ def test_a_long_parameter_list_wraps_under_its_parenthesis():
     assert lines[0].startswith("network n(parameter_0 = 0, ") and lines[1].startswith(" " * 10 + "parameter_")
     assert lines[2].endswith(") {  # note") and max(len(line.split("#")[0].rstrip()) for line in lines) <= 100
     assert fmt(out) == out and ast_of(out) == ast_of(f"network n({params}) {{ input 3x8x8 }}")
+
+
+def test_fmt_formats_standard_input_to_standard_output(monkeypatch, capsys):
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(MESSY))
+    assert main(["fmt", "-"]) == 0
+    assert capsys.readouterr().out == EXPECTED
+    monkeypatch.setattr("sys.stdin", io.StringIO(MESSY))
+    assert main(["fmt", "--check", "-"]) == 1
+    monkeypatch.setattr("sys.stdin", io.StringIO("block b { conv(8, }\n"))
+    assert main(["fmt", "--stdin-filename", "models/x.incp", "-"]) == 1
+    assert "models/x.incp:1:" in capsys.readouterr().err

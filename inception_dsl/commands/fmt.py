@@ -1,6 +1,6 @@
 """`inception-dsl fmt SPEC... [--check] [--diff]`: rewrite specs in the canonical
 layout (inception_dsl/fmt.py), in place and atomically. Directories stand for every
-.incp file below them. Never imports torch.
+.incp file below them; `-` formats standard input to standard output. Never imports torch.
 
 Exit codes: 0 done (or, with --check/--diff, nothing would change), 1 a file would
 change (--check/--diff) or does not parse, 2 usage or I/O errors."""
@@ -25,9 +25,11 @@ __all__ = ["add_parser", "run"]
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("fmt", help="format specs in the canonical layout",
                                    description="Format .incp files in place (comments are kept).")
-    parser.add_argument("specs", nargs="+", metavar="SPEC", help="spec files or directories")
+    parser.add_argument("specs", nargs="+", metavar="SPEC", help="spec files or directories; `-` reads standard input")
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a file would change")
     parser.add_argument("--diff", action="store_true", help="write nothing; print a unified diff of the changes")
+    parser.add_argument("--stdin-filename", default="<stdin>", metavar="PATH",
+                        help="the path to show in diagnostics when formatting standard input (`fmt -`)")
     parser.add_argument("--format", choices=FORMATS, default="text", help="diagnostic format (default: text)")
     parser.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     parser.set_defaults(run=run)
@@ -39,9 +41,28 @@ def _diff(path: str, before: str, after: str) -> str:
     return "".join(lines)
 
 
+def _stdin(args) -> int:
+    """`fmt -`: standard input to standard output, for editors' format-on-save."""
+    from ..fmt import fmt
+
+    text = sys.stdin.read()
+    try:
+        formatted = fmt(text, args.stdin_filename)
+    except CompileError as error:
+        write_diagnostics(error.diagnostics, sys.stderr, args.format)
+        return 1
+    if args.diff:
+        sys.stdout.write(_diff(args.stdin_filename, text, formatted))
+    elif not args.check:
+        sys.stdout.write(formatted)
+    return 1 if (args.check or args.diff) and formatted != text else 0
+
+
 def run(args) -> int:
     from ..fmt import fmt
 
+    if args.specs == ["-"]:
+        return _stdin(args)
     files = spec_files(args.specs)
     if not files:
         return fail("no .incp files found in " + ", ".join(args.specs))
