@@ -214,3 +214,18 @@ def test_parameter_names_that_clash_are_mangled_consistently_at_call_sites():
     text = ("block Tiny(list = 4, InceptionA = 2, in_channels = 1) { conv(list * InceptionA + in_channels, 1x1) }\n"
             "network n {\n  input 3x8x8\n  Tiny(list=3, InceptionA=1, in_channels=2)\n}\n")
     assert loads(text)(torch.zeros(1, 3, 8, 8)).shape == (1, 5, 8, 8)
+
+
+def test_flatten_size_comes_from_the_checked_input_and_says_so(tmp_path, capsys):
+    spec = tmp_path / "flat.incp"
+    spec.write_text("network flat(classes = 2) {\n  input 3x8x8\n  conv(4, 3x3, stride=2)\n  flatten\n"
+                    "  linear(classes)\n}\n")
+    small, large = tmp_path / "small.py", tmp_path / "large.py"
+    assert main(["compile", str(spec), "-o", str(small)]) == 0
+    assert main(["compile", str(spec), "--input", "3x16x16", "-p", "classes=7", "-o", str(large)]) == 0
+    assert "nn.Linear(64, classes)" in small.read_text()
+    text = large.read_text()
+    assert "nn.Linear(256, classes)" in text and "x 64 grid positions" in text
+    assert "def __init__(self, *, classes: int = 7):" in text
+    module = import_file(large, "flat_large")
+    assert module.Flat()(torch.zeros(1, 3, 16, 16)).shape == (1, 7)
