@@ -206,7 +206,8 @@ class _Elaborator:
                     continue
                 seen[name] = stmt
             if not self._condition(stmt, env):
-                produced[stmt.label] = None if stmt.label else None
+                if stmt.label:  # a labelled statement left out by `when` produces nothing
+                    produced[stmt.label] = None
                 continue
             source = x
             if stmt.source is not None:

@@ -53,7 +53,7 @@ def describe(value: Any) -> str:
 
 
 def did_you_mean(name: str, candidates) -> str | None:
-    match = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    match = difflib.get_close_matches(name, [c for c in candidates if isinstance(c, str)], n=1, cutoff=0.6)
     return f"did you mean `{match[0]}`?" if match else None
 
 

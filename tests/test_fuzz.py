@@ -131,3 +131,13 @@ def test_import_of_a_symlink_loop(tmp_path, capsys):
     (tmp_path / "loop.incp").symlink_to(tmp_path / "loop.incp")
     code, err = check_text(tmp_path, capsys, 'import "loop.incp"\nnetwork n { input 3x8x8 }\n')
     assert code == 1 and "error[E003]" in err and "spec.incp:1:1" in err
+
+
+def test_unknown_output_label_after_an_unlabelled_conditional_statement(tmp_path, capsys):
+    text = ("block head { global_avgpool; flatten; linear(10) }\n"
+            "network n(aux = false) {\n  input 3x8x8\n  stem: conv(8, 3x3)\n"
+            "  aux head from stem when aux\n  main: head from stem\n  output main, aux\n}\n")
+    code, err = check_text(tmp_path, capsys, text)
+    assert code == 1
+    assert "spec.incp:5:3" in err and "error[E102]" in err  # `aux` without its colon is a call
+    assert "spec.incp:7:3" in err and "error[E113]" in err
