@@ -186,7 +186,9 @@ def test_python_keywords_and_builtins_are_mangled():
     (CODEGEN / "features.incp", {"use_extra": False}, None),
     (SPECS / "googlenet.incp", {"aux_logits": True}, (3, 96, 96)),
     (SPECS / "v4.incp", {}, (3, 96, 96)),
-], ids=["symbolic", "symbolic-flag", "features-no-extra", "googlenet-aux", "v4"])
+    (CODEGEN / "pooling.incp", {}, None),
+    (CODEGEN / "keywords.incp", {}, None),
+], ids=["symbolic", "symbolic-flag", "features-no-extra", "googlenet-aux", "v4", "pooling", "keywords"])
 def test_generated_module_agrees_with_the_ir_graph_backend(spec, params, shape):
     """Two independent backends, one from the AST and one from the IR, same weights."""
     from inception_dsl.backends.torch_graph import GraphModule

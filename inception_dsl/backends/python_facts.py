@@ -5,14 +5,14 @@ the comment above a definition. Pure functions over the AST; no torch here."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping, Union
 
 from .. import layers
 from .. import syntax as ast
 from ..diagnostics import DiagnosticSink
 from ..layers import ACTIVATIONS, LAYERS
 from ..values import EvalError, Symbol, evaluate
-from .python_layers import Channels
+from .python_layers import Channels, mentions, py_expr
 from .python_names import safe_text
 
 __all__ = ["paren", "parse_channels", "grid_after", "hint", "is_layer_chain", "mentioned_in", "training_only",
@@ -28,18 +28,28 @@ def parse_channels(src: str) -> Channels:
     return int(src) if src.isdigit() else src
 
 
-def grid_after(op: ast.Op, env: dict[str, Any], grid: tuple[int, int] | None) -> tuple[int, int] | None:
-    """The grid size after a layer when the spec fixes it (adaptive pooling); None if unknown."""
+Grid = Union[tuple[int, int], str, None]  # (h, w); a Python expression of h*w; or unknown
+
+
+def grid_after(op: ast.Op, env: dict[str, Any], grid: Grid, names: Mapping[str, str], helpers: set[str]) -> Grid:
+    """The grid after a layer when the spec fixes it (adaptive pooling), as (h, w), or as
+    an expression of its area when a block parameter gives the size; None if unknown."""
     if not isinstance(op, ast.Call):
         return None
     if op.name == "global_avgpool":
         return (1, 1)
     if op.name == "adaptive_avgpool" and op.args and not op.args[0].name:
+        if mentions(op.args[0].value, names):
+            helpers.add("_area")
+            return f"_area({py_expr(op.args[0].value, names, helpers)})"
         size = evaluate(op.args[0].value, env, DiagnosticSink())
         size = (size, size) if isinstance(size, int) else size
         return tuple(size) if isinstance(size, tuple) and len(size) == 2 else None
     if op.name in ("bn", "act", "dropout", "flatten", *ACTIVATIONS):
         return grid
+    if op.name in ("conv", "maxpool", "avgpool") and isinstance(grid, str):
+        probes = [(9, 9), (10, 10)]  # a layer that keeps these keeps any size
+        return grid if all(window_grid(op, env, p) == p for p in probes) else None
     if op.name in ("conv", "maxpool", "avgpool") and grid is not None:
         return window_grid(op, env, grid)
     return None

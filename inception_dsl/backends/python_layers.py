@@ -123,7 +123,9 @@ def add_channels(parts: list[Channels]) -> Channels:
     return " + ".join(symbolic + ([str(literal)] if literal else []))
 
 
-def _mul_channels(channels: Channels, factor: int) -> Channels:
+def _mul_channels(channels: Channels, factor: int | str) -> Channels:
+    if isinstance(factor, str):
+        return f"{_atom(channels)} * {factor}"
     if isinstance(channels, int):
         return channels * factor
     return channels if factor == 1 else f"{_atom(channels)} * {factor}"
@@ -137,7 +139,7 @@ class LayerContext:
     env: Mapping[str, Any]  # concrete parameter values of one instance (for literal arguments)
     names: Mapping[str, str]  # spec parameter -> Python local
     settings: Mapping[str, Any]
-    flat_area: Callable[[ast.Call], int]  # flatten: HxW of its input, from the IR
+    flat_area: Callable[[ast.Call], Union[int, str]]  # flatten: HxW of its input (a literal or an expression)
 
 
 def _given(call: ast.Call, sig: layers.LayerSig, env, sink) -> dict[str, ast.Expr]:
@@ -238,7 +240,10 @@ def _build(call: ast.Call, bound, symbolic, in_ch: Channels, ctx: LayerContext, 
     if name == "flatten":
         area = ctx.flat_area(call)
         out = _mul_channels(in_ch, area)
-        note = f"x {area} grid positions: a size from shape inference, not written in the spec" if area != 1 else ""
+        if isinstance(area, str):
+            note = "x the grid positions of the adaptive pooling"
+        else:
+            note = f"x {area} grid positions: a size from shape inference, not written in the spec" if area != 1 else ""
         return LayerCode("nn.Flatten(1)", out, note)
     if name == "linear":
         out = arg("out", lambda: layers.positive_int(bound, "out", sink, "output features"))

@@ -66,6 +66,12 @@ def _div(a, b):
     return a / b
 '''
 
+_AREA = '''
+def _area(size) -> int:
+    """Positions of an adaptive pooling output of `size` (n or (h, w))."""
+    return size * size if isinstance(size, int) else size[0] * size[1]
+'''
+
 _REPEAT = '''
 def _out_channels(module: nn.Module, in_channels: int) -> int:
     """The channels a module produces from `in_channels` (through a Sequential's children)."""
@@ -152,6 +158,7 @@ HELPERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "_padding": (_PADDING, ()),
     "_pool_padding": (_POOL_PADDING, ("_padding",)),
     "_div": (_DIV, ()),
+    "_area": (_AREA, ()),
     "_repeat": (_REPEAT, ()),
     "ConvAct": (_CONV_ACT, ("_padding", "_activate")),
     "ConvBnAct": (_CONV_BN_ACT, ("ConvAct", "_padding", "_activate")),

@@ -25,7 +25,7 @@ from ..layers import LAYERS
 from ..naming import TRANSPARENT, is_single_compound, statement_names
 from ..passes.infer_shapes import fmt_shape
 from ..values import EvalError
-from .python_facts import (grid_after, hint, is_layer_chain, leading_comment, mentioned_in, paren,
+from .python_facts import (Grid, grid_after, hint, is_layer_chain, leading_comment, mentioned_in, paren,
                            parse_channels, training_only)
 from .python_layers import (CHANNEL_PRESERVING, Channels, CodegenError, LayerContext, add_channels,
                             layer_code, mentions, py_expr, py_value)
@@ -95,7 +95,7 @@ class Scope:
     init_ns: Namespace
     forward_ns: Namespace
     attrs: set[str] = field(default_factory=set)
-    grid: tuple[int, int] | None = None  # a grid size fixed by the last pooling (for flatten)
+    grid: Grid = None  # a grid size fixed by the last pooling (for flatten)
     lambda_var: str = ""  # the parameter name of `_repeat`'s lambdas, one per class
 
     def repeat_var(self) -> str:
@@ -157,9 +157,11 @@ class _Generator:
                 areas.setdefault((node.span.path, node.span.start, node.span.end), set()).add(area)
         return areas
 
-    def flat_area(self, call: ast.Call, grid: tuple[int, int] | None = None) -> int:
+    def flat_area(self, call: ast.Call, grid: Grid = None) -> int | str:
         """HxW seen by a flatten: from the IR, or, where `when` left it out of the IR, from a
         fixed-size pooling right before it (`grid`)."""
+        if isinstance(grid, str):  # a block parameter sets it: exact for every instance
+            return grid
         areas = self.flat_areas.get((call.span.path, call.span.start, call.span.end), set())
         if not areas and grid is not None:
             return grid[0] * grid[1]
@@ -396,7 +398,7 @@ class _Generator:
             settings = self.program.settings_for(op.span)
             grid = scope.grid
             ctx = LayerContext(scope.env, scope.names, settings, lambda c: self.flat_area(c, grid))
-            scope.grid = grid_after(op, scope.env, grid)
+            scope.grid = grid_after(op, scope.env, grid, scope.names, self.helpers)
 
             def make(in_src: str) -> str:
                 code = layer_code(op, parse_channels(in_src), ctx)
@@ -443,7 +445,7 @@ class _Generator:
             for stmt, name in zip(statements, names):
                 settings = self.program.settings_for(stmt.op.span)
                 ctx = LayerContext(scope.env, scope.names, settings, lambda c, g=grid: self.flat_area(c, g))
-                grid = grid_after(stmt.op, scope.env, grid)
+                grid = grid_after(stmt.op, scope.env, grid, scope.names, self.helpers)
                 code = layer_code(stmt.op, ch, ctx)
                 self.helpers.update(code.helpers)
                 ctor = code.ctor
@@ -466,6 +468,6 @@ class _Generator:
         for stmt in [s for s in op.body if isinstance(s, ast.Labeled)]:
             ctx = LayerContext(scope.env, scope.names, self.program.settings_for(stmt.op.span),
                                lambda c, g=grid: self.flat_area(c, g))
-            grid = grid_after(stmt.op, scope.env, grid)
+            grid = grid_after(stmt.op, scope.env, grid, scope.names, self.helpers)
             ch = layer_code(stmt.op, ch, ctx).out
         return ch
