@@ -187,8 +187,7 @@ def test_python_keywords_and_builtins_are_mangled():
     (SPECS / "googlenet.incp", {"aux_logits": True}, (3, 96, 96)),
     (SPECS / "v4.incp", {}, (3, 96, 96)),
     (CODEGEN / "pooling.incp", {}, None),
-    (CODEGEN / "keywords.incp", {}, None),
-], ids=["symbolic", "symbolic-flag", "features-no-extra", "googlenet-aux", "v4", "pooling", "keywords"])
+], ids=["symbolic", "symbolic-flag", "features-no-extra", "googlenet-aux", "v4", "pooling"])
 def test_generated_module_agrees_with_the_ir_graph_backend(spec, params, shape):
     """Two independent backends, one from the AST and one from the IR, same weights."""
     from inception_dsl.backends.torch_graph import GraphModule
