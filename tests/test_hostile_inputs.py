@@ -61,12 +61,8 @@ def test_generated_python_contains_no_injected_code(hostile_spec, tmp_path, caps
     imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     imported |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     assert imported <= ALLOWED_IMPORTS, imported
-    assert not called_names(tree) & DANGEROUS_CALLS
-    # the payload survives only inside comments and string constants
-    for line in source.splitlines():
-        code = line.split("#", 1)[0]
-        if "system(" in code:
-            assert isinstance(ast.parse(code.strip() or "pass").body[0], ast.Expr) or '"""' in line or "'''" in line
+    assert not called_names(tree) & DANGEROUS_CALLS  # the payload is in comments and docstrings only
+    assert "touch PWNED" in source
 
 
 def test_generated_module_runs_without_side_effects(hostile_spec, tmp_path, capsys):
@@ -106,11 +102,10 @@ BAD_SPEC = "network n {\n  input 3x8x8\n  concat { conv(8, 3x3, stride=2); conv(
 RESERVED_LABEL_SPEC = "network n {\n  input 3x8x8\n  training: conv(8, 1x1)\n}\n"
 
 
-@pytest.mark.parametrize("command, suffix", [("compile", ".py"), ("render", ".dot")])
-@pytest.mark.parametrize("text", [BAD_SPEC, RESERVED_LABEL_SPEC], ids=["shape-error", "backend-error"])
+@pytest.mark.parametrize("command, suffix, text", [
+    ("compile", ".py", BAD_SPEC), ("compile", ".py", RESERVED_LABEL_SPEC), ("render", ".dot", BAD_SPEC),
+], ids=["compile-shape-error", "compile-backend-error", "render-shape-error"])
 def test_failing_command_leaves_an_existing_output_untouched(tmp_path, capsys, command, suffix, text):
-    if command == "render" and text is RESERVED_LABEL_SPEC:
-        pytest.skip("render has no backend-specific errors")  # the label is fine for DOT
     spec = tmp_path / "bad.incp"
     spec.write_text(text, encoding="utf-8")
     out = tmp_path / f"existing{suffix}"
