@@ -31,8 +31,8 @@ from typing import Mapping
 import torch
 from torch import nn
 
-__all__ = ["SOURCES", "InteropError", "Layer", "build_reference", "convert_state_dict", "definition_order", "execution_order",
-           "has_aux_weights", "pair_layers"]
+__all__ = ["SOURCES", "InteropError", "Layer", "build_reference", "convert_state_dict", "definition_order",
+           "execution_order", "has_aux_weights", "pair_layers"]
 
 # Parameter-owning layer kinds, checked in this order (Linear is not a conv, BN is neither).
 _ROLES: tuple[tuple[str, type], ...] = (
@@ -143,7 +143,7 @@ def execution_order(model: nn.Module, input_size: int) -> list[Layer]:
     model.training = True  # the top-level forward takes its training path (aux heads); see module doc
     try:
         with torch.no_grad():
-            model(torch.zeros(1, 3, input_size, input_size))
+            model(torch.zeros(1, 3, input_size, input_size, device=_device(model)))
     finally:
         for handle in handles:
             handle.remove()
@@ -151,6 +151,11 @@ def execution_order(model: nn.Module, input_size: int) -> list[Layer]:
             module.training = flag
     order += [name for name in layers if name not in order]
     return [_layer(name, *layers[name]) for name in order]
+
+
+def _device(model: nn.Module) -> torch.device:
+    tensor = next(model.parameters(), None)
+    return tensor.device if tensor is not None else torch.device("cpu")
 
 
 def pair_layers(reference: list[Layer], ours: list[Layer]) -> list[tuple[Layer, Layer]]:

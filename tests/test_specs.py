@@ -63,7 +63,9 @@ def test_inception_resnet_v1_stage_shapes_follow_the_paper():
     assert shapes["mixed_6a"] == (896, 17, 17)
     assert shapes["mixed_7a"] == (1792, 8, 8)
     assert [name for name in shapes if name.startswith("repeat_")] == (
-        [f"repeat_1.{i}" for i in range(5)] + [f"repeat_2.{i}" for i in range(10)] + [f"repeat_3.{i}" for i in range(5)])
+        [f"repeat_1.{i}" for i in range(5)]
+        + [f"repeat_2.{i}" for i in range(10)]
+        + [f"repeat_3.{i}" for i in range(5)])
 
 
 def test_paper_widths_of_inception_resnet_v2_are_rejected_by_the_checker():
@@ -122,8 +124,9 @@ def reference_shapes(model, size: int, modules: dict[str, str]) -> dict[str, tup
     shapes, handles = {}, []
     for stage, name in modules.items():
         if name in found:
-            hook = lambda _m, _i, out, stage=stage: shapes.__setitem__(stage, pooled(tuple(out.shape[1:])))  # noqa: E731
-            handles.append(found[name].register_forward_hook(hook))
+            def record(_module, _inputs, out, stage=stage):
+                shapes[stage] = pooled(tuple(out.shape[1:]))
+            handles.append(found[name].register_forward_hook(record))
     with torch.no_grad():
         model(torch.zeros(1, 3, size, size, device="meta"))
     for handle in handles:

@@ -27,7 +27,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--from", dest="source", required=True, choices=SOURCES, metavar="LIBRARY:MODEL",
                         help="where the weights come from: " + ", ".join(SOURCES))
     parser.add_argument("--weights", required=True, metavar="REF.pth", help="the reference state_dict (torch.save)")
-    parser.add_argument("-o", "--output", required=True, metavar="OUT.pth", help="where to write the converted state_dict")
+    parser.add_argument("-o", "--output", required=True, metavar="OUT.pth",
+                        help="where to write the converted state_dict")
     parser.set_defaults(run=run)
 
 
