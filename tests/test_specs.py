@@ -162,8 +162,11 @@ def test_paper_map_points_at_the_named_definitions():
     checked = 0
     for row in rows:
         names = re.findall(r"`([a-z_0-9]+)`", row.rsplit("|", 2)[-2])
-        for path, first in re.findall(r"`(specs/[\w/]+\.incp):(\d+)(?:-\d+)?`", row):
-            line = (SPECS.parent / path).read_text(encoding="utf-8").splitlines()[int(first) - 1]
+        for path, first, last in re.findall(r"`(specs/[\w/]+\.incp):(\d+)(?:-(\d+))?`", row):
+            lines = (SPECS.parent / path).read_text(encoding="utf-8").splitlines()
+            line = lines[int(first) - 1]
             assert any(re.search(rf"\b{name}\b", line) for name in names), (row, path, first, line)
+            if last:  # a whole definition: the range ends at its closing brace
+                assert lines[int(last) - 1] == "}", (row, path, last)
             checked += 1
     assert checked >= 22
