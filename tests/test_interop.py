@@ -177,3 +177,14 @@ def test_convert_command_reports_unreadable_weights_with_exit_2(tmp_path, capsys
     err = capsys.readouterr().err
     assert "as a PyTorch state_dict" in err and "no such file" in err and "Traceback" not in err
     assert not (tmp_path / "o.pth").exists()
+
+
+def test_a_target_that_registers_out_of_running_order_is_paired_by_execution():
+    """torchvision's own GoogLeNet as the target: its registration order (aux heads last)
+    does not pair, so the conversion falls back to the order it runs its layers in."""
+    generator = torch.Generator().manual_seed(3)
+    source = build_reference("torchvision:googlenet", aux_logits=True)
+    randomize_weights(source, generator)
+    target = build_reference("torchvision:googlenet", aux_logits=True)
+    converted = convert_state_dict(source.state_dict(), source="torchvision:googlenet", model=target)
+    assert all(torch.equal(converted[key], value) for key, value in source.state_dict().items())
