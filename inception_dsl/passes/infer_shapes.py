@@ -142,7 +142,7 @@ def _add(graph, node, shapes, sink):
     secondary = [Label(branch_end.span, f"residual branch gives {fmt_shape(branch)}", False)]
     if len(shortcut) == 3 and len(branch) == 3 and shortcut[0] != branch[0] and shortcut[1:] == branch[1:]:
         help = (f"end the residual branch with `conv({shortcut[0]}, 1x1, linear)` to project back to "
-                f"{shortcut[0]} channels, or give it a `shortcut {{ conv({branch[0]}, 1x1, act=none) }}`")
+                f"{shortcut[0]} channels, or give it a `shortcut {{ conv({branch[0]}, 1x1, act=identity) }}`")
     elif len(shortcut) == 3 and len(branch) == 3 and shortcut[1:] != branch[1:]:
         help = "a residual branch must keep the grid size: use stride 1 and `pad=same`, or downsample the shortcut too"
     else:
