@@ -350,8 +350,9 @@ class _Elaborator:
         if definition is None or definition.kind != "block":
             candidates = list(layers.LAYERS) + [d for d, b in self.program.definitions.items() if b.kind == "block"]
             what = "a network, not a block" if definition is not None else "no layer or block has this name"
-            self.sink.emit(codes.UNKNOWN_BLOCK, f"unknown layer or block `{call.name}`", call.span, what,
-                           help=did_you_mean(call.name, candidates) or "define it with `block NAME { ... }` or `import` the file that does")
+            help = (_missing_colon(call) or did_you_mean(call.name, candidates)
+                    or "define it with `block NAME { ... }` or `import` the file that does")
+            self.sink.emit(codes.UNKNOWN_BLOCK, f"unknown layer or block `{call.name}`", call.span, what, help=help)
             return None
         return self.block(definition, call, path, x, env, origin)
 
@@ -438,6 +439,18 @@ class _Elaborator:
             out = layers.positive_int(bound, "out", sink, "output features")
             return add("", Op.LINEAR, {"out_features": out, "bias": layers.boolean(bound, "bias", sink)}, [x])
         raise AssertionError(name)
+
+
+def _missing_colon(call: ast.Call) -> str | None:
+    """`aux head from x`: a bare name followed on its line by a call reads as two
+    statements; the writer almost always meant the label `aux: head`."""
+    if call.has_parens or call.args:
+        return None
+    rest = call.span.source.text[call.span.end:].split("\n", 1)[0].split("#", 1)[0].strip()
+    word = rest.split("(", 1)[0].split()[0] if rest else ""
+    if word.isidentifier() and word not in ("from", "when", "shortcut") and not (word[:1] == "x" and word[1:].isdigit()):
+        return f"a label needs a colon: `{call.name}: {word} ...`"
+    return None
 
 
 def _join(scope: str, name: str | None) -> str:

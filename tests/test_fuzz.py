@@ -22,7 +22,7 @@ from inception_dsl.cli import main
 from .conftest import ROOT, SPECS
 from .fuzzing import mutate
 
-FUZZ_CASES = 240
+FUZZ_CASES = 150
 FUZZ_LONG_CASES = 5000
 CASE_SECONDS = 20  # a case that takes longer is a hang
 SPEC_FILES = sorted(p.relative_to(SPECS).as_posix() for p in SPECS.rglob("*.incp"))
@@ -140,4 +140,5 @@ def test_unknown_output_label_after_an_unlabelled_conditional_statement(tmp_path
     code, err = check_text(tmp_path, capsys, text)
     assert code == 1
     assert "spec.incp:5:3" in err and "error[E102]" in err  # `aux` without its colon is a call
+    assert "help: a label needs a colon: `aux: head ...`" in err
     assert "spec.incp:7:3" in err and "error[E113]" in err
