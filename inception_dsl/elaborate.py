@@ -205,18 +205,19 @@ class _Elaborator:
                                    help="give one of them a distinct label (`name: ...`)")
                     continue
                 seen[name] = stmt
-            if not self._condition(stmt, env):
-                if stmt.label:  # a labelled statement left out by `when` produces nothing
-                    produced[stmt.label] = None
-                continue
             source = x
-            if stmt.source is not None:
+            if stmt.source is not None:  # checked even when `when` leaves the statement out
                 if stmt.source not in produced:
                     self.sink.emit(codes.UNKNOWN_SOURCE, f"`from {stmt.source}`: no earlier statement has that label",
                                    stmt.source_span, "unknown label", help=did_you_mean(stmt.source, produced))
                     source = None
                 else:
                     source = produced[stmt.source]
+            if not self._condition(stmt, env):
+                if stmt.label:  # a labelled statement left out by `when` produces nothing
+                    produced[stmt.label] = None
+                self._check_callees(stmt.op)  # the compiled module still builds it when asked to
+                continue
             path = _join(scope, name)
             if top:
                 self.stage = name or ""
@@ -228,6 +229,23 @@ class _Elaborator:
         if top:
             self._outputs(outputs, produced, x)
         return x
+
+    def _check_callees(self, op: ast.Op) -> None:
+        """Report unknown layer or block names in a statement that `when` leaves out:
+        it is not elaborated here, but the generated module can switch it on."""
+        if isinstance(op, ast.Call):
+            definition = self.program.definitions.get(op.name)
+            if op.name not in layers.LAYERS and (definition is None or definition.kind != "block"):
+                candidates = list(layers.LAYERS) + [d for d, b in self.program.definitions.items() if b.kind == "block"]
+                self.sink.emit(codes.UNKNOWN_BLOCK, f"unknown layer or block `{op.name}`", op.span,
+                               "no layer or block has this name", help=did_you_mean(op.name, candidates),
+                               notes=["checked although `when` leaves this statement out"])
+            return
+        bodies = [op.body] + ([op.shortcut] if isinstance(op, ast.Residual) and op.shortcut else [])
+        for body in bodies:
+            for stmt in body:
+                if isinstance(stmt, ast.Labeled):
+                    self._check_callees(stmt.op)
 
     def _condition(self, stmt: ast.Labeled, env) -> bool:
         if stmt.condition is None:
@@ -308,6 +326,7 @@ class _Elaborator:
                                "every branch reads the concat's input")
                 continue
             if not self._condition(stmt, env):
+                self._check_callees(stmt.op)
                 continue
             branches.append(self.statement(stmt, _join(path, name), x, env, origin))
         for stmt in op.body:

@@ -142,3 +142,14 @@ def test_unknown_output_label_after_an_unlabelled_conditional_statement(tmp_path
     assert "spec.incp:5:3" in err and "error[E102]" in err  # `aux` without its colon is a call
     assert "help: a label needs a colon: `aux: head ...`" in err
     assert "spec.incp:7:3" in err and "error[E113]" in err
+
+
+def test_statements_left_out_by_when_are_still_checked(tmp_path, capsys):
+    """Found by fuzzing `compile`: the generated module can switch such a statement on,
+    so an unknown `from` label or block in it crashed the backend after `check` passed."""
+    text = ("network n(aux = false) {\n  input 3x8x8\n  a: conv(8, 1x1)\n  b: conv(8, 1x1) from nowhere when aux\n"
+            "  c: bogus when aux\n  concat { conv(4, 1x1); missing_block when aux }\n}\n")
+    code, err = check_text(tmp_path, capsys, text)
+    assert code == 1
+    assert "spec.incp:4:24" in err and "error[E113]" in err
+    assert "spec.incp:5:6" in err and "spec.incp:6:26" in err and err.count("error[E102]") == 2
