@@ -1,4 +1,4 @@
-"""Mutation fuzzing of every spec in specs/: whatever the edit, `check` ends in success
+"""Mutation fuzzing of every spec in specs/: whatever the edit, `check` (and `compile`) end in success
 (exit 0) or located diagnostics (exit 1), never a traceback, an internal error or a hang.
 
 CI runs a bounded, deterministic set (FUZZ_CASES seeds spread over the specs); the long
@@ -24,6 +24,7 @@ from .fuzzing import mutate
 
 FUZZ_CASES = 150
 FUZZ_LONG_CASES = 5000
+FUZZ_COMPILE_CASES = 24
 CASE_SECONDS = 20  # a case that takes longer is a hang
 SPEC_FILES = sorted(p.relative_to(SPECS).as_posix() for p in SPECS.rglob("*.incp"))
 NETWORK_FOR = {  # a block file is checked through a network that imports it
@@ -49,7 +50,7 @@ def _alarm(signum, frame):
     raise _Hang()
 
 
-def run_case(spec_tree: Path, capsys, seed: int) -> None:
+def run_case(spec_tree: Path, capsys, seed: int, command: str = "check") -> None:
     target = SPEC_FILES[seed % len(SPEC_FILES)]
     network = NETWORK_FOR[target] or target
     original = (SPECS / target).read_text(encoding="utf-8")
@@ -59,7 +60,8 @@ def run_case(spec_tree: Path, capsys, seed: int) -> None:
     previous = signal.signal(signal.SIGALRM, _alarm)
     signal.alarm(CASE_SECONDS)
     try:
-        code = main(["check", "-q", str(spec_tree / network)])
+        argv = ["check", "-q"] if command == "check" else ["compile", "-o", str(spec_tree.parent / "out.py")]
+        code = main([*argv, str(spec_tree / network)])
     except _Hang:
         pytest.fail(f"seed {seed}: `check` ran over {CASE_SECONDS}s on {target} after {mutations}:\n{text}")
     finally:
@@ -79,11 +81,19 @@ def test_mutated_specs_give_diagnostics_not_crashes(spec_tree, capsys, seed):
     run_case(spec_tree, capsys, seed)
 
 
+@pytest.mark.parametrize("seed", range(FUZZ_COMPILE_CASES))
+def test_mutated_specs_compile_or_give_diagnostics(spec_tree, capsys, seed):
+    """`compile` too: a spec that `check` passes must not crash the backend."""
+    run_case(spec_tree, capsys, 7_000_000 + seed, command="compile")
+
+
 @pytest.mark.fuzz
-def test_long_fuzz_profile(spec_tree, capsys):
+@pytest.mark.parametrize("command", ["check", "compile"])
+def test_long_fuzz_profile(spec_tree, capsys, command):
     base = int(os.environ.get("INCEPTION_DSL_FUZZ_SEED", "1000000"))
-    for seed in range(base, base + FUZZ_LONG_CASES):
-        run_case(spec_tree, capsys, seed)
+    cases = FUZZ_LONG_CASES if command == "check" else FUZZ_LONG_CASES // 5
+    for seed in range(base, base + cases):
+        run_case(spec_tree, capsys, seed, command=command)
 
 
 @pytest.mark.parametrize("seed", [3, 17, 29])
