@@ -224,3 +224,7 @@ def test_fmt_formats_standard_input_to_standard_output(monkeypatch, capsys):
     monkeypatch.setattr("sys.stdin", io.StringIO("block b { conv(8, }\n"))
     assert main(["fmt", "--stdin-filename", "models/x.incp", "-"]) == 1
     assert "models/x.incp:1:" in capsys.readouterr().err
+
+
+def test_shipped_specs_are_in_the_canonical_layout(capsys):
+    assert main(["fmt", "--check", str(SPECS)]) == 0, capsys.readouterr().err
