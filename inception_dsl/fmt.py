@@ -189,8 +189,8 @@ def inline(stmt: ast.Stmt) -> str | None:
     if any(p is None for p in parts):
         return None
     keyword = "" if isinstance(op, ast.Seq) else ("reduction " if op.reduction else "concat ")
-    inner = "; ".join(parts)  # type: ignore[arg-type]
-    return f"{_head(stmt)}{keyword}{{ {inner} }}{_suffix(stmt)}" if parts else f"{_head(stmt)}{keyword}{{}}{_suffix(stmt)}"
+    braces = "{ " + "; ".join(parts) + " }" if parts else "{}"  # type: ignore[arg-type]
+    return f"{_head(stmt)}{keyword}{braces}{_suffix(stmt)}"
 
 
 # -- statements and definitions -------------------------------------------------------

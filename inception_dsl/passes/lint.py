@@ -210,8 +210,8 @@ def reduction_bottleneck(context: LintContext, sink: DiagnosticSink) -> None:
             continue
         reduces = node.shape[1] < fork.shape[1] or node.shape[2] < fork.shape[2]
         if reduces and node.shape[0] < fork.shape[0]:
-            _warn(sink, codes.REDUCTION_BOTTLENECK, node,
-                  f"this grid reduction also shrinks the channels: {fmt_shape(fork.shape)} -> {fmt_shape(node.shape)}",
+            shapes = f"{fmt_shape(fork.shape)} -> {fmt_shape(node.shape)}"
+            _warn(sink, codes.REDUCTION_BOTTLENECK, node, f"this grid reduction also shrinks the channels: {shapes}",
                   "fewer channels out than in", help="widen the branches so that the output has more channels",
                   notes=["reducing the grid loses information unless the filter bank grows: avoid representational "
                          "bottlenecks (Szegedy et al. 2015, 'Rethinking the Inception Architecture', Sections 2 and 7)"])
