@@ -184,12 +184,14 @@ def verify(graph: Graph) -> list[str]:
     inputs = [n for n in graph.nodes() if n.op is Op.INPUT]
     if len(inputs) != 1:
         problems.append(f"expected one INPUT node, found {len(inputs)}")
+    predecessors = graph.nx.pred
     for node in graph.nodes():
-        count = len(graph.inputs(node.id))
+        edges = predecessors[node.id]
+        count = len(edges)
         low, high = _ARITY.get(node.op, (1, 1))
         if count < low or (high is not None and count > high):
             problems.append(f"{node.id}: {node.op.name} has {count} inputs")
-        indices = sorted(i for _, _, i in graph.nx.in_edges(node.id, data="index"))
+        indices = sorted(data["index"] for data in edges.values())
         if indices != list(range(count)):
             problems.append(f"{node.id}: input indices {indices} are not 0..{count - 1}")
     for output in graph.outputs:
