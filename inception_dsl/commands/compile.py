@@ -22,6 +22,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("-o", "--output", metavar="OUT.py", help="where to write (default: build/<network>.py)")
     parser.add_argument("--no-source-comments", action="store_true",
                         help="leave out the `# spec:line` comments")
+    parser.add_argument("--optimize", action="store_true",
+                        help="write the inference-only optimized network instead (docs/optimize.md)")
     parser.set_defaults(run=run)
 
 
@@ -31,7 +33,13 @@ def run(args) -> int:
     if not result.ok:
         return 1
     try:
-        source = to_python(result, source_comments=not args.no_source_comments)
+        if args.optimize:
+            from ..backends.optimized_source import optimized_class_name, optimized_source
+
+            source, class_name = optimized_source(result), optimized_class_name(result)
+        else:
+            source = to_python(result, source_comments=not args.no_source_comments)
+            class_name = network_class_name(result)
     except CodegenError as error:
         write_diagnostics([error.diagnostic()], sys.stderr, args.format)
         return 1
@@ -40,5 +48,5 @@ def run(args) -> int:
         write_atomic(output, source)
     except OSError as error:
         return fail(f"cannot write {output}: {error.strerror or error}")
-    print(f"wrote {output}: class {network_class_name(result)}, {total_params(result.graph):,} parameters")
+    print(f"wrote {output}: class {class_name}, {total_params(result.graph):,} parameters")
     return 0

@@ -1,0 +1,73 @@
+"""`compile --optimize`: the optimized graph as standalone PyTorch source.
+
+The file defines one inference-only class whose submodules are named as
+`inception_dsl.optimize()` names them, so the weights come from
+`inception_dsl.optimize(spec, unoptimized_state_dict).state_dict()` and load with
+`strict=True`. Torch-free here (the generated file imports torch when it runs)."""
+
+from __future__ import annotations
+
+from .. import api
+from ..ir import Graph, Node, Op
+from ..passes.optimize import optimize
+from .python_source import network_class_name
+from .torch_codegen import generate_forward
+
+__all__ = ["optimized_source", "optimized_class_name"]
+
+
+def optimized_class_name(result: api.Result) -> str:
+    return network_class_name(result) + "Optimized"
+
+
+def optimized_source(result: api.Result, *, channels_last: bool = True) -> str:
+    graph, _ = optimize(api.require(result))
+    attr_of = {node.id: node.id.replace(".", "_") for node in graph.nodes() if node.op in (Op.CONV, Op.BN, Op.LINEAR)}
+    if len(set(attr_of.values())) != len(attr_of):
+        raise ValueError("node ids collide once dots are replaced")
+    name = optimized_class_name(result)
+    forward = generate_forward(graph, attr_of, channels_last=channels_last, inference_only=True)
+    lines = [
+        f'"""Inference-only `{graph.name}`, optimized by inception-dsl (BatchNorm folded, sibling convs',
+        "fused, residual scales folded, dropout and auxiliary heads removed"
+        + (", channels_last" if channels_last else "") + ").",
+        "",
+        "Weights: inception_dsl.optimize(SPEC, unoptimized_state_dict).state_dict(); needs only torch.\"\"\"",
+        "",
+        "import torch",
+        "import torch.nn.functional as F",
+        "from torch import nn",
+        "",
+        "",
+        f"class {name}(nn.Module):",
+        "    def __init__(self):",
+        "        super().__init__()",
+    ]
+    lines += [f"        self.{attr_of[node_id]} = {_layer(graph, graph.node(node_id))}" for node_id in attr_of]
+    if channels_last:
+        lines.append("        self.to(memory_format=torch.channels_last)")
+    lines += [
+        "        super().train(False)",
+        "",
+        "    def train(self, mode=True):",
+        "        if mode:",
+        "            raise RuntimeError('this module is inference-only: BatchNorm is folded into the convs')",
+        "        return super().train(False)",
+        "",
+    ]
+    lines += ["    " + line if line else "" for line in forward.rstrip("\n").split("\n")]
+    return "\n".join(lines) + "\n"
+
+
+def _layer(graph: Graph, node: Node) -> str:
+    (source,) = graph.inputs(node.id)
+    in_channels = graph.node(source).shape[0]
+    a = node.attrs
+    if node.op is Op.CONV:
+        top, bottom, left, right = a["padding"]
+        padding = (top, left) if (top, left) == (bottom, right) else (0, 0)
+        return (f"nn.Conv2d({in_channels}, {a['out_channels']}, {tuple(a['kernel'])!r}, {tuple(a['stride'])!r}, "
+                f"{padding!r}, {tuple(a['dilation'])!r}, {a['groups']}, {a['bias']!r})")
+    if node.op is Op.BN:
+        return f"nn.BatchNorm2d({in_channels}, eps={a['eps']!r}, momentum={a['momentum']!r})"
+    return f"nn.Linear({in_channels}, {a['out_features']}, bias={a['bias']!r})"
