@@ -60,3 +60,21 @@ def test_runnable_shell_examples(doc, line, script, tmp_path):
             argv[0] = str(bindir / argv[0])
         done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"
+
+
+def test_diagnostics_reference_is_generated_from_the_registry():
+    done = subprocess.run([sys.executable, "scripts/gen_docs.py", "--check"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_backend_error_e301_is_located_and_writes_nothing(tmp_path):
+    """E301 comes from the Python backend, not the checker, so it has no case under
+    tests/cases/diagnostics/: a label that would shadow nn.Module.forward."""
+    spec = tmp_path / "reserved.incp"
+    spec.write_text("network n {\n  input 3x8x8\n  forward: conv(8, 1x1)\n}\n")
+    out = tmp_path / "reserved.py"
+    done = subprocess.run([str(Path(sys.executable).parent / "inception-dsl"), "compile", str(spec), "-o", str(out)],
+                          capture_output=True, text=True)
+    assert done.returncode == 1
+    assert f"{spec}:3:3" in done.stderr and "error[E301]" in done.stderr and "Traceback" not in done.stderr
+    assert not out.exists()
