@@ -20,16 +20,17 @@ __all__ = [{exports}]
 '''
 
 _ACTIVATE = '''
-def _activate(x: torch.Tensor, kind: str) -> torch.Tensor:
-    """Apply an activation chosen by name (the spec's relu, relu6, gelu, silu, identity)."""
+def _activate(x: torch.Tensor, kind: str, inplace: bool = False) -> torch.Tensor:
+    """Apply an activation chosen by name (the spec's relu, relu6, gelu, silu, identity).
+    `inplace` only where `x` is a fresh tensor no one else reads (a conv or BN output)."""
     if kind == "relu":
-        return F.relu(x)
+        return F.relu(x, inplace=inplace)
     if kind == "relu6":
-        return F.relu6(x)
+        return F.relu6(x, inplace=inplace)
     if kind == "gelu":
         return F.gelu(x)
     if kind == "silu":
-        return F.silu(x)
+        return F.silu(x, inplace=inplace)
     return x
 '''
 
@@ -112,7 +113,7 @@ class ConvAct(nn.Conv2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.asymmetric:
             x = F.pad(x, self.pad_lrtb)
-        return _activate(self._conv_forward(x, self.weight, self.bias), self.act)
+        return _activate(self._conv_forward(x, self.weight, self.bias), self.act, True)
 '''
 
 _CONV_BN_ACT = '''
@@ -137,7 +138,7 @@ class ConvBnAct(nn.Module):
         self.act = act
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _activate(self.bn(self.conv(x)), self.act)
+        return _activate(self.bn(self.conv(x)), self.act, True)
 '''
 
 _ACTIVATION = '''
