@@ -8,6 +8,7 @@ as the previous one is not reported again (it is usually a consequence)."""
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 
 from lark import Lark, Token, Transformer, Tree, v_args
@@ -141,7 +142,10 @@ class _Reporter:
             offset = len(self.source.text)
         line = self.source.line_col(offset)[0]
         at_end = isinstance(error, UnexpectedEOF) or (token is not None and token.type == "$END")
-        if line != self.last_line or at_end:
+        # after an earlier error, running into the end of the file is a consequence of that
+        # error unless a `{` is really left open
+        consequence = at_end and self.count > 0 and _unclosed_brace(self.source.text, len(self.source.text)) is None
+        if (line != self.last_line or at_end) and not consequence:
             self._emit(error, offset, at_end)
         self.last_line = line
         self.count += 1
@@ -183,6 +187,11 @@ class _Reporter:
             help = f"`{token.value}` is a keyword; choose another name"
         elif token.type == "REPEAT":
             help = f"`{token.value}` reads as a repetition count; names of the form x<digits> are reserved"
+        else:
+            previous = re.search(r"([A-Za-z_][A-Za-z0-9_]*)\s*$", self.source.text[: token.start_pos])
+            if previous and previous.group(1) in ("concat", "reduction", "residual", "shortcut") and "LBRACE" in expected:
+                word = previous.group(1)
+                help = f"`{word}` is a keyword (`{word} {{ ... }}`), so it cannot name a block or layer; rename it"
         self.sink.emit(
             codes.SYNTAX,
             f"unexpected {_describe_token(token)}",

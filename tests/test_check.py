@@ -80,3 +80,10 @@ def test_several_errors_are_collected():
     text = "network n {\n  input 3x8x8\n  conv(0, 1x1)\n  conv(8, 1x1, act=relux)\n  bogus\n}\n"
     result = analyze_text(text)
     assert {d.code.id for d in result.diagnostics} == {"E112", "E105", "E102"}
+
+
+def test_keyword_used_as_a_block_name_gets_one_error_with_help():
+    text = "block reduction {\n  concat { conv(8, 1x1) }\n}\nnetwork n {\n  input 3x8x8\n  reduction\n}\n"
+    result = analyze_text(text, "kw.incp")
+    assert [(d.code.id, d.primary_span.line) for d in result.diagnostics] == [("E001", 7)]
+    assert "`reduction` is a keyword" in result.diagnostics[0].help
