@@ -39,13 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     subparsers.required = True
     for name, module in COMMANDS.items():
-        try:
-            command = importlib.import_module(f".commands.{module}", __package__)
-        except ModuleNotFoundError as error:  # TODO(integration): remove once every command exists
-            if error.name != f"{__package__}.commands.{module}":
-                raise
-            continue
-        command.add_parser(subparsers)
+        importlib.import_module(f".commands.{module}", __package__).add_parser(subparsers)
     return parser
 
 
