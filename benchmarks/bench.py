@@ -275,9 +275,21 @@ def main(argv: list[str] | None = None) -> int:
     command = "python benchmarks/bench.py " + " ".join(sys.argv[1:] if argv is None else argv)
     text = render(rows, settings, skipped, command.strip(), time.perf_counter() - started)
     if str(args.output) != "-":
+        text = _keep_notes(text, args.output)
         write_atomic(args.output, text)
         print(f"wrote {args.output}")
     return 0
+
+
+NOTES_HEADING = "## Reading these numbers"
+
+
+def _keep_notes(text: str, path: Path) -> str:
+    """Keep the hand-written notes (from NOTES_HEADING on) of the report being replaced."""
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    if NOTES_HEADING not in old:
+        return text
+    return text.rstrip("\n") + "\n\n" + old[old.index(NOTES_HEADING):]
 
 
 def _report(rows: list[Row]) -> list[Row]:
