@@ -16,7 +16,7 @@ import math
 import sys
 import types
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import torch
 from torch import nn
@@ -24,6 +24,7 @@ from torch import nn
 from .. import api
 from ..diagnostics import CompileError
 from ..limits import DEFAULT_LIMITS, Limits
+from ..weights import load_weights
 from .python_layers import CodegenError
 from .python_source import network_class_name, to_python
 
@@ -34,23 +35,30 @@ INITS = ("torch", "tf")
 
 def load(path: str | Path, *, network: str | None = None, init: str = "torch", seed: int | None = None,
          input_shape: tuple[int, ...] | None = None, limits: Limits = DEFAULT_LIMITS, optimize: bool = False,
-         **params: Any) -> nn.Module:
+         weights: Mapping[str, Any] | str | Path | None = None, **params: Any) -> nn.Module:
     """Build the network of a spec file. Keyword arguments other than these override
-    the network's parameters (`load("v4.incp", num_classes=10)`). `optimize=True` returns
-    the inference-only optimized module instead (backends/torch_graph.py, docs/optimize.md)."""
+    the network's parameters (`load("v4.incp", num_classes=10)`). `weights` (a state_dict
+    or a .pth path) is loaded strictly, with one WeightsError that groups every missing,
+    unexpected or mis-shaped key by block instance. `optimize=True` returns the
+    inference-only optimized module instead (backends/torch_graph.py, docs/optimize.md)."""
     result = api.analyze(path, network=network, params=params, input_shape=input_shape, limits=limits)
-    return _maybe_optimized(result, build_module(result, init=init, seed=seed), optimize)
+    return _finish(result, build_module(result, init=init, seed=seed), weights, optimize)
 
 
 def loads(text: str, *, path: str = "<string>", network: str | None = None, init: str = "torch",
           seed: int | None = None, input_shape: tuple[int, ...] | None = None, limits: Limits = DEFAULT_LIMITS,
-          optimize: bool = False, **params: Any) -> nn.Module:
+          optimize: bool = False, weights: Mapping[str, Any] | str | Path | None = None,
+          **params: Any) -> nn.Module:
     """Like `load`, from spec text; `path` names it in diagnostics and anchors imports."""
     result = api.analyze(path, text=text, network=network, params=params, input_shape=input_shape, limits=limits)
-    return _maybe_optimized(result, build_module(result, init=init, seed=seed), optimize)
+    return _finish(result, build_module(result, init=init, seed=seed), weights, optimize)
 
 
-def _maybe_optimized(result: api.Result, model: nn.Module, optimize: bool) -> nn.Module:
+def _finish(result: api.Result, model: nn.Module, weights, optimize: bool) -> nn.Module:
+    if weights is not None:
+        if isinstance(weights, (str, Path)):
+            weights = torch.load(weights, map_location="cpu", weights_only=True)
+        load_weights(model, weights, scopes=result.graph.blocks)
     if not optimize:
         return model
     from .torch_graph import optimize_graph_module
