@@ -87,3 +87,21 @@ def test_keyword_used_as_a_block_name_gets_one_error_with_help():
     result = analyze_text(text, "kw.incp")
     assert [(d.code.id, d.primary_span.line) for d in result.diagnostics] == [("E001", 7)]
     assert "`reduction` is a keyword" in result.diagnostics[0].help
+
+
+def test_written_files_get_ordinary_permissions(tmp_path):
+    import os
+
+    from inception_dsl.commands.common import write_atomic
+
+    umask = os.umask(0o022)
+    try:
+        write_atomic(tmp_path / "new.txt", "x")
+        assert (tmp_path / "new.txt").stat().st_mode & 0o777 == 0o644
+        (tmp_path / "old.txt").write_text("y")
+        os.chmod(tmp_path / "old.txt", 0o640)
+        write_atomic(tmp_path / "old.txt", "z")
+        assert (tmp_path / "old.txt").stat().st_mode & 0o777 == 0o640
+        assert (tmp_path / "old.txt").read_text() == "z"
+    finally:
+        os.umask(umask)

@@ -96,6 +96,9 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
     try:
         with os.fdopen(fd, mode, **({} if isinstance(data, bytes) else {"encoding": "utf-8", "newline": "\n"})) as f:
             f.write(data)
+        # mkstemp makes the file private (0600); give it the mode a plain open() would have
+        # (the existing file's mode when replacing one, otherwise 0666 less the umask)
+        os.chmod(tmp, _target_mode(path))
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -103,3 +106,12 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
         except OSError:
             pass
         raise
+
+
+def _target_mode(path: Path) -> int:
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
