@@ -34,9 +34,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 import torch  # noqa: E402
 
 import inception_dsl  # noqa: E402
-from inception_dsl.backends.torch_graph import optimize  # noqa: E402
+from inception_dsl.runtime.graph_module import optimize  # noqa: E402
 from inception_dsl.commands.common import write_atomic  # noqa: E402
-from inception_dsl.interop import convert_state_dict  # noqa: E402
+from inception_dsl.runtime.interop import convert_state_dict  # noqa: E402
 
 PAIRS = {"specs/v4.incp": "inception_v4", "specs/inception_resnet_v2.incp": "inception_resnet_v2"}
 REPORT = ROOT / "docs" / "performance.md"

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from inception_dsl import analyze  # noqa: E402
-from inception_dsl.backends.torch_module import build_module  # noqa: E402
+from inception_dsl.runtime.module import build_module  # noqa: E402
 
 
 def train_step(model, images, labels) -> None:

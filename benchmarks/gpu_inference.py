@@ -59,7 +59,7 @@ def variants(spec: str, timm_name: str):
     import torch
 
     import inception_dsl
-    from inception_dsl.interop import convert_state_dict
+    from inception_dsl.runtime.interop import convert_state_dict
 
     torch.manual_seed(0)
     reference = timm.create_model(timm_name, pretrained=False).eval()

@@ -18,12 +18,12 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from gen_large_spec import large_spec  # noqa: E402
 
-from inception_dsl.diagnostics import DiagnosticSink  # noqa: E402
-from inception_dsl.elaborate import elaborate  # noqa: E402
+from inception_dsl.language.diagnostics import DiagnosticSink  # noqa: E402
+from inception_dsl.language.elaborate import elaborate  # noqa: E402
 from inception_dsl.ir import verify  # noqa: E402
-from inception_dsl.limits import Limits  # noqa: E402
+from inception_dsl.language.limits import Limits  # noqa: E402
 from inception_dsl.passes import run_analyses  # noqa: E402
-from inception_dsl.program import load_program  # noqa: E402
+from inception_dsl.language.program import load_program  # noqa: E402
 
 LIMITS = Limits(max_nodes=10_000_000, max_file_bytes=256 * 1024 * 1024)
 
@@ -55,7 +55,7 @@ def stage_times(text: str) -> dict[str, float]:
 
 def _lint():
     try:
-        from inception_dsl.passes.lint import RULES, LintContext, lint
+        from inception_dsl.lint.rules import RULES, LintContext, lint
     except ImportError:
         return None
 

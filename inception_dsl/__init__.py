@@ -9,22 +9,22 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .api import Result, analyze, analyze_text
-from .diagnostics import CompileError, Diagnostic
+from inception_dsl.api import Result, analyze, analyze_text
+from inception_dsl.language.diagnostics import CompileError, Diagnostic
 
 __all__ = ["__version__", "analyze", "analyze_text", "Result", "CompileError", "Diagnostic", "load", "loads", "optimize"]
 
-_TORCH_API = {"load", "loads"}  # from backends/torch_module.py, imported on first use
+_TORCH_API = {"load", "loads"}  # from runtime/module.py, imported on first use
 
 
 def __getattr__(name: str):
     # Lazy, so that `import inception_dsl` and the check/lint/fmt commands never import torch.
     if name in _TORCH_API:
-        from .backends import torch_module
+        from inception_dsl.runtime import module as torch_module
 
         return getattr(torch_module, name)
-    if name == "optimize":  # the inference optimizer, backends/torch_graph.py
-        from .backends.torch_graph import optimize
+    if name == "optimize":  # the inference optimizer, runtime/graph_module.py
+        from inception_dsl.runtime.graph_module import optimize
 
         return optimize
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

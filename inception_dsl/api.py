@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .diagnostics import CompileError, Diagnostic, DiagnosticSink
-from .elaborate import elaborate
-from .ir import Graph, verify
-from .limits import DEFAULT_LIMITS, Limits
-from .passes import run_analyses
-from .program import Program, load_program
+from inception_dsl.language.diagnostics import CompileError, Diagnostic, DiagnosticSink
+from inception_dsl.language.elaborate import elaborate
+from inception_dsl.ir import Graph, verify
+from inception_dsl.language.limits import DEFAULT_LIMITS, Limits
+from inception_dsl.passes import run_analyses
+from inception_dsl.language.program import Program, load_program
 
 __all__ = ["Result", "analyze", "analyze_text", "require"]
 

@@ -33,7 +33,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="inception-dsl", description="Check, draw and compile Inception-style network specs (.incp).")
-    from . import __version__
+    from inception_dsl import __version__
 
     parser.add_argument("--version", action="version", version=f"inception-dsl {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)

@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 import networkx as nx
 
-from .source import Span
+from inception_dsl.language.source import Span
 
 __all__ = ["Op", "Node", "CallSite", "Stage", "Graph", "verify", "param_count"]
 

@@ -23,8 +23,8 @@ sys.path.insert(0, str(ROOT))
 
 from inception_dsl import analyze  # noqa: E402
 from inception_dsl.cli import main as cli  # noqa: E402
-from inception_dsl.diagnostics import DiagnosticSink  # noqa: E402
-from inception_dsl.program import load_program  # noqa: E402
+from inception_dsl.language.diagnostics import DiagnosticSink  # noqa: E402
+from inception_dsl.language.program import load_program  # noqa: E402
 
 GALLERY = Path("docs/gallery")
 _FIGURE = re.compile(r"Figs?\.\s*\d+(?:\([a-z]\))?")

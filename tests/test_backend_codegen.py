@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from inception_dsl import CompileError, analyze, analyze_text, load, loads
-from inception_dsl.backends.python_source import to_python
+from inception_dsl.backends.python.source import to_python
 from inception_dsl.cli import main
 
 from .backend_helpers import CODEGEN, import_file, ir_state_dict_keys
@@ -190,7 +190,7 @@ def test_python_keywords_and_builtins_are_mangled():
 ], ids=["symbolic", "symbolic-flag", "features-no-extra", "googlenet-aux", "v4", "pooling"])
 def test_generated_module_agrees_with_the_ir_graph_backend(spec, params, shape):
     """Two independent backends, one from the AST and one from the IR, same weights."""
-    from inception_dsl.backends.torch_graph import GraphModule
+    from inception_dsl.runtime.graph_module import GraphModule
 
     result = analyze(spec, params=params, input_shape=shape)
     ours = load(spec, seed=0, input_shape=shape, **params).eval()

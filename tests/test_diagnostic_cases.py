@@ -18,9 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from inception_dsl import api, codes
-from inception_dsl.limits import DEFAULT_LIMITS, Limits
-from inception_dsl.report import write_diagnostics
+from inception_dsl import api
+from inception_dsl.language import codes
+from inception_dsl.language.limits import DEFAULT_LIMITS, Limits
+from inception_dsl.commands.report import write_diagnostics
 
 from .conftest import CASES, ROOT
 

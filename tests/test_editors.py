@@ -10,10 +10,10 @@ from importlib.metadata import entry_points
 import pytest
 from pygments.token import Comment, Error, Keyword, Name, Number, Operator, String
 
-from inception_dsl.layers import LAYERS
-from inception_dsl.parse import KEYWORDS
+from inception_dsl.language.layers import LAYERS
+from inception_dsl.language.parse import KEYWORDS
 from inception_dsl.pygments_lexer import CONSTANTS, FLAGS, KEYWORDS as LEXER_KEYWORDS, LAYER_NAMES, IncpLexer
-from inception_dsl.values import CONSTANTS as VALUE_CONSTANTS
+from inception_dsl.language.values import CONSTANTS as VALUE_CONSTANTS
 
 from .conftest import ROOT, SPECS
 

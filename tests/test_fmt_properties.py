@@ -6,11 +6,11 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from inception_dsl import syntax as ast
-from inception_dsl.diagnostics import DiagnosticSink
-from inception_dsl.fmt import fmt, format_module
-from inception_dsl.parse import parse
-from inception_dsl.source import SourceFile
+from inception_dsl.language import syntax as ast
+from inception_dsl.language.diagnostics import DiagnosticSink
+from inception_dsl.language.fmt import fmt, format_module
+from inception_dsl.language.parse import parse
+from inception_dsl.language.source import SourceFile
 
 NAMES = st.sampled_from(["a", "b", "k", "conv", "width", "mixed_5b", "branch0", "relu", "true", "_x1"])
 SIZES = st.integers(min_value=1, max_value=9)

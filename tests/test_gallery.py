@@ -10,8 +10,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from inception_dsl.diagnostics import DiagnosticSink
-from inception_dsl.program import load_program
+from inception_dsl.language.diagnostics import DiagnosticSink
+from inception_dsl.language.program import load_program
 
 from .conftest import ROOT, SPECS
 

@@ -9,8 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from inception_dsl.backends.torch_module import load
-from inception_dsl.interop import InteropError, build_reference, convert_state_dict, execution_order
+from inception_dsl.runtime.module import load
+from inception_dsl.runtime.interop import InteropError, build_reference, convert_state_dict, execution_order
 
 from .conftest import SPECS
 
@@ -128,7 +128,7 @@ def test_when_dropping_aux_weights_does_not_help_the_first_disagreement_is_repor
 
 
 def test_extra_layers_at_the_end_are_reported_by_count():
-    from inception_dsl.interop import Layer, pair_layers
+    from inception_dsl.runtime.interop import Layer, pair_layers
 
     conv = Layer("a", "conv", (("weight", (8, 3, 1, 1)),))
     head = Layer("fc", "linear", (("bias", (10,)), ("weight", (10, 8))))

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from inception_dsl.cli import main
-from inception_dsl.lint_config import ConfigError, LintConfig, find_config, load_config
-from inception_dsl.linter import lint_spec
-from inception_dsl.passes.lint import RULES
+from inception_dsl.lint.config import ConfigError, LintConfig, find_config, load_config
+from inception_dsl.lint.linter import lint_spec
+from inception_dsl.lint.rules import RULES
 
 from .conftest import ROOT, SPECS
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import inception_dsl
-from inception_dsl.weights import WeightsError
+from inception_dsl.runtime.weights import WeightsError
 
 SPEC = """
 block unit(c = 8) {

@@ -9,7 +9,7 @@ import sys
 import torch
 
 from inception_dsl import api
-from inception_dsl.backends.torch_graph import GraphModule, optimize
+from inception_dsl.runtime.graph_module import GraphModule, optimize
 from inception_dsl.cli import main
 
 from .conftest import ROOT, SPECS

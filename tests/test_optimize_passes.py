@@ -125,7 +125,7 @@ def test_unknown_rule_is_refused(graph):
 @pytest.mark.parametrize("rules", [(rule,) for rule in RULES] + [RULES], ids=lambda r: "+".join(r))
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_each_pass_preserves_the_eval_output(graph, rules, channels_last):
-    from inception_dsl.backends.torch_graph import GraphModule, optimize as optimize_module
+    from inception_dsl.runtime.graph_module import GraphModule, optimize as optimize_module
 
     torch.manual_seed(0)
     reference = randomized(GraphModule(graph)).eval()

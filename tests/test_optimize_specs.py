@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from inception_dsl import api
-from inception_dsl.backends.torch_graph import GraphModule, InferenceOnlyError, optimize
+from inception_dsl.runtime.graph_module import GraphModule, InferenceOnlyError, optimize
 
 from .conftest import SPECS
 from .test_optimize_passes import randomized

@@ -1,4 +1,4 @@
-"""`render` and backends/dot.py: DOT goldens, SVG content read back as XML, tooltips,
+"""`render` and backends/diagram/dot.py: DOT goldens, SVG content read back as XML, tooltips,
 escaping of hostile strings, missing Graphviz, errors that write nothing, no torch."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from inception_dsl import analyze, analyze_text
-from inception_dsl.backends.dot import quote, to_dot
-from inception_dsl.backends.drawing import View
+from inception_dsl.backends.diagram.dot import quote, to_dot
+from inception_dsl.backends.diagram.drawing import View
 from inception_dsl.cli import main
 
 from .conftest import CASES, ROOT

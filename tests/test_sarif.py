@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from inception_dsl.cli import main
-from inception_dsl.report import FORMATS
+from inception_dsl.commands.report import FORMATS
 
 from .conftest import SPECS
 

@@ -50,7 +50,7 @@ def test_parameter_count_matches_the_reference(spec, params, expected):
 def test_built_module_has_the_reference_parameter_count(spec, params, expected):
     import torch
 
-    from inception_dsl.backends.torch_module import load
+    from inception_dsl.runtime.module import load
 
     with torch.device("meta"):  # shapes only: nothing is allocated or initialized
         model = load(SPECS / spec, **params)
@@ -136,7 +136,7 @@ def reference_shapes(model, size: int, modules: dict[str, str]) -> dict[str, tup
 
 @pytest.mark.parametrize("spec", sorted(REFERENCES))
 def test_stage_shapes_equal_the_reference_model(spec):
-    from inception_dsl.interop import build_reference
+    from inception_dsl.runtime.interop import build_reference
 
     source, size, renames = REFERENCES[spec]
     graph = analyze(SPECS / spec, input_shape=(3, size, size)).graph

@@ -1,4 +1,4 @@
-"""The paper's training recipe (inception_dsl.training) on a tiny spec."""
+"""The paper's training recipe (inception_dsl.runtime.training) on a tiny spec."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from inception_dsl.backends.torch_module import loads
-from inception_dsl.training import paper_recipe
+from inception_dsl.runtime.module import loads
+from inception_dsl.runtime.training import paper_recipe
 
 TINY = """
 block tiny_inception {

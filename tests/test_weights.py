@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from inception_dsl import analyze, loads
-from inception_dsl.weights import WeightsError, compare, load_weights, scope_of
+from inception_dsl.runtime.weights import WeightsError, compare, load_weights, scope_of
 
 from .conftest import SPECS
 

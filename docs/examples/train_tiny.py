@@ -4,7 +4,7 @@ recipe (docs/tutorial.md). Run from the repository root: python docs/examples/tr
 import torch
 
 import inception_dsl
-from inception_dsl.training import paper_recipe
+from inception_dsl.runtime.training import paper_recipe
 
 torch.manual_seed(0)
 model = inception_dsl.load("docs/examples/tiny_irn.incp", num_classes=10, seed=0)

@@ -15,8 +15,8 @@ import io
 import json
 from dataclasses import asdict, dataclass, field
 
-from ..ir import Graph, Node, Op, param_count
-from .drawing import fused_layers
+from inception_dsl.ir import Graph, Node, Op, param_count
+from inception_dsl.backends.diagram.drawing import fused_layers
 
 __all__ = ["Row", "Summary", "DTYPE_BYTES", "to_summary", "node_macs", "format_table", "format_json", "format_csv"]
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 import sys
 
-from ..ir import Op
-from ..passes.budget import total_params
-from ..passes.infer_shapes import fmt_shape
-from ..report import write_diagnostics
-from .common import add_spec_options, analyze_args, report
+from inception_dsl.ir import Op
+from inception_dsl.passes.budget import total_params
+from inception_dsl.passes.infer_shapes import fmt_shape
+from inception_dsl.commands.report import write_diagnostics
+from inception_dsl.commands.common import add_spec_options, analyze_args, report
 
 __all__ = ["add_parser", "run", "stage_table"]
 

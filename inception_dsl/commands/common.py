@@ -9,11 +9,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .. import api
-from ..limits import DEFAULT_LIMITS, Limits
-from .limit_options import add_limit_options, limits_from_args
-from ..report import FORMATS, write_diagnostics
-from ..values import Symbol
+from inception_dsl import api
+from inception_dsl.language.limits import DEFAULT_LIMITS, Limits
+from inception_dsl.commands.limit_options import add_limit_options, limits_from_args
+from inception_dsl.commands.report import FORMATS, write_diagnostics
+from inception_dsl.language.values import Symbol
 
 __all__ = ["add_spec_options", "analyze_args", "parse_dims", "write_atomic", "fail", "report"]
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..backends.python_layers import CodegenError
-from ..backends.python_source import network_class_name, to_python
-from ..passes.budget import total_params
-from ..report import write_diagnostics
-from .common import add_spec_options, analyze_args, fail, report, write_atomic
+from inception_dsl.backends.python.layers import CodegenError
+from inception_dsl.backends.python.source import network_class_name, to_python
+from inception_dsl.passes.budget import total_params
+from inception_dsl.commands.report import write_diagnostics
+from inception_dsl.commands.common import add_spec_options, analyze_args, fail, report, write_atomic
 
 __all__ = ["add_parser", "run"]
 
@@ -34,7 +34,7 @@ def run(args) -> int:
         return 1
     try:
         if args.optimize:
-            from ..backends.optimized_source import optimized_class_name, optimized_source
+            from inception_dsl.backends.python.optimized_source import optimized_class_name, optimized_source
 
             source, class_name = optimized_source(result), optimized_class_name(result)
         else:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from .common import add_spec_options, analyze_args, fail, report, write_atomic
+from inception_dsl.commands.common import add_spec_options, analyze_args, fail, report, write_atomic
 
 __all__ = ["add_parser", "run"]
 
@@ -43,8 +43,8 @@ def run(args) -> int:
 
     import torch
 
-    from ..backends.torch_module import build_module
-    from ..interop import InteropError, convert_state_dict
+    from inception_dsl.runtime.module import build_module
+    from inception_dsl.runtime.interop import InteropError, convert_state_dict
 
     try:
         state_dict = torch.load(weights, map_location="cpu", weights_only=True)

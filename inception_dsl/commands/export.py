@@ -9,7 +9,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from .common import add_spec_options, analyze_args, fail, report, write_atomic
+from inception_dsl.commands.common import add_spec_options, analyze_args, fail, report, write_atomic
 
 __all__ = ["add_parser", "run", "export_onnx"]
 
@@ -59,8 +59,8 @@ def run(args) -> int:
         return 1
     import torch
 
-    from ..backends.torch_module import build_module
-    from ..diagnostics import CompileError
+    from inception_dsl.runtime.module import build_module
+    from inception_dsl.language.diagnostics import CompileError
 
     try:
         model = build_module(result, seed=args.seed).eval()

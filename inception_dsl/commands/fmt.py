@@ -1,5 +1,5 @@
 """`inception-dsl fmt SPEC... [--check] [--diff]`: rewrite specs in the canonical
-layout (inception_dsl/fmt.py), in place and atomically. Directories stand for every
+layout (inception_dsl/language/fmt.py), in place and atomically. Directories stand for every
 .incp file below them; `-` formats standard input to standard output. Never imports torch.
 
 Exit codes: 0 done (or, with --check/--diff, nothing would change), 1 a file would
@@ -12,12 +12,12 @@ import difflib
 import sys
 from pathlib import Path
 
-from ..diagnostics import CompileError, DiagnosticSink
-from ..limits import DEFAULT_LIMITS
-from ..linter import spec_files
-from ..program import read_source
-from ..report import FORMATS, write_diagnostics
-from .common import fail, write_atomic
+from inception_dsl.language.diagnostics import CompileError, DiagnosticSink
+from inception_dsl.language.limits import DEFAULT_LIMITS
+from inception_dsl.lint.linter import spec_files
+from inception_dsl.language.program import read_source
+from inception_dsl.commands.report import FORMATS, write_diagnostics
+from inception_dsl.commands.common import fail, write_atomic
 
 __all__ = ["add_parser", "run"]
 
@@ -43,7 +43,7 @@ def _diff(path: str, before: str, after: str) -> str:
 
 def _stdin(args) -> int:
     """`fmt -`: standard input to standard output, for editors' format-on-save."""
-    from ..fmt import fmt
+    from inception_dsl.language.fmt import fmt
 
     text = sys.stdin.read()
     try:
@@ -59,7 +59,7 @@ def _stdin(args) -> int:
 
 
 def run(args) -> int:
-    from ..fmt import fmt
+    from inception_dsl.language.fmt import fmt
 
     if args.specs == ["-"]:
         return _stdin(args)

@@ -10,12 +10,12 @@ from __future__ import annotations
 import io
 import sys
 
-from ..codes import Severity
-from ..diagnostics import Diagnostic
-from ..lint_config import ConfigError, LintConfig, check_patterns, find_config, load_config
-from ..linter import lint_spec, spec_files
-from ..report import write_diagnostics
-from .common import add_spec_options, fail, limits_from, write_atomic
+from inception_dsl.language.codes import Severity
+from inception_dsl.language.diagnostics import Diagnostic
+from inception_dsl.lint.config import ConfigError, LintConfig, check_patterns, find_config, load_config
+from inception_dsl.lint.linter import lint_spec, spec_files
+from inception_dsl.commands.report import write_diagnostics
+from inception_dsl.commands.common import add_spec_options, fail, limits_from, write_atomic
 
 __all__ = ["add_parser", "run"]
 

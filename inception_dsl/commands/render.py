@@ -11,13 +11,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from .. import api
-from ..backends.dot import to_dot
-from ..backends.drawing import View, scope_names
-from ..diagnostics import DiagnosticSink
-from ..program import load_program
-from ..values import did_you_mean
-from .common import add_spec_options, analyze_args, fail, limits_from, parse_dims, report, write_atomic
+from inception_dsl import api
+from inception_dsl.backends.diagram.dot import to_dot
+from inception_dsl.backends.diagram.drawing import View, scope_names
+from inception_dsl.language.diagnostics import DiagnosticSink
+from inception_dsl.language.program import load_program
+from inception_dsl.language.values import did_you_mean
+from inception_dsl.commands.common import add_spec_options, analyze_args, fail, limits_from, parse_dims, report, write_atomic
 
 __all__ = ["add_parser", "run", "block_view", "FORMATS"]
 

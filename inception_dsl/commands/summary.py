@@ -6,11 +6,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..backends.summary import DTYPE_BYTES, format_csv, format_json, format_table, to_summary
-from ..report import FORMATS as DIAGNOSTIC_FORMATS
-from ..report import write_diagnostics
-from .common import analyze_args, parse_dims, parse_param
-from .limit_options import add_limit_options
+from inception_dsl.backends.summary import DTYPE_BYTES, format_csv, format_json, format_table, to_summary
+from inception_dsl.commands.report import FORMATS as DIAGNOSTIC_FORMATS
+from inception_dsl.commands.report import write_diagnostics
+from inception_dsl.commands.common import analyze_args, parse_dims, parse_param
+from inception_dsl.commands.limit_options import add_limit_options
 
 __all__ = ["add_parser", "run"]
 

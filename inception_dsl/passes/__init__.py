@@ -4,17 +4,17 @@ passes/optimize_*.py run only when optimization is asked for."""
 
 from __future__ import annotations
 
-from ..diagnostics import DiagnosticSink
-from ..ir import Graph
-from ..limits import DEFAULT_LIMITS, Limits
-from .infer_shapes import infer_shapes
+from inception_dsl.language.diagnostics import DiagnosticSink
+from inception_dsl.ir import Graph
+from inception_dsl.language.limits import DEFAULT_LIMITS, Limits
+from inception_dsl.passes.infer_shapes import infer_shapes
 
 __all__ = ["infer_shapes", "run_analyses"]
 
 
 def run_analyses(graph: Graph, sink: DiagnosticSink, limits: Limits = DEFAULT_LIMITS) -> None:
     """Shape inference, then the budgets (which need shapes)."""
-    from .budget import budget
+    from inception_dsl.passes.budget import budget
 
     infer_shapes(graph, sink)
     if not sink.has_errors:

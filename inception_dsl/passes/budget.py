@@ -3,10 +3,10 @@ exceed the limits, before anything is allocated. Needs shapes (infer_shapes firs
 
 from __future__ import annotations
 
-from .. import codes
-from ..diagnostics import DiagnosticSink
-from ..ir import Graph, param_count
-from ..limits import Limits
+from inception_dsl.language import codes
+from inception_dsl.language.diagnostics import DiagnosticSink
+from inception_dsl.ir import Graph, param_count
+from inception_dsl.language.limits import Limits
 
 __all__ = ["budget", "total_params", "activation_elements", "human_bytes"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import networkx as nx
 
-from ..ir import Graph, Op
+from inception_dsl.ir import Graph, Op
 
 __all__ = ["drop_aux_heads"]
 

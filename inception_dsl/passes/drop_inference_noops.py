@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..ir import Graph, Op
-from .rewrite import bypass
+from inception_dsl.ir import Graph, Op
+from inception_dsl.passes.rewrite import bypass
 
 __all__ = ["drop_inference_noops"]
 

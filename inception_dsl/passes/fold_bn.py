@@ -5,9 +5,9 @@ the conv's weight becomes W * s (per output channel) and its bias b * s + t."""
 
 from __future__ import annotations
 
-from ..ir import Graph, Op
-from .rewrite import bypass, sole_user
-from .weight_recipes import Add, BnScale, BnShift, Recipes, ScaleRows
+from inception_dsl.ir import Graph, Op
+from inception_dsl.passes.rewrite import bypass, sole_user
+from inception_dsl.passes.weight_recipes import Add, BnScale, BnShift, Recipes, ScaleRows
 
 __all__ = ["fold_bn"]
 

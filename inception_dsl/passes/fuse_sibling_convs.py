@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from ..ir import Graph, Node, Op
-from .rewrite import redirect_uses, sole_user
-from .weight_recipes import Concat, Recipes, Zeros
+from inception_dsl.ir import Graph, Node, Op
+from inception_dsl.passes.rewrite import redirect_uses, sole_user
+from inception_dsl.passes.weight_recipes import Concat, Recipes, Zeros
 
 __all__ = ["fuse_sibling_convs"]
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-from .. import codes
-from ..diagnostics import DiagnosticSink, Label
-from ..ir import Graph, Node, Op
-from ..shapes import conv2d_out, pool2d_out, same_padding
+from inception_dsl.language import codes
+from inception_dsl.language.diagnostics import DiagnosticSink, Label
+from inception_dsl.ir import Graph, Node, Op
+from inception_dsl.language.shapes import conv2d_out, pool2d_out, same_padding
 
 __all__ = ["infer_shapes", "fmt_shape", "origin_notes"]
 

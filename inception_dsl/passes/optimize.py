@@ -5,18 +5,18 @@
 returns a rewritten copy of a shape-checked graph and, for every tensor of the new
 graph, the recipe that computes it from the original state_dict. The result computes
 the same function as the input *in eval mode*: BatchNorm uses its running statistics,
-dropout is off, auxiliary heads are gone. Torch-free; backends/torch_graph.py builds it."""
+dropout is off, auxiliary heads are gone. Torch-free; runtime/graph_module.py builds it."""
 
 from __future__ import annotations
 
-from ..ir import Graph, verify
-from .drop_aux_heads import drop_aux_heads
-from .drop_inference_noops import drop_inference_noops
-from .fold_bn import fold_bn
-from .fold_residual_scale import fold_residual_scale
-from .fuse_sibling_convs import fuse_sibling_convs
-from .rewrite import copy_graph
-from .weight_recipes import Recipes, initial_recipes
+from inception_dsl.ir import Graph, verify
+from inception_dsl.passes.drop_aux_heads import drop_aux_heads
+from inception_dsl.passes.drop_inference_noops import drop_inference_noops
+from inception_dsl.passes.fold_bn import fold_bn
+from inception_dsl.passes.fold_residual_scale import fold_residual_scale
+from inception_dsl.passes.fuse_sibling_convs import fuse_sibling_convs
+from inception_dsl.passes.rewrite import copy_graph
+from inception_dsl.passes.weight_recipes import Recipes, initial_recipes
 
 __all__ = ["optimize", "RULES"]
 

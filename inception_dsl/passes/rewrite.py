@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from ..ir import Graph, Node
+from inception_dsl.ir import Graph, Node
 
 __all__ = ["copy_graph", "can_redirect", "redirect_uses", "bypass", "sole_user"]
 

@@ -5,14 +5,14 @@ The optimizing passes rewrite the graph without touching tensors (they must not
 import torch); instead they compose small expressions, one per parameter of each
 surviving or new node, keyed like a state_dict (`<node id>.weight`). The torch
 backend evaluates them once, when it builds the optimized module
-(backends/torch_recipes.py). A recipe is a tree of frozen dataclasses, so it prints
+(runtime/recipes.py). A recipe is a tree of frozen dataclasses, so it prints
 readably and compares by value in tests."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..ir import PARAMETRIC, Graph, Node, Op
+from inception_dsl.ir import PARAMETRIC, Graph, Node, Op
 
 __all__ = ["Expr", "Param", "Zeros", "BnScale", "BnShift", "ScaleRows", "Add", "MulConst", "Concat",
            "Recipes", "initial_recipes", "param_names"]

@@ -12,13 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
-from .. import codes
-from .. import syntax as ast
-from ..codes import Code
-from ..diagnostics import DiagnosticSink, Label
-from ..ir import Graph, Node, Op
-from ..program import Program
-from .infer_shapes import fmt_shape, origin_notes
+from inception_dsl.language import codes
+from inception_dsl.language import syntax as ast
+from inception_dsl.language.codes import Code
+from inception_dsl.language.diagnostics import DiagnosticSink, Label
+from inception_dsl.ir import Graph, Node, Op
+from inception_dsl.language.program import Program
+from inception_dsl.passes.infer_shapes import fmt_shape, origin_notes
 
 __all__ = ["LintContext", "Rule", "RULES", "lint", "RESIDUAL_FILTERS", "RESIDUAL_SCALE_RANGE"]
 

@@ -18,8 +18,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from .codes import Code, Severity
-from .source import Span
+from inception_dsl.language.codes import Code, Severity
+from inception_dsl.language.source import Span
 
 __all__ = [
     "Label",

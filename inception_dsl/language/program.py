@@ -9,14 +9,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import codes
-from . import syntax as ast
-from .diagnostics import DiagnosticSink, Label
-from .layers import LAYERS, SETTINGS
-from .limits import DEFAULT_LIMITS, Limits
-from .parse import parse
-from .source import SourceFile, Span
-from .values import EvalError, describe, did_you_mean, evaluate
+from inception_dsl.language import codes
+from inception_dsl.language import syntax as ast
+from inception_dsl.language.diagnostics import DiagnosticSink, Label
+from inception_dsl.language.layers import LAYERS, SETTINGS
+from inception_dsl.language.limits import DEFAULT_LIMITS, Limits
+from inception_dsl.language.parse import parse
+from inception_dsl.language.source import SourceFile, Span
+from inception_dsl.language.values import EvalError, describe, did_you_mean, evaluate
 
 __all__ = ["Program", "load_program", "read_source"]
 

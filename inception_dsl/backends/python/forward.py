@@ -6,7 +6,7 @@ run in place when the tensor they overwrite is read by nothing else."""
 
 from __future__ import annotations
 
-from ..ir import Graph, Node, Op
+from inception_dsl.ir import Graph, Node, Op
 
 __all__ = ["generate_forward"]
 

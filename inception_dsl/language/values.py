@@ -12,9 +12,9 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from . import codes
-from . import syntax as ast
-from .diagnostics import DiagnosticSink
+from inception_dsl.language import codes
+from inception_dsl.language import syntax as ast
+from inception_dsl.language.diagnostics import DiagnosticSink
 
 __all__ = ["Symbol", "EvalError", "evaluate", "describe", "did_you_mean", "CONSTANTS"]
 

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .. import layers
-from .. import syntax as ast
-from ..diagnostics import DiagnosticSink
-from ..values import EvalError
-from .python_layers import Channels, CodegenError, mentions, py_expr
+from inception_dsl.language import layers
+from inception_dsl.language import syntax as ast
+from inception_dsl.language.diagnostics import DiagnosticSink
+from inception_dsl.language.values import EvalError
+from inception_dsl.backends.python.layers import Channels, CodegenError, mentions, py_expr
 
 if TYPE_CHECKING:
-    from .python_source import Scope
+    from inception_dsl.backends.python.source import Scope
 
 __all__ = ["ResidualWriter"]
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
-from .codes import Severity
-from .diagnostics import Diagnostic
-from .source import Span
+from inception_dsl.language.codes import Severity
+from inception_dsl.language.diagnostics import Diagnostic
+from inception_dsl.language.source import Span
 
 __all__ = ["SCHEMA", "VERSION", "to_sarif", "INFORMATION_URI"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Iterable, TextIO
 
-from .diagnostics import Diagnostic, render_concise, render_full, to_dict
+from inception_dsl.language.diagnostics import Diagnostic, render_concise, render_full, to_dict
 
 __all__ = ["FORMATS", "write_diagnostics"]
 
@@ -15,8 +15,8 @@ FORMATS = ("text", "concise", "json", "sarif")
 def write_diagnostics(diagnostics: Iterable[Diagnostic], stream: TextIO, fmt: str = "text") -> None:
     diagnostics = list(diagnostics)
     if fmt == "sarif":
-        from . import __version__
-        from .sarif import to_sarif
+        from inception_dsl import __version__
+        from inception_dsl.commands.sarif import to_sarif
 
         json.dump(to_sarif(diagnostics, __version__), stream, indent=2)
         stream.write("\n")

@@ -8,9 +8,9 @@ Rendering DOT to svg/png/pdf is the render command's business, not this module's
 
 from __future__ import annotations
 
-from ..ir import Graph, Node, Op
-from ..shapes import same_padding
-from .drawing import Drawing, Unit, View, build_drawing
+from inception_dsl.ir import Graph, Node, Op
+from inception_dsl.language.shapes import same_padding
+from inception_dsl.backends.diagram.drawing import Drawing, Unit, View, build_drawing
 
 __all__ = ["to_dot", "quote", "unit_label"]
 

@@ -21,12 +21,12 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from .. import api
-from ..diagnostics import CompileError
-from ..limits import DEFAULT_LIMITS, Limits
-from ..weights import load_weights
-from .python_layers import CodegenError
-from .python_source import network_class_name, to_python
+from inception_dsl import api
+from inception_dsl.language.diagnostics import CompileError
+from inception_dsl.language.limits import DEFAULT_LIMITS, Limits
+from inception_dsl.runtime.weights import load_weights
+from inception_dsl.backends.python.layers import CodegenError
+from inception_dsl.backends.python.source import network_class_name, to_python
 
 __all__ = ["load", "loads", "build_module", "initialize", "INITS"]
 
@@ -40,7 +40,7 @@ def load(path: str | Path, *, network: str | None = None, init: str = "torch", s
     the network's parameters (`load("v4.incp", num_classes=10)`). `weights` (a state_dict
     or a .pth path) is loaded strictly, with one WeightsError that groups every missing,
     unexpected or mis-shaped key by block instance. `optimize=True` returns the
-    inference-only optimized module instead (backends/torch_graph.py, docs/optimize.md)."""
+    inference-only optimized module instead (runtime/graph_module.py, docs/optimize.md)."""
     result = api.analyze(path, network=network, params=params, input_shape=input_shape, limits=limits)
     return _finish(result, build_module(result, init=init, seed=seed), weights, optimize)
 
@@ -61,7 +61,7 @@ def _finish(result: api.Result, model: nn.Module, weights, optimize: bool) -> nn
         load_weights(model, weights, scopes=result.graph.blocks)
     if not optimize:
         return model
-    from .torch_graph import optimize_graph_module
+    from inception_dsl.runtime.graph_module import optimize_graph_module
 
     return optimize_graph_module(result.graph, model.state_dict())
 

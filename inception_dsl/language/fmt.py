@@ -25,10 +25,10 @@ from pathlib import Path
 
 from lark import Lark, Token
 
-from . import syntax as ast
-from .diagnostics import CompileError, DiagnosticSink
-from .parse import parse
-from .source import SourceFile, Span
+from inception_dsl.language import syntax as ast
+from inception_dsl.language.diagnostics import CompileError, DiagnosticSink
+from inception_dsl.language.parse import parse
+from inception_dsl.language.source import SourceFile, Span
 
 __all__ = ["fmt", "format_module", "LINE_WIDTH", "INDENT"]
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from . import codes
-from . import syntax as ast
-from .diagnostics import DiagnosticSink
-from .shapes import same_padding
-from .values import EvalError, Symbol, describe, did_you_mean, evaluate
+from inception_dsl.language import codes
+from inception_dsl.language import syntax as ast
+from inception_dsl.language.diagnostics import DiagnosticSink
+from inception_dsl.language.shapes import same_padding
+from inception_dsl.language.values import EvalError, Symbol, describe, did_you_mean, evaluate
 
 __all__ = ["LayerSig", "LAYERS", "ACTIVATIONS", "SETTINGS", "Bound", "bind"]
 

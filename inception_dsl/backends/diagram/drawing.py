@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..ir import Graph, Node, Op, Stage
+from inception_dsl.ir import Graph, Node, Op, Stage
 
 # Top-level statements that are neither a layer nor a block call (Stage.kind): drawn as a
 # cluster around their contents, like ResNet's `layer1 { ... }`.

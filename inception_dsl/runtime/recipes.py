@@ -6,7 +6,7 @@ from typing import Mapping
 
 import torch
 
-from ..passes.weight_recipes import (Add, BnScale, BnShift, Concat, Expr, MulConst, Param, Recipes, ScaleRows,
+from inception_dsl.passes.weight_recipes import (Add, BnScale, BnShift, Concat, Expr, MulConst, Param, Recipes, ScaleRows,
                                      Zeros)
 
 __all__ = ["evaluate_recipes", "MissingWeightError"]

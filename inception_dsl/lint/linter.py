@@ -11,14 +11,14 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from .diagnostics import Diagnostic, DiagnosticSink
-from .elaborate import elaborate
-from .ir import Graph, verify
-from .limits import DEFAULT_LIMITS, Limits
-from .lint_config import LintConfig, suppressed
-from .passes import run_analyses
-from .passes.lint import RULES, LintContext, lint
-from .program import Program, load_program
+from inception_dsl.language.diagnostics import Diagnostic, DiagnosticSink
+from inception_dsl.language.elaborate import elaborate
+from inception_dsl.ir import Graph, verify
+from inception_dsl.language.limits import DEFAULT_LIMITS, Limits
+from inception_dsl.lint.config import LintConfig, suppressed
+from inception_dsl.passes import run_analyses
+from inception_dsl.lint.rules import RULES, LintContext, lint
+from inception_dsl.language.program import Program, load_program
 
 __all__ = ["lint_spec", "spec_files"]
 

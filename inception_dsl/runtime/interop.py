@@ -1,6 +1,6 @@
 """Load weights trained with timm or torchvision into a compiled spec.
 
-    from inception_dsl.interop import convert_state_dict
+    from inception_dsl.runtime.interop import convert_state_dict
     ours = convert_state_dict(torch.load("ref.pth"), source="timm:inception_v4", model=model)
     model.load_state_dict(ours, strict=True)
 

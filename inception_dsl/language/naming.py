@@ -15,7 +15,7 @@ functions: change a rule here and saved weights stop loading.
 
 from __future__ import annotations
 
-from . import syntax as ast
+from inception_dsl.language import syntax as ast
 
 __all__ = ["TRANSPARENT", "statement_names", "is_single_compound"]
 

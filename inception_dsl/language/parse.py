@@ -14,10 +14,10 @@ from pathlib import Path
 from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from . import codes
-from . import syntax as ast
-from .diagnostics import DiagnosticSink, Label
-from .source import SourceFile, Span
+from inception_dsl.language import codes
+from inception_dsl.language import syntax as ast
+from inception_dsl.language.diagnostics import DiagnosticSink, Label
+from inception_dsl.language.source import SourceFile, Span
 
 __all__ = ["parse", "parser", "KEYWORDS"]
 

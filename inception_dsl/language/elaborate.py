@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import codes, layers
-from . import syntax as ast
-from .diagnostics import DiagnosticSink, Label
-from .ir import CallSite, Graph, Node, Op, Stage
-from .limits import DEFAULT_LIMITS, Limits
-from .naming import TRANSPARENT, statement_names
-from .program import Program
-from .values import EvalError, Symbol, describe, did_you_mean, evaluate
+from inception_dsl.language import codes, layers
+from inception_dsl.language import syntax as ast
+from inception_dsl.language.diagnostics import DiagnosticSink, Label
+from inception_dsl.ir import CallSite, Graph, Node, Op, Stage
+from inception_dsl.language.limits import DEFAULT_LIMITS, Limits
+from inception_dsl.language.naming import TRANSPARENT, statement_names
+from inception_dsl.language.program import Program
+from inception_dsl.language.values import EvalError, Symbol, describe, did_you_mean, evaluate
 
 __all__ = ["elaborate", "bind_params"]
 
@@ -55,7 +55,7 @@ def elaborate(
 
 
 def _file_span(program: Program):
-    from .source import Span
+    from inception_dsl.language.source import Span
 
     return Span(program.main, 0, 0) if program.main else None
 

@@ -7,11 +7,11 @@ The file defines one inference-only class whose submodules are named as
 
 from __future__ import annotations
 
-from .. import api
-from ..ir import Graph, Node, Op
-from ..passes.optimize import optimize
-from .python_source import network_class_name
-from .torch_codegen import generate_forward
+from inception_dsl import api
+from inception_dsl.ir import Graph, Node, Op
+from inception_dsl.passes.optimize import optimize
+from inception_dsl.backends.python.source import network_class_name
+from inception_dsl.backends.python.forward import generate_forward
 
 __all__ = ["optimized_source", "optimized_class_name"]
 

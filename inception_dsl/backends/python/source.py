@@ -16,22 +16,22 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import syntax as ast
-from ..api import Result
-from ..diagnostics import DiagnosticSink
-from ..elaborate import bind_params
-from ..ir import Op
-from ..layers import LAYERS
-from ..naming import TRANSPARENT, is_single_compound, statement_names
-from ..passes.infer_shapes import fmt_shape
-from ..values import EvalError
-from .python_facts import (Grid, grid_after, hint, is_layer_chain, leading_comment, mentioned_in, paren,
+from inception_dsl.language import syntax as ast
+from inception_dsl.api import Result
+from inception_dsl.language.diagnostics import DiagnosticSink
+from inception_dsl.language.elaborate import bind_params
+from inception_dsl.ir import Op
+from inception_dsl.language.layers import LAYERS
+from inception_dsl.language.naming import TRANSPARENT, is_single_compound, statement_names
+from inception_dsl.passes.infer_shapes import fmt_shape
+from inception_dsl.language.values import EvalError
+from inception_dsl.backends.python.facts import (Grid, grid_after, hint, is_layer_chain, leading_comment, mentioned_in, paren,
                            parse_channels, training_only)
-from .python_layers import (CHANNEL_PRESERVING, Channels, CodegenError, LayerContext, add_channels,
+from inception_dsl.backends.python.layers import (CHANNEL_PRESERVING, Channels, CodegenError, LayerContext, add_channels,
                             layer_code, mentions, py_expr, py_value)
-from .python_names import RESERVED_ATTRIBUTES, Namespace, camel, safe_text
-from .python_prelude import HEADER, prelude
-from .python_residual import ResidualWriter
+from inception_dsl.backends.python.names import RESERVED_ATTRIBUTES, Namespace, camel, safe_text
+from inception_dsl.backends.python.prelude import HEADER, prelude
+from inception_dsl.backends.python.residual import ResidualWriter
 
 __all__ = ["to_python", "CodegenError", "network_class_name"]
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Union
 
-from .. import layers
-from .. import syntax as ast
-from ..diagnostics import DiagnosticSink
-from ..layers import ACTIVATIONS, LAYERS
-from ..values import EvalError, Symbol, evaluate
-from .python_layers import Channels, mentions, py_expr
-from .python_names import safe_text
+from inception_dsl.language import layers
+from inception_dsl.language import syntax as ast
+from inception_dsl.language.diagnostics import DiagnosticSink
+from inception_dsl.language.layers import ACTIVATIONS, LAYERS
+from inception_dsl.language.values import EvalError, Symbol, evaluate
+from inception_dsl.backends.python.layers import Channels, mentions, py_expr
+from inception_dsl.backends.python.names import safe_text
 
 __all__ = ["paren", "parse_channels", "grid_after", "hint", "is_layer_chain", "mentioned_in", "training_only",
            "leading_comment"]
@@ -57,7 +57,7 @@ def grid_after(op: ast.Op, env: dict[str, Any], grid: Grid, names: Mapping[str, 
 
 def window_grid(op: ast.Call, env: dict[str, Any], grid: tuple[int, int]) -> tuple[int, int] | None:
     """A conv's or pool's output grid, computed as infer_shapes does (None on any doubt)."""
-    from ..shapes import conv2d_out, pool2d_out
+    from inception_dsl.language.shapes import conv2d_out, pool2d_out
 
     sink = DiagnosticSink()
     try:

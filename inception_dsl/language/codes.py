@@ -85,7 +85,7 @@ MEMORY_BUDGET = _code("E209", "memory-budget", "activations need more memory tha
 # -- E3xx: backends ------------------------------------------------------------------
 UNSUPPORTED = _code("E301", "unsupported-construct", "the Python backend cannot write this construct as one class")
 
-# -- W1xx: lint (passes/lint.py; docs/lint.md gives each rule's reason and an example) --
+# -- W1xx: lint (lint/rules.py; docs/lint.md gives each rule's reason and an example) --
 _W = Severity.WARNING
 RESIDUAL_SCALE = _code("W101", "residual-scale", "a wide residual is not scaled down to 0.1-0.3", _W)
 BN_ON_SUM = _code("W102", "bn-on-sum", "BatchNorm is applied on top of a residual sum", _W)

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Union
 
-from .. import codes, layers
-from .. import syntax as ast
-from ..diagnostics import Diagnostic, DiagnosticSink, Label
-from ..values import EvalError, Symbol, evaluate
+from inception_dsl.language import codes, layers
+from inception_dsl.language import syntax as ast
+from inception_dsl.language.diagnostics import Diagnostic, DiagnosticSink, Label
+from inception_dsl.language.values import EvalError, Symbol, evaluate
 
 __all__ = ["Channels", "LayerCode", "CodegenError", "layer_code", "py_expr", "py_value", "add_channels",
            "channels_src", "mentions", "CHANNEL_PRESERVING"]

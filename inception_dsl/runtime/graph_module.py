@@ -1,5 +1,5 @@
 """Build an nn.Module straight from an IR graph (optimized or not), with a generated
-flat forward (backends/torch_codegen.py), and `optimize()`: the inference optimizer
+flat forward (backends/python/forward.py), and `optimize()`: the inference optimizer
 end to end (passes/optimize.py + weight recipes + channels_last).
 
 Submodules are named after node ids with dots replaced by underscores
@@ -15,13 +15,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import api
-from ..ir import Graph, Op
-from ..passes.optimize import RULES
-from ..passes.optimize import optimize as optimize_graph
-from ..passes.weight_recipes import initial_recipes
-from .torch_codegen import generate_forward
-from .torch_recipes import evaluate_recipes
+from inception_dsl import api
+from inception_dsl.ir import Graph, Op
+from inception_dsl.passes.optimize import RULES
+from inception_dsl.passes.optimize import optimize as optimize_graph
+from inception_dsl.passes.weight_recipes import initial_recipes
+from inception_dsl.backends.python.forward import generate_forward
+from inception_dsl.runtime.recipes import evaluate_recipes
 
 __all__ = ["GraphModule", "build_graph_module", "optimize", "optimize_graph_module", "InferenceOnlyError"]
 
@@ -160,7 +160,7 @@ def _fresh_weights(result: api.Result) -> dict[str, torch.Tensor]:
     """Initial weights as `inception_dsl.load` would make them (or, where the main
     backend cannot build this spec, as an unoptimized GraphModule does)."""
     try:
-        from .torch_module import build_module
+        from inception_dsl.runtime.module import build_module
     except ImportError:  # the main backend is optional for this one
         return GraphModule(result.graph).ir_state_dict()
     try:
