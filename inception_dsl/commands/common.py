@@ -32,19 +32,25 @@ def parse_param(text: str) -> tuple[str, Any]:
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
     name, raw = text.split("=", 1)
-    raw = raw.strip()
-    value: Any
+    return name.strip(), param_value(raw.strip())
+
+
+def param_value(raw: str) -> Any:
+    """A `-p` value: true/false, an integer, a number, a "quoted string", else a name
+    (a Symbol, as a bare name in the spec). The front end validates the result
+    (values.outside_value_problem): `inf`, `nan` and names that are not identifiers are
+    refused there with a diagnostic, for the CLI and the Python API alike."""
     if raw.lower() in ("true", "false"):
-        value = raw.lower() == "true"
-    else:
-        try:
-            value = int(raw)
-        except ValueError:
+        return raw.lower() == "true"
+    if len(raw) >= 2 and raw[0] == raw[-1] == '"':
+        return raw[1:-1]
+    if raw[:1].isdigit() or raw[:1] in "+-.":
+        for kind in (int, float):
             try:
-                value = float(raw)
+                return kind(raw)
             except ValueError:
-                value = Symbol(raw)
-    return name.strip(), value
+                pass
+    return Symbol(raw)
 
 
 def add_spec_options(parser: argparse.ArgumentParser, *, many: bool = False, input: bool = True) -> None:

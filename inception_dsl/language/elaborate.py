@@ -16,7 +16,7 @@ from inception_dsl.ir import CallSite, Graph, Node, Op, Stage
 from inception_dsl.language.limits import DEFAULT_LIMITS, Limits
 from inception_dsl.language.naming import TRANSPARENT, statement_names
 from inception_dsl.language.program import Program
-from inception_dsl.language.values import EvalError, Symbol, describe, did_you_mean, evaluate
+from inception_dsl.language.values import EvalError, Symbol, describe, did_you_mean, evaluate, outside_value_problem
 
 __all__ = ["elaborate", "bind_params"]
 
@@ -98,6 +98,11 @@ def bind_params(
         if name not in names:
             sink.emit(codes.UNKNOWN_ARG, f"network `{definition.name}` has no parameter `{name}`", definition.name_span,
                       help=did_you_mean(name, names) or (f"parameters: {', '.join(names)}" if names else "it takes no parameters"))
+            raise EvalError()
+        problem = outside_value_problem(value)
+        if problem is not None:
+            sink.emit(codes.BAD_ARG_TYPE, f"network parameter `{name}` cannot be {problem}", definition.name_span,
+                      f"parameter of `{definition.name}`")
             raise EvalError()
         given[name] = (value, None)
     env: dict[str, Any] = {}

@@ -236,8 +236,12 @@ def _within_depth(tree: Tree, source: SourceFile, sink: DiagnosticSink) -> bool:
     return True
 
 
-def _int(token: Token) -> int:
-    return int(str(token))
+_MAX_DIGITS = 30  # longer integer literals read as 10**30: far over every limit, and no 4,300-digit str->int
+
+
+def _int(token: Token | str) -> int:
+    text = str(token).lstrip("0") or "0"
+    return int(text) if len(text) <= _MAX_DIGITS else 10**_MAX_DIGITS
 
 
 @v_args(meta=True)
@@ -285,7 +289,7 @@ class _ToAst(Transformer):
 
     # -- statements
     def input_stmt(self, meta, children):
-        return ast.InputStmt(tuple(int(v) for v in str(children[0]).split("x")), self._span(meta))
+        return ast.InputStmt(tuple(_int(v) for v in str(children[0]).split("x")), self._span(meta))
 
     def output_stmt(self, meta, children):
         return ast.OutputStmt(tuple(str(c) for c in children), self._span(meta))
@@ -294,7 +298,7 @@ class _ToAst(Transformer):
         return ast.Labeled(
             label=str(label) if label is not None else None,
             op=op,
-            repeat=int(str(repeat)[1:]) if repeat is not None else None,
+            repeat=_int(str(repeat)[1:]) if repeat is not None else None,
             source=str(source) if source is not None else None,
             condition=condition,
             span=self._span(meta),
@@ -355,7 +359,7 @@ class _ToAst(Transformer):
         return ast.Num(float(str(children[0])), self._span(meta))
 
     def dims(self, meta, children):
-        return ast.Dims(tuple(int(v) for v in str(children[0]).split("x")), self._span(meta))
+        return ast.Dims(tuple(_int(v) for v in str(children[0]).split("x")), self._span(meta))
 
     def string(self, meta, children):
         return ast.Str(_unquote(children[0]), self._span(meta))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -16,10 +17,13 @@ from inception_dsl.language import codes
 from inception_dsl.language import syntax as ast
 from inception_dsl.language.diagnostics import DiagnosticSink
 
-__all__ = ["Symbol", "EvalError", "evaluate", "describe", "did_you_mean", "CONSTANTS"]
+__all__ = ["Symbol", "EvalError", "evaluate", "describe", "did_you_mean", "CONSTANTS", "outside_value_problem",
+           "MAX_MAGNITUDE", "MAX_STRING"]
 
 CONSTANTS: dict[str, Any] = {"true": True, "false": False, "none": None}
 MAX_MAGNITUDE = 10**12  # larger integers are refused before they reach arithmetic or torch
+MAX_STRING = 1000  # characters in a string value given from outside the spec (a network parameter)
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 @dataclass(frozen=True)
@@ -60,9 +64,9 @@ def did_you_mean(name: str, candidates) -> str | None:
 def evaluate(expr: ast.Expr, env: Mapping[str, Any], sink: DiagnosticSink) -> Any:
     """Evaluate an expression in an environment of parameter bindings."""
     if isinstance(expr, ast.Num):
-        return expr.value
+        return _in_range(expr.value, expr, sink)
     if isinstance(expr, ast.Dims):
-        return expr.values
+        return tuple(_in_range(v, expr, sink) for v in expr.values)
     if isinstance(expr, ast.Str):
         return expr.value
     if isinstance(expr, ast.Name):
@@ -81,6 +85,38 @@ def evaluate(expr: ast.Expr, env: Mapping[str, Any], sink: DiagnosticSink) -> An
         right = _number(evaluate(expr.right, env, sink), expr.right, env, sink)
         return _arith(expr, left, right, sink)
     raise AssertionError(f"unknown expression {expr!r}")
+
+
+def _in_range(value: int | float, expr: ast.Expr, sink: DiagnosticSink) -> int | float:
+    """A number literal, refused when it is not finite (`1e999`) or over MAX_MAGNITUDE."""
+    if not math.isfinite(value) or abs(value) > MAX_MAGNITUDE:
+        sink.emit(codes.LIMIT_EXCEEDED, f"number out of range (larger than {MAX_MAGNITUDE:.0e} in magnitude)",
+                  expr.span, "this number is too large", help="sizes, counts and rates in a spec are far smaller")
+        raise EvalError()
+    return value
+
+
+def outside_value_problem(value: Any) -> str | None:
+    """Why a value given from outside a spec (`-p`, `load(params=...)`) is not a value of
+    the language, or None when it is: bool, int and finite float up to MAX_MAGNITUDE, a
+    str of at most MAX_STRING characters, None, a Symbol whose name is a NAME token, or a
+    tuple of these. Exact types only: a subclass could change what it prints."""
+    kind = type(value)
+    if value is None or kind is bool:
+        return None
+    if kind in (int, float):
+        if not math.isfinite(value):
+            return f"`{value}`: only finite numbers are values of the language"
+        return None if abs(value) <= MAX_MAGNITUDE else f"a number larger than {MAX_MAGNITUDE:.0e} in magnitude"
+    if kind is str:
+        return None if len(value) <= MAX_STRING else f"a string longer than {MAX_STRING} characters"
+    if kind is Symbol:
+        return None if _NAME.match(value.name) else "a name that is not an identifier"
+    if kind is tuple:
+        if len(value) > 16:
+            return "a tuple of more than 16 items"
+        return next((p for p in map(outside_value_problem, value) if p is not None), None)
+    return f"a value of type `{kind.__name__}` (expected a number, a boolean, a string or a name)"
 
 
 def _number(value: Any, expr: ast.Expr, env: Mapping[str, Any], sink: DiagnosticSink) -> int | float:

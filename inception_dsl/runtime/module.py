@@ -33,37 +33,94 @@ __all__ = ["load", "loads", "build_module", "initialize", "INITS"]
 INITS = ("torch", "tf")
 
 
-def load(path: str | Path, *, network: str | None = None, init: str = "torch", seed: int | None = None,
-         input_shape: tuple[int, ...] | None = None, limits: Limits = DEFAULT_LIMITS, optimize: bool = False,
-         weights: Mapping[str, Any] | str | Path | None = None, **params: Any) -> nn.Module:
-    """Build the network of a spec file. Keyword arguments other than these override
-    the network's parameters (`load("v4.incp", num_classes=10)`). `weights` (a state_dict
-    or a .pth path) is loaded strictly, with one WeightsError that groups every missing,
-    unexpected or mis-shaped key by block instance. `optimize=True` returns the
-    inference-only optimized module instead (runtime/graph_module.py, docs/optimize.md)."""
-    result = api.analyze(path, network=network, params=params, input_shape=input_shape, limits=limits)
+_OWN_DEFAULTS: dict[str, Any] = {"network": None, "init": "torch", "seed": None, "input_shape": None,
+                                 "limits": DEFAULT_LIMITS, "optimize": False, "weights": None}
+
+
+def load(spec: str | Path, /, *, params: Mapping[str, Any] | None = None, network: str | None = None,
+         init: str = "torch", seed: int | None = None, input_shape: tuple[int, ...] | None = None,
+         limits: Limits = DEFAULT_LIMITS, optimize: bool = False,
+         weights: Mapping[str, Any] | str | Path | None = None, **kwargs: Any) -> nn.Module:
+    """Build the network of a spec file. Network parameters come in `params` (a dict:
+    `load("v4.incp", params={"num_classes": 10})`) or, for names that are not keywords of
+    load() itself, as keyword arguments (`load("v4.incp", num_classes=10)`). A network
+    parameter named like one of load()'s keywords (`seed`, `weights`, ...) can only be
+    given through `params`: passing the keyword when the network has such a parameter is
+    a TypeError saying so. `weights` (a state_dict or a .pth path) is loaded strictly,
+    with one WeightsError that groups every missing, unexpected or mis-shaped key by block
+    instance. `optimize=True` returns the inference-only optimized module instead
+    (runtime/graph_module.py, docs/optimize.md)."""
+    own = dict(network=network, init=init, seed=seed, input_shape=input_shape, limits=limits, optimize=optimize,
+               weights=weights)
+    values = network_params(params, kwargs)
+    result = api.analyze(spec, network=network, params=values, input_shape=input_shape, limits=limits)
+    _refuse_shadowed(result, own, values)
     return _finish(result, build_module(result, init=init, seed=seed), weights, optimize)
 
 
-def loads(text: str, *, path: str = "<string>", network: str | None = None, init: str = "torch",
-          seed: int | None = None, input_shape: tuple[int, ...] | None = None, limits: Limits = DEFAULT_LIMITS,
-          optimize: bool = False, weights: Mapping[str, Any] | str | Path | None = None,
-          **params: Any) -> nn.Module:
+def loads(text: str, /, *, path: str = "<string>", params: Mapping[str, Any] | None = None,
+          network: str | None = None, init: str = "torch", seed: int | None = None,
+          input_shape: tuple[int, ...] | None = None, limits: Limits = DEFAULT_LIMITS, optimize: bool = False,
+          weights: Mapping[str, Any] | str | Path | None = None, **kwargs: Any) -> nn.Module:
     """Like `load`, from spec text; `path` names it in diagnostics and anchors imports."""
-    result = api.analyze(path, text=text, network=network, params=params, input_shape=input_shape, limits=limits)
+    own = dict(network=network, init=init, seed=seed, input_shape=input_shape, limits=limits, optimize=optimize,
+               weights=weights, path=path)
+    values = network_params(params, kwargs)
+    result = api.analyze(path, text=text, network=network, params=values, input_shape=input_shape, limits=limits)
+    _refuse_shadowed(result, own, values)
     return _finish(result, build_module(result, init=init, seed=seed), weights, optimize)
+
+
+def network_params(params: Mapping[str, Any] | None, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """`params` and the other keyword arguments as one dict of network parameters."""
+    if params is not None and not isinstance(params, Mapping):
+        raise TypeError(f"params must be a dict of network parameters, not {type(params).__name__}")
+    values = dict(params or {})
+    for name in values:
+        if type(name) is not str:
+            raise TypeError(f"network parameter names are strings, not {type(name).__name__}")
+    both = sorted(set(values) & set(kwargs))
+    if both:
+        raise TypeError(f"network parameter {both[0]!r} is given twice: in params= and as a keyword argument")
+    values.update(kwargs)
+    return values
+
+
+def _refuse_shadowed(result: api.Result, own: Mapping[str, Any], values: Mapping[str, Any]) -> None:
+    """A keyword of load() that is also a parameter of the network, passed as a keyword
+    and not through params=, is ambiguous: refuse it rather than guess."""
+    if result.program.main is None:
+        return
+    definition = next((d for d in result.program.networks() if result.graph is None or d.name == result.graph.name), None)
+    declared = {p.name for p in definition.params} if definition is not None else set()
+    for name, value in own.items():
+        default = "<string>" if name == "path" else _OWN_DEFAULTS[name]
+        if name in declared and name not in values and value is not default and value != default:
+            raise TypeError(f"`{name}` is a keyword of load() and also a parameter of network `{definition.name}`: "
+                            f"load() took {name}={value!r} for itself; pass the network's `{name}` as "
+                            f"params={{{name!r}: ...}}")
 
 
 def _finish(result: api.Result, model: nn.Module, weights, optimize: bool) -> nn.Module:
     if weights is not None:
         if isinstance(weights, (str, Path)):
-            weights = torch.load(weights, map_location="cpu", weights_only=True)
+            weights = _read_checkpoint(weights)
         load_weights(model, weights, scopes=result.graph.blocks)
     if not optimize:
         return model
     from inception_dsl.runtime.graph_module import optimize_graph_module
 
     return optimize_graph_module(result.graph, model.state_dict())
+
+
+def _read_checkpoint(path: str | Path) -> Mapping[str, Any]:
+    """A state_dict from a .pth file (weights_only: no code runs); a file that holds
+    anything but a mapping of names to tensors is a ValueError naming the file."""
+    data = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(data, Mapping) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                                 for k, v in data.items()):
+        raise ValueError(f"{path}: not a state_dict (a mapping of names to tensors) but a {type(data).__name__}")
+    return data
 
 
 def build_module(result: api.Result, *, init: str = "torch", seed: int | None = None) -> nn.Module:

@@ -7,6 +7,7 @@ run in place when the tensor they overwrite is read by nothing else."""
 from __future__ import annotations
 
 from inception_dsl.ir import Graph, Node, Op
+from inception_dsl.backends.python.literals import py_literal
 
 __all__ = ["generate_forward"]
 
@@ -65,7 +66,7 @@ class _Emitter:
         if op is Op.ADAPTIVE_AVGPOOL:
             if tuple(a["size"]) == (1, 1):
                 return [f"{out} = {x}.mean((2, 3), keepdim=True)"]
-            return [f"{out} = F.adaptive_avg_pool2d({x}, {tuple(a['size'])!r})"]
+            return [f"{out} = F.adaptive_avg_pool2d({x}, {py_literal(tuple(a['size']))})"]
         if op is Op.CONCAT:
             return [f"{out} = torch.cat(({', '.join(ins)},), 1)" if len(ins) > 1 else f"{out} = {x}"]
         if op is Op.ADD:
@@ -73,14 +74,14 @@ class _Emitter:
         if op is Op.SCALE:
             value = float(a["value"])
             if self.inference_only and self._may_overwrite(g.inputs(node.id)[0]):
-                return [f"{out} = {x}.mul_({value!r})"]
-            return [f"{out} = {x} * {value!r}"]
+                return [f"{out} = {x}.mul_({py_literal(value)})"]
+            return [f"{out} = {x} * {py_literal(value)}"]
         if op is Op.DROPOUT:
-            return [f"{out} = F.dropout({x}, {float(a['p'])!r}, self.training)"]
+            return [f"{out} = F.dropout({x}, {py_literal(float(a['p']))}, self.training)"]
         if op is Op.FLATTEN:
             return [f"{out} = torch.flatten({x}, 1)"]
         if op is Op.SLICE:
-            return [f"{out} = {x}.narrow(1, {a['start']}, {a['stop'] - a['start']})"]
+            return [f"{out} = {x}.narrow(1, {py_literal(a['start'])}, {py_literal(a['stop'] - a['start'])})"]
         if op is Op.IDENTITY:
             return [f"{out} = {x}"]
         if op is Op.OUTPUT:
@@ -142,8 +143,8 @@ class _Emitter:
         kernel, stride = tuple(a["kernel"]), tuple(a["stride"])
         pad = _symmetric(a["padding"]) or (0, 0)
         if a["kind"] == "max":
-            return f"F.max_pool2d({x}, {kernel!r}, {stride!r}, {pad!r}, 1, {a['ceil_mode']!r})"
-        return f"F.avg_pool2d({x}, {kernel!r}, {stride!r}, {pad!r}, {a['ceil_mode']!r}, {a['count_include_pad']!r})"
+            return f"F.max_pool2d({x}, {py_literal(kernel)}, {py_literal(stride)}, {py_literal(pad)}, 1, {py_literal(a['ceil_mode'])})"
+        return f"F.avg_pool2d({x}, {py_literal(kernel)}, {py_literal(stride)}, {py_literal(pad)}, {py_literal(a['ceil_mode'])}, {py_literal(a['count_include_pad'])})"
 
     def _pad_lines(self, node: Node, x: str, kind: str) -> list[str]:
         padding = tuple(node.attrs["padding"])
@@ -153,7 +154,7 @@ class _Emitter:
         if kind == "avg" and not node.attrs["count_include_pad"]:
             raise NotImplementedError(f"{node.id}: asymmetric padding with count_include_pad=false")
         value = "float('-inf')" if kind == "max" else "0.0"
-        return [f"{self.names[node.id]}_in = F.pad({x}, ({left}, {right}, {top}, {bottom}), value={value})"]
+        return [f"{self.names[node.id]}_in = F.pad({x}, {py_literal((left, right, top, bottom))}, value={value})"]
 
     def _padded(self, node: Node, x: str) -> str:
         return x if _symmetric(tuple(node.attrs["padding"])) is not None else f"{self.names[node.id]}_in"

@@ -13,7 +13,8 @@ from typing import Any, Callable, Mapping, Union
 from inception_dsl.language import codes, layers
 from inception_dsl.language import syntax as ast
 from inception_dsl.language.diagnostics import Diagnostic, DiagnosticSink, Label
-from inception_dsl.language.values import EvalError, Symbol, evaluate
+from inception_dsl.language.values import CONSTANTS, EvalError, Symbol, evaluate
+from inception_dsl.backends.python.literals import py_literal
 
 __all__ = ["Channels", "LayerCode", "CodegenError", "layer_code", "py_expr", "py_value", "add_channels",
            "channels_src", "mentions", "CHANNEL_PRESERVING"]
@@ -21,7 +22,7 @@ __all__ = ["Channels", "LayerCode", "CodegenError", "layer_code", "py_expr", "py
 Channels = Union[int, str]  # a channel count: a literal, or a Python expression
 CHANNEL_PRESERVING = frozenset({"maxpool", "avgpool", "global_avgpool", "adaptive_avgpool", "bn", "act",
                                 "dropout", *layers.ACTIVATIONS})
-_RELU, _IDENTITY = '"relu"', '"identity"'  # activation names as they appear in generated source
+_RELU, _IDENTITY = py_literal("relu"), py_literal("identity")  # activation names as they appear in generated source
 _ACT_MODULES = {"relu": "nn.ReLU()", "relu6": "nn.ReLU6()", "gelu": "nn.GELU()", "silu": "nn.SiLU()",
                 "identity": "nn.Identity()"}
 
@@ -62,31 +63,26 @@ def mentions(expr: ast.Expr, names: Mapping[str, str]) -> bool:
 
 
 def py_value(value: Any) -> str:
-    """A bound value (int, float, bool, None, symbol, string, tuple) as a Python literal."""
-    if isinstance(value, Symbol):
-        return f'"{value.name}"'  # symbols are NAME tokens: nothing to escape
-    if isinstance(value, tuple):
-        return "(" + ", ".join(py_value(v) for v in value) + ("," if len(value) == 1 else "") + ")"
-    return repr(value)
+    """A bound value (int, float, bool, None, symbol, string, tuple) as a Python literal
+    (literals.py: the only way a value reaches generated source)."""
+    return py_literal(value)
 
 
 def py_expr(expr: ast.Expr, names: Mapping[str, str], helpers: set[str]) -> str:
     """A spec expression as Python source; parameters become the constructor's locals."""
-    if isinstance(expr, ast.Num):
-        return repr(expr.value)
+    if isinstance(expr, (ast.Num, ast.Str)):
+        return py_literal(expr.value)
     if isinstance(expr, ast.Dims):
-        return py_value(expr.values)
-    if isinstance(expr, ast.Str):
-        return repr(expr.value)
+        return py_literal(expr.values)
     if isinstance(expr, ast.Name):
         if expr.name in names:
             return names[expr.name]
-        constants = {"true": "True", "false": "False", "none": "None"}
-        return constants.get(expr.name, f'"{expr.name}"')  # a bare symbol: `relu`, `same`
+        return py_literal(CONSTANTS.get(expr.name, Symbol(expr.name)))  # a bare symbol: `relu`, `same`
     if isinstance(expr, ast.Neg):
         return f"-{_operand(expr.operand, names, helpers)}"
     if isinstance(expr, ast.Tuple):
-        return py_value(tuple(_Raw(py_expr(item, names, helpers)) for item in expr.items))
+        items = [py_expr(item, names, helpers) for item in expr.items]
+        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
     if isinstance(expr, ast.BinOp):
         left, right = _operand(expr.left, names, helpers), _operand(expr.right, names, helpers)
         if expr.op == "/":
@@ -94,11 +90,6 @@ def py_expr(expr: ast.Expr, names: Mapping[str, str], helpers: set[str]) -> str:
             return f"_div({py_expr(expr.left, names, helpers)}, {py_expr(expr.right, names, helpers)})"
         return f"{left} {expr.op} {right}"
     raise AssertionError(f"unknown expression {expr!r}")
-
-
-class _Raw(str):
-    def __repr__(self) -> str:
-        return str(self)
 
 
 def _operand(expr: ast.Expr, names, helpers) -> str:
@@ -185,11 +176,11 @@ def _arg(name: str, bound, symbolic, ctx, helpers: set[str], concrete: Callable[
 def _short(value: Any) -> str:
     """(3, 3) -> 3: PyTorch accepts one int for a square size."""
     if isinstance(value, tuple) and len(value) == 2 and value[0] == value[1]:
-        return repr(value[0])
+        return py_literal(value[0])
     if isinstance(value, tuple) and len(value) == 4:
         top, bottom, left, right = value
         if top == bottom and left == right:
-            return repr(top) if top == left else py_value((top, left))
+            return py_literal(top) if top == left else py_literal((top, left))
     return py_value(value)
 
 
@@ -289,7 +280,7 @@ def _conv(call: ast.Call, bound, symbolic, src_in, ctx, sink, helpers, arg) -> L
     common = [src_in, out, kernel] + [f"{k}={v}" for k, v, default in options if v != default]
     bn_parts = common + ([f"bias={bias}"] if bias != "False" else [])
     eps, momentum = ctx.settings["bn_eps"], ctx.settings["bn_momentum"]
-    bn_parts += ([f"eps={eps!r}"] if eps != 1e-5 else []) + ([f"momentum={momentum!r}"] if momentum != 0.1 else [])
+    bn_parts += ([f"eps={py_literal(eps)}"] if eps != 1e-5 else []) + ([f"momentum={py_literal(momentum)}"] if momentum != 0.1 else [])
     bn_parts += [f"act={act}"] if act != _RELU else []
     with_bn = f"ConvBnAct({', '.join(bn_parts)})"
     plain_parts = common + ([f"bias={bias}"] if bias != "True" else [])

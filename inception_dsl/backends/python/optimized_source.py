@@ -12,6 +12,7 @@ from inception_dsl.ir import Graph, Node, Op
 from inception_dsl.passes.optimize import optimize
 from inception_dsl.backends.python.source import network_class_name
 from inception_dsl.backends.python.forward import generate_forward
+from inception_dsl.backends.python.literals import py_literal
 
 __all__ = ["optimized_source", "optimized_class_name"]
 
@@ -66,8 +67,9 @@ def _layer(graph: Graph, node: Node) -> str:
     if node.op is Op.CONV:
         top, bottom, left, right = a["padding"]
         padding = (top, left) if (top, left) == (bottom, right) else (0, 0)
-        return (f"nn.Conv2d({in_channels}, {a['out_channels']}, {tuple(a['kernel'])!r}, {tuple(a['stride'])!r}, "
-                f"{padding!r}, {tuple(a['dilation'])!r}, {a['groups']}, {a['bias']!r})")
+        args = (in_channels, a["out_channels"], tuple(a["kernel"]), tuple(a["stride"]), padding, tuple(a["dilation"]),
+                a["groups"], a["bias"])
+        return f"nn.Conv2d({', '.join(py_literal(v) for v in args)})"
     if node.op is Op.BN:
-        return f"nn.BatchNorm2d({in_channels}, eps={a['eps']!r}, momentum={a['momentum']!r})"
-    return f"nn.Linear({in_channels}, {a['out_features']}, bias={a['bias']!r})"
+        return f"nn.BatchNorm2d({py_literal(in_channels)}, eps={py_literal(a['eps'])}, momentum={py_literal(a['momentum'])})"
+    return f"nn.Linear({py_literal(in_channels)}, {py_literal(a['out_features'])}, bias={py_literal(a['bias'])})"

@@ -12,6 +12,7 @@ from inception_dsl.language import layers
 from inception_dsl.language import syntax as ast
 from inception_dsl.language.diagnostics import DiagnosticSink
 from inception_dsl.language.values import EvalError
+from inception_dsl.backends.python.literals import py_literal
 from inception_dsl.backends.python.layers import Channels, CodegenError, mentions, py_expr
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ class ResidualWriter:
                 return scale, py_expr(given["act"], scope.names, self.gen.helpers)
             if bound["act"] is None:
                 bound.values["act"] = (settings["act"], op.span)
-            return scale, f'"{layers.activation(bound, "act", sink)}"'
+            return scale, py_literal(layers.activation(bound, "act", sink))
         except EvalError:
             message = sink.diagnostics[0].message if sink.diagnostics else "invalid arguments"
             raise CodegenError(f"cannot write this residual: {message}", op.span) from None
@@ -70,7 +71,7 @@ class ResidualWriter:
             attribute = self._attribute(scope, "res_scale")
             scope.cls.init.append(f"self.{attribute} = float({scale})")
             return f"{var} * self.{attribute}"
-        return var if scale == 1.0 else f"{var} * {scale!r}"
+        return var if scale == 1.0 else f"{var} * {py_literal(scale)}"
 
     def _activation(self, scope: "Scope", act: str) -> list[str]:
         kind = act.strip('"') if act.startswith('"') else None

@@ -29,6 +29,7 @@ from inception_dsl.backends.python.facts import (Grid, grid_after, hint, is_laye
                            parse_channels, training_only)
 from inception_dsl.backends.python.layers import (CHANNEL_PRESERVING, Channels, CodegenError, LayerContext, add_channels,
                             layer_code, mentions, py_expr, py_value)
+from inception_dsl.backends.python.literals import py_literal
 from inception_dsl.backends.python.names import RESERVED_ATTRIBUTES, Namespace, camel, safe_text
 from inception_dsl.backends.python.prelude import HEADER, prelude
 from inception_dsl.backends.python.residual import ResidualWriter
@@ -69,15 +70,15 @@ class _Class:
 def member_ref(name: str) -> str:
     """`self.name`; a label that is a Python keyword (`class`) stays the attribute name,
     since it is a state_dict key, and is reached through getattr."""
-    return f'getattr(self, "{name}")' if keyword.iskeyword(name) else f"self.{name}"
+    return f'getattr(self, {py_literal(name)})' if keyword.iskeyword(name) else f"self.{name}"
 
 
 def _assign(name: str, value: str, comment: str) -> str:
     if keyword.iskeyword(name):
         if "\n" in value:
             first, rest = value.split("\n", 1)
-            return f'setattr(self, "{name}", {first}{comment}\n{rest})'
-        return f'setattr(self, "{name}", {value}){comment}'
+            return f'setattr(self, {py_literal(name)}, {first}{comment}\n{rest})'
+        return f'setattr(self, {py_literal(name)}, {value}){comment}'
     return f"self.{name} = {value}{comment}"
 
 
@@ -124,7 +125,7 @@ class _Generator:
     def run(self) -> str:
         definition = next(d for d in self.program.networks() if d.name == self.graph.name)
         network = self._network(definition)
-        exports = ", ".join(f'"{c.name}"' for c in [network] + [c for c in self.classes if c is not network])
+        exports = ", ".join(py_literal(c.name) for c in [network] + [c for c in self.classes if c is not network])
         shape = fmt_shape(self.graph.input_node.shape)
         doc = (f"PyTorch modules for network `{safe_text(self.graph.name)}` (input {shape}); standalone, needs only torch.")
         header = HEADER.format(spec=self.where_file(self.main_path), doc=doc, exports=exports)
@@ -189,7 +190,7 @@ class _Generator:
             scope.cls.signature.append(f"{local}{hint(env.get(param.name))} = {py_value(env.get(param.name))}")
         if len(scope.cls.signature) == 1:
             scope.cls.signature = []
-        scope.cls.init.append(f"in_channels = {shape[0]}  # input {fmt_shape(shape)}")
+        scope.cls.init.append(f"in_channels = {py_literal(shape[0])}  # input {fmt_shape(shape)}")
         outputs = [(n, s.span) for s in definition.body if isinstance(s, ast.OutputStmt) for n in s.names]
         statements = [s for s in definition.body if isinstance(s, ast.Labeled)]
         aux_only = training_only(statements, [n for n, _ in outputs]) if len(outputs) > 1 else set()
@@ -387,7 +388,7 @@ class _Generator:
         is_bare_class = built.endswith(call_suffix) and built[: -len(call_suffix)].isidentifier()
         maker = built[: -len(call_suffix)] if is_bare_class else f"lambda {lam}: {built}"
         out = out_of(in_ch)
-        return (f"_repeat({stmt.repeat}, {in_ch}, {maker})",
+        return (f"_repeat({py_literal(stmt.repeat)}, {in_ch}, {maker})",
                 f"{member_ref(name)}[-1].out_channels" if out is None else out, note)
 
     def _constructor(self, scope: Scope, stmt: ast.Labeled, name: str):
@@ -452,11 +453,11 @@ class _Generator:
                 if stmt.repeat is not None:
                     self.helpers.add("_repeat")
                     lam = scope.repeat_var()
-                    ctor = f"_repeat({stmt.repeat}, {ch}, lambda {lam}: {layer_code(stmt.op, lam, ctx).ctor})"
+                    ctor = f"_repeat({py_literal(stmt.repeat)}, {ch}, lambda {lam}: {layer_code(stmt.op, lam, ctx).ctor})"
                 # a location only where it adds one: `{ conv; conv }` on one line needs it once
                 where = self.comment(stmt.span) if stmt.span.line != op.span.line else ""
                 note = f"  # {code.comment}" if code.comment and not where else (f" ({code.comment})" if code.comment else "")
-                lines.append(f'    ("{name}", {ctor}),{where}{note}')
+                lines.append(f'    ({py_literal(name)}, {ctor}),{where}{note}')
                 ch = code.out
             return "nn.Sequential(OrderedDict([\n" + "\n".join(lines) + "\n]))"
 
