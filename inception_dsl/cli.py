@@ -22,6 +22,7 @@ COMMANDS = {
     "lint": "lint",
     "fmt": "fmt",
     "convert": "convert",
+    "lsp": "lsp",
 }
 
 

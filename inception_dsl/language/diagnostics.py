@@ -95,11 +95,17 @@ class DiagnosticSink:
     ) -> Diagnostic:
         labels = ((Label(span, label, True),) if span is not None else ()) + tuple(secondary)
         diagnostic = Diagnostic(code, message, labels, tuple(notes), help)
-        key = (code.id, message, span.start if span else None, span.path if span else None)
+        self.add(diagnostic)
+        return diagnostic
+
+    def add(self, diagnostic: Diagnostic) -> None:
+        """Keep a diagnostic unless an identical one is already here (also how a
+        diagnostic remembered by parse_cache is re-emitted)."""
+        span = diagnostic.primary_span
+        key = (diagnostic.code.id, diagnostic.message, span.start if span else None, span.path if span else None)
         if key not in self._seen:
             self._seen.add(key)
             self.diagnostics.append(diagnostic)
-        return diagnostic
 
     @property
     def has_errors(self) -> bool:

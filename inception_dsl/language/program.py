@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from inception_dsl.language import codes
 from inception_dsl.language import syntax as ast
@@ -17,6 +17,9 @@ from inception_dsl.language.limits import DEFAULT_LIMITS, Limits
 from inception_dsl.language.parse import parse
 from inception_dsl.language.source import SourceFile, Span
 from inception_dsl.language.values import EvalError, describe, did_you_mean, evaluate
+
+if TYPE_CHECKING:
+    from inception_dsl.language.parse_cache import ParseCache
 
 __all__ = ["Program", "load_program", "read_source"]
 
@@ -86,9 +89,11 @@ def load_program(
     *,
     text: str | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    cache: "ParseCache | None" = None,
 ) -> Program:
     """Load a spec and, recursively, its imports. With `text`, `path` only names it (and
-    anchors relative imports)."""
+    anchors relative imports). With `cache` (parse_cache.ParseCache), files whose text
+    was parsed before are not parsed again."""
     display = str(path) if path is not None else "<input>"
     if text is not None:
         if len(text.encode("utf-8", "surrogatepass")) > limits.max_file_bytes:
@@ -100,18 +105,23 @@ def load_program(
     program = Program(main)
     if main is None:
         return program
-    _load_file(program, main, Path(display).parent, sink, limits, stack=[])
+    _load_file(program, main, Path(display).parent, sink, limits, stack=[], cache=cache)
     return program
 
 
 def _load_file(program: Program, source: SourceFile, directory: Path, sink: DiagnosticSink,
-               limits: Limits, stack: list[tuple[str, Span | None]]) -> None:
+               limits: Limits, stack: list[tuple[str, Span | None]], cache=None) -> None:
     depth, where = _nesting_depth(source.text)
     if depth > limits.max_nesting:
         sink.emit(codes.LIMIT_EXCEEDED, f"brackets nest {depth} deep, over the limit of {limits.max_nesting}",
                   Span(source, where, where + 1), "nested too deeply here")
         return
-    module = parse(source, sink)
+    if cache is not None:
+        source, module = cache.parse(source, sink)
+        if program.main is not None and program.main.path == source.path and not stack:
+            program.main = source
+    else:
+        module = parse(source, sink)
     if module is None:
         return
     program.files[source.path] = (source, module)
@@ -138,7 +148,7 @@ def _load_file(program: Program, source: SourceFile, directory: Path, sink: Diag
         display = str(target_path)
         imported = read_source(target_path, display, sink, item.span, limits)
         if imported is not None:
-            _load_file(program, imported, target_path.parent, sink, limits, here)
+            _load_file(program, imported, target_path.parent, sink, limits, here, cache)
     for definition in module.definitions:
         _define(program, definition, sink)
 

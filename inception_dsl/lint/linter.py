@@ -20,7 +20,7 @@ from inception_dsl.passes import run_analyses
 from inception_dsl.lint.rules import RULES, LintContext, lint
 from inception_dsl.language.program import Program, load_program
 
-__all__ = ["lint_spec", "spec_files"]
+__all__ = ["lint_spec", "spec_files", "check_networks", "lint_findings"]
 
 
 def spec_files(paths: list[str]) -> list[str]:
@@ -34,16 +34,22 @@ def spec_files(paths: list[str]) -> list[str]:
     return files
 
 
-def _graphs(program: Program, sink: DiagnosticSink, network: str | None, params: dict[str, Any],
-            input_shape, limits: Limits) -> list[Graph]:
+def check_networks(program: Program, sink: DiagnosticSink, network: str | None = None,
+                   params: dict[str, Any] | None = None, input_shape=None,
+                   limits: Limits = DEFAULT_LIMITS, *, partial: bool = False) -> list[Graph]:
+    """Elaborate and shape-check every network of the main file (or the one named); the
+    graphs of those that come out clean. With `partial`, also the graphs of networks with
+    errors, shape-checked as far as they elaborated (as api.analyze does; the language
+    server shows their shapes)."""
     names = [network] if network else [n.name for n in program.networks()]
     graphs = []
     for name in names:
-        graph = elaborate(program, sink, network=name, overrides=params, input_shape=input_shape, limits=limits)
-        if graph is None or sink.has_errors:
+        graph = elaborate(program, sink, network=name, overrides=params or {}, input_shape=input_shape, limits=limits)
+        if graph is None or (sink.has_errors and not partial):
             continue
-        problems = verify(graph)
-        assert not problems, f"internal error: malformed IR: {problems}"
+        if not sink.has_errors:
+            problems = verify(graph)
+            assert not problems, f"internal error: malformed IR: {problems}"
         run_analyses(graph, sink, limits)
         graphs.append(graph)
     return graphs
@@ -64,9 +70,15 @@ def lint_spec(
     program = load_program(path, sink, text=text, limits=limits)
     if sink.has_errors or program.main_module is None:
         return sink.sorted()
-    graphs = _graphs(program, sink, network, params or {}, input_shape, limits)
+    graphs = check_networks(program, sink, network, params, input_shape, limits)
     if sink.has_errors:
         return sink.sorted()
+    return sorted(sink.diagnostics + lint_findings(program, graphs, config), key=Diagnostic.sort_key)
+
+
+def lint_findings(program: Program, graphs: list[Graph], config: LintConfig = LintConfig()) -> list[Diagnostic]:
+    """The lint rules' findings on a checked program, less those `# noqa` suppresses,
+    with the configuration's severities."""
     findings = DiagnosticSink()
     rules = tuple(rule for rule in RULES if config.enabled(rule.code, rule.default))
     lint(LintContext(program, program.main_module, graphs), findings, rules)
@@ -77,4 +89,4 @@ def lint_spec(
             continue
         override = config.severity_of(finding.code)
         kept.append(dataclasses.replace(finding, severity=override) if override else finding)
-    return sorted(sink.diagnostics + kept, key=Diagnostic.sort_key)
+    return kept

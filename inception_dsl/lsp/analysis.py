@@ -1,0 +1,122 @@
+"""One document's analysis, as the server keeps it: the program (every parsed file),
+the checked graph of each network in the file, and its diagnostics (check errors, or
+lint findings once it checks clean, with `# noqa` and `[tool.inception-dsl]` applied).
+
+`Analyzer.analyze(path, text)` is what the server calls after each (debounced) edit.
+It re-checks only what changed: an unchanged text whose imports are unchanged on disk
+returns the previous analysis; otherwise only files whose text is new are parsed
+(language/parse_cache.ParseCache keeps the rest by content hash), then the networks are
+elaborated and shape-checked again. Works from unsaved text: `path` only names the
+document and anchors its relative imports."""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from inception_dsl.ir import Graph
+from inception_dsl.language import syntax as ast
+from inception_dsl.language.diagnostics import Diagnostic, DiagnosticSink
+from inception_dsl.language.limits import DEFAULT_LIMITS, Limits
+from inception_dsl.language.parse_cache import ParseCache
+from inception_dsl.language.program import Program, load_program
+from inception_dsl.language.source import SourceFile
+from inception_dsl.lint.config import ConfigError, LintConfig, find_config, load_config
+from inception_dsl.lint.linter import check_networks, lint_findings
+
+__all__ = ["Analysis", "Analyzer"]
+
+
+@dataclass
+class Analysis:
+    path: str
+    text: str
+    program: Program
+    graphs: list[Graph]
+    diagnostics: list[Diagnostic]
+    config_error: str | None = None
+    stamps: dict[str, float | None] = field(default_factory=dict)  # imported file -> mtime when read
+
+    @property
+    def source(self) -> SourceFile | None:
+        return self.program.main
+
+    @property
+    def module(self) -> ast.Module | None:
+        return self.program.main_module
+
+    def file(self, path: str) -> tuple[SourceFile, ast.Module] | None:
+        return self.program.files.get(path)
+
+
+def _mtime(path: str) -> float | None:
+    try:
+        return os.stat(path).st_mtime_ns
+    except (OSError, ValueError):
+        return None
+
+
+class Analyzer:
+    def __init__(self, limits: Limits = DEFAULT_LIMITS):
+        self.limits = limits
+        self.cache = ParseCache()
+        self._last: dict[str, Analysis] = {}
+        self._parsed: dict[str, Analysis] = {}
+        self._configs: dict[tuple[Path, float | None], LintConfig] = {}
+        self._lock = threading.Lock()
+        self.runs = 0  # full re-checks done (tests and the benchmark read it)
+
+    def analyze(self, path: str, text: str) -> Analysis:
+        with self._lock:
+            previous = self._last.get(path)
+            if previous is not None and previous.text == text and self._unchanged(previous):
+                return previous
+            analysis = self._run(path, text)
+            self._last[path] = analysis
+            if analysis.module is not None:
+                self._parsed[path] = analysis
+            return analysis
+
+    def last(self, path: str) -> Analysis | None:
+        return self._last.get(path)
+
+    def last_parsed(self, path: str) -> Analysis | None:
+        """The latest analysis of `path` whose text parsed (completion reads its blocks
+        while the text being typed does not parse)."""
+        return self._parsed.get(path)
+
+    def forget(self, path: str) -> None:
+        with self._lock:
+            self._last.pop(path, None)
+            self._parsed.pop(path, None)
+
+    def _unchanged(self, analysis: Analysis) -> bool:
+        return all(_mtime(p) == stamp for p, stamp in analysis.stamps.items())
+
+    def _config(self, path: str) -> LintConfig:
+        pyproject = find_config(path)
+        key = (pyproject, _mtime(str(pyproject)) if pyproject else None)
+        if key not in self._configs:
+            self._configs[key] = load_config(pyproject)
+        return self._configs[key]
+
+    def _run(self, path: str, text: str) -> Analysis:
+        self.runs += 1
+        sink = DiagnosticSink()
+        program = load_program(path, sink, text=text, limits=self.limits, cache=self.cache)
+        graphs: list[Graph] = []
+        findings: list[Diagnostic] = []
+        config_error = None
+        if not sink.has_errors and program.main_module is not None:
+            graphs = check_networks(program, sink, limits=self.limits, partial=True)
+            if not sink.has_errors:
+                try:
+                    config = self._config(path)
+                except (ConfigError, OSError) as error:
+                    config, config_error = LintConfig(), str(error)
+                findings = lint_findings(program, graphs, config)
+        stamps = {p: _mtime(p) for p in program.files if p != path}
+        diagnostics = sorted(sink.diagnostics + findings, key=Diagnostic.sort_key)
+        return Analysis(path, text, program, graphs, diagnostics, config_error, stamps)

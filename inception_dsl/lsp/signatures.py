@@ -1,0 +1,81 @@
+"""Signatures as the editor shows them, for built-in layers (from the front end's layer
+table) and for blocks (from their definitions). The one place the server reads the
+layer table, so a new layer shows up in hover and completion without a change here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from inception_dsl.language import syntax as ast
+from inception_dsl.language.fmt import expr
+from inception_dsl.language.layers import LAYERS, REQUIRED
+from inception_dsl.language.values import Symbol
+
+__all__ = ["Signature", "layer_signature", "block_signature", "comment_above", "is_layer", "layer_names"]
+
+
+@dataclass(frozen=True)
+class Signature:
+    name: str
+    params: tuple[tuple[str, str | None], ...]  # (name, default as written, or None when required)
+    flags: tuple[str, ...] = ()
+    summary: str = ""
+    kind: str = "layer"  # "layer" | "block" | "network"
+    flag_keys: tuple[tuple[str, tuple[str, ...]], ...] = ()  # flag -> the parameters it sets
+
+    def label(self) -> str:
+        parts = [name if default is None else f"{name}={default}" for name, default in self.params]
+        parts += [f"[{flag}]" for flag in self.flags]
+        return f"{self.name}({', '.join(parts)})"
+
+    @property
+    def keywords(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.params)
+
+
+def _value(value) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Symbol):
+        return value.name
+    if isinstance(value, tuple):
+        return "x".join(map(str, value))
+    return str(value)
+
+
+def layer_names() -> list[str]:
+    return list(LAYERS)
+
+
+def is_layer(name: str) -> bool:
+    return name in LAYERS
+
+
+def layer_signature(name: str) -> Signature | None:
+    sig = LAYERS.get(name)
+    if sig is None:
+        return None
+    params = tuple((p, None if sig.keywords.get(p) is REQUIRED else _value(sig.keywords.get(p))) for p in sig.parameters)
+    flag_keys = tuple((flag, tuple(values)) for flag, values in sig.flags.items())
+    return Signature(name, params, tuple(sig.flags), sig.summary, "layer", flag_keys)
+
+
+def block_signature(definition: ast.BlockDef) -> Signature:
+    params = tuple((p.name, expr(p.default) if p.default is not None else None) for p in definition.params)
+    return Signature(definition.name, params, (), comment_above(definition), definition.kind)
+
+
+def comment_above(definition: ast.BlockDef) -> str:
+    """The comment lines right above a definition (its doc comment), without the `#`."""
+    source = definition.span.source
+    line = source.line_col(definition.span.start)[0] - 1
+    found = []
+    while line >= 1:
+        text = source.line_text(line).strip()
+        if not text.startswith("#"):
+            break
+        found.append(text.lstrip("#").strip())
+        line -= 1
+    return "\n".join(reversed(found))

@@ -1,0 +1,104 @@
+"""The language server's feature modules in process: the parse cache, code actions
+read from help texts, noqa, instances, positions in UTF-16, and no torch."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from inception_dsl.language.diagnostics import DiagnosticSink
+from inception_dsl.language.parse_cache import ParseCache
+from inception_dsl.language.program import load_program
+from inception_dsl.lsp.actions import fixes
+from inception_dsl.lsp.analysis import Analyzer
+from inception_dsl.lsp.completion import context_at
+from inception_dsl.lsp.positions import Lines
+
+from .conftest import ROOT, SPECS
+
+
+def _apply(text: str, fix) -> str:
+    for edit in sorted(fix.edits, key=lambda e: e.start, reverse=True):
+        text = text[:edit.start] + edit.text + text[edit.end:]
+    return text
+
+
+def test_parse_cache_parses_each_text_once_and_replays_its_errors():
+    cache = ParseCache()
+    for _ in range(3):
+        load_program(SPECS / "v4.incp", DiagnosticSink(), cache=cache)
+    assert (cache.misses, cache.hits) == (2, 4)  # the spec and its import, parsed once each
+    for _ in range(2):
+        sink = DiagnosticSink()
+        program = load_program("bad.incp", sink, text="network n { input 3x8x8\n conv(8, 3x3) ) }", cache=cache)
+        assert [d.code.id for d in sink.diagnostics] == ["E001"] and program.main_module is None
+
+
+def test_analyzer_reuses_the_analysis_of_unchanged_text(tmp_path):
+    analyzer = Analyzer()
+    text = (SPECS / "v4.incp").read_text()
+    path = str(SPECS / "v4.incp")
+    first = analyzer.analyze(path, text)
+    assert analyzer.analyze(path, text) is first and analyzer.runs == 1
+    second = analyzer.analyze(path, text.replace("inception_c x3", "inception_c x2"))
+    assert analyzer.runs == 2 and second is not first and second.diagnostics == []
+
+
+def test_lint_findings_respect_noqa_and_the_fix_adds_it(tmp_path):
+    spec = tmp_path / "s.incp"
+    text = "block unused { relu }\nnetwork n {\n  input 3x8x8\n  conv(8, 3x3, bias=true)  # noqa: W106\n}\n"
+    analysis = Analyzer().analyze(str(spec), text)
+    assert [d.code.id for d in analysis.diagnostics] == ["W110"]  # the unused block; the bias (W106) is suppressed
+    noqa = next(f for f in fixes(analysis.diagnostics, analysis.program) if "noqa" in f.title)
+    fixed = _apply(text, noqa)
+    assert fixed.startswith("block unused { relu }  # noqa: W110\n")
+    assert Analyzer().analyze(str(spec), fixed).diagnostics == []
+    (tmp_path / "pyproject.toml").write_text('[tool.inception-dsl]\nignore = ["W110"]\n')
+    assert [d.code.id for d in Analyzer().analyze(str(spec), text.replace("  # noqa: W106", "")).diagnostics] == ["W106"]
+
+
+def test_insert_flatten_and_spelling_fixes(tmp_path):
+    text = "network n {\n  input 3x8x8\n  head: linear(10)\n}\n"
+    analysis = Analyzer().analyze(str(tmp_path / "a.incp"), text)
+    fixed = _apply(text, next(f for f in fixes(analysis.diagnostics, analysis.program) if "flatten" in f.title))
+    assert fixed == "network n {\n  input 3x8x8\n  flatten\n  head: linear(10)\n}\n"
+    assert Analyzer().analyze(str(tmp_path / "a.incp"), fixed).diagnostics == []
+    text = "network n {\n  input 3x8x8\n  conv(8, 3x3, strde=2)\n}\n"
+    analysis = Analyzer().analyze(str(tmp_path / "b.incp"), text)
+    fixed = _apply(text, next(f for f in fixes(analysis.diagnostics, analysis.program) if "strde" in f.title))
+    assert "conv(8, 3x3, stride=2)" in fixed
+
+
+def test_colon_fix_makes_a_label():
+    text = "network n {\n  input 3x8x8\n  stem conv(8, 3x3)\n}\n"
+    analysis = Analyzer().analyze("c.incp", text)
+    fixed = _apply(text, next(f for f in fixes(analysis.diagnostics, analysis.program) if "colon" in f.title))
+    assert "stem: conv(8, 3x3)" in fixed and Analyzer().analyze("c.incp", fixed).diagnostics == []
+
+
+def test_positions_count_utf16_units():
+    text = "# 𝟘é\nconv"
+    lines = Lines(text)
+    assert lines.position(text.index("é")).character == 4  # 𝟘 is two UTF-16 units
+    assert lines.offset(lines.position(text.index("é"))) == text.index("é")
+    assert Lines(text, "utf-32").position(text.index("é")).character == 3
+
+
+def test_completion_context_reads_the_text_being_typed():
+    text = "block b(w = 8, h) {\n  a: conv(w)\n  conv(8, 3x3, stride=2, "
+    ctx = context_at(text, len(text))
+    assert (ctx.kind, ctx.callee, ctx.scope_params, ctx.written) == ("argument", "conv", ("w", "h"), ("stride",))
+    ctx = context_at(text + "\n  relu from ", len(text) + 13)
+    assert ctx.kind == "from" and ctx.labels == ("a",)
+
+
+def test_the_language_server_never_imports_torch():
+    code = ("import sys, asyncio\n"
+            "from inception_dsl.lsp.server import make_server\n"
+            "from inception_dsl.lsp.hover import hover_text\n"
+            "from inception_dsl.lsp.analysis import Analyzer\n"
+            "make_server()\n"
+            f"a = Analyzer().analyze({str(SPECS / 'v4.incp')!r}, open({str(SPECS / 'v4.incp')!r}).read())\n"
+            "assert hover_text(a.program, a.module, a.text.index('inception_a x4'), a.graphs)\n"
+            "assert 'torch' not in sys.modules, 'torch was imported'\n")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, timeout=60)
