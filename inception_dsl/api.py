@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from inception_dsl.language.diagnostics import CompileError, Diagnostic, DiagnosticSink
 from inception_dsl.language.elaborate import elaborate
 from inception_dsl.ir import Graph, verify
 from inception_dsl.language.limits import DEFAULT_LIMITS, Limits
+from inception_dsl.language.params_file import ParamsArg, bind, read_params
 from inception_dsl.passes import run_analyses
 from inception_dsl.language.program import Program, load_program
 
@@ -41,16 +41,23 @@ def analyze(
     *,
     text: str | None = None,
     network: str | None = None,
-    params: dict[str, Any] | None = None,
+    params: ParamsArg = None,
     input_shape: tuple[int, ...] | None = None,
     limits: Limits = DEFAULT_LIMITS,
 ) -> Result:
-    """Load, elaborate and shape-check one network. Diagnostics come back sorted."""
+    """Load, elaborate and shape-check one network. Diagnostics come back sorted.
+
+    `params` overrides network parameters: a mapping, the path of a YAML parameter file,
+    or a list of those merged in order (language/params_file.py); `network` and
+    `input_shape` win over what the files say."""
     sink = DiagnosticSink()
+    sets = read_params(params, sink, limits)
     program = load_program(path, sink, text=text, limits=limits)
     graph = None
-    if not sink.has_errors:
-        graph = elaborate(program, sink, network=network, overrides=params, input_shape=input_shape, limits=limits)
+    binding = None if sink.has_errors else bind(program, sets, sink, network=network, input_shape=input_shape)
+    if binding is not None:
+        graph = elaborate(program, sink, network=binding.network, overrides=binding.overrides,
+                          input_shape=binding.input_shape, limits=limits)
     if graph is not None:
         if not sink.has_errors:
             problems = verify(graph)

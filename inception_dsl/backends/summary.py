@@ -15,10 +15,13 @@ import io
 import json
 from dataclasses import asdict, dataclass, field
 
+import yaml
+
 from inception_dsl.ir import Graph, Node, Op, param_count
 from inception_dsl.backends.diagram.drawing import fused_layers
 
-__all__ = ["Row", "Summary", "DTYPE_BYTES", "to_summary", "node_macs", "format_table", "format_json", "format_csv"]
+__all__ = ["Row", "Summary", "DTYPE_BYTES", "to_summary", "node_macs", "format_table", "format_json", "format_yaml",
+           "format_csv", "to_document"]
 
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
 
@@ -169,14 +172,24 @@ def format_table(summary: Summary) -> str:
     return "\n".join([title, line(header), rule, *map(line, body), rule, line(total), footer]) + "\n"
 
 
-def format_json(summary: Summary) -> str:
-    document = {
+def to_document(summary: Summary) -> dict:
+    """The summary as plain data: what `--format json` and `--format yaml` write."""
+    return {
         "network": summary.network, "input": list(summary.input), "batch": summary.batch, "dtype": summary.dtype,
         "rows": [{**asdict(r), "shape": list(r.shape) if r.shape is not None else None} for r in summary.rows],
         "total": {"params": summary.params, "macs": summary.macs, "flops": summary.flops,
                   "activation_bytes": summary.activation_bytes},
     }
-    return json.dumps(document, indent=2) + "\n"
+
+
+def format_json(summary: Summary) -> str:
+    return json.dumps(to_document(summary), indent=2) + "\n"
+
+
+def format_yaml(summary: Summary) -> str:
+    """The JSON document as YAML (block style, keys in the same order); safe_dump quotes
+    whatever a spec's names contain."""
+    return yaml.safe_dump(to_document(summary), sort_keys=False, allow_unicode=True, width=1000, default_flow_style=None)
 
 
 def format_csv(summary: Summary) -> str:

@@ -15,7 +15,8 @@ from inception_dsl.commands.limit_options import add_limit_options, limits_from_
 from inception_dsl.commands.report import FORMATS, write_diagnostics
 from inception_dsl.language.values import Symbol
 
-__all__ = ["add_spec_options", "analyze_args", "parse_dims", "write_atomic", "fail", "report"]
+__all__ = ["add_spec_options", "add_param_options", "params_from", "analyze_args", "parse_dims", "write_atomic",
+           "fail", "report"]
 
 
 def parse_dims(text: str) -> tuple[int, ...]:
@@ -58,14 +59,28 @@ def add_spec_options(parser: argparse.ArgumentParser, *, many: bool = False, inp
         parser.add_argument("specs", nargs="+", metavar="SPEC", help="spec files (.incp)")
     else:
         parser.add_argument("spec", metavar="SPEC", help="a spec file (.incp)")
-    parser.add_argument("--network", help="which network of the file (default: the first)")
-    parser.add_argument("--param", "-p", action="append", type=parse_param, default=[], metavar="NAME=VALUE",
-                        help="override a network parameter (repeatable), e.g. -p num_classes=10")
+    parser.add_argument("--network", help="which network of the file (default: the first, or the parameter file's)")
+    add_param_options(parser)
     if input:
         parser.add_argument("--input", type=parse_dims, metavar="CxHxW", help="override the declared input size")
     parser.add_argument("--format", choices=FORMATS, default="text", help="diagnostic format (default: text)")
     add_limit_options(parser)  # --max-params, --max-nodes, --max-activation-memory, ...
     parser.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+
+
+def add_param_options(parser: argparse.ArgumentParser) -> None:
+    """`-p NAME=VALUE` and `--params-file FILE.yaml`, for every command that takes a spec."""
+    parser.add_argument("--param", "-p", action="append", type=parse_param, default=[], metavar="NAME=VALUE",
+                        help="override a network parameter (repeatable), e.g. -p num_classes=10; "
+                             "wins over --params-file")
+    parser.add_argument("--params-file", action="append", default=[], metavar="FILE.yaml",
+                        help="network parameters from a YAML file (repeatable, merged in order): "
+                             "`name: value` lines, optionally `network: NAME` and `input: CxHxW`")
+
+
+def params_from(args) -> list:
+    """The parameter sources of a command line for api.analyze: the files in order, then -p."""
+    return [*getattr(args, "params_file", []), dict(getattr(args, "param", []))]
 
 
 def limits_from(args) -> Limits:
@@ -76,7 +91,7 @@ def analyze_args(args, spec: str | None = None) -> api.Result:
     return api.analyze(
         spec or args.spec,
         network=args.network,
-        params=dict(args.param),
+        params=params_from(args),
         input_shape=getattr(args, "input", None),
         limits=limits_from(args),
     )

@@ -50,6 +50,7 @@ LIMIT_OPTIONS: dict[str, tuple[str, object, str]] = {
     "max_params": ("--max-params", parse_count, "refuse networks with more parameters"),
     "max_activation_bytes": ("--max-activation-memory", parse_bytes,
                              "refuse networks whose float32 activations for one sample need more memory"),
+    "max_yaml_bytes": ("--max-yaml-bytes", parse_bytes, "refuse parameter and grid files (YAML) larger than this"),
 }
 
 assert set(LIMIT_OPTIONS) == {f.name for f in fields(Limits)}, "every limit needs a command-line option"

@@ -15,7 +15,7 @@ from inception_dsl.language.diagnostics import Diagnostic
 from inception_dsl.lint.config import ConfigError, LintConfig, check_patterns, find_config, load_config
 from inception_dsl.lint.linter import lint_spec, spec_files
 from inception_dsl.commands.report import write_diagnostics
-from inception_dsl.commands.common import add_spec_options, fail, limits_from, write_atomic
+from inception_dsl.commands.common import add_spec_options, fail, limits_from, params_from, write_atomic
 
 __all__ = ["add_parser", "run"]
 
@@ -65,7 +65,7 @@ def run(args) -> int:
         return fail("no .incp files found in " + ", ".join(args.specs))
     found: dict[tuple, Diagnostic] = {}  # keyed, so a finding in a file two specs import is reported once
     for spec, config in zip(files, configs):
-        for diagnostic in lint_spec(spec, config, network=args.network, params=dict(args.param),
+        for diagnostic in lint_spec(spec, config, network=args.network, params=params_from(args),
                                     input_shape=args.input, limits=limits_from(args)):
             found.setdefault((diagnostic.code.id, diagnostic.message, *_where(diagnostic)), diagnostic)
     diagnostics = sorted(found.values(), key=Diagnostic.sort_key)

@@ -17,7 +17,8 @@ from inception_dsl.backends.diagram.drawing import View, scope_names
 from inception_dsl.language.diagnostics import DiagnosticSink
 from inception_dsl.language.program import load_program
 from inception_dsl.language.values import did_you_mean
-from inception_dsl.commands.common import add_spec_options, analyze_args, fail, limits_from, parse_dims, report, write_atomic
+from inception_dsl.commands.common import (add_spec_options, analyze_args, fail, limits_from, params_from, parse_dims,
+                                          report, write_atomic)
 
 __all__ = ["add_parser", "run", "block_view", "FORMATS"]
 
@@ -149,7 +150,11 @@ def block_view(args) -> tuple[api.Result, str] | int:
         hint = did_you_mean(args.block, blocks) or (f"blocks: {', '.join(blocks)}" if blocks else "it defines no blocks")
         return fail(f"`{args.spec}` has no block named `{args.block}`; {hint}")
     if not pairs and args.input is None and program.networks():
-        result = api.analyze(args.spec, network=args.network, params=dict(args.param), limits=limits_from(args))
+        result = api.analyze(args.spec, network=args.network, params=params_from(args), limits=limits_from(args))
+        files = getattr(args, "params_file", [])
+        if any(d.primary_span is not None and d.primary_span.path in files for d in result.diagnostics):
+            report(result, args)  # a broken parameter file is an error here too, not a reason to draw the block alone
+            return 1
         if result.ok:
             scope = next((s for s, site in result.graph.blocks.items() if site.block == args.block), None)
             if scope is not None:

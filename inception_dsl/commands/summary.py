@@ -1,4 +1,4 @@
-"""`inception-dsl summary SPEC [--input CxHxW] [--batch N] [--dtype D] [--format table|json|csv]
+"""`inception-dsl summary SPEC [--input CxHxW] [--batch N] [--dtype D] [--format table|json|yaml|csv]
 [--depth N]`: parameters, MACs and activation memory per stage, from the IR. Never imports torch."""
 
 from __future__ import annotations
@@ -6,15 +6,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from inception_dsl.backends.summary import DTYPE_BYTES, format_csv, format_json, format_table, to_summary
+from inception_dsl.backends.summary import DTYPE_BYTES, format_csv, format_json, format_table, format_yaml, to_summary
 from inception_dsl.commands.report import FORMATS as DIAGNOSTIC_FORMATS
 from inception_dsl.commands.report import write_diagnostics
-from inception_dsl.commands.common import analyze_args, parse_dims, parse_param
+from inception_dsl.commands.common import add_param_options, analyze_args, parse_dims
 from inception_dsl.commands.limit_options import add_limit_options
 
 __all__ = ["add_parser", "run"]
 
-_FORMATTERS = {"table": format_table, "json": format_json, "csv": format_csv}
+_FORMATTERS = {"table": format_table, "json": format_json, "yaml": format_yaml, "csv": format_csv}
 
 
 def _positive(text: str) -> int:
@@ -35,8 +35,7 @@ def add_parser(subparsers) -> None:
     # not common.add_spec_options: its --format is the diagnostics' format, here it is the table's
     parser.add_argument("spec", metavar="SPEC", help="a spec file (.incp)")
     parser.add_argument("--network", help="which network of the file (default: the first)")
-    parser.add_argument("--param", "-p", action="append", type=parse_param, default=[], metavar="NAME=VALUE",
-                        help="override a network parameter (repeatable)")
+    add_param_options(parser)
     parser.add_argument("--input", type=parse_dims, metavar="CxHxW", help="override the declared input size")
     parser.add_argument("--batch", type=_positive, default=1, metavar="N", help="batch size (default 1)")
     parser.add_argument("--dtype", choices=sorted(DTYPE_BYTES), default="float32",

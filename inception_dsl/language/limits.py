@@ -19,6 +19,7 @@ class Limits:
     max_nodes: int = 100_000  # IR nodes after expansion: Inception-v4 has ~500; elaboration runs ~25k nodes/s
     max_params: int = 2_000_000_000
     max_activation_bytes: int = 64 * 1024**3  # float32 activations of one sample, all layers
+    max_yaml_bytes: int = 64 * 1024  # parameter files and sweep grids: a few dozen lines; PyYAML reads ~300 KiB/s
 
 
 DEFAULT_LIMITS = Limits()

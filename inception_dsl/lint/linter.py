@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from inception_dsl.language.diagnostics import Diagnostic, DiagnosticSink
 from inception_dsl.language.elaborate import elaborate
 from inception_dsl.ir import Graph, verify
 from inception_dsl.language.limits import DEFAULT_LIMITS, Limits
+from inception_dsl.language.params_file import ParamSet, ParamsArg, Setting, bind, read_params
 from inception_dsl.lint.config import LintConfig, suppressed
 from inception_dsl.passes import run_analyses
 from inception_dsl.lint.rules import RULES, LintContext, lint
@@ -35,16 +36,25 @@ def spec_files(paths: list[str]) -> list[str]:
 
 
 def check_networks(program: Program, sink: DiagnosticSink, network: str | None = None,
-                   params: dict[str, Any] | None = None, input_shape=None,
+                   params: Mapping[str, Any] | list[ParamSet] | None = None, input_shape=None,
                    limits: Limits = DEFAULT_LIMITS, *, partial: bool = False) -> list[Graph]:
-    """Elaborate and shape-check every network of the main file (or the one named); the
-    graphs of those that come out clean. With `partial`, also the graphs of networks with
-    errors, shape-checked as far as they elaborated (as api.analyze does; the language
-    server shows their shapes)."""
-    names = [network] if network else [n.name for n in program.networks()]
+    """Elaborate and shape-check every network of the main file (or the one named, on the
+    command line or in a parameter file); the graphs of those that come out clean. `params`
+    is a mapping or the parameter sets read by params_file.read_params. With `partial`,
+    also the graphs of networks with errors, shape-checked as far as they elaborated (as
+    api.analyze does; the language server shows their shapes)."""
+    sets = params if isinstance(params, list) else [ParamSet({k: Setting(v) for k, v in (params or {}).items()})]
+    if network or any(s.network is not None for s in sets):
+        names: list[str | None] = [network]
+    else:
+        names = [n.name for n in program.networks()]
     graphs = []
     for name in names:
-        graph = elaborate(program, sink, network=name, overrides=params or {}, input_shape=input_shape, limits=limits)
+        binding = bind(program, sets, sink, network=name, input_shape=input_shape)
+        if binding is None:
+            continue
+        graph = elaborate(program, sink, network=binding.network, overrides=binding.overrides,
+                          input_shape=binding.input_shape, limits=limits)
         if graph is None or (sink.has_errors and not partial):
             continue
         if not sink.has_errors:
@@ -61,16 +71,18 @@ def lint_spec(
     *,
     text: str | None = None,
     network: str | None = None,
-    params: dict[str, Any] | None = None,
+    params: ParamsArg = None,
     input_shape: tuple[int, ...] | None = None,
     limits: Limits = DEFAULT_LIMITS,
 ) -> list[Diagnostic]:
-    """The check errors of `path`, or its lint findings, sorted by location."""
+    """The check errors of `path`, or its lint findings, sorted by location. `params` as
+    for api.analyze: a mapping, a YAML parameter file, or a list of those."""
     sink = DiagnosticSink()
+    sets = read_params(params, sink, limits)
     program = load_program(path, sink, text=text, limits=limits)
     if sink.has_errors or program.main_module is None:
         return sink.sorted()
-    graphs = check_networks(program, sink, network, params, input_shape, limits)
+    graphs = check_networks(program, sink, network, sets, input_shape, limits)
     if sink.has_errors:
         return sink.sorted()
     return sorted(sink.diagnostics + lint_findings(program, graphs, config), key=Diagnostic.sort_key)

@@ -24,6 +24,7 @@ from torch import nn
 from inception_dsl import api
 from inception_dsl.language.diagnostics import CompileError
 from inception_dsl.language.limits import DEFAULT_LIMITS, Limits
+from inception_dsl.language.params_file import ParamsArg, sources_of
 from inception_dsl.runtime.weights import load_weights
 from inception_dsl.backends.python.layers import CodegenError
 from inception_dsl.backends.python.source import network_class_name, to_python
@@ -37,12 +38,14 @@ _OWN_DEFAULTS: dict[str, Any] = {"network": None, "init": "torch", "seed": None,
                                  "limits": DEFAULT_LIMITS, "optimize": False, "weights": None}
 
 
-def load(spec: str | Path, /, *, params: Mapping[str, Any] | None = None, network: str | None = None,
+def load(spec: str | Path, /, *, params: ParamsArg = None, network: str | None = None,
          init: str = "torch", seed: int | None = None, input_shape: tuple[int, ...] | None = None,
          limits: Limits = DEFAULT_LIMITS, optimize: bool = False,
          weights: Mapping[str, Any] | str | Path | None = None, **kwargs: Any) -> nn.Module:
     """Build the network of a spec file. Network parameters come in `params` (a dict:
-    `load("v4.incp", params={"num_classes": 10})`) or, for names that are not keywords of
+    `load("v4.incp", params={"num_classes": 10})`, the path of a YAML parameter file,
+    `params="cifar.yaml"`, or a list of files and dicts merged in order, docs/language.md)
+    or, for names that are not keywords of
     load() itself, as keyword arguments (`load("v4.incp", num_classes=10)`). A network
     parameter named like one of load()'s keywords (`seed`, `weights`, ...) can only be
     given through `params`: passing the keyword when the network has such a parameter is
@@ -58,7 +61,7 @@ def load(spec: str | Path, /, *, params: Mapping[str, Any] | None = None, networ
     return _finish(result, build_module(result, init=init, seed=seed), weights, optimize)
 
 
-def loads(text: str, /, *, path: str = "<string>", params: Mapping[str, Any] | None = None,
+def loads(text: str, /, *, path: str = "<string>", params: ParamsArg = None,
           network: str | None = None, init: str = "torch", seed: int | None = None,
           input_shape: tuple[int, ...] | None = None, limits: Limits = DEFAULT_LIMITS, optimize: bool = False,
           weights: Mapping[str, Any] | str | Path | None = None, **kwargs: Any) -> nn.Module:
@@ -71,10 +74,12 @@ def loads(text: str, /, *, path: str = "<string>", params: Mapping[str, Any] | N
     return _finish(result, build_module(result, init=init, seed=seed), weights, optimize)
 
 
-def network_params(params: Mapping[str, Any] | None, kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    """`params` and the other keyword arguments as one dict of network parameters."""
+def network_params(params: ParamsArg, kwargs: Mapping[str, Any]) -> dict[str, Any] | list:
+    """`params` and the other keyword arguments as one dict of network parameters, or,
+    when `params` names YAML parameter files (a path or a list of paths and dicts), as the
+    list of sources api.analyze merges in order, the keyword arguments last."""
     if params is not None and not isinstance(params, Mapping):
-        raise TypeError(f"params must be a dict of network parameters, not {type(params).__name__}")
+        return [*sources_of(params), dict(kwargs)]  # TypeError for anything else
     values = dict(params or {})
     for name in values:
         if type(name) is not str:
@@ -86,9 +91,11 @@ def network_params(params: Mapping[str, Any] | None, kwargs: Mapping[str, Any]) 
     return values
 
 
-def _refuse_shadowed(result: api.Result, own: Mapping[str, Any], values: Mapping[str, Any]) -> None:
+def _refuse_shadowed(result: api.Result, own: Mapping[str, Any], values: Mapping[str, Any] | list) -> None:
     """A keyword of load() that is also a parameter of the network, passed as a keyword
     and not through params=, is ambiguous: refuse it rather than guess."""
+    if isinstance(values, list):  # sources: the names given in mappings count (YAML files' do not)
+        values = {name: value for source in values if isinstance(source, Mapping) for name, value in source.items()}
     if result.program.main is None:
         return
     definition = next((d for d in result.program.networks() if result.graph is None or d.name == result.graph.name), None)

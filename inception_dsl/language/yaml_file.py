@@ -1,0 +1,234 @@
+"""Reading a YAML file (parameter files, sweep grids) without trusting it.
+
+* Only regular files are read: a directory, a FIFO, a socket or a device (`/dev/zero`) is
+  refused from `fstat` of the opened descriptor (opened non-blocking, so a FIFO cannot
+  hang), and at most `Limits.max_yaml_bytes` + 1 bytes are ever read.
+* The text must be UTF-8; the first bad byte is reported at its line and column.
+* The document is *composed* (YAML's node tree, with marks) by PyYAML's SafeLoader, never
+  constructed: no tag can run code, and only the tags of `yaml.safe_load`'s core schema
+  for strings, numbers, booleans, null, sequences and mappings are accepted
+  (`!!python/...`, `!!binary`, dates, sets and merge keys are refused where they stand).
+* Nesting is bounded by `Limits.max_nesting`, checked before each level is composed (so
+  `[[[[...` cannot exhaust the Python stack), and the *expanded* size of the document,
+  an alias counting as the whole node it stands for, by `MAX_YAML_NODES`: a "billion
+  laughs" document is refused at the alias that passes the bound, after composing a
+  few thousand nodes. An alias to a node that contains it is refused too.
+
+Every problem is a diagnostic located in the YAML file; nothing raises."""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.constructor import SafeConstructor
+from yaml.events import AliasEvent
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from inception_dsl.language import codes
+from inception_dsl.language.diagnostics import DiagnosticSink
+from inception_dsl.language.limits import DEFAULT_LIMITS, Limits
+from inception_dsl.language.source import SourceFile, Span
+
+__all__ = ["YamlDocument", "read_yaml", "parse_yaml", "scalar_value", "span_of", "MAX_YAML_NODES", "kind_of"]
+
+MAX_YAML_NODES = 10_000  # nodes after alias expansion; a parameter file has a few dozen
+_CORE = "tag:yaml.org,2002:"
+_SCALAR_TAGS = {_CORE + t for t in ("str", "int", "float", "bool", "null")}
+_COLLECTION_TAGS = {_CORE + "seq", _CORE + "map"}
+
+
+@dataclass
+class YamlDocument:
+    source: SourceFile
+    root: Node | None  # None for an empty document
+
+
+def span_of(source: SourceFile, node: Node) -> Span:
+    start = node.start_mark.index
+    end = max(start, node.end_mark.index)
+    if isinstance(node, (MappingNode, SequenceNode)) and end > start:
+        end = start + 1  # point at where the collection starts, not at all of it
+    return Span(source, start, end)
+
+
+def kind_of(node: Node) -> str:
+    if isinstance(node, MappingNode):
+        return "a mapping"
+    if isinstance(node, SequenceNode):
+        return "a list"
+    return "a scalar"
+
+
+def read_yaml(path: str | Path, sink: DiagnosticSink, limits: Limits = DEFAULT_LIMITS) -> YamlDocument | None:
+    """Read and compose a YAML file; None after emitting a located diagnostic."""
+    display = str(path)
+    anchor = Span(SourceFile(display, ""), 0, 0)
+    data = _read_regular_file(display, anchor, sink, limits.max_yaml_bytes)
+    if data is None:
+        return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        before = SourceFile(display, data[: error.start].decode("utf-8", "replace"))
+        sink.emit(codes.BAD_ENCODING, f"`{display}` is not UTF-8 text (byte {error.start} is {data[error.start]:#04x})",
+                  Span(before, len(before.text), len(before.text)), "this byte", help="save the file as UTF-8")
+        return None
+    return parse_yaml(text, display, sink, limits)
+
+
+def _read_regular_file(display: str, anchor: Span, sink: DiagnosticSink, max_bytes: int) -> bytes | None:
+    if "\x00" in display:
+        sink.emit(codes.FILE_NOT_FOUND, "a file name cannot contain a NUL character", anchor)
+        return None
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(display, flags)
+    except (FileNotFoundError, NotADirectoryError):
+        sink.emit(codes.FILE_NOT_FOUND, f"cannot find `{display}`", anchor)
+        return None
+    except OSError as error:
+        sink.emit(codes.FILE_NOT_FOUND, f"cannot read `{display}`: {error.strerror or error}", anchor)
+        return None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            what = "a directory" if stat.S_ISDIR(mode) else "not a regular file (a device, FIFO or socket)"
+            sink.emit(codes.FILE_NOT_FOUND, f"cannot read `{display}`: it is {what}", anchor,
+                      help="give the path of a .yaml file")
+            return None
+        data = b""
+        while len(data) <= max_bytes:
+            chunk = os.read(fd, max_bytes + 1 - len(data))
+            if not chunk:
+                break
+            data += chunk
+    except OSError as error:
+        sink.emit(codes.FILE_NOT_FOUND, f"cannot read `{display}`: {error.strerror or error}", anchor)
+        return None
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:
+        sink.emit(codes.FILE_TOO_LARGE, f"`{display}` is larger than the limit of {max_bytes} bytes", anchor,
+                  help="raise the limit with --max-yaml-bytes")
+        return None
+    return data
+
+
+class _Refused(Exception):
+    def __init__(self, code, message: str, mark, help: str | None = None):
+        super().__init__(message)
+        self.code, self.message, self.mark, self.help = code, message, mark, help
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader whose composer counts depth and expanded size as it goes."""
+
+    def __init__(self, text: str, max_depth: int, max_nodes: int):
+        super().__init__(text)
+        self._max_depth, self._max_nodes = max_depth, max_nodes
+        self._depth = self._total = 0
+        self._weights: dict[int, int] = {}
+
+    def compose_node(self, parent, index):
+        if self.check_event(AliasEvent):
+            event = self.peek_event()
+            node = self.anchors.get(event.anchor)
+            if node is not None:
+                weight = self._weights.get(id(node))
+                if weight is None:
+                    raise _Refused(codes.LIMIT_EXCEEDED, f"the alias `*{event.anchor}` refers to a node that contains it",
+                                   event.start_mark, help="YAML parameter files cannot be recursive")
+                self._grow(weight, event.start_mark)
+            return super().compose_node(parent, index)
+        self._depth += 1
+        if self._depth > self._max_depth:
+            raise _Refused(codes.LIMIT_EXCEEDED, f"YAML nests deeper than the limit of {self._max_depth}",
+                           self.peek_event().start_mark, help="raise the limit with --max-nesting")
+        before = self._total
+        node = super().compose_node(parent, index)
+        self._depth -= 1
+        self._grow(1, node.start_mark)
+        self._weights[id(node)] = self._total - before
+        return node
+
+    def _grow(self, weight: int, mark) -> None:
+        self._total += weight
+        if self._total > self._max_nodes:
+            raise _Refused(codes.LIMIT_EXCEEDED,
+                           f"the YAML document expands to more than {self._max_nodes} values (aliases counted in full)",
+                           mark, help="write the values out; aliases that multiply a document are refused")
+
+
+def parse_yaml(text: str, display: str, sink: DiagnosticSink, limits: Limits = DEFAULT_LIMITS) -> YamlDocument | None:
+    """Compose one YAML document from text, bounded and checked for unsafe tags."""
+    source = SourceFile(display, text)
+    loader = None
+    try:
+        loader = _BoundedLoader(text, limits.max_nesting, MAX_YAML_NODES)  # the reader checks characters here
+        root = loader.get_single_node()
+    except _Refused as refused:
+        sink.emit(refused.code, refused.message, _mark_span(source, refused.mark), help=refused.help)
+        return None
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        message = " ".join(str(p) for p in (error.context, error.problem) if p) or "not valid YAML"
+        sink.emit(codes.SYNTAX, f"`{display}` is not valid YAML: {message}", _mark_span(source, mark), "here")
+        return None
+    except yaml.reader.ReaderError as error:
+        at = Span(source, error.position, error.position + 1)
+        char = error.character if isinstance(error.character, int) else ord(str(error.character)[:1] or "\0")
+        sink.emit(codes.BAD_ENCODING, f"`{display}` contains the character U+{char:04X}, which YAML does not allow",
+                  at, "here", help="YAML text cannot contain control characters other than tab and newline")
+        return None
+    except yaml.YAMLError as error:  # any other refusal of the YAML library
+        sink.emit(codes.SYNTAX, f"`{display}` is not valid YAML: {error}", Span(source, 0, 0))
+        return None
+    finally:
+        if loader is not None:
+            loader.dispose()
+    document = YamlDocument(source, root)
+    return document if root is None or _tags_ok(document, sink) else None
+
+
+def _mark_span(source: SourceFile, mark) -> Span:
+    if mark is None:
+        return Span(source, 0, 0)
+    index = min(mark.index, len(source.text))
+    return Span(source, index, min(index + 1, len(source.text)))
+
+
+def _tags_ok(document: YamlDocument, sink: DiagnosticSink) -> bool:
+    """Every node's tag is in the safe core schema (visiting each shared node once)."""
+    seen: set[int] = set()
+    stack = [document.root]
+    ok = True
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        allowed = _SCALAR_TAGS if isinstance(node, ScalarNode) else _COLLECTION_TAGS
+        if node.tag not in allowed:
+            tag = node.tag.replace(_CORE, "!!")
+            sink.emit(codes.BAD_ARG_TYPE, f"the YAML tag `{tag}` is not allowed here", span_of(document.source, node),
+                      "unsupported tag", help="only strings, numbers, booleans, null, lists and mappings are read; "
+                      "quote the value to make it a string")
+            ok = False
+            continue
+        if isinstance(node, SequenceNode):
+            stack.extend(reversed(node.value))
+        elif isinstance(node, MappingNode):
+            for key, value in reversed(node.value):
+                stack.extend((value, key))
+    return ok
+
+
+def scalar_value(node: ScalarNode) -> Any:
+    """The value of a scalar node whose tag `_tags_ok` accepted: str, int, float, bool or
+    None (through SafeConstructor's scalar constructors, which cannot run code)."""
+    return SafeConstructor().construct_object(node)
