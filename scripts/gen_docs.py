@@ -68,6 +68,31 @@ def render() -> str:
     return "\n".join(out).rstrip("\n") + "\n"
 
 
+PARAMS_EXAMPLE = ROOT / "docs" / "examples" / "v4_10_classes.yaml"
+
+
+def _params_file_section() -> list[str]:
+    """The parameter-file paragraph, with the shipped example file as it is."""
+    example = PARAMS_EXAMPLE.relative_to(ROOT).as_posix()
+    return [
+        "Network parameters, on every command that takes a spec: `-p NAME=VALUE` (repeatable) and",
+        "`--params-file FILE.yaml` (repeatable). Files merge in order, `-p` wins over them, and",
+        "`--network` / `--input` win over a file's `network:` / `input:`. A parameter file is a YAML",
+        "mapping of plain scalars; unknown names, values of the wrong type and anything that is not a",
+        "scalar are errors located in the file ([language.md](language.md#parameter-files)). For",
+        f"example `{example}`:",
+        "",
+        "```yaml",
+        PARAMS_EXAMPLE.read_text(encoding="utf-8").rstrip("\n"),
+        "```",
+        "",
+        "```sh run",
+        f"inception-dsl summary specs/v4.incp --params-file {example}",
+        "```",
+        "",
+    ]
+
+
 def render_cli() -> str:
     parser = build_parser()
     subparsers = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
@@ -89,6 +114,7 @@ def render_cli() -> str:
         "(`file:line:col: error[CODE]: message`, for editors), `json`, and `sarif` (SARIF 2.1.0) for",
         "`check` and `lint`. Codes: [diagnostics.md](diagnostics.md).",
         "",
+        *_params_file_section(),
     ]
     for name, sub in subparsers.choices.items():
         out += [f"## `inception-dsl {name}`", "", "```", sub.format_help().rstrip(), "```", ""]

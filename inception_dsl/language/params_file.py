@@ -156,7 +156,7 @@ def _scalar(document: YamlDocument, name: str, node: Node, sink: DiagnosticSink)
     elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_MAGNITUDE:
         problem = f"is larger than {MAX_MAGNITUDE:.0e}"
     if problem:
-        sink.emit(codes.BAD_ARG_TYPE, f"the value of `{name}` {problem}", where, f"`{node.value}`",
+        sink.emit(codes.BAD_ARG_TYPE, f"`{name}` {problem}", where, f"`{node.value}`" if node.value else "no value",
                   help="parameters take a number, a boolean or a name")
         return False, None
     return True, Symbol(value) if isinstance(value, str) else value

@@ -1,0 +1,72 @@
+"""Sweep grids from YAML (`params_file.load_grid`): axes from lists, ranges and single
+values, `where` filters, and located diagnostics for every malformed entry."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from inception_dsl.commands.report import write_diagnostics
+from inception_dsl.language.diagnostics import DiagnosticSink
+from inception_dsl.language.params_file import load_grid
+from inception_dsl.language.values import Symbol
+
+
+def grid_of(tmp_path, text: str):
+    path = tmp_path / "grid.yaml"
+    path.write_text(text, encoding="utf-8")
+    sink = DiagnosticSink()
+    grid = load_grid(path, sink)
+    out = io.StringIO()
+    write_diagnostics(sink.sorted(), out, "text")
+    return grid, out.getvalue(), str(path)
+
+
+def test_axes_ranges_single_values_and_filters(tmp_path):
+    grid, errors, path = grid_of(tmp_path, """\
+# widths and depths of a scaled Inception-v4
+network: inception_v4
+input: 3x139x139
+width: [0.5, 0.75, 1.0]
+repeats: {range: [2, 8, 2]}
+blocks: {range: [1, 4]}
+act: [relu, gelu]
+aux: false
+where:
+  - "repeats >= blocks"
+  - width * repeats < 6
+""")
+    assert grid is not None, errors
+    assert grid.axes == {"width": (0.5, 0.75, 1.0), "repeats": (2, 4, 6), "blocks": (1, 2, 3),
+                         "act": (Symbol("relu"), Symbol("gelu")), "aux": (False,)}
+    assert [w.value for w in grid.where] == ["repeats >= blocks", "width * repeats < 6"]
+    assert grid.where[1].span.location() == f"{path}:11:5"
+    assert grid.spans["repeats"].location() == f"{path}:5:1"
+    assert grid.network.value == "inception_v4" and grid.input.value == (3, 139, 139)
+
+
+def test_where_may_be_one_expression(tmp_path):
+    grid, errors, _ = grid_of(tmp_path, "c: [1, 2]\nwhere: c > 1\n")
+    assert grid is not None and [w.value for w in grid.where] == ["c > 1"], errors
+
+
+@pytest.mark.parametrize("text, where, code, message", [
+    ("c: []\n", "1:4", "E112", "`c` lists no values"),
+    ("c: [1, [2, 3]]\n", "1:8", "E105", "`c` must be a plain scalar, not a list"),
+    ("c: {range: [1, 10, 0]}\n", "1:20", "E112", "the step of `c`'s range is zero"),
+    ("c: {range: [5, 1]}\n", "1:12", "E112", "the range of `c` gives no values"),
+    ("c: {range: [0, 100000000]}\n", "1:12", "E115", "gives 100,000,000 values, over 10,000"),
+    ("c: {range: [0.1, 0.5, 0.1]}\n", "1:4", "E112", "list float values explicitly"),
+    ("c: {range: 5}\n", "1:4", "E112", "must be a list of values or `{range: [start, stop, step]}`"),
+    ("c: {ragne: [1, 2]}\n", "1:4", "E112", "must be a list of values"),
+    ("c: [1, 2]\nwhere: [c > 1, 3]\n", "2:16", "E105", "`where` must be an expression"),
+    ("c: [1, .inf]\n", "1:8", "E105", "`c` is not a finite number"),
+    ("c: [1]\nc: [2]\n", "2:1", "E106", "`c` is given twice"),
+    ("[1, 2]\n", "1:1", "E105", "a grid file must be a mapping, not a list"),
+    ("c: !!python/object/apply:os.system [echo]\n", "1:4", "E105", "is not allowed here"),
+])
+def test_mistakes_are_located(tmp_path, text, where, code, message):
+    grid, errors, path = grid_of(tmp_path, text)
+    assert grid is None
+    assert f"{path}:{where}" in errors and f"error[{code}]" in errors and message in errors, errors
