@@ -16,6 +16,9 @@ from inception_dsl.language.yaml_file import MAX_YAML_NODES, read_yaml
 from .conftest import ROOT
 
 V4 = str(ROOT / "specs" / "v4.incp")
+# a whole `check` of Inception-v4 with the file, on a loaded shared machine; expanding the
+# billion laughs (10^9 strings) or hanging on the FIFO would take far longer
+BOUND_S = 10.0
 
 
 def laughs(levels: int = 9) -> str:
@@ -68,7 +71,7 @@ def test_billion_laughs_is_refused_quickly_in_little_memory(tmp_path, capsys):
     err, took = check(tmp_path, capsys, laughs())
     assert "error[E115]" in err and f"expands to more than {MAX_YAML_NODES} values" in err
     assert "p.yaml:5:" in err  # the first alias that passes the bound: 9**4 * ... > 10,000 at level 4
-    assert took < 2.0
+    assert took < BOUND_S
     (tmp_path / "bomb.yaml").write_text(laughs(), encoding="utf-8")
     tracemalloc.start()
     try:
@@ -89,7 +92,7 @@ def test_deep_nesting_stops_at_the_limit_not_the_stack(tmp_path, capsys):
     depth = 20_000
     err, took = check(tmp_path, capsys, "x: " + "[" * depth + "]" * depth + "\n")
     assert "p.yaml:1:" in err and "error[E115]" in err and "nests deeper than the limit of 64" in err
-    assert took < 2.0
+    assert took < BOUND_S
     err, _ = check(tmp_path, capsys, "x: " + "[" * 10 + "]" * 10 + "\n", "--max-nesting", "5")
     assert "limit of 5" in err
     err, _ = check(tmp_path, capsys, "".join(f"{' ' * 2 * i}k{i}:\n" for i in range(100)) + " " * 200 + "v: 1\n")
@@ -98,7 +101,7 @@ def test_deep_nesting_stops_at_the_limit_not_the_stack(tmp_path, capsys):
 
 def test_many_values_stop_at_the_node_bound(tmp_path, capsys):
     err, took = check(tmp_path, capsys, "x: [" + ", ".join(["1"] * 15_000) + "]\n")
-    assert "error[E115]" in err and took < 2.0
+    assert "error[E115]" in err and took < BOUND_S
 
 
 def test_size_limit_is_a_flag(tmp_path, capsys):
@@ -125,5 +128,5 @@ def test_only_regular_files_are_read(tmp_path, capsys, monkeypatch, target, mess
     start = time.perf_counter()
     code = main(["check", "-q", V4, "--params-file", target])
     err = capsys.readouterr().err
-    assert code == 1 and time.perf_counter() - start < 2.0
+    assert code == 1 and time.perf_counter() - start < BOUND_S
     assert f"{target}:1:1" in err and "error[E00" in err and message in err, err

@@ -12,12 +12,14 @@ does not fit the parameter's default (an integer default takes integers, a numbe
 default takes numbers, a boolean default booleans, a name default names). Values given
 as mappings are checked by elaboration as they always were (`-p` is unchanged).
 
-YAML strings become names (`Symbol`), as `-p act=relu` does; YAML's own typing decides
-the rest (`10` is an integer, `"10"` a string, `yes`/`no` booleans, YAML 1.1)."""
+YAML strings must be names (the grammar's NAME) and become symbols, as `-p act=relu` does;
+YAML's own typing decides the rest (`10` is an integer, `"10"` a string and so refused,
+`yes`/`no` booleans, YAML 1.1)."""
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -37,6 +39,7 @@ __all__ = ["Setting", "ParamSet", "Binding", "Grid", "sources_of", "read_params"
            "load_grid", "RESERVED"]
 
 RESERVED = ("network", "input")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # the grammar's NAME: YAML strings become these symbols
 
 ParamsArg = Mapping[str, Any] | str | Path | Sequence[Mapping[str, Any] | str | Path] | None
 
@@ -155,9 +158,11 @@ def _scalar(document: YamlDocument, name: str, node: Node, sink: DiagnosticSink)
         problem = "is not a finite number"
     elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_MAGNITUDE:
         problem = f"is larger than {MAX_MAGNITUDE:.0e}"
+    elif isinstance(value, str) and not _NAME.fullmatch(value):
+        problem = "is not a name (letters, digits and `_`, as in the spec)"
     if problem:
         sink.emit(codes.BAD_ARG_TYPE, f"`{name}` {problem}", where, f"`{node.value}`" if node.value else "no value",
-                  help="parameters take a number, a boolean or a name")
+                  help="parameters take a number, a boolean or a name; a number in quotes is a string")
         return False, None
     return True, Symbol(value) if isinstance(value, str) else value
 
