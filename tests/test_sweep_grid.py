@@ -9,7 +9,8 @@ import pytest
 
 from inception_dsl.commands.report import write_diagnostics
 from inception_dsl.language.diagnostics import DiagnosticSink
-from inception_dsl.language.params_file import load_grid
+from inception_dsl.language.params_file import check_grid, load_grid
+from inception_dsl.language.program import load_program
 from inception_dsl.language.values import Symbol
 
 
@@ -42,7 +43,8 @@ where:
                          "act": (Symbol("relu"), Symbol("gelu")), "aux": (False,)}
     assert [w.value for w in grid.where] == ["repeats >= blocks", "width * repeats < 6"]
     assert grid.where[1].span.location() == f"{path}:11:5"
-    assert grid.spans["repeats"].location() == f"{path}:5:1"
+    assert grid.settings["repeats"][1].key.location() == f"{path}:5:1"
+    assert grid.settings["width"][2].span.location() == f"{path}:4:20"
     assert grid.network.value == "inception_v4" and grid.input.value == (3, 139, 139)
 
 
@@ -70,3 +72,25 @@ def test_mistakes_are_located(tmp_path, text, where, code, message):
     grid, errors, path = grid_of(tmp_path, text)
     assert grid is None
     assert f"{path}:{where}" in errors and f"error[{code}]" in errors and message in errors, errors
+
+
+def test_axes_are_checked_against_the_network_in_the_grid_file(tmp_path):
+    spec = tmp_path / "two.incp"
+    spec.write_text("network a(width = 8, scale = 0.5) {\n  input 3x8x8\n  conv(width, 3x3)\n}\n"
+                    "network b(depth = 2) {\n  input 3x8x8\n  conv(8, 3x3)\n}\n", encoding="utf-8")
+    grid, errors, path = grid_of(tmp_path, "widht: [8, 16]\nscale: [0.5, 1, fast]\n")
+    assert grid is not None, errors
+    sink = DiagnosticSink()
+    program = load_program(spec, sink)
+    assert not check_grid(program, grid, sink)
+    found = {(d.code.id, d.primary_span.location()) for d in sink.diagnostics}
+    assert found == {("E103", f"{path}:1:1"), ("E105", f"{path}:2:17")}  # one unknown name, one bad value
+    assert "did you mean `width`?" in sink.diagnostics[0].help
+    sink = DiagnosticSink()
+    grid, _, _ = grid_of(tmp_path, "network: b\ndepth: {range: [1, 4]}\n")
+    assert check_grid(program, grid, sink) and not sink.diagnostics
+    assert not check_grid(program, grid, sink, network="a")  # the command line's network wins
+    grid, _, path = grid_of(tmp_path, "network: c\n")
+    sink = DiagnosticSink()
+    assert not check_grid(program, grid, sink)
+    assert sink.diagnostics[0].primary_span.location() == f"{path}:1:10" and sink.diagnostics[0].code.id == "E109"

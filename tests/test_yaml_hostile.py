@@ -56,6 +56,8 @@ def check(tmp_path, capsys, content: str | bytes, *options: str, name: str = "p.
     ("x: &a [1, *a]\n", "1:11", "E115", "the alias `*a` refers to a node that contains it"),
     ("x: *nowhere\n", "1:4", "E001", "found undefined alias"),
     (b"num_classes: 10\ndropout: \xff\xfe\n", "2:10", "E006", "is not UTF-8 text (byte 25 is 0xff)"),
+    (b"\xef\xbb\xbfnum_clases: 10\r\n", "1:1", "E103", "did you mean `num_classes`?"),  # BOM, CRLF
+    (b"\xef\xbb\xbfx: 1\ny: \xc3\n", "2:4", "E006", "byte 11 is 0xc3"),
     ("num_classes: 10\x01\n", "1:16", "E006", "contains the character U+0001"),
     ("num_classes: [10\n", "2:1", "E001", "is not valid YAML"),
     ("a: 1\n---\nb: 2\n", "2:1", "E001", "expected a single document"),

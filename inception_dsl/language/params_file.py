@@ -31,12 +31,12 @@ from inception_dsl.language import syntax as ast
 from inception_dsl.language.diagnostics import DiagnosticSink, Label
 from inception_dsl.language.limits import DEFAULT_LIMITS, Limits
 from inception_dsl.language.program import Program
-from inception_dsl.language.source import SourceFile, Span
+from inception_dsl.language.source import Span
 from inception_dsl.language.values import MAX_MAGNITUDE, EvalError, Symbol, describe, did_you_mean, evaluate
 from inception_dsl.language.yaml_file import MAX_YAML_NODES, YamlDocument, kind_of, read_yaml, scalar_value, span_of
 
-__all__ = ["Setting", "ParamSet", "Binding", "Grid", "sources_of", "read_params", "read_params_file", "bind",
-           "load_grid", "RESERVED"]
+__all__ = ["Setting", "ParamSet", "Binding", "GridFile", "sources_of", "read_params", "read_params_file", "bind",
+           "load_grid", "check_grid", "RESERVED"]
 
 RESERVED = ("network", "input")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # the grammar's NAME: YAML strings become these symbols
@@ -202,13 +202,8 @@ def bind(program: Program, sets: list[ParamSet], sink: DiagnosticSink, *, networ
     against it; None (after located diagnostics) if a file names something wrong."""
     chosen = Setting(network) if network is not None else next(
         (s.network for s in reversed(sets) if s.network is not None), Setting(None))
-    networks = program.networks()
-    definition = next((n for n in networks if n.name == chosen.value), None) if chosen.value else (
-        networks[0] if networks else None)
-    if chosen.span is not None and definition is None:
-        names = [n.name for n in networks]
-        sink.emit(codes.NO_NETWORK, f"the spec has no network named `{chosen.value}`", chosen.span, "no such network",
-                  help=did_you_mean(chosen.value, names) or (f"networks: {', '.join(names)}" if names else None))
+    found, definition = _definition(program, chosen, sink)
+    if not found:
         return None
     merged: dict[str, Setting] = {}
     for params in sets:
@@ -218,6 +213,21 @@ def bind(program: Program, sets: list[ParamSet], sink: DiagnosticSink, *, networ
     if input_shape is None:
         input_shape = next((s.input.value for s in reversed(sets) if s.input is not None), None)
     return Binding(chosen.value, {name: s.value for name, s in merged.items()}, input_shape)
+
+
+def _definition(program: Program, chosen: Setting, sink: DiagnosticSink) -> tuple[bool, ast.BlockDef | None]:
+    """(False, None) after a diagnostic when a file names a network the spec lacks; else
+    (True, the network's definition or None when elaboration will report it)."""
+    networks = program.networks()
+    if chosen.value is None:
+        return True, networks[0] if networks else None
+    definition = next((n for n in networks if n.name == chosen.value), None)
+    if definition is None and chosen.span is not None:
+        names = [n.name for n in networks]
+        sink.emit(codes.NO_NETWORK, f"the spec has no network named `{chosen.value}`", chosen.span, "no such network",
+                  help=did_you_mean(chosen.value, names) or (f"networks: {', '.join(names)}" if names else None))
+        return False, None
+    return True, definition
 
 
 def _check_against(definition: ast.BlockDef, merged: dict[str, Setting], sink: DiagnosticSink) -> bool:
@@ -284,23 +294,24 @@ def _kind(default: Any) -> str:
 
 
 @dataclass
-class Grid:
-    """A sweep grid: each axis a parameter and its values in order; `where` the filter
-    expressions (all must hold), as written, with their spans."""
+class GridFile:
+    """A sweep grid read from YAML: each axis a parameter and its values in order (with
+    `settings` saying where each value was written); `where` the filter expressions, all
+    of which must hold, as written."""
 
     axes: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     where: tuple[Setting, ...] = ()
-    spans: dict[str, Span] = field(default_factory=dict)  # axis name -> its key in the file
+    settings: dict[str, tuple[Setting, ...]] = field(default_factory=dict)
     network: Setting | None = None
     input: Setting | None = None
-    source: SourceFile | None = None
 
 
-def load_grid(path: str | Path, sink: DiagnosticSink, limits: Limits = DEFAULT_LIMITS) -> Grid | None:
+def load_grid(path: str | Path, sink: DiagnosticSink, limits: Limits = DEFAULT_LIMITS) -> GridFile | None:
     """Read a sweep grid file: `name: [v1, v2]`, `name: {range: [a, b, step]}` (like
     Python's range: b excluded, step 1 by default), `name: value` (a one-value axis),
     `where: EXPR` or a list of them, and optionally `network:` and `input:` as in a
-    parameter file. None after located diagnostics."""
+    parameter file. None after located diagnostics. `check_grid` then checks the axes
+    against the spec's network."""
     document = read_yaml(path, sink, limits)
     if document is None:
         return None
@@ -308,7 +319,7 @@ def load_grid(path: str | Path, sink: DiagnosticSink, limits: Limits = DEFAULT_L
                                "write one `name: [v1, v2, ...]` per line")
     if entries is None:
         return None
-    grid, errors = Grid(source=document.source), len(sink.errors)
+    grid, errors = GridFile(), len(sink.errors)
     for name, key_span, node in entries:
         if name == "where":
             grid.where = _where(document, node, sink)
@@ -319,24 +330,40 @@ def load_grid(path: str | Path, sink: DiagnosticSink, limits: Limits = DEFAULT_L
         else:
             values = _axis(document, name, node, sink)
             if values is not None:
-                grid.axes[name], grid.spans[name] = values, key_span
+                grid.settings[name] = tuple(Setting(value, span, key_span) for value, span in values)
+                grid.axes[name] = tuple(value for value, _ in values)
     return grid if len(sink.errors) == errors else None
 
 
-def _axis(document: YamlDocument, name: str, node: Node, sink: DiagnosticSink) -> tuple[Any, ...] | None:
+def check_grid(program: Program, grid: GridFile, sink: DiagnosticSink, *, network: str | None = None) -> bool:
+    """Check every value of a grid against the chosen network (`network`, else the
+    grid's `network:`, else the first) as a parameter file's values are checked: unknown
+    names and kinds that do not fit the default, located in the grid file."""
+    chosen = Setting(network) if network is not None else grid.network or Setting(None)
+    found, definition = _definition(program, chosen, sink)
+    if not found:
+        return False
+    if definition is None:
+        return True
+    return all([_check_against(definition, {name: setting}, sink)
+                for name, settings in grid.settings.items() for setting in settings])
+
+
+def _axis(document: YamlDocument, name: str, node: Node, sink: DiagnosticSink) -> list[tuple[Any, Span]] | None:
     if isinstance(node, MappingNode):
-        return _range(document, name, node, sink)
+        values = _range(document, name, node, sink)
+        return None if values is None else [(value, span_of(document.source, node)) for value in values]
     items = node.value if isinstance(node, SequenceNode) else [node]
     values = []
     for item in items:
         ok, value = _scalar(document, name, item, sink)
         if not ok:
             return None
-        values.append(value)
+        values.append((value, span_of(document.source, item)))
     if not values:
         sink.emit(codes.BAD_VALUE, f"`{name}` lists no values", span_of(document.source, node), "empty")
         return None
-    return tuple(values)
+    return values
 
 
 def _range(document: YamlDocument, name: str, node: MappingNode, sink: DiagnosticSink) -> tuple[int, ...] | None:

@@ -18,6 +18,7 @@ Every problem is a diagnostic located in the YAML file; nothing raises."""
 
 from __future__ import annotations
 
+import codecs
 import os
 import stat
 from dataclasses import dataclass
@@ -71,11 +72,13 @@ def read_yaml(path: str | Path, sink: DiagnosticSink, limits: Limits = DEFAULT_L
     data = _read_regular_file(display, anchor, sink, limits.max_yaml_bytes)
     if data is None:
         return None
+    bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0  # not text: columns count after it
     try:
-        text = data.decode("utf-8")
+        text = data[bom:].decode("utf-8")
     except UnicodeDecodeError as error:
-        before = SourceFile(display, data[: error.start].decode("utf-8", "replace"))
-        sink.emit(codes.BAD_ENCODING, f"`{display}` is not UTF-8 text (byte {error.start} is {data[error.start]:#04x})",
+        before = SourceFile(display, data[bom : bom + error.start].decode("utf-8", "replace"))
+        where = bom + error.start
+        sink.emit(codes.BAD_ENCODING, f"`{display}` is not UTF-8 text (byte {where} is {data[where]:#04x})",
                   Span(before, len(before.text), len(before.text)), "this byte", help="save the file as UTF-8")
         return None
     return parse_yaml(text, display, sink, limits)
