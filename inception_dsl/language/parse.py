@@ -214,7 +214,9 @@ def parse(source: SourceFile, sink: DiagnosticSink) -> ast.Module | None:
         return None
     if not _within_depth(tree, source, sink):
         return None
-    return _ToAst(source).transform(tree)
+    before = len(sink.errors)
+    module = _ToAst(source, sink).transform(tree)
+    return module if len(sink.errors) == before else None
 
 
 def _within_depth(tree: Tree, source: SourceFile, sink: DiagnosticSink) -> bool:
@@ -236,6 +238,36 @@ def _within_depth(tree: Tree, source: SourceFile, sink: DiagnosticSink) -> bool:
     return True
 
 
+def _check_bare_names(children: list, source: SourceFile, sink: DiagnosticSink) -> None:
+    """E008: a bare name directly followed by `{ ... }`, on the same line or the next.
+
+    Older versions read `relu { conv(8) }` as the sequence labelled `relu`, so the same text
+    meaning two statements now would change its meaning silently; and a writer who puts a
+    name before `{` almost always meant the label. Either way the fix is one character,
+    which the help gives. `relu; { ... }` (or any `;` between them) is two statements."""
+    statements = [c for c in children if c is not None]
+    for first, second in zip(statements, statements[1:]):
+        if not (isinstance(first, ast.Labeled) and isinstance(second, ast.Labeled)):
+            continue
+        op = first.op
+        if not (isinstance(op, ast.Call) and not op.has_parens and first.label is None and first.repeat is None
+                and first.source is None and first.condition is None):
+            continue
+        if second.label is not None or not isinstance(second.op, ast.Seq):
+            continue
+        between = source.text[first.span.end:second.span.start]
+        if any(";" in line.split("#", 1)[0] for line in between.split("\n")):
+            continue
+        brace = Span(source, second.span.start, second.span.start + 1)
+        sink.emit(codes.LABEL_WITHOUT_COLON, f"`{op.name}` followed by `{{`: a label needs its colon",
+                  first.span, "a bare name before a `{ ... }` sequence",
+                  secondary=[Label(brace, "the sequence starts here", False)],
+                  notes=[f"`{op.name}` and the `{{ ... }}` could be a label and its sequence or two statements; "
+                         "without a `:` or a `;` the language takes neither"],
+                  help=f"write `{op.name}: {{ ... }}` to name the sequence, or `{op.name};` if `{op.name}` is "
+                       "a statement of its own")
+
+
 _MAX_DIGITS = 30  # longer integer literals read as 10**30: far over every limit, and no 4,300-digit str->int
 
 
@@ -246,9 +278,10 @@ def _int(token: Token | str) -> int:
 
 @v_args(meta=True)
 class _ToAst(Transformer):
-    def __init__(self, source: SourceFile):
+    def __init__(self, source: SourceFile, sink: DiagnosticSink):
         super().__init__()
         self._file = source
+        self._sink = sink
 
     def _span(self, meta) -> Span:
         if getattr(meta, "empty", True):
@@ -285,6 +318,7 @@ class _ToAst(Transformer):
         return ast.Param(str(children[0]), children[1], self._span(meta))
 
     def body(self, meta, children):
+        _check_bare_names(children, self._file, self._sink)
         return tuple(c for c in children if isinstance(c, (ast.Labeled, ast.InputStmt, ast.OutputStmt)))
 
     # -- statements
@@ -309,12 +343,6 @@ class _ToAst(Transformer):
 
     def labeled(self, meta, children):
         return self._labeled(meta, *children)
-
-    def named_seq(self, meta, children):
-        label, body, repeat, source, condition = children
-        start = label.end_pos
-        seq = ast.Seq(tuple(body), Span(self._file, start, meta.end_pos))
-        return self._labeled(meta, label, seq, repeat, source, condition)
 
     def source(self, meta, children):
         return children[0]

@@ -84,7 +84,7 @@ def _pool(graph, node, shapes, sink):
     kh, kw = a["kernel"]
     if top != bottom or left != right:
         _error(sink, node, codes.BAD_ARG_TYPE, "pooling takes symmetric padding only",
-               f"padding {a['padding']}", help="use an odd pool size with `pad=same`, or explicit (h, w) padding")
+               f"padding {a['padding']}", help=_pool_padding_help(node))
         return None
     if top > kh // 2 or left > kw // 2:
         _error(sink, node, codes.BAD_ARG_TYPE,
@@ -97,6 +97,17 @@ def _pool(graph, node, shapes, sink):
         _too_small(node, (h, w), out, sink, f"{a['kind']} pool")
         return None
     return (channels, *out)
+
+
+def _pool_padding_help(node) -> str:
+    """`same` on an even window pads one side only; the usual intent (VGG's
+    `maxpool(2x2, stride=2)`) is no padding at all."""
+    a = node.attrs
+    window = "x".join(map(str, a["kernel"]))
+    stride = a["stride"][0] if a["stride"][0] == a["stride"][1] else "({}, {})".format(*a["stride"])
+    kind = "maxpool" if a["kind"] == "max" else "avgpool"
+    return (f"add `valid` for no padding (`{kind}({window}, stride={stride}, valid)`, as VGG pools), "
+            "or use an odd pool size with `pad=same`, or explicit (h, w) padding")
 
 
 def _adaptive(graph, node, shapes, sink):
