@@ -22,6 +22,8 @@ class _Writer:
     lines: list[str] = field(default_factory=list)
 
     def add(self, depth: int, text: str) -> int:
+        if text.startswith("{") and self.lines and self.lines[-1].strip().isidentifier():
+            self.lines[-1] += ";"  # `relu` then `{` would be E008: say it is a statement of its own
         self.lines.append("  " * depth + text)
         return len(self.lines)
 
