@@ -105,6 +105,8 @@ class Graph:
     stages: list[Stage] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
     blocks: dict[str, CallSite] = field(default_factory=dict)  # scope -> block instance
+    # scope -> input shape, for block instances that read in_channels / in_height / in_width
+    block_inputs: dict[str, tuple[int, ...]] = field(default_factory=dict)
     span: Span | None = None
     _g: nx.DiGraph = field(default_factory=nx.DiGraph, repr=False)
 

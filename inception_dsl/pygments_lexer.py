@@ -10,7 +10,7 @@ from __future__ import annotations
 from pygments.lexer import RegexLexer, bygroups, words
 from pygments.token import (Comment, Keyword, Name, Number, Operator, Punctuation, String, Whitespace)
 
-__all__ = ["IncpLexer", "KEYWORDS", "LAYER_NAMES", "CONSTANTS", "FLAGS"]
+__all__ = ["IncpLexer", "KEYWORDS", "LAYER_NAMES", "CONSTANTS", "FLAGS", "OPERATOR_WORDS", "BUILTIN_NAMES"]
 
 KEYWORDS = ("import", "set", "block", "network", "input", "output", "from", "when",
             "concat", "reduction", "residual", "shortcut")
@@ -18,6 +18,8 @@ LAYER_NAMES = ("conv", "maxpool", "avgpool", "global_avgpool", "adaptive_avgpool
                "relu", "relu6", "gelu", "silu", "identity", "dropout", "flatten", "linear")
 CONSTANTS = ("true", "false", "none")
 FLAGS = ("same", "valid", "linear", "ceil")
+OPERATOR_WORDS = ("and", "or", "not", "if", "else")
+BUILTIN_NAMES = ("in_channels", "in_height", "in_width")
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 
 
@@ -37,6 +39,9 @@ class IncpLexer(RegexLexer):
             (words(KEYWORDS, prefix=r"\b", suffix=r"\b"), Keyword),
             (words(CONSTANTS, prefix=r"\b", suffix=r"\b"), Keyword.Constant),
             (r"\bx[0-9]+(?![A-Za-z0-9_])", Operator.Word),  # repetition: `inception_a x4`
+            (r"\bx(?=\s*[A-Za-z_(])(?![A-Za-z0-9_])", Operator.Word),  # repetition: `dense_layer x n`, `x (2 * n)`
+            (words(OPERATOR_WORDS, prefix=r"\b", suffix=r"\b"), Operator.Word),
+            (words(BUILTIN_NAMES, prefix=r"\b", suffix=r"\b"), Name.Builtin.Pseudo),
             (r"[0-9]+(x[0-9]+)+(?![A-Za-z0-9_])", Number),  # sizes: `3x3`, `3x299x299`
             (r"[0-9]+\.[0-9]*([eE][-+]?[0-9]+)?|[0-9]+[eE][-+]?[0-9]+", Number.Float),
             (r"[0-9]+", Number.Integer),
@@ -45,7 +50,7 @@ class IncpLexer(RegexLexer):
             (words(LAYER_NAMES, prefix=r"\b", suffix=r"\b"), Name.Builtin),
             (words(FLAGS, prefix=r"\b", suffix=r"\b"), Name.Constant),
             (_NAME, Name),
-            (r"//|[-+*/%=]", Operator),
+            (r"//|==|!=|<=|>=|[-+*/%=<>]", Operator),
             (r"[{}(),;]", Punctuation),
         ],
     }

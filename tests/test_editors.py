@@ -12,7 +12,10 @@ from pygments.token import Comment, Error, Keyword, Name, Number, Operator, Stri
 
 from inception_dsl.language.layers import LAYERS
 from inception_dsl.language.parse import KEYWORDS
-from inception_dsl.pygments_lexer import CONSTANTS, FLAGS, KEYWORDS as LEXER_KEYWORDS, LAYER_NAMES, IncpLexer
+from inception_dsl.language.parse import RESERVED
+from inception_dsl.language.syntax import BUILTIN_NAMES
+from inception_dsl.pygments_lexer import (BUILTIN_NAMES as LEXER_BUILTINS, CONSTANTS, FLAGS, KEYWORDS as LEXER_KEYWORDS,
+                                          LAYER_NAMES, OPERATOR_WORDS, IncpLexer)
 from inception_dsl.language.values import CONSTANTS as VALUE_CONSTANTS
 
 from .conftest import ROOT, SPECS
@@ -36,6 +39,18 @@ def test_lexer_word_lists_match_the_language():
     assert set(LAYER_NAMES) == set(LAYERS)
     assert set(CONSTANTS) == set(VALUE_CONSTANTS)
     assert set(FLAGS) == {flag for sig in LAYERS.values() for flag in sig.flags}
+    assert set(OPERATOR_WORDS) | {"x"} == RESERVED
+    assert set(LEXER_BUILTINS) == set(BUILTIN_NAMES)
+
+
+def test_lexer_classifies_expressions_and_repetition_counts():
+    text = "block b(n) {\n  conv(in_channels // 2) x (2 * n) when not n >= 2 and n != 3\n  dense x n\n}"
+    found = tokens(text)
+    assert (Name.Builtin.Pseudo, "in_channels") in found
+    assert found.count((Operator.Word, "x")) == 2
+    assert (Operator.Word, "not") in found and (Operator.Word, "and") in found
+    assert (Operator, ">=") in found and (Operator, "!=") in found
+    assert (Name, "xn") in tokens("conv(8) xn")  # a name, not a repetition
 
 
 def test_lexer_classifies_the_tokens():
@@ -89,13 +104,21 @@ def test_textmate_word_lists_match_the_language():
     assert alternatives("keyword") == KEYWORDS
     assert alternatives("layer") == set(LAYERS)
     assert alternatives("constant") == set(VALUE_CONSTANTS)
+    assert alternatives("operator-word") | {"x"} == RESERVED
+    assert alternatives("builtin") == set(BUILTIN_NAMES)
+
+
+def test_textmate_repeat_rule_takes_the_x_before_a_count_expression():
+    rule = TEXTMATE["repository"]["repeat"]["match"]
+    assert re.match(rule, "x n").group(0) == "x" and re.match(rule, "x (2 * n)").group(0) == "x"
 
 
 @pytest.mark.parametrize("rule,text,whole", [
     ("size", "3x3", True), ("size", "3x299x299", True), ("repeat", "x4", True),
     ("comment", "# a comment", True), ("string", '"blocks/v4.incp"', True),
     ("number", "0.001", True), ("number", "1e-5", True), ("label", "stem:", True),
-    ("repeat", "x4a", False), ("size", "3x3a", False),
+    ("repeat", "x4a", False), ("size", "3x3a", False), ("repeat", "xn", False),
+    ("operator", "==", True), ("operator", ">=", True),
 ])
 def test_textmate_rules_match_their_tokens(rule, text, whole):
     match = re.match(TEXTMATE["repository"][rule]["match"], text)

@@ -26,7 +26,10 @@ expressions = st.recursive(
     atoms,
     lambda inner: st.one_of(
         st.builds(ast.BinOp, st.sampled_from(["+", "-", "*", "/", "//", "%"]), inner, inner),
+        st.builds(ast.BinOp, st.sampled_from(["==", "!=", "<", "<=", ">", ">=", "and", "or"]), inner, inner),
         st.builds(ast.Neg, inner),
+        st.builds(ast.Not, inner),
+        st.builds(ast.IfElse, inner, inner, inner),
         st.builds(ast.Tuple, st.lists(inner, min_size=1, max_size=3).map(tuple)),
     ),
     max_leaves=6,
@@ -43,7 +46,7 @@ def labeled(ops):
         ast.Labeled,
         st.one_of(st.none(), NAMES),
         ops,
-        st.one_of(st.none(), SIZES),
+        st.one_of(st.none(), SIZES.map(ast.Num), st.builds(ast.Name, NAMES), expressions),
         st.one_of(st.none(), NAMES),
         st.one_of(st.none(), expressions),
     )

@@ -84,7 +84,9 @@ def test_an_even_pool_window_suggests_valid():
 # -- the property ---------------------------------------------------------------------
 BARE = st.sampled_from(["relu", "flatten", "identity", "blk", "global_avgpool"])
 CALLS = st.sampled_from(["conv(8, 3x3)", "maxpool(3x3, stride=2, valid)", "blk(k=2)", "linear(10)", "act(relu)"])
-SUFFIXES = st.sampled_from(["", " x2", " from a0", " when flag", " from a0 when flag", " x3 when flag"])
+SUFFIXES = st.sampled_from(["", " x2", " from a0", " when flag", " from a0 when flag", " x3 when flag", " x n",
+                            " x (2 * n) when not flag", " when n > 1 and flag", " when a if n >= 2 else b",
+                            " x (n if flag else 1) from a0"])
 
 
 @st.composite

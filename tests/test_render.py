@@ -79,8 +79,8 @@ NESTED = """
 block unit(width) { concat { conv(width, 1x1); { conv(4, 1x1); conv(width, 3x3) } } }
 network nested {
   input 3x16x16
-  stage1 { conv(8, 3x3); unit(4) x5; conv(8, 1x1) x2 }
-  stage2 { unit(8); unit(8) x3 } x2
+  stage1: { conv(8, 3x3); unit(4) x5; conv(8, 1x1) x2 }
+  stage2: { unit(8); unit(8) x3 } x2
   global_avgpool
 }
 """

@@ -7,15 +7,21 @@ checked layer by layer). Exit 0 written, 1 spec diagnostics or weights that do n
 
 from __future__ import annotations
 
+import argparse
 import io
+import re
 from pathlib import Path
 
 from inception_dsl.commands.common import add_spec_options, analyze_args, fail, report, write_atomic
 
 __all__ = ["add_parser", "run"]
 
+# Shortcuts with known specs (any `timm:<model>` or `torchvision:<model>` is accepted).
 SOURCES = ("timm:inception_v4", "timm:inception_resnet_v2", "timm:inception_v3",
-           "torchvision:inception_v3", "torchvision:googlenet", "torchvision:resnet50")
+           "torchvision:inception_v3", "torchvision:googlenet", "torchvision:resnet50", "torchvision:vgg16",
+           "torchvision:squeezenet1_1", "torchvision:resnext50_32x4d", "torchvision:densenet121",
+           "torchvision:mobilenet_v2")
+_SOURCE = re.compile(r"(timm|torchvision):[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 
 
 def add_parser(subparsers) -> None:
@@ -24,12 +30,20 @@ def add_parser(subparsers) -> None:
         description="Rename a timm or torchvision state_dict so that the module compiled from SPEC loads it "
                     "(strict). The pairing of layers is derived from both networks, never from a table.")
     add_spec_options(parser, input=False)
-    parser.add_argument("--from", dest="source", required=True, choices=SOURCES, metavar="LIBRARY:MODEL",
-                        help="where the weights come from: " + ", ".join(SOURCES))
+    parser.add_argument("--from", dest="source", required=True, type=_source, metavar="LIBRARY:MODEL",
+                        help="where the weights come from: `timm:<model>` or `torchvision:<model>` "
+                             "(the reference architecture is built and traced to pair the layers), e.g. "
+                             + ", ".join(SOURCES))
     parser.add_argument("--weights", required=True, metavar="REF.pth", help="the reference state_dict (torch.save)")
     parser.add_argument("-o", "--output", required=True, metavar="OUT.pth",
                         help="where to write the converted state_dict")
     parser.set_defaults(run=run)
+
+
+def _source(text: str) -> str:
+    if not _SOURCE.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not `timm:<model>` or `torchvision:<model>`")
+    return text
 
 
 def run(args) -> int:

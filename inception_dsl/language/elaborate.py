@@ -7,6 +7,7 @@ silently (its input is unknown), while later statements are still checked."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from inception_dsl.language import codes, layers
@@ -16,6 +17,7 @@ from inception_dsl.ir import CallSite, Graph, Node, Op, Stage
 from inception_dsl.language.limits import DEFAULT_LIMITS, Limits
 from inception_dsl.language.naming import TRANSPARENT, statement_names
 from inception_dsl.language.program import Program
+from inception_dsl.passes.infer_shapes import infer_shapes
 from inception_dsl.language.values import EvalError, Symbol, describe, did_you_mean, evaluate, outside_value_problem
 
 __all__ = ["elaborate", "bind_params"]
@@ -66,9 +68,11 @@ def bind_params(
     caller_env: dict[str, Any],
     overrides: dict[str, Any],
     sink: DiagnosticSink,
+    builtins: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Bind a block's (or network's) parameters: call arguments, then overrides, then
-    defaults, evaluated in order so that a default may use earlier parameters."""
+    defaults, evaluated in order so that a default may use earlier parameters and the
+    `builtins` (in_channels, in_height, in_width), which the result includes."""
     given: dict[str, tuple[Any, Any]] = {}
     names = [p.name for p in definition.params]
     if call is not None:
@@ -105,7 +109,7 @@ def bind_params(
                       f"parameter of `{definition.name}`")
             raise EvalError()
         given[name] = (value, None)
-    env: dict[str, Any] = {}
+    env: dict[str, Any] = dict(builtins or {})
     for param in definition.params:
         if param.name in given:
             env[param.name] = given[param.name][0]
@@ -126,16 +130,20 @@ class _Elaborator:
         self.call_stack: list[str] = []
         self.stage = ""
         self.failed = False
+        self.shaped = 0  # nodes whose shape _shape has inferred
+        self.reads_builtins: dict[str, bool] = {}  # block name -> whether it reads in_channels & co
 
     # -- network
     def network(self, definition: ast.BlockDef, overrides: dict[str, Any], input_shape) -> Graph | None:
+        inputs = [s for s in definition.body if isinstance(s, ast.InputStmt)]
+        shape = input_shape if input_shape is not None else (inputs[0].dims if inputs else None)
+        builtins = _builtins(shape) if shape is not None and len(shape) == 3 else {}
         try:
-            env = bind_params(definition, None, {}, overrides, self.sink)
+            env = bind_params(definition, None, {}, overrides, self.sink, builtins)
         except EvalError:
             return None
-        graph = Graph(definition.name, params=dict(env), span=definition.span)
+        graph = Graph(definition.name, params={k: v for k, v in env.items() if k not in builtins}, span=definition.span)
         self.graph = graph
-        inputs = [s for s in definition.body if isinstance(s, ast.InputStmt)]
         if input_shape is None:
             if not inputs:
                 self.sink.emit(codes.MISSING_INPUT, f"network `{definition.name}` does not declare its input",
@@ -172,6 +180,18 @@ class _Elaborator:
                            span, "while expanding this", help="raise the limit with --max-nodes")
             raise _TooBig()
         return id_
+
+    def _shape(self, node_id: str | None):
+        """The shape of a node elaborated so far (for `in_channels`): shape inference over
+        the nodes added since the last call, in order, with its diagnostics left to the real
+        pass that runs on the whole graph afterwards."""
+        if node_id is None:
+            return None
+        graph = self.graph
+        fresh = list(itertools.islice(graph.nodes(), self.shaped, None))
+        infer_shapes(graph, DiagnosticSink(), fresh)
+        self.shaped += len(fresh)
+        return graph.node(node_id).shape
 
     def _check_unique(self, id_: str, span) -> bool:
         if id_ in self.graph:
@@ -293,11 +313,10 @@ class _Elaborator:
             if scope_stage and path:
                 self._stage(path, stmt, y)
             return y
-        if not (1 <= stmt.repeat <= self.limits.max_repeat):
-            self.sink.emit(codes.BAD_REPEAT, f"repetition count must be between 1 and {self.limits.max_repeat}, got {stmt.repeat}",
-                           stmt.repeat_span, "invalid count")
+        count = self._repeat_count(stmt, env)
+        if count is None:
             return None
-        for index in range(stmt.repeat):
+        for index in range(count):
             instance = f"{path}.{index}"
             if scope_stage:
                 self.stage = instance
@@ -305,6 +324,24 @@ class _Elaborator:
             if scope_stage:
                 self._stage(instance, stmt, x)
         return x
+
+    def _repeat_count(self, stmt: ast.Labeled, env) -> int | None:
+        try:
+            count = evaluate(stmt.repeat, env, self.sink)
+        except EvalError:
+            return None
+        if isinstance(count, float) and count.is_integer():
+            count = int(count)
+        if isinstance(count, bool) or not isinstance(count, int):
+            self.sink.emit(codes.BAD_REPEAT, f"a repetition count must be an integer, got {describe(count)}",
+                           stmt.repeat_span, "not an integer", help="e.g. `x n` with an integer parameter, or `x (n // 2)`")
+            return None
+        if not (1 <= count <= self.limits.max_repeat):
+            self.sink.emit(codes.BAD_REPEAT, f"repetition count must be between 1 and {self.limits.max_repeat}, got {count}",
+                           stmt.repeat_span, "invalid count",
+                           help="leave the statement out with `when` where the count can be 0" if count == 0 else None)
+            return None
+        return count
 
     def _stage(self, name: str, stmt: ast.Labeled, out: str | None) -> None:
         kind = stmt.op.name if isinstance(stmt.op, ast.Call) else type(stmt.op).__name__.lower()
@@ -374,7 +411,7 @@ class _Elaborator:
         if definition is None or definition.kind != "block":
             candidates = list(layers.LAYERS) + [d for d, b in self.program.definitions.items() if b.kind == "block"]
             what = "a network, not a block" if definition is not None else "no layer or block has this name"
-            help = (_missing_colon(call) or did_you_mean(call.name, candidates)
+            help = (_missing_colon(call) or _missing_space(call, env) or did_you_mean(call.name, candidates)
                     or "define it with `block NAME { ... }` or `import` the file that does")
             self.sink.emit(codes.UNKNOWN_BLOCK, f"unknown layer or block `{call.name}`", call.span, what, help=help)
             return None
@@ -392,8 +429,15 @@ class _Elaborator:
             self.sink.emit(codes.LIMIT_EXCEEDED, f"blocks nest more than {self.limits.max_call_depth} calls deep: {chain}",
                            call.span, "one call too many", help="raise the limit with --max-call-depth")
             return None
+        builtins = {}
+        if _reads_builtins(definition, self.reads_builtins):
+            shape = self._shape(x)
+            if shape is None or len(shape) != 3:
+                return None  # the input failed (reported by shape inference), or is flat (E204 at its layers)
+            builtins = _builtins(shape)
+            self.graph.block_inputs[path] = shape
         try:
-            callee_env = bind_params(definition, call, env, {}, self.sink)
+            callee_env = bind_params(definition, call, env, {}, self.sink, builtins)
         except EvalError:
             return None
         site = CallSite(definition.name, call.span)
@@ -465,6 +509,16 @@ class _Elaborator:
         raise AssertionError(name)
 
 
+def _builtins(shape) -> dict[str, int]:
+    return dict(zip(ast.BUILTIN_NAMES, shape))
+
+
+def _reads_builtins(definition: ast.BlockDef, cache: dict[str, bool]) -> bool:
+    if definition.name not in cache:
+        cache[definition.name] = ast.reads((definition.params, definition.body), ast.BUILTIN_NAMES)
+    return cache[definition.name]
+
+
 def _missing_colon(call: ast.Call) -> str | None:
     """`aux head from x`: a bare name followed on its line by a call reads as two
     statements; the writer almost always meant the label `aux: head`."""
@@ -474,6 +528,14 @@ def _missing_colon(call: ast.Call) -> str | None:
     word = rest.split("(", 1)[0].split()[0] if rest else ""
     if word.isidentifier() and word not in ("from", "when", "shortcut") and not (word[:1] == "x" and word[1:].isdigit()):
         return f"a label needs a colon: `{call.name}: {word} ...`"
+    return None
+
+
+def _missing_space(call: ast.Call, env) -> str | None:
+    """`conv(8) xn` with a parameter `n`: the repetition needs its space."""
+    rest = call.name[1:]
+    if call.name.startswith("x") and not call.has_parens and (rest in env or rest.startswith("(")):
+        return f"to repeat the statement before `{rest}` times, write `x {rest}` (with a space)"
     return None
 
 

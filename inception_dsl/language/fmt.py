@@ -34,8 +34,10 @@ __all__ = ["fmt", "format_module", "LINE_WIDTH", "INDENT"]
 
 INDENT = "  "
 LINE_WIDTH = 100
-_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "//": 2, "%": 2}
-_UNARY = 3
+# binding strength, as in Python: if-else 1, or 2, and 3, not 4, comparisons 5, + - 6, * / // % 7, unary - 8
+_IFELSE, _NOT, _UNARY = 1, 4, 8
+_PRECEDENCE = {"or": 2, "and": 3, **{op: 5 for op in ast.COMPARISONS},
+               "+": 6, "-": 6, "*": 7, "/": 7, "//": 7, "%": 7}
 
 
 # -- comments -------------------------------------------------------------------------
@@ -140,8 +142,15 @@ def expr(node: ast.Expr, context: int = 0) -> str:
     if isinstance(node, ast.Neg):
         text = "-" + expr(node.operand, _UNARY)
         return f"({text})" if context > _UNARY else text
+    if isinstance(node, ast.Not):
+        text = "not " + expr(node.operand, _NOT)
+        return f"({text})" if context > _NOT else text
+    if isinstance(node, ast.IfElse):
+        text = f"{expr(node.then, _IFELSE + 1)} if {expr(node.condition, _IFELSE + 1)} else {expr(node.other, _IFELSE)}"
+        return f"({text})" if context > _IFELSE else text
     precedence = _PRECEDENCE[node.op]
-    text = f"{expr(node.left, precedence)} {node.op} {expr(node.right, precedence + 1)}"
+    chained = precedence + 1 if node.op in ast.COMPARISONS else precedence  # comparisons do not chain
+    text = f"{expr(node.left, chained)} {node.op} {expr(node.right, precedence + 1)}"
     return f"({text})" if precedence < context else text
 
 
@@ -154,12 +163,21 @@ def _call(call: ast.Call) -> str:
 
 
 def _suffix(stmt: ast.Labeled) -> str:
-    text = f" x{stmt.repeat}" if stmt.repeat is not None else ""
+    text = _repeat(stmt.repeat) if stmt.repeat is not None else ""
     if stmt.source is not None:
         text += f" from {stmt.source}"
     if stmt.condition is not None:
         text += f" when {expr(stmt.condition)}"
     return text
+
+
+def _repeat(count: ast.Expr) -> str:
+    """`x4`, `x n`, `x (2 * n)`."""
+    if isinstance(count, ast.Num) and isinstance(count.value, int) and not isinstance(count.value, bool):
+        return f" x{count.value}"
+    if isinstance(count, ast.Name):
+        return f" x {count.name}"
+    return f" x ({expr(count)})"
 
 
 def _head(stmt: ast.Labeled) -> str:

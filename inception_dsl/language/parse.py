@@ -19,12 +19,15 @@ from inception_dsl.language import syntax as ast
 from inception_dsl.language.diagnostics import DiagnosticSink, Label
 from inception_dsl.language.source import SourceFile, Span
 
-__all__ = ["parse", "parser", "KEYWORDS"]
+__all__ = ["parse", "parser", "KEYWORDS", "RESERVED"]
 
 KEYWORDS = frozenset(
     {"import", "set", "block", "network", "input", "output", "from", "when",
      "concat", "reduction", "residual", "shortcut"}
 )
+# Words of the expression grammar and the repetition `x`: never names (E009).
+RESERVED = frozenset({"x", "and", "or", "not", "if", "else"})
+_KEYWORD_EXAMPLES = {"and": "a and b", "or": "a or b", "not": "not a", "if": "a if c else b", "else": "a if c else b"}
 MAX_SYNTAX_ERRORS = 20
 MAX_SYNTAX_DEPTH = 256  # levels of the parse tree; guards Python's recursion limit (~1000 frames)
 
@@ -303,6 +306,7 @@ class _ToAst(Transformer):
 
     def _definition(self, kind, meta, children):
         name, params, body = children
+        self._reserved(name, f"the name of a {kind}")
         return ast.BlockDef(kind, str(name), tuple(params or ()), tuple(body), self._span(meta), self._tok(name))
 
     def block_decl(self, meta, children):
@@ -315,6 +319,7 @@ class _ToAst(Transformer):
         return tuple(c for c in children if c is not None)
 
     def param(self, meta, children):
+        self._reserved(children[0], "a parameter")
         return ast.Param(str(children[0]), children[1], self._span(meta))
 
     def body(self, meta, children):
@@ -329,20 +334,53 @@ class _ToAst(Transformer):
         return ast.OutputStmt(tuple(str(c) for c in children), self._span(meta))
 
     def _labeled(self, meta, label, op, repeat, source, condition):
+        if label is not None:
+            self._reserved(label, "a label")
+        repeat, repeat_span = repeat if repeat is not None else (None, None)
+        if repeat_span is not None and repeat_span.line != Span(self._file, op.span.end, op.span.end).line:
+            self._sink.emit(codes.SYNTAX, "a repetition starts on the line of the statement it repeats",
+                            repeat_span, "on a line of its own",
+                            notes=["a line never continues the statement above it with `x`"],
+                            help="move it up, after the statement it repeats")
         return ast.Labeled(
             label=str(label) if label is not None else None,
             op=op,
-            repeat=_int(str(repeat)[1:]) if repeat is not None else None,
+            repeat=repeat,
             source=str(source) if source is not None else None,
             condition=condition,
             span=self._span(meta),
             label_span=self._tok(label) if label is not None else None,
-            repeat_span=self._tok(repeat) if repeat is not None else None,
+            repeat_span=repeat_span,
             source_span=self._tok(source) if source is not None else None,
         )
 
     def labeled(self, meta, children):
         return self._labeled(meta, *children)
+
+    def repeat_literal(self, meta, children):
+        token = children[0]
+        return ast.Num(_int(str(token)[1:]), self._tok(token)), self._tok(token)
+
+    def repeat_name(self, meta, children):
+        return ast.Name(str(children[0]), self._tok(children[0])), self._span(meta)
+
+    def repeat_expr(self, meta, children):
+        return children[0], self._span(meta)
+
+    def _reserved(self, token: Token, what: str) -> None:
+        """E009: `x` and the expression keywords cannot name anything (a statement named `x`
+        on the line after another would read as its repetition); parameters cannot take
+        the built-in names (`in_channels`)."""
+        name = str(token)
+        if name in RESERVED:
+            why = ("reads as a repetition (`conv(8) x n`)" if name == "x"
+                   else f"is an operator in expressions (`{_KEYWORD_EXAMPLES[name]}`)")
+            self._sink.emit(codes.RESERVED_NAME, f"`{name}` is reserved and cannot be {what}", self._tok(token),
+                            f"`{name}` {why}", help=f"choose another name, e.g. `{name}_`")
+        elif what == "a parameter" and name in ast.BUILTIN_NAMES:
+            self._sink.emit(codes.RESERVED_NAME, f"`{name}` is built in and cannot be a parameter", self._tok(token),
+                            "every block reads its input's shape under this name",
+                            help=f"drop the parameter and read `{name}` directly, or choose another name")
 
     def source(self, meta, children):
         return children[0]
@@ -368,6 +406,7 @@ class _ToAst(Transformer):
 
     def call(self, meta, children):
         name, args = children
+        self._reserved(name, "called")
         return ast.Call(str(name), tuple(args or ()), args is not None, self._span(meta))
 
     def arg_list(self, meta, children):
@@ -407,12 +446,23 @@ class _ToAst(Transformer):
 
         return method
 
+    def not_(self, meta, children):
+        return ast.Not(children[0], self._span(meta))
+
+    def ifelse(self, meta, children):
+        then, condition, other = children
+        return ast.IfElse(condition, then, other, self._span(meta))
+
     add = _binop("+")
     sub = _binop("-")
     mul = _binop("*")
     div = _binop("/")
     floordiv = _binop("//")
     mod = _binop("%")
+    eq, ne, lt = _binop("=="), _binop("!="), _binop("<")
+    le, gt, ge = _binop("<="), _binop(">"), _binop(">=")
+    and_ = _binop("and")
+    or_ = _binop("or")
 
 
 def _unquote(token: Token) -> str:

@@ -10,7 +10,8 @@ from typing import Union
 from inception_dsl.language.source import Span
 
 __all__ = [
-    "Num", "Dims", "Str", "Name", "BinOp", "Neg", "Tuple", "Expr",
+    "Num", "Dims", "Str", "Name", "BinOp", "Neg", "Not", "IfElse", "Tuple", "Expr", "subexpressions", "names_in", "reads",
+    "BUILTIN_NAMES", "COMPARISONS", "BOOLEAN_OPS",
     "Arg", "Call", "Seq", "Concat", "Residual", "Op",
     "Labeled", "InputStmt", "OutputStmt", "Stmt",
     "Param", "BlockDef", "Import", "Setting", "Module",
@@ -48,9 +49,15 @@ class Name:
     span: Span = _span()
 
 
+COMPARISONS = ("==", "!=", "<", "<=", ">", ">=")
+BOOLEAN_OPS = ("and", "or")
+# Names every block body can read: the shape of the tensor the block (or network) receives.
+BUILTIN_NAMES = ("in_channels", "in_height", "in_width")
+
+
 @dataclass(frozen=True)
 class BinOp:
-    op: str  # one of + - * / // %
+    op: str  # + - * / // %, a comparison (COMPARISONS), or `and` / `or`
     left: "Expr"
     right: "Expr"
     span: Span = _span()
@@ -63,12 +70,61 @@ class Neg:
 
 
 @dataclass(frozen=True)
+class Not:
+    operand: "Expr"
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class IfElse:
+    """`then if condition else other`, as Python writes it."""
+
+    condition: "Expr"
+    then: "Expr"
+    other: "Expr"
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
 class Tuple:
     items: tuple["Expr", ...]
     span: Span = _span()
 
 
-Expr = Union[Num, Dims, Str, Name, BinOp, Neg, Tuple]
+Expr = Union[Num, Dims, Str, Name, BinOp, Neg, Not, IfElse, Tuple]
+
+
+def subexpressions(expr: "Expr | None"):
+    """The expression and every expression inside it, outermost first."""
+    stack = [expr] if expr is not None else []
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, BinOp):
+            stack += [node.right, node.left]
+        elif isinstance(node, (Neg, Not)):
+            stack.append(node.operand)
+        elif isinstance(node, IfElse):
+            stack += [node.other, node.then, node.condition]
+        elif isinstance(node, Tuple):
+            stack += reversed(node.items)
+
+
+def reads(node, names) -> bool:
+    """Whether a statement, operation, expression or definition (or a tuple of them)
+    reads any of `names` anywhere inside (block calls are not followed)."""
+    if isinstance(node, Name):
+        return node.name in names
+    if isinstance(node, (list, tuple)):
+        return any(reads(item, names) for item in node)
+    if hasattr(node, "__dataclass_fields__"):
+        return any(reads(getattr(node, f), names) for f in node.__dataclass_fields__ if not f.endswith("span"))
+    return False
+
+
+def names_in(expr: "Expr | None"):
+    """Every name an expression reads, in order."""
+    return [node.name for node in subexpressions(expr) if isinstance(node, Name)]
 
 
 # -- operations ---------------------------------------------------------------------
@@ -123,11 +179,12 @@ Op = Union[Call, Seq, Concat, Residual]
 # -- statements ---------------------------------------------------------------------
 @dataclass(frozen=True)
 class Labeled:
-    """One statement: `[label:] op [xN] [from NAME] [when EXPR]`."""
+    """One statement: `[label:] op [xN] [from NAME] [when EXPR]`; `x4` is `Num(4)`,
+    `x n` and `x (2 * n)` their expressions."""
 
     label: str | None
     op: Op
-    repeat: int | None = None
+    repeat: Expr | None = None
     source: str | None = None
     condition: Expr | None = None
     span: Span = _span()

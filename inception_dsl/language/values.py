@@ -80,10 +80,22 @@ def evaluate(expr: ast.Expr, env: Mapping[str, Any], sink: DiagnosticSink) -> An
     if isinstance(expr, ast.Neg):
         value = _number(evaluate(expr.operand, env, sink), expr.operand, env, sink)
         return -value
+    if isinstance(expr, ast.BinOp) and expr.op in ast.BOOLEAN_OPS:
+        left = _boolean(evaluate(expr.left, env, sink), expr.left, expr.op, env, sink)
+        if left is (expr.op == "or"):  # short-circuit, as Python: `n > 0 and 64 // n > 2`
+            return left
+        return _boolean(evaluate(expr.right, env, sink), expr.right, expr.op, env, sink)
+    if isinstance(expr, ast.BinOp) and expr.op in ast.COMPARISONS:
+        return _compare(expr, evaluate(expr.left, env, sink), evaluate(expr.right, env, sink), env, sink)
     if isinstance(expr, ast.BinOp):
         left = _number(evaluate(expr.left, env, sink), expr.left, env, sink)
         right = _number(evaluate(expr.right, env, sink), expr.right, env, sink)
         return _arith(expr, left, right, sink)
+    if isinstance(expr, ast.Not):
+        return not _boolean(evaluate(expr.operand, env, sink), expr.operand, "not", env, sink)
+    if isinstance(expr, ast.IfElse):
+        condition = _boolean(evaluate(expr.condition, env, sink), expr.condition, "if", env, sink)
+        return evaluate(expr.then if condition else expr.other, env, sink)
     raise AssertionError(f"unknown expression {expr!r}")
 
 
@@ -119,16 +131,48 @@ def outside_value_problem(value: Any) -> str | None:
     return f"a value of type `{kind.__name__}` (expected a number, a boolean, a string or a name)"
 
 
+def _unknown(value: Symbol, expr: ast.Expr, env: Mapping[str, Any], sink: DiagnosticSink) -> None:
+    sink.emit(
+        codes.UNKNOWN_NAME,
+        f"unknown name `{value.name}`",
+        expr.span,
+        "not a parameter of this block",
+        help=did_you_mean(value.name, env) or (f"parameters here: {', '.join(sorted(env))}" if env else None),
+    )
+
+
+def _boolean(value: Any, expr: ast.Expr, op: str, env: Mapping[str, Any], sink: DiagnosticSink) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, Symbol):
+        _unknown(value, expr, env, sink)
+    else:
+        sink.emit(codes.BAD_ARG_TYPE, f"`{op}` needs true or false, got {describe(value)}", expr.span,
+                  "not a boolean", help="compare it to get a boolean, e.g. `n > 1` or `t != 1`")
+    raise EvalError()
+
+
+def _compare(expr: ast.BinOp, left: Any, right: Any, env: Mapping[str, Any], sink: DiagnosticSink) -> bool:
+    """`==`/`!=` on any two values with Python's meaning (the generated code compares the
+    same way; a symbol is its name, as generated code writes it: `act == relu`); the
+    orderings on numbers. A bare name against a number is a misspelt parameter (E101)."""
+    op = expr.op
+    if op in ("==", "!="):
+        for value, side, other in ((left, expr.left, right), (right, expr.right, left)):
+            if isinstance(value, Symbol) and not isinstance(other, (Symbol, str)):
+                _unknown(value, side, env, sink)
+                raise EvalError()
+        left, right = (v.name if isinstance(v, Symbol) else v for v in (left, right))
+        return (left == right) == (op == "==")
+    left = _number(left, expr.left, env, sink)
+    right = _number(right, expr.right, env, sink)
+    return {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right}[op]
+
+
 def _number(value: Any, expr: ast.Expr, env: Mapping[str, Any], sink: DiagnosticSink) -> int | float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         if isinstance(value, Symbol):
-            sink.emit(
-                codes.UNKNOWN_NAME,
-                f"unknown name `{value.name}`",
-                expr.span,
-                "not a parameter of this block",
-                help=did_you_mean(value.name, env) or (f"parameters here: {', '.join(sorted(env))}" if env else None),
-            )
+            _unknown(value, expr, env, sink)
         else:
             sink.emit(codes.BAD_ARG_TYPE, f"arithmetic on {describe(value)}", expr.span, "expected a number")
         raise EvalError()

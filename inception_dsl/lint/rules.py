@@ -232,26 +232,14 @@ def _statements(body: tuple[ast.Stmt, ...]) -> Iterator[ast.Labeled]:
             yield from _statements(op.shortcut or ())
 
 
-def _names_in(expr: ast.Expr | None) -> Iterator[str]:
-    if isinstance(expr, ast.Name):
-        yield expr.name
-    elif isinstance(expr, ast.BinOp):
-        yield from _names_in(expr.left)
-        yield from _names_in(expr.right)
-    elif isinstance(expr, ast.Neg):
-        yield from _names_in(expr.operand)
-    elif isinstance(expr, ast.Tuple):
-        for item in expr.items:
-            yield from _names_in(item)
-
-
 def _referenced(definition: ast.BlockDef) -> set[str]:
-    names = {n for p in definition.params for n in _names_in(p.default)}
+    names = {n for p in definition.params for n in ast.names_in(p.default)}
     for stmt in _statements(definition.body):
-        names.update(_names_in(stmt.condition))
+        names.update(ast.names_in(stmt.condition))
+        names.update(ast.names_in(stmt.repeat))
         args = stmt.op.args if isinstance(stmt.op, (ast.Call, ast.Residual)) else ()
         for arg in args:
-            names.update(_names_in(arg.value))
+            names.update(ast.names_in(arg.value))
     return names
 
 

@@ -24,8 +24,9 @@ def origin_notes(node: Node) -> list[str]:
     return [f"in block `{site.block}`, called at {site.span.location()}" for site in reversed(node.origin)]
 
 
-def infer_shapes(graph: Graph, sink: DiagnosticSink) -> None:
-    for node in graph.nodes():
+def infer_shapes(graph: Graph, sink: DiagnosticSink, nodes=None) -> None:
+    """Every node's shape, in topological order (or only `nodes`, whose inputs are already shaped)."""
+    for node in graph.nodes() if nodes is None else nodes:
         inputs = [graph.node(i) for i in graph.inputs(node.id)]
         if any(i.shape is None for i in inputs):
             node.shape = None

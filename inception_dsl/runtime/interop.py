@@ -25,6 +25,7 @@ may import this module."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -50,19 +51,27 @@ class InteropError(ValueError):
 class _Source:
     library: str  # "timm" or "torchvision"
     name: str  # the model's name in that library
-    trace_size: int  # input resolution of the tracing pass: the smallest that reaches every layer cheaply
-    aux_prefix: str | None  # state_dict prefix of the auxiliary head(s), if it has any
+    trace_size: int = 224  # input resolution of the tracing pass (the reference is traced on the meta device)
+    aux_prefix: str | None = None  # state_dict prefix of the auxiliary head(s), if it has any
 
 
+# Shortcuts: every `timm:<name>` and `torchvision:<name>` works; these say what is special.
 SOURCES: dict[str, _Source] = {
-    "timm:inception_v4": _Source("timm", "inception_v4", 139, None),
-    "timm:inception_resnet_v2": _Source("timm", "inception_resnet_v2", 139, None),
+    "timm:inception_v4": _Source("timm", "inception_v4", 139),
+    "timm:inception_resnet_v2": _Source("timm", "inception_resnet_v2", 139),
     # v3's auxiliary head needs the full 17x17 grid at Mixed_6e
     "timm:inception_v3": _Source("timm", "inception_v3", 299, "AuxLogits."),
     "torchvision:inception_v3": _Source("torchvision", "inception_v3", 299, "AuxLogits."),
     "torchvision:googlenet": _Source("torchvision", "googlenet", 96, "aux"),
-    "torchvision:resnet50": _Source("torchvision", "resnet50", 96, None),
+    "torchvision:resnet50": _Source("torchvision", "resnet50", 96),
+    "torchvision:vgg16": _Source("torchvision", "vgg16"),
+    "torchvision:squeezenet1_1": _Source("torchvision", "squeezenet1_1"),
+    "torchvision:resnext50_32x4d": _Source("torchvision", "resnext50_32x4d"),
+    "torchvision:densenet121": _Source("torchvision", "densenet121"),
+    "torchvision:mobilenet_v2": _Source("torchvision", "mobilenet_v2"),
 }
+_LIBRARIES = ("timm", "torchvision")
+_MODEL_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 
 
 @dataclass(frozen=True)
@@ -77,12 +86,28 @@ class Layer:
         tensors = ", ".join(f"{key} {tuple(shape)}" for key, shape in self.shapes)
         return f"`{self.name}` ({self.role}: {tensors})"
 
+    def matches(self, other: "Layer") -> bool:
+        """Same role and tensors; or a Linear against a 1x1 conv of the same weights (a
+        channels-last reference, like ConvNeXt's pointwise Linear, against our 1x1 conv)."""
+        if self.role == other.role:
+            return self.shapes == other.shapes
+        return {self.role, other.role} == {"conv", "linear"} and _pointwise(self.shapes) == _pointwise(other.shapes)
+
+
+def _pointwise(shapes) -> tuple:
+    """Tensor shapes with a 1x1 kernel's trailing (1, 1) dropped."""
+    return tuple((key, shape[:2] if len(shape) == 4 and shape[2:] == (1, 1) else shape) for key, shape in shapes)
+
 
 def _source(source: str) -> _Source:
-    try:
+    """A shortcut of SOURCES, or any `timm:<model>` / `torchvision:<model>`."""
+    if source in SOURCES:
         return SOURCES[source]
-    except KeyError:
-        raise InteropError(f"unknown weight source {source!r}; known: {', '.join(SOURCES)}") from None
+    library, _, name = source.partition(":")
+    if library in _LIBRARIES and _MODEL_NAME.fullmatch(name):
+        return _Source(library, name)
+    raise InteropError(f"unknown weight source {source!r}: expected `timm:<model>` or `torchvision:<model>` "
+                       f"(shortcuts: {', '.join(SOURCES)}), or pass the reference module itself as `reference=`")
 
 
 def has_aux_weights(state_dict: Mapping[str, torch.Tensor], source: str) -> bool:
@@ -97,17 +122,26 @@ def build_reference(source: str, *, aux_logits: bool = False, num_classes: int =
     kwargs: dict = {"num_classes": num_classes}
     if spec.aux_prefix is not None:
         kwargs["aux_logits"] = aux_logits
-    if spec.library == "timm":
-        import timm
+    try:
+        if spec.library == "timm":
+            import timm
 
-        model = timm.create_model(spec.name, pretrained=False, **kwargs)
-    else:
-        import torchvision
+            model = timm.create_model(spec.name, pretrained=False, **kwargs)
+        else:
+            import torchvision
 
-        if spec.name != "resnet50":
-            kwargs["init_weights"] = False  # its truncated-normal init is slow and irrelevant here
-        model = getattr(torchvision.models, spec.name)(weights=None, **kwargs)
+            if spec.name in ("googlenet", "inception_v3"):
+                kwargs["init_weights"] = False  # its truncated-normal init is slow and irrelevant here
+            model = torchvision.models.get_model(spec.name, weights=None, **kwargs)
+    except (RuntimeError, ValueError, KeyError) as error:  # an unknown model name
+        raise InteropError(f"cannot build the reference {source!r}: {error}") from None
     return model.eval()
+
+
+def _structure(source: str, *, aux_logits: bool, num_classes: int) -> nn.Module:
+    """The reference on the meta device: its layers and their order, no weights to initialize."""
+    with torch.device("meta"):
+        return build_reference(source, aux_logits=aux_logits, num_classes=num_classes)
 
 
 def _role(module: nn.Module) -> str | None:
@@ -127,9 +161,17 @@ def definition_order(model: nn.Module) -> list[Layer]:
     return [_layer(name, module, role) for name, module in model.named_modules() if (role := _role(module))]
 
 
-def execution_order(model: nn.Module, input_size: int) -> list[Layer]:
+def execution_order(model: nn.Module, input_size: int | None = None) -> list[Layer]:
     """Every Conv/BatchNorm/Linear of `model` in the order one forward pass runs them
-    (auxiliary heads included); layers the pass never reaches follow in registration order."""
+    (auxiliary heads included); layers the pass never reaches follow in registration order.
+    Without `input_size`, the smallest of 64, 224 and 299 that the model runs at."""
+    if input_size is None:
+        for size in _TRACE_SIZES[:-1]:
+            try:
+                return execution_order(model, size)
+            except RuntimeError:  # too small for its pooling
+                continue
+        input_size = _TRACE_SIZES[-1]
     layers = {name: (module, role) for name, module in model.named_modules() if (role := _role(module))}
     order: list[str] = []
     handles = []
@@ -143,7 +185,7 @@ def execution_order(model: nn.Module, input_size: int) -> list[Layer]:
     model.training = True  # the top-level forward takes its training path (aux heads); see module doc
     try:
         with torch.no_grad():
-            model(torch.zeros(1, 3, input_size, input_size, device=_device(model)))
+            model(torch.zeros(1, _input_channels(model), input_size, input_size, device=_device(model)))
     finally:
         for handle in handles:
             handle.remove()
@@ -151,6 +193,15 @@ def execution_order(model: nn.Module, input_size: int) -> list[Layer]:
             module.training = flag
     order += [name for name in layers if name not in order]
     return [_layer(name, *layers[name]) for name in order]
+
+
+_TRACE_SIZES = (64, 224, 299)
+
+
+def _input_channels(model: nn.Module) -> int:
+    """The channels the first conv reads (3 for an RGB classifier)."""
+    conv = next((m for m in model.modules() if isinstance(m, nn.modules.conv._ConvNd)), None)
+    return conv.in_channels if conv is not None else 3
 
 
 def _device(model: nn.Module) -> torch.device:
@@ -161,7 +212,7 @@ def _device(model: nn.Module) -> torch.device:
 def pair_layers(reference: list[Layer], ours: list[Layer]) -> list[tuple[Layer, Layer]]:
     """Pair two execution orders position by position; raise on the first disagreement."""
     for index, (theirs, mine) in enumerate(zip(reference, ours)):
-        if theirs.role != mine.role or theirs.shapes != mine.shapes:
+        if not theirs.matches(mine):
             raise InteropError(
                 f"layer {index} disagrees: the reference runs {theirs.describe()} where the model runs "
                 f"{mine.describe()}")
@@ -175,15 +226,27 @@ def pair_layers(reference: list[Layer], ours: list[Layer]) -> list[tuple[Layer, 
 
 
 def convert_state_dict(
-    state_dict: Mapping[str, torch.Tensor],
+    state_dict: Mapping[str, torch.Tensor] | None = None,
     *,
-    source: str,
     model: nn.Module,
+    source: str | None = None,
+    reference: nn.Module | None = None,
+    input_size: int | None = None,
 ) -> dict[str, torch.Tensor]:
-    """Rename a timm/torchvision state_dict so that `model.load_state_dict(result,
-    strict=True)` accepts it. `source` is one of SOURCES. Weights that carry auxiliary
-    heads the model does not have lose them, as torchvision's own loader drops them for
-    `aux_logits=False`; every other difference raises InteropError."""
+    """Rename a reference state_dict so that `model.load_state_dict(result, strict=True)`
+    accepts it. The reference is either `source` (`timm:<model>`, `torchvision:<model>`;
+    its architecture is built to trace it) or `reference`, any nn.Module that computes the
+    same network (its own state_dict is used when `state_dict` is None). Weights that carry
+    auxiliary heads the model does not have lose them, as torchvision's own loader drops
+    them for `aux_logits=False`; every other difference raises InteropError."""
+    if (source is None) == (reference is None):
+        raise InteropError("give exactly one of `source` (like 'torchvision:vgg16') and `reference` (a module)")
+    if reference is not None:
+        state_dict = reference.state_dict() if state_dict is None else state_dict
+        pairs = _pair_orders(execution_order(reference, input_size), model, input_size)
+        return _converted(state_dict, pairs, model)
+    if state_dict is None:
+        raise InteropError(f"no weights given for {source!r}")
     spec = _source(source)
     with_aux = has_aux_weights(state_dict, source)
     try:
@@ -196,10 +259,15 @@ def convert_state_dict(
             pairs = _pair(without, source, model, aux_logits=False)
         except InteropError:
             raise error from None
+    return _converted(state_dict, pairs, model)
+
+
+def _converted(state_dict: Mapping[str, torch.Tensor], pairs, model: nn.Module) -> dict[str, torch.Tensor]:
     converted: dict[str, torch.Tensor] = {}
     for theirs, mine in pairs:
-        for key, _ in mine.shapes:
-            converted[_join(mine.name, key)] = state_dict[_join(theirs.name, key)]
+        for key, shape in mine.shapes:
+            tensor = state_dict[_join(theirs.name, key)]
+            converted[_join(mine.name, key)] = tensor if tuple(tensor.shape) == shape else tensor.reshape(shape)
     missing = [key for key in model.state_dict() if key not in converted]
     if missing:
         raise InteropError(f"the model has state outside Conv/BatchNorm/Linear layers: {', '.join(missing[:5])}")
@@ -210,14 +278,17 @@ def _pair(state_dict: Mapping[str, torch.Tensor], source: str, model: nn.Module,
           aux_logits: bool) -> list[tuple[Layer, Layer]]:
     """Build the reference for these weights and pair its layers with the model's."""
     spec = _source(source)
-    reference = build_reference(source, aux_logits=aux_logits, num_classes=_num_classes(state_dict))
+    reference = _structure(source, aux_logits=aux_logits, num_classes=_num_classes(state_dict))
     _check_keys(reference, state_dict, source)
-    theirs = execution_order(reference, spec.trace_size)
+    return _pair_orders(execution_order(reference, spec.trace_size), model, spec.trace_size)
+
+
+def _pair_orders(theirs: list[Layer], model: nn.Module, input_size: int | None) -> list[tuple[Layer, Layer]]:
     try:
         return pair_layers(theirs, definition_order(model))
     except InteropError as first_error:
         try:  # a model whose registration order is not its running order (like GoogLeNet's)
-            return pair_layers(theirs, execution_order(model, spec.trace_size))
+            return pair_layers(theirs, execution_order(model, input_size))
         except InteropError:
             raise first_error from None
 

@@ -95,13 +95,7 @@ def is_layer_chain(body) -> bool:
 
 def mentioned_in(node: Any, name: str) -> bool:
     """Whether a statement or operation reads the parameter `name` anywhere inside."""
-    if isinstance(node, ast.Name):
-        return node.name == name
-    if isinstance(node, (list, tuple)):
-        return any(mentioned_in(item, name) for item in node)
-    if hasattr(node, "__dataclass_fields__"):
-        return any(mentioned_in(getattr(node, f), name) for f in node.__dataclass_fields__ if f != "span")
-    return False
+    return ast.reads(node, (name,))
 
 
 def training_only(statements: list[ast.Labeled], outputs: list[str]) -> set[int]:

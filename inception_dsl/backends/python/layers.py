@@ -51,15 +51,7 @@ class LayerCode:
 # -- expressions and channel arithmetic ------------------------------------------------
 def mentions(expr: ast.Expr, names: Mapping[str, str]) -> bool:
     """Whether the expression reads any of the given parameters."""
-    if isinstance(expr, ast.Name):
-        return expr.name in names
-    if isinstance(expr, ast.BinOp):
-        return mentions(expr.left, names) or mentions(expr.right, names)
-    if isinstance(expr, ast.Neg):
-        return mentions(expr.operand, names)
-    if isinstance(expr, ast.Tuple):
-        return any(mentions(item, names) for item in expr.items)
-    return False
+    return any(name in names for name in ast.names_in(expr))
 
 
 def py_value(value: Any) -> str:
@@ -83,6 +75,11 @@ def py_expr(expr: ast.Expr, names: Mapping[str, str], helpers: set[str]) -> str:
     if isinstance(expr, ast.Tuple):
         items = [py_expr(item, names, helpers) for item in expr.items]
         return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+    if isinstance(expr, ast.Not):
+        return f"not {_operand(expr.operand, names, helpers)}"
+    if isinstance(expr, ast.IfElse):
+        parts = (_operand(e, names, helpers) for e in (expr.then, expr.condition, expr.other))
+        return "{} if {} else {}".format(*parts)
     if isinstance(expr, ast.BinOp):
         left, right = _operand(expr.left, names, helpers), _operand(expr.right, names, helpers)
         if expr.op == "/":
@@ -94,7 +91,8 @@ def py_expr(expr: ast.Expr, names: Mapping[str, str], helpers: set[str]) -> str:
 
 def _operand(expr: ast.Expr, names, helpers) -> str:
     text = py_expr(expr, names, helpers)
-    return f"({text})" if isinstance(expr, (ast.BinOp, ast.Neg)) and not text.startswith("_div(") else text
+    compound = (ast.BinOp, ast.Neg, ast.Not, ast.IfElse)
+    return f"({text})" if isinstance(expr, compound) and not text.startswith("_div(") else text
 
 
 def channels_src(channels: Channels) -> str:

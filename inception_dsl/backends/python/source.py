@@ -191,6 +191,9 @@ class _Generator:
         if len(scope.cls.signature) == 1:
             scope.cls.signature = []
         scope.cls.init.append(f"in_channels = {py_literal(shape[0])}  # input {fmt_shape(shape)}")
+        scope.names["in_channels"] = "in_channels"
+        scope.env.update(zip(ast.BUILTIN_NAMES, shape))
+        self._grid_locals(scope, definition)
         outputs = [(n, s.span) for s in definition.body if isinstance(s, ast.OutputStmt) for n in s.names]
         statements = [s for s in definition.body if isinstance(s, ast.Labeled)]
         aux_only = training_only(statements, [n for n, _ in outputs]) if len(outputs) > 1 else set()
@@ -243,6 +246,8 @@ class _Generator:
         self.block_classes[definition.name] = scope.cls.name
         self.block_params[definition.name] = scope.names
         scope.cls.signature = ["in_channels: int"] + (["*"] if definition.params else [])
+        scope.names["in_channels"] = "in_channels"
+        self._grid_locals(scope, definition)
         defaults = []
         for param in definition.params:
             local = scope.init_ns.create(param.name)
@@ -388,7 +393,7 @@ class _Generator:
         is_bare_class = built.endswith(call_suffix) and built[: -len(call_suffix)].isidentifier()
         maker = built[: -len(call_suffix)] if is_bare_class else f"lambda {lam}: {built}"
         out = out_of(in_ch)
-        return (f"_repeat({py_literal(stmt.repeat)}, {in_ch}, {maker})",
+        return (f"_repeat({py_expr(stmt.repeat, scope.names, self.helpers)}, {in_ch}, {maker})",
                 f"{member_ref(name)}[-1].out_channels" if out is None else out, note)
 
     def _constructor(self, scope: Scope, stmt: ast.Labeled, name: str):
@@ -419,7 +424,7 @@ class _Generator:
     def _block_call(self, scope: Scope, call: ast.Call):
         definition = self.program.definitions[call.name]
         try:
-            env = bind_params(definition, call, scope.env, {}, DiagnosticSink())
+            env = bind_params(definition, call, scope.env, {}, DiagnosticSink(), self._builtins(definition, call))
         except EvalError:
             raise CodegenError(f"cannot bind the arguments of `{call.name}`", call.span) from None
         cls = self.block_class(definition, env)
@@ -434,6 +439,35 @@ class _Generator:
             kwargs.append(f"{local}={py_expr(arg.value, scope.names, self.helpers)}")
         tail = "".join(f", {k}" for k in kwargs)
         return (lambda in_src: f"{cls}({in_src}{tail})"), (lambda c: None), ""
+
+    def _grid_locals(self, scope: Scope, definition: ast.BlockDef) -> None:
+        """`in_height = 16` / `in_width = 16` in __init__ for a body that reads them: the
+        grid is not a constructor argument, so its size comes from shape inference (the
+        same for every instance, see _builtins)."""
+        for name in ast.BUILTIN_NAMES[1:]:
+            if ast.reads((definition.params, definition.body), (name,)):
+                local = scope.init_ns.create(name)
+                scope.names[name] = local
+                scope.cls.init.append(f"{local} = {scope.env[name]!r}  # the input grid, from shape inference")
+
+    def _builtins(self, definition: ast.BlockDef, call: ast.Call) -> dict[str, int]:
+        """Concrete in_channels / in_height / in_width of a block call, from the IR. The
+        generated class takes its input width as `in_channels`, so only the grid size is
+        fixed in the source: it must be the same for every instance."""
+        if not ast.reads((definition.params, definition.body), ast.BUILTIN_NAMES):
+            return {}
+        graph = self.graph
+        instances = [path for path, site in graph.blocks.items() if site.block == definition.name]
+        shapes = [graph.block_inputs[path] for path in instances if path in graph.block_inputs]
+        here = [graph.block_inputs[p] for p in instances if p in graph.block_inputs
+                and (graph.blocks[p].span.path, graph.blocks[p].span.start) == (call.span.path, call.span.start)]
+        grids = {shape[1:] for shape in shapes}
+        if len(grids) > 1 and ast.reads((definition.params, definition.body), ast.BUILTIN_NAMES[1:]):
+            sizes = ", ".join(sorted("x".join(map(str, g)) for g in grids))
+            raise CodegenError(f"block `{definition.name}` reads `in_height`/`in_width`, and its instances see "
+                               f"different grids ({sizes}): one generated class cannot hold them all", call.span)
+        shape = (here or shapes or [(1, 1, 1)])[0]  # a block no instance reaches (`when`) only needs a value
+        return dict(zip(ast.BUILTIN_NAMES, shape))
 
     def _sequential(self, scope: Scope, op: ast.Seq):
         names = statement_names(op.body, "seq", self.program.definitions)
@@ -453,7 +487,8 @@ class _Generator:
                 if stmt.repeat is not None:
                     self.helpers.add("_repeat")
                     lam = scope.repeat_var()
-                    ctor = f"_repeat({py_literal(stmt.repeat)}, {ch}, lambda {lam}: {layer_code(stmt.op, lam, ctx).ctor})"
+                    count = py_expr(stmt.repeat, scope.names, self.helpers)
+                    ctor = f"_repeat({count}, {ch}, lambda {lam}: {layer_code(stmt.op, lam, ctx).ctor})"
                 # a location only where it adds one: `{ conv; conv }` on one line needs it once
                 where = self.comment(stmt.span) if stmt.span.line != op.span.line else ""
                 note = f"  # {code.comment}" if code.comment and not where else (f" ({code.comment})" if code.comment else "")
