@@ -156,9 +156,9 @@ def test_conditions_evaluate_as_python_would(condition, expected):
     ("network m(flag = 2) {\n  input 3x8x8\n  conv(4) when flag and true\n}\n", "E105", 3),
     ("network m(t = 2) {\n  input 3x8x8\n  conv(4) when tt != 1\n}\n", "E101", 3),
     ("network m(t = 2) {\n  input 3x8x8\n  conv(4) when t < relu\n}\n", "E101", 3),
-    ("block x {\n  relu\n}\nnetwork m {\n  input 3x8x8\n  x\n}\n", "E009", 1),
-    ("block b(in_channels) {\n  relu\n}\nnetwork m {\n  input 3x8x8\n  b(3)\n}\n", "E009", 1),
-    ("network m {\n  input 3x8x8\n  and: conv(4)\n}\n", "E009", 3),
+    ("block not {\n  relu\n}\nnetwork m {\n  input 3x8x8\n  relu\n}\n", "E009", 1),
+    ("block b(if) {\n  relu\n}\nnetwork m {\n  input 3x8x8\n  b(3)\n}\n", "E009", 1),
+    ("network m {\n  input 3x8x8\n  and\n}\n", "E009", 3),
 ])
 def test_mistakes_in_expressions_are_located(text, code, line):
     result = analyze_text(text, "spec.incp")
@@ -172,6 +172,16 @@ def test_a_repetition_on_the_next_line_is_an_error_not_a_continuation():
         text = f"network m(n = 2) {{\n  input 3x8x8\n  relu\n  {line}\n}}\n"
         result = analyze_text(text, "spec.incp")
         assert [(d.code.id, d.primary_span.line) for d in result.diagnostics] == [("E001", 4)], line
+
+
+def test_x_and_in_channels_stay_usable_as_names():
+    """`x` is a name unless a count follows it; a parameter `in_channels` shadows the built-in."""
+    text = ("block x(in_channels = 4) {\n  conv(in_channels, 1x1)\n}\n"
+            "network m {\n  input 3x8x8\n  relu\n  x: x\n  x\n  y: x(in_channels=6) x2\n}\n")
+    result = _checked(text)
+    shapes = {s.name: result.graph.node(s.output).shape for s in result.graph.stages}
+    assert shapes["x"] == (4, 8, 8) and shapes["x_2"] == (4, 8, 8) and shapes["y.1"] == (6, 8, 8)
+    _module_agrees(text)
 
 
 def test_xn_without_a_space_suggests_the_repetition():

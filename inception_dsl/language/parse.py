@@ -25,8 +25,8 @@ KEYWORDS = frozenset(
     {"import", "set", "block", "network", "input", "output", "from", "when",
      "concat", "reduction", "residual", "shortcut"}
 )
-# Words of the expression grammar and the repetition `x`: never names (E009).
-RESERVED = frozenset({"x", "and", "or", "not", "if", "else"})
+# Words of the expression grammar: never names (E009).
+RESERVED = frozenset({"and", "or", "not", "if", "else"})
 _KEYWORD_EXAMPLES = {"and": "a and b", "or": "a or b", "not": "not a", "if": "a if c else b", "else": "a if c else b"}
 MAX_SYNTAX_ERRORS = 20
 MAX_SYNTAX_DEPTH = 256  # levels of the parse tree; guards Python's recursion limit (~1000 frames)
@@ -38,6 +38,7 @@ _TOKEN_WORDS = {
     "DIMS": "a size like `3x3`",
     "STRING": "a string",
     "REPEAT": "a repetition like `x4`",
+    "REPEAT_X": "a repetition like `x n`",
     "$END": "the end of the file",
 }
 
@@ -334,14 +335,13 @@ class _ToAst(Transformer):
         return ast.OutputStmt(tuple(str(c) for c in children), self._span(meta))
 
     def _labeled(self, meta, label, op, repeat, source, condition):
-        if label is not None:
-            self._reserved(label, "a label")
         repeat, repeat_span = repeat if repeat is not None else (None, None)
         if repeat_span is not None and repeat_span.line != Span(self._file, op.span.end, op.span.end).line:
             self._sink.emit(codes.SYNTAX, "a repetition starts on the line of the statement it repeats",
                             repeat_span, "on a line of its own",
                             notes=["a line never continues the statement above it with `x`"],
-                            help="move it up, after the statement it repeats")
+                            help="move it up, after the statement it repeats; if `x` is a block called here, "
+                                 "end the statement before it with `;`")
         return ast.Labeled(
             label=str(label) if label is not None else None,
             op=op,
@@ -362,25 +362,20 @@ class _ToAst(Transformer):
         return ast.Num(_int(str(token)[1:]), self._tok(token)), self._tok(token)
 
     def repeat_name(self, meta, children):
-        return ast.Name(str(children[0]), self._tok(children[0])), self._span(meta)
+        return ast.Name(str(children[-1]), self._tok(children[-1])), self._span(meta)
 
     def repeat_expr(self, meta, children):
-        return children[0], self._span(meta)
+        return children[-1], self._span(meta)
 
     def _reserved(self, token: Token, what: str) -> None:
-        """E009: `x` and the expression keywords cannot name anything (a statement named `x`
-        on the line after another would read as its repetition); parameters cannot take
-        the built-in names (`in_channels`)."""
+        """E009: the expression keywords cannot name a block, a call or a parameter (a block
+        `or` called on the line after a `when` condition would read as part of it). Labels
+        may (`if: conv(8)`): nothing reads a label where an operator could stand."""
         name = str(token)
         if name in RESERVED:
-            why = ("reads as a repetition (`conv(8) x n`)" if name == "x"
-                   else f"is an operator in expressions (`{_KEYWORD_EXAMPLES[name]}`)")
             self._sink.emit(codes.RESERVED_NAME, f"`{name}` is reserved and cannot be {what}", self._tok(token),
-                            f"`{name}` {why}", help=f"choose another name, e.g. `{name}_`")
-        elif what == "a parameter" and name in ast.BUILTIN_NAMES:
-            self._sink.emit(codes.RESERVED_NAME, f"`{name}` is built in and cannot be a parameter", self._tok(token),
-                            "every block reads its input's shape under this name",
-                            help=f"drop the parameter and read `{name}` directly, or choose another name")
+                            f"`{name}` is an operator in expressions (`{_KEYWORD_EXAMPLES[name]}`)",
+                            help=f"choose another name, e.g. `{name}_`")
 
     def source(self, meta, children):
         return children[0]
