@@ -25,6 +25,7 @@ ZOO = {
     "resnext50_32x4d": ("torchvision:resnext50_32x4d", 25_028_904),
     "densenet121": ("torchvision:densenet121", 7_978_856),
     "mobilenet_v2": ("torchvision:mobilenet_v2", 3_504_872),
+    "legacy_xception": ("timm:legacy_xception", 22_855_952),
 }
 
 
@@ -105,3 +106,23 @@ def test_any_library_model_name_is_a_source():
         convert_state_dict({}, model=nn.Identity(), source="torchvision:no_such_net")
     with pytest.raises(InteropError, match="unknown weight source 'caffe:vgg16'"):
         convert_state_dict({}, model=nn.Identity(), source="caffe:vgg16")
+
+
+def test_the_zoo_table_states_the_checked_numbers():
+    """docs/zoo.md's parameters and MACs are the summary's, and the MACs are FlopCounterMode's."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from inception_dsl.backends.summary import to_summary
+
+    from .conftest import ROOT
+
+    table = (ROOT / "docs" / "zoo.md").read_text(encoding="utf-8")
+    for name in ZOO:
+        summary = to_summary(analyze(SPECS / f"{name}.incp").graph)
+        library = ZOO[name][0].split(":")[0]
+        assert f"| `specs/{name}.incp` | {library} `{name}` | {summary.params:,} | {summary.macs:,} |" in table
+    with torch.device("meta"):
+        model = load(SPECS / "mobilenet_v2.incp").eval()
+    with FlopCounterMode(display=False) as counter:
+        model(torch.empty(1, 3, 224, 224, device="meta"))
+    assert counter.get_total_flops() == 2 * to_summary(analyze(SPECS / "mobilenet_v2.incp").graph).macs
