@@ -4,6 +4,7 @@ Never imports torch."""
 from __future__ import annotations
 
 from inception_dsl.commands.common import fail
+from inception_dsl.commands.limit_options import add_limit_options, limits_from_args
 
 __all__ = ["add_parser", "run"]
 
@@ -16,6 +17,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--stdio", action="store_true", help="use stdin/stdout (the default; accepted for clients that pass it)")
     parser.add_argument("--debounce", type=float, default=None, metavar="SECONDS",
                         help="quiet time after an edit before re-checking (default 0.15)")
+    add_limit_options(parser)  # the same resource limits as every command (docs/limits.md)
     parser.set_defaults(run=run)
 
 
@@ -26,7 +28,7 @@ def run(args) -> int:
         return fail(f"the language server needs pygls 2 (pip install 'pygls>=2'): {error}")
     if args.debounce is not None and args.debounce < 0:
         return fail("--debounce must be at least 0")
-    server = make_server()
+    server = make_server(limits_from_args(args))
     if args.debounce is not None:
         server.debounce = args.debounce
     server.start_io()

@@ -65,11 +65,18 @@ class Analyzer:
         self._last: dict[str, Analysis] = {}
         self._parsed: dict[str, Analysis] = {}
         self._configs: dict[tuple[Path, float | None], LintConfig] = {}
-        self._lock = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
         self.runs = 0  # full re-checks done (tests and the benchmark read it)
 
+    def _lock(self, path: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(path, threading.Lock())
+
     def analyze(self, path: str, text: str) -> Analysis:
-        with self._lock:
+        """One document at a time per path; documents are analysed independently, so a
+        slow one (a spec near the limits) does not hold up the others."""
+        with self._lock(path):
             previous = self._last.get(path)
             if previous is not None and previous.text == text and self._unchanged(previous):
                 return previous
@@ -88,7 +95,7 @@ class Analyzer:
         return self._parsed.get(path)
 
     def forget(self, path: str) -> None:
-        with self._lock:
+        with self._lock(path):
             self._last.pop(path, None)
             self._parsed.pop(path, None)
 

@@ -20,6 +20,7 @@ from pygls.uris import to_fs_path
 
 from inception_dsl import __version__
 from inception_dsl.language.diagnostics import DiagnosticSink
+from inception_dsl.language.limits import DEFAULT_LIMITS, Limits
 from inception_dsl.language.program import load_program
 from inception_dsl.lsp.analysis import Analysis, Analyzer
 from inception_dsl.lsp.diagnostics import group_by_file, to_lsp, uri_of
@@ -38,9 +39,9 @@ def path_of(uri: str) -> str:
 
 
 class IncpLanguageServer(LanguageServer):
-    def __init__(self) -> None:
+    def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
         super().__init__("inception-dsl", __version__)
-        self.analyzer = Analyzer()
+        self.analyzer = Analyzer(limits)
         self.debounce = DEBOUNCE
         self.inlay_shapes = False
         self._tasks: dict[str, asyncio.Future] = {}
@@ -177,10 +178,10 @@ def guarded(handler):
     return run
 
 
-def make_server() -> IncpLanguageServer:
+def make_server(limits: Limits = DEFAULT_LIMITS) -> IncpLanguageServer:
     from inception_dsl.lsp import features
 
-    server = IncpLanguageServer()
+    server = IncpLanguageServer(limits)
     features.register(server, guarded)
 
     @server.feature(types.INITIALIZE)
