@@ -3,6 +3,7 @@
     import inception_dsl
     result = inception_dsl.analyze("specs/v4.incp")     # parse + shape-check, no torch
     model = inception_dsl.load("specs/v4.incp")         # a torch.nn.Module (imports torch)
+    inception_dsl.show("specs/v4.incp")                 # in Jupyter: diagram and summary table
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ __version__ = "0.1.0"
 from inception_dsl.api import Result, analyze, analyze_text
 from inception_dsl.language.diagnostics import CompileError, Diagnostic
 
-__all__ = ["__version__", "analyze", "analyze_text", "Result", "CompileError", "Diagnostic", "load", "loads", "optimize"]
+__all__ = ["__version__", "analyze", "analyze_text", "Result", "CompileError", "Diagnostic", "load", "loads", "optimize", "show"]
 
 _TORCH_API = {"load", "loads"}  # from runtime/module.py, imported on first use
 
@@ -23,6 +24,10 @@ def __getattr__(name: str):
         from inception_dsl.runtime import module as torch_module
 
         return getattr(torch_module, name)
+    if name == "show":  # notebooks: inception_dsl/notebook.py
+        from inception_dsl.notebook import show
+
+        return show
     if name == "optimize":  # the inference optimizer, runtime/graph_module.py
         from inception_dsl.runtime.graph_module import optimize
 

@@ -35,6 +35,28 @@ class Result:
     def ok(self) -> bool:
         return self.graph is not None and not any(d.level.value == "error" for d in self.diagnostics)
 
+    # -- rich display in Jupyter (inception_dsl/notebook.py): diagram, summary table, diagnostics
+    def block(self, name: str):
+        """One block of the network, as first called there (displays as its diagram and table)."""
+        from inception_dsl.notebook import BlockView
+
+        return BlockView.of(self, name)
+
+    def _repr_html_(self) -> str:
+        from inception_dsl.notebook import result_html
+
+        return result_html(self)
+
+    def _repr_svg_(self) -> str | None:
+        from inception_dsl.notebook import result_svg
+
+        return result_svg(self)
+
+    def _repr_markdown_(self) -> str:
+        from inception_dsl.notebook import result_markdown
+
+        return result_markdown(self)
+
 
 def analyze(
     path: str | Path,
