@@ -229,3 +229,18 @@ async def test_hostile_documents_get_diagnostics_and_the_server_lives_on(client,
     assert symbols is not None
     hover = await client.text_document_hover_async(t.HoverParams(t.TextDocumentIdentifier(uri), t.Position(2, 3)))
     assert hover is None or hover.contents.value
+
+
+async def test_imports_read_the_unsaved_text_of_open_documents(client, workdir):
+    lib, main = workdir / "lib2.incp", workdir / "main2.incp"
+    lib.write_text("block u2 { relu }\n")
+    main.write_text('import "lib2.incp"\nnetwork n2 {\n  input 3x8x8\n  u2\n}\n')
+    lib_uri = await open_doc(client, lib)
+    main_uri = await open_doc(client, main)
+    assert list(await diagnostics(client, main_uri)) == []
+    client.diagnostics.pop(main_uri, None)
+    change_doc(client, lib_uri, "block v2 { relu }\n")  # not saved: main2 is re-checked against the buffer
+    found = await diagnostics(client, main_uri)
+    assert [d.code for d in found] == ["E102"] and "`u2`" in found[0].message
+    change_doc(client, main_uri, main.read_text().replace("u2", "v2"))
+    assert list(await diagnostics(client, main_uri)) == []

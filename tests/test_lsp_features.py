@@ -102,3 +102,45 @@ def test_the_language_server_never_imports_torch():
             "assert hover_text(a.program, a.module, a.text.index('inception_a x4'), a.graphs)\n"
             "assert 'torch' not in sys.modules, 'torch was imported'\n")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, timeout=60)
+
+
+LABELS = """\
+block b(w = 8) {
+  stem: conv(w, 3x3)
+  side: { conv(4, 1x1) } from stem
+  relu from stem
+}
+
+network n {
+  input 3x16x16
+  main: b
+  aux: conv(2, 1x1) from main
+  output main, aux
+}
+"""
+
+
+def test_labels_go_to_their_definition_and_rename_within_their_body():
+    from inception_dsl.lsp import navigation
+
+    analysis = Analyzer().analyze("labels.incp", LABELS)
+    module, program = analysis.module, analysis.program
+    use = LABELS.index("from stem") + 6
+    target = navigation.definition(program, "labels.incp", module, use)
+    assert (target.start, target.text()) == (LABELS.index("stem:"), "stem")
+    kind, name, _, body = navigation.symbol_at(module, LABELS.index("output main") + 8)
+    assert (kind, name) == ("label", "main")
+    spans = navigation.rename_spans(kind, name, body, None, {}, {})
+    assert sorted(s.start for s in spans) == [LABELS.index("main:"), LABELS.index("from main") + 5, LABELS.index("output main") + 7]
+    assert navigation.definition(program, "labels.incp", module, LABELS.index("output main, aux") + 14).text() == "aux"
+
+
+def test_symbols_and_folding_follow_the_definitions():
+    from inception_dsl.lsp.symbols import document_symbols, folding_ranges
+
+    analysis = Analyzer().analyze("labels.incp", LABELS)
+    lines = Lines(LABELS)
+    found = document_symbols(analysis.module, lines)
+    assert [(s.name, [c.name for c in s.children]) for s in found] == [("b", ["stem", "side"]), ("n", ["main", "aux"])]
+    assert found[0].detail == "b(w=8)" and found[1].range.start.line == 6
+    assert [(f.start_line, f.end_line) for f in folding_ranges(analysis.module, lines)] == [(0, 4), (6, 11)]

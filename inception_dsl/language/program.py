@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 from inception_dsl.language import codes
 from inception_dsl.language import syntax as ast
@@ -21,7 +21,7 @@ from inception_dsl.language.values import EvalError, describe, did_you_mean, eva
 if TYPE_CHECKING:
     from inception_dsl.language.parse_cache import ParseCache
 
-__all__ = ["Program", "load_program", "read_source"]
+__all__ = ["Program", "load_program", "read_source", "file_key"]
 
 
 @dataclass
@@ -90,10 +90,12 @@ def load_program(
     text: str | None = None,
     limits: Limits = DEFAULT_LIMITS,
     cache: "ParseCache | None" = None,
+    overlay: "Mapping[str, str] | None" = None,
 ) -> Program:
     """Load a spec and, recursively, its imports. With `text`, `path` only names it (and
     anchors relative imports). With `cache` (parse_cache.ParseCache), files whose text
-    was parsed before are not parsed again."""
+    was parsed before are not parsed again. `overlay` maps resolved paths to the text to use
+    instead of the file's (an editor's unsaved buffers), for imported files."""
     display = str(path) if path is not None else "<input>"
     if text is not None:
         if len(text.encode("utf-8", "surrogatepass")) > limits.max_file_bytes:
@@ -105,12 +107,12 @@ def load_program(
     program = Program(main)
     if main is None:
         return program
-    _load_file(program, main, Path(display).parent, sink, limits, stack=[], cache=cache)
+    _load_file(program, main, Path(display).parent, sink, limits, stack=[], cache=cache, overlay=overlay)
     return program
 
 
 def _load_file(program: Program, source: SourceFile, directory: Path, sink: DiagnosticSink,
-               limits: Limits, stack: list[tuple[str, Span | None]], cache=None) -> None:
+               limits: Limits, stack: list[tuple[str, Span | None]], cache=None, overlay=None) -> None:
     depth, where = _nesting_depth(source.text)
     if depth > limits.max_nesting:
         sink.emit(codes.LIMIT_EXCEEDED, f"brackets nest {depth} deep, over the limit of {limits.max_nesting}",
@@ -146,11 +148,20 @@ def _load_file(program: Program, source: SourceFile, directory: Path, sink: Diag
                       help="import the file from higher up, or raise the limit with --max-import-depth")
             continue
         display = str(target_path)
-        imported = read_source(target_path, display, sink, item.span, limits)
+        unsaved = overlay.get(key) if overlay else None
+        if unsaved is not None and len(unsaved) <= limits.max_file_bytes:
+            imported = SourceFile(display, unsaved)
+        else:
+            imported = read_source(target_path, display, sink, item.span, limits)
         if imported is not None:
-            _load_file(program, imported, target_path.parent, sink, limits, here, cache)
+            _load_file(program, imported, target_path.parent, sink, limits, here, cache, overlay)
     for definition in module.definitions:
         _define(program, definition, sink)
+
+
+def file_key(path: str) -> str:
+    """How files are told apart (imports, cycles, `overlay`): the resolved path."""
+    return _key(path)
 
 
 def _key(path: str) -> str:

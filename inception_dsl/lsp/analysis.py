@@ -15,13 +15,14 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 from inception_dsl.ir import Graph
 from inception_dsl.language import syntax as ast
 from inception_dsl.language.diagnostics import Diagnostic, DiagnosticSink
 from inception_dsl.language.limits import DEFAULT_LIMITS, Limits
 from inception_dsl.language.parse_cache import ParseCache
-from inception_dsl.language.program import Program, load_program
+from inception_dsl.language.program import Program, file_key, load_program
 from inception_dsl.language.source import SourceFile
 from inception_dsl.lint.config import ConfigError, LintConfig, find_config, load_config
 from inception_dsl.lint.linter import check_networks, lint_findings
@@ -37,7 +38,7 @@ class Analysis:
     graphs: list[Graph]
     diagnostics: list[Diagnostic]
     config_error: str | None = None
-    stamps: dict[str, float | None] = field(default_factory=dict)  # imported file -> mtime when read
+    stamps: dict[str, object] = field(default_factory=dict)  # imported file -> mtime or unsaved text when read
 
     @property
     def source(self) -> SourceFile | None:
@@ -58,6 +59,12 @@ def _mtime(path: str) -> float | None:
         return None
 
 
+def _stamp(path: str, overlay: Mapping[str, str]):
+    """What says an imported file changed: its unsaved text when open, else its mtime."""
+    unsaved = overlay.get(file_key(path))
+    return ("unsaved", unsaved) if unsaved is not None else _mtime(path)
+
+
 class Analyzer:
     def __init__(self, limits: Limits = DEFAULT_LIMITS):
         self.limits = limits
@@ -73,14 +80,16 @@ class Analyzer:
         with self._guard:
             return self._locks.setdefault(path, threading.Lock())
 
-    def analyze(self, path: str, text: str) -> Analysis:
+    def analyze(self, path: str, text: str, overlay: Mapping[str, str] | None = None) -> Analysis:
         """One document at a time per path; documents are analysed independently, so a
-        slow one (a spec near the limits) does not hold up the others."""
+        slow one (a spec near the limits) does not hold up the others. `overlay`: the
+        unsaved text of other open documents by resolved path (used for imports)."""
+        overlay = {k: v for k, v in (overlay or {}).items() if k != file_key(path)}
         with self._lock(path):
             previous = self._last.get(path)
-            if previous is not None and previous.text == text and self._unchanged(previous):
+            if previous is not None and previous.text == text and self._unchanged(previous, overlay):
                 return previous
-            analysis = self._run(path, text)
+            analysis = self._run(path, text, overlay)
             self._last[path] = analysis
             if analysis.module is not None:
                 self._parsed[path] = analysis
@@ -99,8 +108,8 @@ class Analyzer:
             self._last.pop(path, None)
             self._parsed.pop(path, None)
 
-    def _unchanged(self, analysis: Analysis) -> bool:
-        return all(_mtime(p) == stamp for p, stamp in analysis.stamps.items())
+    def _unchanged(self, analysis: Analysis, overlay: Mapping[str, str]) -> bool:
+        return all(_stamp(p, overlay) == stamp for p, stamp in analysis.stamps.items())
 
     def _config(self, path: str) -> LintConfig:
         pyproject = find_config(path)
@@ -109,10 +118,10 @@ class Analyzer:
             self._configs[key] = load_config(pyproject)
         return self._configs[key]
 
-    def _run(self, path: str, text: str) -> Analysis:
+    def _run(self, path: str, text: str, overlay: Mapping[str, str]) -> Analysis:
         self.runs += 1
         sink = DiagnosticSink()
-        program = load_program(path, sink, text=text, limits=self.limits, cache=self.cache)
+        program = load_program(path, sink, text=text, limits=self.limits, cache=self.cache, overlay=overlay)
         graphs: list[Graph] = []
         findings: list[Diagnostic] = []
         config_error = None
@@ -124,6 +133,6 @@ class Analyzer:
                 except (ConfigError, OSError) as error:
                     config, config_error = LintConfig(), str(error)
                 findings = lint_findings(program, graphs, config)
-        stamps = {p: _mtime(p) for p in program.files if p != path}
+        stamps = {p: _stamp(p, overlay) for p in program.files if p != path}
         diagnostics = sorted(sink.diagnostics + findings, key=Diagnostic.sort_key)
         return Analysis(path, text, program, graphs, diagnostics, config_error, stamps)

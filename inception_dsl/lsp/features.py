@@ -36,7 +36,8 @@ def _sync(ls) -> None:
 
     @feature(t.TEXT_DOCUMENT_DID_CHANGE)
     async def did_change(ls, params: t.DidChangeTextDocumentParams):
-        ls.schedule(params.text_document.uri, ls.debounce)
+        for uri in [params.text_document.uri] + ls.importers_of(params.text_document.uri):
+            ls.schedule(uri, ls.debounce)
 
     @feature(t.TEXT_DOCUMENT_DID_SAVE)
     async def did_save(ls, params: t.DidSaveTextDocumentParams):

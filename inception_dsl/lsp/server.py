@@ -21,7 +21,7 @@ from pygls.uris import to_fs_path
 from inception_dsl import __version__
 from inception_dsl.language.diagnostics import DiagnosticSink
 from inception_dsl.language.limits import DEFAULT_LIMITS, Limits
-from inception_dsl.language.program import load_program
+from inception_dsl.language.program import file_key, load_program
 from inception_dsl.lsp.analysis import Analysis, Analyzer
 from inception_dsl.lsp.diagnostics import group_by_file, to_lsp, uri_of
 from inception_dsl.lsp.positions import Lines
@@ -91,7 +91,20 @@ class IncpLanguageServer(LanguageServer):
         except Exception:  # noqa: BLE001 - not open
             return None
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, self.analyzer.analyze, path_of(uri), text)
+        return await loop.run_in_executor(None, self.analyzer.analyze, path_of(uri), text, self.unsaved())
+
+    def unsaved(self) -> dict[str, str]:
+        """The text of every open document by resolved path: imports read it, not the disk."""
+        found = {}
+        for uri, document in list(self.workspace.text_documents.items()):
+            found[file_key(path_of(uri))] = document.source
+        return found
+
+    def importers_of(self, uri: str) -> list[str]:
+        """Open documents whose last analysis loaded this one (re-checked when it changes)."""
+        path = path_of(uri)
+        return [other for other in list(self.workspace.text_documents) if other != uri
+                and (a := self.analyzer.last(path_of(other))) is not None and path in a.program.files]
 
     def publish(self, uri: str, analysis: Analysis) -> None:
         main = path_of(uri)
