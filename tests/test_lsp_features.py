@@ -76,6 +76,32 @@ def test_colon_fix_makes_a_label():
     assert "stem: conv(8, 3x3)" in fixed and Analyzer().analyze("c.incp", fixed).diagnostics == []
 
 
+def test_a_name_before_a_brace_offers_both_readings():
+    text = "network n {\n  input 16x8x8\n  concat {\n    identity\n    { bn; conv(8, 3x3) }\n  }\n}\n"
+    analysis = Analyzer().analyze("d.incp", text)
+    found = fixes(analysis.diagnostics, analysis.program)
+    assert len(found) == 2
+    label, statement = (_apply(text, fix) for fix in found)
+    assert "identity:\n" in label and "identity;\n" in statement
+    assert Analyzer().analyze("d.incp", statement).diagnostics == []
+
+
+def test_completion_offers_the_input_shape_names_and_rename_refuses_operators():
+    from inception_dsl.lsp.completion import complete
+    from inception_dsl.lsp.navigation import RenameError, check_new_name
+
+    text = "block b(w = 8) {\n  conv("
+    labels = {item.label for item in complete(text, len(text), {})}
+    assert {"w", "in_channels", "in_height", "in_width"} <= labels
+    try:
+        check_new_name("block", "and")
+    except RenameError as error:
+        assert "operator" in str(error)
+    else:
+        raise AssertionError("renaming a block to `and` must be refused")
+    check_new_name("label", "and")  # labels may be expression words
+
+
 def test_positions_count_utf16_units():
     text = "# 𝟘é\nconv"
     lines = Lines(text)

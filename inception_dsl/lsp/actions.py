@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from inception_dsl.language import codes
 from inception_dsl.language import syntax as ast
 from inception_dsl.language.diagnostics import Diagnostic
 from inception_dsl.language.program import Program
@@ -128,7 +129,13 @@ def _insert_fixes(diagnostic: Diagnostic, program: Program) -> list[Fix]:
 
 def _colon_fixes(diagnostic: Diagnostic) -> list[Fix]:
     span = diagnostic.primary_span
-    if span is None or "a label needs a colon" not in (diagnostic.help or ""):
+    if span is None:
+        return []
+    if diagnostic.code is codes.LABEL_WITHOUT_COLON:  # a bare name before `{`: either reading, user's choice
+        return [Fix(f"Label the sequence: `{span.text()}:`", (Edit(span.source, span.end, span.end, ":"),), diagnostic),
+                Fix(f"Make `{span.text()}` a statement of its own: `{span.text()};`",
+                    (Edit(span.source, span.end, span.end, ";"),), diagnostic)]
+    if "a label needs a colon" not in (diagnostic.help or ""):
         return []
     return [Fix(f"Add the colon: `{span.text()}:`", (Edit(span.source, span.end, span.end, ":"),), diagnostic, True)]
 

@@ -15,6 +15,7 @@ from lsprotocol import types
 
 from inception_dsl.language import syntax as ast
 from inception_dsl.language.parse import KEYWORDS
+from inception_dsl.language.syntax import BUILTIN_NAMES
 from inception_dsl.lsp.signatures import Signature, block_signature, layer_names, layer_signature
 
 __all__ = ["complete", "Context", "context_at"]
@@ -100,6 +101,8 @@ def complete(text: str, offset: int, definitions: dict[str, ast.BlockDef]) -> li
     ctx = context_at(text, offset)
     K = types.CompletionItemKind
     params = [_item(p, K.Variable, "parameter in scope", sort="0") for p in ctx.scope_params]
+    params += [_item(b, K.Variable, "the shape of the block's input", sort="0") for b in BUILTIN_NAMES
+               if b not in ctx.scope_params]
     if ctx.kind == "from":
         return [_item(label, K.Reference, "label") for label in ctx.labels]
     if ctx.kind in ("argument", "value"):

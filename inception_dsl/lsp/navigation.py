@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from inception_dsl.language import syntax as ast
-from inception_dsl.language.parse import KEYWORDS
+from inception_dsl.language.parse import KEYWORDS, RESERVED
 from inception_dsl.language.program import Program
 from inception_dsl.language.source import SourceFile, Span
 from inception_dsl.lsp import syntax_index as index
@@ -95,6 +95,8 @@ def check_new_name(kind: str, new_name: str) -> None:
         raise RenameError(f"`{new_name}` is not a name (letters, digits and _, not starting with a digit)")
     if new_name in KEYWORDS:
         raise RenameError(f"`{new_name}` is a keyword")
+    if kind != "label" and new_name in RESERVED:
+        raise RenameError(f"`{new_name}` is an operator of expressions (E009)")
     if kind == "block" and is_layer(new_name):
         raise RenameError(f"`{new_name}` is a built-in layer")
     if kind == "label" and new_name.startswith("x") and new_name[1:].isdigit():
