@@ -100,11 +100,11 @@ def test_in_channels_is_the_width_a_block_receives():
     assert shapes["head"][0] == 8  # in a network body, in_channels is the network's input width
 
 
-def test_a_block_that_reads_the_grid_size_at_two_grids_cannot_be_one_class():
+def test_a_block_that_reads_the_grid_size_at_two_grids_is_refused_by_check():
     text = DENSE.replace("  dw: depthwise\n", "  dw: depthwise\n  maxpool(2x2, stride=2, valid)\n  depthwise\n")
-    result = _checked(text)
-    with pytest.raises(Exception, match="in_height.*different grids"):
-        to_python(result)
+    result = analyze_text(text, "spec.incp")
+    assert [(d.code.id, d.primary_span.line) for d in result.diagnostics] == [("E301", 31)]
+    assert "two grid sizes (8x8, then 4x4)" in result.diagnostics[0].message
 
 
 @pytest.mark.parametrize("layers", [2, 3, 4])

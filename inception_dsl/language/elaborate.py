@@ -132,6 +132,7 @@ class _Elaborator:
         self.failed = False
         self.shaped = 0  # nodes whose shape _shape has inferred
         self.reads_builtins: dict[str, bool] = {}  # block name -> whether it reads in_channels & co
+        self.grids: dict[str, tuple] = {}  # block reading in_height/in_width -> (grid, span) of its first call
 
     # -- network
     def network(self, definition: ast.BlockDef, overrides: dict[str, Any], input_shape) -> Graph | None:
@@ -192,6 +193,24 @@ class _Elaborator:
         infer_shapes(graph, DiagnosticSink(), fresh)
         self.shaped += len(fresh)
         return graph.node(node_id).shape
+
+    def _one_grid(self, definition: ast.BlockDef, call: ast.Call, shape) -> bool:
+        """A block that reads in_height / in_width becomes one generated class with the grid
+        written in (its width is a constructor argument, its grid is not), so every instance
+        must see the same grid: said here, so that `check` refuses what `compile` could not build."""
+        if not ast.reads((definition.params, definition.body), ast.BUILTIN_NAMES[1:]):
+            return True
+        first = self.grids.setdefault(definition.name, (shape[1:], call.span))
+        if first[0] == shape[1:]:
+            return True
+        seen, here = "x".join(map(str, first[0])), "x".join(map(str, shape[1:]))
+        self.sink.emit(codes.UNSUPPORTED, f"block `{definition.name}` reads `in_height`/`in_width` and is called at "
+                       f"two grid sizes ({seen}, then {here})", call.span, f"here its input is {here}",
+                       secondary=[Label(first[1], f"here {seen}", False)],
+                       notes=["the generated class of a block takes its width as an argument, but its grid is "
+                              "written into it"],
+                       help="pass the size the block needs as a parameter instead")
+        return False
 
     def _check_unique(self, id_: str, span) -> bool:
         if id_ in self.graph:
@@ -436,6 +455,8 @@ class _Elaborator:
                 return None  # the input failed (reported by shape inference), or is flat (E204 at its layers)
             builtins = _builtins(shape)
             self.graph.block_inputs[path] = shape
+            if not self._one_grid(definition, call, shape):
+                return None
         try:
             callee_env = bind_params(definition, call, env, {}, self.sink, builtins)
         except EvalError:
