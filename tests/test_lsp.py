@@ -106,6 +106,28 @@ async def test_initialize_announces_the_features(client: LanguageClient):
     assert list(caps.code_action_provider.code_action_kinds) == [t.CodeActionKind.QuickFix]
 
 
+async def test_server_info_and_no_torch_in_the_server(client, workdir):
+    text = (workdir / "v4.incp").read_text()
+    uri = await open_doc(client, workdir / "v4.incp")
+    await client.text_document_hover_async(t.HoverParams(t.TextDocumentIdentifier(uri), position(text, "inception_a x4", 3)))
+    info = await client.workspace_execute_command_async(t.ExecuteCommandParams("inception-dsl.serverInfo"))
+    assert info["torch_imported"] is False and info["rechecks"] >= 1
+    assert info["parse_cache"]["misses"] >= 2  # the spec and its import
+
+
+async def test_hover_in_a_library_shows_the_shapes_of_an_importer(client, workdir):
+    (workdir / "sub").mkdir(exist_ok=True)
+    main = 'import "../blocks/inception_v4.incp"\nnetwork n3 {\n  input 384x17x17\n  inception_a x2\n}\n'
+    (workdir / "sub" / "main3.incp").write_text(main)
+    library = workdir / "blocks" / "inception_v4.incp"
+    lib_uri = await open_doc(client, library)
+    main_uri = await open_doc(client, workdir / "sub" / "main3.incp")
+    assert list(await diagnostics(client, main_uri)) == []
+    text = library.read_text()
+    hover = await client.text_document_hover_async(t.HoverParams(t.TextDocumentIdentifier(lib_uri), position(text, "conv(96, 1x1)", 1)))
+    assert "`inception_a.1.branch0`: 384x17x17 → 96x17x17" in hover.contents.value  # from sub/main3.incp
+
+
 async def test_e201_at_its_range_with_related_information(client, workdir):
     uri = await open_doc(client, workdir / "broken.incp", BROKEN)
     found = await diagnostics(client, uri)

@@ -11,6 +11,7 @@ document and anchors its relative imports."""
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from dataclasses import dataclass, field
@@ -27,7 +28,14 @@ from inception_dsl.language.source import SourceFile
 from inception_dsl.lint.config import ConfigError, LintConfig, find_config, load_config
 from inception_dsl.lint.linter import check_networks, lint_findings
 
-__all__ = ["Analysis", "Analyzer"]
+__all__ = ["Analysis", "Analyzer", "norm"]
+
+
+@functools.lru_cache(maxsize=4096)
+def norm(path: str) -> str:
+    """One spelling per file: imports are named as written (`dir/../blocks/x.incp`),
+    documents by their URI's path."""
+    return os.path.normpath(path)
 
 
 @dataclass
@@ -49,7 +57,8 @@ class Analysis:
         return self.program.main_module
 
     def file(self, path: str) -> tuple[SourceFile, ast.Module] | None:
-        return self.program.files.get(path)
+        """The parsed file at `path`, however the import spelled it."""
+        return next((entry for key, entry in self.program.files.items() if norm(key) == norm(path)), None)
 
 
 def _mtime(path: str) -> float | None:

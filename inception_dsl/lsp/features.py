@@ -7,6 +7,7 @@ from pygls.exceptions import JsonRpcException
 
 from inception_dsl.language.source import Span
 from inception_dsl.lsp import actions, completion, hints, hover, navigation, symbols
+from inception_dsl.lsp.analysis import norm
 from inception_dsl.lsp.diagnostics import to_lsp, uri_of
 from inception_dsl.lsp.positions import span_range
 
@@ -119,7 +120,7 @@ def _navigating(ls, guarded) -> None:
             return [_location(ls, s) for s in navigation.rename_spans(kind, name, body, None, {}, {})]
         definition = analysis.program.definitions.get(name)
         modules, importers = ls.workspace_programs()
-        spans = navigation.references(name, definition.span.path if definition else None, modules, importers,
+        spans = navigation.references(name, norm(definition.span.path) if definition else None, modules, importers,
                                       declaration=params.context.include_declaration)
         return [_location(ls, s) for s in spans]
 
@@ -165,7 +166,25 @@ def _editing(ls, guarded) -> None:
         return await code_actions(ls, params)
 
 
+SERVER_INFO = "inception-dsl.serverInfo"
+
+
+def _commands(ls) -> None:
+    @ls.command(SERVER_INFO)
+    def server_info(ls, *args):
+        """What the server holds, for status lines and tests: version, the parse cache,
+        how many re-checks ran, and whether anything imported torch (nothing should)."""
+        import sys
+
+        from inception_dsl import __version__
+
+        cache = ls.analyzer.cache
+        return {"version": __version__, "torch_imported": "torch" in sys.modules, "rechecks": ls.analyzer.runs,
+                "parse_cache": {"entries": len(cache), "hits": cache.hits, "misses": cache.misses}}
+
+
 def register(ls, guarded) -> None:
+    _commands(ls)
     _sync(ls)
     _reading(ls, guarded)
     _navigating(ls, guarded)
@@ -185,7 +204,7 @@ async def rename(ls, params: t.RenameParams) -> t.WorkspaceEdit:
         raise navigation.RenameError(f"`{params.new_name}` is already defined")
     definition = analysis.program.definitions.get(name)
     modules, importers = ls.workspace_programs() if kind == "block" else ({}, {})
-    spans = navigation.rename_spans(kind, name, body, definition.span.path if definition else None, modules, importers)
+    spans = navigation.rename_spans(kind, name, body, norm(definition.span.path) if definition else None, modules, importers)
     changes: dict[str, list[t.TextEdit]] = {}
     for span in spans:
         changes.setdefault(uri_of(span.path), []).append(t.TextEdit(span_range(span, ls.encoding), params.new_name))

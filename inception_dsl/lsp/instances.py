@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from inception_dsl.backends.summary import node_macs
 from inception_dsl.ir import Graph, Node, Op, param_count
 from inception_dsl.language.source import Span
+from inception_dsl.lsp.analysis import norm
 
 __all__ = ["Instance", "instances", "shape_text"]
 
@@ -62,8 +63,8 @@ class Instance:
 
 
 def _within(inner: Span | None, outer: Span) -> bool:
-    return (inner is not None and inner.source.path == outer.source.path
-            and outer.start <= inner.start and inner.end <= outer.end)
+    return (inner is not None and outer.start <= inner.start and inner.end <= outer.end
+            and (inner.source is outer.source or norm(inner.source.path) == norm(outer.source.path)))
 
 
 def instances(graphs: list[Graph], span: Span, *, repeated: bool = False) -> list[Instance]:

@@ -22,7 +22,7 @@ from inception_dsl import __version__
 from inception_dsl.language.diagnostics import DiagnosticSink
 from inception_dsl.language.limits import DEFAULT_LIMITS, Limits
 from inception_dsl.language.program import file_key, load_program
-from inception_dsl.lsp.analysis import Analysis, Analyzer
+from inception_dsl.lsp.analysis import Analysis, Analyzer, norm
 from inception_dsl.lsp.diagnostics import group_by_file, to_lsp, uri_of
 from inception_dsl.lsp.positions import Lines
 
@@ -104,7 +104,7 @@ class IncpLanguageServer(LanguageServer):
         """Open documents whose last analysis loaded this one (re-checked when it changes)."""
         path = path_of(uri)
         return [other for other in list(self.workspace.text_documents) if other != uri
-                and (a := self.analyzer.last(path_of(other))) is not None and path in a.program.files]
+                and (a := self.analyzer.last(path_of(other))) is not None and a.file(path) is not None]
 
     def publish(self, uri: str, analysis: Analysis) -> None:
         main = path_of(uri)
@@ -140,7 +140,7 @@ class IncpLanguageServer(LanguageServer):
         of open documents that import it with the same text."""
         graphs = list(own.graphs)
         for other in self.open_analyses():
-            entry = other.program.files.get(path)
+            entry = other.file(path)
             if other is not own and entry is not None and entry[0].text == text:
                 graphs.extend(other.graphs)
         return graphs
@@ -150,15 +150,16 @@ class IncpLanguageServer(LanguageServer):
         documents' analyses and the .incp files under the workspace folders."""
         modules, importers = {}, {}
         for analysis in self.open_analyses():
-            modules.update(analysis.program.files)
-            importers[analysis.path] = set(analysis.program.files)
+            modules.update((norm(key), entry) for key, entry in analysis.program.files.items())
+            importers[norm(analysis.path)] = {norm(key) for key in analysis.program.files}
         for path in self._workspace_files():
             if path in importers:
                 continue
-            program = load_program(path, DiagnosticSink(), limits=self.analyzer.limits, cache=self.analyzer.cache)
+            program = load_program(path, DiagnosticSink(), limits=self.analyzer.limits, cache=self.analyzer.cache,
+                                   overlay=self.unsaved())
             for key, entry in program.files.items():
-                modules.setdefault(key, entry)
-            importers[path] = set(program.files)
+                modules.setdefault(norm(key), entry)
+            importers[path] = {norm(key) for key in program.files}
         return modules, importers
 
     def _workspace_files(self) -> list[str]:
