@@ -107,6 +107,12 @@ class Graph:
     blocks: dict[str, CallSite] = field(default_factory=dict)  # scope -> block instance
     # scope -> input shape, for block instances that read in_channels / in_height / in_width
     block_inputs: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    # `X xN`: instance path -> (first instance's path, N); instances are `x.0 ...`, or
+    # positions of a `{ ... }` sequence (`features.6 ... features.9`), see naming.py
+    repeats: dict[str, tuple[str, int]] = field(default_factory=dict)
+    # `{ ... }` statements written in the network body: their members are the stages
+    # (`features.0 ...`); drawn as clusters around them
+    groups: dict[str, Stage] = field(default_factory=dict)
     span: Span | None = None
     _g: nx.DiGraph = field(default_factory=nx.DiGraph, repr=False)
 

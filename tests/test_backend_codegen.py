@@ -56,7 +56,7 @@ def test_parameterized_block_is_one_class():
     source = to_python(analyze(SPECS / "v4.incp"))
     assert source.count("class InceptionA(") == 1
     assert "def __init__(self, in_channels: int, *, k: int, l: int, m: int, n: int):" in source
-    assert "_repeat(4, self.stem.out_channels, InceptionA)" in source
+    assert '_splice(self, 6, _repeat(4, getattr(self, "5").out_channels, InceptionA))' in source  # features.6-9
     assert "x = torch.cat((x0, x1, x2, x3), 1)" in source
     assert "def __init__(self, *, num_classes: int = 1000, dropout: float = 0.2):" in source
 

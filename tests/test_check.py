@@ -22,9 +22,9 @@ def test_v4_stage_shapes_match_the_paper():
     result = analyze(SPECS / "v4.incp")
     assert result.ok, result.diagnostics
     shapes = stage_shapes(result.graph)
-    assert shapes["stem"] == (384, 35, 35)
-    assert shapes["reduction_a"] == (1024, 17, 17)
-    assert shapes["reduction_b"] == (1536, 8, 8)
+    assert shapes["features.5"] == (384, 35, 35)  # the stem's last concat
+    assert shapes["features.10"] == (1024, 17, 17)  # Reduction-A
+    assert shapes["features.18"] == (1536, 8, 8)  # Reduction-B
     assert result.graph.node("output").shape == (1000,)
     assert total_params(result.graph) == 42_679_816
 
@@ -68,7 +68,7 @@ def test_check_does_not_import_torch():
 def test_input_override_changes_shapes():
     result = analyze(SPECS / "v4.incp", input_shape=(3, 331, 331))
     assert result.ok
-    assert stage_shapes(result.graph)["stem"] == (384, 39, 39)
+    assert stage_shapes(result.graph)["features.5"] == (384, 39, 39)
 
 
 def test_network_parameter_override():

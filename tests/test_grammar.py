@@ -64,7 +64,7 @@ def test_a_semicolon_or_a_colon_says_which_was_meant():
     assert result.ok and result.graph.node("output").shape == (24, 8, 8)
     labelled = "network n {\n  input 3x8x8\n  stem: { conv(8, 3x3) }\n}\n"
     result = analyze_text(labelled, "spec.incp")
-    assert result.ok and "stem.conv0.conv" in result.graph
+    assert result.ok and "stem.0.conv" in result.graph  # a sequence member is named by its position
 
 
 def test_fmt_keeps_the_separator_that_keeps_two_statements_apart():

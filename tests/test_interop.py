@@ -157,7 +157,7 @@ def test_convert_command_writes_weights_that_load_strictly(tmp_path, capsys):
     assert main(argv) == 0
     ours = load(SPECS / "googlenet.incp")
     ours.load_state_dict(torch.load(out, weights_only=True), strict=True)
-    assert torch.equal(ours.state_dict()["inception4a.branch4.conv1.bn.running_var"],
+    assert torch.equal(ours.state_dict()["inception4a.branch4.1.bn.running_var"],
                        reference.state_dict()["inception4a.branch4.1.bn.running_var"])
 
     # weights that do not fit: exit 1, the first disagreeing layers named, nothing written

@@ -43,12 +43,12 @@ def test_weights_from_a_file(tmp_path):
 
 def test_weights_that_do_not_fit_raise_one_grouped_error():
     state = inception_dsl.loads(SPEC, seed=1).state_dict()
-    del state["unit.1.branch1.conv1.conv.weight"]
+    del state["unit.1.branch1.1.conv.weight"]
     state["unit.0.branch0.bn.extra"] = torch.zeros(1)
     state["fc.weight"] = torch.zeros(5, 8)
     with pytest.raises(WeightsError) as error:
         inception_dsl.loads(SPEC, weights=state)
     message = str(error.value)
-    assert "unit.1" in message and "branch1.conv1.conv.weight" in message
+    assert "unit.1" in message and "branch1.1.conv.weight" in message
     assert "unit.0" in message and "extra" in message
     assert "fc: wrong shape" in message and "5x8" in message and "4x16" in message

@@ -159,7 +159,7 @@ async def test_hover_shows_each_instance_shape(client, workdir):
     assert list(await diagnostics(client, uri)) == []
     hover = await client.text_document_hover_async(t.HoverParams(t.TextDocumentIdentifier(uri), position(text, "inception_a x4", 3)))
     value = hover.contents.value
-    assert "inception_a.3`: 384x35x35 → 384x35x35" in value and "params each: 317,632" in value
+    assert "features.9`: 384x35x35 → 384x35x35" in value and "params each: 317,632" in value
     assert "Inception-A" in value  # the comment above the block's definition
     hover = await client.text_document_hover_async(t.HoverParams(t.TextDocumentIdentifier(uri), position(text, "linear(num_classes)", 2)))
     assert "linear(out, bias=true)" in hover.contents.value and "1536 → 1000" in hover.contents.value
@@ -226,7 +226,7 @@ async def test_inlay_hints_are_off_until_the_setting_turns_them_on(client, workd
     hints = await client.text_document_inlay_hint_async(t.InlayHintParams(t.TextDocumentIdentifier(uri), whole))
     labels = {h.position.line: h.label for h in hints}
     assert labels[position(text, "inception_a x4").line] == "→ 384x35x35"
-    assert labels[position(text, "classifier").line] == "→ 1000"
+    assert labels[position(text, "last_linear").line] == "→ 1000"
 
 
 HOSTILE = {

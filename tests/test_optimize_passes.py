@@ -60,7 +60,7 @@ def test_fold_bn_removes_exactly_the_bns_that_follow_a_conv(graph):
 
 def test_fold_bn_keeps_the_bias_of_a_linear_conv(graph):
     _, recipes = optimize(graph, ("fold_bn",))
-    linear_conv = "mixed.branch2.conv1"  # conv(4, 1x1, linear) followed by a separate bn
+    linear_conv = "mixed.branch2.1"  # conv(4, 1x1, linear) followed by a separate bn
     assert Param(f"{linear_conv}.bias") in _leaves(recipes[f"{linear_conv}.bias"])
 
 
@@ -76,12 +76,12 @@ def test_fuse_sibling_convs_fuses_same_geometry_readers_of_one_tensor(graph):
     assert fused.op is Op.CONV and fused.attrs["out_channels"] == 4 + 6 and fused.shape == (10, 16, 16)
     assert optimized.node("mixed.branch0.conv").op is Op.SLICE
     assert optimized.node("mixed.branch0.conv").attrs == {"start": 0, "stop": 4}
-    assert optimized.node("mixed.branch1.conv0.conv").attrs == {"start": 4, "stop": 10}
+    assert optimized.node("mixed.branch1.0.conv").attrs == {"start": 4, "stop": 10}
     # another dilation, and the conv after the pool, read something else or differently: untouched
-    assert optimized.node("mixed.branch2.conv0.conv").op is Op.CONV
-    assert optimized.node("mixed.branch3.conv1.conv").op is Op.CONV
+    assert optimized.node("mixed.branch2.0.conv").op is Op.CONV
+    assert optimized.node("mixed.branch3.1.conv").op is Op.CONV
     assert recipes["mixed.fused.weight"] == Concat((Param("mixed.branch0.conv.weight"),
-                                                    Param("mixed.branch1.conv0.conv.weight")))
+                                                    Param("mixed.branch1.0.conv.weight")))
     assert "mixed.branch0.conv.weight" not in recipes
 
 

@@ -50,9 +50,9 @@ def test_v4_at_full_size_fuses_and_folds():
     assert "BN" not in ops and "DROPOUT" not in ops
     assert ops.count("SLICE") > 0
     # a conv + BN becomes one Conv2d with a bias; the fused 1x1 of Inception-A is 96+64+64 wide
-    assert module.inception_a_0_fused.out_channels == 224
-    assert module.stem_conv0_conv.bias is not None
-    assert module.stem_conv0_conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert module.features_6_fused.out_channels == 224
+    assert module.features_0_conv.bias is not None
+    assert module.features_0_conv.weight.is_contiguous(memory_format=torch.channels_last)
 
 
 def test_an_optimized_module_refuses_training_mode():

@@ -73,8 +73,8 @@ def test_compile_and_load_build_the_network_the_file_describes(tmp_path, capsys)
         from_list = inception_dsl.load(V4, params=[str(V4_10), {"num_classes": 7}])
     count = lambda model: sum(p.numel() for p in model.parameters())  # noqa: E731
     assert count(compiled) == count(loaded) == 41_158_186
-    assert compiled.classifier.out_features == loaded.classifier.out_features == 10
-    assert from_list.classifier.out_features == 7  # the mapping after the file wins
+    assert compiled.last_linear.out_features == loaded.last_linear.out_features == 10
+    assert from_list.last_linear.out_features == 7  # the mapping after the file wins
     assert [k for k in compiled.state_dict()] == [k for k in loaded.state_dict()]
 
 

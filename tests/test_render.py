@@ -68,11 +68,11 @@ def test_default_view_is_one_box_per_stage_with_repeats_folded():
     source = to_dot(graph)
     assert "inception_a x4\\n384x35x35" in source
     assert "inception_b x7\\n1024x17x17" in source and "inception_c x3\\n1536x8x8" in source
-    assert "stem: stem_v4\\n384x35x35" in source
+    assert "5: mixed_5a\\n384x35x35" in source  # a member of the sequence `features`, by position
     assert 'label="1024x17x17"' in source  # edges carry the tensor shape
-    assert "Filter concat" not in source and "subgraph" not in source
+    assert "Filter concat" not in source and source.count("subgraph cluster_") == 1  # `features`
     unfolded = to_dot(graph, View(fold=False))
-    assert all(f'"inception_a.{i}\\n384x35x35"' in unfolded for i in range(4)) and " x4" not in unfolded
+    assert all(f'"{6 + i}: inception_a\\n384x35x35"' in unfolded for i in range(4)) and " x4" not in unfolded
 
 
 NESTED = """
@@ -91,8 +91,8 @@ def test_repetitions_fold_at_any_depth_and_compound_statements_are_clusters():
     assert result.ok, result.diagnostics
     source = to_dot(result.graph)
     assert 'label="stage1"' in source and 'label="stage2 x2"' in source  # clusters
-    assert '"unit x5\\n8x16x16"' in source and '"unit_2: unit x3\\n16x16x16"' in source
-    assert '"1x1 Conv (8) x2"' in source
+    assert '"unit x5\\n8x16x16"' in source and '"unit x3\\n16x16x16"' in source  # positions 1-5, 1-3
+    assert '"1x1 Conv (8) x2\\n8x16x16"' in source  # a stage: a member of `stage1`
     assert source.count("subgraph cluster_") == 2
     unfolded = to_dot(result.graph, View(fold=False))
     assert " x5" not in unfolded and unfolded.count('label="stage2.') == 2
@@ -101,11 +101,11 @@ def test_repetitions_fold_at_any_depth_and_compound_statements_are_clusters():
 def test_expand_opens_only_the_named_block_as_a_cluster():
     graph = analyze(V4).graph
     source = to_dot(graph, View(expand=frozenset({"reduction_a"})))
-    assert source.count("subgraph cluster_") == 1
-    assert 'label="reduction_a"' in source and "3x3 Conv (384 stride 2 V)" in source
+    assert source.count("subgraph cluster_") == 2  # `features` and the opened block
+    assert 'label="10: reduction_a"' in source and "3x3 Conv (384 stride 2 V)" in source
     assert "inception_b x7\\n1024x17x17" in source  # still folded and closed
     everything = to_dot(graph, View(expand=frozenset({"all"})))
-    assert everything.count("subgraph cluster_") == 6  # stem, a, reduction_a, b, reduction_b, c
+    assert everything.count("subgraph cluster_") == 9  # features; mixed_3a/4a/5a, a, reduction_a, b, reduction_b, c
     assert "7x1 Conv (320)" in everything and "1x3 Conv (256)" in everything
 
 
@@ -124,10 +124,10 @@ def test_svg_shows_stage_names_and_shapes(tmp_path):
     status, out = render(tmp_path, V4, name="v4.svg")
     assert status == 0
     texts, tooltips = svg_texts(out)
-    for expected in ("stem: stem_v4", "inception_a x4", "reduction_a", "inception_b x7", "reduction_b",
+    for expected in ("3: mixed_3a", "inception_a x4", "10: reduction_a", "inception_b x7", "18: reduction_b",
                      "inception_c x3", "384x35x35", "1024x17x17", "1536x8x8", "Linear (1000)"):
         assert expected in texts, expected
-    assert "specs/v4.incp:8\ninception_a.0" in tooltips  # picture -> call site in the source
+    assert "specs/v4.incp:19\nfeatures.6" in tooltips  # picture -> call site in the source
 
 
 def _node_positions(path: Path) -> dict[str, tuple[float, float]]:
@@ -144,12 +144,11 @@ def test_block_layout_is_the_papers_branches_left_to_right_concat_at_the_bottom(
     status, out = render(tmp_path, V4, "--block", "inception_a", name="a.svg")
     assert status == 0
     at = _node_positions(out)
-    firsts = ["inception_a.0.branch0", "inception_a.0.branch1.conv0", "inception_a.0.branch2.conv0",
-              "inception_a.0.branch3.avgpool0"]
+    firsts = ["features.6.branch0", "features.6.branch1.0", "features.6.branch2.0", "features.6.branch3.0"]
     xs = [at[name][0] for name in firsts]
     assert xs == sorted(xs) and len(set(xs)) == 4  # spec order, side by side
-    concat_y = at["inception_a.0.cat"][1]
-    input_y = at["stem.mixed_5a.cat"][1]
+    concat_y = at["features.6.cat"][1]
+    input_y = at["features.5.cat"][1]
     assert input_y < min(y for _, y in at.values() if y != input_y)  # input on top
     assert concat_y == max(y for _, y in at.values())  # filter concat at the bottom
 
@@ -270,7 +269,7 @@ def test_spec_with_errors_exits_1_and_leaves_the_old_output_alone(tmp_path, caps
 def test_unknown_expand_name_is_a_usage_error(tmp_path, capsys):
     status, out = render(tmp_path, V4, "--expand", "inception_bb")
     assert status == 2 and not out.exists() and "did you mean `inception_b`" in capsys.readouterr().err
-    assert render(tmp_path, V4, "--expand", "stem", "inception_b.3")[0] == 0  # statement, instance
+    assert render(tmp_path, V4, "--expand", "mixed_3a", "features.13")[0] == 0  # block, instance
     assert render(tmp_path, SMALL, "--expand", "tower", "inner")[0] == 0  # a block inside a block
 
 

@@ -22,17 +22,21 @@ from .conftest import ROOT, SPECS
 
 # /work/shared/reference/architectures.md, Appendix A, "Measured: timm inception_v4 @ 299x299":
 # (params, FlopCounterMode FLOPs) per block; MACs are FLOPs / 2.
+# Our stages are timm's modules (features.N), so the names are the reference's own.
 V4_REFERENCE = {
-    "inception_a.0": (317_632, 775_219_200),
-    "reduction_a": (2_306_112, 2_194_329_600),
-    "inception_b.3": (2_936_256, 1_694_529_536),
-    "reduction_b": (2_747_392, 1_022_197_760),
-    "inception_c.2": (4_553_088, 581_959_680),
-    "classifier": (1_537_000, 3_072_000),
+    "features.0": (928, 38_363_328),  # the stem: features.0-5
+    "features.1": (9_280, 398_297_088),
+    "features.2": (18_560, 796_594_176),
+    "features.3": (55_488, 589_344_768),
+    "features.4": (189_312, 1_944_436_736),
+    "features.5": (332_160, 812_851_200),
+    "features.6": (317_632, 775_219_200),  # the first Inception-A
+    "features.10": (2_306_112, 2_194_329_600),  # Reduction-A
+    "features.14": (2_936_256, 1_694_529_536),  # the fourth Inception-B
+    "features.18": (2_747_392, 1_022_197_760),  # Reduction-B
+    "features.21": (4_553_088, 581_959_680),  # the third Inception-C
+    "last_linear": (1_537_000, 3_072_000),
 }
-# the stem is timm's features.0-5
-V4_STEM = (928 + 9_280 + 18_560 + 55_488 + 189_312 + 332_160,
-           38_363_328 + 398_297_088 + 796_594_176 + 589_344_768 + 1_944_436_736 + 812_851_200)
 
 
 @pytest.fixture(scope="module")
@@ -51,9 +55,9 @@ def test_v4_totals_equal_the_reference(v4):
 
 def test_v4_per_block_figures_equal_the_reference(v4):
     rows = {row.name: row for row in to_summary(v4).rows}
-    for name, (params, flops) in {**V4_REFERENCE, "stem": V4_STEM}.items():
+    for name, (params, flops) in V4_REFERENCE.items():
         assert (rows[name].params, rows[name].macs * 2) == (params, flops), name
-    assert rows["inception_b.6"].shape == (1024, 17, 17)
+    assert rows["features.17"].shape == (1024, 17, 17)
 
 
 def test_aux_head_is_marked_and_counted():
@@ -66,16 +70,15 @@ def test_aux_head_is_marked_and_counted():
 
 def test_depth_rows_add_up_to_their_stage(v4):
     summary = to_summary(v4, depth=1)
-    stage = next(r for r in summary.rows if r.name == "stem")
-    children = [r for r in summary.rows if r.level == 1 and r.name.startswith("stem.")]
-    assert [r.name for r in children] == ["stem.conv0", "stem.conv1", "stem.conv2", "stem.mixed_3a",
-                                         "stem.mixed_4a", "stem.mixed_5a"]
+    stage = next(r for r in summary.rows if r.name == "features.4")
+    children = [r for r in summary.rows if r.level == 1 and r.name.startswith("features.4.")]
+    assert [r.name for r in children] == ["features.4.branch0", "features.4.branch1", "features.4.cat"]
     assert sum(r.params for r in children) == stage.params
     assert sum(r.macs for r in children) == stage.macs
     assert sum(r.activation_bytes for r in children) == stage.activation_bytes
     assert sum(r.params for r in summary.rows if r.level == 0) == summary.params  # no double counting
     deeper = to_summary(v4, depth=2)
-    assert any(r.name == "stem.mixed_4a.branch1" and r.level == 2 for r in deeper.rows)
+    assert any(r.name == "features.4.branch1.3" and r.level == 2 for r in deeper.rows)
 
 
 def test_batch_scales_macs_and_memory_not_params_and_dtype_scales_memory(v4):
@@ -92,12 +95,12 @@ def test_formats_agree(v4):
     document = json.loads(format_json(summary))
     assert document["total"] == {"params": 42_679_816, "macs": 12_253_974_624, "flops": 24_507_949_248,
                                  "activation_bytes": summary.activation_bytes}
-    assert [r["name"] for r in document["rows"]][:3] == ["input", "stem", "inception_a.0"]
+    assert [r["name"] for r in document["rows"]][:3] == ["input", "features.0", "features.1"]
     table = list(csv.DictReader(io.StringIO(format_csv(summary))))
     assert table[-1]["name"] == "total" and int(table[-1]["macs"]) == 12_253_974_624
     assert sum(int(r["params"]) for r in table[:-1]) == 42_679_816
     text = format_table(summary)
-    assert "12,253,974,624" in text and "42,679,816" in text and "inception_a.3" in text
+    assert "12,253,974,624" in text and "42,679,816" in text and "features.9" in text
 
 
 def test_cli_formats_and_options(capsys):
@@ -106,7 +109,7 @@ def test_cli_formats_and_options(capsys):
     assert document["batch"] == 2 and document["input"] == [3, 96, 96]
     assert main(["summary", str(SPECS / "v4.incp"), "--depth", "1"]) == 0
     out = capsys.readouterr().out
-    assert "  inception_a.0.branch2" in out and "total" in out
+    assert "  features.6.branch2" in out and "total" in out
 
 
 def test_cli_spec_with_errors_exits_1(tmp_path, capsys):

@@ -28,19 +28,19 @@ def test_a_fitting_checkpoint_loads(v4):
     model, scopes = v4
     state = fresh_state(model)
     torch.manual_seed(1)
-    state["classifier.weight"] = torch.randn_like(state["classifier.weight"])
+    state["last_linear.weight"] = torch.randn_like(state["last_linear.weight"])
     load_weights(model, state, scopes)
-    assert torch.equal(model.state_dict()["classifier.weight"], state["classifier.weight"])
+    assert torch.equal(model.state_dict()["last_linear.weight"], state["last_linear.weight"])
 
 
 def test_every_problem_in_one_error_grouped_by_block(v4):
     model, scopes = v4
     state = fresh_state(model)
-    removed = [k for k in state if k.startswith("inception_a.2.branch1.")]
+    removed = [k for k in state if k.startswith("features.8.branch1.")]
     for key in removed:
         del state[key]
-    state["inception_c.1.extra.weight"] = torch.zeros(3)
-    state["stem.conv0.conv.weight"] = torch.zeros(32, 1, 3, 3)
+    state["features.20.extra.weight"] = torch.zeros(3)
+    state["features.0.conv.weight"] = torch.zeros(32, 1, 3, 3)
     before = fresh_state(model)
     with pytest.raises(WeightsError) as error:
         load_weights(model, state, scopes)
@@ -48,10 +48,10 @@ def test_every_problem_in_one_error_grouped_by_block(v4):
     lines = message.splitlines()
     assert lines[0] == (f"the state_dict does not fit the network: {len(removed)} missing, 1 unexpected, "
                         "1 with the wrong shape")
-    assert any(line.startswith(f"  inception_a.2: missing {len(removed)} keys (branch1.conv0.conv.weight, ")
+    assert any(line.startswith(f"  features.8: missing {len(removed)} keys (branch1.0.conv.weight, ")
                for line in lines), message
-    assert "  inception_c.1: unexpected 1 key (extra.weight)" in lines
-    assert any(line.startswith("  stem: wrong shape for 1 key (conv0.conv.weight: checkpoint 32x1x3x3, network 32x3x3x3)")
+    assert "  features.20: unexpected 1 key (extra.weight)" in lines
+    assert any(line.startswith("  features.0: wrong shape for 1 key (conv.weight: checkpoint 32x1x3x3, network 32x3x3x3)")
                for line in lines), message
     # nothing was loaded: the model is untouched
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
@@ -59,10 +59,10 @@ def test_every_problem_in_one_error_grouped_by_block(v4):
 
 def test_long_key_lists_are_shortened(v4):
     model, scopes = v4
-    state = {k: v for k, v in fresh_state(model).items() if not k.startswith("reduction_b.")}
+    state = {k: v for k, v in fresh_state(model).items() if not k.startswith("features.18.")}
     with pytest.raises(WeightsError) as error:
         load_weights(model, state, scopes)
-    (line,) = [line for line in str(error.value).splitlines() if line.startswith("  reduction_b:")]
+    (line,) = [line for line in str(error.value).splitlines() if line.startswith("  features.18:")]
     assert line.endswith("more)") and line.count(",") == 6
 
 

@@ -15,7 +15,7 @@ from inception_dsl.language import syntax as ast
 from inception_dsl.language.diagnostics import DiagnosticSink, Label
 from inception_dsl.ir import CallSite, Graph, Node, Op, Stage
 from inception_dsl.language.limits import DEFAULT_LIMITS, Limits
-from inception_dsl.language.naming import TRANSPARENT, statement_names
+from inception_dsl.language.naming import TRANSPARENT, TRANSPARENT_LABEL, instance_names, shortcut_name, statement_names
 from inception_dsl.language.program import Program
 from inception_dsl.passes.infer_shapes import infer_shapes
 from inception_dsl.language.values import EvalError, Symbol, describe, did_you_mean, evaluate, outside_value_problem
@@ -221,7 +221,10 @@ class _Elaborator:
         return True
 
     # -- statements
-    def sequence(self, body, x, env, scope, origin, *, context="seq", top=False) -> str | None:
+    def sequence(self, body, x, env, scope, origin, *, context="seq", top=False, stages=False) -> str | None:
+        """The statements of a body; `top` for the network's, `stages` where each statement
+        is a stage (the network body, and `{ ... }` sequences written in it)."""
+        stages = stages or top
         names = statement_names(body, context, self.program.definitions)
         produced: dict[str, str | None] = {}
         outputs: list[tuple[str, Any]] = []
@@ -249,6 +252,8 @@ class _Elaborator:
                                    help="give one of them a distinct label (`name: ...`)")
                     continue
                 seen[name] = stmt
+            if not self._transparent_ok(stmt):
+                continue
             source = x
             if stmt.source is not None:  # checked even when `when` leaves the statement out
                 if stmt.source not in produced:
@@ -263,9 +268,9 @@ class _Elaborator:
                 self._check_callees(stmt.op)  # the compiled module still builds it when asked to
                 continue
             path = _join(scope, name)
-            if top:
-                self.stage = name or ""
-            y = self.statement(stmt, path, source, env, origin, scope_stage=top)
+            if stages:
+                self.stage = path
+            y = self.statement(stmt, scope, name, context, source, env, origin, scope_stage=stages)
             if stmt.label:
                 produced[stmt.label] = y
             if stmt.source is None:
@@ -326,8 +331,26 @@ class _Elaborator:
                         if stage.name == name or stage.name.startswith(name + "."):
                             stage.aux = True
 
-    def statement(self, stmt: ast.Labeled, path, x, env, origin, scope_stage=False) -> str | None:
+    def _transparent_ok(self, stmt: ast.Labeled) -> bool:
+        """`_: ...` (no scope level) fits a `{ ... }` sequence or a concat, once."""
+        if stmt.label != TRANSPARENT_LABEL:
+            return True
+        if stmt.repeat is not None or stmt.condition is not None or isinstance(stmt.op, (ast.Call, ast.Residual)):
+            what = "a repeated statement" if stmt.repeat is not None else "a statement with `when`" \
+                if stmt.condition is not None else (
+                "a residual" if isinstance(stmt.op, ast.Residual) else "a layer or block call")
+            self.sink.emit(codes.MISPLACED, f"the label `_` (no scope level) cannot name {what}",
+                           stmt.label_span or stmt.span, "its parts would have no names of their own",
+                           help="give the statement a label of its own")
+            return False
+        return True
+
+    def statement(self, stmt: ast.Labeled, scope, name, context, x, env, origin, scope_stage=False) -> str | None:
+        """One statement named `name` in `scope` (its `xN` instances named by naming.py)."""
+        path = _join(scope, name)
         if stmt.repeat is None:
+            if scope_stage and isinstance(stmt.op, ast.Seq):  # a `{ ... }` in the network: its members are stages
+                return self._group(stmt, path, x, env, origin)
             y = self.op(stmt.op, path, x, env, origin, stmt)
             if scope_stage and path:
                 self._stage(path, stmt, y)
@@ -335,8 +358,12 @@ class _Elaborator:
         count = self._repeat_count(stmt, env)
         if count is None:
             return None
-        for index in range(count):
-            instance = f"{path}.{index}"
+        instances = [_join(scope, n) for n in instance_names(context, stmt, name, count)]
+        for instance in instances:
+            self.graph.repeats[instance] = (instances[0], count)
+            if scope_stage and isinstance(stmt.op, ast.Seq):
+                x = self._group(stmt, instance, x, env, origin)
+                continue
             if scope_stage:
                 self.stage = instance
             x = self.op(stmt.op, instance, x, env, origin, stmt)
@@ -362,6 +389,13 @@ class _Elaborator:
             return None
         return count
 
+    def _group(self, stmt: ast.Labeled, path: str, x, env, origin) -> str | None:
+        """A `{ ... }` written in the network body: a group whose members are stages."""
+        group = Stage(path, "seq", None, stmt.span)
+        self.graph.groups[path] = group
+        group.output = self.sequence(stmt.op.body, x, env, path, origin, stages=True)
+        return group.output
+
     def _stage(self, name: str, stmt: ast.Labeled, out: str | None) -> None:
         kind = stmt.op.name if isinstance(stmt.op, ast.Call) else type(stmt.op).__name__.lower()
         if isinstance(stmt.op, ast.Concat) and stmt.op.reduction:
@@ -386,10 +420,12 @@ class _Elaborator:
                 self.sink.emit(codes.MISPLACED, "`from` is not allowed on a concat branch", stmt.source_span,
                                "every branch reads the concat's input")
                 continue
+            if not self._transparent_ok(stmt):
+                continue
             if not self._condition(stmt, env):
                 self._check_callees(stmt.op)
                 continue
-            branches.append(self.statement(stmt, _join(path, name), x, env, origin))
+            branches.append(self.statement(stmt, path, name, "concat", x, env, origin))
         for stmt in op.body:
             if not isinstance(stmt, ast.Labeled):
                 self.sink.emit(codes.MISPLACED, "`input`/`output` are not allowed inside a concat", stmt.span)
@@ -412,7 +448,8 @@ class _Elaborator:
         branch = self.sequence(op.body, x, env, path, origin, context="residual")
         shortcut = x
         if op.shortcut is not None:
-            shortcut = self.sequence(op.shortcut, x, env, _join(path, "shortcut"), origin)
+            shortcut = self.sequence(op.shortcut, x, env, _join(path, shortcut_name(op.shortcut)), origin,
+                                     context="residual" if shortcut_name(op.shortcut) is TRANSPARENT else "seq")
         if scale != 1.0:
             branch = self._add(_join(path, "scale"), Op.SCALE, {"value": scale}, op.span, origin, [branch])
         y = self._add(_join(path, "add"), Op.ADD, {}, op.span, origin, [shortcut, branch])

@@ -1,25 +1,40 @@
 """How statements are named. The names become IR node ids and nn.Module attribute
 paths (state_dict keys), so elaborate.py and the Python backend both call these
-functions: change a rule here and saved weights stop loading.
+functions: change a rule here and saved weights stop loading. The rules are chosen so
+that a spec written with the reference's labels has the reference's state_dict keys
+(timm's `features.6.branch1.0.conv.weight`, torchvision's `layer1.0.downsample.1.weight`).
 
 - a labelled statement is called by its label;
+- the label `_` is *transparent*: the statement adds no level, its parts are named
+  in the enclosing scope (timm's InceptionC keeps `branch1_0`, `branch1_1a` beside
+  `branch0`, with no `branch1` module);
 - in a concat, an unlabelled branch i is `branch{i}`;
-- in a sequence, an unlabelled block call is named after the block (`inception_a`,
-  then `inception_a_2`, ...), an unlabelled layer `{layer}{i}` (`conv0`, `maxpool3`),
-  an unlabelled concat/reduction/residual/sequence `concat{i}` etc., with i the
-  statement's position in the sequence;
-- *transparent* statements add no level: the single unlabelled concat or residual that
-  makes up a whole block body (Inception-A is its concat), and unlabelled concats inside
-  a residual body (Block35's branches sit beside its up-projection, as in timm) when
-  it is the body's only one."""
+- in a `{ ... }` sequence, unlabelled statements are numbered by position as
+  `nn.Sequential` numbers its children: the index is the number of modules before the
+  statement, and an unlabelled `X x4` (a literal count) is 4 members of the sequence itself
+  (as `nn.Sequential(*a, *[X() for _ in range(4)])`), not one nested Sequential;
+- in a block or network body (and a residual body), an unlabelled block call is named
+  after the block (`inception_a`, then `inception_a_2`, ...), an unlabelled layer
+  `{layer}{i}` (`conv0`, `maxpool3`), an unlabelled concat/reduction/residual/sequence
+  `concat{i}` etc., with i the statement's position in the body;
+- labelled `xN` gives `label.0 ... label.{N-1}` (an nn.Sequential);
+- other *transparent* statements add no level either: the single unlabelled concat or
+  residual that makes up a whole block body (Inception-A is its concat), and the
+  unlabelled concat inside a residual body (Block35's branches sit beside its
+  up-projection, as in timm) when it is the body's only one;
+- a residual's `shortcut { g }` is the module `shortcut` (a sequence), unless `g` is one
+  labelled statement, which is then named by its label beside the body's parts
+  (torchvision's `downsample`)."""
 
 from __future__ import annotations
 
 from inception_dsl.language import syntax as ast
 
-__all__ = ["TRANSPARENT", "statement_names", "is_single_compound"]
+__all__ = ["TRANSPARENT", "TRANSPARENT_LABEL", "statement_names", "is_single_compound", "is_positional",
+           "is_spliced", "literal_count", "instance_names", "shortcut_name"]
 
 TRANSPARENT = None  # the name given to a statement that adds no scope level
+TRANSPARENT_LABEL = "_"  # the label that asks for it
 
 
 def is_single_compound(body: tuple[ast.Stmt, ...]) -> bool:
@@ -31,6 +46,43 @@ def is_single_compound(body: tuple[ast.Stmt, ...]) -> bool:
         and statements[0].repeat is None
         and isinstance(statements[0].op, (ast.Concat, ast.Residual))
     )
+
+
+def is_positional(context: str, stmt: ast.Labeled) -> bool:
+    """An unlabelled statement of a `{ ... }` sequence: named by its position."""
+    return context == "seq" and stmt.label is None
+
+
+def literal_count(stmt: ast.Labeled) -> int | None:
+    """N of `xN` when it is written as a number (`x4`), else None (`x n`, or no repetition)."""
+    repeat = stmt.repeat
+    if isinstance(repeat, ast.Num) and isinstance(repeat.value, int) and not isinstance(repeat.value, bool):
+        return repeat.value
+    return None
+
+
+def is_spliced(context: str, stmt: ast.Labeled) -> bool:
+    """An unlabelled `X x4` in a `{ ... }` sequence: its instances are the sequence's own
+    members. (A count given by an expression, `x n`, keeps one nested member, so that the
+    positions after it do not depend on parameter values.)"""
+    return is_positional(context, stmt) and literal_count(stmt) is not None
+
+
+def instance_names(context: str, stmt: ast.Labeled, name: str, count: int) -> list[str]:
+    """The names (relative to the statement's scope) of the `count` instances of
+    `stmt xN` named `name`: `name.0 ...`, or, spliced, the positions `name ... name+N-1`
+    of the sequence itself."""
+    if is_spliced(context, stmt):
+        return [str(int(name) + i) for i in range(count)]
+    return [f"{name}.{i}" for i in range(count)]
+
+
+def shortcut_name(shortcut: tuple[ast.Stmt, ...]) -> str | None:
+    """`shortcut`, or TRANSPARENT when the shortcut is one labelled statement."""
+    statements = [s for s in shortcut if isinstance(s, ast.Labeled)]
+    if len(statements) == 1 and statements[0].label not in (None, TRANSPARENT_LABEL):
+        return TRANSPARENT
+    return "shortcut"
 
 
 def _kind(op: ast.Op) -> str:
@@ -60,12 +112,17 @@ def statement_names(
     # branches the same names (`branch0` twice), so several are numbered like any statement
     residual_concats = [s for s in statements if s.label is None and s.repeat is None and isinstance(s.op, ast.Concat)]
     transparent_concat = context == "residual" and len(residual_concats) == 1
+    position = 0  # modules before this statement, in a `{ ... }` sequence
     for index, stmt in enumerate(statements):
         op = stmt.op
-        if stmt.label is not None:
+        if stmt.label == TRANSPARENT_LABEL:
+            names.append(TRANSPARENT)
+        elif stmt.label is not None:
             names.append(stmt.label)
         elif context == "concat":
             names.append(f"branch{index}")
+        elif context == "seq":
+            names.append(str(position))
         elif stmt.repeat is None and (
             (single and isinstance(op, (ast.Concat, ast.Residual)))
             or (transparent_concat and isinstance(op, ast.Concat))
@@ -82,4 +139,5 @@ def statement_names(
             names.append(name)
         else:
             names.append(f"{_kind(op)}{index}")
+        position += (literal_count(stmt) or 1) if names[-1] is not TRANSPARENT else 0
     return names

@@ -18,6 +18,8 @@ def copy_graph(graph: Graph) -> Graph:
         clone._g.nodes[node_id]["node"] = Node(old.id, old.op, dict(old.attrs), old.span, old.origin, old.stage, old.shape)
     clone.stages = [copy.copy(stage) for stage in graph.stages]
     clone.outputs = list(graph.outputs)
+    clone.repeats = dict(graph.repeats)
+    clone.groups = {name: copy.copy(stage) for name, stage in graph.groups.items()}
     return clone
 
 

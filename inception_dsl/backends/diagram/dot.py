@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from inception_dsl.ir import Graph, Node, Op
 from inception_dsl.language.shapes import same_padding
-from inception_dsl.backends.diagram.drawing import Drawing, Unit, View, build_drawing
+from inception_dsl.backends.diagram.drawing import Drawing, Unit, View, build_drawing, is_named_instance
 
 __all__ = ["to_dot", "quote", "unit_label"]
 
@@ -128,12 +128,14 @@ def _block_title(graph: Graph, scope: str, repeat: int) -> str:
     """`inception_a x4` for a folded repetition, `inception_a.2` for one instance of it,
     `stem: stem_v4` where the statement's name differs from the block's."""
     parts = scope.split(".")
-    if parts[-1].isdigit() and len(parts) > 1:
+    block = graph.blocks[scope].block
+    if is_named_instance(graph, scope) and len(parts) > 1:
         name = parts[-2] if repeat > 1 else ".".join(parts[-2:])
         base = parts[-2]
+    elif parts[-1].isdigit():  # a position in a `{ ... }` sequence, as nn.Sequential prints it
+        name, base = (block if repeat > 1 else f"{parts[-1]}: {block}"), block
     else:
         name = base = parts[-1]
-    block = graph.blocks[scope].block
     title = name if base == block else f"{name}: {block}"
     return title + (f" x{repeat}" if repeat > 1 else "")
 

@@ -16,7 +16,7 @@ from inception_dsl.ir import Graph, Node, Op, Stage
 # cluster around their contents, like ResNet's `layer1 { ... }`.
 COMPOUND_KINDS = frozenset({"seq", "concat", "reduction", "residual"})
 
-__all__ = ["View", "Unit", "Drawing", "build_drawing", "fused_layers", "scope_names"]
+__all__ = ["View", "Unit", "Drawing", "build_drawing", "fused_layers", "scope_names", "is_named_instance"]
 
 
 @dataclass(frozen=True)
@@ -59,14 +59,19 @@ class Drawing:
 def scope_names(graph: Graph, scope: str) -> set[str]:
     """The names `--expand` may use for a block instance: its path (`inception_b.3`), its
     statement (`inception_b`, or `inner` for `tower.inner`) and its block (`unit`)."""
-    statement = _strip_instance(scope)
+    statement = _strip_instance(graph, scope)
     site = graph.blocks.get(scope)
     return {scope, statement, statement.rpartition(".")[2]} | ({site.block} if site else set())
 
 
-def _strip_instance(path: str) -> str:
+def is_named_instance(graph: Graph, path: str) -> bool:
+    """`name.k`: an instance of a labelled (or named) `name xN`, not a sequence position."""
     head, _, tail = path.rpartition(".")
-    return head if head and tail.isdigit() else path
+    return tail.isdigit() and path in graph.repeats and graph.repeats[path][0] == f"{head}.0"
+
+
+def _strip_instance(graph: Graph, path: str) -> str:
+    return path.rpartition(".")[0] if is_named_instance(graph, path) else path
 
 
 def _enclosing_blocks(graph: Graph, node_id: str) -> list[str]:
@@ -76,41 +81,40 @@ def _enclosing_blocks(graph: Graph, node_id: str) -> list[str]:
 
 @dataclass
 class _Folding:
-    """Repetitions folded onto their first instance. A path component that is a number is
-    always a repetition instance (`inception_a.2`, labels cannot be numbers), at any depth."""
+    """Repetitions folded onto their first instance, at any depth (the IR's
+    `Graph.repeats` says which paths are instances of which `xN`)."""
 
     enabled: bool
+    repeats: dict[str, tuple[str, int]]
     keep: int = 0  # leading path components never folded (those of the drawn scope)
-    counts: dict[str, int] = field(default_factory=dict)  # folded group path -> instances
 
     def canonical(self, node_id: str) -> str:
         if not self.enabled:
             return node_id
         parts = node_id.split(".")
-        return ".".join("0" if i >= self.keep and p.isdigit() else p for i, p in enumerate(parts))
-
-    def count(self, nodes: list[Node]) -> None:
-        for node in nodes:
-            parts = node.id.split(".")
-            for i in range(self.keep, len(parts)):
-                if parts[i].isdigit():
-                    group = self.canonical(".".join(parts[:i]))
-                    self.counts[group] = max(self.counts.get(group, 0), int(parts[i]) + 1)
+        for i in range(self.keep, len(parts)):
+            first = self.repeats.get(".".join(parts[: i + 1]))
+            if first is not None:
+                parts = first[0].split(".") + parts[i + 1:]
+        return ".".join(parts)
 
     def separates(self, a: str, b: str) -> bool:
         """Whether a and b lie in different instances of one repetition (an edge between
         them is the chaining of instances, which a folded drawing leaves out)."""
         if not self.enabled:
             return False
-        for x, y in zip(a.split("."), b.split(".")):
+        pa, pb = a.split("."), b.split(".")
+        for i, (x, y) in enumerate(zip(pa, pb)):
             if x != y:
-                return x.isdigit() and y.isdigit()
+                first_a = self.repeats.get(".".join(pa[: i + 1]))
+                first_b = self.repeats.get(".".join(pb[: i + 1]))
+                return first_a is not None and first_b is not None and first_a[0] == first_b[0]
         return False
 
     def repeat(self, path: str) -> int:
-        """How many instances a unit or cluster stands for (1 unless it is an instance)."""
-        head, _, tail = path.rpartition(".")
-        return self.counts.get(head, 1) if self.enabled and tail.isdigit() else 1
+        """How many instances a unit or cluster stands for (1 unless it is a folded repetition)."""
+        first = self.repeats.get(path)
+        return first[1] if self.enabled and first is not None and first[0] == path else 1
 
 
 def fused_layers(graph: Graph, nodes: list[Node]) -> dict[str, str]:
@@ -138,16 +142,17 @@ def build_drawing(graph: Graph, view: View = View()) -> Drawing:
     nodes = list(graph.nodes())
     if view.scope is not None:
         nodes = [n for n in nodes if n.id == view.scope or n.id.startswith(view.scope + ".")]
-    folding = _Folding(view.fold, len(view.scope.split(".")) if view.scope else 0)
-    folding.count(nodes)
+    folding = _Folding(view.fold, graph.repeats, len(view.scope.split(".")) if view.scope else 0)
     fused = fused_layers(graph, nodes)
     if view.scope is None:
-        drawing.groups = {s.name: s for s in graph.stages if s.kind in COMPOUND_KINDS and folding.canonical(s.name) == s.name}
+        compound = [s for s in graph.stages if s.kind in COMPOUND_KINDS] + list(graph.groups.values())
+        drawing.groups = {s.name: s for s in compound if folding.canonical(s.name) == s.name}
     units: dict[str, Unit] = {}
     unit_of: dict[str, str] = {}
     for node in nodes:
-        group = folding.canonical(node.stage)
-        outer = (group,) if group in drawing.groups else ()
+        stage = folding.canonical(node.stage)
+        parts = stage.split(".")
+        outer = tuple(g for g in (".".join(parts[:i]) for i in range(1, len(parts) + 1)) if g in drawing.groups)
         unit_of[node.id] = _place(graph, view, folding, fused, units, node, outer)
         unit = units[unit_of[node.id]]
         if node not in unit.nodes:

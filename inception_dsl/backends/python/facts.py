@@ -89,6 +89,7 @@ def is_layer_chain(body) -> bool:
     statements = [s for s in body if isinstance(s, ast.Labeled)]
     return bool(statements) and all(
         isinstance(s.op, ast.Call) and s.op.name in LAYERS and s.source is None and s.condition is None
+        and (s.label is not None or s.repeat is None)  # an unlabelled `xN` is spliced (naming.instance_names)
         for s in statements
     ) and not any(isinstance(s, (ast.InputStmt, ast.OutputStmt)) for s in body)
 

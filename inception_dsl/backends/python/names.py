@@ -13,7 +13,7 @@ __all__ = ["Namespace", "camel", "safe_text", "MODULE_GLOBALS", "RESERVED_ATTRIB
 # Names the generated file defines or imports at module level; locals and classes never shadow them.
 MODULE_GLOBALS = frozenset({
     "torch", "nn", "F", "OrderedDict", "Optional", "ConvBnAct", "ConvAct", "Activation",
-    "_activate", "_padding", "_pool_padding", "_repeat", "_out_channels", "_div", "_area", "__all__",
+    "_activate", "_padding", "_pool_padding", "_repeat", "_splice", "_same_channels", "_out_channels", "_div", "_area", "__all__",
 })
 
 # nn.Module attributes a child module must not replace (a label `training` or `forward`

@@ -93,6 +93,23 @@ def _repeat(count: int, in_channels: int, make) -> nn.Sequential:
     return nn.Sequential(*modules)
 '''
 
+_SPLICE = '''
+def _splice(module: nn.Module, start: int, modules) -> None:
+    """`X xN` inside a `{ ... }` sequence: the N modules are members `start`, `start + 1`,
+    ... of the sequence itself, as nn.Sequential(*a, *b) numbers its children."""
+    for index, child in enumerate(modules):
+        module.add_module(str(start + index), child)
+'''
+
+_SAME_CHANNELS = '''
+def _same_channels(shortcut: int, body: int, block: str, where: str) -> None:
+    """A residual adds its shortcut to its body: constructor arguments that would make
+    the two widths differ are refused when the module is built, not when it runs."""
+    if shortcut != body:
+        raise ValueError(f"{block}: the residual at {where} would add {shortcut} channels (shortcut) "
+                         f"to {body} channels (body); choose arguments that make them equal")
+'''
+
 _CONV_ACT = '''
 class ConvAct(nn.Conv2d):
     """A conv without BatchNorm (spec `linear` or `bn=false`): an nn.Conv2d (same
@@ -161,6 +178,8 @@ HELPERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "_div": (_DIV, ()),
     "_area": (_AREA, ()),
     "_repeat": (_REPEAT, ()),
+    "_splice": (_SPLICE, ()),
+    "_same_channels": (_SAME_CHANNELS, ()),
     "ConvAct": (_CONV_ACT, ("_padding", "_activate")),
     "ConvBnAct": (_CONV_BN_ACT, ("ConvAct", "_padding", "_activate")),
     "Activation": (_ACTIVATION, ("_activate",)),

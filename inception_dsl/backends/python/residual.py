@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from inception_dsl.language import layers
 from inception_dsl.language import syntax as ast
 from inception_dsl.language.diagnostics import DiagnosticSink
+from inception_dsl.language.naming import TRANSPARENT, shortcut_name
 from inception_dsl.language.values import EvalError
 from inception_dsl.backends.python.literals import py_literal
 from inception_dsl.backends.python.layers import Channels, CodegenError, mentions, py_expr
@@ -35,11 +36,18 @@ class ResidualWriter:
         body_lines = cls.forward[start:]
         del cls.forward[start:]
         shortcut = scope.forward_ns.create("shortcut")
-        if op.shortcut is not None:
+        short_ch: Channels = in_ch
+        if op.shortcut is not None and shortcut_name(op.shortcut) is TRANSPARENT:  # one labelled statement
+            stmt = next(s for s in op.shortcut if isinstance(s, ast.Labeled))
+            short_ch = gen.member(scope, stmt, stmt.label, in_ch, in_var, shortcut)
+        elif op.shortcut is not None:
             stmt = ast.Labeled(None, ast.Seq(op.shortcut, op.span), span=op.span)
-            gen.member(scope, stmt, "shortcut", in_ch, in_var, shortcut)
+            short_ch = gen.member(scope, stmt, "shortcut", in_ch, in_var, shortcut)
         else:
             cls.forward.append(f"{shortcut} = {in_var}")
+        if str(short_ch) != str(out):  # a constructor argument could make the sum fail: refuse it here
+            gen.helpers.add("_same_channels")
+            cls.init.append(f"_same_channels({short_ch}, {out}, {py_literal(cls.name)}, {py_literal(gen.where(span))})")
         cls.forward += body_lines
         cls.forward.append(f"x = {shortcut} + {self._scaled(scope, body_var, scale)}")
         cls.forward += self._activation(scope, act)

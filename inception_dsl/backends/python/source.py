@@ -22,7 +22,8 @@ from inception_dsl.language.diagnostics import DiagnosticSink
 from inception_dsl.language.elaborate import bind_params
 from inception_dsl.ir import Op
 from inception_dsl.language.layers import LAYERS
-from inception_dsl.language.naming import TRANSPARENT, is_single_compound, statement_names
+from inception_dsl.language.naming import (TRANSPARENT, instance_names, is_single_compound, is_spliced, literal_count,
+                                           statement_names)
 from inception_dsl.passes.infer_shapes import fmt_shape
 from inception_dsl.language.values import EvalError
 from inception_dsl.backends.python.facts import (Grid, grid_after, hint, is_layer_chain, leading_comment, mentioned_in, paren,
@@ -67,14 +68,19 @@ class _Class:
         return "\n".join(lines) + "\n"
 
 
+def _plain(name: str) -> bool:
+    return name.isidentifier() and not keyword.iskeyword(name)
+
+
 def member_ref(name: str) -> str:
-    """`self.name`; a label that is a Python keyword (`class`) stays the attribute name,
-    since it is a state_dict key, and is reached through getattr."""
-    return f'getattr(self, {py_literal(name)})' if keyword.iskeyword(name) else f"self.{name}"
+    """`self.name`; a label that is a Python keyword (`class`) or a position (`3`, as
+    nn.Sequential names its children) stays the attribute name, since it is a
+    state_dict key, and is reached through getattr."""
+    return f"self.{name}" if _plain(name) else f'getattr(self, {py_literal(name)})'
 
 
 def _assign(name: str, value: str, comment: str) -> str:
-    if keyword.iskeyword(name):
+    if not _plain(name):
         if "\n" in value:
             first, rest = value.split("\n", 1)
             return f'setattr(self, {py_literal(name)}, {first}{comment}\n{rest})'
@@ -291,8 +297,10 @@ class _Generator:
 
     # -- statements
     def body(self, scope: Scope, body, context: str, in_ch: Channels, in_var: str, *,
-             keep: set[str] = frozenset(), training_only: set[int] = frozenset()):
-        """Emit a sequence of statements; returns (out channels, forward variable, labels)."""
+             keep: set[str] = frozenset(), training_only: set[int] = frozenset(), chain_var: str = "x"):
+        """Emit a sequence of statements; returns (out channels, forward variable, labels).
+        `chain_var`: the variable the chain writes (a transparent branch of a concat must
+        leave the concat's input `x` alone)."""
         statements = [s for s in body if isinstance(s, ast.Labeled)]
         if context == "block" and is_single_compound(body):
             out, var = self.inline(scope, statements[0].op, in_ch, in_var, statements[0].span)
@@ -307,15 +315,19 @@ class _Generator:
                 if stmt.condition is not None:
                     raise CodegenError("an unlabelled concat with `when` inside a residual cannot be written; "
                                        "give it a label", stmt.span)
-                out_ch, out_var = self.inline(scope, stmt.op, src_ch, src_var, stmt.span)
+                out_var = chain_var if stmt.source is None else scope.forward_ns.create("x")
+                out_ch, out_var = self.inline(scope, stmt.op, src_ch, src_var, stmt.span, out_var)
             else:
                 if stmt.label in referenced or stmt.source is not None:
                     out_var = scope.forward_ns.create(stmt.label or name)
                 else:
-                    out_var = "x"
+                    out_var = chain_var
                 gate = index in training_only
                 start = len(scope.cls.forward)
-                out_ch = self.member(scope, stmt, name, src_ch, src_var, out_var)
+                if stmt.repeat is not None and is_spliced(context, stmt):
+                    out_ch = self.spliced(scope, stmt, name, src_ch, src_var, out_var)
+                else:
+                    out_ch = self.member(scope, stmt, name, src_ch, src_var, out_var)
                 if gate:
                     scope.cls.forward[start:] = ["if self.training:"] + [f"    {l}" for l in scope.cls.forward[start:]]
             if stmt.label:
@@ -324,11 +336,15 @@ class _Generator:
                 var, ch = out_var, out_ch
         return ch, var, labels
 
-    def inline(self, scope: Scope, op: ast.Op, in_ch: Channels, in_var: str, span) -> tuple[Channels, str]:
-        """A concat or residual whose parts live directly in this class (naming.py's
-        transparent statements, and the bodies of compound classes)."""
+    def inline(self, scope: Scope, op: ast.Op, in_ch: Channels, in_var: str, span,
+               out_var: str = "x") -> tuple[Channels, str]:
+        """A concat, residual or sequence whose parts live directly in this class
+        (naming.py's transparent statements, and the bodies of compound classes)."""
         if isinstance(op, ast.Residual):
             return self.residuals.write(scope, op, in_ch, in_var, span)
+        if isinstance(op, ast.Seq):
+            out, var, _ = self.body(scope, op.body, "seq", in_ch, in_var, chain_var=out_var)
+            return out, var
         assert isinstance(op, ast.Concat), op
         names = statement_names(op.body, "concat", self.program.definitions)
         statements = [s for s in op.body if isinstance(s, ast.Labeled)]
@@ -339,11 +355,16 @@ class _Generator:
             scope.cls.forward.append(f"{branches}: list[torch.Tensor] = []")
         for index, (stmt, name) in enumerate(zip(statements, names)):
             variable = scope.forward_ns.create(f"x{index}")
-            outs.append(self.member(scope, stmt, name, in_ch, in_var, variable, append_to=branches))
+            if name is TRANSPARENT:  # `_: { ... }`: its parts are this class's members
+                out, variable = self.inline(scope, stmt.op, in_ch, in_var, stmt.span, variable)
+                outs.append(out)
+                if branches:
+                    scope.cls.forward.append(f"{branches}.append({variable})")
+            else:
+                outs.append(self.member(scope, stmt, name, in_ch, in_var, variable, append_to=branches))
             variables.append(variable)
         joined = branches if branches else f"({', '.join(variables)}{',' if len(variables) == 1 else ''})"  # (x0,) for one branch
-        scope.cls.forward.append(f"x = torch.cat({joined}, 1)")
-        out_var = "x"
+        scope.cls.forward.append(f"{out_var} = torch.cat({joined}, 1)")
         return add_channels(outs), out_var
 
     def member(self, scope: Scope, stmt: ast.Labeled, name: str, in_ch: Channels, in_var: str, out_var: str,
@@ -379,6 +400,41 @@ class _Generator:
         if out_var != in_var and not append_to and stmt.source is None:
             cls.forward += ["else:", f"    {out_var} = {in_var}"]  # a skipped statement passes its input on
         return out
+
+    def spliced(self, scope: Scope, stmt: ast.Labeled, name: str, in_ch: Channels, in_var: str, out_var: str) -> Channels:
+        """An unlabelled `X xN` in a `{ ... }` sequence: N members named by position
+        (`_splice`), run one after another."""
+        count = literal_count(stmt)
+        names = instance_names("seq", stmt, name, count)
+        for member in names:
+            if member in scope.attrs:
+                raise CodegenError(f"the name `{member}` is used twice in this scope; give the statement a label",
+                                   stmt.span)
+            scope.attrs.add(member)
+        make, out_of, note = self._constructor(scope, stmt, name)
+        self.helpers.update({"_repeat", "_splice"})
+        lam = scope.repeat_var()
+        built = make(lam)
+        maker = built[: -len(f"({lam})")] if built.endswith(f"({lam})") and built[: -len(f"({lam})")].isidentifier() \
+            else f"lambda {lam}: {built}"
+        modules = f"_repeat({py_literal(count)}, {in_ch}, {maker})"
+        comment = self.comment(stmt.span) + (f" ({note})" if note and self.comments else "")
+        out = out_of(in_ch)
+        out = f"{member_ref(names[-1])}.out_channels" if out is None else out
+        steps = [f"{out_var} = {member_ref(names[0])}({in_var})"] + [f"{out_var} = {member_ref(n)}({out_var})" for n in names[1:]]
+        if stmt.condition is None:
+            scope.cls.init.append(f"_splice(self, {py_literal(int(name))}, {modules}){comment}")
+            scope.cls.forward += steps
+            return out
+        use = scope.init_ns.create(f"use_{name}")
+        scope.cls.init.append(f"{use} = {py_expr(stmt.condition, scope.names, self.helpers)}{comment}")
+        scope.cls.init.append(f"_splice(self, {py_literal(int(name))}, {modules} if {use} else [None] * {py_literal(count)})")
+        channels = scope.init_ns.create("ch")
+        scope.cls.init.append(f"{channels} = {out} if {use} else {paren(in_ch)}")
+        scope.cls.forward += [f"if {member_ref(names[0])} is not None:"] + [f"    {line}" for line in steps]
+        if out_var != in_var:
+            scope.cls.forward += ["else:", f"    {out_var} = {in_var}"]
+        return channels
 
     def _member_constructor(self, scope: Scope, stmt: ast.Labeled, name: str, in_ch: Channels):
         """(constructor source, output channels, note) of a statement, `xN` included."""
