@@ -155,3 +155,9 @@ def test_symbols_and_folding_follow_the_definitions():
     assert [(s.name, [c.name for c in s.children]) for s in found] == [("b", ["stem", "side"]), ("n", ["main", "aux"])]
     assert found[0].detail == "b(w=8)" and found[1].range.start.line == 6
     assert [(f.start_line, f.end_line) for f in folding_ranges(analysis.module, lines)] == [(0, 4), (6, 11)]
+
+
+def test_an_import_path_with_a_lone_surrogate_is_a_located_error():
+    text = 'import "blocks/\ud800.incp"\nnetwork n { input 3x8x8 }\n'
+    (found,) = Analyzer().analyze("s.incp", text).diagnostics
+    assert found.code.id == "E003" and "lone surrogate" in found.message and found.primary_span.line == 1

@@ -133,6 +133,12 @@ def _load_file(program: Program, source: SourceFile, directory: Path, sink: Diag
         if "\x00" in item.path:  # the OS cannot even look such a path up
             sink.emit(codes.FILE_NOT_FOUND, "an import path cannot contain a NUL character", item.span, "invalid path")
             continue
+        try:
+            os.fsencode(item.path)
+        except UnicodeError:  # a lone surrogate: text handed over by an editor or the API, never a UTF-8 file
+            sink.emit(codes.FILE_NOT_FOUND, "an import path must be valid Unicode text (it holds a lone surrogate)",
+                      item.span, "invalid path")
+            continue
         target_path = directory / item.path
         key = _key(str(target_path))
         chain = [k for k, _ in here]

@@ -79,7 +79,13 @@ class IncpLanguageServer(LanguageServer):
     async def _check(self, uri: str, delay: float) -> Analysis | None:
         if delay:
             await asyncio.sleep(delay)
-        analysis = await self.analysis(uri)
+        try:
+            analysis = await self.analysis(uri)
+        except Exception as error:  # noqa: BLE001 - a front-end bug must not kill the document's checking
+            log.exception("inception-dsl: checking %s failed", uri)
+            self.window_log_message(types.LogMessageParams(
+                types.MessageType.Error, f"inception-dsl: internal error (a bug) checking {uri}: {type(error).__name__}: {error}"))
+            return None
         if analysis is not None:
             self.publish(uri, analysis)
         return analysis
