@@ -12,6 +12,7 @@ terminal shows them, HTML-escaped.
 
 from __future__ import annotations
 
+import functools
 import html
 import shutil
 import subprocess
@@ -29,9 +30,11 @@ __all__ = ["BlockView", "show", "svg", "result_html", "result_markdown", "result
 DOT_TIMEOUT = 60  # seconds; a drawing of a spec within the limits takes well under one
 
 
+@functools.lru_cache(maxsize=32)
 def svg(dot_source: str) -> str | None:
     """The SVG Graphviz draws from DOT text, without the XML prologue (for inlining);
-    None when `dot` is not installed or fails."""
+    None when `dot` is not installed or fails. Remembered: Jupyter asks an object for its
+    SVG and its HTML, which both hold the drawing."""
     program = shutil.which("dot")
     if program is None:
         return None
