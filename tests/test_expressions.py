@@ -235,3 +235,11 @@ def test_checker_and_generated_code_agree_on_every_expression(expr):
     actual = eval(source, namespace, values)  # noqa: S307 - generated from a generated AST
     expected = expected.name if isinstance(expected, Symbol) else expected
     assert actual == expected and type(actual) is type(expected), source
+
+
+def test_a_parameter_used_only_as_a_repetition_count_is_used():
+    from inception_dsl.lint.linter import lint_spec
+
+    text = "block b(n) {\n  conv(4) x n\n}\nnetwork m(k) {\n  input 3x8x8\n  b(2)\n}\n"
+    # W111 for the network's unused `k` shows the rule runs; `n` counts as used
+    assert [(d.code.id, d.primary_span.line) for d in lint_spec("spec.incp", text=text, params={"k": 1})] == [("W111", 4)]

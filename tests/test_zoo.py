@@ -126,3 +126,21 @@ def test_the_zoo_table_states_the_checked_numbers():
     with FlopCounterMode(display=False) as counter:
         model(torch.empty(1, 3, 224, 224, device="meta"))
     assert counter.get_total_flops() == 2 * to_summary(analyze(SPECS / "mobilenet_v2.incp").graph).macs
+
+
+def test_convert_command_takes_any_library_model_and_refuses_other_forms(tmp_path, capsys):
+    from inception_dsl.cli import main
+
+    reference = build_reference("torchvision:squeezenet1_1")
+    randomize_weights(reference, torch.Generator().manual_seed(2))
+    torch.save(reference.state_dict(), tmp_path / "ref.pth")
+    out = tmp_path / "ours.pth"
+    argv = ["convert", str(SPECS / "squeezenet1_1.incp"), "--weights", str(tmp_path / "ref.pth"), "-o", str(out)]
+    assert main(argv + ["--from", "torchvision:squeezenet1_1"]) == 0
+    ours = load(SPECS / "squeezenet1_1.incp", weights=out).eval()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert (reference(x) - ours(x)).abs().max().item() < TOLERANCE
+    with pytest.raises(SystemExit) as usage:
+        main(argv + ["--from", "keras:squeezenet"])
+    assert usage.value.code == 2 and "not `timm:<model>` or `torchvision:<model>`" in capsys.readouterr().err
