@@ -13,7 +13,8 @@ __version__ = "0.1.0"
 from inception_dsl.api import Result, analyze, analyze_text
 from inception_dsl.language.diagnostics import CompileError, Diagnostic
 
-__all__ = ["__version__", "analyze", "analyze_text", "Result", "CompileError", "Diagnostic", "load", "loads", "optimize", "show"]
+__all__ = ["__version__", "analyze", "analyze_text", "Result", "CompileError", "Diagnostic", "load", "loads",
+           "optimize", "show", "diff"]
 
 _TORCH_API = {"load", "loads"}  # from runtime/module.py, imported on first use
 
@@ -28,6 +29,10 @@ def __getattr__(name: str):
         from inception_dsl.notebook import show
 
         return show
+    if name == "diff":  # study/diff.py: two networks compared structurally (no torch)
+        from inception_dsl.study.diff import diff
+
+        return diff
     if name == "optimize":  # the inference optimizer, runtime/graph_module.py
         from inception_dsl.runtime.graph_module import optimize
 

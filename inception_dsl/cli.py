@@ -23,6 +23,7 @@ COMMANDS = {
     "fmt": "fmt",
     "convert": "convert",
     "lsp": "lsp",
+    "diff": "diff",
 }
 
 

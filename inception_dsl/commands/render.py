@@ -6,18 +6,23 @@ it into svg/png/pdf. Never imports torch. Exit 0 drawn, 1 diagnostics (nothing w
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
 from inception_dsl import api
+from inception_dsl.backends.diagram.compare import heat_fill, side_by_side
 from inception_dsl.backends.diagram.dot import to_dot
+from inception_dsl.backends.summary import to_summary
+from inception_dsl.study.diff import diff_graphs
 from inception_dsl.backends.diagram.drawing import View, scope_names
 from inception_dsl.language.diagnostics import DiagnosticSink
 from inception_dsl.language.program import load_program
 from inception_dsl.language.values import did_you_mean
 from inception_dsl.commands.common import (add_spec_options, analyze_args, fail, limits_from, params_from, parse_dims,
+                                          parse_param,
                                           report, write_atomic)
 
 __all__ = ["add_parser", "run", "block_view", "FORMATS"]
@@ -47,6 +52,17 @@ def add_parser(subparsers) -> None:
                         help="open blocks: all, none, or block names / instance paths (default none)")
     parser.add_argument("--depth", type=int, default=0, metavar="N", help="open blocks nested up to N levels")
     parser.add_argument("--no-fold", action="store_true", help="draw every repetition of `x N` statements")
+    parser.add_argument("--diff", metavar="B", help="draw SPEC (left) and the spec B (right) side by side, "
+                        "statements only in SPEC red, only in B green, changed yellow (see `inception-dsl diff`)")
+    parser.add_argument("--diff-network", metavar="NAME", help="with --diff: which network of B")
+    parser.add_argument("--diff-param", action="append", type=parse_param, default=[], metavar="NAME=VALUE",
+                        help="with --diff: override a network parameter of B (repeatable; B also gets each -p)")
+    parser.add_argument("--heat", choices=("time", "macs", "params"),
+                        help="colour each stage by its share of measured time (runs `profile`, imports torch), "
+                             "of MACs or of parameters")
+    parser.add_argument("--heat-from", metavar="PROFILE.json",
+                        help="with --heat time: stage times from `inception-dsl profile --format json` instead of "
+                             "measuring")
     parser.set_defaults(run=run)
 
 
@@ -63,6 +79,11 @@ def run(args) -> int:
     dot_program = shutil.which("dot")
     if fmt != "dot" and dot_program is None:
         return fail(GRAPHVIZ_HELP.format(fmt=fmt))
+    conflict = _conflicting_options(args)
+    if conflict:
+        return fail(conflict)
+    if args.diff:
+        return _run_diff(args, fmt, dot_program)
     if args.block:
         outcome = block_view(args)
         if isinstance(outcome, int):
@@ -82,8 +103,66 @@ def run(args) -> int:
     unknown = _unknown_expand_names(result.graph, view.expand - {"all"})
     if unknown:
         return fail(unknown)
-    source = to_dot(result.graph, view, title=title or result.graph.name)
+    fill = None
+    if args.heat:
+        fill = _heat_fill(args, result, view)
+        if isinstance(fill, int):
+            return fill
+    source = to_dot(result.graph, view, title=title or result.graph.name, fill=fill)
     return _write(args.output, fmt, source, dot_program)
+
+
+def _conflicting_options(args) -> str | None:
+    if args.diff and (args.block or args.heat):
+        return "--diff draws whole networks: it does not combine with --block or --heat"
+    if (args.diff_network or args.diff_param) and not args.diff:
+        return "--diff-network and --diff-param need --diff"
+    if args.heat_from and args.heat != "time":
+        return "--heat-from needs --heat time"
+    return None
+
+
+def _run_diff(args, fmt: str, dot_program: str | None) -> int:
+    a = analyze_args(args)
+    b = api.analyze(args.diff, network=args.diff_network or args.network,
+                    params=[*params_from(args), dict(args.diff_param)], input_shape=args.input,
+                    limits=limits_from(args))
+    for result in (a, b):
+        report(result, args)
+    if not (a.ok and b.ok):
+        return 1
+    result = diff_graphs(a.graph, b.graph, path_a=args.spec, path_b=args.diff)
+    statuses_a = {s.name_a: s.status for s in result.stages if s.name_a is not None and s.status != "same"}
+    statuses_b = {s.name_b: s.status for s in result.stages if s.name_b is not None and s.status != "same"}
+    view = View(expand=frozenset(args.expand) - {"none"}, depth=args.depth, fold=not args.no_fold)
+    source = side_by_side(a.graph, b.graph, statuses_a, statuses_b, view=view,
+                          title_a=f"A: {args.spec} ({a.graph.name})", title_b=f"B: {args.diff} ({b.graph.name})")
+    return _write(args.output, fmt, source, dot_program)
+
+
+def _heat_fill(args, result: api.Result, view: View):
+    """The fill colours for --heat, or an exit status."""
+    graph = result.graph
+    if args.heat != "time":
+        summary = to_summary(graph)
+        values = {row.name: float(row.macs if args.heat == "macs" else row.params) for row in summary.rows}
+    elif args.heat_from:
+        values = _stage_times(args.heat_from)
+        if isinstance(values, str):
+            return fail(values)
+    else:
+        from inception_dsl.runtime.profile import profile_result  # imports torch: only here
+
+        values = {row.name: row.seconds for row in profile_result(result).stages}
+    return heat_fill(values, fold=view.fold)
+
+
+def _stage_times(path: str) -> dict[str, float] | str:
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+        return {str(row["name"]): float(row["seconds"]) for row in document["stages"]}
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
+        return f"--heat-from {path}: not a profile written by `inception-dsl profile --format json` ({error})"
 
 
 def _unknown_expand_names(graph, names: frozenset[str]) -> str | None:

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 from inception_dsl.ir import Graph, Node, Op
 from inception_dsl.language.shapes import same_padding
+from typing import Callable
+
 from inception_dsl.backends.diagram.drawing import Drawing, Unit, View, build_drawing, is_named_instance
 
-__all__ = ["to_dot", "quote", "unit_label"]
+__all__ = ["to_dot", "quote", "unit_label", "header", "emit_drawing", "Fill"]
+
+Fill = Callable[[Unit], "str | None"]
 
 _ACT_NAMES = {"relu": "ReLU", "relu6": "ReLU6", "gelu": "GELU", "silu": "SiLU", "identity": "Identity"}
 _FILL = {"block": "#fde9c9", "conv": "#ffffff", "linear": "#ffffff", "pool": "#dcebf7",
@@ -160,9 +164,9 @@ def _tooltip(drawing: Drawing, unit: Unit) -> str:
     return f"{where}\n{name}"
 
 
-def _node_style(unit: Unit) -> str:
+def _node_style(unit: Unit, fill: str | None = None) -> str:
     kind = unit.kind if unit.kind in ("block", "input") else unit.nodes[0].op.value
-    attrs = [f"fillcolor={quote(_FILL.get(kind, '#ffffff'))}"]
+    attrs = [f"fillcolor={quote(fill or _FILL.get(kind, '#ffffff'))}"]
     if unit.kind == "add":
         attrs.append("shape=circle, width=0.35, fixedsize=true")
     elif kind in ("input", "output"):
@@ -174,32 +178,45 @@ def _node_style(unit: Unit) -> str:
     return ", ".join(attrs)
 
 
-def to_dot(graph: Graph, view: View = View(), *, title: str | None = None) -> str:
-    """DOT source for `graph` as `view` asks: a box per stage by default, blocks opened
-    by `view.expand`/`view.depth`, or one block instance alone (`view.scope`)."""
-    drawing = build_drawing(graph, view)
-    ids = {unit.id: f"n{i}" for i, unit in enumerate(drawing.units)}
-    lines = [
+def header(title: str | None) -> list[str]:
+    """The opening lines of a diagram, up to its first node."""
+    return [
         "digraph inception {",
         "  graph [rankdir=TB, ordering=out, newrank=true, nodesep=0.3, ranksep=0.35, fontname=\"Helvetica\", "
         "fontsize=12, labelloc=t" + (f", label={quote(title)}" if title else "") + "];",
         '  node [shape=box, style=filled, fontname="Helvetica", fontsize=11, height=0.3, margin="0.12,0.04"];',
         '  edge [fontname="Helvetica", fontsize=9, arrowsize=0.6];',
     ]
-    _emit_clusters(lines, drawing, ids, (), "  ", [0])
-    for source, target, shape in drawing.edges:
-        lines.append(f"  {ids[source]} -> {ids[target]} [label={quote(shape)}];")
+
+
+def to_dot(graph: Graph, view: View = View(), *, title: str | None = None, fill: Fill | None = None) -> str:
+    """DOT source for `graph` as `view` asks: a box per stage by default, blocks opened
+    by `view.expand`/`view.depth`, or one block instance alone (`view.scope`).
+    `fill(unit)`: a box's fill colour instead of the default (heat maps, diffs)."""
+    lines = header(title)
+    emit_drawing(lines, build_drawing(graph, view), "n", [0], "  ", fill)
     lines.append("}")
     return "\n".join(lines) + "\n"
 
 
-def _emit_clusters(lines: list[str], drawing: Drawing, ids, prefix: tuple[str, ...], indent: str, counter: list[int]) -> None:
+def emit_drawing(lines: list[str], drawing: Drawing, prefix: str, counter: list[int], indent: str,
+                 fill: Fill | None = None) -> None:
+    """A drawing's nodes, clusters and edges; DOT ids `<prefix>0, ...` and `cluster_<counter>`."""
+    ids = {unit.id: f"{prefix}{i}" for i, unit in enumerate(drawing.units)}
+    _emit_clusters(lines, drawing, ids, (), indent, counter, fill)
+    for source, target, shape in drawing.edges:
+        lines.append(f"{indent}{ids[source]} -> {ids[target]} [label={quote(shape)}];")
+
+
+def _emit_clusters(lines: list[str], drawing: Drawing, ids, prefix: tuple[str, ...], indent: str, counter: list[int],
+                   fill: Fill | None = None) -> None:
     """Units directly in the cluster `prefix`, then each child cluster, in first-use order."""
     children: list[str] = []
     for unit in drawing.units:
         if unit.clusters == prefix:
+            style = _node_style(unit, fill(unit) if fill is not None else None)
             lines.append(f"{indent}{ids[unit.id]} [label={quote(unit_label(drawing, unit))}, "
-                         f"tooltip={quote(_tooltip(drawing, unit), tooltip=True)}, {_node_style(unit)}];")
+                         f"tooltip={quote(_tooltip(drawing, unit), tooltip=True)}, {style}];")
         elif unit.clusters[: len(prefix)] == prefix and len(unit.clusters) > len(prefix):
             child = unit.clusters[len(prefix)]
             if child not in children:
@@ -211,5 +228,5 @@ def _emit_clusters(lines: list[str], drawing: Drawing, ids, prefix: tuple[str, .
         tooltip = f"{span.path}:{span.line}\n{child}" if span is not None else child
         lines.append(f'{indent}  graph [label={quote(label)}, tooltip={quote(tooltip, tooltip=True)}, style="rounded,dashed", '
                      f'color="#999999", labeljust=l];')
-        _emit_clusters(lines, drawing, ids, prefix + (child,), indent + "  ", counter)
+        _emit_clusters(lines, drawing, ids, prefix + (child,), indent + "  ", counter, fill)
         lines.append(f"{indent}}}")
