@@ -14,7 +14,7 @@ from inception_dsl.api import Result, analyze, analyze_text
 from inception_dsl.language.diagnostics import CompileError, Diagnostic
 
 __all__ = ["__version__", "analyze", "analyze_text", "Result", "CompileError", "Diagnostic", "load", "loads",
-           "optimize", "show", "diff"]
+           "optimize", "show", "diff", "sweep"]
 
 _TORCH_API = {"load", "loads"}  # from runtime/module.py, imported on first use
 
@@ -33,6 +33,10 @@ def __getattr__(name: str):
         from inception_dsl.study.diff import diff
 
         return diff
+    if name == "sweep":  # study/sweep.py: a grid of parameters checked in process (torch only to measure)
+        from inception_dsl.study.sweep import sweep
+
+        return sweep
     if name == "optimize":  # the inference optimizer, runtime/graph_module.py
         from inception_dsl.runtime.graph_module import optimize
 

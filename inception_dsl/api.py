@@ -22,7 +22,7 @@ from inception_dsl.language.params_file import ParamsArg, bind, read_params
 from inception_dsl.passes import run_analyses
 from inception_dsl.language.program import Program, load_program
 
-__all__ = ["Result", "analyze", "analyze_text", "require"]
+__all__ = ["Result", "analyze", "analyze_program", "analyze_text", "require"]
 
 
 @dataclass
@@ -75,8 +75,32 @@ def analyze(
     sink = DiagnosticSink()
     sets = read_params(params, sink, limits)
     program = load_program(path, sink, text=text, limits=limits)
+    if sink.has_errors:
+        return Result(program, None, sink.sorted())
+    return _check(program, sets, sink, network, input_shape, limits)
+
+
+def analyze_program(
+    program: Program,
+    *,
+    network: str | None = None,
+    params: ParamsArg = None,
+    input_shape: tuple[int, ...] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Result:
+    """Elaborate and shape-check one network of an already loaded (error-free) program:
+    what `analyze` does after reading the spec, for callers that check many variants of
+    one spec (`sweep`)."""
+    sink = DiagnosticSink()
+    sets = read_params(params, sink, limits)
+    if sink.has_errors:
+        return Result(program, None, sink.sorted())
+    return _check(program, sets, sink, network, input_shape, limits)
+
+
+def _check(program: Program, sets, sink: DiagnosticSink, network, input_shape, limits: Limits) -> Result:
     graph = None
-    binding = None if sink.has_errors else bind(program, sets, sink, network=network, input_shape=input_shape)
+    binding = bind(program, sets, sink, network=network, input_shape=input_shape)
     if binding is not None:
         graph = elaborate(program, sink, network=binding.network, overrides=binding.overrides,
                           input_shape=binding.input_shape, limits=limits)

@@ -24,6 +24,7 @@ COMMANDS = {
     "convert": "convert",
     "lsp": "lsp",
     "diff": "diff",
+    "sweep": "sweep",
 }
 
 
