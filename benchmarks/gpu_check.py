@@ -2,6 +2,7 @@
 channels_last, eager and torch.compile, for every spec in specs/*.incp.
 
     python benchmarks/gpu_check.py [--batch 32] [--steps 10] [--specs specs/v4.incp ...]
+    python benchmarks/gpu_check.py --profile [--batch 32]   # `inception-dsl profile` on the GPU
 
 Prints images/s per spec and mode; both modes run side by side in one process, so
 their ratio is meaningful. Exits 0 with a message where no CUDA device is present."""
@@ -56,6 +57,22 @@ def check(spec: Path, batch: int, steps: int) -> list[str]:
     return rows
 
 
+def profile_runs(batch: int) -> int:
+    """`profile` of Inception-v4 on the GPU (bf16, eager and optimized; eager compiled per
+    stage): per-stage time and the check that the stages add up to the whole forward."""
+    from inception_dsl.commands.profile import format_table
+    from inception_dsl.runtime.profile import profile
+
+    status = 0
+    for options in ({}, {"optimize": True}, {"compile": True}):
+        measured = profile(ROOT / "specs" / "v4.incp", device="cuda", batch=batch, dtype="bf16", repeats=20, **options)
+        print(format_table(measured), flush=True)
+        ratio = measured.stage_seconds / measured.forward_seconds
+        print(f"stages / whole forward: {ratio:.3f} ({'ok' if abs(ratio - 1) <= 0.10 else 'MORE THAN 10% APART'})\n")
+        status |= abs(ratio - 1) > 0.10
+    return int(status)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=32)
@@ -63,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--specs", nargs="*", type=Path, default=sorted((ROOT / "specs").glob("*.incp")))
     parser.add_argument("--inference", action="store_true",
                         help="inference vs timm instead (bf16, batch 1 and 256, optimized, MFU): gpu_inference.py")
+    parser.add_argument("--profile", action="store_true", help="run `profile` (per-stage time) on the GPU instead")
     args = parser.parse_args(argv)
     if args.inference:
         from gpu_inference import main as inference_main
@@ -71,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     if not torch.cuda.is_available():
         print("gpu_check: no CUDA device here; nothing to measure (run this on a GPU machine)")
         return 0
+    if args.profile:
+        return profile_runs(args.batch)
     print(f"gpu_check: {torch.cuda.get_device_name()}, torch {torch.__version__}, batch {args.batch}, "
           f"bf16 autocast, channels_last, forward+backward")
     for spec in args.specs:

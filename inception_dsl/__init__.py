@@ -14,7 +14,7 @@ from inception_dsl.api import Result, analyze, analyze_text
 from inception_dsl.language.diagnostics import CompileError, Diagnostic
 
 __all__ = ["__version__", "analyze", "analyze_text", "Result", "CompileError", "Diagnostic", "load", "loads",
-           "optimize", "show", "diff", "sweep"]
+           "optimize", "show", "diff", "sweep", "profile"]
 
 _TORCH_API = {"load", "loads"}  # from runtime/module.py, imported on first use
 
@@ -37,6 +37,10 @@ def __getattr__(name: str):
         from inception_dsl.study.sweep import sweep
 
         return sweep
+    if name == "profile":  # runtime/profile.py: measured time per stage (imports torch)
+        from inception_dsl.runtime.profile import profile
+
+        return profile
     if name == "optimize":  # the inference optimizer, runtime/graph_module.py
         from inception_dsl.runtime.graph_module import optimize
 

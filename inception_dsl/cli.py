@@ -25,6 +25,7 @@ COMMANDS = {
     "lsp": "lsp",
     "diff": "diff",
     "sweep": "sweep",
+    "profile": "profile",
 }
 
 

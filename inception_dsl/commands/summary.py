@@ -9,22 +9,13 @@ import sys
 from inception_dsl.backends.summary import DTYPE_BYTES, format_csv, format_json, format_table, format_yaml, to_summary
 from inception_dsl.commands.report import FORMATS as DIAGNOSTIC_FORMATS
 from inception_dsl.commands.report import write_diagnostics
-from inception_dsl.commands.common import add_param_options, analyze_args, parse_dims
+from inception_dsl.commands.common import add_param_options, analyze_args, parse_dims, whole_number
 from inception_dsl.commands.limit_options import add_limit_options
 
 __all__ = ["add_parser", "run"]
 
 _FORMATTERS = {"table": format_table, "json": format_json, "yaml": format_yaml, "csv": format_csv}
 
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number of at least 0, got {value}")
-    return value
 
 
 def add_parser(subparsers) -> None:
@@ -37,11 +28,11 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--network", help="which network of the file (default: the first)")
     add_param_options(parser)
     parser.add_argument("--input", type=parse_dims, metavar="CxHxW", help="override the declared input size")
-    parser.add_argument("--batch", type=_positive, default=1, metavar="N", help="batch size (default 1)")
+    parser.add_argument("--batch", type=whole_number(0), default=1, metavar="N", help="batch size (default 1)")
     parser.add_argument("--dtype", choices=sorted(DTYPE_BYTES), default="float32",
                         help="element type for activation memory (default float32)")
     parser.add_argument("--format", choices=tuple(_FORMATTERS), default="table", help="output format (default table)")
-    parser.add_argument("--depth", type=_positive, default=0, metavar="N",
+    parser.add_argument("--depth", type=whole_number(0), default=0, metavar="N",
                         help="also list statements up to N levels inside each stage")
     parser.add_argument("--diagnostics", choices=DIAGNOSTIC_FORMATS, default="text", help="diagnostic format")
     add_limit_options(parser)

@@ -15,7 +15,7 @@ import sys
 from typing import Any
 
 from inception_dsl.backends.summary import _bytes_text
-from inception_dsl.commands.common import fail, limits_from, parse_dims, parse_param
+from inception_dsl.commands.common import fail, limits_from, parse_dims, parse_param, whole_number
 from inception_dsl.commands.limit_options import add_limit_options
 from inception_dsl.commands.report import FORMATS as DIAGNOSTIC_FORMATS
 from inception_dsl.commands.report import write_diagnostics
@@ -51,15 +51,6 @@ def parse_axis(text: str) -> tuple[str, list[Any]]:
     return values[0][0], [value for _, value in values]
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value}")
-    return value
-
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -73,21 +64,21 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--param", "-p", action="append", type=parse_axis, default=[], metavar="NAME=V1,V2|range(A,B[,S])",
                         help="an axis of the grid (repeatable); a single value fixes the parameter")
     parser.add_argument("--input", type=parse_dims, metavar="CxHxW", help="override the declared input size")
-    parser.add_argument("--sample", type=_positive, metavar="N", help="check a random sample of N grid points")
+    parser.add_argument("--sample", type=whole_number(1), metavar="N", help="check a random sample of N grid points")
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed of --sample (default 0)")
     parser.add_argument("--where", metavar="EXPR",
                         help='keep rows where EXPR holds, e.g. "macs < 5e9 and not error" (columns, numbers, '
                              "strings, + - * / // %%, comparisons, and/or/not, in, abs/min/max/round)")
     parser.add_argument("--sort", metavar="KEY[,KEY]", help="sort by columns; --sort=-KEY for descending (failed rows last)")
     parser.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format")
-    parser.add_argument("--batch", type=_positive, default=1, metavar="N", help="batch size (activations, --measure)")
+    parser.add_argument("--batch", type=whole_number(1), default=1, metavar="N", help="batch size (activations, --measure)")
     parser.add_argument("--dtype", choices=("fp32", "bf16", "fp16"), default="fp32",
                         help="element type (activation memory, --measure)")
     parser.add_argument("--measure", action="store_true",
                         help="also build each variant and time its forward pass (imports torch)")
     parser.add_argument("--device", default="cpu", help="with --measure: cpu or cuda (default cpu)")
     parser.add_argument("--warmup", type=int, default=3, metavar="N", help="with --measure: untimed passes")
-    parser.add_argument("--repeats", type=_positive, default=10, metavar="N", help="with --measure: timed passes")
+    parser.add_argument("--repeats", type=whole_number(1), default=10, metavar="N", help="with --measure: timed passes")
     parser.add_argument("--diagnostics", choices=DIAGNOSTIC_FORMATS, default="text", help="diagnostic format")
     add_limit_options(parser)
     parser.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)

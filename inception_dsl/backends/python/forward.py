@@ -6,6 +6,7 @@ run in place when the tensor they overwrite is read by nothing else."""
 
 from __future__ import annotations
 
+from inception_dsl.backends.python.literals import py_literal
 from inception_dsl.ir import Graph, Node, Op
 from inception_dsl.backends.python.literals import py_literal
 
@@ -16,19 +17,29 @@ _FRESH = frozenset({Op.CONV, Op.BN, Op.POOL, Op.ADAPTIVE_AVGPOOL, Op.ADD, Op.SCA
 _ALIAS = frozenset({Op.INPUT, Op.IDENTITY, Op.DROPOUT, Op.FLATTEN, Op.SLICE, Op.ACT})
 
 
-def generate_forward(graph: Graph, attr_of: dict[str, str], *, channels_last: bool, inference_only: bool) -> str:
-    """Python source of `def forward(self, x)` for `graph`."""
+def generate_forward(graph: Graph, attr_of: dict[str, str], *, channels_last: bool, inference_only: bool,
+                     stage_marks: bool = False) -> str:
+    """Python source of `def forward(self, x)` for `graph`. With `stage_marks`, the forward
+    calls `self._stage_mark(stage)` whenever the next node belongs to another stage than
+    the previous one, and `self._stage_mark(None)` at the end (runtime/profile.py times
+    the stretches between marks)."""
     order = list(graph.nodes())
     position = {node.id: i for i, node in enumerate(order)}
     last_use = {node.id: max((position[u] for u in graph.users(node.id)), default=-1) for node in order}
     names = {node.id: f"v{i}" for i, node in enumerate(order)}
     emitter = _Emitter(graph, attr_of, names, channels_last, inference_only)
     lines = ["def forward(self, x):"]
+    current = None
     for node in order:
+        if stage_marks and node.op is not Op.OUTPUT and node.stage != current:
+            current = node.stage
+            lines.append(f"    self._stage_mark({py_literal(current)})")
         lines += [f"    {line}" for line in emitter.emit(node)]
         dead = [names[s] for s in graph.inputs(node.id) if last_use[s] == position[node.id]]
         if dead and node.op is not Op.OUTPUT:
             lines.append(f"    del {', '.join(dead)}")
+    if stage_marks:
+        lines.append("    self._stage_mark(None)")
     lines += [f"    {line}" for line in emitter.returns()]
     return "\n".join(lines) + "\n"
 
