@@ -89,10 +89,11 @@ def _progress():
     """A progress bar on stderr when it is a terminal (rich), else nothing."""
     if not sys.stderr.isatty():
         return None, None
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     bar = Progress("sweep", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True,
-                   console=None)
+                   console=Console(stderr=True))
     task = bar.add_task("sweep", total=None)
     return bar, lambda done, total: bar.update(task, completed=done, total=total)
 
