@@ -73,6 +73,8 @@ def test_where_and_sort_on_any_column(tiny, capsys):
     assert main(["sweep", tiny, "-p", "width=range(4,17,4)", "-p", "k=3", "--where", "width >= 12", "--format", "json"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert [r["width"] for r in document] == [12, 16]
+    both = run_sweep(tiny, Grid({"width": [4, 8, 16]}, where=["width > 4", "params < 400"]))  # a YAML grid's list
+    assert [r["width"] for r in both.rows] == [8]
 
 
 def test_cli_table_and_csv(tiny, capsys):

@@ -13,7 +13,7 @@ from dataclasses import asdict
 
 from inception_dsl.backends.diagram.bars import bar_chart
 from inception_dsl.backends.diagram.compare import statement_of
-from inception_dsl.commands.common import analyze_args, fail, parse_dims, parse_param, whole_number, write_atomic
+from inception_dsl.commands.common import add_param_options, analyze_args, fail, parse_dims, whole_number, write_atomic
 from inception_dsl.commands.limit_options import add_limit_options
 from inception_dsl.commands.report import FORMATS as DIAGNOSTIC_FORMATS
 from inception_dsl.commands.report import write_diagnostics
@@ -31,8 +31,7 @@ def add_parser(subparsers) -> None:
     # not common.add_spec_options: its --format is the diagnostics' format, here it is the table's
     parser.add_argument("spec", metavar="SPEC", help="a spec file (.incp)")
     parser.add_argument("--network", help="which network of the file (default: the first)")
-    parser.add_argument("--param", "-p", action="append", type=parse_param, default=[], metavar="NAME=VALUE",
-                        help="override a network parameter (repeatable)")
+    add_param_options(parser)
     parser.add_argument("--input", type=parse_dims, metavar="CxHxW", help="override the declared input size")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     parser.add_argument("--batch", type=whole_number(1), default=1, metavar="N", help="batch size (default 1)")

@@ -38,7 +38,7 @@ class SweepError(ValueError):
 @dataclass
 class Grid:
     axes: dict[str, list[Any]]  # parameter -> values, in order; the grid is their product
-    where: str | None = None  # a filter over any column (study/expr.py)
+    where: str | list[str] | None = None  # filters over any column (study/expr.py), all must hold
     sample: int | None = None  # a random sample of this many grid points ...
     seed: int = 0  # ... drawn with this seed
 
@@ -85,8 +85,9 @@ def _filter(grid: Grid, columns: list[str]) -> tuple[Expr | None, bool]:
     """The compiled filter, and whether it reads parameters only (then it runs before checking)."""
     if not grid.where:
         return None, False
+    text = grid.where if isinstance(grid.where, str) else " and ".join(f"({w})" for w in grid.where)
     try:
-        expr = compile_expr(grid.where, set(columns))
+        expr = compile_expr(text, set(columns))
     except ExprError as error:
         raise SweepError(f"--where {error}") from None
     return expr, expr.names <= set(grid.axes)
