@@ -136,3 +136,18 @@ def test_sweep_does_not_import_torch(tiny):
     code = f"import sys; from inception_dsl.cli import main; main(['sweep', {tiny!r}, '-p', 'width=4,8']); assert 'torch' not in sys.modules"
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_progress_bar_only_on_a_terminal_and_never_on_stdout(tiny):
+    import os
+    import pty
+
+    master, slave = pty.openpty()
+    try:
+        done = subprocess.run([sys.executable, "-m", "inception_dsl", "sweep", tiny, "-p", "width=4,8", "--format", "csv"],
+                              stdout=subprocess.PIPE, stderr=slave, cwd=ROOT, timeout=120)
+    finally:
+        os.close(slave)
+        os.close(master)
+    assert done.returncode == 0 and done.stdout.decode().splitlines()[0].startswith("width,output,params")
+    assert len(done.stdout.decode().splitlines()) == 3

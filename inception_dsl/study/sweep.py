@@ -78,7 +78,7 @@ def _columns(grid: Grid, measure: bool) -> list[str]:
     clash = sorted(set(grid.axes) & set(METRICS + MEASURED))
     if clash:
         raise SweepError(f"parameter `{clash[0]}` has the name of a result column; sweep cannot tell them apart")
-    return list(grid.axes) + list(METRICS) + (list(MEASURED) if measure else [])
+    return list(grid.axes) + list(METRICS[:4]) + (list(MEASURED) if measure else []) + list(METRICS[4:])
 
 
 def _filter(grid: Grid, columns: list[str]) -> tuple[Expr | None, bool]:
