@@ -124,3 +124,18 @@ def test_diff_and_render_diff_do_not_import_torch(tmp_path):
             "assert 'torch' not in sys.modules; print(rc)")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_nested_blocks_added_removed_and_swapped(tmp_path):
+    blocks = "block u(c) {\n  conv(c, 1x1)\n}\n\nblock v(c) {\n  conv(c, 1x1)\n}\n\n"
+    a = tmp_path / "a.incp"
+    b = tmp_path / "b.incp"
+    a.write_text(blocks + "block pair {\n  first: u(c=8)\n  second: u(c=8)\n}\n\n"
+                 "network n {\n  input 3x8x8\n  stage: pair\n}\n")
+    b.write_text(blocks + "block pair {\n  first: v(c=8)\n  third: u(c=8)\n}\n\n"
+                 "network n {\n  input 3x8x8\n  stage: pair\n}\n")
+    (stage,) = inception_dsl.diff(str(a), str(b)).stages
+    blocks_seen = {(l.path, l.status): l for l in stage.layers if (l.a or l.b or "").startswith("block")}
+    assert blocks_seen[("first", "changed")].changes == ["block u -> v"]
+    assert blocks_seen[("second", "removed")].where_a.endswith("a.incp:11")
+    assert blocks_seen[("third", "added")].where_b.endswith("b.incp:11")

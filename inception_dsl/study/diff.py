@@ -204,6 +204,13 @@ class _Index:
         for node in nodes:
             self.by_stage.setdefault(node.stage, []).append(node)
         self.owner = fused_layers(graph, nodes)
+        self.blocks: dict[str, dict[str, tuple[str, str | None]]] = {}  # stage -> path inside -> (block, file:line)
+        stages = {s.name for s in graph.stages}
+        for scope, site in graph.blocks.items():
+            parts = scope.split(".")
+            stage = next((p for p in (".".join(parts[:i]) for i in range(1, len(parts))) if p in stages), None)
+            if stage is not None:
+                self.blocks.setdefault(stage, {})[scope[len(stage) + 1:]] = (site.block, _where(site.span))
 
 
 def _layers(index: _Index, stage: str) -> dict[str, _Layer]:
@@ -283,7 +290,7 @@ def _layer_changes(a: _Layer, b: _Layer) -> list[str]:
 
 def _compare_layers(index_a: _Index, stage_a: str, index_b: _Index, stage_b: str) -> list[LayerChange]:
     left, right = _layers(index_a, stage_a), _layers(index_b, stage_b)
-    result = []
+    result = _compare_blocks(index_a.blocks.get(stage_a, {}), index_b.blocks.get(stage_b, {}))
     for path in list(left) + [p for p in right if p not in left]:
         a, b = left.get(path), right.get(path)
         if a is None:
@@ -295,6 +302,21 @@ def _compare_layers(index_a: _Index, stage_a: str, index_b: _Index, stage_b: str
             if changes:
                 result.append(LayerChange(path, "changed", describe_layer(a.op, a.attrs), describe_layer(b.op, b.attrs),
                                           changes, a.where, b.where))
+    return result
+
+
+def _compare_blocks(left: dict[str, tuple[str, str | None]], right: dict[str, tuple[str, str | None]]) -> list[LayerChange]:
+    """Block instances nested in a statement, by path: added, removed, or calling another block."""
+    result = []
+    for path in list(left) + [p for p in right if p not in left]:
+        a, b = left.get(path), right.get(path)
+        if a is None:
+            result.append(LayerChange(path, "added", None, f"block {b[0]}", where_b=b[1]))
+        elif b is None:
+            result.append(LayerChange(path, "removed", f"block {a[0]}", None, where_a=a[1]))
+        elif a[0] != b[0]:
+            result.append(LayerChange(path, "changed", f"block {a[0]}", f"block {b[0]}", [f"block {a[0]} -> {b[0]}"],
+                                      a[1], b[1]))
     return result
 
 

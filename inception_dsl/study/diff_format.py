@@ -103,7 +103,7 @@ def format_text(result: Diff, *, colour: bool = False) -> str:
         out.append(paint(status, line.rstrip()))
     details = [s for s in result.stages if s.layers]
     if details:
-        out += ["", "layers inside changed statements (path inside the statement; file:line in A | B):"]
+        out += ["", "blocks and layers inside changed statements (path inside the statement; file:line in A | B):"]
         for stage in details:
             out.append(paint(stage.status, f"{_MARK[stage.status]} {stage.name} ({_block(stage)})"))
             out += [paint(status, line) for status, line in _layer_lines(stage)]
