@@ -5,7 +5,8 @@ and parsing the spec again), and against N `inception-dsl check -p ...` processe
 
     .venv/bin/python benchmarks/sweep_bench.py [--variants 1000] [--processes 5]
 
-The grid is width x k x n (10 values each for 1,000 variants). Prints seconds and the ratios."""
+The grid is width x a x c (the width multiplier in percent and the repeat counts of the
+Inception-A and -C stages; 10 values each for 1,000 variants). Prints seconds and the ratios."""
 
 from __future__ import annotations
 
@@ -27,8 +28,8 @@ SPEC = ROOT / "specs" / "examples" / "inception_v4_scaled.incp"
 
 def grid(variants: int) -> Grid:
     side = max(1, round(variants ** (1 / 3)))
-    axes = {"width": list(range(50, 50 + 10 * side, 10)), "k": list(range(128, 128 + 16 * side, 16)),
-            "n": list(range(256, 256 + 16 * side, 16))}
+    axes = {"width": list(range(50, 50 + 10 * side, 10)), "a": list(range(1, side + 1)),
+            "c": list(range(1, side + 1))}
     return Grid(axes, sample=variants if variants < side ** 3 else None)
 
 

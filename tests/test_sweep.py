@@ -39,10 +39,10 @@ def tiny(tmp_path):
 
 
 def test_rows_equal_summary_for_a_sample_of_variants():
-    rows = inception_dsl.sweep(SCALED, width=[50, 75, 100, 125], k=[128, 192, 256], sample=3, seed=7)
+    rows = inception_dsl.sweep(SCALED, width=[50, 75, 100, 125], a=[1, 2, 4], k=[128, 256], sample=3, seed=7)
     assert len(rows) == 3
     for row in rows:
-        result = api.analyze(SCALED, params={"width": row["width"], "k": row["k"]})
+        result = api.analyze(SCALED, params={"width": row["width"], "a": row["a"], "k": row["k"]})
         summary = to_summary(result.graph)
         assert (row["params"], row["macs"], row["activation_bytes"]) == (summary.params, summary.macs,
                                                                          summary.activation_bytes)
