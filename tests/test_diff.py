@@ -72,10 +72,13 @@ def test_a_spec_against_itself_is_empty_with_exit_0(capsys):
 def test_two_parameter_sets_of_one_file(capsys):
     assert main(["diff", "specs/v4.incp", "--param-a", "num_classes=10", "--param-b", "num_classes=12"]) == 1
     out = capsys.readouterr().out
-    assert "~ classifier" in out and "width 10 -> 12" in out and "specs/v4.incp:16 (both)" in out
+    assert "width 10 -> 12" in out and "specs/v4.incp:28 (both)" in out
     result = inception_dsl.diff("specs/v4.incp", params_a={"num_classes": 10}, params_b={"num_classes": 12})
-    changed = [s.name for s in result.stages if s.status != "same"]
-    assert changed == ["classifier"]
+    changed = [s for s in result.stages if s.status != "same"]
+    assert len(changed) == 1 and changed[0].kind_a == "linear"
+    # `inception_a x4` at positions 6-9 of the `features` sequence is one statement, not four
+    repeats = {s.name: s.repeat_a for s in result.stages}
+    assert repeats["features.6"] == 4 and repeats["features.10"] == 1 and "features.7" not in repeats
 
 
 def test_errors_exit_2_with_the_diagnostics(tmp_path, capsys):

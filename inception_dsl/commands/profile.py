@@ -12,7 +12,6 @@ import sys
 from dataclasses import asdict
 
 from inception_dsl.backends.diagram.bars import bar_chart
-from inception_dsl.backends.diagram.compare import statement_of
 from inception_dsl.commands.common import add_param_options, analyze_args, fail, parse_dims, whole_number, write_atomic
 from inception_dsl.commands.limit_options import add_limit_options
 from inception_dsl.commands.report import FORMATS as DIAGNOSTIC_FORMATS
@@ -111,7 +110,7 @@ def chart(p) -> str:
     rows: dict[str, list] = {}
     for s in p.stages:
         if s.level == 0:
-            row = rows.setdefault(statement_of(s.name), [0.0, 0])
+            row = rows.setdefault(s.statement or s.name, [0.0, 0])
             row[0] += s.seconds
             row[1] += s.macs
     title = f"{p.network}: measured time and MACs per stage ({p.device}, batch {p.batch}, {p.dtype}, {_mode(p)})"

@@ -154,7 +154,7 @@ def _heat_fill(args, result: api.Result, view: View):
         from inception_dsl.runtime.profile import profile_result  # imports torch: only here
 
         values = {row.name: row.seconds for row in profile_result(result).stages}
-    return heat_fill(values, fold=view.fold)
+    return heat_fill(graph, values, fold=view.fold)
 
 
 def _stage_times(path: str) -> dict[str, float] | str:

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from inception_dsl import api
-from inception_dsl.backends.summary import to_summary
+from inception_dsl.backends.diagram.compare import statement_of
 from inception_dsl.runtime.measure import prepare, resolve_device, synchronize, time_forward
 
 __all__ = ["StageTime", "Profile", "profile", "profile_result"]
@@ -42,6 +42,7 @@ class StageTime:
     macs: int
     params: int
     measured: bool = True  # False: no submodule to hook (a functional statement)
+    statement: str = ""  # the statement it belongs to (the instances of `x N` share one)
 
     @property
     def flops_per_second(self) -> float:
@@ -217,7 +218,8 @@ def profile_result(result: api.Result, *, device: str = "cpu", batch: int = 1, d
     sums = [sum(per_name.get(name, [0.0] * repeats)[run] for name in top) for run in range(repeats)]
     counts = _counts(graph, batch, {name for name, _, _ in targets})
     stages = [StageTime(name, kind, level, statistics.median(per_name.get(name, [0.0])), *counts[name],
-                        measured=name not in missing) for name, kind, level in targets]
+                        measured=name not in missing, statement=statement_of(graph, name) if level == 0 else "")
+              for name, kind, level in targets]
     return Profile(graph.name, str(target), batch, dtype, optimize, compile, statistics.median(plain),
                    statistics.median(hooked), statistics.median(sums), repeats, stages, plain, sums)
 

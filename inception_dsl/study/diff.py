@@ -113,7 +113,7 @@ def _statements(graph: Graph, summary: Summary) -> list[_Statement]:
     rows = {row.name: row for row in summary.rows if row.level == 0}
     statements: dict[str, _Statement] = {}
     for stage in graph.stages:
-        key = statement_of(stage.name)
+        key = statement_of(graph, stage.name)
         statement = statements.get(key)
         if statement is None:
             statement = statements[key] = _Statement(key, stage.kind, [], _where(stage.span))

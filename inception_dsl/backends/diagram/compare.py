@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from inception_dsl.backends.diagram.dot import Fill, emit_drawing, header, quote
-from inception_dsl.backends.diagram.drawing import Unit, View, build_drawing
+from inception_dsl.backends.diagram.drawing import Unit, View, build_drawing, is_named_instance
 from inception_dsl.ir import Graph
 
 __all__ = ["DIFF_COLOURS", "side_by_side", "heat_fill", "heat_colour", "statement_of"]
@@ -13,10 +13,12 @@ __all__ = ["DIFF_COLOURS", "side_by_side", "heat_fill", "heat_colour", "statemen
 DIFF_COLOURS = {"removed": "#f4b6b0", "added": "#b9e4b4", "changed": "#fbe38e"}
 
 
-def statement_of(stage_name: str) -> str:
-    """`inception_a.2` -> `inception_a`: the statement a repetition instance comes from."""
-    head, _, tail = stage_name.rpartition(".")
-    return head if head and tail.isdigit() else stage_name
+def statement_of(graph: Graph, stage_name: str) -> str:
+    """The statement a stage comes from: `inception_a.2` -> `inception_a` for a labelled
+    `inception_a x4`; `features.8` -> `features.6` for the third of `inception_a x4` at
+    positions 6-9 of a sequence (its first instance names it); any other stage itself."""
+    first = graph.repeats.get(stage_name, (stage_name, 1))[0]
+    return first.rpartition(".")[0] if is_named_instance(graph, first) else first
 
 
 def _unit_stage(unit: Unit) -> str | None:
@@ -25,10 +27,10 @@ def _unit_stage(unit: Unit) -> str | None:
     return unit.nodes[0].stage or None
 
 
-def _status_fill(statuses: dict[str, str]) -> Fill:
+def _status_fill(graph: Graph, statuses: dict[str, str]) -> Fill:
     def fill(unit: Unit) -> str | None:
         stage = _unit_stage(unit)
-        return DIFF_COLOURS.get(statuses.get(statement_of(stage), "")) if stage else None
+        return DIFF_COLOURS.get(statuses.get(statement_of(graph, stage), "")) if stage else None
 
     return fill
 
@@ -43,7 +45,7 @@ def side_by_side(graph_a: Graph, graph_b: Graph, statuses_a: dict[str, str], sta
         lines.append(f"  subgraph cluster_{counter[0]} {{")
         counter[0] += 1
         lines.append(f'    graph [label={quote(title)}, style="rounded", color="#666666", labeljust=c];')
-        emit_drawing(lines, build_drawing(graph, view), prefix, counter, "    ", _status_fill(statuses))
+        emit_drawing(lines, build_drawing(graph, view), prefix, counter, "    ", _status_fill(graph, statuses))
         lines.append("  }")
     lines.append("}")
     return "\n".join(lines) + "\n"
@@ -57,14 +59,15 @@ def heat_colour(fraction: float) -> str:
     return f"#ff{green:02x}{blue:02x}"
 
 
-def heat_fill(values: dict[str, float], *, fold: bool = True) -> Fill:
+def heat_fill(graph: Graph, values: dict[str, float], *, fold: bool = True) -> Fill:
     """Colour each box by its share of the largest value (`values`: stage name -> value).
     With `fold` (repetitions drawn once) a box stands for its statement and gets the sum
     over the statement's instances."""
     if fold:
         totals: dict[str, float] = {}
         for stage, value in values.items():
-            totals[statement_of(stage)] = totals.get(statement_of(stage), 0.0) + value
+            key = statement_of(graph, stage)
+            totals[key] = totals.get(key, 0.0) + value
     else:
         totals = dict(values)
     top = max(totals.values(), default=0.0) or 1.0
@@ -73,6 +76,6 @@ def heat_fill(values: dict[str, float], *, fold: bool = True) -> Fill:
         stage = _unit_stage(unit)
         if stage is None:
             return None
-        return heat_colour(totals.get(statement_of(stage) if fold else stage, 0.0) / top)
+        return heat_colour(totals.get(statement_of(graph, stage) if fold else stage, 0.0) / top)
 
     return fill
