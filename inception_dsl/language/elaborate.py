@@ -15,6 +15,7 @@ from inception_dsl.language import syntax as ast
 from inception_dsl.language.diagnostics import DiagnosticSink, Label
 from inception_dsl.ir import CallSite, Graph, Node, Op, Stage
 from inception_dsl.language.limits import DEFAULT_LIMITS, Limits
+from inception_dsl.language.metadata import check_metadata
 from inception_dsl.language.naming import TRANSPARENT, TRANSPARENT_LABEL, instance_names, shortcut_name, statement_names
 from inception_dsl.language.program import Program
 from inception_dsl.passes.infer_shapes import infer_shapes
@@ -163,6 +164,7 @@ class _Elaborator:
             self.sequence(definition.body, "input", env, "", (), context="block", top=True)
         except _TooBig:
             return None
+        check_metadata(self.program, definition, graph, self.sink)
         return None if self.failed and not self.sink.has_errors else graph
 
     # -- helpers

@@ -13,6 +13,7 @@ from inception_dsl.language import codes
 from inception_dsl.language import syntax as ast
 from inception_dsl.language.diagnostics import DiagnosticSink, Label
 from inception_dsl.language.layers import LAYERS, SETTINGS
+from inception_dsl.language.metadata import METADATA, check_setting
 from inception_dsl.language.limits import DEFAULT_LIMITS, Limits
 from inception_dsl.language.parse import parse
 from inception_dsl.language.source import SourceFile, Span
@@ -200,14 +201,23 @@ def _define(program: Program, definition: ast.BlockDef, sink: DiagnosticSink) ->
 
 def _settings(module: ast.Module, sink: DiagnosticSink) -> dict[str, Any]:
     values = dict(SETTINGS)
+    known = {**SETTINGS, **METADATA}
     for setting in module.settings:
-        if setting.name not in SETTINGS:
+        if setting.name not in known:
             sink.emit(codes.UNKNOWN_ARG, f"unknown setting `{setting.name}`", setting.span, "not a setting",
-                      help=did_you_mean(setting.name, SETTINGS) or "settings: " + ", ".join(SETTINGS))
+                      help=did_you_mean(setting.name, known) or "settings: " + ", ".join(known))
             continue
         try:
             value = evaluate(setting.value, {}, sink)
         except EvalError:
+            continue
+        if setting.name in METADATA:  # network metadata (language/metadata.py)
+            problem = check_setting(setting.name, value)
+            if problem:
+                sink.emit(codes.BAD_ARG_TYPE, f"setting `{setting.name}` cannot be {describe(value)}",
+                          setting.value.span, problem)
+            else:
+                values[setting.name] = (value,) if setting.name == "feature_taps" and isinstance(value, str) else value
             continue
         expected = type(SETTINGS[setting.name])
         if expected is float and isinstance(value, int) and not isinstance(value, bool):

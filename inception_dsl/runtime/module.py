@@ -35,13 +35,16 @@ INITS = ("torch", "tf")
 
 
 _OWN_DEFAULTS: dict[str, Any] = {"network": None, "init": "torch", "seed": None, "input_shape": None,
-                                 "limits": DEFAULT_LIMITS, "optimize": False, "weights": None}
+                                 "limits": DEFAULT_LIMITS, "optimize": False, "weights": None,
+                                 "pretrained": None, "source": None, "features_only": False, "out_indices": None}
 
 
 def load(spec: str | Path, /, *, params: ParamsArg = None, network: str | None = None,
          init: str = "torch", seed: int | None = None, input_shape: tuple[int, ...] | None = None,
          limits: Limits = DEFAULT_LIMITS, optimize: bool = False,
-         weights: Mapping[str, Any] | str | Path | None = None, **kwargs: Any) -> nn.Module:
+         weights: Mapping[str, Any] | str | Path | None = None, pretrained: str | Path | None = None,
+         source: str | None = None, features_only: bool = False, out_indices: Any = None,
+         **kwargs: Any) -> nn.Module:
     """Build the network of a spec file. Network parameters come in `params` (a dict:
     `load("v4.incp", params={"num_classes": 10})`, the path of a YAML parameter file,
     `params="cifar.yaml"`, or a list of files and dicts merged in order, docs/language.md)
@@ -52,26 +55,50 @@ def load(spec: str | Path, /, *, params: ParamsArg = None, network: str | None =
     a TypeError saying so. `weights` (a state_dict or a .pth path) is loaded strictly,
     with one WeightsError that groups every missing, unexpected or mis-shaped key by block
     instance. `optimize=True` returns the inference-only optimized module instead
-    (runtime/graph_module.py, docs/optimize.md)."""
+    (runtime/graph_module.py, docs/optimize.md). `pretrained`: "timm:NAME" /
+    "torchvision:NAME" (the library downloads them) or a .pth/.safetensors file, whose layout
+    is ours or that of `source` (runtime/timm_api.py). `features_only=True` returns the
+    feature maps at the network's feature taps (`out_indices` selects), as timm does."""
     own = dict(network=network, init=init, seed=seed, input_shape=input_shape, limits=limits, optimize=optimize,
-               weights=weights)
+               weights=weights, pretrained=pretrained, source=source, features_only=features_only,
+               out_indices=out_indices)
     values = network_params(params, kwargs)
     result = api.analyze(spec, network=network, params=values, input_shape=input_shape, limits=limits)
     _refuse_shadowed(result, own, values)
-    return _finish(result, build_module(result, init=init, seed=seed), weights, optimize)
+    model = _finish(result, build_module(result, init=init, seed=seed), weights, optimize)
+    return _timm_options(model, pretrained, source, features_only, out_indices)
 
 
 def loads(text: str, /, *, path: str = "<string>", params: ParamsArg = None,
           network: str | None = None, init: str = "torch", seed: int | None = None,
           input_shape: tuple[int, ...] | None = None, limits: Limits = DEFAULT_LIMITS, optimize: bool = False,
-          weights: Mapping[str, Any] | str | Path | None = None, **kwargs: Any) -> nn.Module:
+          weights: Mapping[str, Any] | str | Path | None = None, pretrained: str | Path | None = None,
+          source: str | None = None, features_only: bool = False, out_indices: Any = None,
+          **kwargs: Any) -> nn.Module:
     """Like `load`, from spec text; `path` names it in diagnostics and anchors imports."""
     own = dict(network=network, init=init, seed=seed, input_shape=input_shape, limits=limits, optimize=optimize,
-               weights=weights, path=path)
+               weights=weights, path=path, pretrained=pretrained, source=source, features_only=features_only,
+               out_indices=out_indices)
     values = network_params(params, kwargs)
     result = api.analyze(path, text=text, network=network, params=values, input_shape=input_shape, limits=limits)
     _refuse_shadowed(result, own, values)
-    return _finish(result, build_module(result, init=init, seed=seed), weights, optimize)
+    model = _finish(result, build_module(result, init=init, seed=seed), weights, optimize)
+    return _timm_options(model, pretrained, source, features_only, out_indices)
+
+
+def _timm_options(model: nn.Module, pretrained, source, features_only: bool, out_indices) -> nn.Module:
+    if pretrained is None and not features_only:
+        return model
+    from inception_dsl.runtime.timm_api import features_only as feature_net, load_pretrained
+
+    if pretrained is not None:
+        load_pretrained(model, pretrained, source)
+    if not features_only:
+        return model
+    cfg = getattr(model, "pretrained_cfg", {})
+    model = feature_net(model, out_indices)
+    model.pretrained_cfg = model.default_cfg = cfg
+    return model
 
 
 def network_params(params: ParamsArg, kwargs: Mapping[str, Any]) -> dict[str, Any] | list:

@@ -8,7 +8,9 @@ import builtins
 import keyword
 import re
 
-__all__ = ["Namespace", "camel", "safe_text", "MODULE_GLOBALS", "RESERVED_ATTRIBUTES"]
+from inception_dsl.backends.python.literals import py_literal
+
+__all__ = ["Namespace", "camel", "safe_text", "member_ref", "MODULE_GLOBALS", "RESERVED_ATTRIBUTES"]
 
 # Names the generated file defines or imports at module level; locals and classes never shadow them.
 MODULE_GLOBALS = frozenset({
@@ -69,3 +71,14 @@ def safe_text(text: str, limit: int = 200) -> str:
     text = "".join(c if c.isprintable() else "?" for c in text)
     text = text.replace("\\", "/").replace('"""', "'''").replace('"', "'")
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _plain(name: str) -> bool:
+    return name.isidentifier() and not keyword.iskeyword(name)
+
+
+def member_ref(name: str) -> str:
+    """`self.name`; a label that is a Python keyword (`class`) or a position (`3`, as
+    nn.Sequential names its children) stays the attribute name, since it is a
+    state_dict key, and is reached through getattr."""
+    return f"self.{name}" if _plain(name) else f'getattr(self, {py_literal(name)})'

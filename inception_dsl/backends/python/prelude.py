@@ -12,6 +12,7 @@ HEADER = '''\
 """{doc}"""
 
 from collections import OrderedDict
+from typing import Optional
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -110,6 +111,46 @@ def _same_channels(shortcut: int, body: int, block: str, where: str) -> None:
                          f"to {body} channels (body); choose arguments that make them equal")
 '''
 
+_MODEL_API = '''
+class ModelApi(nn.Module):
+    """timm's model API for a generated network: forward_features / forward_head (in the
+    network class), get_classifier, reset_classifier, num_features, num_classes,
+    pretrained_cfg (input size, interpolation, mean/std, first conv, classifier) and
+    feature_info (channels, reduction and module of each feature map)."""
+
+    pretrained_cfg = {}
+    default_cfg = {}  # timm's older name for pretrained_cfg
+    feature_info = []  # dict(num_chs=..., reduction=..., module=...) per feature map
+    head_modules = ("", "", "")  # the classifier's, the pooling's and the flatten's names
+
+    @torch.jit.ignore
+    def get_classifier(self) -> nn.Module:
+        name = self.head_modules[0]
+        return self.get_submodule(name) if name else nn.Identity()
+
+    @torch.jit.ignore
+    def reset_classifier(self, num_classes: int, global_pool: Optional[str] = None) -> None:
+        """A new num_classes-way classifier (nn.Identity for 0); global_pool "avg", "max",
+        or "" (no pooling, only with num_classes=0) replaces the head's pooling."""
+        classifier, pool, flatten = self.head_modules
+        old = self.get_classifier()
+        tensor = next(iter(old.parameters()), None) if classifier else None
+        options = {} if tensor is None else {"device": tensor.device, "dtype": tensor.dtype}
+        if global_pool is not None and pool:
+            if global_pool == "" and num_classes:
+                raise ValueError("pooling can only be removed together with the classifier (num_classes=0)")
+            kinds = {"avg": nn.AdaptiveAvgPool2d, "max": nn.AdaptiveMaxPool2d}
+            if global_pool and global_pool not in kinds:
+                raise ValueError(f"global_pool must be one of 'avg', 'max' or '', not {global_pool!r}")
+            setattr(self, pool, kinds[global_pool](1) if global_pool else nn.Identity())
+            if flatten:
+                setattr(self, flatten, nn.Flatten(1) if global_pool else nn.Identity())
+        if classifier:
+            new = nn.Linear(self.head_hidden_size, num_classes, **options) if num_classes > 0 else nn.Identity()
+            setattr(self, classifier, new.train(self.training))
+        self.num_classes = num_classes
+'''
+
 _CONV_ACT = '''
 class ConvAct(nn.Conv2d):
     """A conv without BatchNorm (spec `linear` or `bn=false`): an nn.Conv2d (same
@@ -180,6 +221,7 @@ HELPERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "_repeat": (_REPEAT, ()),
     "_splice": (_SPLICE, ()),
     "_same_channels": (_SAME_CHANNELS, ()),
+    "ModelApi": (_MODEL_API, ()),
     "ConvAct": (_CONV_ACT, ("_padding", "_activate")),
     "ConvBnAct": (_CONV_BN_ACT, ("ConvAct", "_padding", "_activate")),
     "Activation": (_ACTIVATION, ("_activate",)),

@@ -31,9 +31,11 @@ from inception_dsl.backends.python.facts import (Grid, grid_after, hint, is_laye
 from inception_dsl.backends.python.layers import (CHANNEL_PRESERVING, Channels, CodegenError, LayerContext, add_channels,
                             layer_code, mentions, py_expr, py_value)
 from inception_dsl.backends.python.literals import py_literal
-from inception_dsl.backends.python.names import RESERVED_ATTRIBUTES, Namespace, camel, safe_text
+from inception_dsl.backends.python.names import _plain, member_ref, RESERVED_ATTRIBUTES, Namespace, camel, safe_text
 from inception_dsl.backends.python.prelude import HEADER, prelude
 from inception_dsl.backends.python.residual import ResidualWriter
+from inception_dsl.backends.python.model_api import Mark, write_model_api
+from inception_dsl.backends.python.splice import write_spliced
 
 __all__ = ["to_python", "CodegenError", "network_class_name"]
 
@@ -56,27 +58,22 @@ class _Class:
     forward: list[str] = field(default_factory=list)
     forward_doc: str = ""
     returns_tensor: bool = True
+    base: str = "nn.Module"
+    attributes: list[str] = field(default_factory=list)  # class attributes
+    methods: list[list[str]] = field(default_factory=list)  # more methods, after forward
 
     def render(self) -> str:
-        lines = [f"class {self.name}(nn.Module):", f'    """{self.doc}"""', ""]
+        lines = [f"class {self.name}({self.base}):", f'    """{self.doc}"""', ""]
+        lines += [f"    {line}" for line in self.attributes] + ([""] if self.attributes else [])
         lines.append(f"    def __init__({', '.join(['self'] + self.signature)}):")
         lines += ["        super().__init__()"] + [_indent(line, 8) for line in self.init]
         lines += ["", "    def forward(self, x: torch.Tensor)" + (" -> torch.Tensor:" if self.returns_tensor else ":")]
         if self.forward_doc:
             lines.append(f'        """{self.forward_doc}"""')
         lines += [_indent(line, 8) for line in self.forward]
+        for method in self.methods:
+            lines += [""] + [_indent(line, 4) for line in method]
         return "\n".join(lines) + "\n"
-
-
-def _plain(name: str) -> bool:
-    return name.isidentifier() and not keyword.iskeyword(name)
-
-
-def member_ref(name: str) -> str:
-    """`self.name`; a label that is a Python keyword (`class`) or a position (`3`, as
-    nn.Sequential names its children) stays the attribute name, since it is a
-    state_dict key, and is reached through getattr."""
-    return f"self.{name}" if _plain(name) else f'getattr(self, {py_literal(name)})'
 
 
 def _assign(name: str, value: str, comment: str) -> str:
@@ -104,6 +101,7 @@ class Scope:
     attrs: set[str] = field(default_factory=set)
     grid: Grid = None  # a grid size fixed by the last pooling (for flatten)
     lambda_var: str = ""  # the parameter name of `_repeat`'s lambdas, one per class
+    marks: list | None = None  # the network's: where each top-level statement starts (model_api.Mark)
 
     def repeat_var(self) -> str:
         if not self.lambda_var:
@@ -204,9 +202,12 @@ class _Generator:
         statements = [s for s in definition.body if isinstance(s, ast.Labeled)]
         aux_only = training_only(statements, [n for n, _ in outputs]) if len(outputs) > 1 else set()
         keep = {n for n, _ in outputs}
+        scope.marks = []
         _, last_var, labels = self.body(scope, definition.body, "block", "in_channels", "x",
                                         keep=keep, training_only=aux_only)
         names = statement_names(definition.body, "block", self.program.definitions)
+        if len(scope.marks) == len(statements):  # not a single-compound body
+            write_model_api(self, scope, definition, names, scope.marks, aux_only)
         conditional = {s.label: n for s, n in zip(statements, names) if s.label and s.condition is not None}
         self._returns(scope, outputs, labels, last_var, conditional)
         self.classes.append(scope.cls)
@@ -311,6 +312,7 @@ class _Generator:
         var, ch = in_var, in_ch
         for index, (stmt, name) in enumerate(zip(statements, names)):
             src_var, src_ch = labels[stmt.source] if stmt.source else (var, ch)
+            start_line = len(scope.cls.forward)
             if name is TRANSPARENT:
                 if stmt.condition is not None:
                     raise CodegenError("an unlabelled concat with `when` inside a residual cannot be written; "
@@ -325,7 +327,7 @@ class _Generator:
                 gate = index in training_only
                 start = len(scope.cls.forward)
                 if stmt.repeat is not None and is_spliced(context, stmt):
-                    out_ch = self.spliced(scope, stmt, name, src_ch, src_var, out_var)
+                    out_ch = write_spliced(self, scope, stmt, name, src_ch, src_var, out_var)
                 else:
                     out_ch = self.member(scope, stmt, name, src_ch, src_var, out_var)
                 if gate:
@@ -334,6 +336,8 @@ class _Generator:
                 labels[stmt.label] = (out_var, out_ch)
             if stmt.source is None:
                 var, ch = out_var, out_ch
+            if scope.marks is not None and context == "block":
+                scope.marks.append(Mark(start_line, src_var, src_ch, out_var))
         return ch, var, labels
 
     def inline(self, scope: Scope, op: ast.Op, in_ch: Channels, in_var: str, span,
@@ -400,41 +404,6 @@ class _Generator:
         if out_var != in_var and not append_to and stmt.source is None:
             cls.forward += ["else:", f"    {out_var} = {in_var}"]  # a skipped statement passes its input on
         return out
-
-    def spliced(self, scope: Scope, stmt: ast.Labeled, name: str, in_ch: Channels, in_var: str, out_var: str) -> Channels:
-        """An unlabelled `X xN` in a `{ ... }` sequence: N members named by position
-        (`_splice`), run one after another."""
-        count = literal_count(stmt)
-        names = instance_names("seq", stmt, name, count)
-        for member in names:
-            if member in scope.attrs:
-                raise CodegenError(f"the name `{member}` is used twice in this scope; give the statement a label",
-                                   stmt.span)
-            scope.attrs.add(member)
-        make, out_of, note = self._constructor(scope, stmt, name)
-        self.helpers.update({"_repeat", "_splice"})
-        lam = scope.repeat_var()
-        built = make(lam)
-        maker = built[: -len(f"({lam})")] if built.endswith(f"({lam})") and built[: -len(f"({lam})")].isidentifier() \
-            else f"lambda {lam}: {built}"
-        modules = f"_repeat({py_literal(count)}, {in_ch}, {maker})"
-        comment = self.comment(stmt.span) + (f" ({note})" if note and self.comments else "")
-        out = out_of(in_ch)
-        out = f"{member_ref(names[-1])}.out_channels" if out is None else out
-        steps = [f"{out_var} = {member_ref(names[0])}({in_var})"] + [f"{out_var} = {member_ref(n)}({out_var})" for n in names[1:]]
-        if stmt.condition is None:
-            scope.cls.init.append(f"_splice(self, {py_literal(int(name))}, {modules}){comment}")
-            scope.cls.forward += steps
-            return out
-        use = scope.init_ns.create(f"use_{name}")
-        scope.cls.init.append(f"{use} = {py_expr(stmt.condition, scope.names, self.helpers)}{comment}")
-        scope.cls.init.append(f"_splice(self, {py_literal(int(name))}, {modules} if {use} else [None] * {py_literal(count)})")
-        channels = scope.init_ns.create("ch")
-        scope.cls.init.append(f"{channels} = {out} if {use} else {paren(in_ch)}")
-        scope.cls.forward += [f"if {member_ref(names[0])} is not None:"] + [f"    {line}" for line in steps]
-        if out_var != in_var:
-            scope.cls.forward += ["else:", f"    {out_var} = {in_var}"]
-        return channels
 
     def _member_constructor(self, scope: Scope, stmt: ast.Labeled, name: str, in_ch: Channels):
         """(constructor source, output channels, note) of a statement, `xN` included."""

@@ -1,0 +1,95 @@
+"""timm's model API on the generated network class: `forward_features`, `forward_head`,
+and the attributes the prelude's `ModelApi` base class reads (`num_features`,
+`num_classes`, `pretrained_cfg`, `feature_info`, the classifier's and the head's module
+names). The head is language/metadata.py's: the classifier (declared with `set
+classifier`, else the last top-level `linear`) and the pooling, flatten and dropout
+statements right before it. No torch here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from inception_dsl.backends.python.layers import Channels
+from inception_dsl.backends.python.literals import py_literal
+from inception_dsl.backends.python.names import member_ref
+from inception_dsl.ir import Op
+from inception_dsl.language import syntax as ast
+from inception_dsl.language.metadata import feature_taps, find_head, pretrained_cfg
+
+__all__ = ["Mark", "write_model_api"]
+
+
+@dataclass(frozen=True)
+class Mark:
+    """Where one top-level statement of the network starts in the generated forward."""
+
+    line: int  # index into cls.forward
+    in_var: str
+    in_ch: Channels
+    out_var: str
+
+
+def _first_conv(graph) -> str:
+    conv = next((n for n in graph.nodes() if n.op is Op.CONV), None)
+    return conv.id if conv is not None else ""
+
+
+def write_model_api(gen, scope, definition: ast.BlockDef, names: list, marks: list[Mark], aux_only: set[int]) -> None:
+    """Append forward_features/forward_head and the API attributes to the network class."""
+    cls, graph = scope.cls, gen.graph
+    statements = [s for s in definition.body if isinstance(s, ast.Labeled)]
+    settings = gen.program.settings_for(definition.span)
+    head = find_head(statements, names, settings.get("classifier", ""))
+    ends = [m.line for m in marks[1:]] + [len(cls.forward)]
+    main = [i for i, s in enumerate(statements) if s.source is None and i not in aux_only]
+
+    def lines(indices) -> list[str]:
+        return [line for i in indices for line in cls.forward[marks[i].line:ends[i]]]
+
+    before = [i for i in main if i < head.start]
+    features_out = marks[head.start].in_var if head.start < len(marks) else (marks[before[-1]].out_var if before else "x")
+    features_ch = marks[head.start].in_ch if head.start < len(marks) else (marks[before[-1]].in_ch if before else "in_channels")
+    cls.methods.append(_method("forward_features", "x: torch.Tensor", "Everything before the head (timm's forward_features).",
+                               lines(before) + [f"return {features_out}"]))
+    body = [f"{features_out} = x"] if features_out != "x" else []
+    if head.classifier is None:
+        body += ["return x"]
+    else:
+        pooled = [i for i in main if head.start <= i < head.classifier]
+        after = [i for i in main if i >= head.classifier]
+        body += lines(pooled) + ["if pre_logits:", f"    return {marks[head.classifier].in_var}"] + lines(after)
+        body.append(f"return {marks[after[-1]].out_var}")
+    cls.methods.append(_method("forward_head", "x: torch.Tensor, pre_logits: bool = False",
+                               "The pooling, flatten, dropout and classifier (timm's forward_head); "
+                               "pre_logits stops before the classifier.", body))
+    classifier = names[head.classifier] if head.classifier is not None else ""
+    layer = {i: statements[i].op.name for i in range(head.start, head.classifier or head.start)
+             if isinstance(statements[i].op, ast.Call)}
+    pool = next((names[i] for i, kind in layer.items() if kind in ("global_avgpool", "adaptive_avgpool")), "")
+    flatten = next((names[i] for i, kind in layer.items() if kind == "flatten"), "")
+    num_classes = _out_features(graph, classifier)
+    head_start = names[head.start] if head.start < len(names) else None
+    taps = feature_taps(graph, tuple(settings.get("feature_taps", ())), head_start)
+    cfg = pretrained_cfg(settings, graph.input_node.shape, _first_conv(graph), classifier, num_classes)
+    cls.attributes += [
+        "pretrained_cfg = {" + ", ".join(f"{py_literal(k)}: {py_literal(v)}" for k, v in cfg.items()) + "}",
+        "default_cfg = pretrained_cfg",
+        "feature_info = [" + ", ".join("{" + f'"num_chs": {t.channels}, "reduction": {t.reduction}, "module": {py_literal(t.module)}' + "}"
+                                       for t in taps) + "]",
+        f"head_modules = {py_literal((classifier, pool, flatten))}  # classifier, pooling, flatten",
+    ]
+    cls.init += [f"self.num_features = {features_ch}", f"self.head_hidden_size = {features_ch}",
+                 f"self.num_classes = {member_ref(classifier)}.out_features" if num_classes else "self.num_classes = 0"]
+    cls.base = "ModelApi"
+    gen.helpers.add("ModelApi")
+
+
+def _out_features(graph, classifier: str) -> int:
+    if not classifier or classifier not in graph:
+        return 0
+    node = graph.node(classifier)
+    return node.attrs.get("out_features", 0) if node.op is Op.LINEAR else 0
+
+
+def _method(name: str, signature: str, doc: str, body: list[str]) -> list[str]:
+    return [f"def {name}(self, {signature}) -> torch.Tensor:", f'    """{doc}"""'] + [f"    {line}" for line in body]

@@ -1,0 +1,193 @@
+"""Network metadata a spec can set with `set` (timm's `pretrained_cfg`, the classifier, the
+feature taps), checked where the spec says it, and what a network's model API is made of:
+where the head starts, which statement is the classifier, which stage outputs are features.
+
+    set mean = (0.5, 0.5, 0.5)          # input normalization (timm's IMAGENET_INCEPTION_MEAN)
+    set std = (0.5, 0.5, 0.5)
+    set interpolation = "bicubic"       # resize filter for evaluation
+    set crop_pct = 0.875                # center-crop fraction for evaluation
+    set classifier = "last_linear"      # the classifier statement (default: inferred)
+    set feature_taps = ("features.2", "features.9")  # stage outputs returned by features_only
+    set reference = "timm:inception_v4"  # whose pretrained weights fit (timm's pretrained=True)
+
+The settings of a network's own file apply to it. No torch here."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from inception_dsl.language import codes
+from inception_dsl.language import syntax as ast
+from inception_dsl.language.values import did_you_mean
+
+__all__ = ["METADATA", "check_setting", "check_metadata", "Head", "find_head", "FeatureTap", "feature_taps", "resolve_tap",
+           "pretrained_cfg"]
+
+METADATA: dict[str, Any] = {
+    "mean": (0.485, 0.456, 0.406),  # ImageNet, timm's IMAGENET_DEFAULT_MEAN
+    "std": (0.229, 0.224, 0.225),
+    "interpolation": "bilinear",
+    "crop_pct": 0.875,
+    "classifier": "",
+    "feature_taps": (),
+    "reference": "",  # "timm:NAME" / "torchvision:NAME": whose pretrained weights fit (pretrained=True)
+}
+INTERPOLATIONS = ("nearest", "bilinear", "bicubic")
+HEAD_LAYERS = frozenset({"global_avgpool", "adaptive_avgpool", "flatten", "dropout"})
+
+
+def check_setting(name: str, value: Any) -> str | None:
+    """Why `value` cannot be the metadata setting `name` (None if it can)."""
+    if name in ("mean", "std"):
+        ok = isinstance(value, tuple) and value and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                        for v in value)
+        if not ok or (name == "std" and min(value) <= 0):
+            return "expected a tuple of numbers, one per input channel" + (", each above 0" if name == "std" else "")
+    elif name == "interpolation":
+        if value not in INTERPOLATIONS:
+            return "expected one of " + ", ".join(f'"{i}"' for i in INTERPOLATIONS)
+    elif name == "crop_pct":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+            return "expected a fraction in (0, 1]"
+    elif name == "classifier":
+        if not isinstance(value, str):
+            return "expected the label of the classifier statement, as a string"
+    elif name == "reference":
+        if not isinstance(value, str) or (value and value.partition(":")[0] not in ("timm", "torchvision")):
+            return 'expected "timm:NAME" or "torchvision:NAME"'
+    elif name == "feature_taps":
+        if isinstance(value, str):
+            value = (value,)
+        if not isinstance(value, tuple) or not all(isinstance(v, str) for v in value):
+            return 'expected a tuple of stage names as strings, e.g. ("features.2", "features.9")'
+    return None
+
+
+@dataclass(frozen=True)
+class Head:
+    """The top-level statements after the features: indices into the network body's
+    statements (`start` is the first head statement, `classifier` the linear), or None."""
+
+    start: int
+    classifier: int | None
+
+
+def _layer(stmt: ast.Labeled) -> str | None:
+    return stmt.op.name if isinstance(stmt.op, ast.Call) else None
+
+
+def find_head(statements: list[ast.Labeled], names: list[str | None], declared: str = "") -> Head:
+    """The classifier is the statement labelled `declared`, else the last top-level `linear`
+    of the main chain; the head is the classifier and the run of pooling, flatten and dropout
+    statements right before it. Without a classifier the head is empty."""
+    main = [i for i, s in enumerate(statements) if s.source is None]
+    if declared:
+        classifier = next((i for i in main if names[i] == declared), None)
+    else:
+        classifier = next((i for i in reversed(main) if _layer(statements[i]) == "linear"), None)
+    if classifier is None:
+        return Head(len(statements), None)
+    start = classifier
+    for i in reversed([i for i in main if i < classifier]):
+        if _layer(statements[i]) not in HEAD_LAYERS or statements[i].repeat is not None:
+            break
+        start = i
+    return Head(start, classifier)
+
+
+@dataclass(frozen=True)
+class FeatureTap:
+    module: str  # the module whose output is the feature map (a stage, or a repeated statement)
+    channels: int
+    reduction: int  # nominal stride: a power of two, as timm's feature_info gives it
+
+
+def _nominal(input_size: int, size: int) -> int:
+    return 2 ** max(0, round(math.log2(input_size / size))) if size else 0
+
+
+def feature_taps(graph, declared: tuple[str, ...] = (), head_start: str | None = None) -> list[FeatureTap]:
+    """The declared taps, or the last stage at each nominal reduction before the head
+    (auxiliary and side stages excluded). A stage that ends a repetition is named by the
+    repeated statement (`repeat`, timm's name for the Sequential), unless the repetition's
+    instances are positions of a sequence (`features.9`)."""
+    height = graph.input_node.shape[1]
+    shapes = {s.name: graph.node(s.output).shape for s in graph.stages if s.output is not None and not s.aux}
+    names = list(shapes)
+    if head_start is not None and head_start in names:
+        names = names[: names.index(head_start)]
+    if declared:
+        taps = list(declared)
+    else:
+        last: dict[int, str] = {}
+        for name in names:
+            shape = shapes[name]
+            if len(shape) == 3:
+                last[_nominal(height, shape[1])] = name
+        taps = [last[r] for r in sorted(last)]
+    result = []
+    for name in taps:
+        stage = _stage_for(graph, name, shapes)
+        if stage is None:
+            raise KeyError(name)
+        shape = shapes[stage]
+        result.append(FeatureTap(_module_name(graph, stage) if not declared else name, shape[0],
+                                 _nominal(height, shape[1])))
+    return result
+
+
+def resolve_tap(graph, name: str) -> str | None:
+    """The stage a feature tap names (None if it names none)."""
+    return _stage_for(graph, name, {s.name for s in graph.stages})
+
+
+def _stage_for(graph, name: str, shapes) -> str | None:
+    """The stage whose output is `name`'s: a stage, or the last instance of a repetition."""
+    if name in shapes:
+        return name
+    instances = [i for i, (first, _) in graph.repeats.items() if first == f"{name}.0"]
+    return instances[-1] if instances and instances[-1] in shapes else None
+
+
+def _module_name(graph, stage: str) -> str:
+    first = graph.repeats.get(stage)
+    head, _, tail = stage.rpartition(".")
+    if first is not None and first[0] == f"{head}.0" and tail == str(first[1] - 1):
+        return head
+    return stage
+
+
+def pretrained_cfg(settings: dict[str, Any], input_shape: tuple[int, ...], first_conv: str, classifier: str,
+                   num_classes: int) -> dict[str, Any]:
+    """timm's pretrained_cfg keys, from the network file's settings and the network."""
+    return {
+        "input_size": tuple(input_shape),
+        "interpolation": settings.get("interpolation", METADATA["interpolation"]),
+        "mean": tuple(float(v) for v in settings.get("mean", METADATA["mean"])),
+        "std": tuple(float(v) for v in settings.get("std", METADATA["std"])),
+        "crop_pct": float(settings.get("crop_pct", METADATA["crop_pct"])),
+        "crop_mode": "center",
+        "num_classes": num_classes,
+        "pool_size": None,
+        "first_conv": first_conv,
+        "classifier": classifier,
+    }
+
+
+def check_metadata(program, definition: ast.BlockDef, graph, sink) -> None:
+    """`set classifier` names a top-level statement; `set feature_taps` names stages."""
+    settings = program.settings_for(definition.span)
+    module = program.files.get(definition.span.path, (None, None))[1]
+    spans = {s.name: s.value.span for s in module.settings} if module is not None else {}
+    labels = [s.label for s in definition.body if isinstance(s, ast.Labeled) and s.label]
+    if settings.get("classifier") and settings["classifier"] not in labels:
+        sink.emit(codes.UNKNOWN_SOURCE, f"`set classifier`: no top-level statement is labelled "
+                  f"`{settings['classifier']}`", spans.get("classifier"), "unknown label",
+                  help=did_you_mean(settings["classifier"], labels))
+    for tap in settings.get("feature_taps", ()) if not sink.has_errors else ():  # stages are known
+        if resolve_tap(graph, tap) is None:
+            stages = [s.name for s in graph.stages]
+            sink.emit(codes.UNKNOWN_SOURCE, f"`set feature_taps`: `{tap}` is not a stage of the network",
+                      spans.get("feature_taps"), "unknown stage", help=did_you_mean(tap, stages))
