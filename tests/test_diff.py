@@ -17,6 +17,12 @@ from tests.conftest import ROOT
 PAPER, IMPL = "specs/inception_resnet_v2_paper.incp", "specs/inception_resnet_v2.incp"
 
 
+def _line(spec: str, text: str) -> int:
+    """The line of `text` in specs/<spec> (so the test follows edits of the spec)."""
+    lines = (ROOT / "specs" / spec).read_text(encoding="utf-8").splitlines()
+    return next(number for number, line in enumerate(lines, 1) if text in line)
+
+
 @pytest.fixture(autouse=True)
 def _at_root(monkeypatch):
     monkeypatch.chdir(ROOT)
@@ -34,7 +40,7 @@ def test_paper_vs_implementation_names_the_stem_repeats_and_extra_convs(paper_vs
     repeats = {s.kind_a: (s.repeat_a, s.repeat_b) for s in paper_vs_impl.stages if s.status == "changed"}
     assert repeats["block35"] == (5, 10) and repeats["block17"] == (10, 20) and repeats["block8"] == (5, 9)
     extra = by_name["conv2d_7b"]
-    assert extra.status == "added" and extra.layer_b == "1x1 conv 1536" and extra.where_b.endswith("inception_resnet_v2.incp:28")
+    assert extra.status == "added" and extra.layer_b == "1x1 conv 1536" and extra.where_b.endswith(f"inception_resnet_v2.incp:{_line('inception_resnet_v2.incp', 'conv2d_7b:')}")
     assert by_name["block8"].status == "added"  # the last, unscaled Block8
     projection = next(l for l in by_name["inception_resnet_a"].layers if l.path == "conv2d")
     assert projection.status == "changed" and projection.changes == ["width 384 -> 320"]
@@ -72,7 +78,7 @@ def test_a_spec_against_itself_is_empty_with_exit_0(capsys):
 def test_two_parameter_sets_of_one_file(capsys):
     assert main(["diff", "specs/v4.incp", "--param-a", "num_classes=10", "--param-b", "num_classes=12"]) == 1
     out = capsys.readouterr().out
-    assert "width 10 -> 12" in out and "specs/v4.incp:28 (both)" in out
+    assert "width 10 -> 12" in out and f"specs/v4.incp:{_line('v4.incp', 'last_linear:')} (both)" in out
     result = inception_dsl.diff("specs/v4.incp", params_a={"num_classes": 10}, params_b={"num_classes": 12})
     changed = [s for s in result.stages if s.status != "same"]
     assert len(changed) == 1 and changed[0].kind_a == "linear"
