@@ -94,3 +94,27 @@ def test_axes_are_checked_against_the_network_in_the_grid_file(tmp_path):
     sink = DiagnosticSink()
     assert not check_grid(program, grid, sink)
     assert sink.diagnostics[0].primary_span.location() == f"{path}:1:10" and sink.diagnostics[0].code.id == "E109"
+
+
+def test_sweep_grid_gives_the_rows_of_the_same_p_axes(tmp_path, capsys):
+    import json
+
+    from inception_dsl.cli import main
+
+    spec = tmp_path / "tiny.incp"
+    spec.write_text("network tiny(width = 8, k = 3) {\n  input 3x16x16\n  conv(width, k)\n  global_avgpool\n}\n",
+                    encoding="utf-8")
+    grid = tmp_path / "grid.yaml"
+    grid.write_text("width: [4, 8, 16]\nk: {range: [1, 6, 2]}\nwhere: width * k >= 12\ninput: 3x8x8\n", encoding="utf-8")
+    assert main(["sweep", str(spec), "--grid", str(grid), "--format", "json"]) == 0
+    from_file = json.loads(capsys.readouterr().out)
+    assert main(["sweep", str(spec), "-p", "width=4,8,16", "-p", "k=range(1,6,2)", "--where", "width * k >= 12",
+                 "--input", "3x8x8", "--format", "json"]) == 0
+    from_p = json.loads(capsys.readouterr().out)
+    assert from_file == from_p and len(from_file) == 7  # 9 points, (4, 1) and (8, 1) filtered out
+    assert main(["sweep", str(spec), "--grid", str(grid), "-p", "width=6", "--format", "json"]) == 0
+    assert {row["width"] for row in json.loads(capsys.readouterr().out)} == {6}  # -p wins over the file's axis
+    grid.write_text("widht: [4, 8]\n", encoding="utf-8")
+    assert main(["sweep", str(spec), "--grid", str(grid)]) == 1
+    err = capsys.readouterr().err
+    assert f"{grid}:1:1" in err and "error[E103]" in err and "did you mean `width`?" in err and "Traceback" not in err

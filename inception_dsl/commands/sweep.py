@@ -1,4 +1,4 @@
-"""`inception-dsl sweep SPEC -p name=v1,v2 -p name=range(a,b[,step]) ...`: check every
+"""`inception-dsl sweep SPEC -p name=v1,v2 -p name=range(a,b[,step]) [--grid GRID.yaml] ...`: check every
 variant of a grid of network parameters in process (study/sweep.py) and print one row per
 variant: table, csv or json. Exit 0 when the sweep ran (failed variants are rows with
 their error code), 1 when the spec itself has errors, 2 usage errors, 130 interrupted
@@ -19,7 +19,9 @@ from inception_dsl.commands.common import fail, limits_from, parse_dims, parse_p
 from inception_dsl.commands.limit_options import add_limit_options
 from inception_dsl.commands.report import FORMATS as DIAGNOSTIC_FORMATS
 from inception_dsl.commands.report import write_diagnostics
-from inception_dsl.language.diagnostics import CompileError
+from inception_dsl.language.diagnostics import CompileError, DiagnosticSink
+from inception_dsl.language.params_file import GridFile, check_grid, load_grid
+from inception_dsl.language.program import load_program
 from inception_dsl.study.sweep import Grid, SweepError, run_sweep, sort_rows
 
 __all__ = ["add_parser", "run", "parse_axis", "format_rows"]
@@ -63,6 +65,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--network", help="which network of the file (default: the first)")
     parser.add_argument("--param", "-p", action="append", type=parse_axis, default=[], metavar="NAME=V1,V2|range(A,B[,S])",
                         help="an axis of the grid (repeatable); a single value fixes the parameter")
+    parser.add_argument("--grid", metavar="GRID.yaml",
+                        help="axes from a YAML file: `name: [v1, v2]` or `name: {range: [a, b, step]}`, `where:` "
+                             "filters, optionally `network:` and `input:` (docs/language.md); -p axes win over its axes")
     parser.add_argument("--input", type=parse_dims, metavar="CxHxW", help="override the declared input size")
     parser.add_argument("--sample", type=whole_number(1), metavar="N", help="check a random sample of N grid points")
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed of --sample (default 0)")
@@ -107,10 +112,37 @@ def _timer(args):
                          repeats=args.repeats)
 
 
+def _grid_file(args) -> tuple[GridFile | None, int | None]:
+    """The --grid file, read and checked against the spec's network; (None, 1) after
+    writing its located diagnostics."""
+    if not args.grid:
+        return None, None
+    sink = DiagnosticSink()
+    limits = limits_from(args)
+    grid_file = load_grid(args.grid, sink, limits)
+    if grid_file is not None:
+        program = load_program(args.spec, sink, limits=limits)
+        if not sink.has_errors:
+            check_grid(program, grid_file, sink, network=args.network)
+    if sink.has_errors:
+        write_diagnostics(sink.sorted(), sys.stderr, args.diagnostics)
+        return None, 1
+    return grid_file, None
+
+
 def run(args) -> int:
-    grid = Grid(dict(args.param), args.where, args.sample, args.seed)
-    if len(grid.axes) != len(args.param):
+    axes = dict(args.param)
+    if len(axes) != len(args.param):
         return fail("a parameter is given twice with -p: give all its values in one -p NAME=V1,V2")
+    grid_file, status = _grid_file(args)
+    if status is not None:
+        return status
+    where: list[str] = [] if grid_file is None else [w.value for w in grid_file.where]
+    if grid_file is not None:
+        axes = {**{name: list(values) for name, values in grid_file.axes.items()}, **axes}
+        args.network = args.network or (grid_file.network.value if grid_file.network else None)
+        args.input = args.input or (grid_file.input.value if grid_file.input else None)
+    grid = Grid(axes, where + ([args.where] if args.where else []) or None, args.sample, args.seed)
     try:
         timer = _timer(args)
     except ValueError as error:
