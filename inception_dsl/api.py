@@ -22,7 +22,7 @@ from inception_dsl.language.params_file import ParamsArg, bind, read_params
 from inception_dsl.passes import run_analyses
 from inception_dsl.language.program import Program, load_program
 
-__all__ = ["Result", "analyze", "analyze_program", "analyze_text", "require"]
+__all__ = ["Result", "analyze", "analyze_program", "analyze_text", "build_graph", "require"]
 
 
 @dataclass
@@ -102,16 +102,29 @@ def _check(program: Program, sets, sink: DiagnosticSink, network, input_shape, l
     graph = None
     binding = bind(program, sets, sink, network=network, input_shape=input_shape)
     if binding is not None:
-        graph = elaborate(program, sink, network=binding.network, overrides=binding.overrides,
-                          input_shape=binding.input_shape, limits=limits)
-    if graph is not None:
-        if not sink.has_errors:
-            problems = verify(graph)
-            assert not problems, f"internal error: malformed IR: {problems}"
         # shapes are checked even after elaboration errors: the parts that elaborated
         # (everything upstream of a failed statement) still get their shape errors reported
-        run_analyses(graph, sink, limits)
+        graph = build_graph(program, sink, network=binding.network, params=binding.overrides,
+                            input_shape=binding.input_shape, limits=limits, after_errors=True)
     return Result(program, graph if not sink.has_errors else None, sink.sorted())
+
+
+def build_graph(program: Program, sink: DiagnosticSink, *, network: str | None = None,
+                params: dict[str, Any] | None = None, input_shape: tuple[int, ...] | None = None,
+                limits: Limits = DEFAULT_LIMITS, after_errors: bool = False) -> Graph | None:
+    """Elaborate one network of a loaded program, verify the IR and run the analyses
+    (shapes, budgets). A graph that elaborates with errors (in the sink, from earlier
+    stages too) is verified by no one: with `after_errors` it is still shape-checked as
+    far as it elaborated and returned, else the answer is None, as when no graph came out."""
+    graph = elaborate(program, sink, network=network, overrides=params, input_shape=input_shape, limits=limits)
+    if graph is None:
+        return None
+    if not sink.has_errors:
+        verify(graph, "IR after elaboration")
+    elif not after_errors:
+        return None
+    run_analyses(graph, sink, limits)
+    return graph
 
 
 def analyze_text(text: str, path: str = "<input>", **kwargs) -> Result:

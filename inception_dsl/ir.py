@@ -7,62 +7,181 @@ state_dict prefixes. Renaming a node is therefore a breaking change for saved we
 
 Edges carry `index`, the position of the source among the target's inputs, so that
 concatenation order is explicit. `Graph.nodes()` yields nodes in insertion order, which
-elaborate keeps topological."""
+elaborate keeps topological.
+
+The operations are `OpKind`s, defined in inception_dsl/ops/ (one module per family), each
+with its attribute schema; `Op.CONV` names the registered kind `conv`. `verify` checks
+every node against its kind's schema and raises `InternalError`."""
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 import networkx as nx
 
 from inception_dsl.language.source import Span
 
-__all__ = ["Op", "Node", "CallSite", "Stage", "Graph", "verify", "param_count"]
+__all__ = ["Op", "OpKind", "Attr", "Node", "Role", "CallSite", "Stage", "StatementKind", "Graph", "InternalError",
+           "verify", "check", "param_count", "dump", "fmt_shape", "origin_notes"]
 
 
-class Op(enum.Enum):
-    """The closed set of IR operations. Attributes (Node.attrs) per op:
+class InternalError(Exception):
+    """A compiler bug: the IR broke its contract. Never a user error."""
 
-    INPUT    shape: tuple                      the network input (C, H, W)
-    CONV     out_channels, kernel (kh, kw), stride (sh, sw), padding (top, bottom, left, right),
-             dilation (dh, dw), groups, bias: bool
-    BN       eps, momentum                     BatchNorm2d over the input channels
-    ACT      kind: relu|relu6|gelu|silu|identity
-    POOL     kind: max|avg, kernel, stride, padding (t, b, l, r), ceil_mode, count_include_pad
-    ADAPTIVE_AVGPOOL size (h, w)               global average pooling is size (1, 1)
-    CONCAT   (none)                            channel concatenation of all inputs, in edge order
-    ADD      (none)                            elementwise sum of two inputs
-    SCALE    value: float                      multiply by a constant
-    DROPOUT  p
-    FLATTEN  (none)                            (C, H, W) -> (C*H*W,)
-    LINEAR   out_features, bias: bool
-    IDENTITY (none)
-    SLICE    start, stop                       channels [start, stop) of the input; made only by
-                                               the optimizer (fuse_sibling_convs), never by elaborate
-    OUTPUT   name, aux: bool                   a network output; aux outputs exist in training only
-    """
 
-    INPUT = "input"
-    CONV = "conv"
-    BN = "bn"
-    ACT = "act"
-    POOL = "pool"
-    ADAPTIVE_AVGPOOL = "adaptive_avgpool"
-    CONCAT = "concat"
-    ADD = "add"
-    SCALE = "scale"
-    DROPOUT = "dropout"
-    FLATTEN = "flatten"
-    LINEAR = "linear"
-    IDENTITY = "identity"
-    SLICE = "slice"
+@dataclass(frozen=True)
+class Attr:
+    """The type of one node attribute: `check(value)` says whether a value fits, `text`
+    writes it for `dump` (stable, one token, no spaces)."""
+
+    name: str
+    check: Callable[[Any], bool]
+    separator: str = "x"  # between the items of a tuple value: `3x3`, `1,1,1,1`
+
+    def text(self, value: Any) -> str:
+        if isinstance(value, tuple):
+            return self.separator.join(str(v) for v in value) if value else "()"
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, float):
+            return repr(value)
+        return str(value)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _ints(count: int | None, minimum: int) -> Callable[[Any], bool]:
+    return lambda v: (isinstance(v, tuple) and (count is None or len(v) == count)
+                      and all(_is_int(i) and i >= minimum for i in v))
+
+
+INT = Attr("int", lambda v: _is_int(v) and v >= 0)
+POSITIVE = Attr("positive int", lambda v: _is_int(v) and v >= 1)
+FLOAT = Attr("float", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool))
+BOOL = Attr("bool", lambda v: isinstance(v, bool))
+PAIR = Attr("(int, int), each >= 1", _ints(2, 1))
+PADDING = Attr("(top, bottom, left, right), each >= 0", _ints(4, 0), ",")
+SHAPE = Attr("shape", _ints(None, 1))
+TEXT = Attr("str", lambda v: isinstance(v, str))
+
+
+def one_of(*choices: str) -> Attr:
+    return Attr("one of " + "|".join(choices), lambda v: v in choices)
+
+
+class OpKind:
+    """One IR operation: its attribute schema and arity, and what the passes and backends
+    ask of it. The behaviour is attached by the op's module in inception_dsl/ops/; a kind
+    compares by identity (`node.op is Op.CONV`)."""
+
+    def __init__(self, value: str, attrs: Mapping[str, Attr], *, arity: tuple[int, int | None] = (1, 1),
+                 doc: str = "", **behaviour: Any) -> None:
+        self.value = value  # the lower-case name, as in `dump` and diagrams
+        self.name = value.upper()
+        self.attrs = dict(attrs)
+        self.arity = arity
+        self.doc = doc
+        for key, fn in behaviour.items():
+            if key not in _BEHAVIOUR:
+                raise TypeError(f"OpKind {value}: unknown behaviour {key!r}")
+            setattr(self, key, fn)
+        Op._register(self)
+
+    def __repr__(self) -> str:
+        return f"Op.{self.name}"
+
+    def __reduce__(self):  # pickles (and deep-copies) as a reference to the registered kind
+        return (_kind, (self.value,))
+
+    # -- defaults, overridden per kind through **behaviour (see inception_dsl/ops/base.py)
+    def shape(self, graph, node, shapes, sink):
+        return shapes[0]
+
+    def params(self, node, in_shape) -> int:
+        return 0
+
+    def macs(self, node, in_shape) -> int:
+        return 0
+
+    def label(self, node, members) -> str:
+        return self.value
+
+    def forward(self, emitter, node, ins, out) -> list[str]:
+        raise InternalError(f"{node.id}: the torch backend has no lowering for {self.name}")
+
+    def weights(self, node) -> tuple[str, ...]:
+        """The state_dict entries a node owns, without the `<id>.` prefix."""
+        return ()
+
+    @property
+    def has_weights(self) -> bool:
+        return self.module is not None
+
+    module = None  # node, in_channels -> constructor source (`nn.Conv2d(...)`) for ops with weights
+    window = None  # attrs, (h, w) -> (h, w): the grid rule of a sliding-window op
+    fill = "#ffffff"  # diagram fill colour
+    style = ""  # extra DOT node attributes
+    fresh = False  # the result is a new tensor (not an alias of an input): it may be written in place
+    alias = False  # the result may be the input tensor itself (or a view of it)
+
+
+_BEHAVIOUR = frozenset({"shape", "params", "macs", "label", "forward", "module", "window", "fill", "style",
+                        "fresh", "alias", "weights"})
+
+
+def _kind(value: str) -> "OpKind":
+    return Op._kinds[value]
+
+
+class _Registry(type):
+    def __getattr__(cls, name: str) -> OpKind:
+        try:
+            return cls._kinds[name.lower()]
+        except KeyError:
+            raise AttributeError(f"no operation {name!r} is registered (inception_dsl/ops/)") from None
+
+    def __iter__(cls) -> Iterator[OpKind]:
+        return iter(list(cls._kinds.values()))
+
+    def __contains__(cls, kind: object) -> bool:
+        return isinstance(kind, OpKind) and cls._kinds.get(kind.value) is kind
+
+
+class Op(metaclass=_Registry):
+    """The registered operations: `Op.CONV` is the kind named `conv` (inception_dsl/ops/)."""
+
+    _kinds: dict[str, OpKind] = {}
+
+    @classmethod
+    def _register(cls, kind: OpKind) -> None:
+        if kind.value in cls._kinds:
+            raise InternalError(f"operation {kind.value!r} is registered twice")
+        cls._kinds[kind.value] = kind
+
+
+class Role(enum.Enum):
+    """What a node is to the statement that made it (`Node.statement`)."""
+
+    INPUT = "input"  # the network input
+    LAYER = "layer"  # one of the nodes of a built-in layer call (conv, BN and activation of `conv(...)`)
+    JOIN = "join"  # the concat or the residual sum (with its scale and activation) of a compound statement
     OUTPUT = "output"
+    REWRITE = "rewrite"  # made by an optimizer pass
 
 
-PARAMETRIC = frozenset({Op.CONV, Op.BN, Op.LINEAR})
-_ARITY = {Op.INPUT: (0, 0), Op.ADD: (2, 2), Op.CONCAT: (1, None)}
+class StatementKind(enum.Enum):
+    """The kind of a spec statement (`Graph.statements`)."""
+
+    LAYER = "layer"
+    BLOCK = "block"
+    SEQ = "seq"
+    CONCAT = "concat"
+    REDUCTION = "reduction"
+    RESIDUAL = "residual"
 
 
 @dataclass(frozen=True)
@@ -76,12 +195,14 @@ class CallSite:
 @dataclass
 class Node:
     id: str
-    op: Op
+    op: OpKind
     attrs: dict[str, Any]
     span: Span | None = None
     origin: tuple[CallSite, ...] = ()
     stage: str = ""
     shape: tuple[int, ...] | None = None
+    statement: str = ""  # the path of the statement that made it (a conv+BN layer `x` makes x.conv, x.bn, x.act)
+    role: Role = Role.LAYER
 
     def __repr__(self) -> str:
         return f"Node({self.id!r}, {self.op.name}, {self.attrs})"
@@ -92,7 +213,7 @@ class Stage:
     """A top-level statement of the network (one per repetition instance)."""
 
     name: str
-    kind: str  # the block or layer name
+    kind: str  # the block or layer name, or the statement kind (`concat`, `residual`, ...)
     output: str  # node id
     span: Span | None
     aux: bool = False
@@ -113,12 +234,14 @@ class Graph:
     # `{ ... }` statements written in the network body: their members are the stages
     # (`features.0 ...`); drawn as clusters around them
     groups: dict[str, Stage] = field(default_factory=dict)
+    statements: dict[str, StatementKind] = field(default_factory=dict)  # statement path -> its kind
     span: Span | None = None
     _g: nx.DiGraph = field(default_factory=nx.DiGraph, repr=False)
 
     # -- construction
     def add(self, node: Node, inputs: list[str] = ()) -> str:
-        assert node.id not in self._g, f"duplicate node id {node.id}"
+        if node.id in self._g:
+            raise InternalError(f"duplicate node id {node.id}")
         self._g.add_node(node.id, node=node)
         for index, source in enumerate(inputs):
             self._g.add_edge(source, node.id, index=index)
@@ -137,6 +260,26 @@ class Graph:
             self._g.remove_edge(source, node_id)
         for index, source in enumerate(inputs):
             self._g.add_edge(source, node_id, index=index)
+
+    def replace_node(self, node: Node, inputs: list[str]) -> None:
+        """Put `node` in place of the node with its id: new inputs, the same readers at the
+        same input positions."""
+        readers = [(user, self.input_index(node.id, user)) for user in self.users(node.id)]
+        self.remove(node.id)
+        self.add(node, inputs)
+        for user, index in readers:
+            self._g.add_edge(node.id, user, index=index)
+
+    def copy(self) -> "Graph":
+        """A copy the passes may rewrite: new nodes, edges, stages and outputs; same spans."""
+        clone = Graph(self.name, dict(self.params), [copy.copy(s) for s in self.stages], list(self.outputs),
+                      dict(self.blocks), dict(self.block_inputs), dict(self.repeats),
+                      {name: copy.copy(stage) for name, stage in self.groups.items()}, dict(self.statements),
+                      span=self.span)
+        for node in self.nodes():
+            clone.add(Node(node.id, node.op, dict(node.attrs), node.span, node.origin, node.stage, node.shape,
+                           node.statement, node.role), self.inputs(node.id))
+        return clone
 
     # -- queries
     def __contains__(self, node_id: str) -> bool:
@@ -169,13 +312,26 @@ class Graph:
             return list(predecessors)
         return sorted(predecessors, key=lambda source: predecessors[source]["index"])
 
+    def input_index(self, source: str, node_id: str) -> int:
+        """The position of `source` among the inputs of `node_id`."""
+        return self._g.pred[node_id][source]["index"]
+
+    def has_edge(self, source: str, node_id: str) -> bool:
+        return source in self._g.pred.get(node_id, ())
+
     def users(self, node_id: str) -> list[str]:
         return list(self._g.successors(node_id))
 
-    @property
-    def nx(self) -> nx.DiGraph:
-        """The underlying networkx graph (node attribute `node` holds the Node)."""
-        return self._g
+    def is_acyclic(self) -> bool:
+        return nx.is_directed_acyclic_graph(self._g)
+
+    def ancestors(self, node_id: str) -> set[str]:
+        """Every node that `node_id` depends on."""
+        return nx.ancestors(self._g, node_id)
+
+    def insertion_order(self) -> list[str]:
+        """Node ids in the order they were added (tests compare it with `nodes()`)."""
+        return list(self._g.nodes)
 
     @property
     def input_node(self) -> Node:
@@ -185,39 +341,85 @@ class Graph:
         return [self.node(n) for n in self.outputs]
 
 
-def verify(graph: Graph) -> list[str]:
-    """Structural invariants; returns the problems found (empty when well formed).
-    A non-empty result is a compiler bug, not a user error."""
+def check(graph: Graph) -> list[str]:
+    """Structural invariants and attribute schemas; the problems found (empty when well formed)."""
     problems = []
-    if not nx.is_directed_acyclic_graph(graph.nx):
-        problems.append("graph has a cycle")
-    inputs = [n for n in graph.nodes() if n.op is Op.INPUT]
-    if len(inputs) != 1:
-        problems.append(f"expected one INPUT node, found {len(inputs)}")
-    predecessors = graph.nx.pred
+    if not graph.is_acyclic():
+        return ["graph has a cycle"]
+    inputs = 0
+    predecessors = graph._g.pred
     for node in graph.nodes():
+        inputs += node.op is Op.INPUT
+        if node.op not in Op:
+            problems.append(f"{node.id}: {node.op!r} is not a registered operation")
+            continue
         edges = predecessors[node.id]
         count = len(edges)
-        low, high = _ARITY.get(node.op, (1, 1))
+        low, high = node.op.arity
         if count < low or (high is not None and count > high):
             problems.append(f"{node.id}: {node.op.name} has {count} inputs")
-        indices = sorted(data["index"] for data in edges.values())
-        if indices != list(range(count)):
-            problems.append(f"{node.id}: input indices {indices} are not 0..{count - 1}")
+        if count > 1 and sorted(data["index"] for data in edges.values()) != list(range(count)):
+            problems.append(f"{node.id}: input indices are not 0..{count - 1}")
+        problems += _check_attrs(node)
+    if inputs != 1:
+        problems.append(f"expected one INPUT node, found {inputs}")
     for output in graph.outputs:
         if output not in graph or graph.node(output).op is not Op.OUTPUT:
             problems.append(f"output {output} is not an OUTPUT node")
     return problems
 
 
+def _check_attrs(node: Node) -> list[str]:
+    schema = node.op.attrs
+    if node.attrs.keys() != schema.keys():
+        missing, extra = sorted(schema.keys() - node.attrs.keys()), sorted(node.attrs.keys() - schema.keys())
+        return [f"{node.id}: {node.op.name} attributes: missing {missing}, unexpected {extra}"]
+    return [f"{node.id}: {node.op.name}.{name} = {node.attrs[name]!r} is not a {attr.name}"
+            for name, attr in schema.items() if not attr.check(node.attrs[name])]
+
+
+def verify(graph: Graph, stage: str = "the IR") -> None:
+    """Raise InternalError (a compiler bug, not a user error) if the graph is malformed."""
+    problems = check(graph)
+    if problems:
+        shown = "; ".join(problems[:10]) + (f"; and {len(problems) - 10} more" if len(problems) > 10 else "")
+        raise InternalError(f"malformed {stage}: {shown}")
+
+
+def fmt_shape(shape) -> str:
+    """`384x35x35`, `1000`; `?` for an unknown shape."""
+    return "x".join(str(d) for d in shape) if shape is not None else "?"
+
+
+def origin_notes(node: Node) -> list[str]:
+    """'in block `x` called at file:line:col' for each enclosing block, innermost first."""
+    return [f"in block `{site.block}`, called at {site.span.location()}" for site in reversed(node.origin)]
+
+
 def param_count(node: Node, in_channels: int | None) -> int:
     """Learnable parameters of one node, given its input channel count."""
-    a = node.attrs
-    if node.op is Op.CONV:
-        kh, kw = a["kernel"]
-        return a["out_channels"] * (in_channels // a["groups"]) * kh * kw + (a["out_channels"] if a["bias"] else 0)
-    if node.op is Op.BN:
-        return 2 * (in_channels or 0)
-    if node.op is Op.LINEAR:
-        return a["out_features"] * (in_channels or 0) + (a["out_features"] if a["bias"] else 0)
-    return 0
+    return node.op.params(node, in_channels)
+
+
+def dump(graph: Graph, *, locations: bool = True) -> str:
+    """The IR as text, one line per node in topological order:
+
+        %inception_a.0.branch0.conv = conv(%stem.cat) {out_channels=96 kernel=1x1 ...} : 96x35x35  # v4.incp:3:5
+
+    Attributes in schema order; shapes as inferred (`?` before inference); the location
+    is the source statement (relative paths as the spec was given)."""
+    lines = [f"graph {graph.name}" + "".join(f" {k}={_value_text(v)}" for k, v in sorted(graph.params.items()))]
+    for node in graph.nodes():
+        attrs = " ".join(f"{name}={attr.text(node.attrs[name])}" for name, attr in node.op.attrs.items()
+                         if name in node.attrs)
+        inputs = ", ".join(f"%{i}" for i in graph.inputs(node.id))
+        shape = fmt_shape(node.shape)
+        where = f"  # {node.span.path}:{node.span.line}:{node.span.column}" if locations and node.span else ""
+        lines.append(f"%{node.id} = {node.op.value}({inputs})" + (f" {{{attrs}}}" if attrs else "")
+                     + f" : {shape}{where}")
+    lines.append("outputs " + ", ".join(f"%{o}" for o in graph.outputs))
+    return "\n".join(lines) + "\n"
+
+
+def _value_text(value: Any) -> str:
+    return Attr("", lambda v: True).text(value)

@@ -10,7 +10,7 @@ from importlib.metadata import entry_points
 import pytest
 from pygments.token import Comment, Error, Keyword, Name, Number, Operator, String
 
-from inception_dsl.language.layers import LAYERS
+from inception_dsl.ops import LAYERS
 from inception_dsl.language.parse import KEYWORDS
 from inception_dsl.language.parse import RESERVED
 from inception_dsl.language.syntax import BUILTIN_NAMES
@@ -38,7 +38,7 @@ def test_lexer_word_lists_match_the_language():
     assert set(LEXER_KEYWORDS) == KEYWORDS
     assert set(LAYER_NAMES) == set(LAYERS)
     assert set(CONSTANTS) == set(VALUE_CONSTANTS)
-    assert set(FLAGS) == {flag for sig in LAYERS.values() for flag in sig.flags}
+    assert set(FLAGS) == {flag for definition in LAYERS.values() for flag in definition.sig.flags}
     assert set(OPERATOR_WORDS) == RESERVED
     assert set(LEXER_BUILTINS) == set(BUILTIN_NAMES)
 

@@ -9,7 +9,8 @@ import sys
 import torch
 
 from inception_dsl import api
-from inception_dsl.runtime.graph_module import GraphModule, optimize
+from inception_dsl.runtime.graph_module import GraphModule
+from inception_dsl.runtime.optimize import optimize
 from inception_dsl.cli import main
 
 from .conftest import ROOT, SPECS

@@ -8,7 +8,7 @@ import torch
 
 from inception_dsl import api
 from inception_dsl.ir import Op
-from inception_dsl.passes.optimize import RULES, optimize
+from inception_dsl.passes.optimize import RULES, optimize, rule_names
 from inception_dsl.passes.weight_recipes import BnScale, Concat, MulConst, Param, ScaleRows, Zeros
 
 TINY = """
@@ -122,10 +122,11 @@ def test_unknown_rule_is_refused(graph):
         optimize(graph, ("fold_everything",))
 
 
-@pytest.mark.parametrize("rules", [(rule,) for rule in RULES] + [RULES], ids=lambda r: "+".join(r))
+@pytest.mark.parametrize("rules", [(rule,) for rule in RULES] + [RULES], ids=lambda r: "+".join(rule_names(r)))
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_each_pass_preserves_the_eval_output(graph, rules, channels_last):
-    from inception_dsl.runtime.graph_module import GraphModule, optimize as optimize_module
+    from inception_dsl.runtime.graph_module import GraphModule
+    from inception_dsl.runtime.optimize import optimize as optimize_module
 
     torch.manual_seed(0)
     reference = randomized(GraphModule(graph)).eval()
@@ -163,11 +164,11 @@ def _leaves(expr):
 def test_graph_nodes_stay_topological_after_rewrites(graph):
     """The optimizer appends fused producers after their readers; Graph.nodes() must still
     put every node after its inputs (and keep insertion order where that is topological)."""
-    assert [n.id for n in graph.nodes()] == list(graph.nx.nodes)
+    assert [n.id for n in graph.nodes()] == graph.insertion_order()
     optimized, _ = optimize(graph)
-    assert [n.id for n in optimized.nodes()] != list(optimized.nx.nodes)  # the slow path is exercised
+    assert [n.id for n in optimized.nodes()] != optimized.insertion_order()  # the slow path is exercised
     seen: set[str] = set()
     for node in optimized.nodes():
         assert all(source in seen for source in optimized.inputs(node.id)), node.id
         seen.add(node.id)
-    assert seen == set(optimized.nx.nodes)
+    assert seen == set(optimized.insertion_order())

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from inception_dsl import api
-from inception_dsl.runtime.graph_module import GraphModule, InferenceOnlyError, optimize
+from inception_dsl.runtime.graph_module import GraphModule, InferenceOnlyError
+from inception_dsl.runtime.optimize import optimize
 
 from .conftest import SPECS
 from .test_optimize_passes import randomized

@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass, field
 
 import yaml
 
-from inception_dsl.ir import Graph, Node, Op, param_count
-from inception_dsl.backends.diagram.drawing import fused_layers
+from inception_dsl.ir import Graph, Node, Op, Role, fmt_shape, StatementKind, param_count
+from inception_dsl.ops.base import size
 
 __all__ = ["Row", "Summary", "DTYPE_BYTES", "to_summary", "node_macs", "format_table", "format_json", "format_yaml",
            "format_csv", "to_document"]
@@ -54,33 +54,18 @@ class Summary:
         return 2 * self.macs
 
 
-def _size(shape) -> int:
-    total = 1
-    for d in shape or ():
-        total *= d
-    return total
-
-
 def node_macs(graph: Graph, node: Node) -> int:
     """Multiply-accumulates of one node for one sample (0 for ops that FlopCounterMode skips)."""
     inputs = graph.inputs(node.id)
     if not inputs or node.shape is None:
         return 0
-    in_shape = graph.node(inputs[0]).shape
-    if node.op is Op.CONV:
-        kh, kw = node.attrs["kernel"]
-        return _size(node.shape) * (in_shape[0] // node.attrs["groups"]) * kh * kw
-    if node.op is Op.LINEAR:
-        return _size(in_shape) * node.attrs["out_features"]
-    return 0
+    return node.op.macs(node, graph.node(inputs[0]).shape)
 
 
-def _module_path(node: Node, owners: dict[str, str]) -> str:
+def _module_path(node: Node) -> str:
     """The statement a node belongs to: a traditional layer's conv, BN and activation
     (`x.conv`, `x.bn`, `x.act`) all belong to `x`."""
-    owner = owners.get(node.id, node.id)
-    head, _, tail = owner.rpartition(".")
-    return head if tail == "conv" and head and f"{head}.bn" in owners else owner
+    return node.statement if node.role is Role.LAYER and node.statement else node.id
 
 
 def _row_key(path: str, stage: str, depth: int) -> tuple[str, int]:
@@ -93,7 +78,7 @@ def _row_key(path: str, stage: str, depth: int) -> tuple[str, int]:
 
 def to_summary(graph: Graph, *, depth: int = 0, batch: int = 1, dtype: str = "float32") -> Summary:
     nodes = list(graph.nodes())
-    owners = fused_layers(graph, nodes)
+    layer_ops: dict[str, str] = {}  # layer statement -> the op of its first node
     kinds = {s.name: s.kind for s in graph.stages}
     aux_stages = {s.name for s in graph.stages if s.aux}
     summary = Summary(graph.name, graph.input_node.shape, batch, dtype)
@@ -104,18 +89,20 @@ def to_summary(graph: Graph, *, depth: int = 0, batch: int = 1, dtype: str = "fl
         inputs = graph.inputs(node.id)
         in_channels = graph.node(inputs[0]).shape[0] if inputs and graph.node(inputs[0]).shape else None
         params, macs = param_count(node, in_channels), node_macs(graph, node) * batch
-        memory = _size(node.shape) * batch * DTYPE_BYTES[dtype]
+        memory = size(node.shape) * batch * DTYPE_BYTES[dtype]
+        if node.role is Role.LAYER:
+            layer_ops.setdefault(node.statement, node.op.value)
         stage = node.stage if node.stage in kinds else ("input" if node.op is Op.INPUT else node.stage)
         keys = [(stage, 0)]
         if depth > 0 and stage in kinds:
             for level in range(1, depth + 1):
-                key = _row_key(_module_path(node, owners), stage, level)
+                key = _row_key(_module_path(node), stage, level)
                 if key[1] == level:
                     keys.append(key)
         for key, level in keys:
             row = rows.get(key)
             if row is None:
-                kind = kinds.get(key) or (_sub_kind(graph, key) if level else node.op.value)
+                kind = kinds.get(key) or (_sub_kind(graph, key, layer_ops) if level else node.op.value)
                 row = rows[key] = Row(key, kind, level, aux=stage in aux_stages)
             row.params += params
             row.macs += macs
@@ -128,22 +115,22 @@ def to_summary(graph: Graph, *, depth: int = 0, batch: int = 1, dtype: str = "fl
     return summary
 
 
-def _sub_kind(graph: Graph, key: str) -> str:
+def _sub_kind(graph: Graph, key: str, layer_ops: dict[str, str]) -> str:
+    """The kind of the statement at `key`: its block, its layer's first op, or the
+    statement kind (`concat`, `reduction`, `residual`, `seq`)."""
     site = graph.blocks.get(key)
     if site is not None:
         return site.block
-    if key in graph and graph.node(key).op is not Op.CONV:
-        return graph.node(key).op.value
-    if f"{key}.conv" in graph or key in graph:
-        return "conv"
-    if f"{key}.cat" in graph:
-        return "reduction" if graph.node(f"{key}.cat").attrs.get("reduction") else "concat"
-    return "residual" if f"{key}.add" in graph else "seq"
+    kind = graph.statements.get(key)
+    if kind is StatementKind.LAYER:
+        return layer_ops.get(key, "conv")
+    if kind is not None:
+        return kind.value
+    return graph.node(key).op.value if key in graph else "seq"
 
 
 # -- formats -------------------------------------------------------------------------
-def _shape_text(shape) -> str:
-    return "x".join(map(str, shape)) if shape is not None else "?"
+_shape_text = fmt_shape
 
 
 def _bytes_text(count: int) -> str:

@@ -8,7 +8,7 @@ import sys
 
 from inception_dsl.ir import Op
 from inception_dsl.passes.budget import total_params
-from inception_dsl.passes.infer_shapes import fmt_shape
+from inception_dsl.ir import fmt_shape
 from inception_dsl.commands.report import write_diagnostics
 from inception_dsl.commands.common import add_spec_options, analyze_args, report
 

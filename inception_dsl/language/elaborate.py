@@ -10,18 +10,24 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+from inception_dsl import ops
+from inception_dsl.ir import CallSite, Graph, Node, Op, Role, Stage, StatementKind
 from inception_dsl.language import codes, layers
 from inception_dsl.language import syntax as ast
 from inception_dsl.language.diagnostics import DiagnosticSink, Label
-from inception_dsl.ir import CallSite, Graph, Node, Op, Stage
 from inception_dsl.language.limits import DEFAULT_LIMITS, Limits
 from inception_dsl.language.metadata import check_metadata
 from inception_dsl.language.naming import TRANSPARENT, TRANSPARENT_LABEL, instance_names, shortcut_name, statement_names
 from inception_dsl.language.program import Program
 from inception_dsl.passes.infer_shapes import infer_shapes
-from inception_dsl.language.values import EvalError, Symbol, describe, did_you_mean, evaluate, outside_value_problem
+from inception_dsl.language.values import EvalError, describe, did_you_mean, evaluate, outside_value_problem
+from inception_dsl.ops.activations import activation
 
 __all__ = ["elaborate", "bind_params"]
+
+
+_PRECEDENCE = {StatementKind.BLOCK: 5, StatementKind.LAYER: 4, StatementKind.CONCAT: 3, StatementKind.REDUCTION: 3,
+               StatementKind.RESIDUAL: 2, StatementKind.SEQ: 1}
 
 
 class _TooBig(Exception):
@@ -159,7 +165,7 @@ class _Elaborator:
             self.sink.emit(codes.BAD_VALUE, "the input must be channels x height x width, each at least 1",
                            input_span, f"got {'x'.join(map(str, input_shape))}")
             return None
-        graph.add(Node("input", Op.INPUT, {"shape": tuple(input_shape)}, input_span))
+        graph.add(Node("input", Op.INPUT, {"shape": tuple(input_shape)}, input_span, role=Role.INPUT))
         try:
             self.sequence(definition.body, "input", env, "", (), context="block", top=True)
         except _TooBig:
@@ -168,7 +174,8 @@ class _Elaborator:
         return None if self.failed and not self.sink.has_errors else graph
 
     # -- helpers
-    def _add(self, id_: str, op: Op, attrs: dict, span, origin, inputs: list[str | None]) -> str | None:
+    def _add(self, id_: str, op, attrs: dict, span, origin, inputs: list[str | None], *,
+             statement: str = "", role: Role = Role.JOIN) -> str | None:
         if any(i is None for i in inputs):
             return None
         graph = self.graph
@@ -177,7 +184,7 @@ class _Elaborator:
             while id_ in graph:
                 id_ = f"{base}_{k}"
                 k += 1
-        graph.add(Node(id_, op, attrs, span, origin, self.stage), inputs)
+        graph.add(Node(id_, op, attrs, span, origin, self.stage, statement=statement, role=role), inputs)
         if len(graph) > self.limits.max_nodes:
             self.sink.emit(codes.LIMIT_EXCEEDED, f"the network expands to more than {self.limits.max_nodes} operations",
                            span, "while expanding this", help="raise the limit with --max-nodes")
@@ -213,6 +220,14 @@ class _Elaborator:
                               "written into it"],
                        help="pass the size the block needs as a parameter instead")
         return False
+
+    def _record(self, path: str, kind: StatementKind) -> None:
+        """The kind of the statement at `path`; where two share a path (a block whose body is
+        one concat, a residual around an unlabelled concat) the outer call or the join wins
+        in this order: block, layer, concat, residual, seq."""
+        current = self.graph.statements.get(path)
+        if path and (current is None or _PRECEDENCE[kind] > _PRECEDENCE[current]):
+            self.graph.statements[path] = kind
 
     def _check_unique(self, id_: str, span) -> bool:
         if id_ in self.graph:
@@ -286,8 +301,8 @@ class _Elaborator:
         it is not elaborated here, but the generated module can switch it on."""
         if isinstance(op, ast.Call):
             definition = self.program.definitions.get(op.name)
-            if op.name not in layers.LAYERS and (definition is None or definition.kind != "block"):
-                candidates = list(layers.LAYERS) + [d for d, b in self.program.definitions.items() if b.kind == "block"]
+            if op.name not in ops.LAYERS and (definition is None or definition.kind != "block"):
+                candidates = list(ops.LAYERS) + [d for d, b in self.program.definitions.items() if b.kind == "block"]
                 self.sink.emit(codes.UNKNOWN_BLOCK, f"unknown layer or block `{op.name}`", op.span,
                                "no layer or block has this name", help=did_you_mean(op.name, candidates),
                                notes=["checked although `when` leaves this statement out"])
@@ -315,7 +330,8 @@ class _Elaborator:
         graph = self.graph
         if not outputs:
             if last is not None:
-                graph.outputs.append(self._add("output", Op.OUTPUT, {"name": "output", "aux": False}, graph.span, (), [last]))
+                graph.outputs.append(self._add("output", Op.OUTPUT, {"name": "output", "aux": False}, graph.span, (), [last],
+                                               role=Role.OUTPUT))
             return
         for index, (name, span) in enumerate(outputs):
             if name not in produced:
@@ -325,7 +341,7 @@ class _Elaborator:
             if produced[name] is None:
                 continue  # excluded by `when`, or failed
             node = self._add("output" if index == 0 else f"output.{name}", Op.OUTPUT,
-                             {"name": name, "aux": index > 0}, span, (), [produced[name]])
+                             {"name": name, "aux": index > 0}, span, (), [produced[name]], role=Role.OUTPUT)
             if node:
                 graph.outputs.append(node)
                 if index > 0:
@@ -409,6 +425,7 @@ class _Elaborator:
         if isinstance(op, ast.Call):
             return self.call(op, path, x, env, origin)
         if isinstance(op, ast.Seq):
+            self._record(path, StatementKind.SEQ)
             return self.sequence(op.body, x, env, path, origin)
         if isinstance(op, ast.Concat):
             return self.concat(op, path, x, env, origin)
@@ -434,40 +451,42 @@ class _Elaborator:
         if not branches:
             self.sink.emit(codes.BAD_VALUE, "a concat needs at least one branch", op.span, "empty")
             return None
-        return self._add(_join(path, "cat"), Op.CONCAT, {"reduction": op.reduction, "fork": x}, op.span, origin, branches)
+        self._record(path, StatementKind.REDUCTION if op.reduction else StatementKind.CONCAT)
+        return self._add(_join(path, "cat"), Op.CONCAT, {"reduction": op.reduction, "fork": x}, op.span, origin,
+                         branches, statement=path)
 
     def residual(self, op: ast.Residual, path, x, env, origin) -> str | None:
         settings = self.program.settings_for(op.span)
-        sig = layers.LayerSig("residual", (), {"scale": 1.0, "act": None})
         try:
-            bound = layers.bind(ast.Call("residual", op.args, True, op.span), sig, env, settings, self.sink)
+            bound = layers.bind(ast.Call("residual", op.args, True, op.span), layers.RESIDUAL, env, settings, self.sink)
             scale = layers.number(bound, "scale", self.sink, -1e6, 1e6, "the residual scale")
             if bound["act"] is None and not any(a.name == "act" for a in op.args):
                 bound.values["act"] = (settings["act"], op.span)
-            act = layers.activation(bound, "act", self.sink)
+            act = activation(bound, "act", self.sink)
         except EvalError:
             return None
+        self._record(path, StatementKind.RESIDUAL)
         branch = self.sequence(op.body, x, env, path, origin, context="residual")
         shortcut = x
         if op.shortcut is not None:
             shortcut = self.sequence(op.shortcut, x, env, _join(path, shortcut_name(op.shortcut)), origin,
                                      context="residual" if shortcut_name(op.shortcut) is TRANSPARENT else "seq")
         if scale != 1.0:
-            branch = self._add(_join(path, "scale"), Op.SCALE, {"value": scale}, op.span, origin, [branch])
-        y = self._add(_join(path, "add"), Op.ADD, {}, op.span, origin, [shortcut, branch])
+            branch = self._add(_join(path, "scale"), Op.SCALE, {"value": scale}, op.span, origin, [branch], statement=path)
+        y = self._add(_join(path, "add"), Op.ADD, {}, op.span, origin, [shortcut, branch], statement=path)
         if act != "identity":
-            y = self._add(_join(path, "act"), Op.ACT, {"kind": act}, op.span, origin, [y])
+            y = self._add(_join(path, "act"), Op.ACT, {"kind": act}, op.span, origin, [y], statement=path)
         return y
 
     def call(self, call: ast.Call, path, x, env, origin) -> str | None:
-        if call.name in layers.LAYERS:
+        if call.name in ops.LAYERS:
             try:
                 return self.layer(call, path, x, env, origin)
             except EvalError:
                 return None
         definition = self.program.definitions.get(call.name)
         if definition is None or definition.kind != "block":
-            candidates = list(layers.LAYERS) + [d for d, b in self.program.definitions.items() if b.kind == "block"]
+            candidates = list(ops.LAYERS) + [d for d, b in self.program.definitions.items() if b.kind == "block"]
             what = "a network, not a block" if definition is not None else "no layer or block has this name"
             help = (_missing_colon(call) or _missing_space(call, env) or did_you_mean(call.name, candidates)
                     or "define it with `block NAME { ... }` or `import` the file that does")
@@ -503,6 +522,7 @@ class _Elaborator:
         site = CallSite(definition.name, call.span)
         if path:
             self.graph.blocks[path] = site
+            self._record(path, StatementKind.BLOCK)
         self.call_stack.append(definition.name)
         try:
             return self.sequence(definition.body, x, callee_env, path, origin + (site,), context="block")
@@ -510,63 +530,29 @@ class _Elaborator:
             self.call_stack.pop()
 
     def layer(self, call: ast.Call, path, x, env, origin) -> str | None:
-        sink = self.sink
-        sig = layers.LAYERS[call.name]
+        """A built-in layer call: its op (ops.LAYERS) binds the arguments and adds the nodes."""
+        definition = ops.LAYERS[call.name]
         settings = self.program.settings_for(call.span)
-        bound = layers.bind(call, sig, env, settings, sink)
-        add = lambda suffix, op, attrs, inputs: self._add(_join(path, suffix), op, attrs, call.span, origin, inputs)  # noqa: E731
-        name = call.name
-        if name == "conv":
-            out = layers.positive_int(bound, "out", sink, "output channels")
-            kernel = layers.pair(bound, "kernel", sink, "the kernel size")
-            stride = layers.pair(bound, "stride", sink, "the stride")
-            dilation = layers.pair(bound, "dilation", sink, "the dilation")
-            groups = layers.positive_int(bound, "groups", sink, "groups")
-            padding = layers.padding(bound, sink, kernel, dilation)
-            bias = layers.boolean(bound, "bias", sink)
-            bn = layers.boolean(bound, "bn", sink)
-            act = layers.activation(bound, "act", sink)
-            attrs = {"out_channels": out, "kernel": kernel, "stride": stride, "padding": padding,
-                     "dilation": dilation, "groups": groups, "bias": bias}
-            if bn and not self._check_unique(_join(path, "conv"), call.span):
-                return None
-            if not bn and not self._check_unique(path, call.span):
-                return None
-            y = self._add(_join(path, "conv") if bn else path, Op.CONV, attrs, call.span, origin, [x])
-            if bn:
-                y = add("bn", Op.BN, {"eps": settings["bn_eps"], "momentum": settings["bn_momentum"]}, [y])
-            if act != "identity":
-                y = add("act", Op.ACT, {"kind": act}, [y])
-            return y
-        if not self._check_unique(path, call.span):
-            return None
-        if name in ("maxpool", "avgpool"):
-            kernel = layers.pair(bound, "kernel", sink, "the pool size")
-            stride = layers.pair(bound, "stride", sink, "the stride")
-            padding = layers.padding(bound, sink, kernel)
-            attrs = {"kind": name[:3], "kernel": kernel, "stride": stride, "padding": padding,
-                     "ceil_mode": layers.boolean(bound, "ceil_mode", sink),
-                     "count_include_pad": name == "avgpool" and layers.boolean(bound, "count_include_pad", sink)}
-            return add("", Op.POOL, attrs, [x])
-        if name == "global_avgpool":
-            return add("", Op.ADAPTIVE_AVGPOOL, {"size": (1, 1)}, [x])
-        if name == "adaptive_avgpool":
-            return add("", Op.ADAPTIVE_AVGPOOL, {"size": layers.pair(bound, "size", sink, "the output size")}, [x])
-        if name == "bn":
-            eps = layers.number(bound, "eps", sink, 0.0, 1.0, "eps")
-            momentum = layers.number(bound, "momentum", sink, 0.0, 1.0, "momentum")
-            return add("", Op.BN, {"eps": eps, "momentum": momentum}, [x])
-        if name == "act" or name in layers.ACTIVATIONS:
-            kind = layers.activation(bound, "kind", sink) if name == "act" else name
-            return add("", Op.ACT if kind != "identity" else Op.IDENTITY, {"kind": kind} if kind != "identity" else {}, [x])
-        if name == "dropout":
-            return add("", Op.DROPOUT, {"p": layers.number(bound, "p", sink, 0.0, 1.0, "the dropout probability")}, [x])
-        if name == "flatten":
-            return add("", Op.FLATTEN, {}, [x])
-        if name == "linear":
-            out = layers.positive_int(bound, "out", sink, "output features")
-            return add("", Op.LINEAR, {"out_features": out, "bias": layers.boolean(bound, "bias", sink)}, [x])
-        raise AssertionError(name)
+        bound = layers.bind(call, definition.sig, env, settings, self.sink)
+        self._record(path, StatementKind.LAYER)
+        return definition.elaborate(_LayerBuilder(self, call, path, x, origin, settings), bound)
+
+
+class _LayerBuilder:
+    """What an op's `elaborate` adds nodes through (ops.base.Builder): ids under the
+    statement's path, each node reading the one added before it."""
+
+    def __init__(self, elaborator: _Elaborator, call: ast.Call, path: str, x: str, origin, settings) -> None:
+        self.elaborator, self.call, self.path, self.last, self.origin = elaborator, call, path, x, origin
+        self.sink, self.settings = elaborator.sink, settings
+
+    def unique(self, suffix: str = "") -> bool:
+        return self.elaborator._check_unique(_join(self.path, suffix), self.call.span)
+
+    def add(self, suffix: str, kind, attrs: dict) -> str | None:
+        self.last = self.elaborator._add(_join(self.path, suffix), kind, attrs, self.call.span, self.origin, [self.last],
+                                         statement=self.path, role=Role.LAYER)
+        return self.last
 
 
 def _builtins(shape) -> dict[str, int]:

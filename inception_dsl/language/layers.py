@@ -1,4 +1,5 @@
-"""The built-in layers: their signatures, and the checking of their arguments.
+"""Binding and checking the arguments of a layer call (the layers themselves are defined
+in inception_dsl/ops/, each with its `LayerSig`).
 
 A layer call binds positional and keyword arguments against a `LayerSig`; a bare
 symbol among the positional arguments may be a flag (`conv(256, 3x3, stride=2, valid)`,
@@ -8,7 +9,7 @@ located diagnostic and raise EvalError."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from inception_dsl.language import codes
 from inception_dsl.language import syntax as ast
@@ -16,13 +17,13 @@ from inception_dsl.language.diagnostics import DiagnosticSink
 from inception_dsl.language.shapes import same_padding
 from inception_dsl.language.values import EvalError, Symbol, describe, did_you_mean, evaluate
 
-__all__ = ["LayerSig", "LAYERS", "ACTIVATIONS", "SETTINGS", "Bound", "bind"]
+__all__ = ["LayerSig", "RESIDUAL", "SETTINGS", "PAD_FLAGS", "REQUIRED", "Bound", "bind", "positive_int", "pair", "padding", "choice",
+           "boolean", "number"]
 
 REQUIRED = object()
-ACTIVATIONS = ("relu", "relu6", "gelu", "silu", "identity")
 
 # File-level settings (`set bn_eps = 0.001`): name -> default. They apply to layers written
-# in the file that sets them.
+# in the file that sets them (each layer's signature says how, in `settle`).
 SETTINGS: dict[str, Any] = {
     "bn_eps": 1e-5,
     "bn_momentum": 0.1,
@@ -30,57 +31,32 @@ SETTINGS: dict[str, Any] = {
     "conv_bias": False,
 }
 
+Settle = Callable[[dict, Mapping[str, Any], ast.Call], None]
+
 
 @dataclass(frozen=True)
 class LayerSig:
+    """A layer's signature: positional parameters, keyword parameters with defaults
+    (REQUIRED for none), flags (a bare name standing for keyword values), and `settle`,
+    which fills what the file's settings decide (unwritten arguments left None)."""
+
     name: str
     positional: tuple[str, ...] = ()
     keywords: Mapping[str, Any] = field(default_factory=dict)
     flags: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     summary: str = ""
+    example: str = ""
+    settle: Settle | None = None
 
     @property
     def parameters(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(self.positional + tuple(self.keywords)))
 
 
-_PAD_FLAGS = {"same": {"pad": Symbol("same")}, "valid": {"pad": Symbol("valid")}}
+# The arguments of a `residual(scale=, act=) { ... }` statement (its `act` defaults to the file's).
+RESIDUAL = LayerSig("residual", (), {"scale": 1.0, "act": None})
 
-LAYERS: dict[str, LayerSig] = {
-    sig.name: sig
-    for sig in [
-        LayerSig(
-            "conv",
-            ("out", "kernel"),
-            {"out": REQUIRED, "kernel": (1, 1), "stride": 1, "pad": Symbol("same"), "dilation": 1,
-             "groups": 1, "bias": None, "bn": True, "act": None},
-            {**_PAD_FLAGS, "linear": {"bn": False, "act": Symbol("identity"), "bias": True}},
-            "the paper's traditional layer: convolution, BatchNorm, activation",
-        ),
-        LayerSig(
-            "maxpool",
-            ("kernel",),
-            {"kernel": REQUIRED, "stride": 1, "pad": Symbol("same"), "ceil_mode": False},
-            {**_PAD_FLAGS, "ceil": {"ceil_mode": True}},
-            "max pooling",
-        ),
-        LayerSig(
-            "avgpool",
-            ("kernel",),
-            {"kernel": REQUIRED, "stride": 1, "pad": Symbol("same"), "ceil_mode": False, "count_include_pad": True},
-            {**_PAD_FLAGS, "ceil": {"ceil_mode": True}},
-            "average pooling",
-        ),
-        LayerSig("global_avgpool", summary="average over the whole grid, keeping Cx1x1"),
-        LayerSig("adaptive_avgpool", ("size",), {"size": REQUIRED}, summary="average pooling to a fixed grid size"),
-        LayerSig("bn", (), {"eps": None, "momentum": None}, summary="BatchNorm2d"),
-        LayerSig("act", ("kind",), {"kind": REQUIRED}, summary="an activation chosen by name"),
-        *[LayerSig(a, summary=f"{a} activation") for a in ACTIVATIONS],
-        LayerSig("dropout", ("p",), {"p": 0.5}, summary="dropout with probability p"),
-        LayerSig("flatten", summary="(C, H, W) -> (C*H*W)"),
-        LayerSig("linear", ("out",), {"out": REQUIRED, "bias": True}, summary="fully connected layer"),
-    ]
-}
+PAD_FLAGS = {"same": {"pad": Symbol("same")}, "valid": {"pad": Symbol("valid")}}
 
 
 @dataclass
@@ -139,21 +115,9 @@ def bind(call: ast.Call, sig: LayerSig, env: Mapping[str, Any], settings: Mappin
                       f"missing `{name}`", help=f"e.g. `{_example(sig)}`")
             raise EvalError()
         values[name] = (default, call.span)
-    _apply_settings(sig, values, settings, call)
+    if sig.settle is not None:
+        sig.settle(values, settings, call)
     return Bound(values, env)
-
-
-def _apply_settings(sig: LayerSig, values, settings: Mapping[str, Any], call: ast.Call) -> None:
-    if sig.name == "conv":
-        if values["act"][0] is None:
-            values["act"] = (settings["act"], call.span)
-        if values["bias"][0] is None:
-            values["bias"] = (settings["conv_bias"] if values["bn"][0] else True, call.span)
-    if sig.name == "bn":
-        if values["eps"][0] is None:
-            values["eps"] = (settings["bn_eps"], call.span)
-        if values["momentum"][0] is None:
-            values["momentum"] = (settings["bn_momentum"], call.span)
 
 
 def _flag_help(sig: LayerSig, value: Any) -> str | None:
@@ -167,10 +131,7 @@ def _list(sig: LayerSig) -> str:
 
 
 def _example(sig: LayerSig) -> str:
-    examples = {"conv": "conv(64, 3x3)", "maxpool": "maxpool(3x3, stride=2, valid)",
-                "avgpool": "avgpool(3x3)", "linear": "linear(1000)", "act": "act(relu)",
-                "adaptive_avgpool": "adaptive_avgpool(4x4)"}
-    return examples.get(sig.name, f"{sig.name}(...)")
+    return sig.example or f"{sig.name}(...)"
 
 
 # -- coercions ----------------------------------------------------------------------
@@ -245,16 +206,17 @@ def padding(bound: Bound, sink: DiagnosticSink, kernel, dilation=(1, 1)) -> tupl
     return tuple(items)  # type: ignore[return-value]
 
 
-def activation(bound: Bound, name: str, sink: DiagnosticSink) -> str:
+def choice(bound: Bound, name: str, sink: DiagnosticSink, choices: Sequence[str], what: str) -> str:
+    """A name among `choices` (an activation among the registered ones); None reads as `identity`."""
     value = bound[name]
     if value is None:
         return "identity"
-    if isinstance(value, Symbol) and value.name in ACTIVATIONS:
+    if isinstance(value, Symbol) and value.name in choices:
         return value.name
-    what = f"unknown activation `{value.name}`" if isinstance(value, Symbol) else f"an activation must be a name, not {describe(value)}"
-    sink.emit(codes.BAD_ARG_TYPE, what, bound.span(name),
-              "expected " + ", ".join(ACTIVATIONS),
-              help=did_you_mean(str(value), ACTIVATIONS) if isinstance(value, Symbol) else None)
+    message = f"unknown {what} `{value.name}`" if isinstance(value, Symbol) else f"an {what} must be a name, not {describe(value)}"
+    sink.emit(codes.BAD_ARG_TYPE, message, bound.span(name),
+              "expected " + ", ".join(choices),
+              help=did_you_mean(str(value), choices) if isinstance(value, Symbol) else None)
     raise EvalError()
 
 

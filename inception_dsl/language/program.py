@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any, Mapping
 from inception_dsl.language import codes
 from inception_dsl.language import syntax as ast
 from inception_dsl.language.diagnostics import DiagnosticSink, Label
-from inception_dsl.language.layers import LAYERS, SETTINGS
+from inception_dsl.language.layers import SETTINGS
 from inception_dsl.language.metadata import METADATA, check_setting
+from inception_dsl.ops import LAYERS
 from inception_dsl.language.limits import DEFAULT_LIMITS, Limits
 from inception_dsl.language.parse import parse
 from inception_dsl.language.source import SourceFile, Span

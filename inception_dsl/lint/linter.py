@@ -12,12 +12,11 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from inception_dsl.language.diagnostics import Diagnostic, DiagnosticSink
-from inception_dsl.language.elaborate import elaborate
-from inception_dsl.ir import Graph, verify
+from inception_dsl.api import build_graph
+from inception_dsl.ir import Graph
 from inception_dsl.language.limits import DEFAULT_LIMITS, Limits
 from inception_dsl.language.params_file import ParamSet, ParamsArg, Setting, bind, read_params
 from inception_dsl.lint.config import LintConfig, suppressed
-from inception_dsl.passes import run_analyses
 from inception_dsl.lint.rules import RULES, LintContext, lint
 from inception_dsl.language.program import Program, load_program
 
@@ -53,15 +52,10 @@ def check_networks(program: Program, sink: DiagnosticSink, network: str | None =
         binding = bind(program, sets, sink, network=name, input_shape=input_shape)
         if binding is None:
             continue
-        graph = elaborate(program, sink, network=binding.network, overrides=binding.overrides,
-                          input_shape=binding.input_shape, limits=limits)
-        if graph is None or (sink.has_errors and not partial):
-            continue
-        if not sink.has_errors:
-            problems = verify(graph)
-            assert not problems, f"internal error: malformed IR: {problems}"
-        run_analyses(graph, sink, limits)
-        graphs.append(graph)
+        graph = build_graph(program, sink, network=binding.network, params=binding.overrides,
+                            input_shape=binding.input_shape, limits=limits, after_errors=partial)
+        if graph is not None:
+            graphs.append(graph)
     return graphs
 
 

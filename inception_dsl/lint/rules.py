@@ -18,7 +18,7 @@ from inception_dsl.language.codes import Code
 from inception_dsl.language.diagnostics import DiagnosticSink, Label
 from inception_dsl.ir import Graph, Node, Op
 from inception_dsl.language.program import Program
-from inception_dsl.passes.infer_shapes import fmt_shape, origin_notes
+from inception_dsl.ir import fmt_shape, origin_notes
 
 __all__ = ["LintContext", "Rule", "RULES", "lint", "RESIDUAL_FILTERS", "RESIDUAL_SCALE_RANGE"]
 

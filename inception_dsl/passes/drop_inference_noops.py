@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from inception_dsl.ir import Graph, Op
 from inception_dsl.passes.rewrite import bypass
+from inception_dsl.passes.weight_recipes import Recipes
 
 __all__ = ["drop_inference_noops"]
 
 
-def _is_noop(op: Op, attrs: dict) -> bool:
+def _is_noop(op, attrs: dict) -> bool:
     return (op in (Op.DROPOUT, Op.IDENTITY)
             or (op is Op.ACT and attrs.get("kind") == "identity")
             or (op is Op.SCALE and attrs.get("value") == 1.0))
 
 
-def drop_inference_noops(graph: Graph) -> Graph:
-    """Remove every no-op node, its readers reading its input directly."""
+def drop_inference_noops(graph: Graph, recipes: Recipes) -> Graph:
+    """Remove every no-op node, its readers reading its input directly (no tensor changes)."""
     for node in list(graph.nodes()):
         if _is_noop(node.op, node.attrs):
             bypass(graph, node.id)

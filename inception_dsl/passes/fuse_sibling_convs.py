@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from inception_dsl.ir import Graph, Node, Op
+from inception_dsl.ir import Graph, Node, Op, Role
 from inception_dsl.passes.rewrite import redirect_uses, sole_user
 from inception_dsl.passes.weight_recipes import Concat, Recipes, Zeros
 
@@ -58,7 +58,8 @@ def _fuse(graph: Graph, group: list[Node], recipes: Recipes) -> str:
     fused_id = _fused_id(graph, group)
     attrs = {**first.attrs, "out_channels": sum(widths), "bias": bias}
     shape = (sum(widths),) + first.shape[1:] if first.shape else None
-    graph.add(Node(fused_id, Op.CONV, attrs, first.span, first.origin, first.stage, shape), [source])
+    graph.add(Node(fused_id, Op.CONV, attrs, first.span, first.origin, first.stage, shape, first.statement,
+                   Role.REWRITE), [source])
     recipes[f"{fused_id}.weight"] = Concat(tuple(recipes.pop(f"{n.id}.weight") for n in group))
     if bias:
         recipes[f"{fused_id}.bias"] = Concat(tuple(
@@ -72,12 +73,8 @@ def _fuse(graph: Graph, group: list[Node], recipes: Recipes) -> str:
 
 def _replace_with_slice(graph: Graph, conv: Node, fused_id: str, start: int, stop: int) -> None:
     """The slice keeps the conv's id: it is the same tensor, now cut from the fused one."""
-    readers = [(user, graph.nx.edges[conv.id, user]["index"]) for user in graph.users(conv.id)]
-    graph.remove(conv.id)
-    graph.add(Node(conv.id, Op.SLICE, {"start": start, "stop": stop}, conv.span, conv.origin, conv.stage,
-                   conv.shape), [fused_id])
-    for user, index in readers:
-        graph.nx.add_edge(conv.id, user, index=index)
+    graph.replace_node(Node(conv.id, Op.SLICE, {"start": start, "stop": stop}, conv.span, conv.origin, conv.stage,
+                            conv.shape, conv.statement, Role.REWRITE), [fused_id])
 
 
 def _hoist_activation(graph: Graph, fused_id: str) -> None:
@@ -90,7 +87,8 @@ def _hoist_activation(graph: Graph, fused_id: str) -> None:
         return
     fused = graph.node(fused_id)
     act_id = f"{fused_id}.act"
-    graph.add(Node(act_id, Op.ACT, {"kind": kinds.pop()}, fused.span, fused.origin, fused.stage, fused.shape), [fused_id])
+    graph.add(Node(act_id, Op.ACT, {"kind": kinds.pop()}, fused.span, fused.origin, fused.stage, fused.shape,
+                   fused.statement, Role.REWRITE), [fused_id])
     for slice_id, act in zip(slices, acts):
         graph.set_inputs(slice_id, [act_id])
         redirect_uses(graph, act, slice_id)

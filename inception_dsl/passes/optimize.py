@@ -5,9 +5,12 @@
 returns a rewritten copy of a shape-checked graph and, for every tensor of the new
 graph, the recipe that computes it from the original state_dict. The result computes
 the same function as the input *in eval mode*: BatchNorm uses its running statistics,
-dropout is off, auxiliary heads are gone. Torch-free; runtime/graph_module.py builds it."""
+dropout is off, auxiliary heads are gone. Torch-free; runtime/graph_module.py builds it.
+Every rule is a function `rule(graph, recipes)` that rewrites both in place."""
 
 from __future__ import annotations
+
+from typing import Callable, Iterable, Union
 
 from inception_dsl.ir import Graph, verify
 from inception_dsl.passes.drop_aux_heads import drop_aux_heads
@@ -15,34 +18,32 @@ from inception_dsl.passes.drop_inference_noops import drop_inference_noops
 from inception_dsl.passes.fold_bn import fold_bn
 from inception_dsl.passes.fold_residual_scale import fold_residual_scale
 from inception_dsl.passes.fuse_sibling_convs import fuse_sibling_convs
-from inception_dsl.passes.rewrite import copy_graph
 from inception_dsl.passes.weight_recipes import Recipes, initial_recipes
 
-__all__ = ["optimize", "RULES"]
+__all__ = ["optimize", "RULES", "rule_names"]
+
+Rule = Callable[[Graph, Recipes], Graph]
 
 # Order matters: folding BN first leaves each conv directly before its scale, and the
 # siblings fused last carry the folded biases.
-RULES = ("drop_aux_heads", "drop_inference_noops", "fold_bn", "fold_residual_scale", "fuse_sibling_convs")
+RULES: tuple[Rule, ...] = (drop_aux_heads, drop_inference_noops, fold_bn, fold_residual_scale, fuse_sibling_convs)
+_BY_NAME = {rule.__name__: rule for rule in RULES}
 
 
-def optimize(graph: Graph, rules: tuple[str, ...] = RULES) -> tuple[Graph, Recipes]:
-    """Apply `rules` (names from RULES, in RULES order) to a copy of `graph`."""
-    unknown = set(rules) - set(RULES)
+def rule_names(rules: Iterable[Union[Rule, str]] = RULES) -> tuple[str, ...]:
+    return tuple(rule if isinstance(rule, str) else rule.__name__ for rule in rules)
+
+
+def optimize(graph: Graph, rules: Iterable[Union[Rule, str]] = RULES) -> tuple[Graph, Recipes]:
+    """Apply `rules` (functions of RULES, or their names) to a copy of `graph`, in RULES order."""
+    names = set(rule_names(rules))
+    unknown = names - set(_BY_NAME)
     if unknown:
-        raise ValueError(f"unknown optimization rules: {sorted(unknown)}; known: {', '.join(RULES)}")
-    graph = copy_graph(graph)
+        raise ValueError(f"unknown optimization rules: {sorted(unknown)}; known: {', '.join(_BY_NAME)}")
+    graph = graph.copy()
     recipes = initial_recipes(graph)
-    if "drop_aux_heads" in rules:
-        drop_aux_heads(graph)
-        recipes = {k: v for k, v in recipes.items() if k.rsplit(".", 1)[0] in graph}
-    if "drop_inference_noops" in rules:
-        drop_inference_noops(graph)
-    if "fold_bn" in rules:
-        fold_bn(graph, recipes)
-    if "fold_residual_scale" in rules:
-        fold_residual_scale(graph, recipes)
-    if "fuse_sibling_convs" in rules:
-        fuse_sibling_convs(graph, recipes)
-    problems = verify(graph)
-    assert not problems, f"internal error: the optimizer produced a malformed graph: {problems}"
+    for rule in RULES:
+        if rule.__name__ in names:
+            rule(graph, recipes)
+    verify(graph, "graph after optimization")
     return graph, recipes

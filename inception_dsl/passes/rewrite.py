@@ -2,31 +2,15 @@
 
 from __future__ import annotations
 
-import copy
+from inception_dsl.ir import Graph
 
-from inception_dsl.ir import Graph, Node
-
-__all__ = ["copy_graph", "can_redirect", "redirect_uses", "bypass", "sole_user"]
-
-
-def copy_graph(graph: Graph) -> Graph:
-    """A copy the passes may rewrite: new networkx graph, new Node objects, same spans."""
-    clone = copy.copy(graph)
-    clone._g = graph.nx.copy()
-    for node_id in clone._g.nodes:
-        old: Node = clone._g.nodes[node_id]["node"]
-        clone._g.nodes[node_id]["node"] = Node(old.id, old.op, dict(old.attrs), old.span, old.origin, old.stage, old.shape)
-    clone.stages = [copy.copy(stage) for stage in graph.stages]
-    clone.outputs = list(graph.outputs)
-    clone.repeats = dict(graph.repeats)
-    clone.groups = {name: copy.copy(stage) for name, stage in graph.groups.items()}
-    return clone
+__all__ = ["can_redirect", "redirect_uses", "bypass", "sole_user"]
 
 
 def can_redirect(graph: Graph, old: str, new: str) -> bool:
     """False when some reader of `old` already reads `new` (e.g. `ADD(x, identity(x))`):
     the DiGraph holds one edge per pair, so redirecting would lose an input."""
-    return not any(graph.nx.has_edge(new, user) for user in graph.users(old))
+    return not any(graph.has_edge(new, user) for user in graph.users(old))
 
 
 def redirect_uses(graph: Graph, old: str, new: str) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from inception_dsl.ir import PARAMETRIC, Graph, Node, Op
+from inception_dsl.ir import Graph, Node
 
 __all__ = ["Expr", "Param", "Zeros", "BnScale", "BnShift", "ScaleRows", "Add", "MulConst", "Concat",
            "Recipes", "initial_recipes", "param_names"]
@@ -83,14 +83,10 @@ Recipes = dict[str, Expr]  # optimized state_dict key -> how to compute it
 def param_names(node: Node) -> tuple[str, ...]:
     """The state_dict entries a node owns (without the `<id>.` prefix), as the
     unoptimized backend names them (nn.Conv2d / BatchNorm2d / Linear)."""
-    if node.op is Op.BN:
-        return ("weight", "bias", "running_mean", "running_var")
-    if node.op in (Op.CONV, Op.LINEAR):
-        return ("weight", "bias") if node.attrs["bias"] else ("weight",)
-    return ()
+    return node.op.weights(node)
 
 
 def initial_recipes(graph: Graph) -> Recipes:
     """Before any pass, every tensor is read unchanged from the original state_dict."""
     return {f"{node.id}.{name}": Param(f"{node.id}.{name}")
-            for node in graph.nodes() if node.op in PARAMETRIC for name in param_names(node)}
+            for node in graph.nodes() if node.op.has_weights for name in param_names(node)}

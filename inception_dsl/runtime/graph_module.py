@@ -1,6 +1,7 @@
 """Build an nn.Module straight from an IR graph (optimized or not), with a generated
-flat forward (backends/python/forward.py), and `optimize()`: the inference optimizer
-end to end (passes/optimize.py + weight recipes + channels_last).
+flat forward (backends/python/forward.py), and `optimize_graph_module`: the inference
+optimizer on a graph and a state_dict (passes/optimize.py + weight recipes +
+channels_last). `optimize()` from a spec or a model is in runtime/optimize.py.
 
 Submodules are named after node ids with dots replaced by underscores
 (`inception_a.0.fused` -> `inception_a_0_fused`); `ir_state_dict()` gives the
@@ -8,22 +9,19 @@ state_dict under node-id keys, as the IR contract names them."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Mapping
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from inception_dsl import api
-from inception_dsl.ir import Graph, Op
+from inception_dsl.ir import Graph
 from inception_dsl.passes.optimize import RULES
 from inception_dsl.passes.optimize import optimize as optimize_graph
-from inception_dsl.passes.weight_recipes import initial_recipes
 from inception_dsl.backends.python.forward import generate_forward
 from inception_dsl.runtime.recipes import evaluate_recipes
 
-__all__ = ["GraphModule", "build_graph_module", "optimize", "optimize_graph_module", "InferenceOnlyError"]
+__all__ = ["GraphModule", "optimize_graph_module", "without_counters", "InferenceOnlyError"]
 
 
 class InferenceOnlyError(RuntimeError):
@@ -44,7 +42,7 @@ class GraphModule(nn.Module):
         self.attr_of: dict[str, str] = {}
         with torch.device("cpu" if state_dict is None else "meta"):
             for node in graph.nodes():
-                if node.op in (Op.CONV, Op.BN, Op.LINEAR):
+                if node.op.has_weights:
                     self.attr_of[node.id] = self._attribute_name(node.id)
                     self.add_module(self.attr_of[node.id], _layer(graph, node))
         if state_dict is not None:
@@ -102,72 +100,23 @@ class GraphModule(nn.Module):
 
 
 def _layer(graph: Graph, node) -> nn.Module:
+    """The node's module, built from the constructor its op writes (the same text the
+    standalone `compile --optimize` file contains)."""
     (source,) = graph.inputs(node.id)
     in_shape = graph.node(source).shape
     if in_shape is None:
         raise ValueError(f"{node.id}: the graph has no shapes; run the analyses (api.analyze) first")
-    a = node.attrs
-    if node.op is Op.CONV:
-        top, bottom, left, right = a["padding"]
-        padding = (top, left) if (top, left) == (bottom, right) else (0, 0)
-        return nn.Conv2d(in_shape[0], a["out_channels"], tuple(a["kernel"]), tuple(a["stride"]), padding,
-                         tuple(a["dilation"]), a["groups"], a["bias"])
-    if node.op is Op.BN:
-        return nn.BatchNorm2d(in_shape[0], eps=a["eps"], momentum=a["momentum"])
-    return nn.Linear(in_shape[0], a["out_features"], bias=a["bias"])
-
-
-def build_graph_module(graph: Graph, **kwargs: Any) -> GraphModule:
-    return GraphModule(graph, **kwargs)
-
-
-def optimize(model_or_spec: nn.Module | str | Path, state_dict: Mapping[str, torch.Tensor] | None = None, *,
-             channels_last: bool = True, rules: tuple[str, ...] = RULES, **analyze_options: Any) -> GraphModule:
-    """An inference-only module computing what the unoptimized model computes in eval mode.
-
-    `model_or_spec` is a module built by inception-dsl (it carries its IR graph) or a spec
-    path (analyze_options: network, params, input_shape). `state_dict` holds the
-    UNoptimized model's tensors under IR keys (default: the model's own; for a spec, a
-    freshly initialised unoptimized model's). The module takes ordinary NCHW input."""
-    graph, default_weights = _source(model_or_spec, analyze_options)
-    weights = state_dict if state_dict is not None else default_weights()
-    return optimize_graph_module(graph, weights, channels_last=channels_last, rules=rules)
+    return eval(node.op.module(node, in_shape[0]), {"__builtins__": {}}, {"nn": nn})  # noqa: S307 - our own codegen
 
 
 def optimize_graph_module(graph: Graph, state_dict: Mapping[str, torch.Tensor], *, channels_last: bool = True,
-                          rules: tuple[str, ...] = RULES) -> GraphModule:
+                          rules: tuple = RULES) -> GraphModule:
     """`optimize` for a shape-checked graph and the unoptimized model's state_dict (IR keys)."""
     optimized, recipes = optimize_graph(graph, rules)
     return GraphModule(optimized, channels_last=channels_last, inference_only=True,
-                       state_dict=evaluate_recipes(recipes, _without_counters(state_dict)))
+                       state_dict=evaluate_recipes(recipes, without_counters(state_dict)))
 
 
-def _source(model_or_spec, analyze_options):
-    if isinstance(model_or_spec, nn.Module):
-        graph = getattr(model_or_spec, "ir_graph", None)
-        if not isinstance(graph, Graph):
-            raise TypeError("optimize() needs the spec of this module: call optimize(spec_path, model.state_dict()) "
-                            "(a module built by torch_graph keeps its IR graph; others may not)")
-        if isinstance(model_or_spec, GraphModule):
-            return graph, model_or_spec.ir_state_dict
-        return graph, lambda: _without_counters(model_or_spec.state_dict())
-    result = api.analyze(model_or_spec, **analyze_options)
-    graph = api.require(result)
-    return graph, lambda: _fresh_weights(result)
-
-
-def _fresh_weights(result: api.Result) -> dict[str, torch.Tensor]:
-    """Initial weights as `inception_dsl.load` would make them (or, where the main
-    backend cannot build this spec, as an unoptimized GraphModule does)."""
-    try:
-        from inception_dsl.runtime.module import build_module
-    except ImportError:  # the main backend is optional for this one
-        return GraphModule(result.graph).ir_state_dict()
-    try:
-        return _without_counters(build_module(result).state_dict())
-    except Exception:  # noqa: BLE001 - a construct only the main backend rejects; the weights are the same
-        return GraphModule(result.graph).ir_state_dict()
-
-
-def _without_counters(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def without_counters(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The state_dict without BatchNorm's step counters (not part of an IR state_dict)."""
     return {k: v for k, v in state_dict.items() if not k.endswith("num_batches_tracked")}

@@ -25,8 +25,9 @@ from inception_dsl import api
 from inception_dsl.language.diagnostics import CompileError
 from inception_dsl.language.limits import DEFAULT_LIMITS, Limits
 from inception_dsl.language.params_file import ParamsArg, sources_of
+from inception_dsl.runtime.graph_module import optimize_graph_module
 from inception_dsl.runtime.weights import load_weights
-from inception_dsl.backends.python.layers import CodegenError
+from inception_dsl.backends.python.exprs import CodegenError
 from inception_dsl.backends.python.source import network_class_name, to_python
 
 __all__ = ["load", "loads", "build_module", "initialize", "INITS"]
@@ -142,8 +143,6 @@ def _finish(result: api.Result, model: nn.Module, weights, optimize: bool) -> nn
         load_weights(model, weights, scopes=result.graph.blocks)
     if not optimize:
         return model
-    from inception_dsl.runtime.graph_module import optimize_graph_module
-
     return optimize_graph_module(result.graph, model.state_dict())
 
 

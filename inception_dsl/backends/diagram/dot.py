@@ -8,20 +8,16 @@ Rendering DOT to svg/png/pdf is the render command's business, not this module's
 
 from __future__ import annotations
 
-from inception_dsl.ir import Graph, Node, Op
-from inception_dsl.language.shapes import same_padding
 from typing import Callable
 
-from inception_dsl.backends.diagram.drawing import Drawing, Unit, View, build_drawing, is_named_instance
+from inception_dsl.backends.diagram.drawing import Drawing, Unit, View, build_drawing, is_named_instance, layer_path
+from inception_dsl.ir import Graph, Op, fmt_shape
 
 __all__ = ["to_dot", "quote", "unit_label", "header", "emit_drawing", "Fill"]
 
 Fill = Callable[[Unit], "str | None"]
 
-_ACT_NAMES = {"relu": "ReLU", "relu6": "ReLU6", "gelu": "GELU", "silu": "SiLU", "identity": "Identity"}
-_FILL = {"block": "#fde9c9", "conv": "#ffffff", "linear": "#ffffff", "pool": "#dcebf7",
-         "adaptive_avgpool": "#dcebf7", "concat": "#e8e8e8", "add": "#e8e8e8", "input": "#eef5e1",
-         "output": "#eef5e1"}
+_BLOCK_FILL, _INPUT_FILL = "#fde9c9", "#eef5e1"
 
 
 def quote(text: str, *, tooltip: bool = False) -> str:
@@ -48,83 +44,19 @@ def quote(text: str, *, tooltip: bool = False) -> str:
     return '"' + "".join(out) + '"'
 
 
-def _shape(shape) -> str:
-    return "x".join(str(d) for d in shape) if shape is not None else "?"
-
-
-def _pair(values: tuple[int, int]) -> str:
-    return str(values[0]) if values[0] == values[1] else f"{values[0]}x{values[1]}"
-
-
-def _conv_label(node: Node, bn: bool, act: str) -> str:
-    a = node.attrs
-    (kh, kw), details = a["kernel"], [str(a["out_channels"])]
-    if a["stride"] != (1, 1):
-        details.append(f"stride {_pair(a['stride'])}")
-    details.extend(_padding_words(a["kernel"], a["padding"], a.get("dilation", (1, 1))))
-    if a.get("dilation", (1, 1)) != (1, 1):
-        details.append(f"dilation {_pair(a['dilation'])}")
-    if a.get("groups", 1) != 1:
-        details.append(f"groups {a['groups']}")
-    if not bn and act == "identity":
-        details.append("Linear")
-    label = f"{kh}x{kw} Conv ({' '.join(details)})"
-    return label + (f"\n+ {_ACT_NAMES.get(act, act)}" if act not in ("relu", "identity") else "")
-
-
-def _padding_words(kernel, padding, dilation=(1, 1)) -> list[str]:
-    if tuple(padding) == (0, 0, 0, 0) and tuple(kernel) != (1, 1):
-        return ["V"]
-    if tuple(padding) == same_padding(kernel[0], dilation[0]) + same_padding(kernel[1], dilation[1]):
-        return []
-    return ["pad " + ",".join(map(str, padding))]
-
-
-def _pool_label(node: Node) -> str:
-    a = node.attrs
-    kh, kw = a["kernel"]
-    details = [f"stride {_pair(a['stride'])}"] if a["stride"] != (1, 1) else []
-    details += _padding_words(a["kernel"], a["padding"])
-    name = "MaxPool" if a["kind"] == "max" else "Avg Pooling"
-    return f"{kh}x{kw} {name}" + (f" ({' '.join(details)})" if details else "")
-
-
-def _node_label(node: Node, members: list[Node]) -> str:
-    a, op = node.attrs, node.op
-    if op is Op.CONV:
-        acts = [m.attrs.get("kind", "identity") for m in members if m.op is Op.ACT]
-        return _conv_label(node, any(m.op is Op.BN for m in members), acts[0] if acts else "identity")
-    if op is Op.LINEAR:
-        return f"Linear ({a['out_features']})"
-    if op is Op.POOL:
-        return _pool_label(node)
-    if op is Op.ADAPTIVE_AVGPOOL:
-        return "Average Pooling" if tuple(a["size"]) == (1, 1) else f"Adaptive Avg Pooling ({_pair(a['size'])})"
-    if op is Op.DROPOUT:
-        return f"Dropout (keep {1 - a['p']:g})"
-    if op is Op.SCALE:
-        return f"x{a['value']:g}"
-    if op is Op.ACT:
-        return _ACT_NAMES.get(a.get("kind", ""), str(a.get("kind", "activation")))
-    fixed = {Op.CONCAT: "Filter concat", Op.ADD: "+", Op.BN: "BatchNorm", Op.FLATTEN: "Flatten",
-             Op.IDENTITY: "Identity", Op.INPUT: "Input", Op.OUTPUT: "Output"}
-    if op is Op.OUTPUT and a.get("aux"):
-        return f"Aux output {a.get('name', '')}".rstrip()
-    return fixed.get(op, op.value)
-
-
 def unit_label(drawing: Drawing, unit: Unit) -> str:
     """The text in a unit's box."""
     if unit.kind == "block":
         title = _block_title(drawing.graph, unit.id, unit.repeat)
-        return f"{title}\n{_shape(unit.shape)}"
-    label = _node_label(unit.nodes[0], unit.nodes)
+        return f"{title}\n{fmt_shape(unit.shape)}"
+    node = unit.nodes[0]
+    label = node.op.label(node, unit.nodes)
     if unit.kind == "input" and unit.nodes[0].op is not Op.INPUT:
         label = "Input"
     if unit.repeat > 1:
         label += f" x{unit.repeat}"
     if unit.is_stage or unit.kind == "input":
-        label += "\n" + _shape(unit.shape)
+        label += "\n" + fmt_shape(unit.shape)
     return label
 
 
@@ -158,24 +90,18 @@ def _tooltip(drawing: Drawing, unit: Unit) -> str:
     node = unit.nodes[0]
     span = drawing.graph.blocks[unit.id].span if unit.kind == "block" else node.span
     where = f"{span.path}:{span.line}" if span is not None else "(no source)"
-    name = unit.id
-    if node.op is Op.CONV and name.endswith(".conv") and any(m.op is Op.BN for m in unit.nodes):
-        name = name[: -len(".conv")]  # the traditional layer's module, owner of .conv and .bn
+    name = layer_path(unit)  # a conv+BN layer: its module, owner of .conv and .bn
     return f"{where}\n{name}"
 
 
 def _node_style(unit: Unit, fill: str | None = None) -> str:
-    kind = unit.kind if unit.kind in ("block", "input") else unit.nodes[0].op.value
-    attrs = [f"fillcolor={quote(fill or _FILL.get(kind, '#ffffff'))}"]
-    if unit.kind == "add":
-        attrs.append("shape=circle, width=0.35, fixedsize=true")
-    elif kind in ("input", "output"):
-        attrs.append('shape=box, style="rounded,filled"')
-    elif kind == "block":
-        attrs.append("penwidth=1.4")
-    elif kind == "scale":
-        attrs.append('shape=box, style="filled,dashed"')
-    return ", ".join(attrs)
+    """Fill (a heat map's `fill` wins over the op's own) and shape of a unit's box."""
+    if unit.kind == "block":
+        return f"fillcolor={quote(fill or _BLOCK_FILL)}, penwidth=1.4"
+    if unit.kind == "input":  # the network input, or a tensor entering a drawn block
+        return f'fillcolor={quote(fill or _INPUT_FILL)}, shape=box, style="rounded,filled"'
+    op = unit.nodes[0].op
+    return ", ".join([f"fillcolor={quote(fill or op.fill)}"] + ([op.style] if op.style else []))
 
 
 def header(title: str | None) -> list[str]:

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from inception_dsl.ir import Graph, Node, Op, Stage
+from inception_dsl.ir import Graph, Node, Op, Role, Stage
 
 # Top-level statements that are neither a layer nor a block call (Stage.kind): drawn as a
 # cluster around their contents, like ResNet's `layer1 { ... }`.
 COMPOUND_KINDS = frozenset({"seq", "concat", "reduction", "residual"})
 
-__all__ = ["View", "Unit", "Drawing", "build_drawing", "fused_layers", "scope_names", "is_named_instance"]
+__all__ = ["View", "Unit", "Drawing", "build_drawing", "fused_layers", "layer_path", "scope_names", "is_named_instance"]
 
 
 @dataclass(frozen=True)
@@ -162,7 +162,7 @@ def build_drawing(graph: Graph, view: View = View()) -> Drawing:
         units = _add_scope_inputs(graph, nodes, units, unit_of)
     stage_names = {s.name for s in graph.stages}
     for unit in units.values():
-        path = _layer_path(unit)
+        path = layer_path(unit)
         unit.repeat = folding.repeat(path)
         unit.is_stage = view.scope is None and (path in stage_names or unit.kind in ("input", "output"))
     drawing.repeats = {scope: folding.repeat(scope) for unit in units.values() for scope in unit.clusters}
@@ -190,10 +190,11 @@ def _place(graph: Graph, view: View, folding: _Folding, fused: dict[str, str], u
     return key
 
 
-def _layer_path(unit: Unit) -> str:
+def layer_path(unit: Unit) -> str:
     """The statement path of a unit: a traditional layer `x` is drawn from its conv `x.conv`."""
-    if unit.kind == "conv" and unit.id.endswith(".conv") and any(n.op is Op.BN for n in unit.nodes):
-        return unit.id[: -len(".conv")]
+    node = unit.nodes[0]
+    if unit.kind not in ("block", "input") and node.role is Role.LAYER and node.statement and node.id == unit.id:
+        return node.statement
     return unit.id
 
 

@@ -5,15 +5,14 @@ the comment above a definition. Pure functions over the AST; no torch here."""
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Union
+from typing import Any, Mapping
 
-from inception_dsl.language import layers
-from inception_dsl.language import syntax as ast
-from inception_dsl.language.diagnostics import DiagnosticSink
-from inception_dsl.language.layers import ACTIVATIONS, LAYERS
-from inception_dsl.language.values import EvalError, Symbol, evaluate
-from inception_dsl.backends.python.layers import Channels, mentions, py_expr
+from inception_dsl.backends.python.exprs import Channels
 from inception_dsl.backends.python.names import safe_text
+from inception_dsl.language import syntax as ast
+from inception_dsl.language.values import Symbol
+from inception_dsl.ops import LAYERS
+from inception_dsl.ops.base import Grid
 
 __all__ = ["paren", "parse_channels", "grid_after", "hint", "is_layer_chain", "mentioned_in", "training_only",
            "leading_comment"]
@@ -28,49 +27,13 @@ def parse_channels(src: str) -> Channels:
     return int(src) if src.isdigit() else src
 
 
-Grid = Union[tuple[int, int], str, None]  # (h, w); a Python expression of h*w; or unknown
-
-
 def grid_after(op: ast.Op, env: dict[str, Any], grid: Grid, names: Mapping[str, str], helpers: set[str]) -> Grid:
     """The grid after a layer when the spec fixes it (adaptive pooling), as (h, w), or as
-    an expression of its area when a block parameter gives the size; None if unknown."""
-    if not isinstance(op, ast.Call):
+    an expression of its area when a block parameter gives the size; None if unknown
+    (each op says, ops.LayerDef.grid)."""
+    if not isinstance(op, ast.Call) or op.name not in LAYERS:
         return None
-    if op.name == "global_avgpool":
-        return (1, 1)
-    if op.name == "adaptive_avgpool" and op.args and not op.args[0].name:
-        if mentions(op.args[0].value, names):
-            helpers.add("_area")
-            return f"_area({py_expr(op.args[0].value, names, helpers)})"
-        size = evaluate(op.args[0].value, env, DiagnosticSink())
-        size = (size, size) if isinstance(size, int) else size
-        return tuple(size) if isinstance(size, tuple) and len(size) == 2 else None
-    if op.name in ("bn", "act", "dropout", "flatten", *ACTIVATIONS):
-        return grid
-    if op.name in ("conv", "maxpool", "avgpool") and isinstance(grid, str):
-        probes = [(9, 9), (10, 10)]  # a layer that keeps these keeps any size
-        return grid if all(window_grid(op, env, p) == p for p in probes) else None
-    if op.name in ("conv", "maxpool", "avgpool") and grid is not None:
-        return window_grid(op, env, grid)
-    return None
-
-
-def window_grid(op: ast.Call, env: dict[str, Any], grid: tuple[int, int]) -> tuple[int, int] | None:
-    """A conv's or pool's output grid, computed as infer_shapes does (None on any doubt)."""
-    from inception_dsl.language.shapes import conv2d_out, pool2d_out
-
-    sink = DiagnosticSink()
-    try:
-        bound = layers.bind(op, LAYERS[op.name], env, layers.SETTINGS, sink)
-        kernel = layers.pair(bound, "kernel", sink, "kernel")
-        stride = layers.pair(bound, "stride", sink, "stride")
-        if op.name == "conv":
-            dilation = layers.pair(bound, "dilation", sink, "dilation")
-            return conv2d_out(grid, kernel, stride, layers.padding(bound, sink, kernel, dilation), dilation)
-        ceil = layers.boolean(bound, "ceil_mode", sink)
-        return pool2d_out(grid, kernel, stride, layers.padding(bound, sink, kernel), ceil)
-    except EvalError:
-        return None
+    return LAYERS[op.name].leaves_grid(op, env, grid, names, helpers)
 
 
 def hint(value: Any) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from inception_dsl.backends.python.layers import Channels
+from inception_dsl.backends.python.exprs import Channels
 from inception_dsl.backends.python.literals import py_literal
 from inception_dsl.backends.python.names import member_ref
 from inception_dsl.ir import Op

@@ -8,11 +8,10 @@ The file defines one inference-only class whose submodules are named as
 from __future__ import annotations
 
 from inception_dsl import api
-from inception_dsl.ir import Graph, Node, Op
+from inception_dsl.ir import Graph, Node
 from inception_dsl.passes.optimize import optimize
 from inception_dsl.backends.python.source import network_class_name
 from inception_dsl.backends.python.forward import generate_forward
-from inception_dsl.backends.python.literals import py_literal
 
 __all__ = ["optimized_source", "optimized_class_name"]
 
@@ -23,7 +22,7 @@ def optimized_class_name(result: api.Result) -> str:
 
 def optimized_source(result: api.Result, *, channels_last: bool = True) -> str:
     graph, _ = optimize(api.require(result))
-    attr_of = {node.id: node.id.replace(".", "_") for node in graph.nodes() if node.op in (Op.CONV, Op.BN, Op.LINEAR)}
+    attr_of = {node.id: node.id.replace(".", "_") for node in graph.nodes() if node.op.has_weights}
     if len(set(attr_of.values())) != len(attr_of):
         raise ValueError("node ids collide once dots are replaced")
     name = optimized_class_name(result)
@@ -62,14 +61,4 @@ def optimized_source(result: api.Result, *, channels_last: bool = True) -> str:
 
 def _layer(graph: Graph, node: Node) -> str:
     (source,) = graph.inputs(node.id)
-    in_channels = graph.node(source).shape[0]
-    a = node.attrs
-    if node.op is Op.CONV:
-        top, bottom, left, right = a["padding"]
-        padding = (top, left) if (top, left) == (bottom, right) else (0, 0)
-        args = (in_channels, a["out_channels"], tuple(a["kernel"]), tuple(a["stride"]), padding, tuple(a["dilation"]),
-                a["groups"], a["bias"])
-        return f"nn.Conv2d({', '.join(py_literal(v) for v in args)})"
-    if node.op is Op.BN:
-        return f"nn.BatchNorm2d({py_literal(in_channels)}, eps={py_literal(a['eps'])}, momentum={py_literal(a['momentum'])})"
-    return f"nn.Linear({py_literal(in_channels)}, {py_literal(a['out_features'])}, bias={py_literal(a['bias'])})"
+    return node.op.module(node, graph.node(source).shape[0])

@@ -5,6 +5,8 @@ the same order, so generated files stay byte-stable. No torch here: this is text
 
 from __future__ import annotations
 
+from inception_dsl.ops.activations import ACTIVATIONS
+
 __all__ = ["HEADER", "prelude", "HELPERS"]
 
 HEADER = '''\
@@ -20,20 +22,20 @@ from torch import nn
 __all__ = [{exports}]
 '''
 
-_ACTIVATE = '''
-def _activate(x: torch.Tensor, kind: str, inplace: bool = False) -> torch.Tensor:
-    """Apply an activation chosen by name (the spec's relu, relu6, gelu, silu, identity).
-    `inplace` only where `x` is a fresh tensor no one else reads (a conv or BN output)."""
-    if kind == "relu":
-        return F.relu(x, inplace=inplace)
-    if kind == "relu6":
-        return F.relu6(x, inplace=inplace)
-    if kind == "gelu":
-        return F.gelu(x)
-    if kind == "silu":
-        return F.silu(x, inplace=inplace)
-    return x
-'''
+def _activate_source() -> str:
+    """`_activate(x, kind)`: the activation table (ops/activations.py) as an if-chain."""
+    names = ", ".join(ACTIVATIONS)
+    lines = ["", "def _activate(x: torch.Tensor, kind: str, inplace: bool = False) -> torch.Tensor:",
+             f'    """Apply an activation chosen by name (the spec\'s {names}).',
+             '    `inplace` only where `x` is a fresh tensor no one else reads (a conv or BN output)."""']
+    for act in ACTIVATIONS.values():
+        if act.fn is not None:
+            call = f"{act.fn}(x, inplace=inplace)" if act.inplace else f"{act.fn}(x)"
+            lines += [f'    if kind == "{act.name}":', f"        return {call}"]
+    return "\n".join(lines + ["    return x", ""])
+
+
+_ACTIVATE = _activate_source()
 
 _PADDING = '''
 def _padding(pad, kernel_size, dilation=1):

@@ -6,29 +6,24 @@ first so that the body may reuse the name `x`. No torch here."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from inception_dsl.backends.python.classes import Scope
+from inception_dsl.backends.python.exprs import Arg, Channels, CodegenError, mentions, py_expr
+from inception_dsl.backends.python.literals import py_literal
 from inception_dsl.language import layers
 from inception_dsl.language import syntax as ast
 from inception_dsl.language.diagnostics import DiagnosticSink
 from inception_dsl.language.naming import TRANSPARENT, shortcut_name
 from inception_dsl.language.values import EvalError
-from inception_dsl.backends.python.literals import py_literal
-from inception_dsl.backends.python.layers import Channels, CodegenError, mentions, py_expr
-
-if TYPE_CHECKING:
-    from inception_dsl.backends.python.source import Scope
+from inception_dsl.ops.activations import ACTIVATIONS, activation
 
 __all__ = ["ResidualWriter"]
-
-_FUNCTIONAL = {"relu": "F.relu", "relu6": "F.relu6", "gelu": "F.gelu", "silu": "F.silu"}
 
 
 class ResidualWriter:
     def __init__(self, generator):
         self.gen = generator
 
-    def write(self, scope: "Scope", op: ast.Residual, in_ch: Channels, in_var: str, span) -> tuple[Channels, str]:
+    def write(self, scope: Scope, op: ast.Residual, in_ch: Channels, in_var: str, span) -> tuple[Channels, str]:
         gen, cls = self.gen, scope.cls
         scale, act = self._arguments(scope, op)
         start = len(cls.forward)
@@ -53,47 +48,46 @@ class ResidualWriter:
         cls.forward += self._activation(scope, act)
         return out, "x"
 
-    def _arguments(self, scope: "Scope", op: ast.Residual) -> tuple[float | str, str]:
+    def _arguments(self, scope: Scope, op: ast.Residual) -> tuple[float | str, Arg]:
         """(scale, act): a literal value, or Python source when a parameter decides."""
         settings = self.gen.program.settings_for(op.span)
-        sig = layers.LayerSig("residual", (), {"scale": 1.0, "act": None})
         sink = DiagnosticSink()
         given = {arg.name: arg.value for arg in op.args if arg.name is not None}
         try:
-            bound = layers.bind(ast.Call("residual", op.args, True, op.span), sig, scope.env, settings, sink)
+            bound = layers.bind(ast.Call("residual", op.args, True, op.span), layers.RESIDUAL, scope.env, settings, sink)
             if "scale" in given and mentions(given["scale"], scope.names):
                 scale: float | str = py_expr(given["scale"], scope.names, self.gen.helpers)
             else:
                 scale = layers.number(bound, "scale", sink, -1e6, 1e6, "the residual scale")
             if "act" in given and mentions(given["act"], scope.names):
-                return scale, py_expr(given["act"], scope.names, self.gen.helpers)
+                return scale, Arg(py_expr(given["act"], scope.names, self.gen.helpers), None, True)
             if bound["act"] is None:
                 bound.values["act"] = (settings["act"], op.span)
-            return scale, py_literal(layers.activation(bound, "act", sink))
+            kind = activation(bound, "act", sink)
+            return scale, Arg(py_literal(kind), kind)
         except EvalError:
             message = sink.diagnostics[0].message if sink.diagnostics else "invalid arguments"
             raise CodegenError(f"cannot write this residual: {message}", op.span) from None
 
-    def _scaled(self, scope: "Scope", var: str, scale: float | str) -> str:
+    def _scaled(self, scope: Scope, var: str, scale: float | str) -> str:
         if isinstance(scale, str):
             attribute = self._attribute(scope, "res_scale")
             scope.cls.init.append(f"self.{attribute} = float({scale})")
             return f"{var} * self.{attribute}"
         return var if scale == 1.0 else f"{var} * {py_literal(scale)}"
 
-    def _activation(self, scope: "Scope", act: str) -> list[str]:
-        kind = act.strip('"') if act.startswith('"') else None
-        if kind == "identity":
+    def _activation(self, scope: Scope, act: Arg) -> list[str]:
+        if act.is_("identity"):
             return []
-        if kind is not None:
-            return [f"x = {_FUNCTIONAL[kind]}(x)"]
+        if not act.symbolic:
+            return [f"x = {ACTIVATIONS[act.value].fn}(x)"]
         attribute = self._attribute(scope, "res_act")
-        scope.cls.init.append(f"self.{attribute} = {act}")
+        scope.cls.init.append(f"self.{attribute} = {act.src}")
         self.gen.helpers.add("_activate")
         return [f"x = _activate(x, self.{attribute})"]
 
     @staticmethod
-    def _attribute(scope: "Scope", base: str) -> str:
+    def _attribute(scope: Scope, base: str) -> str:
         name, index = base, 1
         while name in scope.attrs:
             name = f"{base}_{index}"

@@ -11,9 +11,7 @@ absolute paths, no timestamps, fixed helper order. No torch here."""
 
 from __future__ import annotations
 
-import keyword
 import os
-from dataclasses import dataclass, field
 from typing import Any
 
 from inception_dsl.language import syntax as ast
@@ -21,18 +19,20 @@ from inception_dsl.api import Result
 from inception_dsl.language.diagnostics import DiagnosticSink
 from inception_dsl.language.elaborate import bind_params
 from inception_dsl.ir import Op
-from inception_dsl.language.layers import LAYERS
+from inception_dsl.ops import LAYERS
 from inception_dsl.language.naming import (TRANSPARENT, instance_names, is_single_compound, is_spliced, literal_count,
                                            statement_names)
-from inception_dsl.passes.infer_shapes import fmt_shape
+from inception_dsl.ir import fmt_shape
 from inception_dsl.language.values import EvalError
 from inception_dsl.backends.python.facts import (Grid, grid_after, hint, is_layer_chain, leading_comment, mentioned_in, paren,
                            parse_channels, training_only)
-from inception_dsl.backends.python.layers import (CHANNEL_PRESERVING, Channels, CodegenError, LayerContext, add_channels,
-                            layer_code, mentions, py_expr, py_value)
+from inception_dsl.backends.python.exprs import (Channels, CodegenError, LayerContext, add_channels, mentions, py_expr,
+                                                 py_value)
+from inception_dsl.backends.python.layers import keeps_channels, layer_code
 from inception_dsl.backends.python.literals import py_literal
 from inception_dsl.backends.python.names import _plain, member_ref, RESERVED_ATTRIBUTES, Namespace, camel, safe_text
 from inception_dsl.backends.python.prelude import HEADER, prelude
+from inception_dsl.backends.python.classes import Class, Scope, assign, member_ref
 from inception_dsl.backends.python.residual import ResidualWriter
 from inception_dsl.backends.python.model_api import Mark, write_model_api
 from inception_dsl.backends.python.splice import write_spliced
@@ -49,73 +49,13 @@ def network_class_name(result: Result) -> str:
     return Namespace().create(camel(result.graph.name))
 
 
-@dataclass
-class _Class:
-    name: str
-    doc: str
-    signature: list[str]
-    init: list[str] = field(default_factory=list)
-    forward: list[str] = field(default_factory=list)
-    forward_doc: str = ""
-    returns_tensor: bool = True
-    base: str = "nn.Module"
-    attributes: list[str] = field(default_factory=list)  # class attributes
-    methods: list[list[str]] = field(default_factory=list)  # more methods, after forward
-
-    def render(self) -> str:
-        lines = [f"class {self.name}({self.base}):", f'    """{self.doc}"""', ""]
-        lines += [f"    {line}" for line in self.attributes] + ([""] if self.attributes else [])
-        lines.append(f"    def __init__({', '.join(['self'] + self.signature)}):")
-        lines += ["        super().__init__()"] + [_indent(line, 8) for line in self.init]
-        lines += ["", "    def forward(self, x: torch.Tensor)" + (" -> torch.Tensor:" if self.returns_tensor else ":")]
-        if self.forward_doc:
-            lines.append(f'        """{self.forward_doc}"""')
-        lines += [_indent(line, 8) for line in self.forward]
-        for method in self.methods:
-            lines += [""] + [_indent(line, 4) for line in method]
-        return "\n".join(lines) + "\n"
-
-
-def _assign(name: str, value: str, comment: str) -> str:
-    if not _plain(name):
-        if "\n" in value:
-            first, rest = value.split("\n", 1)
-            return f'setattr(self, {py_literal(name)}, {first}{comment}\n{rest})'
-        return f'setattr(self, {py_literal(name)}, {value}){comment}'
-    return f"self.{name} = {value}{comment}"
-
-
-def _indent(text: str, width: int) -> str:
-    return "\n".join(" " * width + line if line else "" for line in text.split("\n"))
-
-
-@dataclass
-class Scope:
-    """A class being generated: its parameters, locals and attributes."""
-
-    cls: _Class
-    env: dict[str, Any]  # concrete parameter values of one instance
-    names: dict[str, str]  # spec parameter -> Python local in __init__
-    init_ns: Namespace
-    forward_ns: Namespace
-    attrs: set[str] = field(default_factory=set)
-    grid: Grid = None  # a grid size fixed by the last pooling (for flatten)
-    lambda_var: str = ""  # the parameter name of `_repeat`'s lambdas, one per class
-    marks: list | None = None  # the network's: where each top-level statement starts (model_api.Mark)
-
-    def repeat_var(self) -> str:
-        if not self.lambda_var:
-            self.lambda_var = self.init_ns.create("c")
-        return self.lambda_var
-
-
 class _Generator:
     def __init__(self, result: Result, source_comments: bool):
         assert result.ok and result.graph is not None, "to_python needs a clean analysis"
         self.program, self.graph = result.program, result.graph
         self.comments = source_comments
         self.class_ns = Namespace()
-        self.classes: list[_Class] = []
+        self.classes: list[Class] = []
         self.block_classes: dict[str, str] = {}
         self.block_params: dict[str, dict[str, str]] = {}  # block -> its parameters' Python names
         self.helpers: set[str] = set()
@@ -178,12 +118,12 @@ class _Generator:
 
     # -- classes
     def _new_scope(self, name: str, doc: str, env: dict[str, Any]) -> Scope:
-        cls = _Class(self.class_ns.create(name), safe_text(doc, 400), [])
+        cls = Class(self.class_ns.create(name), safe_text(doc, 400), [])
         init_ns = Namespace({"in_channels"} | set(self.block_classes.values()))
         scope = Scope(cls, env, {}, init_ns, Namespace({"x"}))
         return scope
 
-    def _network(self, definition: ast.BlockDef) -> _Class:
+    def _network(self, definition: ast.BlockDef) -> Class:
         env = dict(self.graph.params)
         shape = self.graph.input_node.shape
         scope = self._new_scope(camel(definition.name), self._doc(definition, "network"), env)
@@ -388,12 +328,12 @@ class _Generator:
             first, rest = ctor.split("\n", 1)
             ctor, comment = f"{first}{comment}\n{rest}", ""
         if stmt.condition is None:
-            cls.init.append(_assign(name, ctor, comment))
+            cls.init.append(assign(name, ctor, comment))
             cls.forward.append(compute)
             return out
         use = scope.init_ns.create(f"use_{name}")
         cls.init.append(f"{use} = {py_expr(stmt.condition, scope.names, self.helpers)}{comment}")
-        cls.init.append(_assign(name, f"{ctor} if {use} else None", ""))
+        cls.init.append(assign(name, f"{ctor} if {use} else None", ""))
         if str(out) != str(in_ch) and stmt.source is None and not append_to:  # only chains carry `ch` on
             channels = scope.init_ns.create("ch")
             cls.init.append(f"{channels} = {out} if {use} else {paren(in_ch)}")
@@ -437,7 +377,7 @@ class _Generator:
                 return code.ctor
 
             first = layer_code(op, "in_channels", ctx)
-            preserving = op.name in CHANNEL_PRESERVING
+            preserving = keeps_channels(op)
             return make, (lambda c: c if preserving else layer_code(op, c, ctx).out), first.comment
         if isinstance(op, ast.Call):
             return self._block_call(scope, op)

@@ -4,7 +4,7 @@ called one after another in forward. No torch here."""
 
 from __future__ import annotations
 
-from inception_dsl.backends.python.layers import Channels, CodegenError, py_expr
+from inception_dsl.backends.python.exprs import Channels, CodegenError, py_expr
 from inception_dsl.backends.python.facts import paren
 from inception_dsl.backends.python.literals import py_literal
 from inception_dsl.backends.python.names import member_ref

@@ -1,0 +1,86 @@
+"""The shape of a generated class while it is written: its constructor and forward lines
+(`_Class`), and the `Scope` a statement is written into (parameters, locals, attribute
+names). No torch here."""
+
+from __future__ import annotations
+
+import keyword
+from dataclasses import dataclass, field
+from typing import Any
+
+from inception_dsl.backends.python.literals import py_literal
+from inception_dsl.backends.python.names import Namespace
+from inception_dsl.ops.base import Grid
+
+__all__ = ["Class", "Scope", "member_ref", "assign", "indent"]
+
+
+@dataclass
+class Class:
+    name: str
+    doc: str
+    signature: list[str]
+    init: list[str] = field(default_factory=list)
+    forward: list[str] = field(default_factory=list)
+    forward_doc: str = ""
+    returns_tensor: bool = True
+    base: str = "nn.Module"
+    attributes: list[str] = field(default_factory=list)  # class attributes
+    methods: list[list[str]] = field(default_factory=list)  # more methods, after forward
+
+    def render(self) -> str:
+        lines = [f"class {self.name}({self.base}):", f'    """{self.doc}"""', ""]
+        lines += [f"    {line}" for line in self.attributes] + ([""] if self.attributes else [])
+        lines.append(f"    def __init__({', '.join(['self'] + self.signature)}):")
+        lines += ["        super().__init__()"] + [indent(line, 8) for line in self.init]
+        lines += ["", "    def forward(self, x: torch.Tensor)" + (" -> torch.Tensor:" if self.returns_tensor else ":")]
+        if self.forward_doc:
+            lines.append(f'        """{self.forward_doc}"""')
+        lines += [indent(line, 8) for line in self.forward]
+        for method in self.methods:
+            lines += [""] + [indent(line, 4) for line in method]
+        return "\n".join(lines) + "\n"
+
+
+def _plain(name: str) -> bool:
+    return name.isidentifier() and not keyword.iskeyword(name)
+
+
+def member_ref(name: str) -> str:
+    """`self.name`; a label that is a Python keyword (`class`) or a position (`3`, as
+    nn.Sequential names its children) stays the attribute name, since it is a
+    state_dict key, and is reached through getattr."""
+    return f"self.{name}" if _plain(name) else f'getattr(self, {py_literal(name)})'
+
+
+def assign(name: str, value: str, comment: str) -> str:
+    if not _plain(name):
+        if "\n" in value:
+            first, rest = value.split("\n", 1)
+            return f'setattr(self, {py_literal(name)}, {first}{comment}\n{rest})'
+        return f'setattr(self, {py_literal(name)}, {value}){comment}'
+    return f"self.{name} = {value}{comment}"
+
+
+def indent(text: str, width: int) -> str:
+    return "\n".join(" " * width + line if line else "" for line in text.split("\n"))
+
+
+@dataclass
+class Scope:
+    """A class being generated: its parameters, locals and attributes."""
+
+    cls: Class
+    env: dict[str, Any]  # concrete parameter values of one instance
+    names: dict[str, str]  # spec parameter -> Python local in __init__
+    init_ns: Namespace
+    forward_ns: Namespace
+    attrs: set[str] = field(default_factory=set)
+    grid: Grid = None  # a grid size fixed by the last pooling (for flatten)
+    lambda_var: str = ""  # the parameter name of `_repeat`'s lambdas, one per class
+    marks: list | None = None  # the network's: where each top-level statement starts (model_api.Mark)
+
+    def repeat_var(self) -> str:
+        if not self.lambda_var:
+            self.lambda_var = self.init_ns.create("c")
+        return self.lambda_var

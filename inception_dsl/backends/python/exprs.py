@@ -1,0 +1,196 @@
+"""Python source for spec values: literals, expressions over a class's constructor
+arguments, channel arithmetic, and `SourceArgs`, the bound arguments of one layer call
+as an op's `source` reads them (each a concrete value, or Python source where a block
+parameter decides). No torch here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Union
+
+from inception_dsl.language import codes
+from inception_dsl.language import syntax as ast
+from inception_dsl.language.diagnostics import Diagnostic, DiagnosticSink, Label
+from inception_dsl.language.layers import Bound
+from inception_dsl.backends.python.literals import py_literal
+from inception_dsl.language.values import CONSTANTS, Symbol
+
+__all__ = ["Channels", "CodegenError", "LayerCode", "LayerContext", "Arg", "SourceArgs", "mentions", "py_value",
+           "py_expr", "channels_src", "add_channels", "mul_channels", "channels_of", "short"]
+
+Channels = Union[int, str]  # a channel count: a literal, or a Python expression
+
+
+class CodegenError(Exception):
+    """The spec is valid but this construct cannot be written as one Python class."""
+
+    def __init__(self, message: str, span=None):
+        super().__init__(message)
+        self.span = span
+
+    def diagnostic(self) -> Diagnostic:
+        """The error as an E301 diagnostic located at the statement."""
+        labels = (Label(self.span, "not supported by the Python backend", True),) if self.span is not None else ()
+        return Diagnostic(codes.UNSUPPORTED, str(self), labels)
+
+
+@dataclass
+class LayerCode:
+    ctor: str
+    out: Channels
+    comment: str = ""
+    helpers: set[str] = field(default_factory=set)
+
+
+@dataclass
+class LayerContext:
+    """What a layer needs from its surroundings."""
+
+    env: Mapping[str, Any]  # concrete parameter values of one instance (for literal arguments)
+    names: Mapping[str, str]  # spec parameter -> Python local
+    settings: Mapping[str, Any]
+    flat_area: Callable[[ast.Call], Union[int, str]]  # flatten: HxW of its input (a literal or an expression)
+
+
+# -- expressions ----------------------------------------------------------------------
+def mentions(expr: ast.Expr, names: Mapping[str, str]) -> bool:
+    """Whether the expression reads any of the given parameters."""
+    return any(name in names for name in ast.names_in(expr))
+
+
+def py_value(value: Any) -> str:
+    """A bound value (int, float, bool, None, symbol, string, tuple) as a Python literal
+    (literals.py: the only way a value reaches generated source)."""
+    return py_literal(value)
+
+
+def py_expr(expr: ast.Expr, names: Mapping[str, str], helpers: set[str]) -> str:
+    """A spec expression as Python source; parameters become the constructor's locals."""
+    if isinstance(expr, (ast.Num, ast.Str)):
+        return py_literal(expr.value)
+    if isinstance(expr, ast.Dims):
+        return py_literal(expr.values)
+    if isinstance(expr, ast.Name):
+        if expr.name in names:
+            return names[expr.name]
+        return py_literal(CONSTANTS.get(expr.name, Symbol(expr.name)))  # a bare symbol: `relu`, `same`
+    if isinstance(expr, ast.Neg):
+        return f"-{_operand(expr.operand, names, helpers)}"
+    if isinstance(expr, ast.Tuple):
+        items = [py_expr(item, names, helpers) for item in expr.items]
+        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+    if isinstance(expr, ast.Not):
+        return f"not {_operand(expr.operand, names, helpers)}"
+    if isinstance(expr, ast.IfElse):
+        parts = (_operand(e, names, helpers) for e in (expr.then, expr.condition, expr.other))
+        return "{} if {} else {}".format(*parts)
+    if isinstance(expr, ast.BinOp):
+        left, right = _operand(expr.left, names, helpers), _operand(expr.right, names, helpers)
+        if expr.op == "/":
+            helpers.add("_div")
+            return f"_div({py_expr(expr.left, names, helpers)}, {py_expr(expr.right, names, helpers)})"
+        return f"{left} {expr.op} {right}"
+    raise AssertionError(f"unknown expression {expr!r}")
+
+
+def _operand(expr: ast.Expr, names, helpers) -> str:
+    text = py_expr(expr, names, helpers)
+    compound = (ast.BinOp, ast.Neg, ast.Not, ast.IfElse)
+    return f"({text})" if isinstance(expr, compound) and not text.startswith("_div(") else text
+
+
+def short(value: Any) -> str:
+    """(3, 3) -> 3: PyTorch accepts one int for a square size (and for even padding)."""
+    if isinstance(value, tuple) and len(value) == 2 and value[0] == value[1]:
+        return py_literal(value[0])
+    if isinstance(value, tuple) and len(value) == 4:
+        top, bottom, left, right = value
+        if top == bottom and left == right:
+            return py_literal(top) if top == left else py_literal((top, left))
+    return py_literal(value)
+
+
+# -- channel arithmetic ---------------------------------------------------------------
+def channels_src(channels: Channels) -> str:
+    return str(channels)
+
+
+def channels_of(src: str) -> Channels:
+    return int(src) if src.lstrip("-").isdigit() else src
+
+
+def _atom(channels: Channels) -> str:
+    text = str(channels)
+    return text if isinstance(channels, int) or text.replace("_", "").replace(".", "").isalnum() else f"({text})"
+
+
+def add_channels(parts: list[Channels]) -> Channels:
+    literal = sum(p for p in parts if isinstance(p, int))
+    symbolic = [str(p) for p in parts if not isinstance(p, int)]
+    if not symbolic:
+        return literal
+    return " + ".join(symbolic + ([str(literal)] if literal else []))
+
+
+def mul_channels(channels: Channels, factor: int | str) -> Channels:
+    if isinstance(factor, str):
+        return f"{_atom(channels)} * {factor}"
+    if isinstance(channels, int):
+        return channels * factor
+    return channels if factor == 1 else f"{_atom(channels)} * {factor}"
+
+
+# -- the arguments of one call, as an op's `source` reads them --------------------------
+@dataclass(frozen=True)
+class Arg:
+    """One argument: `src` is its Python source; `value` the checked value, or None where
+    a block parameter decides it (then only `src` is known)."""
+
+    src: str
+    value: Any = None
+    symbolic: bool = False
+
+    def is_(self, value: Any) -> bool:
+        """Whether the argument is known to be `value` (never for a symbolic one)."""
+        return not self.symbolic and self.value == value and type(self.value) is type(value)
+
+
+@dataclass
+class SourceArgs:
+    call: ast.Call
+    bound: Bound
+    symbolic: Mapping[str, ast.Expr]  # written arguments that read block parameters
+    ctx: LayerContext
+    sink: DiagnosticSink
+    helpers: set[str] = field(default_factory=set)
+
+    def get(self, name: str, coerce: Callable[[Bound, str, DiagnosticSink], Any],
+            literal: Callable[[Any], str] = short) -> Arg:
+        """The argument `name`: its expression if a parameter decides it, else the value
+        `coerce(bound, name, sink)` checks (raising EvalError as elaboration would),
+        written by `literal`."""
+        if name in self.symbolic:
+            return Arg(self.expr(name), None, True)
+        value = coerce(self.bound, name, self.sink)
+        return Arg(literal(value), value)
+
+    def value(self, value: Any) -> Arg:
+        """A value computed from the arguments."""
+        return Arg(short(value), value)
+
+    def text(self, src: str) -> Arg:
+        """Python source computed from the arguments (decided when the module is built)."""
+        return Arg(src, None, True)
+
+    @staticmethod
+    def literal(value: Any) -> str:
+        return py_literal(value)
+
+    def expr(self, name: str) -> str:
+        return py_expr(self.symbolic[name], self.ctx.names, self.helpers)
+
+    def is_symbolic(self, name: str) -> bool:
+        return name in self.symbolic
+
+    def code(self, ctor: str, out: Channels, comment: str = "") -> LayerCode:
+        return LayerCode(ctor, out, comment, self.helpers)

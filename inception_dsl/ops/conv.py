@@ -1,0 +1,206 @@
+"""Convolution: the IR op `conv` (nn.Conv2d) and the layer word `conv(out, kernel, ...)`,
+the paper's traditional layer: a convolution, BatchNorm (`bn=true`, the default) and an
+activation (the file's `act` setting unless written). `linear` (the flag) is a plain
+convolution with a bias and no activation."""
+
+from __future__ import annotations
+
+from inception_dsl.backends.python.literals import py_literal
+from inception_dsl.ir import BOOL, PADDING, PAIR, POSITIVE, Op, OpKind
+from inception_dsl.language import codes
+from inception_dsl.language.layers import PAD_FLAGS, REQUIRED, LayerSig, boolean, pair, padding, positive_int
+from inception_dsl.language.shapes import conv2d_out
+from inception_dsl.language.values import Symbol
+from inception_dsl.ops.activations import ACTIVATIONS, activation
+from inception_dsl.ops.base import (LayerDef, pair_text, padding_words, register, shape_error, size, spatial,
+                                    symmetric, window_grid)
+
+__all__ = ["CONV", "too_small"]
+
+
+# -- the IR op ------------------------------------------------------------------------
+def too_small(sink, node, hw, out, what: str) -> None:
+    kernel = "x".join(map(str, node.attrs["kernel"]))
+    shape_error(sink, node, codes.SIZE_TOO_SMALL,
+                f"{what} output size would be {out[0]}x{out[1]}: its {kernel} window does not fit the {hw[0]}x{hw[1]} input",
+                f"input is {hw[0]}x{hw[1]}", help="pad the input (`pad=same`), or use a smaller kernel or stride")
+
+
+def _window(attrs, hw):
+    return conv2d_out(hw, attrs["kernel"], attrs["stride"], attrs["padding"], attrs["dilation"])
+
+
+def _shape(graph, node, shapes, sink):
+    (shape,) = shapes
+    if not spatial(node, shape, sink, "a conv"):
+        return None
+    a = node.attrs
+    channels, h, w = shape
+    if channels % a["groups"] or a["out_channels"] % a["groups"]:
+        shape_error(sink, node, codes.BAD_GROUPS,
+                    f"conv groups={a['groups']} must divide both its {channels} input and {a['out_channels']} output channels",
+                    f"groups={a['groups']}")
+        return None
+    out = _window(a, (h, w))
+    if min(out) < 1:
+        too_small(sink, node, (h, w), out, "conv")
+        return None
+    return (a["out_channels"], *out)
+
+
+def _params(node, in_channels) -> int:
+    a = node.attrs
+    kh, kw = a["kernel"]
+    return a["out_channels"] * (in_channels // a["groups"]) * kh * kw + (a["out_channels"] if a["bias"] else 0)
+
+
+def _macs(node, in_shape) -> int:
+    kh, kw = node.attrs["kernel"]
+    return size(node.shape) * (in_shape[0] // node.attrs["groups"]) * kh * kw
+
+
+def _label(node, members) -> str:
+    """`1x7 Conv (192)`, `3x3 Conv (256 stride 2 V)`; the BN and activation of the layer
+    (`members`) are part of the box."""
+    a = node.attrs
+    acts = [m.attrs["kind"] for m in members if m.op is Op.ACT]
+    act = acts[0] if acts else "identity"
+    bn = any(m.op is Op.BN for m in members)
+    (kh, kw), details = a["kernel"], [str(a["out_channels"])]
+    if a["stride"] != (1, 1):
+        details.append(f"stride {pair_text(a['stride'])}")
+    details.extend(padding_words(a["kernel"], a["padding"], a["dilation"]))
+    if a["dilation"] != (1, 1):
+        details.append(f"dilation {pair_text(a['dilation'])}")
+    if a["groups"] != 1:
+        details.append(f"groups {a['groups']}")
+    if not bn and act == "identity":
+        details.append("Linear")
+    label = f"{kh}x{kw} Conv ({' '.join(details)})"
+    return label + (f"\n+ {ACTIVATIONS[act].label}" if act not in ("relu", "identity") else "")
+
+
+def _module(node, in_channels: int) -> str:
+    a = node.attrs
+    pad = symmetric(a["padding"]) or (0, 0)
+    args = (in_channels, a["out_channels"], tuple(a["kernel"]), tuple(a["stride"]), pad, tuple(a["dilation"]),
+            a["groups"], a["bias"])
+    return f"nn.Conv2d({', '.join(py_literal(v) for v in args)})"
+
+
+def _forward(emitter, node, ins, out) -> list[str]:
+    lines, x = emitter.pad(node, ins[0], "0.0")
+    return lines + [f"{out} = self.{emitter.attr_of[node.id]}({x})"]
+
+
+CONV = OpKind(
+    "conv",
+    {"out_channels": POSITIVE, "kernel": PAIR, "stride": PAIR, "padding": PADDING, "dilation": PAIR,
+     "groups": POSITIVE, "bias": BOOL},
+    doc="nn.Conv2d; padding (top, bottom, left, right), asymmetric padding applied by F.pad",
+    shape=_shape, params=_params, macs=_macs, label=_label, module=_module, forward=_forward, window=_window,
+    fresh=True, weights=lambda node: ("weight", "bias") if node.attrs["bias"] else ("weight",),
+)
+
+
+# -- the layer word -------------------------------------------------------------------
+def _settle(values, settings, call) -> None:
+    if values["act"][0] is None:
+        values["act"] = (settings["act"], call.span)
+    if values["bias"][0] is None:
+        values["bias"] = (settings["conv_bias"] if values["bn"][0] else True, call.span)
+
+
+def _elaborate(b, bound):
+    sink = b.sink
+    out = positive_int(bound, "out", sink, "output channels")
+    kernel = pair(bound, "kernel", sink, "the kernel size")
+    stride = pair(bound, "stride", sink, "the stride")
+    dilation = pair(bound, "dilation", sink, "the dilation")
+    groups = positive_int(bound, "groups", sink, "groups")
+    pad = padding(bound, sink, kernel, dilation)
+    bias = boolean(bound, "bias", sink)
+    bn = boolean(bound, "bn", sink)
+    act = activation(bound, "act", sink)
+    attrs = {"out_channels": out, "kernel": kernel, "stride": stride, "padding": pad, "dilation": dilation,
+             "groups": groups, "bias": bias}
+    if not b.unique("conv" if bn else ""):
+        return None
+    y = b.add("conv" if bn else "", Op.CONV, attrs)
+    if bn:
+        y = b.add("bn", Op.BN, {"eps": b.settings["bn_eps"], "momentum": b.settings["bn_momentum"]})
+    if act != "identity":
+        y = b.add("act", Op.ACT, {"kind": act})
+    return y
+
+
+def _window_of_call(bound, sink, hw):
+    kernel = pair(bound, "kernel", sink, "kernel")
+    stride = pair(bound, "stride", sink, "stride")
+    dilation = pair(bound, "dilation", sink, "dilation")
+    return conv2d_out(hw, kernel, stride, padding(bound, sink, kernel, dilation), dilation)
+
+
+def _is_same(bound) -> bool:
+    return isinstance(bound["pad"], Symbol) and bound["pad"].name == "same"
+
+
+def _source(args, in_ch):
+    """`ConvBnAct(...)` with BN, `nn.Conv2d(...)` without (or `ConvAct` when it pads
+    asymmetrically or has an activation); both when a parameter decides `bn`."""
+    bound, sink = args.bound, args.sink
+    out = args.get("out", lambda b, n, s: positive_int(b, n, s, "output channels"))
+    kernel = args.get("kernel", lambda b, n, s: pair(b, n, s, "the kernel size"))
+    dilation = args.get("dilation", lambda b, n, s: pair(b, n, s, "the dilation"))
+    stride = args.get("stride", lambda b, n, s: pair(b, n, s, "the stride"))
+    groups = args.get("groups", lambda b, n, s: positive_int(b, n, s, "groups"))
+    if args.is_symbolic("pad") or (_is_same(bound) and (kernel.symbolic or dilation.symbolic)):
+        args.helpers.add("_padding")
+        pad_src = args.expr("pad") if args.is_symbolic("pad") else args.literal(bound["pad"])
+        pad = args.text(f"_padding({pad_src}, {kernel.src}, {dilation.src})")
+    else:
+        pad = args.value(padding(bound, sink, kernel.value or (1, 1), dilation.value or (1, 1)))
+    bias = args.get("bias", boolean)
+    bn = args.get("bn", boolean)
+    if bn.symbolic and bound.span("bias") == args.call.span:
+        # an unwritten bias follows bn (the conv's settle): the file's conv_bias with BN, else a bias
+        bias = args.value(True) if args.ctx.settings["conv_bias"] else args.text(f"not {_paren(bn.src)}")
+    act = args.get("act", activation, literal=lambda kind: args.literal(Symbol(kind)))
+    options = [("stride", stride, (1, 1)), ("padding", pad, (0, 0, 0, 0)), ("dilation", dilation, (1, 1)),
+               ("groups", groups, 1)]
+    common = [str(in_ch), out.src, kernel.src] + [f"{k}={v.src}" for k, v, default in options if not v.is_(default)]
+    settings = args.ctx.settings
+    bn_parts = common + ([f"bias={bias.src}"] if not bias.is_(False) else [])
+    bn_parts += [f"eps={py_literal(settings['bn_eps'])}"] if settings["bn_eps"] != 1e-5 else []
+    bn_parts += [f"momentum={py_literal(settings['bn_momentum'])}"] if settings["bn_momentum"] != 0.1 else []
+    bn_parts += [f"act={act.src}"] if not act.is_("relu") else []
+    with_bn = f"ConvBnAct({', '.join(bn_parts)})"
+    plain_parts = common + ([f"bias={bias.src}"] if not bias.is_(True) else [])
+    if act.is_("identity") and not pad.symbolic and symmetric(pad.value):
+        without_bn, plain_helpers = f"nn.Conv2d({', '.join(plain_parts)})", set()
+    else:
+        act_part = [f"act={act.src}"] if not act.is_("identity") else []
+        without_bn, plain_helpers = f"ConvAct({', '.join(plain_parts + act_part)})", {"ConvAct"}
+    channels = out.value if not out.symbolic else out.src
+    if bn.is_(True):
+        args.helpers.add("ConvBnAct")
+        return args.code(with_bn, channels)
+    if bn.is_(False):
+        args.helpers.update(plain_helpers)
+        return args.code(without_bn, channels)
+    args.helpers.update({"ConvBnAct", "ConvAct"})
+    return args.code(f"{with_bn} if {bn.src} else {without_bn}", channels)
+
+
+def _paren(src: str) -> str:
+    return src if src.isidentifier() else f"({src})"
+
+
+register(LayerDef(
+    LayerSig("conv", ("out", "kernel"),
+             {"out": REQUIRED, "kernel": (1, 1), "stride": 1, "pad": Symbol("same"), "dilation": 1, "groups": 1,
+              "bias": None, "bn": True, "act": None},
+             {**PAD_FLAGS, "linear": {"bn": False, "act": Symbol("identity"), "bias": True}},
+             "the paper's traditional layer: convolution, BatchNorm, activation", "conv(64, 3x3)", _settle),
+    elaborate=_elaborate, source=_source, keeps_channels=False, grid=window_grid, window=_window_of_call,
+))

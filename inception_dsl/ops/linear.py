@@ -1,0 +1,96 @@
+"""The classifier's operations: `flatten`, `dropout` and `linear` (nn.Linear), each an IR
+op and a layer word of the same name."""
+
+from __future__ import annotations
+
+from inception_dsl.backends.python.exprs import mul_channels
+from inception_dsl.backends.python.literals import py_literal
+from inception_dsl.ir import BOOL, FLOAT, POSITIVE, Op, OpKind, fmt_shape
+from inception_dsl.language import codes
+from inception_dsl.language.layers import REQUIRED, LayerSig, boolean, number, positive_int
+from inception_dsl.ops.base import LayerDef, call_module, keep_grid, register, shape_error, size
+
+__all__ = ["FLATTEN", "DROPOUT", "LINEAR"]
+
+FLATTEN = OpKind(
+    "flatten", {}, doc="(C, H, W) -> (C*H*W,)",
+    shape=lambda graph, node, shapes, sink: (size(shapes[0]),),
+    label=lambda node, members: "Flatten",
+    forward=lambda emitter, node, ins, out: [f"{out} = torch.flatten({ins[0]}, 1)"], alias=True,
+)
+
+DROPOUT = OpKind(
+    "dropout", {"p": FLOAT}, doc="dropout with probability p (training only)",
+    label=lambda node, members: f"Dropout (keep {1 - node.attrs['p']:g})",
+    forward=lambda emitter, node, ins, out: [
+        f"{out} = F.dropout({ins[0]}, {py_literal(float(node.attrs['p']))}, self.training)"],
+    alias=lambda emitter: emitter.inference_only,  # in training it makes a new tensor
+)
+
+
+def _linear_shape(graph, node, shapes, sink):
+    (shape,) = shapes
+    if len(shape) != 1:
+        shape_error(sink, node, codes.NOT_FLAT, f"a linear layer needs a flat input, got {fmt_shape(shape)}",
+                    f"input is {fmt_shape(shape)}", help="insert `flatten` before it")
+        return None
+    return (node.attrs["out_features"],)
+
+
+LINEAR = OpKind(
+    "linear", {"out_features": POSITIVE, "bias": BOOL}, doc="nn.Linear on a flat input",
+    shape=_linear_shape,
+    params=lambda node, in_channels: (node.attrs["out_features"] * (in_channels or 0)
+                                      + (node.attrs["out_features"] if node.attrs["bias"] else 0)),
+    macs=lambda node, in_shape: size(in_shape) * node.attrs["out_features"],
+    label=lambda node, members: f"Linear ({node.attrs['out_features']})",
+    module=lambda node, in_channels: (f"nn.Linear({py_literal(in_channels)}, {py_literal(node.attrs['out_features'])}, "
+                                      f"bias={py_literal(node.attrs['bias'])})"),
+    forward=call_module, fresh=True,
+    weights=lambda node: ("weight", "bias") if node.attrs["bias"] else ("weight",),
+)
+
+
+# -- the layer words --------------------------------------------------------------------
+def _flatten_source(args, in_ch):
+    area = args.ctx.flat_area(args.call)
+    if isinstance(area, str):
+        note = "x the grid positions of the adaptive pooling"
+    else:
+        note = f"x {area} grid positions: a size from shape inference, not written in the spec" if area != 1 else ""
+    return args.code("nn.Flatten(1)", mul_channels(in_ch, area), note)
+
+
+def _dropout_elaborate(b, bound):
+    if not b.unique():
+        return None
+    return b.add("", Op.DROPOUT, {"p": number(bound, "p", b.sink, 0.0, 1.0, "the dropout probability")})
+
+
+def _linear_elaborate(b, bound):
+    if not b.unique():
+        return None
+    out = positive_int(bound, "out", b.sink, "output features")
+    return b.add("", Op.LINEAR, {"out_features": out, "bias": boolean(bound, "bias", b.sink)})
+
+
+def _linear_source(args, in_ch):
+    out = args.get("out", lambda b, n, s: positive_int(b, n, s, "output features"))
+    bias = args.get("bias", boolean)
+    extra = "" if bias.is_(True) else f", bias={bias.src}"
+    return args.code(f"nn.Linear({in_ch}, {out.src}{extra})", out.src if out.symbolic else out.value)
+
+
+register(
+    LayerDef(LayerSig("dropout", ("p",), {"p": 0.5}, summary="dropout with probability p"),
+             elaborate=_dropout_elaborate,
+             source=lambda args, in_ch: args.code(
+                 f"nn.Dropout({args.get('p', lambda b, n, s: number(b, n, s, 0.0, 1.0, 'p')).src})", in_ch),
+             grid=keep_grid),
+    LayerDef(LayerSig("flatten", summary="(C, H, W) -> (C*H*W)"),
+             elaborate=lambda b, bound: b.add("", Op.FLATTEN, {}) if b.unique() else None,
+             source=_flatten_source, keeps_channels=False, grid=keep_grid),
+    LayerDef(LayerSig("linear", ("out",), {"out": REQUIRED, "bias": True}, summary="fully connected layer",
+                      example="linear(1000)"),
+             elaborate=_linear_elaborate, source=_linear_source, keeps_channels=False),
+)
