@@ -16,6 +16,7 @@ every node against its kind's schema and raises `InternalError`."""
 from __future__ import annotations
 
 import enum
+import os.path
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping
 
@@ -401,22 +402,26 @@ def param_count(node: Node, in_channels: int | None) -> int:
     return node.op.params(node, in_channels)
 
 
-def dump(graph: Graph, *, locations: bool = True) -> str:
+def dump(graph: Graph, *, locations: bool = True, relative_to: str | None = None) -> str:
     """The IR as text, one line per node in topological order:
 
         %inception_a.0.branch0.conv = conv(%stem.cat) {out_channels=96 kernel=1x1 ...} : 96x35x35  # v4.incp:3:5
 
     Attributes in schema order; shapes as inferred (`?` before inference); the location
-    is the source statement (relative paths as the spec was given)."""
+    is the source statement (paths as the spec was given, or relative to `relative_to`)."""
+
+    def where(span: Span) -> str:
+        path = span.path if relative_to is None or span.path.startswith("<") else os.path.relpath(span.path, relative_to)
+        return f"  # {path.replace(os.sep, '/')}:{span.line}:{span.column}"
+
     lines = [f"graph {graph.name}" + "".join(f" {k}={_value_text(v)}" for k, v in sorted(graph.params.items()))]
     for node in graph.nodes():
         attrs = " ".join(f"{name}={attr.text(node.attrs[name])}" for name, attr in node.op.attrs.items()
                          if name in node.attrs)
         inputs = ", ".join(f"%{i}" for i in graph.inputs(node.id))
         shape = fmt_shape(node.shape)
-        where = f"  # {node.span.path}:{node.span.line}:{node.span.column}" if locations and node.span else ""
         lines.append(f"%{node.id} = {node.op.value}({inputs})" + (f" {{{attrs}}}" if attrs else "")
-                     + f" : {shape}{where}")
+                     + f" : {shape}" + (where(node.span) if locations and node.span else ""))
     lines.append("outputs " + ", ".join(f"%{o}" for o in graph.outputs))
     return "\n".join(lines) + "\n"
 

@@ -6,13 +6,15 @@ from __future__ import annotations
 import json
 import sys
 
-from inception_dsl.ir import Op
+from inception_dsl.ir import Op, dump, fmt_shape
 from inception_dsl.passes.budget import total_params
-from inception_dsl.ir import fmt_shape
+from inception_dsl.passes.optimize import optimize
 from inception_dsl.commands.report import write_diagnostics
 from inception_dsl.commands.common import add_spec_options, analyze_args, report
 
-__all__ = ["add_parser", "run", "stage_table"]
+__all__ = ["add_parser", "run", "stage_table", "EMIT"]
+
+EMIT = ("stages", "ir", "ir-optimized")
 
 
 def add_parser(subparsers) -> None:
@@ -20,6 +22,9 @@ def add_parser(subparsers) -> None:
                                    description="Parse, elaborate and shape-check specs without building them.")
     add_spec_options(parser, many=True)
     parser.add_argument("--quiet", "-q", action="store_true", help="print diagnostics only")
+    parser.add_argument("--emit", choices=EMIT, default="stages",
+                        help="what to print for a clean spec: the stage table (default), the IR one line per node "
+                             "(`ir`), or the IR after the inference optimizer's passes (`ir-optimized`)")
     parser.set_defaults(run=run)
 
 
@@ -66,6 +71,9 @@ def run(args) -> int:
             })
             continue
         if args.quiet:
+            continue
+        if args.emit != "stages":
+            sys.stdout.write(dump(graph if args.emit == "ir" else optimize(graph)[0]))
             continue
         out = sys.stdout
         out.write(f"{spec}: network {graph.name}, input {fmt_shape(graph.input_node.shape)}\n")

@@ -21,7 +21,7 @@ from inception_dsl.language.naming import TRANSPARENT, TRANSPARENT_LABEL, instan
 from inception_dsl.language.program import Program
 from inception_dsl.passes.infer_shapes import infer_shapes
 from inception_dsl.language.values import EvalError, describe, did_you_mean, evaluate, outside_value_problem
-from inception_dsl.ops.activations import activation
+from inception_dsl.ops.activations import activation, is_identity
 
 __all__ = ["elaborate", "bind_params"]
 
@@ -460,7 +460,7 @@ class _Elaborator:
         try:
             bound = layers.bind(ast.Call("residual", op.args, True, op.span), layers.RESIDUAL, env, settings, self.sink)
             scale = layers.number(bound, "scale", self.sink, -1e6, 1e6, "the residual scale")
-            if bound["act"] is None and not any(a.name == "act" for a in op.args):
+            if bound["act"] is None and "act" not in {a.name for a in op.args}:  # unwritten: the file's setting
                 bound.values["act"] = (settings["act"], op.span)
             act = activation(bound, "act", self.sink)
         except EvalError:
@@ -469,12 +469,14 @@ class _Elaborator:
         branch = self.sequence(op.body, x, env, path, origin, context="residual")
         shortcut = x
         if op.shortcut is not None:
-            shortcut = self.sequence(op.shortcut, x, env, _join(path, shortcut_name(op.shortcut)), origin,
+            shortcut_path = _join(path, shortcut_name(op.shortcut))
+            self._record(shortcut_path, StatementKind.SEQ)
+            shortcut = self.sequence(op.shortcut, x, env, shortcut_path, origin,
                                      context="residual" if shortcut_name(op.shortcut) is TRANSPARENT else "seq")
         if scale != 1.0:
             branch = self._add(_join(path, "scale"), Op.SCALE, {"value": scale}, op.span, origin, [branch], statement=path)
         y = self._add(_join(path, "add"), Op.ADD, {}, op.span, origin, [shortcut, branch], statement=path)
-        if act != "identity":
+        if not is_identity(act):
             y = self._add(_join(path, "act"), Op.ACT, {"kind": act}, op.span, origin, [y], statement=path)
         return y
 

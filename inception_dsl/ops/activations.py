@@ -13,7 +13,7 @@ from inception_dsl.language.layers import REQUIRED, Bound, LayerSig, choice
 from inception_dsl.language.diagnostics import DiagnosticSink
 from inception_dsl.ops.base import LayerDef, keep_grid, register
 
-__all__ = ["Activation", "ACTIVATIONS", "NAMES", "activation", "ACT"]
+__all__ = ["Activation", "ACTIVATIONS", "NAMES", "activation", "is_identity", "ACT"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,11 @@ ACTIVATIONS: dict[str, Activation] = {a.name: a for a in [
     Activation("identity", "Identity", "nn.Identity()", None, False, "{x}", "{x}"),
 ]}
 NAMES = tuple(ACTIVATIONS)
+
+
+def is_identity(kind: str) -> bool:
+    """Whether the activation named `kind` leaves its input as it is."""
+    return ACTIVATIONS[kind].fn is None
 
 
 def activation(bound: Bound, name: str, sink: DiagnosticSink) -> str:
@@ -71,7 +76,7 @@ def _elaborate_fixed(b, name: str) -> str | None:
 
 
 def _node(b, kind: str) -> str | None:
-    if kind == "identity":
+    if is_identity(kind):
         return b.add("", Op.IDENTITY, {})
     return b.add("", Op.ACT, {"kind": kind})
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from inception_dsl.ir import Graph, Op
+from inception_dsl.ops.activations import is_identity
 from inception_dsl.passes.rewrite import bypass
 from inception_dsl.passes.weight_recipes import Recipes
 
@@ -11,7 +12,7 @@ __all__ = ["drop_inference_noops"]
 
 def _is_noop(op, attrs: dict) -> bool:
     return (op in (Op.DROPOUT, Op.IDENTITY)
-            or (op is Op.ACT and attrs.get("kind") == "identity")
+            or (op is Op.ACT and is_identity(attrs["kind"]))
             or (op is Op.SCALE and attrs.get("value") == 1.0))
 
 

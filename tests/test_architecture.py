@@ -1,0 +1,118 @@
+"""The package's shape, as the team's standards state it: no import cycles (deferred
+imports included), no function over 60 lines, no module over 500, and no name-string
+dispatch on layer kinds outside inception_dsl/ops/."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import networkx as nx
+
+from inception_dsl import ops
+from inception_dsl.ir import Op
+
+PACKAGE = Path(__file__).resolve().parent.parent / "inception_dsl"
+MAX_FUNCTION_LINES, MAX_MODULE_LINES = 60, 500
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        found[name] = path
+    return found
+
+
+def _type_checking_lines(tree: ast.Module) -> set[int]:
+    lines: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for child in node.body:
+                lines.update(range(child.lineno, child.end_lineno + 1))
+    return lines
+
+
+def import_graph() -> nx.DiGraph:
+    """Module -> module for every import in the package, deferred (in-function) ones
+    included, `if TYPE_CHECKING:` ones excluded (they never run)."""
+    modules = _modules()
+    graph = nx.DiGraph()
+    for name, path in modules.items():
+        tree = ast.parse(path.read_text())
+        skip = _type_checking_lines(tree)
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in ast.walk(tree):
+            if getattr(node, "lineno", None) in skip:
+                continue
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base for a in node.names]
+            for target in targets:
+                if target in modules and target != name:
+                    graph.add_edge(name, target)
+    return graph
+
+
+def test_the_import_graph_sees_the_package():
+    graph = import_graph()
+    assert graph.has_edge("inception_dsl.language.elaborate", "inception_dsl.ops")
+    assert graph.has_edge("inception_dsl.runtime.optimize", "inception_dsl.runtime.module")
+
+
+def test_no_import_cycles():
+    cycles = list(nx.simple_cycles(import_graph()))
+    assert cycles == [], "import cycles: " + "; ".join(" -> ".join(c + c[:1]) for c in cycles[:5])
+
+
+def test_a_cycle_would_be_found(tmp_path):
+    graph = import_graph()
+    graph.add_edge("inception_dsl.ops", "inception_dsl.language.elaborate")
+    assert list(nx.simple_cycles(graph))
+
+
+def test_functions_and_modules_are_short():
+    too_long = []
+    for name, path in _modules().items():
+        text = path.read_text()
+        if len(text.splitlines()) > MAX_MODULE_LINES:
+            too_long.append(f"module {name}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = node.end_lineno - node.lineno + 1
+                if length > MAX_FUNCTION_LINES:
+                    too_long.append(f"{name}.{node.name}: {length} lines")
+    assert too_long == []
+
+
+def test_no_layer_name_dispatch_outside_ops():
+    """`== "avgpool"`, `in ("conv", ...)`, `.name == "bn"`: what a layer means is asked of
+    its op (inception_dsl/ops/), never decided by comparing its name."""
+    keywords = {"input", "output", "concat"}  # also statement keywords and contexts of the language
+    words = sorted((set(ops.LAYERS) | {kind.value for kind in Op}) - keywords, key=len, reverse=True)
+    alternatives = "|".join(re.escape(w) for w in words)
+    compare = re.compile(rf"""(==|!=|\bin\b)\s*[\(\[\{{]?\s*["']({alternatives})["']|["']({alternatives})["']\s*(==|!=)""")
+    found = []
+    for name, path in _modules().items():
+        if name.startswith("inception_dsl.ops"):
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if compare.search(line):
+                found.append(f"{path.relative_to(PACKAGE.parent)}:{number}: {line.strip()}")
+    assert found == [], "\n".join(found)
+
+
+def test_every_layer_word_and_op_is_complete():
+    for definition in ops.LAYERS.values():
+        assert definition.sig.name == definition.name and callable(definition.elaborate) and callable(definition.source)
+    for kind in Op:
+        assert kind.name == kind.value.upper() and Op.__getattr__(kind.name) is kind
+        if kind.has_weights:
+            assert kind.weights is not None and callable(kind.module)
