@@ -3,7 +3,7 @@ Sphinx, MkDocs and `pygmentize -l incp` highlight the language.
 
 The word lists are written out here so that loading the lexer imports neither lark
 nor the compiler; tests/test_editors.py checks them against parse.KEYWORDS and
-layers.LAYERS."""
+inception_dsl.ops.LAYERS (the registry of layer words)."""
 
 from __future__ import annotations
 

@@ -116,3 +116,24 @@ def test_every_layer_word_and_op_is_complete():
         assert kind.name == kind.value.upper() and Op.__getattr__(kind.name) is kind
         if kind.has_weights:
             assert kind.weights is not None and callable(kind.module)
+
+
+def test_no_unused_imports():
+    """A name imported at module level is used in the module (or exported by `__all__`)."""
+    unused = []
+    for name, path in _modules().items():
+        if path.name == "__init__.py":
+            continue
+        tree = ast.parse(path.read_text())
+        used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+        exported = set()
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "__all__" for t in node.targets):
+                exported = {e.value for e in node.value.elts if isinstance(e, ast.Constant)}
+        for node in tree.body:
+            if isinstance(node, (ast.Import, ast.ImportFrom)) and getattr(node, "module", "") != "__future__":
+                for alias in node.names:
+                    bound = (alias.asname or alias.name).split(".")[0]
+                    if bound not in used and bound not in exported:
+                        unused.append(f"{name}:{node.lineno}: {bound}")
+    assert unused == []

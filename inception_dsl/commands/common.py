@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from inception_dsl import api
-from inception_dsl.language.limits import DEFAULT_LIMITS, Limits
+from inception_dsl.language.limits import Limits
 from inception_dsl.commands.limit_options import add_limit_options, limits_from_args
 from inception_dsl.commands.report import FORMATS, write_diagnostics
 from inception_dsl.language.values import Symbol

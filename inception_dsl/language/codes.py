@@ -2,8 +2,8 @@
 these; docs/diagnostics.md is generated from this table (scripts/gen_docs.py) and a
 golden test exists for each error code under tests/cases/diagnostics/.
 
-Ranges: E0xx syntax and files, E1xx binding and elaboration, E2xx shapes,
-W1xx lint warnings (see lint.py)."""
+Ranges: E0xx syntax and files, E1xx binding and elaboration, E2xx shapes and budgets,
+E3xx backends (a valid spec a backend cannot write), W1xx lint warnings (lint/rules.py)."""
 
 from __future__ import annotations
 

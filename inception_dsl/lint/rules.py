@@ -104,7 +104,7 @@ def _dropped(size: int, out: int, kernel: int, stride: int, before: int, dilatio
 
 def dropped_pixels(context: LintContext, sink: DiagnosticSink) -> None:
     for graph, node in context.nodes():
-        if node.op not in (Op.CONV, Op.POOL) or node.shape is None:
+        if node.op.window is None or node.shape is None:  # sliding windows: conv, pooling
             continue
         source = _producer(graph, node)
         if source is None or source.shape is None or len(source.shape) != 3:

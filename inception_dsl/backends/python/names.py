@@ -14,7 +14,7 @@ __all__ = ["Namespace", "camel", "safe_text", "member_ref", "MODULE_GLOBALS", "R
 
 # Names the generated file defines or imports at module level; locals and classes never shadow them.
 MODULE_GLOBALS = frozenset({
-    "torch", "nn", "F", "OrderedDict", "Optional", "ConvBnAct", "ConvAct", "Activation",
+    "torch", "nn", "F", "OrderedDict", "ConvBnAct", "ConvAct", "Activation",
     "_activate", "_padding", "_pool_padding", "_repeat", "_splice", "_same_channels", "_out_channels", "_div", "_area", "__all__",
 })
 
@@ -40,9 +40,6 @@ class Namespace:
     def __init__(self, reserved: frozenset[str] | set[str] = frozenset()):
         self._reserved = set(reserved) | set(MODULE_GLOBALS) | {"self"}
         self._used: set[str] = set()
-
-    def reserve(self, name: str) -> None:
-        self._used.add(name)
 
     def create(self, base: str) -> str:
         name = re.sub(r"\W", "_", base) or "_"
