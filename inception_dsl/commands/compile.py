@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from inception_dsl.backends.python.layers import CodegenError
+from inception_dsl.backends.python.exprs import CodegenError
 from inception_dsl.backends.python.source import network_class_name, to_python
 from inception_dsl.passes.budget import total_params
 from inception_dsl.commands.report import write_diagnostics

@@ -1,5 +1,5 @@
-"""Signatures as the editor shows them, for built-in layers (from the front end's layer
-table) and for blocks (from their definitions). The one place the server reads the
+"""Signatures as the editor shows them, for built-in layers (from the op registry,
+inception_dsl/ops/) and for blocks (from their definitions). The one place the server reads the
 layer table, so a new layer shows up in hover and completion without a change here."""
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from inception_dsl.language import syntax as ast
 from inception_dsl.language.fmt import expr
-from inception_dsl.language.layers import LAYERS, REQUIRED
+from inception_dsl.language.layers import REQUIRED
+from inception_dsl.ops import LAYERS
 from inception_dsl.language.values import Symbol
 
 __all__ = ["Signature", "layer_signature", "block_signature", "comment_above", "is_layer", "layer_names"]
@@ -54,9 +55,10 @@ def is_layer(name: str) -> bool:
 
 
 def layer_signature(name: str) -> Signature | None:
-    sig = LAYERS.get(name)
-    if sig is None:
+    definition = LAYERS.get(name)
+    if definition is None:
         return None
+    sig = definition.sig
     params = tuple((p, None if sig.keywords.get(p) is REQUIRED else _value(sig.keywords.get(p))) for p in sig.parameters)
     flag_keys = tuple((flag, tuple(values)) for flag, values in sig.flags.items())
     return Signature(name, params, tuple(sig.flags), sig.summary, "layer", flag_keys)
