@@ -26,8 +26,8 @@ def __getattr__(name: str):
         from inception_dsl.runtime import module as torch_module
 
         return getattr(torch_module, name)
-    if name == "show":  # notebooks: inception_dsl/notebook.py
-        from inception_dsl.notebook import show
+    if name == "show":  # notebooks: api.show, displayed by inception_dsl/notebook.py
+        from inception_dsl.api import show
 
         return show
     if name == "diff":  # study/diff.py: two networks compared structurally (no torch)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from inception_dsl.language.diagnostics import CompileError, Diagnostic, DiagnosticSink
 from inception_dsl.language.elaborate import elaborate
@@ -22,7 +23,10 @@ from inception_dsl.language.params_file import ParamsArg, bind, read_params
 from inception_dsl.passes import run_analyses
 from inception_dsl.language.program import Program, load_program
 
-__all__ = ["Result", "analyze", "analyze_program", "analyze_text", "build_graph", "require"]
+if TYPE_CHECKING:  # notebook.py imports this module; api imports it back only to display
+    from inception_dsl.notebook import BlockView
+
+__all__ = ["Result", "analyze", "analyze_program", "analyze_text", "build_graph", "require", "show"]
 
 
 @dataclass
@@ -136,3 +140,19 @@ def require(result: Result) -> Graph:
     if not result.ok:
         raise CompileError([d for d in result.diagnostics if d.level.value == "error"] or result.diagnostics)
     return result.graph
+
+
+def show(spec: str | Path, block: str | None = None, **kwargs) -> Result | BlockView:
+    """A quick look at a spec: a path to a .incp file, or the text of one (as written in
+    a notebook cell). Returns what Jupyter displays: the result, or one of its blocks."""
+    text = None
+    if isinstance(spec, str) and ("\n" in spec or "{" in spec or not Path(spec).is_file()):
+        text, path = spec, kwargs.pop("path", "<cell>")
+    else:
+        path = str(spec)
+    result = analyze(path, text=text, **kwargs)
+    if block is None:
+        return result
+    from inception_dsl.notebook import BlockView
+
+    return BlockView.of(result, block)

@@ -17,15 +17,17 @@ import html
 import shutil
 import subprocess
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from inception_dsl import api
 from inception_dsl.backends.diagram.dot import to_dot
 from inception_dsl.backends.diagram.drawing import View
 from inception_dsl.backends.summary import Row, Summary, format_table, to_summary
 from inception_dsl.language.diagnostics import render_full
 
-__all__ = ["BlockView", "show", "svg", "result_html", "result_markdown", "result_svg"]
+if TYPE_CHECKING:  # api imports this module to display its results; `show` lives in api.py
+    from inception_dsl import api
+
+__all__ = ["BlockView", "svg", "result_html", "result_markdown", "result_svg"]
 
 DOT_TIMEOUT = 60  # seconds; a drawing of a spec within the limits takes well under one
 
@@ -168,15 +170,3 @@ class BlockView:
 
     def __str__(self) -> str:
         return format_table(self.summary())
-
-
-def show(spec: str | Path, block: str | None = None, **kwargs) -> api.Result | BlockView:
-    """A quick look at a spec: a path to a .incp file, or the text of one (as written in
-    a notebook cell). Returns what Jupyter displays: the result, or one of its blocks."""
-    text = None
-    if isinstance(spec, str) and ("\n" in spec or "{" in spec or not Path(spec).is_file()):
-        text, path = spec, kwargs.pop("path", "<cell>")
-    else:
-        path = str(spec)
-    result = api.analyze(path, text=text, **kwargs)
-    return BlockView.of(result, block) if block is not None else result

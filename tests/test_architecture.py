@@ -98,7 +98,8 @@ def test_no_layer_name_dispatch_outside_ops():
     keywords = {"input", "output", "concat"}  # also statement keywords and contexts of the language
     words = sorted((set(ops.LAYERS) | {kind.value for kind in Op}) - keywords, key=len, reverse=True)
     alternatives = "|".join(re.escape(w) for w in words)
-    compare = re.compile(rf"""(==|!=|\bin\b)\s*[\(\[\{{]?\s*["']({alternatives})["']|["']({alternatives})["']\s*(==|!=)""")
+    subject = r"\b(name|value|kind|op|layer)\b[\]\)'\"]*"  # call.name, op.value, attrs["kind"], ...
+    compare = re.compile(rf"""{subject}\s*(==|!=|\bin\b|\bnot in\b)\s*[\(\[\{{]?\s*["']({alternatives})["']""")
     found = []
     for name, path in _modules().items():
         if name.startswith("inception_dsl.ops"):
@@ -118,6 +119,17 @@ def test_every_layer_word_and_op_is_complete():
             assert kind.weights is not None and callable(kind.module)
 
 
+def _names_used(tree: ast.Module) -> set[str]:
+    """Names read anywhere, string annotations (`"Mapping[str, str]"`) included."""
+    used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    for node in ast.walk(tree):
+        annotations = [getattr(node, "annotation", None), getattr(node, "returns", None)]
+        for annotation in annotations:
+            if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
+                used |= {n.id for n in ast.walk(ast.parse(annotation.value, mode="eval")) if isinstance(n, ast.Name)}
+    return used
+
+
 def test_no_unused_imports():
     """A name imported at module level is used in the module (or exported by `__all__`)."""
     unused = []
@@ -125,7 +137,7 @@ def test_no_unused_imports():
         if path.name == "__init__.py":
             continue
         tree = ast.parse(path.read_text())
-        used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+        used = _names_used(tree)
         exported = set()
         for node in tree.body:
             if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "__all__" for t in node.targets):

@@ -18,12 +18,13 @@ from inception_dsl.language.diagnostics import DiagnosticSink, Label
 from inception_dsl.language.limits import DEFAULT_LIMITS, Limits
 from inception_dsl.language.metadata import check_metadata
 from inception_dsl.language.naming import TRANSPARENT, TRANSPARENT_LABEL, instance_names, shortcut_name, statement_names
+from inception_dsl.language.binding import bind_params, builtins_of, missing_colon, missing_space, reads_builtins
 from inception_dsl.language.program import Program
 from inception_dsl.passes.infer_shapes import infer_shapes
-from inception_dsl.language.values import EvalError, describe, did_you_mean, evaluate, outside_value_problem
+from inception_dsl.language.values import EvalError, describe, did_you_mean, evaluate
 from inception_dsl.ops.activations import activation, is_identity
 
-__all__ = ["elaborate", "bind_params"]
+__all__ = ["elaborate", "bind_params"]  # bind_params: language/binding.py
 
 
 _PRECEDENCE = {StatementKind.BLOCK: 5, StatementKind.LAYER: 4, StatementKind.CONCAT: 3, StatementKind.REDUCTION: 3,
@@ -69,67 +70,6 @@ def _file_span(program: Program):
     return Span(program.main, 0, 0) if program.main else None
 
 
-def bind_params(
-    definition: ast.BlockDef,
-    call: ast.Call | None,
-    caller_env: dict[str, Any],
-    overrides: dict[str, Any],
-    sink: DiagnosticSink,
-    builtins: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Bind a block's (or network's) parameters: call arguments, then overrides, then
-    defaults, evaluated in order so that a default may use earlier parameters and the
-    `builtins` (in_channels, in_height, in_width), which the result includes."""
-    given: dict[str, tuple[Any, Any]] = {}
-    names = [p.name for p in definition.params]
-    if call is not None:
-        positional = list(names)
-        for arg in call.args:
-            value = evaluate(arg.value, caller_env, sink)
-            if arg.name is None:
-                if not positional:
-                    sink.emit(codes.UNKNOWN_ARG, f"block `{definition.name}` takes {len(names)} argument(s)", arg.span,
-                              f"extra argument {describe(value)}")
-                    raise EvalError()
-                given[positional.pop(0)] = (value, arg.span)
-            else:
-                if arg.name not in names:
-                    sink.emit(codes.UNKNOWN_ARG, f"block `{definition.name}` has no parameter `{arg.name}`", arg.span,
-                              "unknown parameter",
-                              secondary=[Label(definition.name_span, f"`{definition.name}` defined here", False)],
-                              help=did_you_mean(arg.name, names) or (f"parameters: {', '.join(names)}" if names else "it takes no parameters"))
-                    raise EvalError()
-                if arg.name in given:
-                    sink.emit(codes.DUPLICATE_DEF, f"argument `{arg.name}` is given twice", arg.span, "again here")
-                    raise EvalError()
-                if arg.name in positional:
-                    positional.remove(arg.name)
-                given[arg.name] = (value, arg.span)
-    for name, value in overrides.items():
-        if name not in names:
-            sink.emit(codes.UNKNOWN_ARG, f"network `{definition.name}` has no parameter `{name}`", definition.name_span,
-                      help=did_you_mean(name, names) or (f"parameters: {', '.join(names)}" if names else "it takes no parameters"))
-            raise EvalError()
-        problem = outside_value_problem(value)
-        if problem is not None:
-            sink.emit(codes.BAD_ARG_TYPE, f"network parameter `{name}` cannot be {problem}", definition.name_span,
-                      f"parameter of `{definition.name}`")
-            raise EvalError()
-        given[name] = (value, None)
-    env: dict[str, Any] = dict(builtins or {})
-    for param in definition.params:
-        if param.name in given:
-            env[param.name] = given[param.name][0]
-        elif param.default is not None:
-            env[param.name] = evaluate(param.default, env, sink)
-        else:
-            sink.emit(codes.MISSING_ARG, f"block `{definition.name}` needs its `{param.name}` argument",
-                      call.span if call is not None else definition.name_span, f"missing `{param.name}`",
-                      secondary=[Label(param.span, "declared here without a default", False)])
-            raise EvalError()
-    return env
-
-
 class _Elaborator:
     def __init__(self, program: Program, sink: DiagnosticSink, limits: Limits):
         self.program, self.sink, self.limits = program, sink, limits
@@ -145,7 +85,7 @@ class _Elaborator:
     def network(self, definition: ast.BlockDef, overrides: dict[str, Any], input_shape) -> Graph | None:
         inputs = [s for s in definition.body if isinstance(s, ast.InputStmt)]
         shape = input_shape if input_shape is not None else (inputs[0].dims if inputs else None)
-        builtins = _builtins(shape) if shape is not None and len(shape) == 3 else {}
+        builtins = builtins_of(shape) if shape is not None and len(shape) == 3 else {}
         try:
             env = bind_params(definition, None, {}, overrides, self.sink, builtins)
         except EvalError:
@@ -490,7 +430,7 @@ class _Elaborator:
         if definition is None or definition.kind != "block":
             candidates = list(ops.LAYERS) + [d for d, b in self.program.definitions.items() if b.kind == "block"]
             what = "a network, not a block" if definition is not None else "no layer or block has this name"
-            help = (_missing_colon(call) or _missing_space(call, env) or did_you_mean(call.name, candidates)
+            help = (missing_colon(call) or missing_space(call, env) or did_you_mean(call.name, candidates)
                     or "define it with `block NAME { ... }` or `import` the file that does")
             self.sink.emit(codes.UNKNOWN_BLOCK, f"unknown layer or block `{call.name}`", call.span, what, help=help)
             return None
@@ -509,11 +449,11 @@ class _Elaborator:
                            call.span, "one call too many", help="raise the limit with --max-call-depth")
             return None
         builtins = {}
-        if _reads_builtins(definition, self.reads_builtins):
+        if reads_builtins(definition, self.reads_builtins):
             shape = self._shape(x)
             if shape is None or len(shape) != 3:
                 return None  # the input failed (reported by shape inference), or is flat (E204 at its layers)
-            builtins = _builtins(shape)
+            builtins = builtins_of(shape)
             self.graph.block_inputs[path] = shape
             if not self._one_grid(definition, call, shape):
                 return None
@@ -555,36 +495,6 @@ class _LayerBuilder:
         self.last = self.elaborator._add(_join(self.path, suffix), kind, attrs, self.call.span, self.origin, [self.last],
                                          statement=self.path, role=Role.LAYER)
         return self.last
-
-
-def _builtins(shape) -> dict[str, int]:
-    return dict(zip(ast.BUILTIN_NAMES, shape))
-
-
-def _reads_builtins(definition: ast.BlockDef, cache: dict[str, bool]) -> bool:
-    if definition.name not in cache:
-        cache[definition.name] = ast.reads((definition.params, definition.body), ast.BUILTIN_NAMES)
-    return cache[definition.name]
-
-
-def _missing_colon(call: ast.Call) -> str | None:
-    """`aux head from x`: a bare name followed on its line by a call reads as two
-    statements; the writer almost always meant the label `aux: head`."""
-    if call.has_parens or call.args:
-        return None
-    rest = call.span.source.text[call.span.end:].split("\n", 1)[0].split("#", 1)[0].strip()
-    word = rest.split("(", 1)[0].split()[0] if rest else ""
-    if word.isidentifier() and word not in ("from", "when", "shortcut") and not (word[:1] == "x" and word[1:].isdigit()):
-        return f"a label needs a colon: `{call.name}: {word} ...`"
-    return None
-
-
-def _missing_space(call: ast.Call, env) -> str | None:
-    """`conv(8) xn` with a parameter `n`: the repetition needs its space."""
-    rest = call.name[1:]
-    if call.name.startswith("x") and not call.has_parens and (rest in env or rest.startswith("(")):
-        return f"to repeat the statement before `{rest}` times, write `x {rest}` (with a space)"
-    return None
 
 
 def _join(scope: str, name: str | None) -> str:
