@@ -202,7 +202,7 @@ def test_fmt_keeps_the_meaning_of_expressions():
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from inception_dsl.backends.python.layers import py_expr  # noqa: E402
+from inception_dsl.backends.python.exprs import py_expr  # noqa: E402
 from inception_dsl.backends.python.prelude import prelude  # noqa: E402
 from inception_dsl.language import syntax as ast  # noqa: E402
 from inception_dsl.language.diagnostics import DiagnosticSink  # noqa: E402
