@@ -15,6 +15,7 @@ every node against its kind's schema and raises `InternalError`."""
 
 from __future__ import annotations
 
+import copy
 import enum
 import os.path
 from dataclasses import dataclass, field
@@ -185,6 +186,10 @@ class StatementKind(enum.Enum):
     RESIDUAL = "residual"
 
 
+_PRECEDENCE = {StatementKind.BLOCK: 5, StatementKind.LAYER: 4, StatementKind.CONCAT: 3, StatementKind.REDUCTION: 3,
+               StatementKind.RESIDUAL: 2, StatementKind.SEQ: 1}
+
+
 @dataclass(frozen=True)
 class CallSite:
     """Where a block instance was called from: `block` called at `span`."""
@@ -270,6 +275,14 @@ class Graph:
         self.add(node, inputs)
         for user, index in readers:
             self._g.add_edge(node.id, user, index=index)
+
+    def record(self, path: str, kind: StatementKind) -> None:
+        """The kind of the statement at `path` (`statements`); where two share a path (a
+        block whose body is one concat, a residual around an unlabelled concat) the outer
+        call or the join wins, in this order: block, layer, concat, residual, seq."""
+        current = self.statements.get(path)
+        if path and (current is None or _PRECEDENCE[kind] > _PRECEDENCE[current]):
+            self.statements[path] = kind
 
     def copy(self) -> "Graph":
         """A copy the passes may rewrite: new nodes, edges, stages and outputs; same spans."""

@@ -27,9 +27,6 @@ from inception_dsl.ops.activations import activation, is_identity
 __all__ = ["elaborate", "bind_params"]  # bind_params: language/binding.py
 
 
-_PRECEDENCE = {StatementKind.BLOCK: 5, StatementKind.LAYER: 4, StatementKind.CONCAT: 3, StatementKind.REDUCTION: 3,
-               StatementKind.RESIDUAL: 2, StatementKind.SEQ: 1}
-
 
 class _TooBig(Exception):
     """The graph passed a limit; reported once, elaboration stops."""
@@ -162,12 +159,7 @@ class _Elaborator:
         return False
 
     def _record(self, path: str, kind: StatementKind) -> None:
-        """The kind of the statement at `path`; where two share a path (a block whose body is
-        one concat, a residual around an unlabelled concat) the outer call or the join wins
-        in this order: block, layer, concat, residual, seq."""
-        current = self.graph.statements.get(path)
-        if path and (current is None or _PRECEDENCE[kind] > _PRECEDENCE[current]):
-            self.graph.statements[path] = kind
+        self.graph.record(path, kind)
 
     def _check_unique(self, id_: str, span) -> bool:
         if id_ in self.graph:

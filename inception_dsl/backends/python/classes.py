@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from inception_dsl.backends.python.literals import py_literal
-from inception_dsl.backends.python.names import Namespace
+from inception_dsl.backends.python.names import Namespace, safe_text
 from inception_dsl.ops.base import Grid
 
-__all__ = ["Class", "Scope", "member_ref", "assign", "indent"]
+__all__ = ["Class", "Scope", "member_ref", "assign", "indent", "write_returns"]
 
 
 @dataclass
@@ -84,3 +84,35 @@ class Scope:
         if not self.lambda_var:
             self.lambda_var = self.init_ns.create("c")
         return self.lambda_var
+
+
+def write_returns(scope: Scope, outputs, labels, last_var: str, conditional: dict[str, str]) -> None:
+    """The network's return: its main output, and in training mode the auxiliary ones
+    (those a `when` switches off are left out of the tuple)."""
+    cls = scope.cls
+    if not outputs:
+        cls.forward.append(f"return {last_var}")
+        cls.forward_doc = "Returns the network's output."
+        return
+    main = labels[outputs[0][0]][0]
+    aux = [labels[name][0] for name, _ in outputs[1:]]
+    if not aux:
+        cls.forward.append(f"return {main}")
+        return
+    cls.returns_tensor = False
+    names = ", ".join(f"`{safe_text(n)}`" for n, _ in outputs[1:])
+    cls.forward_doc = (f"In eval mode returns the main output `{safe_text(outputs[0][0])}`; in training mode "
+                       f"the tuple (main, {names}) (auxiliary heads, as torchvision's Inception3).")
+    optional = {name: stmt for name, stmt in conditional.items() if name in {n for n, _ in outputs[1:]}}
+    if not optional:
+        cls.forward += ["if self.training:", f"    return {', '.join([main] + aux)}", f"return {main}"]
+        return
+    cls.forward_doc += " Heads switched off by their `when` are left out of the tuple."
+    collected = scope.forward_ns.create("outputs")
+    cls.forward += ["if self.training:", f"    {collected} = [{main}]"]
+    for (name, _), variable in zip(outputs[1:], aux):
+        if name in optional:
+            cls.forward += [f"    if {member_ref(optional[name])} is not None:", f"        {collected}.append({variable})"]
+        else:
+            cls.forward.append(f"    {collected}.append({variable})")
+    cls.forward += [f"    if len({collected}) > 1:", f"        return tuple({collected})", f"return {main}"]

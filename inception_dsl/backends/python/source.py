@@ -32,7 +32,7 @@ from inception_dsl.backends.python.layers import keeps_channels, layer_code
 from inception_dsl.backends.python.literals import py_literal
 from inception_dsl.backends.python.names import _plain, member_ref, RESERVED_ATTRIBUTES, Namespace, camel, safe_text
 from inception_dsl.backends.python.prelude import HEADER, prelude
-from inception_dsl.backends.python.classes import Class, Scope, assign, member_ref
+from inception_dsl.backends.python.classes import Class, Scope, assign, member_ref, write_returns
 from inception_dsl.backends.python.residual import ResidualWriter
 from inception_dsl.backends.python.model_api import Mark, write_model_api
 from inception_dsl.backends.python.splice import write_spliced
@@ -149,38 +149,9 @@ class _Generator:
         if len(scope.marks) == len(statements):  # not a single-compound body
             write_model_api(self, scope, definition, names, scope.marks, aux_only)
         conditional = {s.label: n for s, n in zip(statements, names) if s.label and s.condition is not None}
-        self._returns(scope, outputs, labels, last_var, conditional)
+        write_returns(scope, outputs, labels, last_var, conditional)
         self.classes.append(scope.cls)
         return scope.cls
-
-    def _returns(self, scope: Scope, outputs, labels, last_var: str, conditional: dict[str, str]) -> None:
-        cls = scope.cls
-        if not outputs:
-            cls.forward.append(f"return {last_var}")
-            cls.forward_doc = "Returns the network's output."
-            return
-        main = labels[outputs[0][0]][0]
-        aux = [labels[name][0] for name, _ in outputs[1:]]
-        if not aux:
-            cls.forward.append(f"return {main}")
-            return
-        cls.returns_tensor = False
-        names = ", ".join(f"`{safe_text(n)}`" for n, _ in outputs[1:])
-        cls.forward_doc = (f"In eval mode returns the main output `{safe_text(outputs[0][0])}`; in training mode "
-                           f"the tuple (main, {names}) (auxiliary heads, as torchvision's Inception3).")
-        optional = {name: stmt for name, stmt in conditional.items() if name in {n for n, _ in outputs[1:]}}
-        if not optional:
-            cls.forward += ["if self.training:", f"    return {', '.join([main] + aux)}", f"return {main}"]
-            return
-        cls.forward_doc += " Heads switched off by their `when` are left out of the tuple."
-        collected = scope.forward_ns.create("outputs")
-        cls.forward += ["if self.training:", f"    {collected} = [{main}]"]
-        for (name, _), variable in zip(outputs[1:], aux):
-            if name in optional:
-                cls.forward += [f"    if {member_ref(optional[name])} is not None:", f"        {collected}.append({variable})"]
-            else:
-                cls.forward.append(f"    {collected}.append({variable})")
-        cls.forward += [f"    if len({collected}) > 1:", f"        return tuple({collected})", f"return {main}"]
 
     def _doc(self, definition: ast.BlockDef, kind: str) -> str:
         lead = leading_comment(definition.span)
