@@ -28,7 +28,7 @@ from torch import nn
 
 from inception_dsl import api
 from inception_dsl.backends.diagram.compare import statement_of
-from inception_dsl.runtime.measure import prepare, resolve_device, synchronize, time_forward
+from inception_dsl.runtime.measure import prepare, resolve_device, synchronize
 
 __all__ = ["StageTime", "Profile", "profile", "profile_result"]
 
