@@ -89,7 +89,7 @@ register(
              grid=keep_grid),
     LayerDef(LayerSig("flatten", summary="(C, H, W) -> (C*H*W)"),
              elaborate=lambda b, bound: b.add("", Op.FLATTEN, {}) if b.unique() else None,
-             source=_flatten_source, keeps_channels=False, grid=keep_grid),
+             source=_flatten_source, keeps_channels=False, grid=keep_grid, head="flatten"),
     LayerDef(LayerSig("linear", ("out",), {"out": REQUIRED, "bias": True}, summary="fully connected layer",
                       example="linear(1000)"),
              elaborate=_linear_elaborate, source=_linear_source, keeps_channels=False),

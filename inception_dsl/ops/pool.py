@@ -199,8 +199,8 @@ register(
     LayerDef(LayerSig("global_avgpool", summary="average over the whole grid, keeping Cx1x1"),
              elaborate=lambda b, bound: b.add("", Op.ADAPTIVE_AVGPOOL, {"size": (1, 1)}) if b.unique() else None,
              source=lambda args, in_ch: args.code("nn.AdaptiveAvgPool2d(1)", in_ch),
-             grid=lambda call, env, grid, names, helpers: (1, 1)),
+             grid=lambda call, env, grid, names, helpers: (1, 1), head="pool"),
     LayerDef(LayerSig("adaptive_avgpool", ("size",), {"size": REQUIRED}, summary="average pooling to a fixed grid size",
                       example="adaptive_avgpool(4x4)"),
-             elaborate=_adaptive_elaborate, source=_adaptive_source, grid=_adaptive_grid),
+             elaborate=_adaptive_elaborate, source=_adaptive_source, grid=_adaptive_grid, head="pool"),
 )

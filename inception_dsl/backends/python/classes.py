@@ -4,12 +4,11 @@ names). No torch here."""
 
 from __future__ import annotations
 
-import keyword
 from dataclasses import dataclass, field
 from typing import Any
 
 from inception_dsl.backends.python.literals import py_literal
-from inception_dsl.backends.python.names import Namespace, safe_text
+from inception_dsl.backends.python.names import Namespace, _plain, member_ref, safe_text
 from inception_dsl.ops.base import Grid
 
 __all__ = ["Class", "Scope", "member_ref", "assign", "indent", "write_returns"]
@@ -40,17 +39,6 @@ class Class:
         for method in self.methods:
             lines += [""] + [indent(line, 4) for line in method]
         return "\n".join(lines) + "\n"
-
-
-def _plain(name: str) -> bool:
-    return name.isidentifier() and not keyword.iskeyword(name)
-
-
-def member_ref(name: str) -> str:
-    """`self.name`; a label that is a Python keyword (`class`) or a position (`3`, as
-    nn.Sequential names its children) stays the attribute name, since it is a
-    state_dict key, and is reached through getattr."""
-    return f"self.{name}" if _plain(name) else f'getattr(self, {py_literal(name)})'
 
 
 def assign(name: str, value: str, comment: str) -> str:

@@ -13,6 +13,7 @@ from inception_dsl.backends.python.exprs import Channels
 from inception_dsl.backends.python.literals import py_literal
 from inception_dsl.backends.python.names import member_ref
 from inception_dsl.ir import Op
+from inception_dsl.ops import LAYERS
 from inception_dsl.language import syntax as ast
 from inception_dsl.language.metadata import feature_taps, find_head, pretrained_cfg
 
@@ -65,8 +66,9 @@ def write_model_api(gen, scope, definition: ast.BlockDef, names: list, marks: li
     classifier = names[head.classifier] if head.classifier is not None else ""
     layer = {i: statements[i].op.name for i in range(head.start, head.classifier or head.start)
              if isinstance(statements[i].op, ast.Call)}
-    pool = next((names[i] for i, kind in layer.items() if kind in ("global_avgpool", "adaptive_avgpool")), "")
-    flatten = next((names[i] for i, kind in layer.items() if kind == "flatten"), "")
+    part = {i: LAYERS[word].head for i, word in layer.items() if word in LAYERS}  # asked of the op registry
+    pool = next((names[i] for i, role in part.items() if role == "pool"), "")
+    flatten = next((names[i] for i, role in part.items() if role == "flatten"), "")
     num_classes = _out_features(graph, classifier)
     head_start = names[head.start] if head.start < len(names) else None
     taps = feature_taps(graph, tuple(settings.get("feature_taps", ())), head_start)
