@@ -177,6 +177,7 @@ class _Elaborator:
             while id_ in graph:
                 id_ = f"{base}_{k}"
                 k += 1
+        inputs = self._distinct(id_, inputs, span, origin)
         graph.add(Node(id_, op, attrs, span, origin, self.stage), inputs)
         if len(graph) > self.limits.max_nodes:
             self.sink.emit(codes.LIMIT_EXCEEDED, f"the network expands to more than {self.limits.max_nodes} operations",
@@ -214,6 +215,32 @@ class _Elaborator:
                        help="pass the size the block needs as a parameter instead")
         return False
 
+    def _distinct(self, id_: str, inputs: list[str], span, origin) -> list[str]:
+        """The graph has one edge per (source, target): an input read twice by one node (an
+        empty residual body adds x to x; `concat { conv; {}; {} }` concatenates x twice)
+        reads its repeats through IDENTITY nodes, so the IR says exactly what runs."""
+        seen: set[str] = set()
+        distinct = []
+        for index, source in enumerate(inputs):
+            if source in seen:
+                alias = f"{id_}.in{index}"
+                self.graph.add(Node(alias, Op.IDENTITY, {}, span, origin, self.stage), [source])
+                source = alias
+            seen.add(source)
+            distinct.append(source)
+        return distinct
+
+    def _reserved(self, stmt: ast.Labeled, name: str | None) -> bool:
+        """A name that is one of nn.Module's own attributes (naming.reserved_name): E301
+        here, so that `check` refuses what the generated module could not hold."""
+        if not reserved_name(name):
+            return False
+        where = f"label `{name}`" if stmt.label == name else f"name `{name}` (the called block's name)"
+        self.sink.emit(codes.UNSUPPORTED, f"the {where} is reserved by torch.nn.Module", stmt.label_span or stmt.span,
+                       "cannot be a module attribute", help="give the statement another label (names starting "
+                       "with `_` and nn.Module's own attributes like `forward` or `training` are reserved)")
+        return True
+
     def _check_unique(self, id_: str, span) -> bool:
         if id_ in self.graph:
             self.sink.emit(codes.DUPLICATE_NAME, f"two layers are both named `{id_}`", span,
@@ -246,6 +273,8 @@ class _Elaborator:
                     outputs.extend((name, stmt.span) for name in stmt.names)
                 continue
         for stmt, name in zip(statements, names):
+            if self._reserved(stmt, name):
+                continue
             if name is not None:
                 if name in seen:
                     self.sink.emit(codes.DUPLICATE_NAME, f"two statements are both named `{name}`",
@@ -323,7 +352,11 @@ class _Elaborator:
                                "unknown label", help=did_you_mean(name, produced))
                 continue
             if produced[name] is None:
-                continue  # excluded by `when`, or failed
+                if index == 0 and not self.sink.has_errors:  # switched off by `when` (not failed)
+                    self.sink.emit(codes.UNKNOWN_SOURCE, f"the main output `{name}` is switched off by its `when`",
+                                   span, "this output produces nothing for these parameters",
+                                   help="a network needs its main output; only auxiliary outputs may be switched off")
+                continue  # an auxiliary head excluded by `when`, or a failed statement
             node = self._add("output" if index == 0 else f"output.{name}", Op.OUTPUT,
                              {"name": name, "aux": index > 0}, span, (), [produced[name]])
             if node:
@@ -416,13 +449,16 @@ class _Elaborator:
 
     def concat(self, op: ast.Concat, path, x, env, origin) -> str | None:
         names = statement_names(op.body, "concat", self.program.definitions)
-        branches = []
+        branches, refused = [], False
         for stmt, name in zip([s for s in op.body if isinstance(s, ast.Labeled)], names):
             if isinstance(stmt, ast.Labeled) and stmt.source is not None:
                 self.sink.emit(codes.MISPLACED, "`from` is not allowed on a concat branch", stmt.source_span,
                                "every branch reads the concat's input")
                 continue
             if not self._transparent_ok(stmt):
+                continue
+            if self._reserved(stmt, name):
+                refused = True
                 continue
             if not self._condition(stmt, env):
                 self._check_callees(stmt.op)
@@ -432,7 +468,8 @@ class _Elaborator:
             if not isinstance(stmt, ast.Labeled):
                 self.sink.emit(codes.MISPLACED, "`input`/`output` are not allowed inside a concat", stmt.span)
         if not branches:
-            self.sink.emit(codes.BAD_VALUE, "a concat needs at least one branch", op.span, "empty")
+            if not refused:
+                self.sink.emit(codes.BAD_VALUE, "a concat needs at least one branch", op.span, "empty")
             return None
         return self._add(_join(path, "cat"), Op.CONCAT, {"reduction": op.reduction, "fork": x}, op.span, origin, branches)
 
@@ -553,8 +590,8 @@ class _Elaborator:
         if name == "adaptive_avgpool":
             return add("", Op.ADAPTIVE_AVGPOOL, {"size": layers.pair(bound, "size", sink, "the output size")}, [x])
         if name == "bn":
-            eps = layers.number(bound, "eps", sink, 0.0, 1.0, "eps")
-            momentum = layers.number(bound, "momentum", sink, 0.0, 1.0, "momentum")
+            eps = layers.number(bound, "eps", sink, *layers.EPS_RANGE, "eps")
+            momentum = layers.number(bound, "momentum", sink, *layers.MOMENTUM_RANGE, "momentum")
             return add("", Op.BN, {"eps": eps, "momentum": momentum}, [x])
         if name == "act" or name in layers.ACTIVATIONS:
             kind = layers.activation(bound, "kind", sink) if name == "act" else name

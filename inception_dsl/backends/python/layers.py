@@ -214,8 +214,8 @@ def _build(call: ast.Call, bound, symbolic, in_ch: Channels, ctx: LayerContext, 
         return LayerCode(f"nn.AdaptiveAvgPool2d({arg('size', lambda: layers.pair(bound, 'size', sink, 'the output size'))})",
                          in_ch, helpers=helpers)
     if name == "bn":
-        eps = arg("eps", lambda: layers.number(bound, "eps", sink, 0.0, 1.0, "eps"))
-        momentum = arg("momentum", lambda: layers.number(bound, "momentum", sink, 0.0, 1.0, "momentum"))
+        eps = arg("eps", lambda: layers.number(bound, "eps", sink, *layers.EPS_RANGE, "eps"))
+        momentum = arg("momentum", lambda: layers.number(bound, "momentum", sink, *layers.MOMENTUM_RANGE, "momentum"))
         return LayerCode(f"nn.BatchNorm2d({src_in}, eps={eps}, momentum={momentum})", in_ch, helpers=helpers)
     if name == "act" or name in layers.ACTIVATIONS:
         if name == "act" and "kind" in symbolic:
