@@ -66,7 +66,7 @@ def test_proc_environ_is_never_echoed(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("INCEPTION_SECRET_TOKEN", "s3cr3t-value")
     assert main(["check", "/proc/self/environ"]) == 1
     err = capsys.readouterr().err
-    assert "s3cr3t-value" not in err and "E006" in err
+    assert "s3cr3t-value" not in err and "E109" in err  # read as the empty file its size says it is
 
 
 def test_a_file_larger_than_the_limit_is_refused(tmp_path, capsys):

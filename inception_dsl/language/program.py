@@ -65,8 +65,10 @@ def _nesting_depth(text: str) -> tuple[int, int]:
 def read_source(path: Path, display: str, sink: DiagnosticSink, span: Span | None, limits: Limits) -> SourceFile | None:
     """A spec file's text. Only a regular file is read (never a FIFO, a device or a
     directory, also through a symlink: fstat of what was opened), never more than
-    `limits.max_file_bytes` of it (counted while reading, so a file that grows cannot get
-    past), and only UTF-8 text without NUL bytes; a leading BOM is dropped."""
+    `limits.max_file_bytes` of it and never more than the size fstat reports (so a file
+    that grows while being read cannot get past the limit, and a pseudo-file that reports
+    size 0, like /proc/self/environ, reads as empty), and only UTF-8 text; a leading BOM is
+    dropped."""
     if span is None:  # the file named on the command line: anchor its errors at path:1:1
         span = Span(SourceFile(display, ""), 0, 0)
     here = "imported here" if span.source.text else ""
@@ -80,10 +82,6 @@ def read_source(path: Path, display: str, sink: DiagnosticSink, span: Span | Non
     except UnicodeDecodeError as error:
         sink.emit(codes.BAD_ENCODING, f"`{display}` is not UTF-8 text (byte {error.start} is {data[error.start]:#04x})",
                   span, here, help="save the file as UTF-8")
-        return None
-    if "\x00" in text:
-        sink.emit(codes.BAD_ENCODING, f"`{display}` is not text (a NUL byte at offset {text.index(chr(0))})", span, here,
-                  help="a spec is a UTF-8 text file")
         return None
     return SourceFile(display, text)
 
@@ -109,14 +107,10 @@ def _read_regular(path: Path, display: str, sink: DiagnosticSink, span: Span, li
             sink.emit(codes.FILE_TOO_LARGE, f"`{display}` is {info.st_size} bytes, over the limit of {limits.max_file_bytes}",
                       span, "imported here" if here else "", help="raise the limit with --max-file-bytes")
             return None
-        chunks, total = [], 0
-        while chunk := os.read(fd, min(1 << 20, limits.max_file_bytes + 1 - total)):
+        chunks, left = [], info.st_size
+        while left > 0 and (chunk := os.read(fd, min(1 << 20, left))):
             chunks.append(chunk)
-            total += len(chunk)
-            if total > limits.max_file_bytes:
-                sink.emit(codes.FILE_TOO_LARGE, f"`{display}` is larger than the limit of {limits.max_file_bytes} bytes",
-                          span, "imported here" if here else "", help="raise the limit with --max-file-bytes")
-                return None
+            left -= len(chunk)
         return b"".join(chunks)
     except OSError as error:
         sink.emit(codes.FILE_NOT_FOUND, f"cannot read `{display}`: {error.strerror or error}", span,
