@@ -16,6 +16,7 @@ from inception_dsl.language.diagnostics import DiagnosticSink, Label
 from inception_dsl.ir import CallSite, Graph, Node, Op, Stage
 from inception_dsl.language.limits import DEFAULT_LIMITS, Limits
 from inception_dsl.language.metadata import check_metadata
+from inception_dsl.language.name_check import check_names, report_duplicate, report_reserved
 from inception_dsl.language.naming import TRANSPARENT, TRANSPARENT_LABEL, instance_names, shortcut_name, statement_names
 from inception_dsl.language.program import Program
 from inception_dsl.passes.infer_shapes import infer_shapes
@@ -165,6 +166,7 @@ class _Elaborator:
         except _TooBig:
             return None
         check_metadata(self.program, definition, graph, self.sink)
+        check_names(self.program.definitions, definition, self.sink)  # also what `when` left out
         return None if self.failed and not self.sink.has_errors else graph
 
     # -- helpers
@@ -233,13 +235,7 @@ class _Elaborator:
     def _reserved(self, stmt: ast.Labeled, name: str | None) -> bool:
         """A name that is one of nn.Module's own attributes (naming.reserved_name): E301
         here, so that `check` refuses what the generated module could not hold."""
-        if not reserved_name(name):
-            return False
-        where = f"label `{name}`" if stmt.label == name else f"name `{name}` (the called block's name)"
-        self.sink.emit(codes.UNSUPPORTED, f"the {where} is reserved by torch.nn.Module", stmt.label_span or stmt.span,
-                       "cannot be a module attribute", help="give the statement another label (names starting "
-                       "with `_` and nn.Module's own attributes like `forward` or `training` are reserved)")
-        return True
+        return report_reserved(self.sink, stmt, name)
 
     def _check_unique(self, id_: str, span) -> bool:
         if id_ in self.graph:
@@ -277,10 +273,7 @@ class _Elaborator:
                 continue
             if name is not None:
                 if name in seen:
-                    self.sink.emit(codes.DUPLICATE_NAME, f"two statements are both named `{name}`",
-                                   stmt.label_span or stmt.span, "second use of this name",
-                                   secondary=[Label(seen[name].label_span or seen[name].span, "first used here", False)],
-                                   help="give one of them a distinct label (`name: ...`)")
+                    report_duplicate(self.sink, stmt, name, seen[name])
                     continue
                 seen[name] = stmt
             if not self._transparent_ok(stmt):
