@@ -136,7 +136,7 @@ def _run_diff(args, fmt: str, dot_program: str | None) -> int:
     view = View(expand=frozenset(args.expand) - {"none"}, depth=args.depth, fold=not args.no_fold)
     source = side_by_side(a.graph, b.graph, statuses_a, statuses_b, view=view,
                           title_a=f"A: {args.spec} ({a.graph.name})", title_b=f"B: {args.diff} ({b.graph.name})")
-    return _write(args.output, fmt, source, dot_program)
+    return _write(args.output, fmt, source, dot_program, input_files(a, args.spec) + input_files(b, args.diff))
 
 
 def _heat_fill(args, result: api.Result, view: View):
