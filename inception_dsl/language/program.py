@@ -147,7 +147,7 @@ def load_program(
         main = SourceFile(display, text)
     else:
         main = read_source(Path(display), display, sink, None, limits)
-    program = Program(main, root=_key(limits.import_root or str(Path(display).parent)))
+    program = Program(main, root=_key(limits.import_root or project_root(Path(display).parent)))
     if main is None:
         return program
     _load_file(program, main, Path(display).parent, sink, limits, stack=[], cache=cache, overlay=overlay)
@@ -204,6 +204,16 @@ def _load_file(program: Program, source: SourceFile, directory: Path, sink: Diag
 def file_key(path: str) -> str:
     """How files are told apart (imports, cycles, `overlay`): the resolved path."""
     return _key(path)
+
+
+def project_root(directory: Path) -> str:
+    """The import root by default: the nearest directory at or above the spec's that holds a
+    `pyproject.toml` or `.git` (the project), else the spec's own directory."""
+    start = Path(_key(str(directory)))
+    for folder in (start, *start.parents):
+        if (folder / "pyproject.toml").is_file() or (folder / ".git").exists():
+            return str(folder)
+    return str(start)
 
 
 def _import_target(program: Program, directory: Path, item: ast.Import, sink: DiagnosticSink) -> Path | None:
