@@ -69,7 +69,7 @@ def test_dash_is_stdout_for_text_outputs_and_refused_for_binary(tmp_path, capsys
     assert main(["compile", str(spec), "-o", "-"]) == 0
     out = capsys.readouterr().out
     compile(out, "<stdout>", "exec")
-    assert "class N(nn.Module)" in out
+    assert "class N(" in out
     assert main(["lint", str(spec), "--output", "-"]) == 0
     assert "no findings" in capsys.readouterr().out
     for argv in (["export", str(spec), "--onnx", "-"], ["render", str(spec), "-o", "-"]):
