@@ -12,7 +12,8 @@ from inception_dsl.language.fmt import fmt, format_module
 from inception_dsl.language.parse import parse
 from inception_dsl.language.source import SourceFile
 
-NAMES = st.sampled_from(["a", "b", "k", "conv", "width", "mixed_5b", "branch0", "relu", "true", "_x1"])
+NAMES = st.sampled_from(["a", "b", "k", "conv", "width", "mixed_5b", "branch0", "relu", "true", "_x1",
+                         "x1", "x42", "x0"])  # names that read like a repetition `x4` (issue 13, family 9)
 SIZES = st.integers(min_value=1, max_value=9)
 
 atoms = st.one_of(

@@ -95,10 +95,10 @@ def to_summary(graph: Graph, *, depth: int = 0, batch: int = 1, dtype: str = "fl
         stage = node.stage if node.stage in kinds else ("input" if node.op is Op.INPUT else node.stage)
         keys = [(stage, 0)]
         if depth > 0 and stage in kinds:
-            for level in range(1, depth + 1):
-                key = _row_key(_module_path(node), stage, level)
-                if key[1] == level:
-                    keys.append(key)
+            path = _module_path(node)
+            levels = len(path[len(stage) + 1:].split(".")) if path.startswith(stage + ".") else 0
+            for level in range(1, min(depth, levels) + 1):  # never more levels than the path has
+                keys.append(_row_key(path, stage, level))
         for key, level in keys:
             row = rows.get(key)
             if row is None:

@@ -48,10 +48,11 @@ def run(args) -> int:
     status = 0
     documents = []
     sarif = args.format == "sarif"  # one SARIF log for all specs, on stdout
+    single = args.format in ("sarif", "json")  # one document for all specs, not one per spec
     collected = []
     for spec in args.specs:
         result = analyze_args(args, spec)
-        if sarif:
+        if single:
             collected.extend(result.diagnostics)
         else:
             report(result, args)
@@ -89,6 +90,8 @@ def run(args) -> int:
         out.write(f"  {_counts(graph)}\n")
     if sarif:
         write_diagnostics(collected, sys.stdout, "sarif")
+    elif single and (collected or status):
+        write_diagnostics(collected, sys.stderr, "json")
     if documents:
         json.dump(documents if len(documents) > 1 else documents[0], sys.stdout, indent=2)
         sys.stdout.write("\n")

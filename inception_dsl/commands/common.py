@@ -16,7 +16,7 @@ from inception_dsl.commands.report import FORMATS, write_diagnostics
 from inception_dsl.language.values import Symbol
 
 __all__ = ["add_spec_options", "add_param_options", "params_from", "analyze_args", "parse_dims", "write_atomic",
-           "fail", "report"]
+           "write_output", "OutputRefused", "output_problem", "input_files", "bounded_int", "fail", "report"]
 
 
 def parse_dims(text: str) -> tuple[int, ...]:
@@ -122,10 +122,69 @@ def fail(message: str, code: int = 2) -> int:
     return code
 
 
+def bounded_int(low: int, high: int, what: str):
+    """An argparse type: an integer in [low, high] (a seed beyond 2**64 or an opset of
+    999 is a usage error, not a traceback from deep inside torch)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be an integer, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{what} must be between {low} and {high}, got {text}")
+        return value
+
+    return parse
+
+
+class OutputRefused(ValueError):
+    """An output path that must not be written (one of the inputs; `-` for binary data)."""
+
+
+def input_files(result: api.Result | None, *paths: str | Path) -> list[str]:
+    """The files a command read: the given paths and, with a result, every spec it parsed."""
+    found = [str(p) for p in paths if p is not None]
+    if result is not None:
+        found += [name for name in result.program.files if not name.startswith("<")]
+    return found
+
+
+def output_problem(path: str | Path, inputs) -> str | None:
+    """Why `path` must not be written, or None: it is one of `inputs` (compared after
+    resolving symlinks, and by inode where both exist)."""
+    target = os.path.realpath(path)
+    for name in inputs:
+        same = os.path.realpath(name) == target
+        try:
+            same = same or os.path.samefile(name, path)
+        except OSError:
+            pass
+        if same:
+            return f"the output `{path}` is the input `{name}`; write somewhere else"
+    return None
+
+
+def write_output(path: str | Path, data: str | bytes, inputs=()) -> None:
+    """Write a command's output: `-` is stdout for text (binary output refuses it), a path
+    that is one of the inputs is refused, anything else is written atomically.
+    Raises OutputRefused or OSError."""
+    if str(path) == "-":
+        if isinstance(data, bytes):
+            raise OutputRefused("this output is binary: `-o -` (stdout) is only for text formats; name a file")
+        sys.stdout.write(data)
+        sys.stdout.flush()
+        return
+    problem = output_problem(path, inputs)
+    if problem:
+        raise OutputRefused(problem)
+    write_atomic(path, data)
+
+
 def write_atomic(path: str | Path, data: str | bytes) -> None:
     """Write through a temporary file in the same directory, then rename: an error or an
-    interrupt never leaves a half-written or clobbered file. Raises OSError."""
-    path = Path(path)
+    interrupt never leaves a half-written or clobbered file. A symlink is written
+    through (its target is replaced and the link kept), as open() would. Raises OSError."""
+    path = Path(os.path.realpath(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     mode = "wb" if isinstance(data, bytes) else "w"
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

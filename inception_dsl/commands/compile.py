@@ -10,7 +10,8 @@ from inception_dsl.backends.python.exprs import CodegenError
 from inception_dsl.backends.python.source import network_class_name, to_python
 from inception_dsl.passes.budget import total_params
 from inception_dsl.commands.report import write_diagnostics
-from inception_dsl.commands.common import add_spec_options, analyze_args, fail, report, write_atomic
+from inception_dsl.commands.common import (OutputRefused, add_spec_options, analyze_args, fail, input_files, report,
+                                           write_output)
 
 __all__ = ["add_parser", "run"]
 
@@ -45,8 +46,11 @@ def run(args) -> int:
         return 1
     output = Path(args.output) if args.output else Path("build") / f"{result.graph.name}.py"
     try:
-        write_atomic(output, source)
+        write_output(output, source, input_files(result, args.spec))
+    except OutputRefused as error:
+        return fail(str(error))
     except OSError as error:
         return fail(f"cannot write {output}: {error.strerror or error}")
-    print(f"wrote {output}: class {class_name}, {total_params(result.graph):,} parameters")
+    if str(output) != "-":
+        print(f"wrote {output}: class {class_name}, {total_params(result.graph):,} parameters")
     return 0

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import re
 from pathlib import Path
 
-from inception_dsl.commands.common import add_spec_options, analyze_args, fail, report, write_atomic
+from inception_dsl.commands.common import (OutputRefused, add_spec_options, analyze_args, fail, input_files, report,
+                                           write_output)
 
 __all__ = ["add_parser", "run"]
 
@@ -49,7 +51,8 @@ def _source(text: str) -> str:
 def run(args) -> int:
     weights = Path(args.weights)
     if not weights.is_file():
-        return fail(f"cannot read `{args.weights}`: no such file")
+        why = "not a regular file" if os.path.exists(weights) else "no such file"
+        return fail(f"cannot read `{args.weights}`: {why}")
     result = analyze_args(args)
     report(result, args)
     if not result.ok:
@@ -78,7 +81,9 @@ def run(args) -> int:
     buffer = io.BytesIO()
     torch.save(model.state_dict(), buffer)
     try:
-        write_atomic(args.output, buffer.getvalue())
+        write_output(args.output, buffer.getvalue(), input_files(result, args.spec, args.weights))
+    except OutputRefused as error:
+        return fail(str(error))
     except OSError as error:
         return fail(f"cannot write `{args.output}`: {error.strerror or error}")
     print(f"{args.output}: {len(converted)} tensors from {args.source}")

@@ -9,9 +9,12 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from inception_dsl.commands.common import add_spec_options, analyze_args, fail, report, write_atomic
+from inception_dsl.commands.common import (OutputRefused, add_spec_options, analyze_args, bounded_int, fail, input_files,
+                                           output_problem, report, write_output)
 
-__all__ = ["add_parser", "run", "export_onnx"]
+__all__ = ["add_parser", "run", "export_onnx", "MIN_OPSET", "MAX_OPSET"]
+
+MIN_OPSET, MAX_OPSET = 9, 23  # what torch's exporters accept; the written model is checked to carry the asked one
 
 
 def add_parser(subparsers) -> None:
@@ -19,8 +22,10 @@ def add_parser(subparsers) -> None:
                                    description="Build the network (eval mode, random weights) and export it to ONNX.")
     add_spec_options(parser)
     parser.add_argument("--onnx", required=True, metavar="OUT.onnx", help="the ONNX file to write")
-    parser.add_argument("--opset", type=int, default=18, help="ONNX opset version (default 18)")
-    parser.add_argument("--seed", type=int, default=0, help="weight initialization seed (default 0)")
+    parser.add_argument("--opset", type=bounded_int(MIN_OPSET, MAX_OPSET, "--opset"), default=18,
+                        help=f"ONNX opset version, {MIN_OPSET} to {MAX_OPSET} (default 18)")
+    parser.add_argument("--seed", type=bounded_int(0, 2**64 - 1, "--seed"), default=0,
+                        help="weight initialization seed, 0 to 2**64-1 (default 0)")
     parser.set_defaults(run=run)
 
 
@@ -46,6 +51,9 @@ def export_onnx(model, example, opset: int) -> bytes:
         else:
             raise RuntimeError("; ".join(errors))
         proto = onnx.load(str(target), load_external_data=True)
+    written = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None)
+    if written != opset:
+        raise RuntimeError(f"the exporter wrote opset {written}, not the requested {opset}")
     onnx.checker.check_model(proto, full_check=True)
     buffer = io.BytesIO()
     onnx.save_model(proto, buffer)
@@ -53,6 +61,10 @@ def export_onnx(model, example, opset: int) -> bytes:
 
 
 def run(args) -> int:
+    problem = output_problem(args.onnx, [args.spec]) or (
+        "ONNX is binary: `--onnx -` (stdout) is refused; name a file" if args.onnx == "-" else None)
+    if problem:  # before minutes of exporting
+        return fail(problem)
     result = analyze_args(args)
     report(result, args)
     if not result.ok:
@@ -73,7 +85,9 @@ def run(args) -> int:
     except Exception as error:  # noqa: BLE001 - exporter failures are reported in one line
         return fail(f"ONNX export failed: {error}")
     try:
-        write_atomic(args.onnx, data)
+        write_output(args.onnx, data, input_files(result, args.spec))
+    except OutputRefused as error:
+        return fail(str(error))
     except OSError as error:
         return fail(f"cannot write {args.onnx}: {error.strerror or error}")
     print(f"wrote {args.onnx}: network {result.graph.name}, input 1x{'x'.join(map(str, result.graph.input_node.shape))}, "

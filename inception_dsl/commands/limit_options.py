@@ -51,6 +51,7 @@ LIMIT_OPTIONS: dict[str, tuple[str, object, str]] = {
     "max_activation_bytes": ("--max-activation-memory", parse_bytes,
                              "refuse networks whose float32 activations for one sample need more memory"),
     "max_yaml_bytes": ("--max-yaml-bytes", parse_bytes, "refuse parameter and grid files (YAML) larger than this"),
+    "import_root": ("--import-root", str, "imports must resolve inside this directory"),
 }
 
 assert set(LIMIT_OPTIONS) == {f.name for f in fields(Limits)}, "every limit needs a command-line option"
@@ -60,6 +61,10 @@ def add_limit_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("resource limits (docs/limits.md)")
     for name, (option, parse, text) in LIMIT_OPTIONS.items():
         default = getattr(DEFAULT_LIMITS, name)
+        if default is None:  # --import-root
+            group.add_argument(option, dest=name, type=parse, default=None, metavar="DIR",
+                               help=f"{text} (default: the directory of the spec named on the command line)")
+            continue
         group.add_argument(option, dest=name, type=parse, default=default, metavar="N",
                            help=f"{text} (default {default:,})")
 

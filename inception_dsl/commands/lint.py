@@ -15,7 +15,7 @@ from inception_dsl.language.diagnostics import Diagnostic
 from inception_dsl.lint.config import ConfigError, LintConfig, check_patterns, find_config, load_config
 from inception_dsl.lint.linter import lint_spec, spec_files
 from inception_dsl.commands.report import write_diagnostics
-from inception_dsl.commands.common import add_spec_options, fail, limits_from, params_from, write_atomic
+from inception_dsl.commands.common import OutputRefused, add_spec_options, fail, limits_from, params_from, write_output
 
 __all__ = ["add_parser", "run"]
 
@@ -75,12 +75,25 @@ def run(args) -> int:
         buffer.write(f"no findings in {len(files)} file{'s' if len(files) != 1 else ''}\n")
     try:
         if args.output:
-            write_atomic(args.output, buffer.getvalue())
+            write_output(args.output, buffer.getvalue(), _read_files(files, limits_from(args)))
         else:
             sys.stdout.write(buffer.getvalue())
+    except OutputRefused as error:
+        return fail(str(error))
     except OSError as error:
         return fail(f"cannot write {args.output}: {error.strerror or error}")
     return _exit_status(diagnostics, args.error_on_warning)
+
+
+def _read_files(specs: list[str], limits) -> list[str]:
+    """The specs and every file they import (an --output among them would be refused)."""
+    from inception_dsl.language.diagnostics import DiagnosticSink
+    from inception_dsl.language.program import load_program
+
+    found = list(specs)
+    for spec in specs:
+        found += [name for name in load_program(spec, DiagnosticSink(), limits=limits).files if not name.startswith("<")]
+    return found
 
 
 def _where(diagnostic: Diagnostic) -> tuple:

@@ -12,7 +12,8 @@ import sys
 from dataclasses import asdict
 
 from inception_dsl.backends.diagram.bars import bar_chart
-from inception_dsl.commands.common import add_param_options, analyze_args, fail, parse_dims, whole_number, write_atomic
+from inception_dsl.commands.common import (OutputRefused, add_param_options, analyze_args, fail, input_files, parse_dims,
+                                           whole_number, write_output)
 from inception_dsl.commands.limit_options import add_limit_options
 from inception_dsl.commands.report import FORMATS as DIAGNOSTIC_FORMATS
 from inception_dsl.commands.report import write_diagnostics
@@ -67,7 +68,9 @@ def run(args) -> int:
         return fail(str(error))
     if args.chart:
         try:
-            write_atomic(args.chart, chart(measured))
+            write_output(args.chart, chart(measured), input_files(result, args.spec))
+        except OutputRefused as error:
+            return fail(str(error))
         except OSError as error:
             return fail(f"cannot write `{args.chart}`: {error.strerror or error}")
     sys.stdout.write(format_json(measured) if args.format == "json" else format_table(measured))

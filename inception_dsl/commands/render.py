@@ -21,9 +21,8 @@ from inception_dsl.backends.diagram.drawing import View, scope_names
 from inception_dsl.language.diagnostics import DiagnosticSink
 from inception_dsl.language.program import load_program
 from inception_dsl.language.values import did_you_mean
-from inception_dsl.commands.common import (add_spec_options, analyze_args, fail, limits_from, params_from, parse_dims,
-                                          parse_param,
-                                          report, write_atomic)
+from inception_dsl.commands.common import (OutputRefused, add_spec_options, analyze_args, fail, input_files, limits_from,
+                                           params_from, parse_dims, parse_param, report, write_output)
 
 __all__ = ["add_parser", "run", "block_view", "FORMATS"]
 
@@ -109,7 +108,7 @@ def run(args) -> int:
         if isinstance(fill, int):
             return fill
     source = to_dot(result.graph, view, title=title or result.graph.name, fill=fill)
-    return _write(args.output, fmt, source, dot_program)
+    return _write(args.output, fmt, source, dot_program, input_files(result, args.spec))
 
 
 def _conflicting_options(args) -> str | None:
@@ -137,7 +136,7 @@ def _run_diff(args, fmt: str, dot_program: str | None) -> int:
     view = View(expand=frozenset(args.expand) - {"none"}, depth=args.depth, fold=not args.no_fold)
     source = side_by_side(a.graph, b.graph, statuses_a, statuses_b, view=view,
                           title_a=f"A: {args.spec} ({a.graph.name})", title_b=f"B: {args.diff} ({b.graph.name})")
-    return _write(args.output, fmt, source, dot_program)
+    return _write(args.output, fmt, source, dot_program, input_files(a, args.spec) + input_files(b, args.diff))
 
 
 def _heat_fill(args, result: api.Result, view: View):
@@ -174,7 +173,7 @@ def _unknown_expand_names(graph, names: frozenset[str]) -> str | None:
     return None
 
 
-def _write(output: str, fmt: str, source: str, dot_program: str | None) -> int:
+def _write(output: str, fmt: str, source: str, dot_program: str | None, inputs: list[str]) -> int:
     if fmt == "dot":
         data: str | bytes = source
     else:
@@ -188,7 +187,9 @@ def _write(output: str, fmt: str, source: str, dot_program: str | None) -> int:
             return fail(f"Graphviz failed: {message[-1] if message else f'exit status {done.returncode}'}")
         data = done.stdout
     try:
-        write_atomic(output, data)
+        write_output(output, data, inputs)
+    except OutputRefused as error:
+        return fail(str(error))
     except OSError as error:
         return fail(f"cannot write `{output}`: {error.strerror or error}")
     return 0

@@ -54,6 +54,8 @@ BAD_ENCODING = _code("E006", "bad-encoding", "a spec file is not valid UTF-8 tex
 IMPORT_TOO_DEEP = _code("E007", "import-too-deep", "imports nest deeper than the limit")
 LABEL_WITHOUT_COLON = _code("E008", "label-without-colon", "a bare name is followed by `{`: labels need their colon")
 RESERVED_NAME = _code("E009", "reserved-name", "a block, call or parameter is named `and`, `or`, `not`, `if` or `else`")
+IMPORT_OUTSIDE_ROOT = _code("E010", "import-outside-root",
+                            "an import is absolute or leaves the project root (the top-level spec's directory)")
 
 # -- E1xx: names, arguments, elaboration ----------------------------------------------
 UNKNOWN_NAME = _code("E101", "unknown-name", "a name is neither a parameter nor a known value")

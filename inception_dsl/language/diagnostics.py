@@ -135,7 +135,14 @@ def _shown(char: str) -> str:
         return " " * TAB_WIDTH
     if ord(char) < 0x20 or ord(char) == 0x7F:
         return chr(0x2400 + ord(char)) if ord(char) < 0x20 else "\u2421"
+    if ord(char) >= 0x80 and unicodedata.category(char) in _INVISIBLE:
+        return f"<U+{ord(char):04X}>"  # C1 controls (U+009B is CSI), bidi overrides (U+202E), separators
     return char
+
+
+# categories never printed as themselves: controls, format characters (bidi overrides,
+# zero-width), surrogates, private use, unassigned, line and paragraph separators
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
 def _width(text: str) -> int:

@@ -17,6 +17,7 @@ from inception_dsl.language import syntax as ast
 from inception_dsl.language.diagnostics import DiagnosticSink, Label
 from inception_dsl.language.limits import DEFAULT_LIMITS, Limits
 from inception_dsl.language.metadata import check_metadata
+from inception_dsl.language.name_check import check_names, report_duplicate, report_reserved
 from inception_dsl.language.naming import TRANSPARENT, TRANSPARENT_LABEL, instance_names, shortcut_name, statement_names
 from inception_dsl.language.binding import bind_params, builtins_of, missing_colon, missing_space, reads_builtins
 from inception_dsl.language.program import Program
@@ -108,6 +109,7 @@ class _Elaborator:
         except _TooBig:
             return None
         check_metadata(self.program, definition, graph, self.sink)
+        check_names(self.program.definitions, definition, self.sink)  # also what `when` left out
         return None if self.failed and not self.sink.has_errors else graph
 
     # -- helpers
@@ -121,6 +123,7 @@ class _Elaborator:
             while id_ in graph:
                 id_ = f"{base}_{k}"
                 k += 1
+        inputs = self._distinct(id_, inputs, span, origin, statement)
         graph.add(Node(id_, op, attrs, span, origin, self.stage, statement=statement, role=role), inputs)
         if len(graph) > self.limits.max_nodes:
             self.sink.emit(codes.LIMIT_EXCEEDED, f"the network expands to more than {self.limits.max_nodes} operations",
@@ -160,6 +163,26 @@ class _Elaborator:
 
     def _record(self, path: str, kind: StatementKind) -> None:
         self.graph.record(path, kind)
+    def _distinct(self, id_: str, inputs: list[str], span, origin, statement: str) -> list[str]:
+        """The graph has one edge per (source, target): an input read twice by one node (an
+        empty residual body adds x to x; `concat { conv; {}; {} }` concatenates x twice)
+        reads its repeats through IDENTITY nodes, so the IR says exactly what runs."""
+        seen: set[str] = set()
+        distinct = []
+        for index, source in enumerate(inputs):
+            if source in seen:
+                alias = f"{id_}.in{index}"
+                self.graph.add(Node(alias, Op.IDENTITY, {}, span, origin, self.stage, statement=statement,
+                                    role=Role.JOIN), [source])
+                source = alias
+            seen.add(source)
+            distinct.append(source)
+        return distinct
+
+    def _reserved(self, stmt: ast.Labeled, name: str | None) -> bool:
+        """A name that is one of nn.Module's own attributes (naming.reserved_name): E301
+        here, so that `check` refuses what the generated module could not hold."""
+        return report_reserved(self.sink, stmt, name)
 
     def _check_unique(self, id_: str, span) -> bool:
         if id_ in self.graph:
@@ -193,12 +216,11 @@ class _Elaborator:
                     outputs.extend((name, stmt.span) for name in stmt.names)
                 continue
         for stmt, name in zip(statements, names):
+            if self._reserved(stmt, name):
+                continue
             if name is not None:
                 if name in seen:
-                    self.sink.emit(codes.DUPLICATE_NAME, f"two statements are both named `{name}`",
-                                   stmt.label_span or stmt.span, "second use of this name",
-                                   secondary=[Label(seen[name].label_span or seen[name].span, "first used here", False)],
-                                   help="give one of them a distinct label (`name: ...`)")
+                    report_duplicate(self.sink, stmt, name, seen[name])
                     continue
                 seen[name] = stmt
             if not self._transparent_ok(stmt):
@@ -271,7 +293,11 @@ class _Elaborator:
                                "unknown label", help=did_you_mean(name, produced))
                 continue
             if produced[name] is None:
-                continue  # excluded by `when`, or failed
+                if index == 0 and not self.sink.has_errors:  # switched off by `when` (not failed)
+                    self.sink.emit(codes.UNKNOWN_SOURCE, f"the main output `{name}` is switched off by its `when`",
+                                   span, "this output produces nothing for these parameters",
+                                   help="a network needs its main output; only auxiliary outputs may be switched off")
+                continue  # an auxiliary head excluded by `when`, or a failed statement
             node = self._add("output" if index == 0 else f"output.{name}", Op.OUTPUT,
                              {"name": name, "aux": index > 0}, span, (), [produced[name]], role=Role.OUTPUT)
             if node:
@@ -365,13 +391,16 @@ class _Elaborator:
 
     def concat(self, op: ast.Concat, path, x, env, origin) -> str | None:
         names = statement_names(op.body, "concat", self.program.definitions)
-        branches = []
+        branches, refused = [], False
         for stmt, name in zip([s for s in op.body if isinstance(s, ast.Labeled)], names):
             if isinstance(stmt, ast.Labeled) and stmt.source is not None:
                 self.sink.emit(codes.MISPLACED, "`from` is not allowed on a concat branch", stmt.source_span,
                                "every branch reads the concat's input")
                 continue
             if not self._transparent_ok(stmt):
+                continue
+            if self._reserved(stmt, name):
+                refused = True
                 continue
             if not self._condition(stmt, env):
                 self._check_callees(stmt.op)
@@ -381,7 +410,8 @@ class _Elaborator:
             if not isinstance(stmt, ast.Labeled):
                 self.sink.emit(codes.MISPLACED, "`input`/`output` are not allowed inside a concat", stmt.span)
         if not branches:
-            self.sink.emit(codes.BAD_VALUE, "a concat needs at least one branch", op.span, "empty")
+            if not refused:
+                self.sink.emit(codes.BAD_VALUE, "a concat needs at least one branch", op.span, "empty")
             return None
         self._record(path, StatementKind.REDUCTION if op.reduction else StatementKind.CONCAT)
         return self._add(_join(path, "cat"), Op.CONCAT, {"reduction": op.reduction, "fork": x}, op.span, origin,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -185,10 +186,30 @@ def _head(stmt: ast.Labeled) -> str:
     return "" if stmt.label is None else f"{stmt.label}: "
 
 
+_REPEAT_LIKE = re.compile(r"x[0-9]+\Z")
+
+
+def _first_name(stmt: ast.Stmt | None) -> str | None:
+    """The name a statement's text starts with (its label, or the block it calls)."""
+    if not isinstance(stmt, ast.Labeled):
+        return None
+    if stmt.label is not None:
+        return stmt.label
+    return stmt.op.name if isinstance(stmt.op, ast.Call) else None
+
+
 def _needs_separator(stmt: ast.Stmt, following: ast.Stmt | None) -> bool:
-    """`flatten` then `{ ... }` would read back as the named sequence `flatten { ... }`."""
+    """Whether `;` must end `stmt` so that the text reads back the same: `flatten` then
+    `{ ... }` would read as the named sequence `flatten { ... }`, and any statement then one
+    that starts with a name like `x1` (`x1: conv(8)`, a block called `x2`) would read as the
+    repetition `stmt x1`."""
+    if not isinstance(stmt, ast.Labeled):
+        return False
+    name = _first_name(following)
+    if name is not None and _REPEAT_LIKE.match(name):
+        return True
     return (
-        isinstance(stmt, ast.Labeled) and isinstance(stmt.op, ast.Call) and not stmt.op.has_parens
+        isinstance(stmt.op, ast.Call) and not stmt.op.has_parens
         and stmt.repeat is None and stmt.source is None and stmt.condition is None
         and isinstance(following, ast.Labeled) and following.label is None and isinstance(following.op, ast.Seq)
     )
@@ -238,17 +259,18 @@ class _Formatter:
         one_line = inline(stmt) if branch else None
         if (one_line is not None and len(INDENT * depth + one_line) <= LINE_WIDTH
                 and not printer.has_comment_inside(stmt.span, self.comment_offsets)):
-            printer.emit(depth, one_line, anchor)
+            printer.emit(depth, one_line + separator, anchor)
             return
+        suffix = _suffix(stmt) + separator
         if isinstance(op, ast.Residual):
             opener = _head(stmt) + "residual" + (f"({_args(op.args)})" if op.args else "")
-            self.block(opener, op.body, depth, anchor, False, None if op.shortcut is not None else _suffix(stmt))
+            self.block(opener, op.body, depth, anchor, False, None if op.shortcut is not None else suffix)
             if op.shortcut is not None:
-                self.block("} shortcut", op.shortcut, depth, self.closing(op.body), False, _suffix(stmt), kind="close")
+                self.block("} shortcut", op.shortcut, depth, self.closing(op.body), False, suffix, kind="close")
             return
         keyword = "" if isinstance(op, ast.Seq) else ("reduction" if op.reduction else "concat")
         opener = (_head(stmt) + keyword).rstrip()
-        self.block(opener, op.body, depth, anchor, isinstance(op, ast.Concat), _suffix(stmt), construct=op.span)
+        self.block(opener, op.body, depth, anchor, isinstance(op, ast.Concat), suffix, construct=op.span)
 
     def closing(self, body: tuple[ast.Stmt, ...]) -> int | None:
         return self.printer.closing_line(body[-1].span) if body else None

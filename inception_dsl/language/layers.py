@@ -33,6 +33,12 @@ SETTINGS: dict[str, Any] = {
 
 Settle = Callable[[dict, Mapping[str, Any], ast.Call], None]
 
+# BatchNorm's eps must be positive (eps = 0 divides by a zero variance) and its momentum a
+# fraction; `set bn_eps` / `set bn_momentum` and `bn(eps=, momentum=)` are held to the same ranges
+EPS_RANGE = (1e-12, 1.0)
+MOMENTUM_RANGE = (0.0, 1.0)
+SETTING_RANGES = {"bn_eps": EPS_RANGE, "bn_momentum": MOMENTUM_RANGE}
+
 
 @dataclass(frozen=True)
 class LayerSig:
@@ -148,11 +154,12 @@ def _unknown_name(bound: Bound, name: str, sink: DiagnosticSink) -> None:
 def positive_int(bound: Bound, name: str, sink: DiagnosticSink, what: str, minimum: int = 1) -> int:
     _unknown_name(bound, name, sink)
     value = bound[name]
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
+        # a float is refused even when whole (8.0): the generated module would hand torch a float
         code = codes.BAD_VALUE if isinstance(value, float) else codes.BAD_ARG_TYPE
-        sink.emit(code, f"{what} must be an integer, not {describe(value)}", bound.span(name), f"{describe(value)}")
+        sink.emit(code, f"{what} must be an integer, not {describe(value)}", bound.span(name), f"{describe(value)}",
+                  help=f"write `{int(value)}`" if isinstance(value, float) and value.is_integer() else
+                  ("`//` divides to an integer" if isinstance(value, float) else None))
         raise EvalError()
     if value < minimum:
         sink.emit(codes.BAD_VALUE, f"{what} must be at least {minimum}, got {value}", bound.span(name), f"{value}")
@@ -171,9 +178,7 @@ def pair(bound: Bound, name: str, sink: DiagnosticSink, what: str, minimum: int 
         raise EvalError()
     result = []
     for item in value:
-        if isinstance(item, float) and item.is_integer():
-            item = int(item)
-        if isinstance(item, bool) or not isinstance(item, int):
+        if isinstance(item, bool) or not isinstance(item, int):  # 3.0 too: torch needs ints
             sink.emit(codes.BAD_VALUE, f"{what} must be whole numbers, not {describe(item)}", bound.span(name), "not an integer")
             raise EvalError()
         if item < minimum:

@@ -24,26 +24,58 @@ that a spec written with the reference's labels has the reference's state_dict k
   up-projection, as in timm) when it is the body's only one;
 - a residual's `shortcut { g }` is the module `shortcut` (a sequence), unless `g` is one
   labelled statement, which is then named by its label beside the body's parts
-  (torchvision's `downsample`)."""
+  (torchvision's `downsample`).
+
+A name is an nn.Module attribute (or an nn.Sequential child), so it may not be one of
+torch.nn.Module's own attributes (`forward`, `training`, `_apply`, `register_forward_hook`,
+`type`, ...): `reserved_name` says which, and elaborate.py refuses them with a located E301
+(docs/backend.md). Rejected rather than mangled: a mangled attribute would change the
+state_dict keys, which are the names themselves."""
 
 from __future__ import annotations
 
 from inception_dsl.language import syntax as ast
 
 __all__ = ["TRANSPARENT", "TRANSPARENT_LABEL", "statement_names", "is_single_compound", "is_positional",
-           "is_spliced", "literal_count", "instance_names", "shortcut_name"]
+           "is_spliced", "literal_count", "instance_names", "shortcut_name", "RESERVED_NAMES", "reserved_name"]
 
 TRANSPARENT = None  # the name given to a statement that adds no scope level
 TRANSPARENT_LABEL = "_"  # the label that asks for it
 
+# The public attributes of torch.nn.Module, nn.Sequential and nn.ModuleList instances
+# (torch 2.x; tests/test_module_names.py fails when a newer torch adds one), plus the
+# attribute every generated module sets. Every name that starts with `_` is reserved too
+# (`_apply`, `_modules`, `__class__`, ... and whatever private state torch adds next),
+# except the label `_` itself, which adds no scope level (TRANSPARENT_LABEL).
+RESERVED_NAMES = frozenset({
+    "T_destination", "add_module", "append", "apply", "bfloat16", "buffers", "call_super_init", "children",
+    "compile", "cpu", "cuda", "double", "dump_patches", "eval", "extend", "extra_repr", "float", "forward",
+    "get_buffer", "get_extra_state", "get_parameter", "get_submodule", "half", "insert", "ipu", "load_state_dict",
+    "modules", "mtia", "named_buffers", "named_children", "named_modules", "named_parameters", "parameters", "pop",
+    "register_backward_hook", "register_buffer", "register_forward_hook", "register_forward_pre_hook",
+    "register_full_backward_hook", "register_full_backward_pre_hook", "register_load_state_dict_post_hook",
+    "register_load_state_dict_pre_hook", "register_module", "register_parameter", "register_state_dict_post_hook",
+    "register_state_dict_pre_hook", "requires_grad_", "set_extra_state", "set_submodule", "share_memory",
+    "state_dict", "to", "to_empty", "train", "training", "type", "xpu", "zero_grad", "out_channels",
+})
+
+
+def reserved_name(name: str | None) -> bool:
+    """Whether `name` cannot be an attribute of a generated nn.Module."""
+    return name is not None and name != TRANSPARENT_LABEL and (name in RESERVED_NAMES or name.startswith("_"))
+
 
 def is_single_compound(body: tuple[ast.Stmt, ...]) -> bool:
-    """A body that is exactly one unlabelled concat/residual (and maybe input/output)."""
+    """A body that is exactly one unlabelled, unconditional concat/residual (and maybe
+    input/output): its parts then live directly in the enclosing scope. With `when` (or
+    `from`) the statement is a member of its own, which the condition can switch off."""
     statements = [s for s in body if isinstance(s, ast.Labeled)]
     return (
         len(statements) == 1
         and statements[0].label is None
         and statements[0].repeat is None
+        and statements[0].condition is None
+        and statements[0].source is None
         and isinstance(statements[0].op, (ast.Concat, ast.Residual))
     )
 

@@ -8,13 +8,14 @@ as the previous one is not reported again (it is usually a consequence)."""
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 from pathlib import Path
 
 from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
-from inception_dsl.language import codes
+from inception_dsl.language import codes, parser_cache
 from inception_dsl.language import syntax as ast
 from inception_dsl.language.diagnostics import DiagnosticSink, Label
 from inception_dsl.language.source import SourceFile, Span
@@ -45,45 +46,30 @@ _TOKEN_WORDS = {
 
 @functools.lru_cache(maxsize=1)
 def parser() -> Lark:
-    """The LALR parser, built once per process and cached on disk across processes:
+    """The LALR parser, built once per process and cached on disk across processes
+    (parser_cache.py: a private directory, verified with a keyed hash before loading):
     building the tables takes ~0.2 s, loading them ~10 ms (see benchmarks/check_bench.py)."""
-    grammar = Path(__file__).with_name("grammar.lark")
-    return Lark.open(
-        str(grammar),
-        parser="lalr",
-        propagate_positions=True,
-        maybe_placeholders=True,
-        start="module",
-        cache=_cache_file(grammar) or False,
-    )
-
-
-def _cache_file(grammar: Path) -> str | None:
-    """A per-user cache file for the parser tables, or None where none can be made.
-
-    Not lark's default (`cache=True`, a predictable name in the shared temp directory):
-    the cache is a pickle, and a file another user planted there would run code when
-    loaded. The name carries the grammar's hash and the lark and Python versions; lark
-    also checks the hash stored inside the file."""
-    import hashlib
-    import os
+    import io
     import sys
 
     import lark
 
-    if os.environ.get("INCEPTION_DSL_NO_CACHE"):
-        return None
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    directory = Path(base) / "inception-dsl"
-    try:
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if directory.stat().st_uid != os.getuid() or not os.access(directory, os.W_OK):
-            return None
-    except (OSError, AttributeError):  # read-only home, or no getuid (Windows): build every time
-        return None
-    digest = hashlib.sha256(grammar.read_bytes()).hexdigest()[:16]
-    version = f"{lark.__version__}-py{sys.version_info[0]}{sys.version_info[1]}"
-    return str(directory / f"grammar-{digest}-{version}.lark-cache")
+    grammar = Path(__file__).with_name("grammar.lark")
+    text = grammar.read_bytes()
+    stamp = f"{hashlib.sha256(text).hexdigest()}-lark{lark.__version__}-py{sys.version_info[0]}.{sys.version_info[1]}"
+    name = f"grammar-{stamp[:16]}-{lark.__version__}-py{sys.version_info[0]}{sys.version_info[1]}.lark-cache"
+    payload = parser_cache.read_cache(name, stamp)
+    if payload is not None:
+        try:
+            return Lark.load(io.BytesIO(payload))
+        except Exception:  # a verified file lark cannot read (another lark build): rebuild it
+            pass
+    built = Lark(text.decode("utf-8"), parser="lalr", propagate_positions=True, maybe_placeholders=True,
+                 start="module", cache=False)
+    buffer = io.BytesIO()
+    built.save(buffer)
+    parser_cache.write_cache(name, stamp, buffer.getvalue())
+    return built
 
 
 def _describe_expected(names: set[str]) -> str:
@@ -209,7 +195,7 @@ def parse(source: SourceFile, sink: DiagnosticSink) -> ast.Module | None:
     """Parse one file. Returns None when the text has syntax errors (all reported)."""
     reporter = _Reporter(source, sink)
     try:
-        tree = parser().parse(source.text, on_error=reporter.report)
+        tree = parser().parse(_collapse_separators(source.text), on_error=reporter.report)
     except UnexpectedInput as error:  # errors lark cannot resume from
         if reporter.count == 0 or not isinstance(error, UnexpectedEOF):
             reporter.report(error)
@@ -221,6 +207,24 @@ def parse(source: SourceFile, sink: DiagnosticSink) -> ast.Module | None:
     before = len(sink.errors)
     module = _ToAst(source, sink).transform(tree)
     return module if len(sink.errors) == before else None
+
+
+_SEPARATOR_RUNS = re.compile(r'"(?:[^"\\\n]|\\.)*"|#[^\n]*|;(?:\s*;)+')
+
+
+def _collapse_separators(text: str) -> str:
+    """Runs of `;` (with only whitespace between) read as one `;`: the later ones become
+    spaces, so every offset stays where it was. The parse tree keeps one node per `;`, so
+    a file of millions of them would cost ~1 KB and ~15 us each; one is all they mean.
+    Strings and comments are matched first and left alone."""
+    if ";;" not in text and not re.search(r";\s+;", text):
+        return text
+
+    def keep_first(match: re.Match) -> str:
+        run = match.group(0)
+        return run if run[0] != ";" else ";" + run[1:].replace(";", " ")
+
+    return _SEPARATOR_RUNS.sub(keep_first, text)
 
 
 def _within_depth(tree: Tree, source: SourceFile, sink: DiagnosticSink) -> bool:

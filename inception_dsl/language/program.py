@@ -4,7 +4,9 @@ missing files, cycles, oversized files and non-UTF-8 text become diagnostics."""
 
 from __future__ import annotations
 
+import codecs
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
@@ -12,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from inception_dsl.language import codes
 from inception_dsl.language import syntax as ast
 from inception_dsl.language.diagnostics import DiagnosticSink, Label
-from inception_dsl.language.layers import SETTINGS
+from inception_dsl.language.layers import SETTING_RANGES, SETTINGS
 from inception_dsl.language.metadata import METADATA, check_setting
 from inception_dsl.ops import LAYERS
 from inception_dsl.language.limits import DEFAULT_LIMITS, Limits
@@ -32,6 +34,7 @@ class Program:
     files: dict[str, tuple[SourceFile, ast.Module]] = field(default_factory=dict)
     definitions: dict[str, ast.BlockDef] = field(default_factory=dict)
     settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    root: str = ""  # imports must resolve inside this directory (docs/hardening.md, import policy)
 
     def settings_for(self, span: Span) -> dict[str, Any]:
         return self.settings.get(span.source.path, SETTINGS)
@@ -61,28 +64,67 @@ def _nesting_depth(text: str) -> tuple[int, int]:
 
 
 def read_source(path: Path, display: str, sink: DiagnosticSink, span: Span | None, limits: Limits) -> SourceFile | None:
+    """A spec file's text. Only a regular file is read (never a FIFO, a device or a
+    directory, also through a symlink: fstat of what was opened), never more than
+    `limits.max_file_bytes` of it and never more than the size fstat reports (so a file
+    that grows while being read cannot get past the limit, and a pseudo-file that reports
+    size 0, like /proc/self/environ, reads as empty), and only UTF-8 text; a leading BOM is
+    dropped."""
     if span is None:  # the file named on the command line: anchor its errors at path:1:1
         span = Span(SourceFile(display, ""), 0, 0)
-    try:
-        size = path.stat().st_size
-        if size > limits.max_file_bytes:
-            sink.emit(codes.FILE_TOO_LARGE, f"`{display}` is {size} bytes, over the limit of {limits.max_file_bytes}",
-                      span, "imported here" if span.source.text else "", help="raise the limit with --max-file-bytes")
-            return None
-        data = path.read_bytes()
-    except (FileNotFoundError, NotADirectoryError):
-        sink.emit(codes.FILE_NOT_FOUND, f"cannot find `{display}`", span, "no such file" if span.source.text else "")
+    here = "imported here" if span.source.text else ""
+    data = _read_regular(path, display, sink, span, limits)
+    if data is None:
         return None
-    except (IsADirectoryError, PermissionError, OSError) as error:
-        sink.emit(codes.FILE_NOT_FOUND, f"cannot read `{display}`: {error.strerror or error}", span, "cannot read" if span.source.text else "")
-        return None
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8):]
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         sink.emit(codes.BAD_ENCODING, f"`{display}` is not UTF-8 text (byte {error.start} is {data[error.start]:#04x})",
-                  span, "imported here" if span.source.text else "", help="save the file as UTF-8")
+                  span, here, help="save the file as UTF-8")
         return None
     return SourceFile(display, text)
+
+
+def _read_regular(path: Path, display: str, sink: DiagnosticSink, span: Span, limits: Limits) -> bytes | None:
+    here = bool(span.source.text)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except (FileNotFoundError, NotADirectoryError):
+        sink.emit(codes.FILE_NOT_FOUND, f"cannot find `{display}`", span, "no such file" if here else "")
+        return None
+    except (OSError, ValueError) as error:
+        sink.emit(codes.FILE_NOT_FOUND, f"cannot read `{display}`: {getattr(error, 'strerror', None) or error}", span,
+                  "cannot read" if here else "")
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            sink.emit(codes.FILE_NOT_FOUND, f"cannot read `{display}`: {_kind(info.st_mode)}, not a regular file", span,
+                      "not a file" if here else "", help="a spec is a text file")
+            return None
+        if info.st_size > limits.max_file_bytes:
+            sink.emit(codes.FILE_TOO_LARGE, f"`{display}` is {info.st_size} bytes, over the limit of {limits.max_file_bytes}",
+                      span, "imported here" if here else "", help="raise the limit with --max-file-bytes")
+            return None
+        chunks, left = [], info.st_size
+        while left > 0 and (chunk := os.read(fd, min(1 << 20, left))):
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+    except OSError as error:
+        sink.emit(codes.FILE_NOT_FOUND, f"cannot read `{display}`: {error.strerror or error}", span,
+                  "cannot read" if here else "")
+        return None
+    finally:
+        os.close(fd)
+
+
+def _kind(mode: int) -> str:
+    kinds = [(stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a pipe"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")]
+    return next((name for test, name in kinds if test(mode)), "not a regular file")
 
 
 def load_program(
@@ -106,7 +148,7 @@ def load_program(
         main = SourceFile(display, text)
     else:
         main = read_source(Path(display), display, sink, None, limits)
-    program = Program(main)
+    program = Program(main, root=_key(limits.import_root or project_root(Path(display).parent)))
     if main is None:
         return program
     _load_file(program, main, Path(display).parent, sink, limits, stack=[], cache=cache, overlay=overlay)
@@ -132,16 +174,9 @@ def _load_file(program: Program, source: SourceFile, directory: Path, sink: Diag
     program.settings[source.path] = _settings(module, sink)
     here = stack + [(_key(source.path), None)]
     for item in module.imports:
-        if "\x00" in item.path:  # the OS cannot even look such a path up
-            sink.emit(codes.FILE_NOT_FOUND, "an import path cannot contain a NUL character", item.span, "invalid path")
+        target_path = _import_target(program, directory, item, sink)
+        if target_path is None:
             continue
-        try:
-            os.fsencode(item.path)
-        except UnicodeError:  # a lone surrogate: text handed over by an editor or the API, never a UTF-8 file
-            sink.emit(codes.FILE_NOT_FOUND, "an import path must be valid Unicode text (it holds a lone surrogate)",
-                      item.span, "invalid path")
-            continue
-        target_path = directory / item.path
         key = _key(str(target_path))
         chain = [k for k, _ in here]
         if key in chain:
@@ -170,6 +205,45 @@ def _load_file(program: Program, source: SourceFile, directory: Path, sink: Diag
 def file_key(path: str) -> str:
     """How files are told apart (imports, cycles, `overlay`): the resolved path."""
     return _key(path)
+
+
+def project_root(directory: Path) -> str:
+    """The import root by default: the nearest directory at or above the spec's that holds a
+    `pyproject.toml` or `.git` (the project), else the spec's own directory."""
+    start = Path(_key(str(directory)))
+    for folder in (start, *start.parents):
+        if (folder / "pyproject.toml").is_file() or (folder / ".git").exists():
+            return str(folder)
+    return str(start)
+
+
+def _import_target(program: Program, directory: Path, item: ast.Import, sink: DiagnosticSink) -> Path | None:
+    """Where an import points, or None (with a diagnostic) when the import policy refuses
+    it: the path must be relative to the importing file, and what it resolves to
+    (symlinks followed) must lie inside the project root (`Program.root`: the directory of
+    the top-level spec, or `Limits.import_root` / `--import-root`)."""
+    if "\x00" in item.path:  # the OS cannot even look such a path up
+        sink.emit(codes.FILE_NOT_FOUND, "an import path cannot contain a NUL character", item.span, "invalid path")
+        return None
+    try:
+        os.fsencode(item.path)
+    except UnicodeError:  # a lone surrogate: text handed over by an editor or the API, never a UTF-8 file
+        sink.emit(codes.FILE_NOT_FOUND, "an import path must be valid Unicode text (it holds a lone surrogate)",
+                  item.span, "invalid path")
+        return None
+    if os.path.isabs(item.path) or item.path.startswith("~") or os.path.splitdrive(item.path)[0]:
+        sink.emit(codes.IMPORT_OUTSIDE_ROOT, "an import path must be relative to the importing file", item.span,
+                  "absolute path", help="copy the file into the project, or name a wider root with --import-root")
+        return None
+    target = directory / item.path
+    resolved = _key(str(target))
+    if os.path.commonpath([resolved, program.root]) != program.root:
+        shown = os.path.relpath(resolved, program.root) if os.path.isabs(resolved) else resolved
+        sink.emit(codes.IMPORT_OUTSIDE_ROOT, "this import leaves the project root", item.span,
+                  f"resolves to `{shown}` from the root", help="imports stay inside the top-level spec's directory; "
+                  "name a wider root with --import-root")
+        return None
+    return target
 
 
 def _key(path: str) -> str:
@@ -226,6 +300,11 @@ def _settings(module: ast.Module, sink: DiagnosticSink) -> dict[str, Any]:
         if not isinstance(value, expected) or isinstance(value, bool) != isinstance(SETTINGS[setting.name], bool):
             sink.emit(codes.BAD_ARG_TYPE, f"setting `{setting.name}` cannot be {describe(value)}", setting.value.span,
                       f"expected a value like {describe(SETTINGS[setting.name])}")
+            continue
+        low, high = SETTING_RANGES.get(setting.name, (None, None))
+        if low is not None and not low <= value <= high:
+            sink.emit(codes.BAD_VALUE, f"setting `{setting.name}` must be in [{low:g}, {high:g}], got {describe(value)}",
+                      setting.value.span, "out of range")
             continue
         values[setting.name] = value
     return values

@@ -46,7 +46,7 @@ def describe(value: Any) -> str:
     if isinstance(value, int):
         return f"the integer `{value}`"
     if isinstance(value, float):
-        return f"the number `{value:g}`"
+        return f"the number `{value!r}`" if value.is_integer() and abs(value) < 1e16 else f"the number `{value:g}`"
     if isinstance(value, str):
         return f'the string "{value}"'
     if isinstance(value, tuple):

@@ -69,6 +69,8 @@ def check_patterns(patterns, where: str) -> tuple[str, ...]:
     if isinstance(patterns, str) or not isinstance(patterns, (list, tuple)):
         raise ConfigError(f"{where}: expected a list of codes, e.g. [\"W101\"]")
     for pattern in patterns:
+        if isinstance(pattern, str) and not pattern.strip():
+            raise ConfigError(f"{where}: an empty code would match every code; write \"ALL\" to mean that")
         if not isinstance(pattern, str) or not (
             pattern.upper() == "ALL" or lookup(pattern) or any(c.startswith(pattern.upper()) for c in ALL_CODES)
         ):
@@ -86,7 +88,10 @@ def find_config(spec: str | Path) -> Path | None:
                 data = tomllib.loads(candidate.read_text(encoding="utf-8"))
             except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
                 raise ConfigError(f"{candidate}: cannot read: {error}") from None
-            if TABLE in data.get("tool", {}):
+            tool = data.get("tool", {})
+            if not isinstance(tool, dict):
+                raise ConfigError(f"{candidate}: `tool` must be a table, not {type(tool).__name__}")
+            if TABLE in tool:
                 return candidate
     return None
 
@@ -94,14 +99,21 @@ def find_config(spec: str | Path) -> Path | None:
 def load_config(pyproject: Path | None) -> LintConfig:
     if pyproject is None:
         return LintConfig()
-    data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise ConfigError(f"{pyproject}: cannot read: {error}") from None
     table = data["tool"][TABLE]
     where = f"{pyproject}: [tool.{TABLE}]"
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: must be a table, not {type(table).__name__}")
+    if not isinstance(table.get("severity", {}), dict):
+        raise ConfigError(f"{where}: severity must be a table like {{ W101 = \"error\" }}")
     unknown = set(table) - {"select", "extend-select", "ignore", "severity"}
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
     severity = {}
-    for key, value in dict(table.get("severity", {})).items():
+    for key, value in table.get("severity", {}).items():
         code = lookup(key)
         if code is None:
             raise ConfigError(f"{where}: severity: unknown code {key!r}")

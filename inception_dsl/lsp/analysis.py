@@ -11,6 +11,7 @@ document and anchors its relative imports."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import threading
@@ -84,6 +85,18 @@ class Analyzer:
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self.runs = 0  # full re-checks done (tests and the benchmark read it)
+        self.roots: list[str] = []  # workspace folders: imports may reach anywhere inside the one holding a file
+
+    def limits_for(self, path: str) -> Limits:
+        """The limits, with the workspace folder that holds `path` as the import root (docs/hardening.md)."""
+        if self.limits.import_root is not None:
+            return self.limits
+        here = os.path.realpath(path)
+        for root in sorted(self.roots, key=len, reverse=True):
+            resolved = os.path.realpath(root)
+            if os.path.commonpath([here, resolved]) == resolved:
+                return dataclasses.replace(self.limits, import_root=resolved)
+        return self.limits
 
     def _lock(self, path: str) -> threading.Lock:
         with self._guard:
@@ -130,7 +143,7 @@ class Analyzer:
     def _run(self, path: str, text: str, overlay: Mapping[str, str]) -> Analysis:
         self.runs += 1
         sink = DiagnosticSink()
-        program = load_program(path, sink, text=text, limits=self.limits, cache=self.cache, overlay=overlay)
+        program = load_program(path, sink, text=text, limits=self.limits_for(path), cache=self.cache, overlay=overlay)
         graphs: list[Graph] = []
         findings: list[Diagnostic] = []
         config_error = None

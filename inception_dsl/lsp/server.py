@@ -97,6 +97,7 @@ class IncpLanguageServer(LanguageServer):
         except Exception:  # noqa: BLE001 - not open
             return None
         loop = asyncio.get_running_loop()
+        self.analyzer.roots = self._roots()  # the import policy's project root: the workspace folder
         return await loop.run_in_executor(None, self.analyzer.analyze, path_of(uri), text, self.unsaved())
 
     def unsaved(self) -> dict[str, str]:
@@ -161,16 +162,20 @@ class IncpLanguageServer(LanguageServer):
         for path in self._workspace_files():
             if path in importers:
                 continue
-            program = load_program(path, DiagnosticSink(), limits=self.analyzer.limits, cache=self.analyzer.cache,
+            self.analyzer.roots = self._roots()
+            program = load_program(path, DiagnosticSink(), limits=self.analyzer.limits_for(path), cache=self.analyzer.cache,
                                    overlay=self.unsaved())
             for key, entry in program.files.items():
                 modules.setdefault(norm(key), entry)
             importers[path] = {norm(key) for key in program.files}
         return modules, importers
 
-    def _workspace_files(self) -> list[str]:
-        roots = [path_of(f.uri) for f in self.workspace.folders.values()] or (
+    def _roots(self) -> list[str]:
+        return [path_of(f.uri) for f in self.workspace.folders.values()] or (
             [self.workspace.root_path] if self.workspace.root_path else [])
+
+    def _workspace_files(self) -> list[str]:
+        roots = self._roots()
         found = []
         for root in roots:
             for path in sorted(Path(root).rglob("*.incp")):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from inception_dsl.backends.python.literals import py_literal
 from inception_dsl.ir import FLOAT, Op, OpKind
-from inception_dsl.language.layers import LayerSig, number
+from inception_dsl.language.layers import EPS_RANGE, MOMENTUM_RANGE, LayerSig, number
 from inception_dsl.ops.base import LayerDef, call_module, keep_grid, register, spatial_same
 
 __all__ = ["BN"]
@@ -32,14 +32,14 @@ def _settle(values, settings, call) -> None:
 def _elaborate(b, bound):
     if not b.unique():
         return None
-    eps = number(bound, "eps", b.sink, 0.0, 1.0, "eps")
-    momentum = number(bound, "momentum", b.sink, 0.0, 1.0, "momentum")
+    eps = number(bound, "eps", b.sink, *EPS_RANGE, "eps")
+    momentum = number(bound, "momentum", b.sink, *MOMENTUM_RANGE, "momentum")
     return b.add("", Op.BN, {"eps": eps, "momentum": momentum})
 
 
 def _source(args, in_ch):
-    eps = args.get("eps", lambda b, n, s: number(b, n, s, 0.0, 1.0, "eps"))
-    momentum = args.get("momentum", lambda b, n, s: number(b, n, s, 0.0, 1.0, "momentum"))
+    eps = args.get("eps", lambda b, n, s: number(b, n, s, *EPS_RANGE, "eps"))
+    momentum = args.get("momentum", lambda b, n, s: number(b, n, s, *MOMENTUM_RANGE, "momentum"))
     return args.code(f"nn.BatchNorm2d({in_ch}, eps={eps.src}, momentum={momentum.src})", in_ch)
 
 

@@ -149,13 +149,18 @@ def build_drawing(graph: Graph, view: View = View()) -> Drawing:
         drawing.groups = {s.name: s for s in compound if folding.canonical(s.name) == s.name}
     units: dict[str, Unit] = {}
     unit_of: dict[str, str] = {}
+    members: dict[str, set[str]] = {}  # unit -> ids of its nodes (a set: a folded unit covers every instance)
     for node in nodes:
         stage = folding.canonical(node.stage)
         parts = stage.split(".")
         outer = tuple(g for g in (".".join(parts[:i]) for i in range(1, len(parts) + 1)) if g in drawing.groups)
         unit_of[node.id] = _place(graph, view, folding, fused, units, node, outer)
         unit = units[unit_of[node.id]]
-        if node not in unit.nodes:
+        covered = members.get(unit.id)
+        if covered is None:
+            covered = members[unit.id] = {n.id for n in unit.nodes}
+        if node.id not in covered:
+            covered.add(node.id)
             unit.nodes.append(node)
         unit.shape = node.shape  # the last node covered, in the last repetition: the output
     if view.scope is not None:

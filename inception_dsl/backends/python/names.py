@@ -9,6 +9,7 @@ import keyword
 import re
 
 from inception_dsl.backends.python.literals import py_literal
+from inception_dsl.language.naming import RESERVED_NAMES
 
 __all__ = ["Namespace", "camel", "safe_text", "member_ref", "MODULE_GLOBALS", "RESERVED_ATTRIBUTES"]
 
@@ -19,15 +20,8 @@ MODULE_GLOBALS = frozenset({
 })
 
 # nn.Module attributes a child module must not replace (a label `training` or `forward`
-# would break the module), plus the attribute the backend itself adds.
-RESERVED_ATTRIBUTES = frozenset({
-    "training", "forward", "out_channels", "train", "eval", "state_dict", "load_state_dict",
-    "parameters", "named_parameters", "buffers", "named_buffers", "children", "named_children",
-    "modules", "named_modules", "to", "cuda", "cpu", "type", "float", "double", "half", "bfloat16",
-    "apply", "zero_grad", "requires_grad_", "add_module", "register_module", "register_buffer",
-    "register_parameter", "get_submodule", "get_parameter", "get_buffer", "extra_repr",
-    "dump_patches", "call_super_init", "compile", "share_memory", "ipu", "xpu", "mtia",
-})
+# would break the module): the front end's list, which check already enforces (E301).
+RESERVED_ATTRIBUTES = RESERVED_NAMES
 
 _BUILTINS = frozenset(dir(builtins))
 _KEYWORDS = frozenset(keyword.kwlist) | frozenset(getattr(keyword, "softkwlist", ()))
@@ -45,6 +39,8 @@ class Namespace:
         name = re.sub(r"\W", "_", base) or "_"
         if name[0].isdigit():
             name = "_" + name
+        if name.startswith("__"):  # `__class__` as a local breaks super(); `__x` would be name-mangled
+            name = "p" + name
         if name in _KEYWORDS or name in _BUILTINS or name in self._reserved:
             name += "_"
         candidate, index = name, 1

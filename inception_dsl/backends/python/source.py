@@ -20,7 +20,8 @@ from inception_dsl.language.diagnostics import DiagnosticSink
 from inception_dsl.language.elaborate import bind_params
 from inception_dsl.ir import Op
 from inception_dsl.ops import LAYERS
-from inception_dsl.language.naming import TRANSPARENT, is_single_compound, is_spliced, statement_names
+from inception_dsl.language.naming import (TRANSPARENT, instance_names, is_single_compound, is_spliced, literal_count,
+                                           reserved_name, statement_names)
 from inception_dsl.ir import fmt_shape
 from inception_dsl.language.values import EvalError
 from inception_dsl.backends.python.facts import (Grid, grid_after, hint, is_layer_chain, leading_comment, mentioned_in, paren,
@@ -285,7 +286,7 @@ class _Generator:
                append_to: str | None = None) -> Channels:
         """One statement as an attribute (`self.<name> = ...`) and its forward line(s);
         with `append_to`, the result is appended to that list instead of assigned."""
-        if name in RESERVED_ATTRIBUTES or name.startswith("__") or name in scope.attrs:
+        if reserved_name(name) or name in scope.attrs:
             what = "is used twice in this scope" if name in scope.attrs else "is a reserved nn.Module attribute name"
             raise CodegenError(f"the name `{name}` {what}; give the statement another label", stmt.label_span or stmt.span)
         scope.attrs.add(name)
