@@ -19,6 +19,7 @@ from inception_dsl.language.limits import DEFAULT_LIMITS, Limits
 from inception_dsl.language.metadata import check_metadata
 from inception_dsl.language.name_check import check_names, report_duplicate, report_reserved
 from inception_dsl.language.naming import TRANSPARENT, TRANSPARENT_LABEL, instance_names, shortcut_name, statement_names
+from inception_dsl.language.builder import LayerBuilder, distinct_inputs, join_path
 from inception_dsl.language.binding import bind_params, builtins_of, missing_colon, missing_space, reads_builtins
 from inception_dsl.language.program import Program
 from inception_dsl.passes.infer_shapes import infer_shapes
@@ -123,7 +124,8 @@ class _Elaborator:
             while id_ in graph:
                 id_ = f"{base}_{k}"
                 k += 1
-        inputs = self._distinct(id_, inputs, span, origin, statement)
+        inputs = distinct_inputs(graph, id_, inputs, Node(id_, Op.IDENTITY, {}, span, origin, self.stage,
+                                                          statement=statement, role=Role.JOIN))
         graph.add(Node(id_, op, attrs, span, origin, self.stage, statement=statement, role=role), inputs)
         if len(graph) > self.limits.max_nodes:
             self.sink.emit(codes.LIMIT_EXCEEDED, f"the network expands to more than {self.limits.max_nodes} operations",
@@ -163,21 +165,6 @@ class _Elaborator:
 
     def _record(self, path: str, kind: StatementKind) -> None:
         self.graph.record(path, kind)
-    def _distinct(self, id_: str, inputs: list[str], span, origin, statement: str) -> list[str]:
-        """The graph has one edge per (source, target): an input read twice by one node (an
-        empty residual body adds x to x; `concat { conv; {}; {} }` concatenates x twice)
-        reads its repeats through IDENTITY nodes, so the IR says exactly what runs."""
-        seen: set[str] = set()
-        distinct = []
-        for index, source in enumerate(inputs):
-            if source in seen:
-                alias = f"{id_}.in{index}"
-                self.graph.add(Node(alias, Op.IDENTITY, {}, span, origin, self.stage, statement=statement,
-                                    role=Role.JOIN), [source])
-                source = alias
-            seen.add(source)
-            distinct.append(source)
-        return distinct
 
     def _reserved(self, stmt: ast.Labeled, name: str | None) -> bool:
         """A name that is one of nn.Module's own attributes (naming.reserved_name): E301
@@ -238,7 +225,7 @@ class _Elaborator:
                     produced[stmt.label] = None
                 self._check_callees(stmt.op)  # the compiled module still builds it when asked to
                 continue
-            path = _join(scope, name)
+            path = join_path(scope, name)
             if stages:
                 self.stage = path
             y = self.statement(stmt, scope, name, context, source, env, origin, scope_stage=stages)
@@ -323,7 +310,7 @@ class _Elaborator:
 
     def statement(self, stmt: ast.Labeled, scope, name, context, x, env, origin, scope_stage=False) -> str | None:
         """One statement named `name` in `scope` (its `xN` instances named by naming.py)."""
-        path = _join(scope, name)
+        path = join_path(scope, name)
         if stmt.repeat is None:
             if scope_stage and isinstance(stmt.op, ast.Seq):  # a `{ ... }` in the network: its members are stages
                 return self._group(stmt, path, x, env, origin)
@@ -334,7 +321,7 @@ class _Elaborator:
         count = self._repeat_count(stmt, env)
         if count is None:
             return None
-        instances = [_join(scope, n) for n in instance_names(context, stmt, name, count)]
+        instances = [join_path(scope, n) for n in instance_names(context, stmt, name, count)]
         for instance in instances:
             self.graph.repeats[instance] = (instances[0], count)
             if scope_stage and isinstance(stmt.op, ast.Seq):
@@ -414,7 +401,7 @@ class _Elaborator:
                 self.sink.emit(codes.BAD_VALUE, "a concat needs at least one branch", op.span, "empty")
             return None
         self._record(path, StatementKind.REDUCTION if op.reduction else StatementKind.CONCAT)
-        return self._add(_join(path, "cat"), Op.CONCAT, {"reduction": op.reduction, "fork": x}, op.span, origin,
+        return self._add(join_path(path, "cat"), Op.CONCAT, {"reduction": op.reduction, "fork": x}, op.span, origin,
                          branches, statement=path)
 
     def residual(self, op: ast.Residual, path, x, env, origin) -> str | None:
@@ -431,15 +418,15 @@ class _Elaborator:
         branch = self.sequence(op.body, x, env, path, origin, context="residual")
         shortcut = x
         if op.shortcut is not None:
-            shortcut_path = _join(path, shortcut_name(op.shortcut))
+            shortcut_path = join_path(path, shortcut_name(op.shortcut))
             self._record(shortcut_path, StatementKind.SEQ)
             shortcut = self.sequence(op.shortcut, x, env, shortcut_path, origin,
                                      context="residual" if shortcut_name(op.shortcut) is TRANSPARENT else "seq")
         if scale != 1.0:
-            branch = self._add(_join(path, "scale"), Op.SCALE, {"value": scale}, op.span, origin, [branch], statement=path)
-        y = self._add(_join(path, "add"), Op.ADD, {}, op.span, origin, [shortcut, branch], statement=path)
+            branch = self._add(join_path(path, "scale"), Op.SCALE, {"value": scale}, op.span, origin, [branch], statement=path)
+        y = self._add(join_path(path, "add"), Op.ADD, {}, op.span, origin, [shortcut, branch], statement=path)
         if not is_identity(act):
-            y = self._add(_join(path, "act"), Op.ACT, {"kind": act}, op.span, origin, [y], statement=path)
+            y = self._add(join_path(path, "act"), Op.ACT, {"kind": act}, op.span, origin, [y], statement=path)
         return y
 
     def call(self, call: ast.Call, path, x, env, origin) -> str | None:
@@ -499,27 +486,4 @@ class _Elaborator:
         settings = self.program.settings_for(call.span)
         bound = layers.bind(call, definition.sig, env, settings, self.sink)
         self._record(path, StatementKind.LAYER)
-        return definition.elaborate(_LayerBuilder(self, call, path, x, origin, settings), bound)
-
-
-class _LayerBuilder:
-    """What an op's `elaborate` adds nodes through (ops.base.Builder): ids under the
-    statement's path, each node reading the one added before it."""
-
-    def __init__(self, elaborator: _Elaborator, call: ast.Call, path: str, x: str, origin, settings) -> None:
-        self.elaborator, self.call, self.path, self.last, self.origin = elaborator, call, path, x, origin
-        self.sink, self.settings = elaborator.sink, settings
-
-    def unique(self, suffix: str = "") -> bool:
-        return self.elaborator._check_unique(_join(self.path, suffix), self.call.span)
-
-    def add(self, suffix: str, kind, attrs: dict) -> str | None:
-        self.last = self.elaborator._add(_join(self.path, suffix), kind, attrs, self.call.span, self.origin, [self.last],
-                                         statement=self.path, role=Role.LAYER)
-        return self.last
-
-
-def _join(scope: str, name: str | None) -> str:
-    if not name:
-        return scope
-    return f"{scope}.{name}" if scope else name
+        return definition.elaborate(LayerBuilder(self, call, path, x, origin, settings), bound)

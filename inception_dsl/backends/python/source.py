@@ -20,7 +20,7 @@ from inception_dsl.language.diagnostics import DiagnosticSink
 from inception_dsl.language.elaborate import bind_params
 from inception_dsl.ir import Op
 from inception_dsl.ops import LAYERS
-from inception_dsl.language.naming import (TRANSPARENT, instance_names, is_single_compound, is_spliced, literal_count,
+from inception_dsl.language.naming import (TRANSPARENT, is_single_compound, is_spliced,
                                            reserved_name, statement_names)
 from inception_dsl.ir import fmt_shape
 from inception_dsl.language.values import EvalError
@@ -30,7 +30,7 @@ from inception_dsl.backends.python.exprs import (Channels, CodegenError, LayerCo
                                                  py_value)
 from inception_dsl.backends.python.layers import keeps_channels, layer_code
 from inception_dsl.backends.python.literals import py_literal
-from inception_dsl.backends.python.names import RESERVED_ATTRIBUTES, Namespace, camel, safe_text
+from inception_dsl.backends.python.names import Namespace, camel, safe_text
 from inception_dsl.backends.python.prelude import HEADER, prelude
 from inception_dsl.backends.python.classes import Class, Scope, assign, member_ref, write_returns
 from inception_dsl.backends.python.residual import ResidualWriter
