@@ -4,17 +4,24 @@
     ours = convert_state_dict(torch.load("ref.pth"), source="timm:inception_v4", model=model)
     model.load_state_dict(ours, strict=True)
 
-The mapping from the reference's parameter names to ours is derived, never typed in:
-the reference runs one forward pass with hooks on every Conv2d, BatchNorm and Linear,
-its execution order is paired position by position with our module's layers in the
-order the spec defines them, and each pair must agree on its role (conv, batchnorm,
-linear) and on the shape of every tensor it holds. The reference's execution order, not
-its registration order, because they differ (torchvision's GoogLeNet registers its
-auxiliary heads last but runs them after inception4a/4d); our definition order, not our
-execution order, because a generated forward may run a residual's shortcut before its
-branch where torchvision runs it after (if the definition order does not pair, our
-execution order is tried too). The first pair that disagrees raises `InteropError`
-naming both layers.
+The mapping from the reference's parameter names to ours is derived, never typed in.
+A *layer* is any module that holds tensors of its own (parameters and persistent
+buffers, not its children's): a conv, batchnorm, linear, layernorm or groupnorm by its
+class, or any other module with tensors of its own (a block holding a layer-scale
+vector, as torchvision's CNBlock and timm's MetaNeXtBlock do) under the role
+`parameters`. The reference runs one forward pass under a torch function mode that
+records the first use of each layer's tensors (so a block's own `gamma`, multiplied
+after its children ran, comes after them); this execution order is paired position by
+position with our module's layers in the order the spec defines them, and each pair
+must agree on its role and on the shape of every tensor it holds (up to the 1x1 kernel
+of a conv read as a channels-last Linear, and up to dimensions of size 1 for a
+`parameters` layer: a (C, 1, 1) layer scale against a (C,) one). The reference's
+execution order, not its registration order, because they differ (torchvision's
+GoogLeNet registers its auxiliary heads last but runs them after inception4a/4d); our
+definition order, not our execution order, because a generated forward may run a
+residual's shortcut before its branch where torchvision runs it after (if the
+definition order does not pair, our execution order is tried too). The first pair that
+disagrees raises `InteropError` naming both layers.
 
 Auxiliary heads only run in training mode in torchvision, so the tracing pass sets the
 `training` flag of the top-level module alone: its forward takes the training path
@@ -31,16 +38,22 @@ from typing import Mapping
 
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
+from torch.utils._pytree import tree_flatten
 
 __all__ = ["SOURCES", "InteropError", "Layer", "build_reference", "convert_state_dict", "definition_order",
            "execution_order", "has_aux_weights", "pair_layers"]
 
-# Parameter-owning layer kinds, checked in this order (Linear is not a conv, BN is neither).
+# Layer kinds known by class, checked in this order (Linear is not a conv, BN is neither);
+# any other module with tensors of its own has the role GENERIC.
 _ROLES: tuple[tuple[str, type], ...] = (
     ("conv", nn.modules.conv._ConvNd),
     ("batchnorm", nn.modules.batchnorm._BatchNorm),
     ("linear", nn.Linear),
+    ("layernorm", nn.LayerNorm),
+    ("groupnorm", nn.GroupNorm),
 )
+GENERIC = "parameters"
 
 
 class InteropError(ValueError):
@@ -76,10 +89,10 @@ _MODEL_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 
 @dataclass(frozen=True)
 class Layer:
-    """One parameter-owning module, as found by tracing."""
+    """One module holding tensors of its own, as found by tracing."""
 
     name: str  # its path in the module tree (the state_dict prefix)
-    role: str  # conv | batchnorm | linear
+    role: str  # conv | batchnorm | linear | layernorm | groupnorm | parameters
     shapes: tuple[tuple[str, tuple[int, ...]], ...]  # (local state key, shape), sorted by key
 
     def describe(self) -> str:
@@ -87,16 +100,33 @@ class Layer:
         return f"`{self.name}` ({self.role}: {tensors})"
 
     def matches(self, other: "Layer") -> bool:
-        """Same role and tensors; or a Linear against a 1x1 conv of the same weights (a
-        channels-last reference, like ConvNeXt's pointwise Linear, against our 1x1 conv)."""
-        if self.role == other.role:
-            return self.shapes == other.shapes
-        return {self.role, other.role} == {"conv", "linear"} and _pointwise(self.shapes) == _pointwise(other.shapes)
+        return self.key_pairs(other) is not None
+
+    def key_pairs(self, other: "Layer") -> list[tuple[str, str]] | None:
+        """(our key, other's key) for each tensor if the two layers hold the same tensors,
+        else None. Same role: the same keys and shapes. A Linear against a 1x1 conv of the
+        same weights (a channels-last reference, like ConvNeXt's pointwise Linear, against
+        our 1x1 conv). A `parameters` layer against any layer: the same number of tensors
+        whose shapes agree in key order once dimensions of size 1 are dropped (torchvision's
+        layer scale (C, 1, 1) against a (C,) one; a hand-written LayerNorm module)."""
+        same_keys = [(key, key) for key, _ in self.shapes]
+        if self.role == other.role != GENERIC:
+            return same_keys if self.shapes == other.shapes else None
+        if {self.role, other.role} == {"conv", "linear"}:
+            return same_keys if _pointwise(self.shapes) == _pointwise(other.shapes) else None
+        if GENERIC in (self.role, other.role) and len(self.shapes) == len(other.shapes):
+            if all(_squeezed(a) == _squeezed(b) for (_, a), (_, b) in zip(self.shapes, other.shapes)):
+                return [(a, b) for (a, _), (b, _) in zip(self.shapes, other.shapes)]
+        return None
 
 
 def _pointwise(shapes) -> tuple:
     """Tensor shapes with a 1x1 kernel's trailing (1, 1) dropped."""
     return tuple((key, shape[:2] if len(shape) == 4 and shape[2:] == (1, 1) else shape) for key, shape in shapes)
+
+
+def _squeezed(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(size for size in shape if size != 1)
 
 
 def _source(source: str) -> _Source:
@@ -144,25 +174,53 @@ def _structure(source: str, *, aux_logits: bool, num_classes: int) -> nn.Module:
         return build_reference(source, aux_logits=aux_logits, num_classes=num_classes)
 
 
+def _own_state(module: nn.Module) -> dict[str, torch.Tensor]:
+    """The module's own parameters and persistent buffers (not its children's)."""
+    state = {name: p for name, p in module.named_parameters(recurse=False) if p is not None}
+    skip = module._non_persistent_buffers_set
+    state.update((name, b) for name, b in module.named_buffers(recurse=False) if b is not None and name not in skip)
+    return state
+
+
 def _role(module: nn.Module) -> str | None:
-    return next((role for role, kind in _ROLES if isinstance(module, kind)), None)
+    """The layer's role, or None for a module without tensors of its own."""
+    if not _own_state(module):
+        return None
+    return next((role for role, kind in _ROLES if isinstance(module, kind)), GENERIC)
 
 
 def _layer(name: str, module: nn.Module, role: str) -> Layer:
-    state = module.state_dict()
+    state = _own_state(module)
     return Layer(name, role, tuple(sorted((key, tuple(value.shape)) for key, value in state.items())))
 
 
 def definition_order(model: nn.Module) -> list[Layer]:
-    """Every Conv/BatchNorm/Linear of `model` in registration order. A module compiled
-    from a spec registers its layers in the order the spec writes them, which is the
-    order a reference runs them in; its generated forward may differ where the order
-    does not matter (it may run a residual's shortcut before the branch)."""
+    """Every layer of `model` in registration order. A module compiled from a spec
+    registers its layers in the order the spec writes them, which is the order a
+    reference runs them in; its generated forward may differ where the order does not
+    matter (it may run a residual's shortcut before the branch)."""
     return [_layer(name, module, role) for name, module in model.named_modules() if (role := _role(module))]
 
 
+class _FirstUse(TorchFunctionMode):
+    """Records, in order, the layers whose tensors a torch function receives first."""
+
+    def __init__(self, owners: dict[int, str]):
+        super().__init__()
+        self.owners = owners
+        self.order: list[str] = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        for value in tree_flatten((args, kwargs))[0]:
+            name = self.owners.pop(id(value), None) if isinstance(value, torch.Tensor) else None
+            if name is not None and name not in self.order:
+                self.order.append(name)
+        return func(*args, **kwargs)
+
+
 def execution_order(model: nn.Module, input_size: int | None = None) -> list[Layer]:
-    """Every Conv/BatchNorm/Linear of `model` in the order one forward pass runs them
+    """Every layer of `model` in the order one forward pass first uses its tensors
     (auxiliary heads included); layers the pass never reaches follow in registration order.
     Without `input_size`, the smallest of 64, 224 and 299 that the model runs at."""
     if input_size is None:
@@ -173,25 +231,17 @@ def execution_order(model: nn.Module, input_size: int | None = None) -> list[Lay
                 continue
         input_size = _TRACE_SIZES[-1]
     layers = {name: (module, role) for name, module in model.named_modules() if (role := _role(module))}
-    order: list[str] = []
-    handles = []
-    for name, (module, _) in layers.items():
-        def record(_module, _inputs, name=name):
-            if name not in order:
-                order.append(name)
-        handles.append(module.register_forward_pre_hook(record))
+    owners = {id(tensor): name for name, (module, _) in layers.items() for tensor in _own_state(module).values()}
     was_training = [m.training for m in model.modules()]
     model.eval()
     model.training = True  # the top-level forward takes its training path (aux heads); see module doc
     try:
-        with torch.no_grad():
+        with torch.no_grad(), _FirstUse(owners) as uses:
             model(torch.zeros(1, _input_channels(model), input_size, input_size, device=_device(model)))
     finally:
-        for handle in handles:
-            handle.remove()
         for module, flag in zip(model.modules(), was_training):
             module.training = flag
-    order += [name for name in layers if name not in order]
+    order = uses.order + [name for name in layers if name not in uses.order]
     return [_layer(name, *layers[name]) for name in order]
 
 
@@ -265,12 +315,14 @@ def convert_state_dict(
 def _converted(state_dict: Mapping[str, torch.Tensor], pairs, model: nn.Module) -> dict[str, torch.Tensor]:
     converted: dict[str, torch.Tensor] = {}
     for theirs, mine in pairs:
-        for key, shape in mine.shapes:
-            tensor = state_dict[_join(theirs.name, key)]
-            converted[_join(mine.name, key)] = tensor if tuple(tensor.shape) == shape else tensor.reshape(shape)
+        shapes = dict(mine.shapes)
+        for my_key, their_key in mine.key_pairs(theirs):
+            tensor = state_dict[_join(theirs.name, their_key)]
+            shape = shapes[my_key]
+            converted[_join(mine.name, my_key)] = tensor if tuple(tensor.shape) == shape else tensor.reshape(shape)
     missing = [key for key in model.state_dict() if key not in converted]
     if missing:
-        raise InteropError(f"the model has state outside Conv/BatchNorm/Linear layers: {', '.join(missing[:5])}")
+        raise InteropError(f"the model has state no layer pairing covers: {', '.join(missing[:5])}")
     return converted
 
 
