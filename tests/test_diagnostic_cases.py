@@ -5,6 +5,8 @@ Each case `<code>-<slug>.incp` marks the lines that must get a diagnostic with i
 `# limits: name=value, ...` comment lowers resource limits for that case. The test
 checks (1) that the emitted (file, line, code) triples are exactly the expected ones and
 (2) that the full rendering equals `<case>.diag.golden` (`pytest --update-goldens`).
+More cases of one code are `<code>-<slug>.<variant>.incp` (`E207-bad-groups.channel_shuffle.incp`);
+docs/diagnostics.md shows the plain `<code>-<slug>` one.
 Helper files that cases import live in `_lib/`; an expectation written in one of them
 counts when a diagnostic points into that file."""
 
@@ -98,7 +100,7 @@ def test_case_rendering_matches_golden(path: Path, golden):
 
 @pytest.mark.parametrize("path", CASE_FILES, ids=[p.stem for p in CASE_FILES])
 def test_case_file_is_named_after_its_code(path: Path):
-    code_id, slug = path.stem.split("-", 1)
+    code_id, slug = path.stem.split(".")[0].split("-", 1)
     code = codes.ALL_CODES.get(code_id)
     assert code is not None, f"{path.name}: no code {code_id}"
     assert code.slug == slug, f"{path.name}: the slug of {code_id} is `{code.slug}`"

@@ -82,7 +82,7 @@ SIZE_TOO_SMALL = _code("E203", "size-too-small", "a spatial size reaches zero or
 NOT_SPATIAL = _code("E204", "not-spatial", "a spatial layer receives a flattened tensor")
 NOT_FLAT = _code("E205", "not-flat", "a linear layer receives a tensor that still has spatial size")
 NOT_REDUCING = _code("E206", "not-reducing", "a `reduction` leaves the grid size unchanged")
-BAD_GROUPS = _code("E207", "bad-groups", "channels are not divisible by the conv groups")
+BAD_GROUPS = _code("E207", "bad-groups", "channels are not divisible by the groups of a layer (conv, channel shuffle)")
 PARAM_BUDGET = _code("E208", "param-budget", "the network has more parameters than the budget allows")
 MEMORY_BUDGET = _code("E209", "memory-budget", "activations need more memory than the budget allows")
 
