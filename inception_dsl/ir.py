@@ -26,7 +26,7 @@ import networkx as nx
 from inception_dsl.language.source import Span
 
 __all__ = ["Op", "OpKind", "Attr", "Node", "Role", "CallSite", "Stage", "StatementKind", "Graph", "InternalError",
-           "verify", "check", "param_count", "dump", "fmt_shape", "origin_notes"]
+           "verify", "check", "param_count", "dump", "fmt_shape", "to_data", "origin_notes"]
 
 
 class InternalError(Exception):
@@ -437,6 +437,34 @@ def dump(graph: Graph, *, locations: bool = True, relative_to: str | None = None
                      + f" : {shape}" + (where(node.span) if locations and node.span else ""))
     lines.append("outputs " + ", ".join(f"%{o}" for o in graph.outputs))
     return "\n".join(lines) + "\n"
+
+
+def to_data(graph: Graph, *, relative_to: str | None = None) -> dict[str, Any]:
+    """The IR as plain data (for JSON and YAML): what `dump` prints, one mapping per node in
+    topological order, attribute values as numbers, booleans, strings and lists."""
+    nodes = []
+    for node in graph.nodes():
+        entry = {"id": node.id, "op": node.op.value, "inputs": list(graph.inputs(node.id)),
+                 "attrs": {name: _plain(node.attrs[name]) for name in node.op.attrs if name in node.attrs},
+                 "shape": list(node.shape) if node.shape is not None else None,
+                 "stage": node.stage, "statement": node.statement, "role": node.role.value}
+        if node.span is not None:
+            path = node.span.path
+            if relative_to is not None and not path.startswith("<"):
+                path = os.path.relpath(path, relative_to)
+            entry["location"] = {"path": path.replace(os.sep, "/"), "line": node.span.line,
+                                 "column": node.span.column}
+        nodes.append(entry)
+    return {"graph": graph.name, "params": {k: _plain(v) for k, v in sorted(graph.params.items())},
+            "nodes": nodes, "outputs": list(graph.outputs)}
+
+
+def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    return _value_text(value)
 
 
 def _value_text(value: Any) -> str:

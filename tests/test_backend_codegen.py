@@ -230,3 +230,76 @@ def test_flatten_size_comes_from_the_checked_input_and_says_so(tmp_path, capsys)
     assert "def __init__(self, *, classes: int = 7):" in text
     module = import_file(large, "flat_large")
     assert module.Flat()(torch.zeros(1, 3, 16, 16)).shape == (1, 7)
+
+
+UNREACHED_HEAD = """\
+block head(n) {
+  conv(8, 3x3, valid)
+  flatten
+  fc: linear(n)
+}
+
+network tapped(aux = false) {
+  input 3x8x8
+  stem: conv(16, 3x3, stride=2, valid)
+  aux: head(5) from stem when aux
+  global_avgpool
+  flatten
+  fc: linear(10)
+  output fc, aux
+}
+"""
+
+
+def test_flatten_left_out_by_when_compiles_exact_and_refuses_the_parameters_that_reach_it(tmp_path):
+    # check accepts this network (the head is left out), so compile must too: the class is
+    # exact for the checked parameters and says clearly why it cannot be built with aux=True.
+    result = analyze_text(UNREACHED_HEAD, "tapped.incp")
+    assert result.ok, result.diagnostics
+    out = tmp_path / "tapped_gen.py"
+    out.write_text(to_python(result), encoding="utf-8")
+    module = import_file(out, "tapped_gen")
+    torch.manual_seed(0)
+    generated = module.Tapped().eval()
+    torch.manual_seed(0)
+    loaded = loads(UNREACHED_HEAD, path="tapped.incp").eval()
+    assert set(generated.state_dict()) == set(loaded.state_dict())
+    x = torch.randn(2, 3, 8, 8)
+    assert torch.equal(generated(x), loaded(x))
+    with pytest.raises(ValueError, match=r"tapped.incp:3 was not part of the network when this file was compiled \(its input grid"):
+        module.Tapped(aux=True)
+    assert loads(UNREACHED_HEAD, path="tapped.incp", aux=True).train()(x)[1].shape == (2, 5)
+
+
+@pytest.mark.parametrize("statement", [
+    "conv(16 // (k - 1), 1x1)",    # valid only where the condition holds
+    "head(16 // (k - 1))",          # the same, through a block's arguments
+    "avgpool(3x3, 2, 3)",           # invalid for every parameter value, but never reached
+    "conv(8, 3x3, bogus=1)",
+])
+def test_statements_left_out_by_when_never_make_compile_refuse_what_check_accepted(statement, tmp_path):
+    text = f"""\
+block head(n) {{
+  conv(n, 3x3)
+}}
+
+network guarded(k = 1) {{
+  input 3x8x8
+  stem: conv(16, 3x3)
+  extra: {statement} when k != 1
+  global_avgpool
+}}
+"""
+    result = analyze_text(text, "guarded.incp")
+    assert result.ok, result.diagnostics
+    out = tmp_path / "guarded_gen.py"
+    out.write_text(to_python(result), encoding="utf-8")
+    module = import_file(out, "guarded_gen")
+    torch.manual_seed(0)
+    generated = module.Guarded().eval()
+    torch.manual_seed(0)
+    loaded = loads(text, path="guarded.incp").eval()
+    x = torch.randn(1, 3, 8, 8)
+    assert torch.equal(generated(x), loaded(x))
+    with pytest.raises(ValueError, match=r"guarded.incp:8 was not part of the network when this file was compiled"):
+        module.Guarded(k=3)

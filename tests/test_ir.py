@@ -128,3 +128,27 @@ def test_check_emit_ir(tmp_path):
     assert out.returncode == 0 and out.stdout == dump(_graph(spec))
     optimized = subprocess.run(run + ["--emit", "ir-optimized"], capture_output=True, text=True, cwd=ROOT)
     assert optimized.returncode == 0 and " = bn(" not in optimized.stdout and " = conv(" in optimized.stdout
+
+
+@pytest.mark.parametrize("fmt", ["json", "yaml"])
+def test_check_emits_the_ir_as_a_document_equal_to_the_text_form(fmt):
+    import json
+
+    import yaml
+
+    spec = ROOT / "specs" / "v4.incp"
+    run = [sys.executable, "-m", "inception_dsl", "check", str(spec), "-p", "num_classes=10", "--emit", "ir", "--format", fmt]
+    out = subprocess.run(run, capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    document = json.loads(out.stdout) if fmt == "json" else yaml.safe_load(out.stdout)
+    graph = api.require(api.analyze(spec, params={"num_classes": 10}))
+    assert document == ir.to_data(graph)
+    # the document says what the text form says: one entry per dumped node, same ops and shapes
+    lines = dump(graph, locations=False).splitlines()[1:-1]
+    assert len(document["nodes"]) == len(lines) == len(graph)
+    for node, line in zip(document["nodes"], lines):
+        assert line.startswith(f"%{node['id']} = {node['op']}(")
+        assert line.endswith(" : " + "x".join(map(str, node["shape"])))
+    assert document["nodes"][-1]["op"] == "output" and document["nodes"][-2]["attrs"]["out_features"] == 10
+    assert document["params"]["num_classes"] == 10
+    assert all(node["location"]["line"] >= 1 for node in document["nodes"] if node["op"] != "output")

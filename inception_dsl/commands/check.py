@@ -3,13 +3,12 @@ Never imports torch."""
 
 from __future__ import annotations
 
-import json
 import sys
 
-from inception_dsl.ir import Op, dump, fmt_shape
+from inception_dsl.ir import Op, dump, fmt_shape, to_data
 from inception_dsl.passes.budget import total_params
 from inception_dsl.passes.optimize import optimize
-from inception_dsl.commands.report import write_diagnostics
+from inception_dsl.commands.report import STRUCTURED, write_diagnostics, write_document
 from inception_dsl.commands.common import add_spec_options, analyze_args, report
 
 __all__ = ["add_parser", "run", "stage_table", "EMIT"]
@@ -24,7 +23,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--quiet", "-q", action="store_true", help="print diagnostics only")
     parser.add_argument("--emit", choices=EMIT, default="stages",
                         help="what to print for a clean spec: the stage table (default), the IR one line per node "
-                             "(`ir`), or the IR after the inference optimizer's passes (`ir-optimized`)")
+                             "(`ir`), or the IR after the inference optimizer's passes (`ir-optimized`); with "
+                             "--format json or yaml, the IR as one document (a mapping per node)")
     parser.set_defaults(run=run)
 
 
@@ -48,7 +48,7 @@ def run(args) -> int:
     status = 0
     documents = []
     sarif = args.format == "sarif"  # one SARIF log for all specs, on stdout
-    single = args.format in ("sarif", "json")  # one document for all specs, not one per spec
+    single = args.format in STRUCTURED  # one document for all specs, not one per spec
     collected = []
     for spec in args.specs:
         result = analyze_args(args, spec)
@@ -62,7 +62,10 @@ def run(args) -> int:
         if sarif:
             continue
         graph = result.graph
-        if args.format == "json":
+        if single and args.emit != "stages":
+            documents.append(to_data(graph if args.emit == "ir" else optimize(graph)[0]))
+            continue
+        if single:
             documents.append({
                 "spec": spec, "network": graph.name,
                 "input": list(graph.input_node.shape),
@@ -91,8 +94,7 @@ def run(args) -> int:
     if sarif:
         write_diagnostics(collected, sys.stdout, "sarif")
     elif single and (collected or status):
-        write_diagnostics(collected, sys.stderr, "json")
+        write_diagnostics(collected, sys.stderr, args.format)
     if documents:
-        json.dump(documents if len(documents) > 1 else documents[0], sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        write_document(documents if len(documents) > 1 else documents[0], sys.stdout, args.format)
     return status

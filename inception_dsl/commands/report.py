@@ -1,4 +1,4 @@
-"""Printing diagnostics for people and for machines (text, concise, json, sarif)."""
+"""Printing diagnostics for people and for machines (text, concise, json, yaml, sarif)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,21 @@ from typing import Iterable, TextIO
 
 from inception_dsl.language.diagnostics import Diagnostic, render_concise, render_full, to_dict
 
-__all__ = ["FORMATS", "write_diagnostics"]
+__all__ = ["FORMATS", "STRUCTURED", "write_diagnostics", "write_document"]
 
-FORMATS = ("text", "concise", "json", "sarif")
+FORMATS = ("text", "concise", "json", "yaml", "sarif")
+STRUCTURED = ("json", "yaml", "sarif")  # one document for all specs, not text per spec
+
+
+def write_document(document, stream: TextIO, fmt: str) -> None:
+    """A JSON or YAML document (the machine formats' shared writer)."""
+    if fmt == "yaml":
+        import yaml  # only here: the text formats never need it
+
+        stream.write(yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=1000, default_flow_style=None))
+        return
+    json.dump(document, stream, indent=2)
+    stream.write("\n")
 
 
 def write_diagnostics(diagnostics: Iterable[Diagnostic], stream: TextIO, fmt: str = "text") -> None:
@@ -21,9 +33,8 @@ def write_diagnostics(diagnostics: Iterable[Diagnostic], stream: TextIO, fmt: st
         json.dump(to_sarif(diagnostics, __version__), stream, indent=2)
         stream.write("\n")
         return
-    if fmt == "json":
-        json.dump([to_dict(d) for d in diagnostics], stream, indent=2)
-        stream.write("\n")
+    if fmt in ("json", "yaml"):
+        write_document([to_dict(d) for d in diagnostics], stream, fmt)
         return
     render = render_full if fmt == "text" else render_concise
     for diagnostic in diagnostics:

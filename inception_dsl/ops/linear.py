@@ -54,7 +54,9 @@ LINEAR = OpKind(
 # -- the layer words --------------------------------------------------------------------
 def _flatten_source(args, in_ch):
     area = args.ctx.flat_area(args.call)
-    if isinstance(area, str):
+    if isinstance(area, str) and area.startswith("_unreached("):
+        note = "not in the network for the parameters it was compiled with"
+    elif isinstance(area, str):
         note = "x the grid positions of the adaptive pooling"
     else:
         note = f"x {area} grid positions: a size from shape inference, not written in the spec" if area != 1 else ""

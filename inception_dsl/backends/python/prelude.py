@@ -104,6 +104,14 @@ def _splice(module: nn.Module, start: int, modules) -> None:
         module.add_module(str(start + index), child)
 '''
 
+_UNREACHED = '''
+def _unreached(where: str, why: str):
+    """A statement that `when` left out of the network this file was compiled for, and that
+    cannot be written for the arguments given now: they need a source compiled for them."""
+    raise ValueError(f"{where} was not part of the network when this file was compiled ({why}): "
+                     f"compile the spec again with the parameters that include it (-p name=value)")
+'''
+
 _SAME_CHANNELS = '''
 def _same_channels(shortcut: int, body: int, block: str, where: str) -> None:
     """A residual adds its shortcut to its body: constructor arguments that would make
@@ -223,6 +231,7 @@ HELPERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "_repeat": (_REPEAT, ()),
     "_splice": (_SPLICE, ()),
     "_same_channels": (_SAME_CHANNELS, ()),
+    "_unreached": (_UNREACHED, ()),
     "ModelApi": (_MODEL_API, ()),
     "ConvAct": (_CONV_ACT, ("_padding", "_activate")),
     "ConvBnAct": (_CONV_BN_ACT, ("ConvAct", "_padding", "_activate")),

@@ -36,6 +36,7 @@ from inception_dsl.backends.python.classes import Class, Scope, assign, member_r
 from inception_dsl.backends.python.residual import ResidualWriter
 from inception_dsl.backends.python.model_api import Mark, write_model_api
 from inception_dsl.backends.python.splice import write_spliced
+from inception_dsl.backends.python.unreached import Reach, guard_unreached, unreached_call
 
 __all__ = ["to_python", "CodegenError", "network_class_name"]
 
@@ -63,6 +64,7 @@ class _Generator:
         self.main_path = main
         self.base_dir = "" if main.startswith("<") else os.path.dirname(main)
         self.flat_areas = self._flat_areas()
+        self.reach = Reach(self.graph)
         self.residuals = ResidualWriter(self)
 
     # -- output
@@ -110,10 +112,12 @@ class _Generator:
         areas = self.flat_areas.get((call.span.path, call.span.start, call.span.end), set())
         if not areas and grid is not None:
             return grid[0] * grid[1]
+        if not areas:  # `when` left it out: no shape inference ran on it (see unreached.py)
+            return unreached_call(self, call.span, "its input grid was never inferred")
         if len(areas) != 1:
-            why = "is never reached for these parameters" if not areas else \
-                f"sees different grid sizes in different instances ({', '.join(map(str, sorted(areas)))} positions)"
-            raise CodegenError(f"`flatten` {why}, so the generated class cannot know its output size", call.span)
+            raise CodegenError(f"`flatten` sees different grid sizes in different instances "
+                               f"({', '.join(map(str, sorted(areas)))} positions), so the generated class "
+                               f"cannot know its output size", call.span)
         return next(iter(areas))
 
     # -- classes
@@ -335,6 +339,9 @@ class _Generator:
     def _constructor(self, scope: Scope, stmt: ast.Labeled, name: str):
         """(make(in_channels_src) -> constructor source, out_of(in_channels) -> channels or
         None (read `.out_channels`), note)."""
+        return guard_unreached(self, stmt, lambda: self._written_constructor(scope, stmt, name))
+
+    def _written_constructor(self, scope: Scope, stmt: ast.Labeled, name: str):
         op = stmt.op
         if isinstance(op, ast.Call) and op.name in LAYERS:
             settings = self.program.settings_for(op.span)
