@@ -15,7 +15,8 @@ __all__ = ["IncpLexer", "KEYWORDS", "LAYER_NAMES", "CONSTANTS", "FLAGS", "OPERAT
 KEYWORDS = ("import", "set", "block", "network", "input", "output", "from", "when",
             "concat", "reduction", "residual", "shortcut")
 LAYER_NAMES = ("conv", "maxpool", "avgpool", "global_avgpool", "adaptive_avgpool", "bn", "act",
-               "relu", "relu6", "gelu", "silu", "identity", "dropout", "flatten", "linear", "channel_shuffle")
+               "relu", "relu6", "gelu", "silu", "identity", "dropout", "flatten", "linear", "channel_shuffle",
+               "global_maxpool", "adaptive_maxpool", "upsample")
 CONSTANTS = ("true", "false", "none")
 FLAGS = ("same", "valid", "linear", "ceil")
 OPERATOR_WORDS = ("and", "or", "not", "if", "else")

@@ -35,7 +35,7 @@ METADATA: dict[str, Any] = {
     "reference": "",  # "timm:NAME" / "torchvision:NAME": whose pretrained weights fit (pretrained=True)
 }
 INTERPOLATIONS = ("nearest", "bilinear", "bicubic")
-HEAD_LAYERS = frozenset({"global_avgpool", "adaptive_avgpool", "flatten", "dropout"})
+HEAD_LAYERS = frozenset({"global_avgpool", "adaptive_avgpool", "global_maxpool", "adaptive_maxpool", "flatten", "dropout"})
 
 
 def check_setting(name: str, value: Any) -> str | None:

@@ -15,7 +15,7 @@ from inception_dsl.ops.base import (LayerDef, pair_text, padding_words, register
                                     symmetric, window_grid)
 from inception_dsl.ops.conv import too_small
 
-__all__ = ["POOL", "ADAPTIVE_AVGPOOL"]
+__all__ = ["POOL", "ADAPTIVE_AVGPOOL", "adaptive_grid"]
 
 
 # -- the IR ops -----------------------------------------------------------------------
@@ -161,7 +161,7 @@ def _source(module: str, avg: bool):
     return source
 
 
-def _adaptive_grid(call, env, grid, names, helpers):
+def adaptive_grid(call, env, grid, names, helpers):
     """A fixed grid: (h, w), or an expression of its area when a block parameter sets it."""
     if not call.args or call.args[0].name:
         return None
@@ -202,5 +202,5 @@ register(
              grid=lambda call, env, grid, names, helpers: (1, 1), head="pool"),
     LayerDef(LayerSig("adaptive_avgpool", ("size",), {"size": REQUIRED}, summary="average pooling to a fixed grid size",
                       example="adaptive_avgpool(4x4)"),
-             elaborate=_adaptive_elaborate, source=_adaptive_source, grid=_adaptive_grid, head="pool"),
+             elaborate=_adaptive_elaborate, source=_adaptive_source, grid=adaptive_grid, head="pool"),
 )
