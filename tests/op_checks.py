@@ -1,6 +1,6 @@
 """One check that a spec using a layer word flows through everything (the tests of the
 ops in inception_dsl/ops/ share it): check, `load()` (the standalone source) against a
-torch reference, the flat forward (GraphModule) and `optimize()` (each pass, both memory
+torch reference, its state_dict keys against the IR's, the flat forward (GraphModule) and `optimize()` (each pass, both memory
 formats) against `load()`, the summary's parameters and MACs against the module and
 torch's FlopCounterMode, the diagram's labels, `fmt` round trip and lint."""
 
@@ -37,6 +37,8 @@ def through_everything(text: str, reference: Reference | None = None, *, labels:
     graph = result.graph
     torch.manual_seed(0)
     model = randomized(inception_dsl.loads(text, path="op.incp")).eval()
+    owned = {f"{node.id}.{name}" for node in graph.nodes() for name in node.op.weights(node)}
+    assert {k for k in model.state_dict() if not k.endswith("num_batches_tracked")} == owned  # the IR contract
     x = torch.randn(batch, *graph.input_node.shape)
     with torch.no_grad():
         y = model(x)

@@ -38,9 +38,11 @@ def stage_table(graph) -> list[tuple[str, str, str]]:
 
 def _counts(graph) -> str:
     conv = sum(1 for n in graph.nodes() if n.op is Op.CONV)
+    transposed = sum(1 for n in graph.nodes() if n.op is Op.CONV_TRANSPOSE)
     linear = sum(1 for n in graph.nodes() if n.op is Op.LINEAR)
     bn = sum(1 for n in graph.nodes() if n.op is Op.BN)
-    return (f"{conv + linear} weighted layers ({conv} conv, {linear} linear), {bn} batchnorm, "
+    kinds = f"{conv} conv, " + (f"{transposed} transposed conv, " if transposed else "") + f"{linear} linear"
+    return (f"{conv + transposed + linear} weighted layers ({kinds}), {bn} batchnorm, "
             f"{len(graph)} ops, {total_params(graph):,} parameters")
 
 

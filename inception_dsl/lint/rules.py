@@ -180,12 +180,13 @@ def unfactorized_conv(context: LintContext, sink: DiagnosticSink) -> None:
 
 def bias_with_bn(context: LintContext, sink: DiagnosticSink) -> None:
     for graph, node in context.nodes():
-        if node.op is not Op.CONV or not node.attrs["bias"]:
+        if node.op not in (Op.CONV, Op.CONV_TRANSPOSE) or not node.attrs["bias"]:
             continue
         users = [graph.node(u) for u in graph.users(node.id)]
         if len(users) == 1 and users[0].op is Op.BN:
-            _warn(sink, codes.BIAS_WITH_BN, node, "this conv has a bias, but BatchNorm follows it",
-                  "bias=true before BatchNorm", help="remove `bias=true`: BatchNorm subtracts the mean, and its own "
+            what, fix = ("conv", "remove `bias=true`") if node.op is Op.CONV else ("transposed conv", "write `bias=false`")
+            _warn(sink, codes.BIAS_WITH_BN, node, f"this {what} has a bias, but BatchNorm follows it",
+                  "bias=true before BatchNorm", help=f"{fix}: BatchNorm subtracts the mean, and its own "
                   "shift replaces the bias", notes=["the bias adds parameters that never change the output"])
 
 

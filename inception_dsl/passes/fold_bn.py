@@ -1,36 +1,43 @@
-"""Fold an eval-mode BatchNorm into the convolution before it.
+"""Fold an eval-mode BatchNorm into the convolution (or transposed convolution) before it.
 
 BN(conv(x)) = conv(x) * s + t with s = gamma / sqrt(var + eps), t = beta - mean * s, so
-the conv's weight becomes W * s (per output channel) and its bias b * s + t."""
+the conv's weight becomes W * s (per output channel) and its bias b * s + t. A conv's
+output channels are its weight's rows; a transposed conv's are dim 1 within each group
+(recipe ScaleTransposed)."""
 
 from __future__ import annotations
 
 from inception_dsl.ir import Graph, Op
 from inception_dsl.passes.rewrite import bypass, sole_user
-from inception_dsl.passes.weight_recipes import Add, BnScale, BnShift, Recipes, ScaleRows
+from inception_dsl.passes.weight_recipes import Add, BnScale, BnShift, Recipes, ScaleRows, ScaleTransposed
 
 __all__ = ["fold_bn"]
 
 
 def fold_bn(graph: Graph, recipes: Recipes) -> Graph:
-    """Every BN whose input is a CONV read by nothing else disappears into that CONV,
-    which gains a bias. Other BNs (after a pool, or after a conv with other readers) stay."""
+    """Every BN whose input is a CONV (or CONV_TRANSPOSE) read by nothing else disappears
+    into it, and it gains a bias. Other BNs (after a pool, or after a conv with other
+    readers) stay."""
     for node in list(graph.nodes()):
         if node.op is not Op.BN:
             continue
         (source,) = graph.inputs(node.id)
         conv = graph.node(source)
-        if conv.op is not Op.CONV or sole_user(graph, conv.id) != node.id:
+        if conv.op not in (Op.CONV, Op.CONV_TRANSPOSE) or sole_user(graph, conv.id) != node.id:
             continue
-        _fold(conv.id, conv.attrs, node.id, node.attrs["eps"], recipes)
+        _fold(conv, node.id, node.attrs["eps"], recipes)
         bypass(graph, node.id)
     return graph
 
 
-def _fold(conv: str, attrs: dict, bn: str, eps: float, recipes: Recipes) -> None:
+def _fold(conv_node, bn: str, eps: float, recipes: Recipes) -> None:
+    conv, attrs = conv_node.id, conv_node.attrs
     scale = BnScale(recipes.pop(f"{bn}.weight"), recipes.pop(f"{bn}.running_var"), eps)
     shift = BnShift(recipes.pop(f"{bn}.bias"), recipes.pop(f"{bn}.running_mean"), scale)
-    recipes[f"{conv}.weight"] = ScaleRows(recipes[f"{conv}.weight"], scale)
+    if conv_node.op is Op.CONV:
+        recipes[f"{conv}.weight"] = ScaleRows(recipes[f"{conv}.weight"], scale)
+    else:
+        recipes[f"{conv}.weight"] = ScaleTransposed(recipes[f"{conv}.weight"], scale, attrs["groups"])
     if attrs["bias"]:
         recipes[f"{conv}.bias"] = Add(ScaleRows(recipes[f"{conv}.bias"], scale), shift)
     else:

@@ -13,13 +13,13 @@ __all__ = ["fold_residual_scale"]
 
 
 def fold_residual_scale(graph: Graph, recipes: Recipes) -> Graph:
-    """Every SCALE whose input is a CONV read only by it is folded into that CONV."""
+    """Every SCALE whose input is a CONV (or CONV_TRANSPOSE) read only by it is folded into it."""
     for node in list(graph.nodes()):
         if node.op is not Op.SCALE:
             continue
         (source,) = graph.inputs(node.id)
         conv = graph.node(source)
-        if conv.op is not Op.CONV or sole_user(graph, conv.id) != node.id:
+        if conv.op not in (Op.CONV, Op.CONV_TRANSPOSE) or sole_user(graph, conv.id) != node.id:
             continue
         value = float(node.attrs["value"])
         recipes[f"{conv.id}.weight"] = MulConst(recipes[f"{conv.id}.weight"], value)

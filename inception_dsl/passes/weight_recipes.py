@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from inception_dsl.ir import Graph, Node
 
-__all__ = ["Expr", "Param", "Zeros", "BnScale", "BnShift", "ScaleRows", "Add", "MulConst", "Concat",
+__all__ = ["Expr", "Param", "Zeros", "BnScale", "BnShift", "ScaleRows", "ScaleTransposed", "Add", "MulConst", "Concat",
            "Recipes", "initial_recipes", "param_names"]
 
 
@@ -56,6 +56,17 @@ class ScaleRows(Expr):
 
     tensor: Expr
     vector: Expr
+
+
+@dataclass(frozen=True)
+class ScaleTransposed(Expr):
+    """Multiply output channel o of a transposed conv's weight, laid out (in_channels,
+    out_channels / groups, kh, kw), by `vector[o]`: group g's output channels are the
+    dim-1 slices of its rows g * in / groups ... (g + 1) * in / groups."""
+
+    tensor: Expr
+    vector: Expr
+    groups: int
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from typing import Mapping
 import torch
 
 from inception_dsl.passes.weight_recipes import (Add, BnScale, BnShift, Concat, Expr, MulConst, Param, Recipes, ScaleRows,
-                                     Zeros)
+                                                 ScaleTransposed, Zeros)
 
 __all__ = ["evaluate_recipes", "MissingWeightError"]
 
@@ -53,6 +53,12 @@ def _compute(expr: Expr, sd: Mapping[str, torch.Tensor], cache: dict[Expr, torch
         tensor = _evaluate_(expr.tensor)
         vector = _evaluate_(expr.vector)
         return tensor * vector.reshape((-1,) + (1,) * (tensor.dim() - 1))
+    if isinstance(expr, ScaleTransposed):
+        tensor = _evaluate_(expr.tensor)
+        rows, per_group, *kernel = tensor.shape
+        grouped = tensor.reshape(expr.groups, rows // expr.groups, per_group, *kernel)
+        vector = _evaluate_(expr.vector).reshape(expr.groups, 1, per_group, *([1] * len(kernel)))
+        return (grouped * vector).reshape(tensor.shape)
     if isinstance(expr, Add):
         return _evaluate_(expr.left) + _evaluate_(expr.right)
     if isinstance(expr, MulConst):
