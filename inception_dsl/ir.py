@@ -41,6 +41,7 @@ class Attr:
     name: str
     check: Callable[[Any], bool]
     separator: str = "x"  # between the items of a tuple value: `3x3`, `1,1,1,1`
+    optional: bool = False  # a node may leave it out (an activation's parameter, where its kind has one)
 
     def text(self, value: Any) -> str:
         if isinstance(value, tuple):
@@ -385,11 +386,12 @@ def check(graph: Graph) -> list[str]:
 
 def _check_attrs(node: Node) -> list[str]:
     schema = node.op.attrs
-    if node.attrs.keys() != schema.keys():
-        missing, extra = sorted(schema.keys() - node.attrs.keys()), sorted(node.attrs.keys() - schema.keys())
+    required = {name for name, attr in schema.items() if not attr.optional}
+    if not required <= node.attrs.keys() <= schema.keys():
+        missing, extra = sorted(required - node.attrs.keys()), sorted(node.attrs.keys() - schema.keys())
         return [f"{node.id}: {node.op.name} attributes: missing {missing}, unexpected {extra}"]
     return [f"{node.id}: {node.op.name}.{name} = {node.attrs[name]!r} is not a {attr.name}"
-            for name, attr in schema.items() if not attr.check(node.attrs[name])]
+            for name, attr in schema.items() if name in node.attrs and not attr.check(node.attrs[name])]
 
 
 def verify(graph: Graph, stage: str = "the IR") -> None:

@@ -24,7 +24,7 @@ from inception_dsl.language.binding import bind_params, builtins_of, missing_col
 from inception_dsl.language.program import Program
 from inception_dsl.passes.infer_shapes import infer_shapes
 from inception_dsl.language.values import EvalError, describe, did_you_mean, evaluate
-from inception_dsl.ops.activations import activation, is_identity
+from inception_dsl.ops.activations import act_attrs, activation, is_identity
 
 __all__ = ["elaborate", "bind_params"]  # bind_params: language/binding.py
 
@@ -426,7 +426,7 @@ class _Elaborator:
             branch = self._add(join_path(path, "scale"), Op.SCALE, {"value": scale}, op.span, origin, [branch], statement=path)
         y = self._add(join_path(path, "add"), Op.ADD, {}, op.span, origin, [shortcut, branch], statement=path)
         if not is_identity(act):
-            y = self._add(join_path(path, "act"), Op.ACT, {"kind": act}, op.span, origin, [y], statement=path)
+            y = self._add(join_path(path, "act"), Op.ACT, act_attrs(act), op.span, origin, [y], statement=path)
         return y
 
     def call(self, call: ast.Call, path, x, env, origin) -> str | None:

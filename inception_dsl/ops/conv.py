@@ -11,7 +11,7 @@ from inception_dsl.language import codes
 from inception_dsl.language.layers import PAD_FLAGS, REQUIRED, LayerSig, boolean, pair, padding, positive_int
 from inception_dsl.language.shapes import conv2d_out
 from inception_dsl.language.values import Symbol
-from inception_dsl.ops.activations import ACTIVATIONS, activation, is_identity
+from inception_dsl.ops.activations import ACTIVATIONS, act_attrs, activation, is_identity
 from inception_dsl.ops.base import (LayerDef, pair_text, padding_words, register, shape_error, size, spatial,
                                     symmetric, window_grid)
 
@@ -130,7 +130,7 @@ def _elaborate(b, bound):
     if bn:
         y = b.add("bn", Op.BN, {"eps": b.settings["bn_eps"], "momentum": b.settings["bn_momentum"]})
     if not is_identity(act):
-        y = b.add("act", Op.ACT, {"kind": act})
+        y = b.add("act", Op.ACT, act_attrs(act))
     return y
 
 

@@ -82,12 +82,12 @@ def _hoist_activation(graph: Graph, fused_id: str) -> None:
     acts = [sole_user(graph, s) for s in slices]
     if any(a is None or graph.node(a).op is not Op.ACT for a in acts):
         return
-    kinds = {graph.node(a).attrs["kind"] for a in acts}
+    kinds = {tuple(sorted(graph.node(a).attrs.items())) for a in acts}  # the kind and its parameter
     if len(kinds) != 1:
         return
     fused = graph.node(fused_id)
     act_id = f"{fused_id}.act"
-    graph.add(Node(act_id, Op.ACT, {"kind": kinds.pop()}, fused.span, fused.origin, fused.stage, fused.shape,
+    graph.add(Node(act_id, Op.ACT, dict(kinds.pop()), fused.span, fused.origin, fused.stage, fused.shape,
                    fused.statement, Role.REWRITE), [fused_id])
     for slice_id, act in zip(slices, acts):
         graph.set_inputs(slice_id, [act_id])

@@ -283,7 +283,7 @@ def _layer_changes(a: _Layer, b: _Layer) -> list[str]:
     for key in sorted(set(a.attrs) | set(b.attrs), key=lambda k: (k not in _ATTR_NAMES and k != "kernel", k)):
         before, after = a.attrs.get(key), b.attrs.get(key)
         if before != after:
-            name = _ATTR_NAMES.get(key, key) if a.op is not Op.ACT else "activation"
+            name = _ATTR_NAMES.get(key, key) if a.op is not Op.ACT or key != "kind" else "activation"
             changes.append(f"{name} {_pair_text(before)} -> {_pair_text(after)}")
     return changes
 

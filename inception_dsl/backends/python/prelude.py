@@ -30,8 +30,7 @@ def _activate_source() -> str:
              '    `inplace` only where `x` is a fresh tensor no one else reads (a conv or BN output)."""']
     for act in ACTIVATIONS.values():
         if act.fn is not None:
-            call = f"{act.fn}(x, inplace=inplace)" if act.inplace else f"{act.fn}(x)"
-            lines += [f'    if kind == "{act.name}":', f"        return {call}"]
+            lines += [f'    if kind == "{act.name}":', f"        return {act.apply('x', inplace='inplace')}"]
     return "\n".join(lines + ["    return x", ""])
 
 
