@@ -185,9 +185,13 @@ class StatementKind(enum.Enum):
     CONCAT = "concat"
     REDUCTION = "reduction"
     RESIDUAL = "residual"
+    SUM = "sum"
+    PRODUCT = "product"
+    SPLIT = "split"
 
 
 _PRECEDENCE = {StatementKind.BLOCK: 5, StatementKind.LAYER: 4, StatementKind.CONCAT: 3, StatementKind.REDUCTION: 3,
+               StatementKind.SUM: 3, StatementKind.PRODUCT: 3, StatementKind.SPLIT: 3,
                StatementKind.RESIDUAL: 2, StatementKind.SEQ: 1}
 
 

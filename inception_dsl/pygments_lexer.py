@@ -13,7 +13,7 @@ from pygments.token import (Comment, Keyword, Name, Number, Operator, Punctuatio
 __all__ = ["IncpLexer", "KEYWORDS", "LAYER_NAMES", "CONSTANTS", "FLAGS", "OPERATOR_WORDS", "BUILTIN_NAMES"]
 
 KEYWORDS = ("import", "set", "block", "network", "input", "output", "from", "when",
-            "concat", "reduction", "residual", "shortcut")
+            "concat", "reduction", "residual", "shortcut", "sum", "product", "split")
 LAYER_NAMES = ("conv", "maxpool", "avgpool", "global_avgpool", "adaptive_avgpool", "bn", "act",
                "relu", "relu6", "gelu", "silu", "identity", "dropout", "flatten", "linear", "channel_shuffle",
                "global_maxpool", "adaptive_maxpool", "upsample", "conv_transpose", "sigmoid", "hardsigmoid",

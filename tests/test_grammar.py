@@ -102,7 +102,8 @@ def statement(draw) -> tuple[str, bool]:
     if kind == 3:
         return "{ relu; conv(4, 1x1) }" + draw(SUFFIXES), False
     if kind == 4:
-        return draw(st.sampled_from(["concat", "reduction"])) + " { conv(4, 1x1); relu }" + draw(SUFFIXES), False
+        keyword = draw(st.sampled_from(["concat", "reduction", "sum", "product", "split(2)", "split(in_channels - 4, 4)"]))
+        return keyword + " { conv(4, 1x1); relu }" + draw(SUFFIXES), False
     return "residual(scale=0.2) { conv(4, 1x1) } shortcut { relu }" + draw(SUFFIXES), False
 
 

@@ -85,6 +85,11 @@ NOT_REDUCING = _code("E206", "not-reducing", "a `reduction` leaves the grid size
 BAD_GROUPS = _code("E207", "bad-groups", "channels are not divisible by the groups of a layer (conv, channel shuffle)")
 PARAM_BUDGET = _code("E208", "param-budget", "the network has more parameters than the budget allows")
 MEMORY_BUDGET = _code("E209", "memory-budget", "activations need more memory than the budget allows")
+ELEMENTWISE_MISMATCH = _code("E210", "elementwise-mismatch",
+                             "`sum`/`product` branches disagree on channels, or on grids that do not broadcast")
+BAD_SPLIT = _code("E211", "bad-split",
+                  "`split` sizes do not sum to the input's channels, a count does not divide them, "
+                  "or the branches do not match the parts")
 
 # -- E3xx: backends ------------------------------------------------------------------
 UNSUPPORTED = _code("E301", "unsupported-construct", "the Python backend cannot write this construct as one class")

@@ -20,6 +20,7 @@ from inception_dsl.language.metadata import check_metadata
 from inception_dsl.language.name_check import check_names, report_duplicate, report_reserved
 from inception_dsl.language.naming import TRANSPARENT, TRANSPARENT_LABEL, instance_names, shortcut_name, statement_names
 from inception_dsl.language.builder import LayerBuilder, distinct_inputs, join_path
+from inception_dsl.language.combinators import elaborate_join
 from inception_dsl.language.binding import bind_params, builtins_of, missing_colon, missing_space, reads_builtins
 from inception_dsl.language.program import Program
 from inception_dsl.passes.infer_shapes import infer_shapes
@@ -361,8 +362,8 @@ class _Elaborator:
 
     def _stage(self, name: str, stmt: ast.Labeled, out: str | None) -> None:
         kind = stmt.op.name if isinstance(stmt.op, ast.Call) else type(stmt.op).__name__.lower()
-        if isinstance(stmt.op, ast.Concat) and stmt.op.reduction:
-            kind = "reduction"
+        if isinstance(stmt.op, ast.Concat):
+            kind = stmt.op.word
         self.graph.stages.append(Stage(name, kind, out, stmt.span))
 
     # -- operations
@@ -372,37 +373,9 @@ class _Elaborator:
         if isinstance(op, ast.Seq):
             self._record(path, StatementKind.SEQ)
             return self.sequence(op.body, x, env, path, origin)
-        if isinstance(op, ast.Concat):
-            return self.concat(op, path, x, env, origin)
+        if isinstance(op, ast.Concat):  # concat, reduction, sum, product, split: language/combinators.py
+            return elaborate_join(self, op, path, x, env, origin)
         return self.residual(op, path, x, env, origin)
-
-    def concat(self, op: ast.Concat, path, x, env, origin) -> str | None:
-        names = statement_names(op.body, "concat", self.program.definitions)
-        branches, refused = [], False
-        for stmt, name in zip([s for s in op.body if isinstance(s, ast.Labeled)], names):
-            if isinstance(stmt, ast.Labeled) and stmt.source is not None:
-                self.sink.emit(codes.MISPLACED, "`from` is not allowed on a concat branch", stmt.source_span,
-                               "every branch reads the concat's input")
-                continue
-            if not self._transparent_ok(stmt):
-                continue
-            if self._reserved(stmt, name):
-                refused = True
-                continue
-            if not self._condition(stmt, env):
-                self._check_callees(stmt.op)
-                continue
-            branches.append(self.statement(stmt, path, name, "concat", x, env, origin))
-        for stmt in op.body:
-            if not isinstance(stmt, ast.Labeled):
-                self.sink.emit(codes.MISPLACED, "`input`/`output` are not allowed inside a concat", stmt.span)
-        if not branches:
-            if not refused:
-                self.sink.emit(codes.BAD_VALUE, "a concat needs at least one branch", op.span, "empty")
-            return None
-        self._record(path, StatementKind.REDUCTION if op.reduction else StatementKind.CONCAT)
-        return self._add(join_path(path, "cat"), Op.CONCAT, {"reduction": op.reduction, "fork": x}, op.span, origin,
-                         branches, statement=path)
 
     def residual(self, op: ast.Residual, path, x, env, origin) -> str | None:
         settings = self.program.settings_for(op.span)

@@ -155,6 +155,11 @@ def expr(node: ast.Expr, context: int = 0) -> str:
     return f"({text})" if precedence < context else text
 
 
+def _keyword(op: ast.Concat) -> str:
+    """`concat`, `reduction`, `sum`, `product`, or `split(...)` with its sizes."""
+    return f"split({_args(op.args)})" if op.kind == "split" else op.word
+
+
 def _args(args: tuple[ast.Arg, ...]) -> str:
     return ", ".join(expr(a.value) if a.name is None else f"{a.name}={expr(a.value)}" for a in args)
 
@@ -227,7 +232,7 @@ def inline(stmt: ast.Stmt) -> str | None:
     parts = [inline(s) for s in op.body]
     if any(p is None for p in parts):
         return None
-    keyword = "" if isinstance(op, ast.Seq) else ("reduction " if op.reduction else "concat ")
+    keyword = "" if isinstance(op, ast.Seq) else _keyword(op) + " "
     braces = "{ " + "; ".join(parts) + " }" if parts else "{}"  # type: ignore[arg-type]
     return f"{_head(stmt)}{keyword}{braces}{_suffix(stmt)}"
 
@@ -268,7 +273,7 @@ class _Formatter:
             if op.shortcut is not None:
                 self.block("} shortcut", op.shortcut, depth, self.closing(op.body), False, suffix, kind="close")
             return
-        keyword = "" if isinstance(op, ast.Seq) else ("reduction" if op.reduction else "concat")
+        keyword = "" if isinstance(op, ast.Seq) else _keyword(op)
         opener = (_head(stmt) + keyword).rstrip()
         self.block(opener, op.body, depth, anchor, isinstance(op, ast.Concat), suffix, construct=op.span)
 

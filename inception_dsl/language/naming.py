@@ -121,7 +121,7 @@ def _kind(op: ast.Op) -> str:
     if isinstance(op, ast.Call):
         return op.name
     if isinstance(op, ast.Concat):
-        return "reduction" if op.reduction else "concat"
+        return op.word
     if isinstance(op, ast.Residual):
         return "residual"
     return "seq"

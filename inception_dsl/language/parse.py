@@ -24,7 +24,7 @@ __all__ = ["parse", "parser", "KEYWORDS", "RESERVED"]
 
 KEYWORDS = frozenset(
     {"import", "set", "block", "network", "input", "output", "from", "when",
-     "concat", "reduction", "residual", "shortcut"}
+     "concat", "reduction", "residual", "shortcut", "sum", "product", "split"}
 )
 # Words of the expression grammar: never names (E009).
 RESERVED = frozenset({"and", "or", "not", "if", "else"})
@@ -179,7 +179,7 @@ class _Reporter:
             help = f"`{token.value}` reads as a repetition count; names of the form x<digits> are reserved"
         else:
             previous = re.search(r"([A-Za-z_][A-Za-z0-9_]*)\s*$", self.source.text[: token.start_pos])
-            if previous and previous.group(1) in ("concat", "reduction", "residual", "shortcut") and "LBRACE" in expected:
+            if previous and previous.group(1) in ("concat", "reduction", "residual", "shortcut", "sum", "product", "split") and "LBRACE" in expected:
                 word = previous.group(1)
                 help = f"`{word}` is a keyword (`{word} {{ ... }}`), so it cannot name a block or layer; rename it"
         self.sink.emit(
@@ -395,6 +395,16 @@ class _ToAst(Transformer):
 
     def reduction(self, meta, children):
         return ast.Concat(tuple(children[0]), True, self._span(meta))
+
+    def sum_op(self, meta, children):
+        return ast.Concat(tuple(children[0]), False, self._span(meta), "sum")
+
+    def product_op(self, meta, children):
+        return ast.Concat(tuple(children[0]), False, self._span(meta), "product")
+
+    def split_op(self, meta, children):
+        args, body = children
+        return ast.Concat(tuple(body), False, self._span(meta), "split", tuple(args or ()))
 
     def residual(self, meta, children):
         args, body, shortcut = children

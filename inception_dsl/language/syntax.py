@@ -12,7 +12,7 @@ from inception_dsl.language.source import Span
 __all__ = [
     "Num", "Dims", "Str", "Name", "BinOp", "Neg", "Not", "IfElse", "Tuple", "Expr", "subexpressions", "names_in", "reads",
     "BUILTIN_NAMES", "COMPARISONS", "BOOLEAN_OPS",
-    "Arg", "Call", "Seq", "Concat", "Residual", "Op",
+    "Arg", "Call", "Seq", "Concat", "COMBINATORS", "Residual", "Op",
     "Labeled", "InputStmt", "OutputStmt", "Stmt",
     "Param", "BlockDef", "Import", "Setting", "Module",
 ]
@@ -153,14 +153,27 @@ class Seq:
     span: Span = _span()
 
 
+COMBINATORS = ("concat", "sum", "product", "split")
+
+
 @dataclass(frozen=True)
 class Concat:
-    """`concat { ... }` / `reduction { ... }`: each statement is a branch reading the
-    same input; outputs are concatenated on channels in the written order."""
+    """A statement whose statements are parallel branches, joined by `kind`:
+    `concat { ... }` / `reduction { ... }` (each branch reads the same input; outputs
+    concatenated on channels in the written order), `sum { ... }` and `product { ... }`
+    (elementwise, a 1x1 grid broadcasts), `split(n) { ... }` / `split(a, b, ...)`
+    (branch i reads channel slice i; outputs concatenated; `args` are the sizes)."""
 
     body: tuple["Stmt", ...]
     reduction: bool = False
     span: Span = _span()
+    kind: str = "concat"  # one of COMBINATORS; `reduction` only with "concat"
+    args: tuple[Arg, ...] = ()
+
+    @property
+    def word(self) -> str:
+        """The keyword as written: `concat`, `reduction`, `sum`, `product` or `split`."""
+        return "reduction" if self.reduction else self.kind
 
 
 @dataclass(frozen=True)

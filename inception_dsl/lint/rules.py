@@ -238,7 +238,7 @@ def _referenced(definition: ast.BlockDef) -> set[str]:
     for stmt in _statements(definition.body):
         names.update(ast.names_in(stmt.condition))
         names.update(ast.names_in(stmt.repeat))
-        args = stmt.op.args if isinstance(stmt.op, (ast.Call, ast.Residual)) else ()
+        args = stmt.op.args if isinstance(stmt.op, (ast.Call, ast.Residual, ast.Concat)) else ()
         for arg in args:
             names.update(ast.names_in(arg.value))
     return names
@@ -253,7 +253,7 @@ def single_branch_concat(context: LintContext, sink: DiagnosticSink) -> None:
         for stmt in _statements(definition.body):
             op = stmt.op
             if isinstance(op, ast.Concat) and len([s for s in op.body if isinstance(s, ast.Labeled)]) == 1:
-                keyword = "reduction" if op.reduction else "concat"
+                keyword = op.word
                 sink.emit(codes.SINGLE_BRANCH_CONCAT, f"this {keyword} has a single branch", op.span,
                           "one branch", help="write the branch's statements directly, or add the missing branches",
                           notes=[f"a {keyword} of one branch is its branch, under an extra name level"])

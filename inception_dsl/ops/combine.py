@@ -12,10 +12,11 @@ from inception_dsl.language.diagnostics import Label
 from inception_dsl.language.shapes import same_padding
 from inception_dsl.ops.base import shape_error
 
-__all__ = ["CONCAT"]
+__all__ = ["CONCAT", "branch_name", "reconcile"]
 
 
-def _branch_name(concat: Node, input_id: str) -> str:
+def branch_name(concat: Node, input_id: str) -> str:
+    """The name of the branch of a join statement (concat, sum, product) whose output is `input_id`."""
     prefix = concat.statement
     rest = input_id[len(prefix) + 1:] if prefix and input_id.startswith(prefix + ".") else input_id
     return rest.split(".")[0]
@@ -49,14 +50,14 @@ def _mismatch(graph, node, shapes, sizes, sink) -> None:
         majority = sizes[0]
     odd = [i for i, s in enumerate(sizes) if s != majority]
     good = [i for i, s in enumerate(sizes) if s == majority]
-    names = [_branch_name(node, inputs[i]) for i in range(len(inputs))]
+    names = [branch_name(node, inputs[i]) for i in range(len(inputs))]
     odd_text = ", ".join(f"`{names[i]}` gives {fmt_shape(sizes[i])}" for i in odd)
     message = f"concat branches disagree on spatial size: `{names[good[0]]}` gives {fmt_shape(majority)}, {odd_text}"
     secondary = [Label(graph.node(inputs[i]).span, f"`{names[i]}`: {fmt_shape(shapes[i])}", False)
                  for i in odd + good[:1] if graph.node(inputs[i]).span is not None]
-    fixes = [_reconcile(graph, node, inputs[odd[0]], majority)]
+    fixes = [reconcile(graph, node, inputs[odd[0]], majority)]
     if len(good) == len(odd) == 1:  # a tie: either side may be the one to change
-        fixes.insert(0, _reconcile(graph, node, inputs[good[0]], sizes[odd[0]]))
+        fixes.insert(0, reconcile(graph, node, inputs[good[0]], sizes[odd[0]]))
     help = " or ".join(f for f in fixes if f) or None
     shape_error(sink, node, codes.CONCAT_MISMATCH, message, "branches are concatenated here",
                 secondary=secondary, help=help, notes=["concat along channels needs the same HxW in every branch"])
@@ -89,7 +90,7 @@ def _simulate(chain: list[Node], hw, override: tuple[int, dict] | None):
     return hw
 
 
-def _reconcile(graph: Graph, concat: Node, branch_output: str, target) -> str | None:
+def reconcile(graph: Graph, concat: Node, branch_output: str, target) -> str | None:
     """Find one padding or stride change in the odd branch that gives the target size."""
     fork_id = concat.attrs["fork"]
     if fork_id not in graph or graph.node(fork_id).shape is None:

@@ -1,6 +1,7 @@
 """The graph's own operations: `input`, `output`, `identity`, and the parts of a residual
 statement, `scale` and `add` (elaborated by language/elaborate.py, not by a layer word),
-and `slice`, which only the optimizer makes (fuse_sibling_convs)."""
+and `slice`, channels [start, stop) of its input: a `split` statement's parts
+(language/combinators.py) and the optimizer's fused convs (fuse_sibling_convs)."""
 
 from __future__ import annotations
 
@@ -102,8 +103,8 @@ def _slice_shape(graph, node, shapes, sink):
 
 
 SLICE = OpKind(
-    "slice", {"start": INT, "stop": INT}, doc="channels [start, stop) of the input; made only by the optimizer",
-    shape=_slice_shape,
+    "slice", {"start": INT, "stop": INT}, doc="channels [start, stop) of the input (a split's part, or a fused conv's)",
+    shape=_slice_shape, label=lambda node, members: f"Channels {node.attrs['start']}:{node.attrs['stop']}",
     forward=lambda emitter, node, ins, out: [
         f"{out} = {ins[0]}.narrow(1, {py_literal(node.attrs['start'])}, "
         f"{py_literal(node.attrs['stop'] - node.attrs['start'])})"],

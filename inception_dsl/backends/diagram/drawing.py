@@ -14,7 +14,7 @@ from inception_dsl.ir import Graph, Node, Op, Role, Stage
 
 # Top-level statements that are neither a layer nor a block call (Stage.kind): drawn as a
 # cluster around their contents, like ResNet's `layer1 { ... }`.
-COMPOUND_KINDS = frozenset({"seq", "concat", "reduction", "residual"})
+COMPOUND_KINDS = frozenset({"seq", "concat", "reduction", "residual", "sum", "product", "split"})
 
 __all__ = ["View", "Unit", "Drawing", "build_drawing", "fused_layers", "layer_path", "scope_names", "is_named_instance"]
 

@@ -26,7 +26,7 @@ from inception_dsl.ir import fmt_shape
 from inception_dsl.language.values import EvalError
 from inception_dsl.backends.python.facts import (Grid, grid_after, hint, is_layer_chain, leading_comment, mentioned_in, paren,
                            parse_channels, training_only)
-from inception_dsl.backends.python.exprs import (Channels, CodegenError, LayerContext, add_channels, mentions, py_expr,
+from inception_dsl.backends.python.exprs import (Channels, CodegenError, LayerContext, mentions, py_expr,
                                                  py_value)
 from inception_dsl.backends.python.layers import keeps_channels, layer_code
 from inception_dsl.backends.python.literals import py_literal
@@ -37,6 +37,7 @@ from inception_dsl.backends.python.residual import ResidualWriter
 from inception_dsl.backends.python.model_api import Mark, write_model_api
 from inception_dsl.backends.python.splice import write_spliced
 from inception_dsl.backends.python.unreached import Reach, guard_unreached, unreached_call
+from inception_dsl.backends.python.combinators import write_join
 
 __all__ = ["to_python", "CodegenError", "network_class_name"]
 
@@ -192,7 +193,7 @@ class _Generator:
     def compound_class(self, scope: Scope, name: str, stmt: ast.Labeled) -> tuple[str, str]:
         """A class for a compound statement; returns (class name, its constructor's keyword arguments)."""
         used = [p for p in scope.names if mentioned_in(stmt.op, p)]
-        kind = {ast.Seq: "sequence", ast.Concat: "concat", ast.Residual: "residual"}[type(stmt.op)]
+        kind = stmt.op.kind if isinstance(stmt.op, ast.Concat) else {ast.Seq: "sequence", ast.Residual: "residual"}[type(stmt.op)]
         doc = f"The {kind} `{name}` of {scope.cls.name} ({self.where(stmt.span)})."
         inner = self._new_scope(scope.cls.name + camel(name), doc, scope.env)
         inner.cls.signature = ["in_channels: int"] + (["*"] if used else [])
@@ -264,27 +265,8 @@ class _Generator:
         if isinstance(op, ast.Seq):
             out, var, _ = self.body(scope, op.body, "seq", in_ch, in_var, chain_var=out_var)
             return out, var
-        assert isinstance(op, ast.Concat), op
-        names = statement_names(op.body, "concat", self.program.definitions)
-        statements = [s for s in op.body if isinstance(s, ast.Labeled)]
-        outs, variables = [], []
-        conditional = any(s.condition is not None for s in statements)
-        branches = scope.forward_ns.create("branches") if conditional else None
-        if branches:
-            scope.cls.forward.append(f"{branches}: list[torch.Tensor] = []")
-        for index, (stmt, name) in enumerate(zip(statements, names)):
-            variable = scope.forward_ns.create(f"x{index}")
-            if name is TRANSPARENT:  # `_: { ... }`: its parts are this class's members
-                out, variable = self.inline(scope, stmt.op, in_ch, in_var, stmt.span, variable)
-                outs.append(out)
-                if branches:
-                    scope.cls.forward.append(f"{branches}.append({variable})")
-            else:
-                outs.append(self.member(scope, stmt, name, in_ch, in_var, variable, append_to=branches))
-            variables.append(variable)
-        joined = branches if branches else f"({', '.join(variables)}{',' if len(variables) == 1 else ''})"  # (x0,) for one branch
-        scope.cls.forward.append(f"{out_var} = torch.cat({joined}, 1)")
-        return add_channels(outs), out_var
+        assert isinstance(op, ast.Concat), op  # concat, reduction, sum, product, split
+        return write_join(self, scope, op, in_ch, in_var, span, out_var)
 
     def member(self, scope: Scope, stmt: ast.Labeled, name: str, in_ch: Channels, in_var: str, out_var: str,
                append_to: str | None = None) -> Channels:

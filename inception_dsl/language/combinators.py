@@ -1,0 +1,139 @@
+"""Elaboration of the statements whose parts are parallel branches: `concat` /
+`reduction` (channel concatenation), `sum` and `product` (elementwise, a 1x1 grid
+broadcasts) and `split(...)` (branch i reads channel slice i of the input; the results
+are concatenated). Called by elaborate.py's `_Elaborator.op`; the join nodes' shape
+rules live in ops/combine.py and ops/elementwise.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from inception_dsl.ir import Op, StatementKind
+from inception_dsl.language import codes
+from inception_dsl.language import syntax as ast
+from inception_dsl.language.builder import join_path
+from inception_dsl.language.source import Span
+from inception_dsl.language.naming import statement_names
+from inception_dsl.language.values import EvalError, describe, evaluate
+
+__all__ = ["elaborate_join"]
+
+# keyword -> (suffix of the join node, its op, its statement kind)
+_JOINS = {
+    "concat": ("cat", "CONCAT", StatementKind.CONCAT),
+    "reduction": ("cat", "CONCAT", StatementKind.REDUCTION),
+    "split": ("cat", "CONCAT", StatementKind.SPLIT),
+    "sum": ("sum", "SUM", StatementKind.SUM),
+    "product": ("mul", "PRODUCT", StatementKind.PRODUCT),
+}
+
+
+def elaborate_join(elab, op: ast.Concat, path: str, x: str | None, env, origin) -> str | None:
+    """The branches of `op` and the node that joins them (None if nothing was built)."""
+    statements = [s for s in op.body if isinstance(s, ast.Labeled)]
+    for stmt in op.body:
+        if not isinstance(stmt, ast.Labeled):
+            elab.sink.emit(codes.MISPLACED, f"`input`/`output` are not allowed inside a {op.word}", stmt.span)
+    inputs: list[str | None] = [x] * len(statements)
+    if op.kind == "split":
+        inputs = _split(elab, op, statements, path, x, env, origin)
+        if inputs is None:
+            return None
+    names = statement_names(op.body, "concat", elab.program.definitions)
+    branches, refused = [], False
+    for stmt, name, source in zip(statements, names, inputs):
+        if stmt.source is not None:
+            elab.sink.emit(codes.MISPLACED, f"`from` is not allowed on a {op.word} branch", stmt.source_span,
+                           f"every branch reads the {op.word}'s input")
+            continue
+        if not elab._transparent_ok(stmt):
+            continue
+        if elab._reserved(stmt, name):
+            refused = True
+            continue
+        if not elab._condition(stmt, env):
+            elab._check_callees(stmt.op)
+            continue
+        branches.append(elab.statement(stmt, path, name, "concat", source, env, origin))
+    if not branches:
+        if not refused:
+            elab.sink.emit(codes.BAD_VALUE, f"a {op.word} needs at least one branch", op.span, "empty")
+        return None
+    suffix, kind, statement_kind = _JOINS[op.word]
+    elab._record(path, statement_kind)
+    attrs: dict[str, Any] = {"reduction": op.reduction, "fork": x} if kind == "CONCAT" else {"fork": x}
+    return elab._add(join_path(path, suffix), getattr(Op, kind), attrs, op.span, origin, branches, statement=path)
+
+
+def _split(elab, op: ast.Concat, statements, path, x, env, origin) -> list[str | None] | None:
+    """One SLICE node per branch (channels [start, stop) of `x`), after checking the
+    sizes against the input's channels (E211)."""
+    for stmt in statements:
+        if stmt.condition is not None:
+            elab.sink.emit(codes.MISPLACED, "`when` is not allowed on a split branch", stmt.condition.span,
+                           "every slice needs its branch", help="leave a slice unchanged with `identity`")
+            return None
+    shape = elab._shape(x)
+    if shape is None:
+        return None
+    sizes = _sizes(elab.sink, op, shape[0], len(statements), env)
+    if sizes is None:
+        return None
+    slices, start = [], 0
+    for index, size in enumerate(sizes):
+        slices.append(elab._add(join_path(path, f"slice{index}"), Op.SLICE, {"start": start, "stop": start + size},
+                                op.span, origin, [x], statement=path))
+        start += size
+    return slices
+
+
+def _sizes(sink, op: ast.Concat, channels: int, branches: int, env) -> list[int] | None:
+    """The channel count of each part, checked (E211 / E105 / E112)."""
+    if not op.args or any(arg.name is not None for arg in op.args):
+        where = next((a.span for a in op.args if a.name is not None), op.span)
+        sink.emit(codes.BAD_SPLIT, "`split` takes a count or channel sizes, written without names", where,
+                  "expected `split(n)` or `split(a, b, ...)`", help="e.g. `split(2) { ... }` or `split(16, 48) { ... }`")
+        return None
+    values = [_int(sink, arg, env) for arg in op.args]
+    if any(v is None for v in values):
+        return None
+    whole = ", ".join(map(str, values))
+    if len(values) == 1:
+        count = values[0]
+        if channels % count:
+            parts = [channels // count + (1 if i < channels % count else 0) for i in range(count)]
+            sink.emit(codes.BAD_SPLIT, f"`split({count})` cannot cut {channels} channels into {count} equal parts",
+                      op.args[0].span, f"{channels} is not a multiple of {count}",
+                      help=f"give the sizes instead: `split({', '.join(map(str, parts))})`")
+            return None
+        sizes = [channels // count] * count
+    else:
+        sizes = values
+        if sum(sizes) != channels:
+            rest = channels - sum(sizes[:-1])
+            sink.emit(codes.BAD_SPLIT, f"`split({whole})` cuts {sum(sizes)} channels, but its input has {channels}",
+                      Span(op.args[0].span.source, op.args[0].span.start, op.args[-1].span.end),
+                      f"these sizes sum to {sum(sizes)}",
+                      help=f"make the last size {rest}" if rest > 0 else "the sizes must sum to the input's channels")
+            return None
+    if len(sizes) != branches:
+        sink.emit(codes.BAD_SPLIT, f"`split({whole})` makes {len(sizes)} parts but has {branches} "
+                  f"branch{'es' if branches != 1 else ''}", op.span, f"{len(sizes)} parts",
+                  help="write one branch per part (`identity` keeps a part unchanged)")
+        return None
+    return sizes
+
+
+def _int(sink, arg: ast.Arg, env) -> int | None:
+    try:
+        value = evaluate(arg.value, env, sink)
+    except EvalError:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        sink.emit(codes.BAD_ARG_TYPE, f"a split size must be an integer, not {describe(value)}", arg.span,
+                  "not an integer", help="`//` divides to an integer")
+        return None
+    if value < 1:
+        sink.emit(codes.BAD_VALUE, f"a split size must be at least 1, got {value}", arg.span, str(value))
+        return None
+    return value
