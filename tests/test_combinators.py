@@ -153,3 +153,44 @@ def test_fmt_keeps_split_sizes_and_the_one_line_forms():
     text = "network n {\n  input 8x4x4\n  split(in_channels-2,2) { relu; identity }\n  product { identity; relu }\n}\n"
     assert fmt(text) == ("network n {\n  input 8x4x4\n  split(in_channels - 2, 2) {\n    relu\n    identity\n  }\n"
                          "  product {\n    identity\n    relu\n  }\n}\n")
+
+
+SKIPS = """
+network skips {
+  input 8x8x8
+  a: conv(8, 3x3)
+  b: conv(16, 3x3)
+  pool: maxpool(3x3)
+  concat { identity; identity from a }
+  sum { identity; conv(24, 1x1) from a; { global_avgpool; conv(24, 1x1, bn=false) } from b }
+  gate: product { identity; { global_avgpool; conv(24, 1x1, bn=false, act=identity) } from a }
+}
+"""
+
+
+def test_branches_read_earlier_labels_with_from(tmp_path):
+    forms = _all_forms(SKIPS, tmp_path, "skips")
+    model = forms[0]
+
+    def reference(x):
+        a = model.a(x)
+        b = model.b(a)
+        y = torch.cat((model.pool(b), a), 1)
+        y = y + model.sum4.branch1(a) + model.sum4.branch2(b)
+        return y * model.gate.branch1(a)
+
+    _check(forms, reference, torch.randn(2, 8, 8, 8))
+
+
+@pytest.mark.parametrize("body, code, line", [
+    ("a: conv(8)\n  concat { identity; identity from nope }", "E113", 4),
+    ("a: conv(8)\n  split(4, 4) { identity; identity from a }", "E114", 4),
+    ("a: conv(8)\n  sum { identity; identity from a } x2", "E114", 4),
+    ("a: conv(8) when false\n  sum { identity; identity from a }", "E113", 4),
+    ("{ a: conv(8) }\n  sum { identity; identity from a }", "E113", 4),
+])
+def test_from_on_a_branch_is_checked(body, code, line, tmp_path):
+    spec = tmp_path / "bad.incp"
+    spec.write_text(f"network n {{\n  input 8x8x8\n  {body}\n}}\n")
+    result = api.analyze(spec)
+    assert [(d.code.id, d.primary_span.line) for d in result.diagnostics] == [(code, line)]

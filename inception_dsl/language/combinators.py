@@ -14,9 +14,9 @@ from inception_dsl.language import syntax as ast
 from inception_dsl.language.builder import join_path
 from inception_dsl.language.source import Span
 from inception_dsl.language.naming import statement_names
-from inception_dsl.language.values import EvalError, describe, evaluate
+from inception_dsl.language.values import EvalError, describe, did_you_mean, evaluate
 
-__all__ = ["elaborate_join"]
+__all__ = ["elaborate_join", "branch_sources"]
 
 # keyword -> (suffix of the join node, its op, its statement kind)
 _JOINS = {
@@ -28,12 +28,19 @@ _JOINS = {
 }
 
 
-def elaborate_join(elab, op: ast.Concat, path: str, x: str | None, env, origin) -> str | None:
-    """The branches of `op` and the node that joins them (None if nothing was built)."""
+def elaborate_join(elab, op: ast.Concat, path: str, x: str | None, env, origin,
+                   statement: ast.Labeled | None = None) -> str | None:
+    """The branches of `op` (written as `statement`) and the node that joins them (None
+    if nothing was built)."""
     statements = [s for s in op.body if isinstance(s, ast.Labeled)]
     for stmt in op.body:
         if not isinstance(stmt, ast.Labeled):
             elab.sink.emit(codes.MISPLACED, f"`input`/`output` are not allowed inside a {op.word}", stmt.span)
+    if statement is not None and statement.repeat is not None and branch_sources(op):
+        elab.sink.emit(codes.MISPLACED, f"a {op.word} whose branches read `from` a label cannot be repeated",
+                       statement.repeat_span, "every repetition would read the same tensor",
+                       help="repeat a block or sequence that holds the labelled statement too")
+        return None
     inputs: list[str | None] = [x] * len(statements)
     if op.kind == "split":
         inputs = _split(elab, op, statements, path, x, env, origin)
@@ -42,9 +49,7 @@ def elaborate_join(elab, op: ast.Concat, path: str, x: str | None, env, origin) 
     names = statement_names(op.body, "concat", elab.program.definitions)
     branches, refused = [], False
     for stmt, name, source in zip(statements, names, inputs):
-        if stmt.source is not None:
-            elab.sink.emit(codes.MISPLACED, f"`from` is not allowed on a {op.word} branch", stmt.source_span,
-                           f"every branch reads the {op.word}'s input")
+        if stmt.source is not None and not _source_known(elab, op, stmt):
             continue
         if not elab._transparent_ok(stmt):
             continue
@@ -54,6 +59,8 @@ def elaborate_join(elab, op: ast.Concat, path: str, x: str | None, env, origin) 
         if not elab._condition(stmt, env):
             elab._check_callees(stmt.op)
             continue
+        if stmt.source is not None:
+            source = _source(elab, stmt)
         branches.append(elab.statement(stmt, path, name, "concat", source, env, origin))
     if not branches:
         if not refused:
@@ -63,6 +70,46 @@ def elaborate_join(elab, op: ast.Concat, path: str, x: str | None, env, origin) 
     elab._record(path, statement_kind)
     attrs: dict[str, Any] = {"reduction": op.reduction, "fork": x} if kind == "CONCAT" else {"fork": x}
     return elab._add(join_path(path, suffix), getattr(Op, kind), attrs, op.span, origin, branches, statement=path)
+
+
+def branch_sources(op: ast.Op) -> list[str]:
+    """The labels that `from` on the branches of `op` (and of joins written directly as
+    its branches) reads, in order of first use."""
+    found: list[str] = []
+    if isinstance(op, ast.Concat):
+        for stmt in op.body:
+            if isinstance(stmt, ast.Labeled):
+                found += [stmt.source] if stmt.source else []
+                found += branch_sources(stmt.op)
+    return list(dict.fromkeys(found))
+
+
+def _source_known(elab, op: ast.Concat, stmt: ast.Labeled) -> bool:
+    """Whether a branch's `from LABEL` may be read: an earlier labelled statement of the
+    sequence the statement stands in (E114 on a split's branch, E113 for an unknown label)."""
+    sink, label = elab.sink, stmt.source
+    if op.kind == "split":
+        sink.emit(codes.MISPLACED, "`from` is not allowed on a split branch", stmt.source_span,
+                  "each branch of a split reads its slice of the input")
+        return False
+    produced = elab.labels[-1] if elab.labels else {}
+    if label not in produced:
+        sink.emit(codes.UNKNOWN_SOURCE, f"`from {label}`: no earlier statement of this sequence has that label",
+                  stmt.source_span, "unknown label", help=did_you_mean(label, produced),
+                  notes=[f"a {op.word} branch may read an earlier labelled statement of the sequence the "
+                         f"{op.word} stands in"])
+        return False
+    return True
+
+
+def _source(elab, stmt: ast.Labeled) -> str | None:
+    """The node a (checked, included) branch's `from LABEL` reads; E113 when `when` switched it off."""
+    node = elab.labels[-1][stmt.source]
+    if node is None and not elab.sink.has_errors:
+        elab.sink.emit(codes.UNKNOWN_SOURCE, f"`from {stmt.source}`: `{stmt.source}` is switched off by its `when`",
+                       stmt.source_span, "this branch reads nothing for these parameters",
+                       help=f"give the branch the same `when` as `{stmt.source}`")
+    return node
 
 
 def _split(elab, op: ast.Concat, statements, path, x, env, origin) -> list[str | None] | None:

@@ -80,6 +80,7 @@ class _Elaborator:
         self.shaped = 0  # nodes whose shape _shape has inferred
         self.reads_builtins: dict[str, bool] = {}  # block name -> whether it reads in_channels & co
         self.grids: dict[str, tuple] = {}  # block reading in_height/in_width -> (grid, span) of its first call
+        self.labels: list[dict[str, str | None]] = []  # label -> node, of each sequence being elaborated
 
     # -- network
     def network(self, definition: ast.BlockDef, overrides: dict[str, Any], input_shape) -> Graph | None:
@@ -187,6 +188,7 @@ class _Elaborator:
         stages = stages or top
         names = statement_names(body, context, self.program.definitions)
         produced: dict[str, str | None] = {}
+        self.labels.append(produced)  # what a branch's `from` may read (language/combinators.py)
         outputs: list[tuple[str, Any]] = []
         seen: dict[str, ast.Labeled] = {}
         statements = [s for s in body if isinstance(s, ast.Labeled)]
@@ -236,6 +238,7 @@ class _Elaborator:
                 x = y
         if top:
             self._outputs(outputs, produced, x)
+        self.labels.pop()
         return x
 
     def _check_callees(self, op: ast.Op) -> None:
@@ -374,7 +377,7 @@ class _Elaborator:
             self._record(path, StatementKind.SEQ)
             return self.sequence(op.body, x, env, path, origin)
         if isinstance(op, ast.Concat):  # concat, reduction, sum, product, split: language/combinators.py
-            return elaborate_join(self, op, path, x, env, origin)
+            return elaborate_join(self, op, path, x, env, origin, stmt)
         return self.residual(op, path, x, env, origin)
 
     def residual(self, op: ast.Residual, path, x, env, origin) -> str | None:

@@ -24,7 +24,7 @@ _HEADER = re.compile(r"\b(block|network)\s+([A-Za-z_]\w*)\s*(?:\(([^()]*)\))?\s*
 _LABEL = re.compile(r"(?:^|[;{\n])\s*([A-Za-z_]\w*)\s*:(?!=)")
 _FROM = re.compile(r"\bfrom\s+(\w*)$")
 _IDENT_BEFORE = re.compile(r"([A-Za-z_]\w*)\s*$")
-_STATEMENT_KEYWORDS = ("concat", "reduction", "residual", "input", "output")
+_STATEMENT_KEYWORDS = ("concat", "reduction", "residual", "sum", "product", "split", "input", "output")
 
 
 @dataclass

@@ -26,13 +26,15 @@ class Class:
     base: str = "nn.Module"
     attributes: list[str] = field(default_factory=list)  # class attributes
     methods: list[list[str]] = field(default_factory=list)  # more methods, after forward
+    inputs: list[str] = field(default_factory=list)  # forward's tensors after `x` (a branch's `from LABEL`)
 
     def render(self) -> str:
         lines = [f"class {self.name}({self.base}):", f'    """{self.doc}"""', ""]
         lines += [f"    {line}" for line in self.attributes] + ([""] if self.attributes else [])
         lines.append(f"    def __init__({', '.join(['self'] + self.signature)}):")
         lines += ["        super().__init__()"] + [indent(line, 8) for line in self.init]
-        lines += ["", "    def forward(self, x: torch.Tensor)" + (" -> torch.Tensor:" if self.returns_tensor else ":")]
+        tensors = "".join(f", {name}: torch.Tensor" for name in self.inputs)
+        lines += ["", f"    def forward(self, x: torch.Tensor{tensors})" + (" -> torch.Tensor:" if self.returns_tensor else ":")]
         if self.forward_doc:
             lines.append(f'        """{self.forward_doc}"""')
         lines += [indent(line, 8) for line in self.forward]
@@ -67,6 +69,7 @@ class Scope:
     grid: Grid = None  # a grid size fixed by the last pooling (for flatten)
     lambda_var: str = ""  # the parameter name of `_repeat`'s lambdas, one per class
     marks: list | None = None  # the network's: where each top-level statement starts (model_api.Mark)
+    labels: dict = field(default_factory=dict)  # label -> (forward variable, channels) a branch's `from` reads
 
     def repeat_var(self) -> str:
         if not self.lambda_var:

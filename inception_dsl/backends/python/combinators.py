@@ -32,6 +32,8 @@ def write_join(gen, scope: Scope, op: ast.Concat, in_ch: Channels, in_var: str, 
     outs, variables, fixed = [], [], []
     for index, (stmt, name, (var, ch)) in enumerate(zip(statements, names, inputs)):
         variable = scope.forward_ns.create(f"x{index}")
+        if stmt.source is not None:  # `from LABEL`: a tensor of this forward (or one handed to it)
+            var, ch = scope.labels[stmt.source]
         if name is TRANSPARENT:  # `_: { ... }`: its parts are this class's members
             out, variable = gen.inline(scope, stmt.op, ch, var, stmt.span, variable)
             if branches:

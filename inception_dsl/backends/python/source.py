@@ -38,6 +38,7 @@ from inception_dsl.backends.python.model_api import Mark, write_model_api
 from inception_dsl.backends.python.splice import write_spliced
 from inception_dsl.backends.python.unreached import Reach, guard_unreached, unreached_call
 from inception_dsl.backends.python.combinators import write_join
+from inception_dsl.language.combinators import branch_sources
 
 __all__ = ["to_python", "CodegenError", "network_class_name"]
 
@@ -196,11 +197,19 @@ class _Generator:
         kind = stmt.op.kind if isinstance(stmt.op, ast.Concat) else {ast.Seq: "sequence", ast.Residual: "residual"}[type(stmt.op)]
         doc = f"The {kind} `{name}` of {scope.cls.name} ({self.where(stmt.span)})."
         inner = self._new_scope(scope.cls.name + camel(name), doc, scope.env)
-        inner.cls.signature = ["in_channels: int"] + (["*"] if used else [])
+        sources = branch_sources(stmt.op)
+        inner.cls.signature = ["in_channels: int"] + (["*"] if used or sources else [])
         for param in used:
             local = inner.init_ns.create(param)
             inner.names[param] = local
             inner.cls.signature.append(f"{local}{hint(scope.env.get(param))}")
+        extra = ""
+        for label in sources:  # a branch's `from LABEL`: the tensor is a forward argument, its width a constructor's
+            var, width = inner.forward_ns.create(label), inner.init_ns.create(f"{label}_channels")
+            inner.cls.inputs.append(var)
+            inner.cls.signature.append(f"{width}: int")
+            inner.labels[label] = (var, width)
+            extra += f", {width}={scope.labels[label][1]}"
         op = stmt.op
         if isinstance(op, ast.Seq):
             out, var, _ = self.body(inner, op.body, "seq", "in_channels", "x")
@@ -209,7 +218,7 @@ class _Generator:
         inner.cls.init.append(f"self.out_channels = {out}")
         inner.cls.forward.append(f"return {var}")
         self.classes.append(inner.cls)
-        kwargs = "".join(f", {inner.names[p]}={scope.names[p]}" for p in used)
+        kwargs = "".join(f", {inner.names[p]}={scope.names[p]}" for p in used) + extra
         return inner.cls.name, kwargs
 
     # -- statements
@@ -224,7 +233,9 @@ class _Generator:
             return out, var, {}
         names = statement_names(body, context, self.program.definitions)
         referenced = set(keep) | {s.source for s in statements if s.source}
+        referenced |= {label for s in statements for label in branch_sources(s.op)}
         labels: dict[str, tuple[str, Channels]] = {}
+        outer, scope.labels = scope.labels, labels  # what the branches of a join here read `from`
         var, ch = in_var, in_ch
         for index, (stmt, name) in enumerate(zip(statements, names)):
             src_var, src_ch = labels[stmt.source] if stmt.source else (var, ch)
@@ -254,6 +265,7 @@ class _Generator:
                 var, ch = out_var, out_ch
             if scope.marks is not None and context == "block":
                 scope.marks.append(Mark(start_line, src_var, src_ch, out_var))
+        scope.labels = outer
         return ch, var, labels
 
     def inline(self, scope: Scope, op: ast.Op, in_ch: Channels, in_var: str, span,
@@ -279,7 +291,8 @@ class _Generator:
         ctor, out, note = self._member_constructor(scope, stmt, name, in_ch)
         comment = self.comment(stmt.span) + (f" ({note})" if note and self.comments else (f"  # {note}" if note else ""))
         cls = scope.cls
-        result = f"{member_ref(name)}({in_var})"
+        reads = "".join(f", {scope.labels[label][0]}" for label in branch_sources(stmt.op))  # `from` on its branches
+        result = f"{member_ref(name)}({in_var}{reads})"
         compute = f"{append_to}.append({result})" if append_to else f"{out_var} = {result}"
         if "\n" in ctor:  # a multi-line constructor carries its location on its first line
             first, rest = ctor.split("\n", 1)
