@@ -1,6 +1,6 @@
 """Hypothesis strategies that write random specs in the language, tracking the shape as
 they go so that every generated spec is valid by construction: blocks with repeats,
-nested concat branches, factorized 1xn/nx1 kernels, strides and paddings, residuals whose
+nested concat, sum, product (with broadcast gates) and split branches, factorized 1xn/nx1 kernels, strides and paddings, residuals whose
 branch ends on the shortcut's channels. `GeneratedSpec.shape` is the output shape the
 generator expects, computed here independently of shapes.py."""
 
@@ -131,9 +131,14 @@ class _Builder:
         return shape
 
     def concat(self, shape: Shape, depth: int, nesting: int, *, keep_size: bool) -> Shape:
-        self.features.add("concat")
         c, h, w = shape
         reduce = not keep_size and min(h, w) >= 3 and self.draw(st.booleans())
+        kind = "concat" if reduce else self.draw(st.sampled_from(["concat", "concat", "sum", "product", "split"]))
+        if kind in ("sum", "product"):
+            return self.elementwise(kind, shape, depth, nesting)
+        if kind == "split" and c >= 2:
+            return self.split(shape, depth, nesting)
+        self.features.add("concat")
         self.out.add(depth, "reduction {" if reduce else "concat {")
         total = 0
         for _ in range(self.draw(st.integers(1, 3))):
@@ -148,6 +153,44 @@ class _Builder:
             total += branch[0]
         self.out.add(depth, "}")
         return (total, _valid(h, 3, 2), _valid(w, 3, 2)) if reduce else (total, h, w)
+
+    def elementwise(self, kind: str, shape: Shape, depth: int, nesting: int) -> Shape:
+        """`sum`/`product`: every branch ends in a 1x1 conv to the same width; a later
+        branch may be a gate pooled to 1x1 (it broadcasts)."""
+        self.features.add(kind)
+        out = self.channels()
+        self.out.add(depth, f"{kind} {{")
+        for index in range(self.draw(st.integers(1, 3))):
+            self.out.add(depth + 1, "{")
+            if index and self.draw(st.booleans()):
+                self.features.add("broadcast")
+                self.out.add(depth + 2, "global_avgpool")
+            else:
+                self.sequence(shape, depth + 2, nesting + 1, keep_size=True)
+            self.out.add(depth + 2, f"conv({out}, 1x1, bn=false, act=identity)")
+            self.out.add(depth + 1, "}")
+        self.out.add(depth, "}")
+        return (out, shape[1], shape[2])
+
+    def split(self, shape: Shape, depth: int, nesting: int) -> Shape:
+        """`split(n)` or `split(a, b, ...)`: each branch works on its slice of the channels."""
+        self.features.add("split")
+        c, h, w = shape
+        parts = self.draw(st.integers(2, min(3, c)))
+        if c % parts == 0 and self.draw(st.booleans()):
+            sizes, header = [c // parts] * parts, f"split({parts})"
+        else:
+            cuts = sorted(self.draw(st.sets(st.integers(1, c - 1), min_size=parts - 1, max_size=parts - 1)))
+            sizes = [b - a for a, b in zip([0] + cuts, cuts + [c])]
+            header = f"split({', '.join(map(str, sizes))})"
+        self.out.add(depth, header + " {")
+        total = 0
+        for size in sizes:
+            self.out.add(depth + 1, "{")
+            total += self.sequence((size, h, w), depth + 2, nesting + 1, keep_size=True)[0]
+            self.out.add(depth + 1, "}")
+        self.out.add(depth, "}")
+        return (total, h, w)
 
     def residual(self, shape: Shape, depth: int, nesting: int) -> Shape:
         self.features.add("residual")

@@ -1,6 +1,7 @@
-"""`product`, `sum` and `split(...)`: each against a hand-written torch equivalent (the
-module `load()` builds, the standalone source `compile` writes, and the optimized
-module), parameter and MAC counts against the built module, fmt round trips."""
+"""`product`, `sum`, `split(...)` and `from` on branches: each through every consumer
+(tests/op_checks.py: `load()`'s standalone source against a hand-written torch
+equivalent, the flat forward and every optimize pass, summary counts against
+FlopCounterMode, diagram labels, fmt, lint), plus their diagnostics."""
 
 from __future__ import annotations
 
@@ -9,15 +10,12 @@ import torch
 from torch import nn
 
 import inception_dsl
-from inception_dsl import api
-from inception_dsl.backends.python.source import to_python
-from inception_dsl.backends.summary import to_summary
-from inception_dsl.language.diagnostics import DiagnosticSink
+from inception_dsl import analyze_text, api
+from inception_dsl.backends.diagram.dot import to_dot
+from inception_dsl.backends.diagram.drawing import View
 from inception_dsl.language.fmt import fmt
-from inception_dsl.language.parse import parse
-from inception_dsl.language.source import SourceFile
 
-from .backend_helpers import import_file
+from .op_checks import through_everything
 
 SE = """
 block se(r) {
@@ -29,7 +27,7 @@ block se(r) {
 
 network gated {
   input 16x9x9
-  stem: conv(16, 3x3)
+  stem: conv(16, 3x3, bn=false, act=identity)
   gate: se(4)
   head: bn
 }
@@ -52,101 +50,44 @@ network sums {
 """
 
 
-def _randomize(model: nn.Module) -> nn.Module:
-    torch.manual_seed(1)
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, nn.BatchNorm2d):
-                module.running_mean.uniform_(-1, 1)
-                module.running_var.uniform_(0.5, 2)
-                module.weight.uniform_(0.5, 2)
-                module.bias.uniform_(-1, 1)
-    return model.eval()
-
-
-def _all_forms(text: str, tmp_path, name: str):
-    """(load()'s module, the compiled file's module with its weights, optimize()'s)."""
-    spec = tmp_path / f"{name}.incp"
-    spec.write_text(text)
-    model = _randomize(inception_dsl.load(spec, seed=0))
-    result = api.analyze(spec)
-    (tmp_path / f"{name}.py").write_text(to_python(result))
-    compiled = getattr(import_file(tmp_path / f"{name}.py", f"combinators_{name}"), "".join(
-        part.capitalize() for part in result.graph.name.split("_")))()
-    compiled.load_state_dict(model.state_dict())
-    optimized = inception_dsl.optimize(spec, model.state_dict())
-    return model, compiled.eval(), optimized
-
-
-def _check(forms, reference, x):
-    expected = reference(x)
-    for form in forms:
-        assert torch.equal(form(x), expected) if form is not forms[-1] else \
-            torch.allclose(form(x), expected, atol=1e-5)
-
-
-def test_squeeze_and_excitation_equals_torchvision(tmp_path):
+def test_squeeze_and_excitation_equals_torchvision():
+    """The gate between a bias-free conv and a BatchNorm: BN folding must not fold across it."""
     from torchvision.ops import SqueezeExcitation
 
-    forms = _all_forms(SE, tmp_path, "gated")
-    model = forms[0]
     se = SqueezeExcitation(16, 4, scale_activation=nn.Identity).eval()
-    se.load_state_dict({k[len("gate."):]: v for k, v in model.state_dict().items() if k.startswith("gate.")})
-    assert set(model.state_dict()) >= {"gate.fc1.weight", "gate.fc1.bias", "gate.fc2.weight", "gate.fc2.bias"}
 
-    def reference(x):
+    def reference(model, x):
+        se.load_state_dict({k[len("gate."):]: v for k, v in model.state_dict().items() if k.startswith("gate.")})
         return model.head(se(model.stem(x)))
 
-    _check(forms, reference, torch.randn(2, 16, 9, 9))
+    model = through_everything(SE, reference)
+    assert {"gate.fc1.weight", "gate.fc1.bias", "gate.fc2.weight", "gate.fc2.bias"} <= set(model.state_dict())
+    opened = to_dot(analyze_text(SE, "se.incp").graph, View(expand=frozenset({"all"})))
+    assert '"⊗"' in opened and "shape=circle" in opened  # the gate, drawn as the papers do
 
 
-def test_split_by_count_and_by_sizes(tmp_path):
-    forms = _all_forms(SPLITS, tmp_path, "splits")
-    model = forms[0]
-
-    def reference(x):
+def test_split_by_count_and_by_sizes():
+    def reference(model, x):
         a, b = torch.split(x, 6, 1)
         x = torch.cat((a, model.halves.branch1(b)), 1)
         a, b, c = torch.split(x, (6, 2, 4), 1)
         return torch.cat((torch.relu(a), model.bands.branch1(b), model.bands.branch2(c)), 1)
 
-    _check(forms, reference, torch.randn(2, 12, 6, 6))
+    through_everything(SPLITS, reference, labels=("Channels 0:6", "Channels 8:12"))
 
 
-def test_n_way_sum_broadcasts_a_pooled_branch(tmp_path):
-    forms = _all_forms(SUMS, tmp_path, "sums")
-    model = forms[0]
+def test_n_way_sum_broadcasts_a_pooled_branch():
+    def reference(model, x):
+        return model.bn1(x + model.sum0.branch1(x) + x.mean((2, 3), keepdim=True))
 
-    def reference(x):
-        conv = model.sum0.branch1
-        return model.bn1(x + conv(x) + x.mean((2, 3), keepdim=True))
-
-    _check(forms, reference, torch.randn(2, 8, 6, 6))
+    through_everything(SUMS, reference)
 
 
-@pytest.mark.parametrize("text", [SE, SPLITS, SUMS], ids=["product", "split", "sum"])
-def test_summary_counts_equal_the_built_module(text, tmp_path):
-    spec = tmp_path / "n.incp"
-    spec.write_text(text)
-    result = api.analyze(spec)
-    model = inception_dsl.load(spec)
-    summary = to_summary(result.graph)
-    assert summary.params == sum(p.numel() for p in model.parameters())
-    from torch.utils.flop_counter import FlopCounterMode
-
-    shape = result.graph.input_node.shape
-    with FlopCounterMode(display=False) as counter:
-        model.eval()(torch.randn(1, *shape))
-    assert summary.macs == counter.get_total_flops() // 2
-
-
-@pytest.mark.parametrize("text", [SE, SPLITS, SUMS], ids=["product", "split", "sum"])
-def test_fmt_round_trip(text):
-    once = fmt(text)
-    assert fmt(once) == once
-    sink = DiagnosticSink()
-    assert parse(SourceFile("<a>", once), sink) == parse(SourceFile("<b>", text), sink)
-    assert not sink.has_errors
+def test_split_module_is_scriptable_and_keeps_its_sizes():
+    model = inception_dsl.loads(SPLITS, path="splits.incp").eval()
+    assert model.bands._split0 == (6, 2, 4) and model.halves._split0 == (6, 6)
+    x = torch.randn(1, 12, 6, 6)
+    assert torch.equal(torch.jit.script(model)(x), model(x))
 
 
 def test_fmt_keeps_split_sizes_and_the_one_line_forms():
@@ -158,7 +99,7 @@ def test_fmt_keeps_split_sizes_and_the_one_line_forms():
 SKIPS = """
 network skips {
   input 8x8x8
-  a: conv(8, 3x3)
+  a: conv(8, 3x3, bn=false, act=identity)
   b: conv(16, 3x3)
   pool: maxpool(3x3)
   concat { identity; identity from a }
@@ -168,18 +109,15 @@ network skips {
 """
 
 
-def test_branches_read_earlier_labels_with_from(tmp_path):
-    forms = _all_forms(SKIPS, tmp_path, "skips")
-    model = forms[0]
-
-    def reference(x):
+def test_branches_read_earlier_labels_with_from():
+    def reference(model, x):
         a = model.a(x)
         b = model.b(a)
         y = torch.cat((model.pool(b), a), 1)
         y = y + model.sum4.branch1(a) + model.sum4.branch2(b)
         return y * model.gate.branch1(a)
 
-    _check(forms, reference, torch.randn(2, 8, 8, 8))
+    through_everything(SKIPS, reference)
 
 
 @pytest.mark.parametrize("body, code, line", [

@@ -56,7 +56,8 @@ def test_the_generator_covers_the_language():
         seen.update(spec.features)
 
     collect()
-    assert {"concat", "reduction", "residual", "factorized", "stride", "valid", "block", "repeat"} <= seen
+    assert {"concat", "reduction", "residual", "factorized", "stride", "valid", "block", "repeat", "sum", "product",
+            "broadcast", "split"} <= seen
 
 
 # -- invalid specs: the diagnostic points at the statement that is wrong ---------------
