@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch import nn
 
 import inception_dsl
 from inception_dsl import analyze_text, api
@@ -21,7 +20,7 @@ SE = """
 block se(r) {
   product {
     identity;
-    _: { global_avgpool; fc1: conv(r, 1x1, bn=false); fc2: conv(in_channels, 1x1, bn=false, act=identity) }
+    _: { global_avgpool; fc1: conv(r, 1x1, bn=false); fc2: conv(in_channels, 1x1, bn=false, act=sigmoid) }
   }
 }
 
@@ -54,7 +53,7 @@ def test_squeeze_and_excitation_equals_torchvision():
     """The gate between a bias-free conv and a BatchNorm: BN folding must not fold across it."""
     from torchvision.ops import SqueezeExcitation
 
-    se = SqueezeExcitation(16, 4, scale_activation=nn.Identity).eval()
+    se = SqueezeExcitation(16, 4).eval()  # ReLU, then a sigmoid gate
 
     def reference(model, x):
         se.load_state_dict({k[len("gate."):]: v for k, v in model.state_dict().items() if k.startswith("gate.")})
