@@ -226,7 +226,6 @@ class _Elaborator:
             if not self._condition(stmt, env):
                 if stmt.label:  # a labelled statement left out by `when` produces nothing
                     produced[stmt.label] = None
-                self._check_callees(stmt.op)  # the compiled module still builds it when asked to
                 continue
             path = join_path(scope, name)
             if stages:
@@ -240,23 +239,6 @@ class _Elaborator:
             self._outputs(outputs, produced, x)
         self.labels.pop()
         return x
-
-    def _check_callees(self, op: ast.Op) -> None:
-        """Report unknown layer or block names in a statement that `when` leaves out:
-        it is not elaborated here, but the generated module can switch it on."""
-        if isinstance(op, ast.Call):
-            definition = self.program.definitions.get(op.name)
-            if op.name not in ops.LAYERS and (definition is None or definition.kind != "block"):
-                candidates = list(ops.LAYERS) + [d for d, b in self.program.definitions.items() if b.kind == "block"]
-                self.sink.emit(codes.UNKNOWN_BLOCK, f"unknown layer or block `{op.name}`", op.span,
-                               "no layer or block has this name", help=did_you_mean(op.name, candidates),
-                               notes=["checked although `when` leaves this statement out"])
-            return
-        bodies = [op.body] + ([op.shortcut] if isinstance(op, ast.Residual) and op.shortcut else [])
-        for body in bodies:
-            for stmt in body:
-                if isinstance(stmt, ast.Labeled):
-                    self._check_callees(stmt.op)
 
     def _condition(self, stmt: ast.Labeled, env) -> bool:
         if stmt.condition is None:

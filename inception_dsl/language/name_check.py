@@ -7,12 +7,14 @@ elaborate.py emits for elaborated statements; the sink keeps one of each."""
 
 from __future__ import annotations
 
+from inception_dsl import ops
 from inception_dsl.language import codes
 from inception_dsl.language import syntax as ast
 from inception_dsl.language.diagnostics import DiagnosticSink, Label
 from inception_dsl.language.naming import TRANSPARENT, reserved_name, statement_names
+from inception_dsl.language.values import did_you_mean
 
-__all__ = ["check_names", "report_reserved", "report_duplicate"]
+__all__ = ["check_names", "report_reserved", "report_duplicate", "report_unknown_callee"]
 
 
 def report_reserved(sink: DiagnosticSink, stmt: ast.Labeled, name: str | None) -> bool:
@@ -30,6 +32,19 @@ def report_duplicate(sink: DiagnosticSink, stmt: ast.Labeled, name: str, first: 
     sink.emit(codes.DUPLICATE_NAME, f"two statements are both named `{name}`", stmt.label_span or stmt.span,
               "second use of this name", secondary=[Label(first.label_span or first.span, "first used here", False)],
               help="give one of them a distinct label (`name: ...`)")
+
+
+def report_unknown_callee(definitions: dict[str, ast.BlockDef], call: ast.Call, sink: DiagnosticSink) -> bool:
+    """E102 for a call, in a statement `when` may leave out, that names no layer and no block:
+    the generated module defines it whatever the parameters. Whether it was one."""
+    definition = definitions.get(call.name)
+    if call.name in ops.LAYERS or (definition is not None and definition.kind == "block"):
+        return False
+    candidates = list(ops.LAYERS) + [name for name, d in definitions.items() if d.kind == "block"]
+    sink.emit(codes.UNKNOWN_BLOCK, f"unknown layer or block `{call.name}`", call.span,
+              "no layer or block has this name", help=did_you_mean(call.name, candidates),
+              notes=["checked although `when` leaves this statement out"])
+    return True
 
 
 def check_names(definitions: dict[str, ast.BlockDef], network: ast.BlockDef, sink: DiagnosticSink) -> None:
@@ -59,6 +74,8 @@ def _op(definitions, op: ast.Op, sink: DiagnosticSink, pending: list) -> None:
         definition = definitions.get(op.name)
         if definition is not None and definition.kind == "block":
             pending.append(definition)
+        else:
+            report_unknown_callee(definitions, op, sink)
     elif isinstance(op, ast.Seq):
         _body(definitions, op.body, "seq", sink, pending)
     elif isinstance(op, ast.Concat):
