@@ -7,6 +7,8 @@ I/O errors (and internal errors, which say they are bugs)."""
 from __future__ import annotations
 
 import argparse
+import atexit
+import gc
 import importlib
 import sys
 
@@ -48,6 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # at exit, Python runs the cycle collector over everything still alive (a parsed large
+    # spec: a second or more) just before freeing it all anyway
+    atexit.unregister(gc.disable)
+    atexit.register(gc.disable)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

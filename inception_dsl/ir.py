@@ -26,7 +26,7 @@ import networkx as nx
 from inception_dsl.language.source import Span
 
 __all__ = ["Op", "OpKind", "Attr", "Node", "Role", "CallSite", "Stage", "StatementKind", "Graph", "InternalError",
-           "verify", "check", "param_count", "dump", "fmt_shape", "to_data", "origin_notes"]
+           "verify", "check", "attr_problems", "param_count", "dump", "fmt_shape", "to_data", "origin_notes"]
 
 
 class InternalError(Exception):
@@ -247,16 +247,36 @@ class Graph:
     groups: dict[str, Stage] = field(default_factory=dict)
     statements: dict[str, StatementKind] = field(default_factory=dict)  # statement path -> its kind
     span: Span | None = None
+    # not copied by `copy`, see language/memo.py: shapes infer_shapes keeps, attributes check skips
+    settled: set[str] = field(default_factory=set, repr=False, compare=False)
+    checked: set[str] = field(default_factory=set, repr=False, compare=False)
     _g: nx.DiGraph = field(default_factory=nx.DiGraph, repr=False)
+    added: list[str] = field(default_factory=list, repr=False, compare=False)  # ids in the order added
+    _forward: bool = field(default=True, repr=False, compare=False)  # every edge runs to a later-added node
 
     # -- construction
     def add(self, node: Node, inputs: list[str] = ()) -> str:
-        if node.id in self._g:
+        if node.id in self._g._node:
             raise InternalError(f"duplicate node id {node.id}")
-        self._g.add_node(node.id, node=node)
-        for index, source in enumerate(inputs):
-            self._g.add_edge(source, node.id, index=index)
+        self._g.add_nodes_from([s for s in inputs if s not in self._g._succ])  # bare, as add_edge made them
+        self.add_new([node], [inputs])
         return node.id
+
+    def add_new(self, nodes: list[Node], inputs: list[list[str]]) -> None:
+        """Add new nodes reading earlier ones: networkx's dicts, filled as add_node/add_edge do, minus their checks."""
+        g = self._g
+        data, succ, preds = g._node, g._succ, g._pred
+        for node, sources in zip(nodes, inputs):
+            node_id, pred = node.id, {}
+            data[node_id], succ[node_id], preds[node_id] = {"node": node}, {}, pred
+            for index, source in enumerate(sources):
+                succ[source][node_id] = pred[source] = {"index": index}
+            self.added.append(node_id)
+        g.__dict__.get("__networkx_cache__", {}).clear()
+
+    def taken(self, ids) -> bool:
+        """Whether any of `ids` is a node already."""
+        return not self._g._node.keys().isdisjoint(ids)
 
     def remove(self, node_id: str) -> None:
         self._g.remove_node(node_id)
@@ -265,8 +285,10 @@ class Graph:
         index = self._g.edges[old, node_id]["index"]
         self._g.remove_edge(old, node_id)
         self._g.add_edge(new, node_id, index=index)
+        self._forward = False
 
     def set_inputs(self, node_id: str, inputs: list[str]) -> None:
+        self._forward = False
         for source in list(self._g.predecessors(node_id)):
             self._g.remove_edge(source, node_id)
         for index, source in enumerate(inputs):
@@ -280,6 +302,7 @@ class Graph:
         self.add(node, inputs)
         for user, index in readers:
             self._g.add_edge(node.id, user, index=index)
+        self._forward = self._forward and not readers
 
     def record(self, path: str, kind: StatementKind) -> None:
         """The kind of the statement at `path` (`statements`); where two share a path (a
@@ -312,21 +335,19 @@ class Graph:
         # on large specs, for the same answer
         return self._g._node[node_id]["node"]
 
-    def nodes(self) -> Iterator[Node]:
-        """All nodes in topological order (ties broken by insertion order)."""
-        order = {n: i for i, n in enumerate(self._g.nodes)}
-        if all(order[source] < order[target] for source, target in self._g.edges):
-            # elaborate inserts in topological order, and then the lexicographical sort below
-            # yields exactly insertion order; this check is linear, the sort is not
-            ids: Iterator[str] = iter(order)
-        else:  # rewritten graphs (optimizer passes) may append producers after their users
-            ids = nx.lexicographical_topological_sort(self._g, key=order.__getitem__)
+    def nodes(self) -> list[Node]:
+        """All nodes in topological order (ties broken by insertion order): insertion order
+        while every edge runs forward (elaboration), else sorted (optimizer rewrites)."""
         data = self._g._node
-        for node_id in ids:
-            yield data[node_id]["node"]
+        if not self._forward:
+            order = {n: i for i, n in enumerate(data)}
+            if not all(order[source] < order[target] for source, target in self._g.edges):
+                return [data[i]["node"] for i in nx.lexicographical_topological_sort(self._g, key=order.__getitem__)]
+            self._forward = True
+        return [value["node"] for value in data.values()]
 
     def inputs(self, node_id: str) -> list[str]:
-        predecessors = self._g.pred[node_id]
+        predecessors = self._g._pred[node_id]  # the dict behind networkx's `pred` view, without the view
         if len(predecessors) < 2:
             return list(predecessors)
         return sorted(predecessors, key=lambda source: predecessors[source]["index"])
@@ -342,7 +363,7 @@ class Graph:
         return list(self._g.successors(node_id))
 
     def is_acyclic(self) -> bool:
-        return nx.is_directed_acyclic_graph(self._g)
+        return self._forward or nx.is_directed_acyclic_graph(self._g)
 
     def ancestors(self, node_id: str) -> set[str]:
         """Every node that `node_id` depends on."""
@@ -365,11 +386,11 @@ def check(graph: Graph) -> list[str]:
     problems = []
     if not graph.is_acyclic():
         return ["graph has a cycle"]
-    inputs = 0
-    predecessors = graph._g.pred
+    inputs, input_kind, kinds = 0, Op.INPUT, set(Op)
+    predecessors = graph._g._pred
     for node in graph.nodes():
-        inputs += node.op is Op.INPUT
-        if node.op not in Op:
+        inputs += node.op is input_kind
+        if node.op not in kinds:
             problems.append(f"{node.id}: {node.op!r} is not a registered operation")
             continue
         edges = predecessors[node.id]
@@ -379,7 +400,8 @@ def check(graph: Graph) -> list[str]:
             problems.append(f"{node.id}: {node.op.name} has {count} inputs")
         if count > 1 and sorted(data["index"] for data in edges.values()) != list(range(count)):
             problems.append(f"{node.id}: input indices are not 0..{count - 1}")
-        problems += _check_attrs(node)
+        if node.id not in graph.checked:
+            problems += attr_problems(node)
     if inputs != 1:
         problems.append(f"expected one INPUT node, found {inputs}")
     for output in graph.outputs:
@@ -388,7 +410,7 @@ def check(graph: Graph) -> list[str]:
     return problems
 
 
-def _check_attrs(node: Node) -> list[str]:
+def attr_problems(node: Node) -> list[str]:  # what is wrong with a node's attributes against its schema
     schema = node.op.attrs
     required = {name for name, attr in schema.items() if not attr.optional}
     if not required <= node.attrs.keys() <= schema.keys():

@@ -168,3 +168,16 @@ def test_totals_equal_the_compiled_module(spec):
 def test_full_size_v4_equals_the_compiled_module(v4):
     params, flops = _module_counts(SPECS / "v4.incp", (3, 299, 299))
     assert (params, flops) == (42_679_816, 24_507_949_248) == (to_summary(v4).params, to_summary(v4).flops)
+
+
+@pytest.mark.parametrize("spec", ["v4.incp", "inception_resnet_v2.incp", "densenet121.incp", "googlenet.incp"])
+def test_totals_equal_the_summary_totals(spec):
+    """`sweep` reports summary.totals per variant; they are to_summary's totals."""
+    from inception_dsl.backends.summary import totals
+
+    result = analyze(ROOT / "specs" / spec)
+    assert result.ok
+    graph = result.graph
+    for batch, dtype in ((1, "float32"), (3, "bfloat16")):
+        summary = to_summary(graph, batch=batch, dtype=dtype)
+        assert totals(graph, batch=batch, dtype=dtype) == (summary.params, summary.macs, summary.activation_bytes)

@@ -20,7 +20,7 @@ import yaml
 from inception_dsl.ir import Graph, Node, Op, Role, fmt_shape, StatementKind, param_count
 from inception_dsl.ops.base import size
 
-__all__ = ["Row", "Summary", "DTYPE_BYTES", "to_summary", "node_macs", "format_table", "format_json", "format_yaml",
+__all__ = ["Row", "Summary", "DTYPE_BYTES", "to_summary", "totals", "node_macs", "format_table", "format_json", "format_yaml",
            "format_csv", "to_document"]
 
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
@@ -60,6 +60,29 @@ def node_macs(graph: Graph, node: Node) -> int:
     if not inputs or node.shape is None:
         return 0
     return node.op.macs(node, graph.node(inputs[0]).shape)
+
+
+def totals(graph: Graph, *, batch: int = 1, dtype: str = "float32") -> tuple[int, int, int]:
+    """(params, MACs, activation bytes) of the whole network: `to_summary`'s totals, without
+    its rows (what `sweep` reports per variant)."""
+    params = macs = elements = 0
+    output, memo = Op.OUTPUT, {}
+    for node in graph.nodes():
+        kind = node.op
+        if kind is output:
+            continue
+        counts = memo.get(kind)
+        if counts is None:  # which of the two counts this kind has (OpKind's defaults are 0)
+            counts = memo[kind] = ("params" in vars(kind), "macs" in vars(kind))
+        elements += size(node.shape)
+        if counts[0] or counts[1]:
+            inputs = graph.inputs(node.id)
+            in_shape = graph.node(inputs[0]).shape if inputs else None
+            if counts[0]:
+                params += param_count(node, in_shape[0] if in_shape else None)
+            if counts[1] and inputs and node.shape is not None:  # as node_macs
+                macs += kind.macs(node, in_shape) * batch
+    return params, macs, elements * batch * DTYPE_BYTES[dtype]
 
 
 def _module_path(node: Node) -> str:

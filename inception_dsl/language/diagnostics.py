@@ -81,6 +81,7 @@ class DiagnosticSink:
 
     diagnostics: list[Diagnostic] = field(default_factory=list)
     _seen: set = field(default_factory=set, repr=False)
+    count: int = field(default=0, repr=False, compare=False)  # every diagnostic added, kept or not
 
     def emit(
         self,
@@ -101,6 +102,7 @@ class DiagnosticSink:
     def add(self, diagnostic: Diagnostic) -> None:
         """Keep a diagnostic unless an identical one is already here (also how a
         diagnostic remembered by parse_cache is re-emitted)."""
+        self.count += 1
         span = diagnostic.primary_span
         key = (diagnostic.code.id, diagnostic.message, span.start if span else None, span.path if span else None)
         if key not in self._seen:

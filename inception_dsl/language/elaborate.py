@@ -7,7 +7,6 @@ silently (its input is unknown), while later statements are still checked."""
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 from inception_dsl import ops
@@ -17,11 +16,12 @@ from inception_dsl.language import syntax as ast
 from inception_dsl.language.diagnostics import DiagnosticSink, Label
 from inception_dsl.language.limits import DEFAULT_LIMITS, Limits
 from inception_dsl.language.metadata import check_metadata
-from inception_dsl.language.name_check import check_names, report_duplicate, report_reserved
+from inception_dsl.language.name_check import report_duplicate, report_reserved
 from inception_dsl.language.naming import TRANSPARENT, TRANSPARENT_LABEL, instance_names, shortcut_name, statement_names
 from inception_dsl.language.builder import LayerBuilder, distinct_inputs, join_path
 from inception_dsl.language.combinators import elaborate_join
 from inception_dsl.language.binding import bind_params, builtins_of, missing_colon, missing_space, reads_builtins
+from inception_dsl.language.memo import Session, check_names_once, instantiate
 from inception_dsl.language.program import Program
 from inception_dsl.passes.infer_shapes import infer_shapes
 from inception_dsl.language.values import EvalError, describe, did_you_mean, evaluate
@@ -81,6 +81,7 @@ class _Elaborator:
         self.reads_builtins: dict[str, bool] = {}  # block name -> whether it reads in_channels & co
         self.grids: dict[str, tuple] = {}  # block reading in_height/in_width -> (grid, span) of its first call
         self.labels: list[dict[str, str | None]] = []  # label -> node, of each sequence being elaborated
+        self.memo = Session.open(self)  # language/memo.py (None when switched off)
 
     # -- network
     def network(self, definition: ast.BlockDef, overrides: dict[str, Any], input_shape) -> Graph | None:
@@ -112,7 +113,7 @@ class _Elaborator:
         except _TooBig:
             return None
         check_metadata(self.program, definition, graph, self.sink)
-        check_names(self.program.definitions, definition, self.sink)  # also what `when` left out
+        check_names_once(self, definition)  # also what `when` left out (language/name_check.py)
         return None if self.failed and not self.sink.has_errors else graph
 
     # -- helpers
@@ -126,6 +127,8 @@ class _Elaborator:
             while id_ in graph:
                 id_ = f"{base}_{k}"
                 k += 1
+            if self.memo:
+                self.memo.renamed.append((base, id_))
         inputs = distinct_inputs(graph, id_, inputs, Node(id_, Op.IDENTITY, {}, span, origin, self.stage,
                                                           statement=statement, role=Role.JOIN))
         graph.add(Node(id_, op, attrs, span, origin, self.stage, statement=statement, role=role), inputs)
@@ -141,8 +144,10 @@ class _Elaborator:
         pass that runs on the whole graph afterwards."""
         if node_id is None:
             return None
+        if self.memo:
+            return self.memo.shape(self, node_id)
         graph = self.graph
-        fresh = list(itertools.islice(graph.nodes(), self.shaped, None))
+        fresh = [graph.node(i) for i in graph.added[self.shaped:]]
         infer_shapes(graph, DiagnosticSink(), fresh)
         self.shaped += len(fresh)
         return graph.node(node_id).shape
@@ -153,6 +158,8 @@ class _Elaborator:
         must see the same grid: said here, so that `check` refuses what `compile` could not build."""
         if not ast.reads((definition.params, definition.body), ast.BUILTIN_NAMES[1:]):
             return True
+        if self.memo:
+            self.memo.grid_calls += 1
         first = self.grids.setdefault(definition.name, (shape[1:], call.span))
         if first[0] == shape[1:]:
             return True
@@ -434,7 +441,7 @@ class _Elaborator:
             self._record(path, StatementKind.BLOCK)
         self.call_stack.append(definition.name)
         try:
-            return self.sequence(definition.body, x, callee_env, path, origin + (site,), context="block")
+            return instantiate(self, definition, x, callee_env, path, origin + (site,))  # language/memo.py
         finally:
             self.call_stack.pop()
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
-from inception_dsl.language import codes, parser_cache
+from inception_dsl.language import ast_cache, codes, parser_cache
 from inception_dsl.language import syntax as ast
 from inception_dsl.language.diagnostics import DiagnosticSink, Label
 from inception_dsl.language.source import SourceFile, Span
@@ -193,6 +193,10 @@ class _Reporter:
 
 def parse(source: SourceFile, sink: DiagnosticSink) -> ast.Module | None:
     """Parse one file. Returns None when the text has syntax errors (all reported)."""
+    cached = ast_cache.load(source)
+    if cached is not None:
+        return cached
+    emitted = sink.count
     reporter = _Reporter(source, sink)
     try:
         tree = parser().parse(_collapse_separators(source.text), on_error=reporter.report)
@@ -206,6 +210,8 @@ def parse(source: SourceFile, sink: DiagnosticSink) -> ast.Module | None:
         return None
     before = len(sink.errors)
     module = _ToAst(source, sink).transform(tree)
+    if sink.count == emitted:  # a clean parse of a large file is kept on disk (language/ast_cache.py)
+        ast_cache.store(source, module)
     return module if len(sink.errors) == before else None
 
 

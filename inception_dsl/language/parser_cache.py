@@ -31,7 +31,7 @@ import secrets
 import stat
 from pathlib import Path
 
-__all__ = ["read_cache", "write_cache", "cache_directory", "MAX_CACHE_BYTES", "MAGIC"]
+__all__ = ["read_cache", "write_cache", "prune", "cache_directory", "MAX_CACHE_BYTES", "MAGIC"]
 
 MAGIC = b"inception-dsl parser cache v1\n"
 MAX_CACHE_BYTES = 16 * 1024 * 1024  # the tables are ~100 KiB
@@ -157,5 +157,28 @@ def write_cache(name: str, stamp: str, payload: bytes) -> bool:
         if key is None:
             return False
         return _write_private(directory, name, MAGIC + _mac(key, stamp, payload) + payload)
+    finally:
+        os.close(directory)
+
+
+def prune(prefix: str, keep: int) -> None:
+    """Remove all but the `keep` most recently written files whose names start with `prefix`
+    (language/ast_cache.py keeps a few parsed files; the tables are never pruned)."""
+    directory = _open_directory(create=False)
+    if directory is None:
+        return
+    try:
+        found = []
+        for name in os.listdir(directory):
+            if name.startswith(prefix):
+                try:
+                    found.append((os.stat(name, dir_fd=directory, follow_symlinks=False).st_mtime_ns, name))
+                except OSError:
+                    continue
+        for _, name in sorted(found, reverse=True)[keep:]:
+            try:
+                os.unlink(name, dir_fd=directory)
+            except OSError:
+                pass
     finally:
         os.close(directory)

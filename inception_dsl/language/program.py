@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import codecs
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,9 @@ class Program:
     definitions: dict[str, ast.BlockDef] = field(default_factory=dict)
     settings: dict[str, dict[str, Any]] = field(default_factory=dict)
     root: str = ""  # imports must resolve inside this directory (docs/hardening.md, import policy)
+    # elaborated block bodies, kept across the networks and variants checked on this program
+    # (language/memo.py): Limits -> memo.Templates
+    memo: dict = field(default_factory=dict, repr=False, compare=False)
 
     def settings_for(self, span: Span) -> dict[str, Any]:
         return self.settings.get(span.source.path, SETTINGS)
@@ -49,11 +53,15 @@ class Program:
         return [d for d in module.definitions if d.kind == "network"] if module else []
 
 
+_BRACKETS = re.compile(r"[(){}]")
+
+
 def _nesting_depth(text: str) -> tuple[int, int]:
     """Deepest bracket nesting and the offset where it is reached (comments and strings
     are not skipped: this is a cheap guard against pathological input, not a parser)."""
     depth = best = where = 0
-    for index, char in enumerate(text):
+    for match in _BRACKETS.finditer(text):  # one step per bracket, not per character
+        index, char = match.start(), match.group()
         if char in "({":
             depth += 1
             if depth > best:

@@ -17,10 +17,11 @@ class SourceFile:
     _line_starts: list[int] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        starts = [0]
-        for index, char in enumerate(self.text):
-            if char == "\n":
-                starts.append(index + 1)
+        starts, find = [0], self.text.find
+        index = find("\n")
+        while index != -1:  # one step per line, not per character
+            starts.append(index + 1)
+            index = find("\n", index + 1)
         self._line_starts = starts
 
     def line_col(self, offset: int) -> tuple[int, int]:

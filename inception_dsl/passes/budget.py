@@ -3,9 +3,11 @@ exceed the limits, before anything is allocated. Needs shapes (infer_shapes firs
 
 from __future__ import annotations
 
+import math
+
 from inception_dsl.language import codes
 from inception_dsl.language.diagnostics import DiagnosticSink
-from inception_dsl.ir import Graph, param_count
+from inception_dsl.ir import Graph, Op, param_count
 from inception_dsl.language.limits import Limits
 
 __all__ = ["budget", "total_params", "activation_elements", "human_bytes"]
@@ -13,10 +15,12 @@ __all__ = ["budget", "total_params", "activation_elements", "human_bytes"]
 
 def total_params(graph: Graph) -> int:
     total = 0
+    weighted = {kind for kind in Op if "params" in vars(kind)}  # the others keep OpKind's default: none
     for node in graph.nodes():
-        inputs = graph.inputs(node.id)
-        in_channels = graph.node(inputs[0]).shape[0] if inputs and graph.node(inputs[0]).shape else None
-        total += param_count(node, in_channels)
+        if node.op in weighted:
+            inputs = graph.inputs(node.id)
+            shape = graph.node(inputs[0]).shape if inputs else None
+            total += param_count(node, shape[0] if shape else None)
     return total
 
 
@@ -24,11 +28,9 @@ def activation_elements(graph: Graph) -> int:
     """Elements of every node's output, for one sample (a training upper bound)."""
     total = 0
     for node in graph.nodes():
-        if node.shape is not None:
-            size = 1
-            for d in node.shape:
-                size *= d
-            total += size
+        shape = node.shape
+        if shape is not None:
+            total += math.prod(shape)
     return total
 
 

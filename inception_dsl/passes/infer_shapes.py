@@ -13,8 +13,13 @@ __all__ = ["infer_shapes"]
 
 
 def infer_shapes(graph: Graph, sink: DiagnosticSink, nodes=None) -> None:
-    """Every node's shape, in topological order (or only `nodes`, whose inputs are already shaped)."""
+    """Every node's shape, in topological order (or only `nodes`, whose inputs are already shaped).
+    A node that elaboration already shaped without a diagnostic (`graph.settled`, language/memo.py)
+    keeps its shape: its rule would compute the same from the same inputs."""
+    settled = graph.settled
     for node in graph.nodes() if nodes is None else nodes:
+        if node.id in settled:
+            continue
         inputs = [graph.node(i) for i in graph.inputs(node.id)]
         if any(i.shape is None for i in inputs):
             node.shape = None

@@ -3,13 +3,14 @@
 The grid is plain data (`Grid`: ordered axes name -> values, an optional filter, an
 optional seeded sample), so that it can come from `-p name=v1,v2` flags, a YAML file or
 a notebook alike. The spec is read and parsed once; each variant is elaborated and
-shape-checked on the loaded program (api.analyze_program) and summarized (backends/summary.py).
+shape-checked on the loaded program (api.analyze_program) and summarized (backends/summary.totals).
 A row is a dict: the variant's parameters, then `output`, `params`, `macs`,
 `activation_bytes`, `error_code`, `error` (the first error's code and message; the
 counts are None then), and with `measure`, `latency_ms` and `throughput`."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import random
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 from inception_dsl import api
-from inception_dsl.backends.summary import to_summary
+from inception_dsl.backends.summary import totals
 from inception_dsl.language.diagnostics import CompileError, DiagnosticSink
 from inception_dsl.language.limits import DEFAULT_LIMITS, Limits
 from inception_dsl.language.program import load_program
@@ -111,10 +112,10 @@ def _row(result: api.Result, point: Mapping[str, Any], batch: int, dtype: str) -
     # a symbol (`relu`) reads as its name in a row, so that filters compare it with "relu"
     row: dict[str, Any] = {k: str(v) if isinstance(v, Symbol) else v for k, v in point.items()}
     if result.ok:
-        summary = to_summary(result.graph, batch=batch, dtype=DTYPES.get(dtype, dtype))
+        params, macs, memory = totals(result.graph, batch=batch, dtype=DTYPES.get(dtype, dtype))
         main = result.graph.node(result.graph.outputs[0]).shape
-        row.update(output="x".join(map(str, main)), params=summary.params, macs=summary.macs,
-                   activation_bytes=summary.activation_bytes, error_code=None, error=None)
+        row.update(output="x".join(map(str, main)), params=params, macs=macs, activation_bytes=memory,
+                   error_code=None, error=None)
     else:
         first = next((d for d in result.diagnostics if d.level.value == "error"), result.diagnostics[0])
         span = first.primary_span
@@ -164,17 +165,19 @@ def run_sweep(spec: str | Path, grid: Grid, *, network: str | None = None, input
     total = min(grid.sample, grid.size) if grid.sample is not None else grid.size
     done = Sweep(total=total, columns=columns)
     try:
-        for count, point in enumerate(variants(grid), start=1):
-            if where is None or not early or where(point):
-                result = api.analyze_program(program, network=network, params=dict(point), input_shape=input_shape,
-                                             limits=limits)
-                row = _row(result, point, batch, dtype)
-                if measure is not None:
-                    row.update(measure(result, point) if result.ok else dict.fromkeys(MEASURED))
-                if where is None or early or where(row):
-                    done.rows.append(row)
-            if progress is not None:
-                progress(count, total)
+        # the collector paused for the whole sweep, not once per variant (not around torch's measuring)
+        with api.collector_paused() if measure is None else contextlib.nullcontext():
+            for count, point in enumerate(variants(grid), start=1):
+                if where is None or not early or where(point):
+                    result = api.analyze_program(program, network=network, params=dict(point),
+                                                 input_shape=input_shape, limits=limits)
+                    row = _row(result, point, batch, dtype)
+                    if measure is not None:
+                        row.update(measure(result, point) if result.ok else dict.fromkeys(MEASURED))
+                    if where is None or early or where(row):
+                        done.rows.append(row)
+                if progress is not None:
+                    progress(count, total)
     except KeyboardInterrupt:
         done.interrupted = True
     return done
