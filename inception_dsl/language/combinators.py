@@ -56,8 +56,7 @@ def elaborate_join(elab, op: ast.Concat, path: str, x: str | None, env, origin,
         if elab._reserved(stmt, name):
             refused = True
             continue
-        if not elab._condition(stmt, env):
-            elab._check_callees(stmt.op)
+        if not elab._condition(stmt, env):  # its names are name_check's (every reachable body)
             continue
         if stmt.source is not None:
             source = _source(elab, stmt)
