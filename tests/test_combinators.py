@@ -119,6 +119,41 @@ def test_branches_read_earlier_labels_with_from():
     through_everything(SKIPS, reference)
 
 
+PLACEMENTS = """
+block rb {
+  residual {
+    a: conv(8, 1x1)
+    concat { identity; identity from a }
+    conv(in_channels, 1x1, linear)
+  }
+}
+
+block nest {
+  a: conv(8, 1x1)
+  b: conv(8, 3x3)
+  concat {
+    sum { identity; identity from a }
+    product { identity from a; { global_avgpool; conv(8, 1x1, bn=false, act=sigmoid) } from b }
+  }
+}
+
+network placements {
+  input 8x6x6
+  rb
+  nest
+  s: { a: conv(8, 1x1); _: concat { identity; identity from a } }
+  t: { a: conv(8, 1x1); b: conv(8); sum { identity; identity from a; identity from b } } x2
+}
+"""
+
+
+def test_from_on_branches_wherever_a_join_is_written():
+    """Inside a residual (the join written in the residual's class), a block body, a nested
+    join (the label handed through two generated classes), a `_:` concat, a repeated
+    sequence: the generated source computes what the IR says (flat forward, optimize)."""
+    through_everything(PLACEMENTS)
+
+
 @pytest.mark.parametrize("body, code, line", [
     ("a: conv(8)\n  concat { identity; identity from nope }", "E113", 4),
     ("a: conv(8)\n  split(4, 4) { identity; identity from a }", "E114", 4),
