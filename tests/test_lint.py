@@ -41,6 +41,8 @@ CASES = {
     "W102": [
         (net("conv(8, 1x1)\nresidual(scale=0.2) { conv(8, 1x1, linear) }\nbn\n"),
          net("conv(8, 1x1)\nresidual(scale=0.2) { conv(8, 1x1, linear) }\nconv(8, 1x1)\n")),
+        (net("conv(8, 1x1)\nsum { identity; conv(8, 1x1, linear) }\nrelu\nbn\n"),
+         net("conv(8, 1x1)\nproduct { identity; conv(8, 1x1, linear) }\nbn\n")),
     ],
     "W103": [
         (net("maxpool(3x3, stride=2, valid)\n"), net("maxpool(3x3, stride=2, valid)\n", size="3x9x9")),
@@ -49,14 +51,18 @@ CASES = {
     "W104": [(net("conv(8, 1x7)\nconv(8, 5x1)\n"), net("conv(8, 1x7)\nconv(8, 7x1)\n"))],
     "W106": [(net("conv(8, 3x3, bias=true)\n"), net("conv(8, 3x3)\n"))],
     "W107": [(net("conv(8, 3x3)\nrelu\n"), net("conv(8, 3x3, linear)\nrelu\n"))],
-    "W108": [(net("concat { conv(8, 1x1) }\n"), net("concat { conv(8, 1x1); conv(4, 1x1) }\n"))],
+    "W108": [(net("concat { conv(8, 1x1) }\n"), net("concat { conv(8, 1x1); conv(4, 1x1) }\n")),
+             (net("product { conv(8, 1x1) }\n"), net("product { identity; conv(3, 1x1) }\n")),
+             (net("split(1) { relu }\n", size="3x8x8"), net("split(1, 2) { relu; identity }\n", size="3x8x8"))],
     "W109": [
         (net("conv(16, 1x1)\nreduction { conv(4, 3x3, stride=2, valid); conv(4, 3x3, stride=2, valid) }\n", size="3x9x9"),
          net("conv(16, 1x1)\nreduction { conv(16, 3x3, stride=2, valid); maxpool(3x3, stride=2, valid) }\n", size="3x9x9")),
     ],
     "W110": [(net("used\n", "block used { conv(8, 1x1) }\nblock spare { conv(8, 1x1) }"),
               net("used\n", "block used { conv(8, 1x1) }"))],
-    "W111": [(net("b(k=4)\n", "block b(k) { conv(8, 1x1) }"), net("b(k=4)\n", "block b(k) { conv(k, 1x1) }"))],
+    "W111": [(net("b(k=4)\n", "block b(k) { conv(8, 1x1) }"), net("b(k=4)\n", "block b(k) { conv(k, 1x1) }")),
+             (net("b(k=1)\n", "block b(k) { split(2, 1) { relu; relu } }"),
+              net("b(k=1)\n", "block b(k) { split(in_channels - k, k) { relu; relu } }"))],
     "W112": [
         (net("b(k=4)\n", "block b(k) { k: conv(k, 1x1) }"), net("b(k=4)\n", "block b(k) { proj: conv(k, 1x1) }")),
         (net("b: conv(8, 1x1)\nb\n", "block b { conv(8, 1x1) }"), net("b: b\n", "block b { conv(8, 1x1) }")),

@@ -84,9 +84,10 @@ def bn_on_sum(context: LintContext, sink: DiagnosticSink) -> None:
         below = _producer(graph, node)
         while below is not None and below.op in (Op.ACT, Op.IDENTITY):
             below = _producer(graph, below)
-        if below is not None and below.op is Op.ADD:
-            _warn(sink, codes.BN_ON_SUM, node, "BatchNorm on top of a residual sum", "normalizes a summation",
-                  secondary=[Label(below.span, "the residual sum", False)] if below.span else [],
+        if below is not None and below.op in (Op.ADD, Op.SUM):  # a residual's sum, or a `sum { ... }`
+            what = "residual sum" if below.op is Op.ADD else "sum"
+            _warn(sink, codes.BN_ON_SUM, node, f"BatchNorm on top of a {what}", "normalizes a summation",
+                  secondary=[Label(below.span, f"the {what}", False)] if below.span else [],
                   help="drop this `bn`; normalize inside the residual branch instead",
                   notes=["Szegedy et al. 2016, Section 3.2: BatchNorm is used on top of the traditional "
                          "layers, but not on top of the summations"])
