@@ -113,3 +113,21 @@ def test_check_counts_transposed_convs_as_weighted_layers(tmp_path, capsys):
     spec.write_text("network n {\n  input 4x4x4\n  conv(4, 1x1)\n  conv_transpose(4, 2x2, stride=2)\n}\n")
     assert main(["check", str(spec)]) == 0
     assert "2 weighted layers (1 conv, 1 transposed conv, 0 linear)" in capsys.readouterr().out
+
+
+def test_the_general_converter_carries_a_reference_with_a_transposed_conv():
+    from torch import nn
+
+    import inception_dsl
+    from inception_dsl.runtime.interop import convert_state_dict
+
+    torch.manual_seed(0)
+    reference = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
+                              nn.ConvTranspose2d(8, 4, 2, stride=2), nn.Upsample(scale_factor=2.0, mode="bilinear"),
+                              nn.AdaptiveMaxPool2d(1)).eval()
+    model = inception_dsl.loads("network n {\n  input 3x6x6\n  conv(8, 3x3)\n  conv_transpose(4, 2x2, stride=2)\n"
+                                "  upsample(2, mode=bilinear)\n  global_maxpool\n}\n").eval()
+    model.load_state_dict(convert_state_dict(reference=reference, model=model, input_size=6), strict=True)
+    x = torch.randn(2, 3, 6, 6)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), reference(x), rtol=0, atol=0)

@@ -70,3 +70,14 @@ def test_bad_arguments_are_located(call, code, column, text):
 def test_flat_input_is_refused():
     flat = analyze_text("network n {\n  input 6x4x4\n  flatten\n  upsample(2)\n}\n")
     assert [(d.code.id, d.primary_span.line) for d in flat.diagnostics] == [("E204", 4)]
+
+
+def test_concat_fix_search_does_not_guess_through_an_upsampling():
+    """The E201 fix search simulates window ops only; past an upsample it cannot know the
+    grid, so it suggests nothing rather than `stride=1` (which would give 64x64 here)."""
+    text = ("network n {\n  input 4x16x16\n  concat {\n    { conv(4, 3x3, stride=2); upsample(4) }\n"
+            "    conv(4, 3x3)\n    conv(4, 3x3)\n  }\n}\n")
+    (diagnostic,) = analyze_text(text).diagnostics
+    assert diagnostic.code.id == "E201" and diagnostic.help is None
+    fixed = analyze_text(text.replace("stride=2", "stride=1"))
+    assert fixed.diagnostics and fixed.diagnostics[0].code.id == "E201"  # stride=1 was not a fix

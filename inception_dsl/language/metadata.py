@@ -35,7 +35,6 @@ METADATA: dict[str, Any] = {
     "reference": "",  # "timm:NAME" / "torchvision:NAME": whose pretrained weights fit (pretrained=True)
 }
 INTERPOLATIONS = ("nearest", "bilinear", "bicubic")
-HEAD_LAYERS = frozenset({"global_avgpool", "adaptive_avgpool", "global_maxpool", "adaptive_maxpool", "flatten", "dropout"})
 
 
 def check_setting(name: str, value: Any) -> str | None:
@@ -78,10 +77,12 @@ def _layer(stmt: ast.Labeled) -> str | None:
     return stmt.op.name if isinstance(stmt.op, ast.Call) else None
 
 
-def find_head(statements: list[ast.Labeled], names: list[str | None], declared: str = "") -> Head:
+def find_head(statements: list[ast.Labeled], names: list[str | None], declared: str = "",
+              head_words: frozenset[str] = frozenset()) -> Head:
     """The classifier is the statement labelled `declared`, else the last top-level `linear`
-    of the main chain; the head is the classifier and the run of pooling, flatten and dropout
-    statements right before it. Without a classifier the head is empty."""
+    of the main chain; the head is the classifier and the run of statements right before it
+    whose layer words are `head_words` (pooling, flatten and dropout: the op registry's
+    `LayerDef.head` facts). Without a classifier the head is empty."""
     main = [i for i, s in enumerate(statements) if s.source is None]
     if declared:
         classifier = next((i for i in main if names[i] == declared), None)
@@ -91,7 +92,7 @@ def find_head(statements: list[ast.Labeled], names: list[str | None], declared: 
         return Head(len(statements), None)
     start = classifier
     for i in reversed([i for i in main if i < classifier]):
-        if _layer(statements[i]) not in HEAD_LAYERS or statements[i].repeat is not None:
+        if _layer(statements[i]) not in head_words or statements[i].repeat is not None:
             break
         start = i
     return Head(start, classifier)

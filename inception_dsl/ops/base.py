@@ -66,7 +66,8 @@ class LayerDef:
     keeps_channels: bool = True
     grid: GridRule | None = None
     window: Callable[[Bound, DiagnosticSink, tuple[int, int]], tuple[int, int]] | None = None
-    head: str = ""  # its part in a timm-style classifier head: "pool" or "flatten" (backends/python/model_api.py)
+    # its part in a timm-style classifier head: "pool", "flatten" or "dropout" (backends/python/model_api.py)
+    head: str = ""
 
     @property
     def name(self) -> str:

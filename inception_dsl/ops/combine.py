@@ -79,12 +79,18 @@ def _chain(graph: Graph, output_id: str, fork_id: str) -> list[Node] | None:
 
 
 def _simulate(chain: list[Node], hw, override: tuple[int, dict] | None):
+    """The branch's output grid with one window op changed; None when it cannot be known
+    (a grid-changing op with no window rule, such as an upsampling or an adaptive pool)."""
+    before = hw
     for index, node in enumerate(chain):
         attrs = dict(node.attrs)
         if override and override[0] == index:
             attrs.update(override[1])
         if node.op.window is not None:
             hw = node.op.window(attrs, hw)
+        elif node.shape is None or len(node.shape) != 3 or tuple(node.shape[1:]) != tuple(before):
+            return None
+        before = node.shape[1:] if node.shape is not None else None
         if min(hw) < 1:
             return None
     return hw

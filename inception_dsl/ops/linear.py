@@ -88,7 +88,7 @@ register(
              elaborate=_dropout_elaborate,
              source=lambda args, in_ch: args.code(
                  f"nn.Dropout({args.get('p', lambda b, n, s: number(b, n, s, 0.0, 1.0, 'p')).src})", in_ch),
-             grid=keep_grid),
+             grid=keep_grid, head="dropout"),
     LayerDef(LayerSig("flatten", summary="(C, H, W) -> (C*H*W)"),
              elaborate=lambda b, bound: b.add("", Op.FLATTEN, {}) if b.unique() else None,
              source=_flatten_source, keeps_channels=False, grid=keep_grid, head="flatten"),

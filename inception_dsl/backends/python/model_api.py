@@ -40,7 +40,8 @@ def write_model_api(gen, scope, definition: ast.BlockDef, names: list, marks: li
     cls, graph = scope.cls, gen.graph
     statements = [s for s in definition.body if isinstance(s, ast.Labeled)]
     settings = gen.program.settings_for(definition.span)
-    head = find_head(statements, names, settings.get("classifier", ""))
+    head_words = frozenset(word for word, definition in LAYERS.items() if definition.head)
+    head = find_head(statements, names, settings.get("classifier", ""), head_words)
     ends = [m.line for m in marks[1:]] + [len(cls.forward)]
     main = [i for i, s in enumerate(statements) if s.source is None and i not in aux_only]
 
