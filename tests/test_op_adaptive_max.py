@@ -65,3 +65,11 @@ def test_flat_input_and_bad_sizes_are_located():
     flat = analyze_text("network n {\n  input 6x4x4\n  flatten\n  global_maxpool\n}\n")
     assert [(d.code.id, d.primary_span.line) for d in flat.diagnostics] == [("E204", 4)]
     assert "max pooling needs a CxHxW input" in flat.diagnostics[0].message
+
+
+def test_a_block_parameter_sets_the_pooled_grid_that_flatten_sees():
+    text = ("block head(s) {\n  adaptive_maxpool(s)\n  flatten\n  linear(3)\n}\n"
+            "network n {\n  input 4x8x8\n  conv(8, 3x3)\n  head(2x3)\n}\n")
+    source = to_python(analyze_text(text))
+    assert "_area(s)" in source and "nn.AdaptiveMaxPool2d(s)" in source
+    through_everything(text)

@@ -131,3 +131,45 @@ def test_the_general_converter_carries_a_reference_with_a_transposed_conv():
     x = torch.randn(2, 3, 6, 6)
     with torch.no_grad():
         torch.testing.assert_close(model(x), reference(x), rtol=0, atol=0)
+
+
+ALL_NEW = """
+network n {
+  input 3x8x8
+  conv(12, 3x3, stride=2)
+  channel_shuffle(3)
+  t: conv_transpose(8, 3x3, stride=2, pad=1, output_padding=1, groups=4, bias=false)
+  bn
+  relu
+  upsample(2, mode=bilinear)
+  adaptive_maxpool(4)
+  conv(6, 1x1)
+  global_maxpool
+  flatten
+  linear(3)
+}
+"""
+
+
+def test_compile_optimize_writes_the_new_ops_and_computes_the_same(tmp_path):
+    from inception_dsl import api
+    from inception_dsl.cli import main
+    from inception_dsl.runtime.graph_module import GraphModule
+    from inception_dsl.runtime.optimize import optimize
+
+    from .test_optimize_passes import randomized
+
+    spec, out = tmp_path / "n.incp", tmp_path / "n_opt.py"
+    spec.write_text(ALL_NEW)
+    assert main(["compile", str(spec), "--optimize", "-o", str(out)]) == 0
+    namespace: dict = {}
+    exec(compile(out.read_text(encoding="utf-8"), str(out), "exec"), namespace)
+    standalone = next(v for k, v in namespace.items() if k.endswith("Optimized"))()
+    torch.manual_seed(0)
+    reference = randomized(GraphModule(api.require(api.analyze(spec)))).eval()
+    standalone.load_state_dict(optimize(reference).state_dict(), strict=True)
+    assert not [m for m in standalone.modules() if isinstance(m, torch.nn.BatchNorm2d)]  # both folded, one into `t`
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(standalone(x), reference(x), rtol=1e-4, atol=1e-4)
+    through_everything(ALL_NEW)
