@@ -62,9 +62,9 @@ class _Builder:
     # -- single layers: (text, shape after)
     def layer(self, shape: Shape, *, keep_size: bool) -> tuple[str, Shape]:
         c, h, w = shape
-        kinds = ["conv", "factorized", "pool", "act"]
+        kinds = ["conv", "factorized", "pool", "act", "shuffle"]
         if not keep_size:
-            kinds += ["strided_conv", "valid_conv", "strided_pool"]
+            kinds += ["strided_conv", "valid_conv", "strided_pool", "upsample"]
         kind = self.draw(st.sampled_from(kinds))
         if kind == "conv":
             out, k = self.channels(), self.draw(st.sampled_from([1, 2, 3, 5]))
@@ -81,6 +81,11 @@ class _Builder:
             return f"{pool}(3x3{extra})", shape
         if kind == "act":
             return self.draw(st.sampled_from(["relu", "relu6", "silu", "gelu", "dropout(0.1)"])), shape
+        if kind == "shuffle":
+            self.features.add("shuffle")
+            return f"channel_shuffle({self.draw(st.sampled_from([g for g in range(1, c + 1) if c % g == 0]))})", shape
+        if kind == "upsample" and h * w <= 64:
+            return self._upsample(shape)
         if kind == "strided_conv":
             self.features.add("stride")
             out, k, s = self.channels(), self.draw(st.sampled_from([1, 3])), 2
@@ -96,6 +101,16 @@ class _Builder:
             return (f"maxpool(3x3, stride=2, valid{', ceil' if ceil else ''})",
                     (c, _pool_valid(h, ceil), _pool_valid(w, ceil)))
         return "relu", shape
+
+    def _upsample(self, shape: Shape) -> tuple[str, Shape]:
+        """`upsample(2)` or a transposed conv that doubles the grid (k odd: pad (k-1)/2, output_padding 1)."""
+        self.features.add("upsample")
+        c, h, w = shape
+        if self.draw(st.booleans()):
+            mode = self.draw(st.sampled_from(["", ", mode=bilinear", ", mode=bilinear, align_corners=true"]))
+            return f"upsample(2{mode})", (c, 2 * h, 2 * w)
+        out, k = self.channels(), self.draw(st.sampled_from([1, 3]))
+        return f"conv_transpose({out}, {k}x{k}, stride=2, pad={(k - 1) // 2}, output_padding=1)", (out, 2 * h, 2 * w)
 
     # -- statements, written at `depth`; returns the shape after
     def statement(self, shape: Shape, depth: int, nesting: int, *, keep_size: bool, keep_channels: bool = False) -> Shape:

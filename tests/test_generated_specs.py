@@ -57,7 +57,7 @@ def test_the_generator_covers_the_language():
 
     collect()
     assert {"concat", "reduction", "residual", "factorized", "stride", "valid", "block", "repeat", "sum", "product",
-            "broadcast", "split"} <= seen
+            "broadcast", "split", "shuffle", "upsample"} <= seen
 
 
 # -- invalid specs: the diagnostic points at the statement that is wrong ---------------
