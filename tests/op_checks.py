@@ -1,8 +1,9 @@
 """One check that a spec using a layer word flows through everything (the tests of the
 ops in inception_dsl/ops/ share it): check, `load()` (the standalone source) against a
-torch reference, its state_dict keys against the IR's, the flat forward (GraphModule) and `optimize()` (each pass, both memory
-formats) against `load()`, the summary's parameters and MACs against the module and
-torch's FlopCounterMode, the diagram's labels, `fmt` round trip and lint."""
+torch reference, its state_dict keys against the IR's, the flat forward (GraphModule) and
+`optimize()` (each pass alone, then all of them in both memory formats) against `load()`,
+the summary's parameters and MACs against the module and torch's FlopCounterMode, the
+diagram's labels, `fmt` round trip and lint."""
 
 from __future__ import annotations
 
@@ -46,10 +47,10 @@ def through_everything(text: str, reference: Reference | None = None, *, labels:
             torch.testing.assert_close(y, reference(model, x), rtol=0, atol=atol)
         flat = GraphModule(graph, state_dict=model.state_dict()).eval()
         torch.testing.assert_close(flat(x), y, rtol=0, atol=atol)
-        for rules in [(rule,) for rule in RULES] + [RULES]:
-            for channels_last in (False, True):
-                optimized = optimize_graph_module(graph, model.state_dict(), rules=rules, channels_last=channels_last)
-                torch.testing.assert_close(optimized(x), y, rtol=1e-4, atol=1e-4)
+        variants = [((rule,), False) for rule in RULES] + [(RULES, False), (RULES, True)]
+        for rules, channels_last in variants:  # each pass alone, then all of them in both memory formats
+            optimized = optimize_graph_module(graph, model.state_dict(), rules=rules, channels_last=channels_last)
+            torch.testing.assert_close(optimized(x), y, rtol=1e-4, atol=1e-4)
     _counts_agree(model, graph, x[:1])
     dot = to_dot(graph)
     for label in labels:

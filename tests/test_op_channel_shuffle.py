@@ -15,7 +15,7 @@ from inception_dsl.passes.optimize import optimize as optimize_graph
 from .op_checks import through_everything
 
 
-@pytest.mark.parametrize("groups", [1, 2, 3, 4, 12])
+@pytest.mark.parametrize("groups", [1, 3, 12])  # 1 and 12 leave the tensor as it is (a view)
 def test_equals_torchvision_channel_shuffle(groups):
     text = f"network n {{\n  input 12x5x3\n  s: channel_shuffle({groups})\n}}\n"
     through_everything(text, lambda model, x: torchvision_shuffle(x, groups),
