@@ -90,7 +90,9 @@ def _simulate(chain: list[Node], hw, override: tuple[int, dict] | None):
             hw = node.op.window(attrs, hw)
         elif node.shape is None or len(node.shape) != 3 or tuple(node.shape[1:]) != tuple(before):
             return None
-        before = node.shape[1:] if node.shape is not None else None
+        if node.shape is None or len(node.shape) != 3:
+            return None
+        before = node.shape[1:]
         if min(hw) < 1:
             return None
     return hw
