@@ -26,7 +26,12 @@ ZOO = {
     "densenet121": ("torchvision:densenet121", 7_978_856),
     "mobilenet_v2": ("torchvision:mobilenet_v2", 3_504_872),
     "legacy_xception": ("timm:legacy_xception", 22_855_952),
+    "mobilenet_v3_large": ("torchvision:mobilenet_v3_large", 5_483_032),
+    "efficientnet_b0": ("torchvision:efficientnet_b0", 5_288_548),
+    "regnet_y_400mf": ("torchvision:regnet_y_400mf", 4_344_144),
 }
+# the squeeze-and-excitation networks: also converted through `inception-dsl convert`
+SE_NETWORKS = ("mobilenet_v3_large", "efficientnet_b0", "regnet_y_400mf")
 
 
 @pytest.mark.parametrize("name", sorted(ZOO))
@@ -144,3 +149,25 @@ def test_convert_command_takes_any_library_model_and_refuses_other_forms(tmp_pat
     with pytest.raises(SystemExit) as usage:
         main(argv + ["--from", "keras:squeezenet"])
     assert usage.value.code == 2 and "not `timm:<model>` or `torchvision:<model>`" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", SE_NETWORKS)
+def test_convert_command_gives_the_functions_weights_for_the_se_networks(name, tmp_path):
+    """`inception-dsl convert --from torchvision:<name>` writes exactly what
+    convert_state_dict returns (the outputs of that are compared above)."""
+    from inception_dsl.cli import main
+
+    source = ZOO[name][0]
+    with torch.device("meta"):
+        ours = load(SPECS / f"{name}.incp")
+        reference = build_reference(source)
+    reference.to_empty(device="cpu")
+    randomize_weights(reference, torch.Generator().manual_seed(3))
+    torch.save(reference.state_dict(), tmp_path / "ref.pth")
+    out = tmp_path / "ours.pth"
+    argv = ["convert", str(SPECS / f"{name}.incp"), "--from", source, "--weights", str(tmp_path / "ref.pth")]
+    assert main(argv + ["-o", str(out)]) == 0
+    written = torch.load(out, weights_only=True)
+    expected = convert_state_dict(reference.state_dict(), source=source, model=ours)
+    assert written.keys() == expected.keys() == ours.state_dict().keys()
+    assert all(torch.equal(written[key], expected[key]) for key in expected)
