@@ -169,8 +169,13 @@ def build_reference(source: str, *, aux_logits: bool = False, num_classes: int =
 
 
 def _structure(source: str, *, aux_logits: bool, num_classes: int) -> nn.Module:
-    """The reference on the meta device: its layers and their order, no weights to initialize."""
-    with torch.device("meta"):
+    """The reference on the meta device: its layers and their order, no weights to initialize.
+    A constructor that computes with tensors (torchvision's RegNet derives its widths with
+    torch.round(...).tolist(), which has no data on meta) is built on the CPU instead."""
+    try:
+        with torch.device("meta"):
+            return build_reference(source, aux_logits=aux_logits, num_classes=num_classes)
+    except InteropError:  # an unknown name fails again here, with the same message
         return build_reference(source, aux_logits=aux_logits, num_classes=num_classes)
 
 
