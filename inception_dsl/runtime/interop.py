@@ -82,6 +82,8 @@ SOURCES: dict[str, _Source] = {
     "torchvision:resnext50_32x4d": _Source("torchvision", "resnext50_32x4d"),
     "torchvision:densenet121": _Source("torchvision", "densenet121"),
     "torchvision:mobilenet_v2": _Source("torchvision", "mobilenet_v2"),
+    # built on the CPU (its constructor computes with tensors): a small tracing pass
+    "torchvision:regnet_y_400mf": _Source("torchvision", "regnet_y_400mf", 64),
 }
 _LIBRARIES = ("timm", "torchvision")
 _MODEL_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
