@@ -6,6 +6,8 @@ any nn.Module with the same computation as the reference, Linear paired with a 1
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 import torch
 from torch import nn
@@ -43,8 +45,7 @@ def test_the_spec_equals_its_reference(name):
     with torch.device("meta"):
         ours = load(SPECS / f"{name}.incp")
     assert sum(p.numel() for p in ours.parameters()) == params
-    reference = _blank_reference(source)
-    randomize_weights(reference, generator)
+    reference = _random_reference(source)
     converted = convert_state_dict(reference.state_dict(), source=source, model=ours)
     ours.load_state_dict(converted, strict=True, assign=True)
     x = torch.randn(1, 3, 64, 64, generator=generator)
@@ -55,15 +56,18 @@ def test_the_spec_equals_its_reference(name):
     assert (expected - actual).abs().max().item() < TOLERANCE
 
 
-def _blank_reference(source: str) -> nn.Module:
-    """The reference with uninitialized weights: built on the meta device and allocated,
-    or built on the CPU where its constructor computes with tensors (RegNet)."""
+@functools.lru_cache(maxsize=None)
+def _random_reference(source: str) -> nn.Module:
+    """The reference with random weights and BatchNorm statistics (made once per source:
+    the tests only read it). Built on the meta device and allocated, or on the CPU where
+    its constructor computes with tensors (RegNet)."""
     try:
         with torch.device("meta"):
-            reference = build_reference(source)
+            reference = build_reference(source).to_empty(device="cpu")
     except InteropError:
-        return build_reference(source)
-    return reference.to_empty(device="cpu")
+        reference = build_reference(source)
+    randomize_weights(reference, torch.Generator().manual_seed(11))
+    return reference
 
 
 class _ChannelsLast(nn.Module):
@@ -170,8 +174,7 @@ def test_convert_command_carries_the_se_networks_weights(name, tmp_path):
 
     source = ZOO[name][0]
     generator = torch.Generator().manual_seed(3)
-    reference = _blank_reference(source)
-    randomize_weights(reference, generator)
+    reference = _random_reference(source)
     torch.save(reference.state_dict(), tmp_path / "ref.pth")
     out = tmp_path / "ours.pth"
     argv = ["convert", str(SPECS / f"{name}.incp"), "--from", source, "--weights", str(tmp_path / "ref.pth")]
