@@ -45,7 +45,7 @@ def test_the_spec_equals_its_reference(name):
     with torch.device("meta"):
         ours = load(SPECS / f"{name}.incp")
     assert sum(p.numel() for p in ours.parameters()) == params
-    reference = _random_reference(source)
+    reference = (_shared_reference if name in SE_NETWORKS else _random_reference)(source)
     converted = convert_state_dict(reference.state_dict(), source=source, model=ours)
     ours.load_state_dict(converted, strict=True, assign=True)
     x = torch.randn(1, 3, 64, 64, generator=generator)
@@ -56,11 +56,9 @@ def test_the_spec_equals_its_reference(name):
     assert (expected - actual).abs().max().item() < TOLERANCE
 
 
-@functools.lru_cache(maxsize=None)
 def _random_reference(source: str) -> nn.Module:
-    """The reference with random weights and BatchNorm statistics (made once per source:
-    the tests only read it). Built on the meta device and allocated, or on the CPU where
-    its constructor computes with tensors (RegNet)."""
+    """The reference with random weights and BatchNorm statistics. Built on the meta device
+    and allocated, or on the CPU where its constructor computes with tensors (RegNet)."""
     try:
         with torch.device("meta"):
             reference = build_reference(source).to_empty(device="cpu")
@@ -68,6 +66,10 @@ def _random_reference(source: str) -> nn.Module:
         reference = build_reference(source)
     randomize_weights(reference, torch.Generator().manual_seed(11))
     return reference
+
+
+# the small SE networks' references, made once for the two tests that read them
+_shared_reference = functools.lru_cache(maxsize=None)(_random_reference)
 
 
 class _ChannelsLast(nn.Module):
@@ -174,7 +176,7 @@ def test_convert_command_carries_the_se_networks_weights(name, tmp_path):
 
     source = ZOO[name][0]
     generator = torch.Generator().manual_seed(3)
-    reference = _random_reference(source)
+    reference = _shared_reference(source)
     torch.save(reference.state_dict(), tmp_path / "ref.pth")
     out = tmp_path / "ours.pth"
     argv = ["convert", str(SPECS / f"{name}.incp"), "--from", source, "--weights", str(tmp_path / "ref.pth")]
