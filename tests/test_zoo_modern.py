@@ -1,14 +1,117 @@
-"""The general converter's pairing of layers that hold their own tensors (a block's layer
-scale, used after its children ran) and of size-one dimensions, on hand-written modules.
-The modern references that need it (ConvNeXt-T, InceptionNeXt-T) follow as their
-operations land."""
+"""The modern references of docs/zoo.md: ShuffleNet V2 (split, channel shuffle). Each
+spec checks with the reference's parameter count, and equals the reference through
+convert_state_dict and through `inception-dsl convert`: random weights, random BatchNorm
+statistics, random LayerNorm affines and layer scales (at their 1e-6 init the residual
+branches would not count, and a converter that dropped them would pass), a 64x64 input,
+max |diff| < 1e-4. Also the general converter's new cases, on hand-written references."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
-from inception_dsl.runtime.interop import GENERIC, Layer, execution_order
+from inception_dsl import analyze
+from inception_dsl.passes.budget import total_params
+from inception_dsl.runtime.interop import GENERIC, Layer, build_reference, convert_state_dict, execution_order
+from inception_dsl.runtime.module import load
+
+from .conftest import SPECS
+from .test_interop import TOLERANCE, randomize_weights
+
+# spec (specs/<name>.incp) -> (source, parameters of the reference with 1000 classes)
+MODERN = {
+    "shufflenet_v2_x1_0": ("torchvision:shufflenet_v2_x1_0", 2_278_604),
+}
+
+
+def randomize_all(model: nn.Module, generator: torch.Generator) -> None:
+    """randomize_weights, then every other tensor a module holds itself (LayerNorm and
+    GroupNorm affines, layer-scale vectors): near 1 for scales, near 0 for shifts."""
+    randomize_weights(model, generator)
+    known = (nn.Conv2d, nn.Linear, nn.modules.batchnorm._BatchNorm)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, known):
+                continue
+            for name, tensor in module.named_parameters(recurse=False):
+                if name == "bias":
+                    tensor.copy_(torch.randn(tensor.shape, generator=generator) * 0.1)
+                else:
+                    tensor.copy_(torch.rand(tensor.shape, generator=generator) + 0.5)
+
+
+def _reference(source: str, generator: torch.Generator) -> nn.Module:
+    with torch.device("meta"):
+        reference = build_reference(source)
+    reference.to_empty(device="cpu")
+    randomize_all(reference, generator)
+    return reference
+
+
+def _assert_equal_outputs(reference: nn.Module, ours: nn.Module, generator: torch.Generator) -> None:
+    x = torch.randn(2, 3, 64, 64, generator=generator)
+    with torch.no_grad():
+        expected, actual = reference.eval()(x), ours.eval()(x)
+    assert expected.shape == actual.shape == (2, 1000)
+    assert 1e-2 < expected.std() and expected.abs().max() < 1e3  # neither constant nor exploded
+    assert (expected - actual).abs().max().item() < TOLERANCE
+
+
+@pytest.mark.parametrize("name", sorted(MODERN))
+def test_the_spec_equals_its_reference(name, tmp_path):
+    """Through convert_state_dict, and through `inception-dsl convert --from`, which must
+    write the same tensors."""
+    from inception_dsl.cli import main
+
+    source, params = MODERN[name]
+    result = analyze(SPECS / f"{name}.incp")
+    assert result.ok and total_params(result.graph) == params
+    generator = torch.Generator().manual_seed(17)
+    reference = _reference(source, generator)
+    with torch.device("meta"):
+        ours = load(SPECS / f"{name}.incp")
+    assert sum(p.numel() for p in ours.parameters()) == params
+    converted = convert_state_dict(reference.state_dict(), source=source, model=ours)
+    ours.load_state_dict(converted, strict=True, assign=True)
+    _assert_equal_outputs(reference, ours, generator)
+    torch.save(reference.state_dict(), tmp_path / "ref.pth")
+    argv = ["convert", str(SPECS / f"{name}.incp"), "--from", source, "--weights", str(tmp_path / "ref.pth")]
+    assert main(argv + ["-o", str(tmp_path / "ours.pth")]) == 0
+    written = torch.load(tmp_path / "ours.pth", weights_only=True)
+    assert written.keys() == converted.keys()
+    assert all(torch.equal(written[key], converted[key]) for key in written)
+
+
+def test_shufflenet_carries_torchvisions_keys():
+    """Its state_dict loads as it is: the same keys as torchvision's."""
+    with torch.device("meta"):
+        shufflenet = load(SPECS / "shufflenet_v2_x1_0.incp")
+        reference = build_reference("torchvision:shufflenet_v2_x1_0")
+    assert shufflenet.state_dict().keys() == reference.state_dict().keys()
+
+
+def test_the_zoo_table_states_the_checked_numbers():
+    """docs/zoo.md's parameters and MACs for these networks are the summary's, and the MACs
+    are what FlopCounterMode counts for the reference and for our module (224x224)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from inception_dsl.backends.summary import to_summary
+
+    from .conftest import ROOT
+
+    table = (ROOT / "docs" / "zoo.md").read_text(encoding="utf-8")
+    for name, (source, params) in MODERN.items():
+        summary = to_summary(analyze(SPECS / f"{name}.incp").graph)
+        library = source.split(":")[0]
+        assert summary.params == params
+        assert f"| `specs/{name}.incp` | {library} `{name}` | {summary.params:,} | {summary.macs:,} |" in table
+        with torch.device("meta"):
+            for model in (build_reference(source), load(SPECS / f"{name}.incp").eval()):
+                with FlopCounterMode(display=False) as counter:
+                    model(torch.empty(1, 3, 224, 224))
+                assert counter.get_total_flops() == 2 * summary.macs
+
 
 class _ScaledBlock(nn.Module):
     """A hand-written ConvNeXt-like block: its layer scale is its own (C, 1, 1) parameter,
