@@ -17,7 +17,8 @@ KEYWORDS = ("import", "set", "block", "network", "input", "output", "from", "whe
 LAYER_NAMES = ("conv", "maxpool", "avgpool", "global_avgpool", "adaptive_avgpool", "bn", "act",
                "relu", "relu6", "gelu", "silu", "identity", "dropout", "flatten", "linear", "channel_shuffle",
                "global_maxpool", "adaptive_maxpool", "upsample", "conv_transpose", "sigmoid", "hardsigmoid",
-               "hardswish", "tanh", "mish", "elu", "leaky_relu")
+               "hardswish", "tanh", "mish", "elu", "leaky_relu", "layernorm", "groupnorm", "layer_scale",
+               "drop_path")
 CONSTANTS = ("true", "false", "none")
 FLAGS = ("same", "valid", "linear", "ceil")
 OPERATOR_WORDS = ("and", "or", "not", "if", "else")

@@ -1,4 +1,4 @@
-"""Ops that are the identity at inference: dropout, `identity`, a scale by 1."""
+"""Ops that are the identity at inference: dropout, drop_path, `identity`, a scale by 1."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ __all__ = ["drop_inference_noops"]
 
 
 def _is_noop(op, attrs: dict) -> bool:
-    return (op in (Op.DROPOUT, Op.IDENTITY)
+    return (op in (Op.DROPOUT, Op.DROP_PATH, Op.IDENTITY)
             or (op is Op.ACT and is_identity(attrs["kind"]))
             or (op is Op.SCALE and attrs.get("value") == 1.0))
 

@@ -106,7 +106,7 @@ def _layer(graph: Graph, node) -> nn.Module:
     in_shape = graph.node(source).shape
     if in_shape is None:
         raise ValueError(f"{node.id}: the graph has no shapes; run the analyses (api.analyze) first")
-    return eval(node.op.module(node, in_shape[0]), {"__builtins__": {}}, {"nn": nn})  # noqa: S307 - our own codegen
+    return eval(node.op.module(node, in_shape[0]), {"__builtins__": {}}, {"nn": nn, "torch": torch})  # noqa: S307 - our own codegen
 
 
 def optimize_graph_module(graph: Graph, state_dict: Mapping[str, torch.Tensor], *, channels_last: bool = True,
