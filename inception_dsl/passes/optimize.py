@@ -16,6 +16,7 @@ from inception_dsl.ir import Graph, verify
 from inception_dsl.passes.drop_aux_heads import drop_aux_heads
 from inception_dsl.passes.drop_inference_noops import drop_inference_noops
 from inception_dsl.passes.fold_bn import fold_bn
+from inception_dsl.passes.fold_layer_scale import fold_layer_scale
 from inception_dsl.passes.fold_residual_scale import fold_residual_scale
 from inception_dsl.passes.fuse_sibling_convs import fuse_sibling_convs
 from inception_dsl.passes.weight_recipes import Recipes, initial_recipes
@@ -24,9 +25,11 @@ __all__ = ["optimize", "RULES", "rule_names"]
 
 Rule = Callable[[Graph, Recipes], Graph]
 
-# Order matters: folding BN first leaves each conv directly before its scale, and the
-# siblings fused last carry the folded biases.
-RULES: tuple[Rule, ...] = (drop_aux_heads, drop_inference_noops, fold_bn, fold_residual_scale, fuse_sibling_convs)
+# Order matters: folding BN first leaves each conv directly before its scale (a residual
+# scale, a layer scale; dropping the drop paths first brings a layer scale next to what
+# follows), and the siblings fused last carry the folded biases.
+RULES: tuple[Rule, ...] = (drop_aux_heads, drop_inference_noops, fold_bn, fold_residual_scale, fold_layer_scale,
+                           fuse_sibling_convs)
 _BY_NAME = {rule.__name__: rule for rule in RULES}
 
 
