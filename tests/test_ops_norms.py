@@ -10,6 +10,7 @@ import torch
 from timm.layers import DropPath, LayerNorm2d, LayerScale, LayerScale2d
 from torch import nn
 
+import inception_dsl
 from inception_dsl import analyze_text
 from inception_dsl.backends.python.source import to_python
 from inception_dsl.passes.optimize import optimize as optimize_graph
@@ -157,3 +158,14 @@ def test_compile_optimize_writes_the_new_modules_and_loads_the_optimized_weights
     x = torch.randn(2, 4, 5, 5)
     with torch.no_grad():
         torch.testing.assert_close(standalone(x), model(x), rtol=1e-5, atol=1e-5)
+
+
+def test_the_generated_modules_script_and_compute_the_same():
+    text = ("network n {\n  input 4x5x5\n  conv(4, 1x1, act=hardswish)\n  layernorm\n  layer_scale(0.5)\n"
+            "  drop_path(0.2)\n  groupnorm(2)\n  elu(0.5)\n  global_avgpool\n  flatten\n  layernorm\n"
+            "  layer_scale\n  drop_path(0.1)\n}\n")
+    model = inception_dsl.loads(text).eval()
+    scripted = torch.jit.script(model)
+    x = torch.randn(2, 4, 5, 5)
+    with torch.no_grad():
+        assert torch.equal(scripted(x), model(x))
