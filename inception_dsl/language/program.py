@@ -18,6 +18,7 @@ from inception_dsl.language.diagnostics import DiagnosticSink, Label
 from inception_dsl.language.layers import SETTING_RANGES, SETTINGS
 from inception_dsl.language.metadata import METADATA, check_setting
 from inception_dsl.ops import LAYERS
+from inception_dsl.ops.activations import NAMES as ACTIVATION_NAMES
 from inception_dsl.language.limits import DEFAULT_LIMITS, Limits
 from inception_dsl.language.parse import parse
 from inception_dsl.language.source import SourceFile, Span
@@ -282,6 +283,10 @@ def _define(program: Program, definition: ast.BlockDef, sink: DiagnosticSink) ->
     program.definitions[definition.name] = definition
 
 
+# settings whose value is a name among choices: setting -> (the choices, what they are)
+_SETTING_CHOICES = {"act": (ACTIVATION_NAMES, "activation")}
+
+
 def _settings(module: ast.Module, sink: DiagnosticSink) -> dict[str, Any]:
     values = dict(SETTINGS)
     known = {**SETTINGS, **METADATA}
@@ -308,6 +313,11 @@ def _settings(module: ast.Module, sink: DiagnosticSink) -> dict[str, Any]:
         if not isinstance(value, expected) or isinstance(value, bool) != isinstance(SETTINGS[setting.name], bool):
             sink.emit(codes.BAD_ARG_TYPE, f"setting `{setting.name}` cannot be {describe(value)}", setting.value.span,
                       f"expected a value like {describe(SETTINGS[setting.name])}")
+            continue
+        choices, what = _SETTING_CHOICES.get(setting.name, (None, ""))
+        if choices is not None and value.name not in choices:  # refused here, not at each layer using it
+            sink.emit(codes.BAD_ARG_TYPE, f"unknown {what} `{value.name}`", setting.value.span,
+                      "expected " + ", ".join(choices), help=did_you_mean(value.name, choices))
             continue
         low, high = SETTING_RANGES.get(setting.name, (None, None))
         if low is not None and not low <= value <= high:
