@@ -12,19 +12,17 @@ from inception_dsl.ir import Graph, Op
 from .conftest import ROOT
 
 CODEGEN = ROOT / "tests" / "cases" / "codegen"
-BN_KEYS = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
 
 
 def ir_state_dict_keys(graph: Graph) -> set[str]:
-    """The IR contract: a CONV/BN/LINEAR node `X` owns `X.weight` (and the rest)."""
+    """The IR contract: a node `X` owns `X.<entry>` for each state_dict entry its op names
+    (`OpKind.weights`: a conv's `weight` and `bias`, a layer scale's `gamma`, ...), and a
+    BatchNorm its `num_batches_tracked` too."""
     keys: set[str] = set()
     for node in graph.nodes():
-        if node.op in (Op.CONV, Op.LINEAR):
-            keys.add(f"{node.id}.weight")
-            if node.attrs["bias"]:
-                keys.add(f"{node.id}.bias")
-        elif node.op is Op.BN:
-            keys.update(f"{node.id}.{suffix}" for suffix in BN_KEYS)
+        keys.update(f"{node.id}.{entry}" for entry in node.op.weights(node))
+        if node.op is Op.BN:
+            keys.add(f"{node.id}.num_batches_tracked")
     return keys
 
 

@@ -23,6 +23,7 @@ CASES = {
     "torchvision:inception_v3": ("v3.incp", {"aux_logits": True}, True, 299),  # the aux head needs 17x17
     "torchvision:googlenet": ("googlenet.incp", {"aux_logits": True}, True, 96),
     "torchvision:resnet50": ("resnet50.incp", {}, False, 64),
+    "torchvision:shufflenet_v2_x1_0": ("shufflenet_v2_x1_0.incp", {}, False, 64),
 }
 
 

@@ -1,4 +1,6 @@
-"""The modern references of docs/zoo.md: ShuffleNet V2 (split, channel shuffle). Each
+"""The modern references of docs/zoo.md: ShuffleNet V2 (split, channel shuffle), ConvNeXt-T
+(LayerNorm over channels, pointwise Linear layers on channels-last features, layer scale,
+stochastic depth) and InceptionNeXt-T (the Inception depthwise conv's channel bands). Each
 spec checks with the reference's parameter count, and equals the reference through
 convert_state_dict and through `inception-dsl convert`: random weights, random BatchNorm
 statistics, random LayerNorm affines and layer scales (at their 1e-6 init the residual
@@ -13,8 +15,9 @@ from torch import nn
 
 from inception_dsl import analyze
 from inception_dsl.passes.budget import total_params
-from inception_dsl.runtime.interop import GENERIC, Layer, build_reference, convert_state_dict, execution_order
-from inception_dsl.runtime.module import load
+from inception_dsl.runtime.interop import (GENERIC, Layer, build_reference, convert_state_dict, definition_order,
+                                           execution_order)
+from inception_dsl.runtime.module import load, loads
 
 from .conftest import SPECS
 from .test_interop import TOLERANCE, randomize_weights
@@ -22,6 +25,8 @@ from .test_interop import TOLERANCE, randomize_weights
 # spec (specs/<name>.incp) -> (source, parameters of the reference with 1000 classes)
 MODERN = {
     "shufflenet_v2_x1_0": ("torchvision:shufflenet_v2_x1_0", 2_278_604),
+    "convnext_tiny": ("torchvision:convnext_tiny", 28_589_128),
+    "inception_next_tiny": ("timm:inception_next_tiny", 28_055_680),
 }
 
 
@@ -50,10 +55,10 @@ def _reference(source: str, generator: torch.Generator) -> nn.Module:
 
 
 def _assert_equal_outputs(reference: nn.Module, ours: nn.Module, generator: torch.Generator) -> None:
-    x = torch.randn(2, 3, 64, 64, generator=generator)
+    x = torch.randn(1, 3, 64, 64, generator=generator)
     with torch.no_grad():
         expected, actual = reference.eval()(x), ours.eval()(x)
-    assert expected.shape == actual.shape == (2, 1000)
+    assert expected.shape == actual.shape == (1, 1000)
     assert 1e-2 < expected.std() and expected.abs().max() < 1e3  # neither constant nor exploded
     assert (expected - actual).abs().max().item() < TOLERANCE
 
@@ -83,12 +88,32 @@ def test_the_spec_equals_its_reference(name, tmp_path):
     assert all(torch.equal(written[key], converted[key]) for key in written)
 
 
-def test_shufflenet_carries_torchvisions_keys():
-    """Its state_dict loads as it is: the same keys as torchvision's."""
+def test_convnext_layer_scales_and_pointwise_linears_are_reshaped():
+    """torchvision's (C, 1, 1) layer scales land on our (C,) gammas, its pointwise Linear
+    weights on our 1x1 convs."""
+    with torch.device("meta"):
+        reference = build_reference("torchvision:convnext_tiny")
+        ours = load(SPECS / "convnext_tiny.incp")
+    converted = convert_state_dict(reference.state_dict(), source="torchvision:convnext_tiny", model=ours)
+    gammas = [key for key in converted if key.endswith("gamma")]
+    assert len(gammas) == 18 and {converted[key].shape for key in gammas} == {(96,), (192,), (384,), (768,)}
+    pointwise = [v for v in converted.values() if v.dim() == 4 and v.shape[2:] == (1, 1)]
+    assert len(pointwise) == 36  # two per block
+
+
+def test_shufflenet_and_inception_next_carry_their_references_keys():
+    """ShuffleNet's keys are torchvision's (its state_dict loads as it is); InceptionNeXt's
+    are timm's but for the layer scale, which timm's block holds as its own `gamma`, and
+    the head, whose layers are top-level statements (so that `fc2` is the classifier)."""
     with torch.device("meta"):
         shufflenet = load(SPECS / "shufflenet_v2_x1_0.incp")
         reference = build_reference("torchvision:shufflenet_v2_x1_0")
-    assert shufflenet.state_dict().keys() == reference.state_dict().keys()
+        assert shufflenet.state_dict().keys() == reference.state_dict().keys()
+        ours = set(load(SPECS / "inception_next_tiny.incp").state_dict())
+        theirs = set(build_reference("timm:inception_next_tiny").state_dict())
+    head = ("fc1.", "norm.", "fc2.")
+    renamed = {"head." + key if key.startswith(head) else key.replace(".layer_scale.gamma", ".gamma") for key in ours}
+    assert renamed == theirs and len(ours - theirs) == 18 + 6
 
 
 def test_the_zoo_table_states_the_checked_numbers():
@@ -143,6 +168,25 @@ class _ScaledNet(nn.Module):
         return self.head(self.block(self.stem(x)).mean((2, 3)))
 
 
+SCALED_SPEC = """
+network scaled {
+  input 3x16x16
+  conv(8, 2x2, stride=2, valid, linear)
+  residual(act=identity) {
+    conv(8, 3x3, groups=8, linear)
+    layernorm(eps=1e-6)
+    conv(16, 1x1, linear)
+    gelu
+    conv(8, 1x1, linear)
+    layer_scale
+  }
+  global_avgpool
+  flatten
+  linear(4)
+}
+"""
+
+
 def test_a_blocks_own_parameter_is_ordered_by_its_use_not_by_its_module():
     """A forward pre-hook would put `block` (holding `scale`) before its children; the
     first use of `scale` comes after them, which is where our layer scale is defined."""
@@ -151,6 +195,21 @@ def test_a_blocks_own_parameter_is_ordered_by_its_use_not_by_its_module():
         ("stem", "conv"), ("block.dwconv", "conv"), ("block.norm", "layernorm"), ("block.pointwise", "linear"),
         ("block.project", "linear"), ("block", GENERIC), ("head", "linear")]
     assert order[5].shapes == (("scale", (8, 1, 1)),)
+
+
+def test_a_channels_last_reference_with_its_own_layer_scale_converts():
+    reference = _ScaledNet().eval()
+    randomize_all(reference, torch.Generator().manual_seed(8))
+    ours = loads(SCALED_SPEC).eval()
+    roles = [layer.role for layer in definition_order(ours)]
+    assert roles == ["conv", "conv", "layernorm", "conv", "conv", GENERIC, "linear"]
+    converted = convert_state_dict(model=ours, reference=reference)
+    ours.load_state_dict(converted, strict=True)
+    scale = next(key for key in converted if key.endswith("gamma"))
+    assert converted[scale].shape == (8,) and torch.equal(converted[scale], reference.block.scale.flatten())
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        assert (reference(x) - ours(x)).abs().max().item() < TOLERANCE
 
 
 def test_layers_pair_up_to_size_one_dimensions_only_when_one_is_generic():

@@ -72,10 +72,11 @@ def run(args) -> int:
         state_dict = state_dict["state_dict"]  # a training checkpoint wrapping the weights
     if not isinstance(state_dict, dict) or not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
         return fail(f"`{args.weights}` does not hold a state_dict (a mapping of names to tensors)")
-    model = build_module(result)
+    with torch.device("meta"):  # no initialization only to be overwritten: the weights are the file's
+        model = build_module(result)
     try:
         converted = convert_state_dict(state_dict, source=args.source, model=model)
-        model.load_state_dict(converted, strict=True)
+        model.load_state_dict(converted, strict=True, assign=True)
     except InteropError as error:
         return fail(f"error: the weights do not fit `{args.spec}`: {error}", 1)
     buffer = io.BytesIO()
