@@ -33,7 +33,7 @@ from inception_dsl.commands.common import write_atomic  # noqa: E402
 from inception_dsl.runtime.interop import build_reference, convert_state_dict  # noqa: E402
 from inception_dsl.runtime.optimize import optimize  # noqa: E402
 
-PAIRS = {"mobilenet_v3_large": "specs/mobilenet_v3_large.incp"}  # EfficientNet-B0 follows when drop_path lands
+PAIRS = {"efficientnet_b0": "specs/efficientnet_b0.incp", "mobilenet_v3_large": "specs/mobilenet_v3_large.incp"}
 REPORT = ROOT / "docs" / "performance.md"
 BEGIN, END = "<!-- mobile_bench: begin -->", "<!-- mobile_bench: end -->"
 TARGET = 1.0  # optimized channels_last vs torchvision's own channels_last eager

@@ -24,6 +24,7 @@ CASES = {
     "torchvision:googlenet": ("googlenet.incp", {"aux_logits": True}, True, 96),
     "torchvision:resnet50": ("resnet50.incp", {}, False, 64),
     "torchvision:shufflenet_v2_x1_0": ("shufflenet_v2_x1_0.incp", {}, False, 64),
+    "torchvision:efficientnet_b0": ("efficientnet_b0.incp", {}, False, 64),
 }
 
 

@@ -29,10 +29,11 @@ ZOO = {
     "mobilenet_v2": ("torchvision:mobilenet_v2", 3_504_872),
     "legacy_xception": ("timm:legacy_xception", 22_855_952),
     "mobilenet_v3_large": ("torchvision:mobilenet_v3_large", 5_483_032),
+    "efficientnet_b0": ("torchvision:efficientnet_b0", 5_288_548),
     "regnet_y_400mf": ("torchvision:regnet_y_400mf", 4_344_144),
 }
 # the squeeze-and-excitation networks: also converted through `inception-dsl convert`
-SE_NETWORKS = ("mobilenet_v3_large", "regnet_y_400mf")
+SE_NETWORKS = ("mobilenet_v3_large", "efficientnet_b0", "regnet_y_400mf")
 
 
 @pytest.mark.parametrize("name", sorted(ZOO))
