@@ -39,6 +39,8 @@ class IncpLexer(RegexLexer):
             (r"#[^\n]*", Comment.Single),
             (r'"([^"\\\n]|\\.)*"', String.Double),
             (rf"\b(block|network)(\s+)({_NAME})", bygroups(Keyword.Declaration, Whitespace, Name.Class)),
+            # a label before the keywords: `block: { ... }` labels a statement `block` (torchvision's name)
+            (rf"({_NAME})(\s*)(:)", bygroups(Name.Label, Whitespace, Punctuation)),
             (words(KEYWORDS, prefix=r"\b", suffix=r"\b"), Keyword),
             (words(CONSTANTS, prefix=r"\b", suffix=r"\b"), Keyword.Constant),
             (r"\bx[0-9]+(?![A-Za-z0-9_])", Operator.Word),  # repetition: `inception_a x4`
@@ -48,7 +50,6 @@ class IncpLexer(RegexLexer):
             (r"[0-9]+(x[0-9]+)+(?![A-Za-z0-9_])", Number),  # sizes: `3x3`, `3x299x299`
             (r"[0-9]+\.[0-9]*([eE][-+]?[0-9]+)?|[0-9]+[eE][-+]?[0-9]+", Number.Float),
             (r"[0-9]+", Number.Integer),
-            (rf"({_NAME})(\s*)(:)", bygroups(Name.Label, Whitespace, Punctuation)),
             (rf"({_NAME})(\s*)(=)", bygroups(Name.Attribute, Whitespace, Operator)),
             (words(LAYER_NAMES, prefix=r"\b", suffix=r"\b"), Name.Builtin),
             (words(FLAGS, prefix=r"\b", suffix=r"\b"), Name.Constant),
