@@ -181,6 +181,16 @@ def test_block_not_used_by_a_network_is_drawn_with_its_arguments(tmp_path):
     assert "3x3 Conv (384 stride 2 V)" in source and "1x1 Conv (192)" in source and "384x35x35" in source
 
 
+def test_block_drawn_with_arguments_from_a_spec_whose_settings_name_its_network_labels(tmp_path):
+    # `set classifier` names a label of the spec's own network, not of the block view's
+    status, out = render(tmp_path, "specs/mobilenet_v3_large.incp", "--block", "bneck", "--arg", "out=40",
+                         "--arg", "kernel=5", "--arg", "exp=72", "--arg", "se=true", "--arg", "nl=relu",
+                         "--arg", "stride=2", "--input", "24x56x56")
+    assert status == 0
+    drawing = out.read_text()
+    assert "72x28x28" in drawing and "72x1x1" in drawing  # the stride-2 depthwise conv and the SE gate
+
+
 def test_block_no_network_calls_gets_the_first_input_that_fits(tmp_path):
     status, out = render(tmp_path, "specs/blocks/inception_v4.incp", "--block", "inception_b")
     assert status == 0 and '"Input\\n3x35x35"' in out.read_text()

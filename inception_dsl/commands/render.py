@@ -20,6 +20,7 @@ from inception_dsl.study.diff import diff_graphs
 from inception_dsl.backends.diagram.drawing import View, scope_names
 from inception_dsl.language.diagnostics import DiagnosticSink
 from inception_dsl.language.program import load_program
+from inception_dsl.language.metadata import BLOCK_VIEW
 from inception_dsl.language.values import did_you_mean
 from inception_dsl.commands.common import (OutputRefused, add_spec_options, analyze_args, fail, input_files, limits_from,
                                            params_from, parse_dims, parse_param, report, write_output)
@@ -198,7 +199,7 @@ def _write(output: str, fmt: str, source: str, dot_program: str | None, inputs: 
 def scope_is_synthetic(result: api.Result, block: str) -> bool:
     """Whether a failed block view came from the network that `_synthetic_view` appends."""
     return result.graph is None and any(
-        label.span is not None and label.span.text().startswith(block) and "__block_view__" in label.span.source.text
+        label.span is not None and label.span.text().startswith(block) and BLOCK_VIEW in label.span.source.text
         for d in result.diagnostics for label in d.labels)
 
 
@@ -249,8 +250,8 @@ def _synthetic_view(args, text: str, pairs: list[tuple[str, str]]) -> tuple[api.
     inputs = [args.input] if args.input is not None else list(DEFAULT_BLOCK_INPUTS)
     first = None
     for shape in inputs:
-        network = f"\nnetwork __block_view__ {{\n  input {'x'.join(map(str, shape))}\n  {call}\n}}\n"
-        result = api.analyze(args.spec, text=text + network, network="__block_view__", limits=limits_from(args))
+        network = f"\nnetwork {BLOCK_VIEW} {{\n  input {'x'.join(map(str, shape))}\n  {call}\n}}\n"
+        result = api.analyze(args.spec, text=text + network, network=BLOCK_VIEW, limits=limits_from(args))
         if result.ok:
             return result, args.block
         first = first or result

@@ -22,7 +22,7 @@ from inception_dsl.language import codes
 from inception_dsl.language import syntax as ast
 from inception_dsl.language.values import did_you_mean
 
-__all__ = ["METADATA", "check_setting", "check_metadata", "Head", "find_head", "FeatureTap", "feature_taps", "resolve_tap",
+__all__ = ["BLOCK_VIEW", "METADATA", "check_setting", "check_metadata", "Head", "find_head", "FeatureTap", "feature_taps", "resolve_tap",
            "pretrained_cfg"]
 
 METADATA: dict[str, Any] = {
@@ -177,8 +177,15 @@ def pretrained_cfg(settings: dict[str, Any], input_shape: tuple[int, ...], first
     }
 
 
+# The network `render --block` appends to a spec to draw one block alone: the file's head and
+# feature settings describe the spec's own networks, not this one.
+BLOCK_VIEW = "__block_view__"
+
+
 def check_metadata(program, definition: ast.BlockDef, graph, sink) -> None:
     """`set classifier` names a top-level statement; `set feature_taps` names stages."""
+    if definition.name == BLOCK_VIEW:
+        return
     settings = program.settings_for(definition.span)
     module = program.files.get(definition.span.path, (None, None))[1]
     spans = {s.name: s.value.span for s in module.settings} if module is not None else {}
