@@ -243,3 +243,42 @@ def test_a_parameter_used_only_as_a_repetition_count_is_used():
     text = "block b(n) {\n  conv(4) x n\n}\nnetwork m(k) {\n  input 3x8x8\n  b(2)\n}\n"
     # W111 for the network's unused `k` shows the rule runs; `n` counts as used
     assert [(d.code.id, d.primary_span.line) for d in lint_spec("spec.incp", text=text, params={"k": 1})] == [("W111", 4)]
+
+
+FLAT_BLOCKS = """\
+block mlp(ratio = 2) {
+  linear(in_channels * ratio)
+  relu
+  linear(in_channels)
+}
+
+block gated(out) {
+  residual { a: conv(out) } shortcut { proj: conv(out) when in_channels != out }
+}
+
+network n(gate = false) {
+  input 3x8x8
+  conv(4, 3x3)
+  flatten
+  mlp
+  gated(48) when gate
+}
+"""
+
+
+def test_a_block_on_flat_features_reads_their_count_as_in_channels():
+    result = analyze_text(FLAT_BLOCKS, "flat.incp")
+    assert result.ok, result.diagnostics
+    assert result.graph.output_nodes()[0].shape == (256,)
+    model = loads(FLAT_BLOCKS, path="flat.incp").eval()
+    assert sum(p.numel() for p in model.parameters()) == total_params(result.graph) == 263_028
+    assert model(torch.randn(2, 3, 8, 8)).shape == (2, 256)
+
+
+def test_a_block_reading_in_channels_on_flat_features_is_never_dropped_silently():
+    # it used to vanish from the graph with no diagnostic (and `check` passed with `?` shapes)
+    result = analyze_text(FLAT_BLOCKS, "flat.incp", params={"gate": True})
+    assert not result.ok
+    # the residual's body and its shortcut conv, both on line 8
+    assert {(d.code.id, d.primary_span.line) for d in result.diagnostics} == {("E204", 8)}
+    assert len(result.diagnostics) == 2

@@ -425,11 +425,13 @@ class _Elaborator:
         builtins = {}
         if reads_builtins(definition, self.reads_builtins):
             shape = self._shape(x)
-            if shape is None or len(shape) != 3:
-                return None  # the input failed (reported by shape inference), or is flat (E204 at its layers)
+            if shape is None:
+                return None  # the input failed: reported by shape inference
+            if len(shape) != 3 and not self._flat_builtins(definition, call, shape):
+                return None
             builtins = builtins_of(shape)
             self.graph.block_inputs[path] = shape
-            if not self._one_grid(definition, call, shape):
+            if len(shape) == 3 and not self._one_grid(definition, call, shape):
                 return None
         try:
             callee_env = bind_params(definition, call, env, {}, self.sink, builtins)
@@ -444,6 +446,17 @@ class _Elaborator:
             return instantiate(self, definition, x, callee_env, path, origin + (site,))  # language/memo.py
         finally:
             self.call_stack.pop()
+
+    def _flat_builtins(self, definition: ast.BlockDef, call: ast.Call, shape) -> bool:
+        """A flat input gives a block its `in_channels` (the feature count), not a grid: a
+        block reading `in_height` or `in_width` there is E204 at the call (nothing of it
+        is elaborated, so no layer inside would report it)."""
+        if not ast.reads((definition.params, definition.body), ("in_height", "in_width")):
+            return True
+        self.sink.emit(codes.NOT_SPATIAL, f"block `{definition.name}` reads its input's height and width, "
+                       f"but its input is flat ({shape[0]} features)", call.span, "input is already flattened",
+                       help="call it before `flatten`")
+        return False
 
     def layer(self, call: ast.Call, path, x, env, origin) -> str | None:
         """A built-in layer call: its op (ops.LAYERS) binds the arguments and adds the nodes."""
