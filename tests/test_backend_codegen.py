@@ -251,18 +251,24 @@ network tapped(aux = false) {
 """
 
 
+def _compiled_beside_loaded(text: str, stem: str, tmp_path):
+    """The checked spec's standalone source imported as a module, its network class built, and
+    load()'s network, both with the same seed: (module, generated, loaded), in eval mode."""
+    result = analyze_text(text, f"{stem}.incp")
+    assert result.ok, result.diagnostics
+    out = tmp_path / f"{stem}_gen.py"
+    out.write_text(to_python(result), encoding="utf-8")
+    module = import_file(out, f"{stem}_gen")
+    torch.manual_seed(0)
+    generated = getattr(module, stem.capitalize())().eval()
+    torch.manual_seed(0)
+    return module, generated, loads(text, path=f"{stem}.incp").eval()
+
+
 def test_flatten_left_out_by_when_compiles_exact_and_refuses_the_parameters_that_reach_it(tmp_path):
     # check accepts this network (the head is left out), so compile must too: the class is
     # exact for the checked parameters and says clearly why it cannot be built with aux=True.
-    result = analyze_text(UNREACHED_HEAD, "tapped.incp")
-    assert result.ok, result.diagnostics
-    out = tmp_path / "tapped_gen.py"
-    out.write_text(to_python(result), encoding="utf-8")
-    module = import_file(out, "tapped_gen")
-    torch.manual_seed(0)
-    generated = module.Tapped().eval()
-    torch.manual_seed(0)
-    loaded = loads(UNREACHED_HEAD, path="tapped.incp").eval()
+    module, generated, loaded = _compiled_beside_loaded(UNREACHED_HEAD, "tapped", tmp_path)
     assert set(generated.state_dict()) == set(loaded.state_dict())
     x = torch.randn(2, 3, 8, 8)
     assert torch.equal(generated(x), loaded(x))
@@ -290,15 +296,7 @@ network guarded(k = 1) {{
   global_avgpool
 }}
 """
-    result = analyze_text(text, "guarded.incp")
-    assert result.ok, result.diagnostics
-    out = tmp_path / "guarded_gen.py"
-    out.write_text(to_python(result), encoding="utf-8")
-    module = import_file(out, "guarded_gen")
-    torch.manual_seed(0)
-    generated = module.Guarded().eval()
-    torch.manual_seed(0)
-    loaded = loads(text, path="guarded.incp").eval()
+    module, generated, loaded = _compiled_beside_loaded(text, "guarded", tmp_path)
     x = torch.randn(1, 3, 8, 8)
     assert torch.equal(generated(x), loaded(x))
     with pytest.raises(ValueError, match=r"guarded.incp:8 was not part of the network when this file was compiled"):
