@@ -282,3 +282,12 @@ def test_a_block_reading_in_channels_on_flat_features_is_never_dropped_silently(
     # the residual's body and its shortcut conv, both on line 8
     assert {(d.code.id, d.primary_span.line) for d in result.diagnostics} == {("E204", 8)}
     assert len(result.diagnostics) == 2
+
+
+def test_a_division_inside_a_sum_keeps_its_parentheses_in_generated_code():
+    # found by the property test above: `a - (a / a + a)` was written `a - _div(a, a) + a`
+    from inception_dsl.language import syntax as ast
+
+    expr = ast.BinOp("-", ast.Name("a"), ast.BinOp("+", ast.BinOp("/", ast.Name("a"), ast.Name("a")), ast.Name("a")))
+    helpers: set[str] = set()
+    assert py_expr(expr, {"a": "a"}, helpers) == "a - (_div(a, a) + a)"

@@ -96,7 +96,9 @@ def py_expr(expr: ast.Expr, names: Mapping[str, str], helpers: set[str]) -> str:
 def _operand(expr: ast.Expr, names, helpers) -> str:
     text = py_expr(expr, names, helpers)
     compound = (ast.BinOp, ast.Neg, ast.Not, ast.IfElse)
-    return f"({text})" if isinstance(expr, compound) and not text.startswith("_div(") else text
+    # `/` is written as the call `_div(a, b)`, already an atom; `_div(a, b) + c` is not
+    is_call = isinstance(expr, ast.BinOp) and expr.op == "/"
+    return f"({text})" if isinstance(expr, compound) and not is_call else text
 
 
 def short(value: Any) -> str:
