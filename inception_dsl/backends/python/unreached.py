@@ -51,16 +51,12 @@ def guard_unreached(gen, stmt, constructor):
         stub = unreached_call(gen, stmt.span, str(error))
         return (lambda in_src: stub), (lambda in_ch: stub), ""
 
-    def safe_make(in_src):
-        try:
-            return make(in_src)
-        except CodegenError as error:
-            return unreached_call(gen, stmt.span, str(error))
+    def or_stub(part):  # `make` and `out_of` run later, when the enclosing class is written
+        def guarded(argument):
+            try:
+                return part(argument)
+            except CodegenError as error:
+                return unreached_call(gen, stmt.span, str(error))
+        return guarded
 
-    def safe_out(in_ch):
-        try:
-            return out_of(in_ch)
-        except CodegenError as error:
-            return unreached_call(gen, stmt.span, str(error))
-
-    return safe_make, safe_out, note
+    return or_stub(make), or_stub(out_of), note
