@@ -34,7 +34,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 import torch  # noqa: E402
 
 import inception_dsl  # noqa: E402
-from inception_dsl.runtime.optimize import optimize  # noqa: E402
+from inception_dsl.runtime.optimized_module import optimize  # noqa: E402
 from inception_dsl.commands.common import write_atomic  # noqa: E402
 from inception_dsl.runtime.interop import convert_state_dict  # noqa: E402
 

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from inception_dsl.lsp.analysis import Analyzer  # noqa: E402
-from inception_dsl.lsp.diagnostics import to_lsp  # noqa: E402
+from inception_dsl.lsp.lsp_diagnostics import to_lsp  # noqa: E402
 from inception_dsl.lsp.hover import hover_text  # noqa: E402
 
 SPEC = ROOT / "specs" / "v4.incp"

@@ -31,7 +31,7 @@ import inception_dsl  # noqa: E402
 from bench import interleaved  # noqa: E402
 from inception_dsl.commands.common import write_atomic  # noqa: E402
 from inception_dsl.runtime.interop import build_reference, convert_state_dict  # noqa: E402
-from inception_dsl.runtime.optimize import optimize  # noqa: E402
+from inception_dsl.runtime.optimized_module import optimize  # noqa: E402
 
 PAIRS = {"efficientnet_b0": "specs/efficientnet_b0.incp", "mobilenet_v3_large": "specs/mobilenet_v3_large.incp"}
 REPORT = ROOT / "docs" / "performance.md"

@@ -1,11 +1,11 @@
-"""Front-end speed at scale, with the elaboration memo (language/memo.py) on and off side by
+"""Front-end speed at scale, with the elaboration memo (language/caches/block_templates.py) on and off side by
 side in one run, so that the ratios hold on a noisy shared machine:
 
 1. stages: parse, elaborate, shapes + verify + budgets, lint, on generated specs of N
    block instances (benchmarks/gen_large_spec.py), memo on and off;
 2. process: `inception-dsl check -q` of the largest spec as a whole process, the first
    time its text is seen (parsed) and again (the parsed tree read back from the disk cache,
-   language/ast_cache.py), in a fresh cache directory whose parser tables are warm;
+   language/caches/large_file_parses.py), in a fresh cache directory whose parser tables are warm;
 3. variant: in-process `api.analyze` of specs/v4.incp with one parameter changed, after a
    first analysis (parse and imports cached by content hash, templates on the program),
    memo on and off.
@@ -34,13 +34,13 @@ from gen_large_spec import large_spec  # noqa: E402
 
 from inception_dsl import api  # noqa: E402
 from inception_dsl.ir import verify  # noqa: E402
-from inception_dsl.language import memo  # noqa: E402
-from inception_dsl.language.diagnostics import DiagnosticSink  # noqa: E402
+from inception_dsl.language.caches import block_templates  # noqa: E402
+from inception_dsl.core.diagnostics import DiagnosticSink  # noqa: E402
 from inception_dsl.language.elaborate import elaborate  # noqa: E402
-from inception_dsl.language.limits import Limits  # noqa: E402
-from inception_dsl.language.parse_cache import ProgramCache  # noqa: E402
+from inception_dsl.core.limits import Limits  # noqa: E402
+from inception_dsl.language.caches.parsed_files import ProgramCache  # noqa: E402
 from inception_dsl.language.program import load_program  # noqa: E402
-from inception_dsl.passes import run_analyses  # noqa: E402
+from inception_dsl.passes.analyses import run_analyses  # noqa: E402
 
 LIMITS = Limits(max_nodes=10_000_000, max_file_bytes=256 * 1024 * 1024)
 
@@ -93,7 +93,7 @@ def stages(sizes: list[int], runs: int, lint: bool) -> None:
                 if on:
                     results.append(stage_times(text, lint))
                 else:
-                    with memo.disabled():
+                    with block_templates.disabled():
                         results.append(stage_times(text, lint))
             median = {stage: statistics.median(r[stage] for r in results) for stage in results[0]}
             print(f"{blocks:>7} {'on' if on else 'off':>4} " + " ".join(f"{median[s]:9.3f}s" for s in median)
@@ -133,7 +133,7 @@ def variants(count: int) -> None:
     for on in (True, False):
         api.PROGRAMS = ProgramCache()  # as a fresh process has it
         start = time.perf_counter()
-        with memo.disabled() if not on else nullcontext():
+        with block_templates.disabled() if not on else nullcontext():
             assert api.analyze(spec).ok
             first = time.perf_counter() - start
             times, cpu = [], []

@@ -1,5 +1,5 @@
 """Sweep speed: N variants of specs/examples/inception_v4_scaled.incp checked in process by
-`sweep` (the spec read and parsed once, block templates shared across variants, language/memo.py)
+`sweep` (the spec read and parsed once, block templates shared across variants, language/caches/block_templates.py)
 against the same with the memo off, N separate `analyze()` calls (with this process's
 caches: the spec not parsed again, templates kept; and as before: parsed again, memo off),
 and N `inception-dsl check -p ...` processes (estimated from a few). The other modes are
@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from inception_dsl import api  # noqa: E402
-from inception_dsl.language import memo  # noqa: E402
-from inception_dsl.language.parse_cache import ProgramCache  # noqa: E402
+from inception_dsl.language.caches import block_templates  # noqa: E402
+from inception_dsl.language.caches.parsed_files import ProgramCache  # noqa: E402
 from inception_dsl.study.sweep import Grid, run_sweep, variants  # noqa: E402
 
 SPEC = ROOT / "specs" / "examples" / "inception_v4_scaled.incp"
@@ -81,7 +81,7 @@ def main() -> int:
         points = list(variants(sample))
         label = "sweep, memo on"
         totals[label] += _timed(lambda: run_sweep(SPEC, sample), label)
-        with memo.disabled():
+        with block_templates.disabled():
             label = "sweep, memo off"
             totals[label] += _timed(lambda: run_sweep(SPEC, sample), label)
             label = "analyze() each, as before (parsed again, memo off)"

@@ -8,11 +8,11 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from inception_dsl.core.version import __version__  # noqa: F401  (re-exported)
 
 from inception_dsl import ops  # noqa: F401  (registers the operations before anything reads them)
 from inception_dsl.api import Result, analyze, analyze_text
-from inception_dsl.language.diagnostics import CompileError, Diagnostic
+from inception_dsl.core.diagnostics import CompileError, Diagnostic
 
 __all__ = ["__version__", "analyze", "analyze_text", "Result", "CompileError", "Diagnostic", "load", "loads",
            "optimize", "show", "diff", "sweep", "profile"]
@@ -42,8 +42,8 @@ def __getattr__(name: str):
         from inception_dsl.runtime.profile import profile
 
         return profile
-    if name == "optimize":  # the inference optimizer, runtime/optimize.py
-        from inception_dsl.runtime.optimize import optimize
+    if name == "optimize":  # the inference optimizer, runtime/optimized_module.py
+        from inception_dsl.runtime.optimized_module import optimize
 
         return optimize
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from inception_dsl.language.diagnostics import CompileError, Diagnostic, DiagnosticSink
+from inception_dsl.core.diagnostics import CompileError, Diagnostic, DiagnosticSink
 from inception_dsl.language.elaborate import elaborate
 from inception_dsl.ir import Graph, verify
-from inception_dsl.language.limits import DEFAULT_LIMITS, Limits
+from inception_dsl.core.limits import DEFAULT_LIMITS, Limits
 from inception_dsl.language.params_file import ParamsArg, bind, read_params
-from inception_dsl.passes import run_analyses
-from inception_dsl.language.parse_cache import ProgramCache
+from inception_dsl.passes.analyses import run_analyses
+from inception_dsl.language.caches.parsed_files import ProgramCache
 from inception_dsl.language.program import Program
 
 if TYPE_CHECKING:  # notebook.py imports this module; api imports it back only to display
@@ -81,7 +81,7 @@ def analyze(
 ) -> Result:
     """Load, elaborate and shape-check one network. Diagnostics come back sorted. A spec
     whose files did not change since it was last analyzed in this process is not parsed
-    again and shares that load's `Program` (`PROGRAMS`, language/parse_cache.py).
+    again and shares that load's `Program` (`PROGRAMS`, language/caches/parsed_files.py).
 
     `params` overrides network parameters: a mapping, the path of a YAML parameter file,
     or a list of those merged in order (language/params_file.py); `network` and

@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterator, Mapping
 
 import networkx as nx
 
-from inception_dsl.language.source import Span
+from inception_dsl.core.source import Span
 
 __all__ = ["Op", "OpKind", "Attr", "Node", "Role", "CallSite", "Stage", "StatementKind", "Graph", "InternalError",
            "verify", "check", "attr_problems", "param_count", "dump", "fmt_shape", "to_data", "origin_notes"]
@@ -247,7 +247,7 @@ class Graph:
     groups: dict[str, Stage] = field(default_factory=dict)
     statements: dict[str, StatementKind] = field(default_factory=dict)  # statement path -> its kind
     span: Span | None = None
-    # not copied by `copy`, see language/memo.py: shapes infer_shapes keeps, attributes check skips
+    # not copied by `copy`, see language/caches/block_templates.py: shapes infer_shapes keeps, attributes check skips
     settled: set[str] = field(default_factory=set, repr=False, compare=False)
     checked: set[str] = field(default_factory=set, repr=False, compare=False)
     _g: nx.DiGraph = field(default_factory=nx.DiGraph, repr=False)

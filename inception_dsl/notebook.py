@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from inception_dsl.backends.diagram.dot import to_dot
 from inception_dsl.backends.diagram.drawing import View
 from inception_dsl.backends.summary import Row, Summary, format_table, to_summary
-from inception_dsl.language.diagnostics import render_full
+from inception_dsl.core.diagnostics import render_full
 
 if TYPE_CHECKING:  # api imports this module to display its results; `show` lives in api.py
     from inception_dsl import api

@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from inception_dsl import analyze  # noqa: E402
 from inception_dsl.cli import main as cli  # noqa: E402
-from inception_dsl.language.diagnostics import DiagnosticSink  # noqa: E402
+from inception_dsl.core.diagnostics import DiagnosticSink  # noqa: E402
 from inception_dsl.language.program import load_program  # noqa: E402
 
 GALLERY = Path("docs/gallery")

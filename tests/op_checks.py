@@ -18,7 +18,7 @@ from inception_dsl.backends.diagram.dot import to_dot
 from inception_dsl.backends.summary import to_summary
 from inception_dsl.language.fmt import fmt
 from inception_dsl.lint.linter import lint_spec
-from inception_dsl.passes.optimize import RULES
+from inception_dsl.passes.rewrites.pipeline import RULES
 from inception_dsl.runtime.graph_module import GraphModule, optimize_graph_module
 
 from .test_optimize_passes import randomized

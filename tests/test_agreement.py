@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from inception_dsl import analyze, analyze_text
-from inception_dsl.language.diagnostics import CompileError
-from inception_dsl.passes.budget import total_params
+from inception_dsl.core.diagnostics import CompileError
+from inception_dsl.passes.analyses.budget import total_params
 from inception_dsl.runtime.module import load, loads
 
 from .conftest import SPECS

@@ -64,12 +64,60 @@ def import_graph() -> nx.DiGraph:
 def test_the_import_graph_sees_the_package():
     graph = import_graph()
     assert graph.has_edge("inception_dsl.language.elaborate", "inception_dsl.ops")
-    assert graph.has_edge("inception_dsl.runtime.optimize", "inception_dsl.runtime.module")
+    assert graph.has_edge("inception_dsl.runtime.optimized_module", "inception_dsl.runtime.module")
 
 
 def test_no_import_cycles():
     cycles = list(nx.simple_cycles(import_graph()))
     assert cycles == [], "import cycles: " + "; ".join(" -> ".join(c + c[:1]) for c in cycles[:5])
+
+
+# The layers, bottom-up: a module imports only modules of its own layer or of layers
+# below it (deferred imports included). The most specific prefix decides.
+LAYERS = (
+    ("core", ("inception_dsl.core",)),
+    ("ir", ("inception_dsl.ir",)),
+    ("ops", ("inception_dsl.ops",)),
+    ("passes", ("inception_dsl.passes",)),
+    ("front end", ("inception_dsl.language",)),
+    ("graph views", ("inception_dsl.backends", "inception_dsl.backends.summary", "inception_dsl.backends.diagram")),
+    ("api", ("inception_dsl.api", "inception_dsl.notebook")),
+    ("python backend", ("inception_dsl.backends.python",)),
+    ("runtime", ("inception_dsl.runtime", "inception_dsl.timm")),
+    ("tools", ("inception_dsl.study", "inception_dsl.lint", "inception_dsl.lsp", "inception_dsl.pygments_lexer")),
+    ("commands", ("inception_dsl.commands",)),
+    ("entry points", ("inception_dsl", "inception_dsl.cli", "inception_dsl.__main__")),
+)
+
+
+def layer_of(module: str) -> int:
+    best, rank = "", None
+    for index, (_, prefixes) in enumerate(LAYERS):
+        for prefix in prefixes:
+            if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > len(best):
+                best, rank = prefix, index
+    assert rank is not None, f"{module} has no layer in tests/test_architecture.py's LAYERS"
+    return rank
+
+
+def upward_imports(graph: nx.DiGraph) -> list[str]:
+    return sorted(f"{a} ({LAYERS[layer_of(a)][0]}) -> {b} ({LAYERS[layer_of(b)][0]})"
+                  for a, b in graph.edges if layer_of(a) < layer_of(b))
+
+
+def test_every_module_has_a_layer():
+    for name in _modules():
+        layer_of(name)
+
+
+def test_no_import_runs_from_a_lower_layer_to_a_higher_one():
+    assert upward_imports(import_graph()) == []
+
+
+def test_an_upward_import_would_be_found():
+    graph = import_graph()
+    graph.add_edge("inception_dsl.ops.conv", "inception_dsl.backends.python.prelude")
+    assert upward_imports(graph) == ["inception_dsl.ops.conv (ops) -> inception_dsl.backends.python.prelude (python backend)"]
 
 
 def test_a_cycle_would_be_found(tmp_path):

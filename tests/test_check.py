@@ -9,7 +9,7 @@ import pytest
 
 from inception_dsl import analyze, analyze_text
 from inception_dsl.cli import main
-from inception_dsl.passes.budget import total_params
+from inception_dsl.passes.analyses.budget import total_params
 
 from .conftest import ROOT, SPECS
 

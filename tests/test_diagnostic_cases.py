@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from inception_dsl import api
-from inception_dsl.language import codes
-from inception_dsl.language.limits import DEFAULT_LIMITS, Limits
+from inception_dsl.core import codes
+from inception_dsl.core.limits import DEFAULT_LIMITS, Limits
 from inception_dsl.commands.report import write_diagnostics
 
 from .conftest import CASES, ROOT

@@ -10,7 +10,7 @@ import pytest
 
 import inception_dsl
 from inception_dsl.cli import main
-from inception_dsl.language.diagnostics import CompileError
+from inception_dsl.core.diagnostics import CompileError
 
 from tests.conftest import ROOT
 

@@ -13,10 +13,10 @@ from pygments.token import Comment, Error, Keyword, Name, Number, Operator, Stri
 from inception_dsl.ops import LAYERS
 from inception_dsl.language.parse import KEYWORDS
 from inception_dsl.language.parse import RESERVED
-from inception_dsl.language.syntax import BUILTIN_NAMES
+from inception_dsl.core.syntax import BUILTIN_NAMES
 from inception_dsl.pygments_lexer import (BUILTIN_NAMES as LEXER_BUILTINS, CONSTANTS, FLAGS, KEYWORDS as LEXER_KEYWORDS,
                                           LAYER_NAMES, OPERATOR_WORDS, IncpLexer)
-from inception_dsl.language.values import CONSTANTS as VALUE_CONSTANTS
+from inception_dsl.core.values import CONSTANTS as VALUE_CONSTANTS
 
 from .conftest import ROOT, SPECS
 

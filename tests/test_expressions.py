@@ -12,7 +12,7 @@ import torch
 from inception_dsl import analyze_text
 from inception_dsl.backends.python.source import to_python
 from inception_dsl.language.fmt import fmt
-from inception_dsl.passes.budget import total_params
+from inception_dsl.passes.analyses.budget import total_params
 from inception_dsl.runtime.module import loads
 
 DENSE = """
@@ -202,11 +202,11 @@ def test_fmt_keeps_the_meaning_of_expressions():
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from inception_dsl.backends.python.exprs import py_expr  # noqa: E402
+from inception_dsl.core.python_exprs import py_expr  # noqa: E402
 from inception_dsl.backends.python.prelude import prelude  # noqa: E402
-from inception_dsl.language import syntax as ast  # noqa: E402
-from inception_dsl.language.diagnostics import DiagnosticSink  # noqa: E402
-from inception_dsl.language.values import EvalError, Symbol, evaluate  # noqa: E402
+from inception_dsl.core import syntax as ast  # noqa: E402
+from inception_dsl.core.diagnostics import DiagnosticSink  # noqa: E402
+from inception_dsl.core.values import EvalError, Symbol, evaluate  # noqa: E402
 
 _ENV = {"a": 6, "b": -4, "c": 2.5, "f": True, "g": False, "s": Symbol("relu")}
 _leaves = st.one_of(
@@ -286,7 +286,7 @@ def test_a_block_reading_in_channels_on_flat_features_is_never_dropped_silently(
 
 def test_a_division_inside_a_sum_keeps_its_parentheses_in_generated_code():
     # found by the property test above: `a - (a / a + a)` was written `a - _div(a, a) + a`
-    from inception_dsl.language import syntax as ast
+    from inception_dsl.core import syntax as ast
 
     expr = ast.BinOp("-", ast.Name("a"), ast.BinOp("+", ast.BinOp("/", ast.Name("a"), ast.Name("a")), ast.Name("a")))
     helpers: set[str] = set()

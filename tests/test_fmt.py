@@ -9,10 +9,10 @@ import pytest
 
 from inception_dsl import analyze
 from inception_dsl.cli import main
-from inception_dsl.language.diagnostics import CompileError, DiagnosticSink
+from inception_dsl.core.diagnostics import CompileError, DiagnosticSink
 from inception_dsl.language.fmt import fmt
 from inception_dsl.language.parse import parse
-from inception_dsl.language.source import SourceFile
+from inception_dsl.core.source import SourceFile
 
 from .conftest import SPECS
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from inception_dsl.language import syntax as ast
-from inception_dsl.language.diagnostics import DiagnosticSink
+from inception_dsl.core import syntax as ast
+from inception_dsl.core.diagnostics import DiagnosticSink
 from inception_dsl.language.fmt import fmt, format_module
 from inception_dsl.language.parse import parse
-from inception_dsl.language.source import SourceFile
+from inception_dsl.core.source import SourceFile
 
 NAMES = st.sampled_from(["a", "b", "k", "conv", "width", "mixed_5b", "branch0", "relu", "true", "_x1",
                          "x1", "x42", "x0"])  # names that read like a repetition `x4` (issue 13, family 9)

@@ -1,4 +1,4 @@
-"""passes/fold_layer_scale.py: a layer scale folds into the conv before it (also through
+"""passes/rewrites/fold_layer_scale.py: a layer scale folds into the conv before it (also through
 a BN folded into that conv) or into the conv after it (grouped, depthwise, strided,
 asymmetrically padded), and the optimized module computes what the unoptimized one does;
 where folding would not be exact it stays (tests/cases/ir/passes/layer_scale.ir.golden
@@ -12,7 +12,7 @@ import torch
 import inception_dsl
 from inception_dsl import analyze_text
 from inception_dsl.ir import Op
-from inception_dsl.passes.optimize import optimize as optimize_graph
+from inception_dsl.passes.rewrites.pipeline import optimize as optimize_graph
 from inception_dsl.runtime.graph_module import GraphModule, optimize_graph_module
 
 from .test_optimize_passes import randomized

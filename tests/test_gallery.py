@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from inception_dsl.language.diagnostics import DiagnosticSink
+from inception_dsl.core.diagnostics import DiagnosticSink
 from inception_dsl.language.program import load_program
 
 from .conftest import ROOT, SPECS

@@ -13,11 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from inception_dsl import analyze_text
-from inception_dsl.language import syntax as ast
-from inception_dsl.language.diagnostics import DiagnosticSink
+from inception_dsl.core import syntax as ast
+from inception_dsl.core.diagnostics import DiagnosticSink
 from inception_dsl.language.fmt import fmt
 from inception_dsl.language.parse import parse
-from inception_dsl.language.source import SourceFile
+from inception_dsl.core.source import SourceFile
 
 
 def _parse(text: str):

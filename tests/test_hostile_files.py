@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from inception_dsl.cli import main
-from inception_dsl.language.diagnostics import render_full
-from inception_dsl.language.limits import Limits
+from inception_dsl.core.diagnostics import render_full
+from inception_dsl.core.limits import Limits
 
 SPEC = "network n {\n  input 3x8x8\n  conv(8, 1x1)\n}\n"
 COMMANDS = [["check"], ["lint"], ["fmt", "--check"], ["summary"], ["render", "-o", "out.svg"], ["compile", "-o", "o.py"]]

@@ -11,7 +11,7 @@ import pytest
 
 from inception_dsl import api, ir
 from inception_dsl.ir import InternalError, Node, Op, Role, StatementKind, dump, verify
-from inception_dsl.passes.optimize import RULES, optimize, rule_names
+from inception_dsl.passes.rewrites.pipeline import RULES, optimize, rule_names
 
 from .conftest import CASES, ROOT
 

@@ -11,7 +11,7 @@ import pytest
 from inception_dsl import analyze_text
 from inception_dsl.cli import main
 from inception_dsl.commands.limit_options import LIMIT_OPTIONS, parse_bytes, parse_count
-from inception_dsl.language.limits import DEFAULT_LIMITS
+from inception_dsl.core.limits import DEFAULT_LIMITS
 
 POINTWISE = "block pointwise { conv(8, 1x1) }\n"
 

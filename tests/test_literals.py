@@ -1,5 +1,5 @@
 """Family 1 of issue 13: every value that reaches generated Python is a literal made by
-`backends/python/literals.py::py_literal`, whatever it holds and whichever path brings it
+`core/literals.py::py_literal`, whatever it holds and whichever path brings it
 (`-p`, `load(params=...)`, `loads`, spec defaults, `set`, strings), through `compile`,
 `compile --optimize`, `load`, `export --onnx`. Hostile values never run and never leave
 anything but literals at the places values are written."""
@@ -15,9 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inception_dsl.backends.python.literals import py_literal, py_string
+from inception_dsl.core.literals import py_literal, py_string
 from inception_dsl.cli import main
-from inception_dsl.language.values import Symbol
+from inception_dsl.core.values import Symbol
 
 MARKER = "PWNED"
 PAYLOADS = [
@@ -170,7 +170,7 @@ def test_non_finite_literals_in_a_spec_are_refused(tmp_path, capsys, text):
 @pytest.mark.parametrize("value", [float("inf"), float("nan"), object(), [1, 2], _Evil(3), 10**13, "x" * 5000,
                                    Symbol("a b"), Symbol('x"+1+"')])
 def test_values_that_are_not_values_of_the_language_are_refused_by_load(spec, value):
-    from inception_dsl.language.diagnostics import CompileError
+    from inception_dsl.core.diagnostics import CompileError
     from inception_dsl.runtime.module import load
 
     with pytest.raises(CompileError, match="E105|cannot be"):

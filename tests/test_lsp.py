@@ -14,7 +14,7 @@ from lsprotocol import types as t
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 from inception_dsl.language.fmt import fmt
-from inception_dsl.lsp.diagnostics import uri_of
+from inception_dsl.lsp.lsp_diagnostics import uri_of
 from inception_dsl.lsp.positions import Lines
 
 from .conftest import SPECS

@@ -3,8 +3,8 @@ read from help texts, noqa, labels, symbols and folding, positions in UTF-16."""
 
 from __future__ import annotations
 
-from inception_dsl.language.diagnostics import DiagnosticSink
-from inception_dsl.language.parse_cache import ParseCache
+from inception_dsl.core.diagnostics import DiagnosticSink
+from inception_dsl.language.caches.parsed_files import ParseCache
 from inception_dsl.language.program import load_program
 from inception_dsl.lsp.actions import fixes
 from inception_dsl.lsp.analysis import Analyzer

@@ -13,7 +13,7 @@ import pytest
 from inception_dsl.lsp import completion, hints, hover, navigation
 from inception_dsl.lsp.actions import fixes
 from inception_dsl.lsp.analysis import Analyzer
-from inception_dsl.lsp.diagnostics import to_lsp
+from inception_dsl.lsp.lsp_diagnostics import to_lsp
 from inception_dsl.lsp.positions import Lines
 from inception_dsl.lsp.symbols import document_symbols, folding_ranges, format_edits
 

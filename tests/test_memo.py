@@ -1,4 +1,4 @@
-"""Memoized elaboration (language/memo.py) is invisible: with the memo on and off, every
+"""Memoized elaboration (language/caches/block_templates.py) is invisible: with the memo on and off, every
 spec of the repository and every generated spec gives the same graph, node for node (ids,
 ops, attributes, edges in order, spans, origins, stages, statements, roles, shapes) and
 the same graph tables and diagnostics; and the memo is really used (hits on the specs
@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 
 from inception_dsl import api
-from inception_dsl.language import memo
-from inception_dsl.language.diagnostics import DiagnosticSink, to_dict
-from inception_dsl.language.limits import Limits
+from inception_dsl.language.caches import block_templates
+from inception_dsl.core.diagnostics import DiagnosticSink, to_dict
+from inception_dsl.core.limits import Limits
 from inception_dsl.language.program import load_program
 
 from .conftest import ROOT
@@ -48,7 +48,7 @@ def snapshot(path, text=None, params=None, limits=LIMITS, program=None):
 
 
 def assert_invisible(path, text=None, params=None):
-    with memo.disabled():
+    with block_templates.disabled():
         expected = snapshot(path, text, params)
     assert snapshot(path, text, params) == expected
 
@@ -72,7 +72,7 @@ def test_the_memo_clones_repeated_blocks_and_is_shared_across_variants():
     hits = templates.hits
     assert snapshot(None, params={"width": 50, "num_classes": 7}, program=program)[0][0][:-3] == first[0][0][:-3]
     assert templates.hits == hits + 17  # every block instance of the variant, the first ones too
-    with memo.disabled():
+    with block_templates.disabled():
         assert snapshot(None, params={"width": 50, "num_classes": 7}, program=load_program(
             program.main.path, DiagnosticSink(), limits=LIMITS)) == snapshot(
             None, params={"width": 50, "num_classes": 7}, program=program)
@@ -81,7 +81,7 @@ def test_the_memo_clones_repeated_blocks_and_is_shared_across_variants():
 def test_the_switch_turns_the_memo_off():
     sink = DiagnosticSink()
     program = load_program(str(ROOT / "specs/v4.incp"), sink, limits=LIMITS)
-    with memo.disabled():
+    with block_templates.disabled():
         snapshot(None, program=program)
     assert not program.memo
     snapshot(None, program=program)

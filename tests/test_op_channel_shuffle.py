@@ -10,7 +10,7 @@ from torchvision.models.shufflenetv2 import channel_shuffle as torchvision_shuff
 from inception_dsl import analyze_text
 from inception_dsl.backends.python.source import to_python
 from inception_dsl.ir import Op
-from inception_dsl.passes.optimize import optimize as optimize_graph
+from inception_dsl.passes.rewrites.pipeline import optimize as optimize_graph
 
 from .op_checks import through_everything
 

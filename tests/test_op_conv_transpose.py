@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from inception_dsl import analyze_text
 from inception_dsl.backends.python.source import to_python
 from inception_dsl.ir import Op
-from inception_dsl.passes.optimize import optimize as optimize_graph
+from inception_dsl.passes.rewrites.pipeline import optimize as optimize_graph
 
 from .op_checks import through_everything
 
@@ -155,7 +155,7 @@ def test_compile_optimize_writes_the_new_ops_and_computes_the_same(tmp_path):
     from inception_dsl import api
     from inception_dsl.cli import main
     from inception_dsl.runtime.graph_module import GraphModule
-    from inception_dsl.runtime.optimize import optimize
+    from inception_dsl.runtime.optimized_module import optimize
 
     from .test_optimize_passes import randomized
 

@@ -14,7 +14,7 @@ from inception_dsl import analyze_text
 from inception_dsl.backends.diagram.dot import to_dot
 from inception_dsl.backends.python.source import to_python
 from inception_dsl.runtime.graph_module import GraphModule
-from inception_dsl.runtime.optimize import optimize
+from inception_dsl.runtime.optimized_module import optimize
 
 from .test_optimize_passes import randomized
 

@@ -13,7 +13,7 @@ from torch import nn
 import inception_dsl
 from inception_dsl import analyze_text
 from inception_dsl.backends.python.source import to_python
-from inception_dsl.passes.optimize import optimize as optimize_graph
+from inception_dsl.passes.rewrites.pipeline import optimize as optimize_graph
 from inception_dsl.runtime.graph_module import GraphModule
 
 from .op_checks import through_everything

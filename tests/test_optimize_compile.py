@@ -10,7 +10,7 @@ import torch
 
 from inception_dsl import api
 from inception_dsl.runtime.graph_module import GraphModule
-from inception_dsl.runtime.optimize import optimize
+from inception_dsl.runtime.optimized_module import optimize
 from inception_dsl.cli import main
 
 from .conftest import ROOT, SPECS

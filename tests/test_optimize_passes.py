@@ -8,8 +8,8 @@ import torch
 
 from inception_dsl import api
 from inception_dsl.ir import Op
-from inception_dsl.passes.optimize import RULES, optimize, rule_names
-from inception_dsl.passes.weight_recipes import BnScale, Concat, MulConst, Param, ScaleRows, Zeros
+from inception_dsl.passes.rewrites.pipeline import RULES, optimize, rule_names
+from inception_dsl.passes.rewrites.weight_recipes import BnScale, Concat, MulConst, Param, ScaleRows, Zeros
 
 TINY = """
 network tiny {
@@ -126,7 +126,7 @@ def test_unknown_rule_is_refused(graph):
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_each_pass_preserves_the_eval_output(graph, rules, channels_last):
     from inception_dsl.runtime.graph_module import GraphModule
-    from inception_dsl.runtime.optimize import optimize as optimize_module
+    from inception_dsl.runtime.optimized_module import optimize as optimize_module
 
     torch.manual_seed(0)
     reference = randomized(GraphModule(graph)).eval()

@@ -11,7 +11,7 @@ import torch
 
 from inception_dsl import api
 from inception_dsl.runtime.graph_module import GraphModule, InferenceOnlyError
-from inception_dsl.runtime.optimize import optimize
+from inception_dsl.runtime.optimized_module import optimize
 
 from .conftest import SPECS
 from .test_optimize_passes import randomized

@@ -96,7 +96,7 @@ def test_check_json_over_several_specs_is_one_document(tmp_path, capsys):
                                   "x: residual { } when true", "residual { concat { {}; {} }; conv(3, 1x1) }"])
 def test_empty_residuals_and_branches_check_and_build_the_same_network(body, tmp_path):
     from inception_dsl.api import analyze
-    from inception_dsl.passes.budget import total_params
+    from inception_dsl.passes.analyses.budget import total_params
     from inception_dsl.runtime.module import load
 
     path = tmp_path / "e.incp"

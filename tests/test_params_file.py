@@ -184,7 +184,7 @@ def test_yaml_examples_in_the_docs_are_the_shipped_files():
     grid example reads cleanly."""
     import re
 
-    from inception_dsl.language.diagnostics import DiagnosticSink
+    from inception_dsl.core.diagnostics import DiagnosticSink
     from inception_dsl.language.params_file import load_grid
 
     shipped = {p.read_text(encoding="utf-8"): p for p in (ROOT / "docs" / "examples").glob("*.yaml")}

@@ -64,9 +64,9 @@ def _signed(cache_home, payload: bytes) -> bytes:
     """A cache file with a valid keyed hash over `payload` (what only the user can make)."""
     import hmac
 
-    from inception_dsl.language import parser_cache
+    from inception_dsl.language.caches import parser_tables
 
-    data = _cache_file(cache_home).read_bytes()[len(parser_cache.MAGIC) + 32:]
+    data = _cache_file(cache_home).read_bytes()[len(parser_tables.MAGIC) + 32:]
     assert data  # the real payload, to learn nothing from: the stamp is recomputed below
     key = (cache_home / "inception-dsl" / "key").read_bytes()
     import lark
@@ -76,7 +76,7 @@ def _signed(cache_home, payload: bytes) -> bytes:
 
     stamp = f"{hashlib.sha256(grammar).hexdigest()}-lark{lark.__version__}-py{sys.version_info[0]}.{sys.version_info[1]}"
     mac = hmac.new(key, stamp.encode() + b"\0" + payload, hashlib.sha256).digest()
-    return parser_cache.MAGIC + mac + payload
+    return parser_tables.MAGIC + mac + payload
 
 
 def _checks_without_running(cache_home, tmp_path) -> None:
@@ -105,10 +105,10 @@ def test_an_unsigned_pickle_planted_at_the_cache_path_is_never_loaded(tmp_path):
 
 
 def test_a_pickle_with_a_forged_hash_is_never_loaded(tmp_path):
-    from inception_dsl.language import parser_cache
+    from inception_dsl.language.caches import parser_tables
 
     assert run_with_cache_home(tmp_path).returncode == 0
-    _cache_file(tmp_path).write_bytes(parser_cache.MAGIC + b"\0" * 32 + EVIL)
+    _cache_file(tmp_path).write_bytes(parser_tables.MAGIC + b"\0" * 32 + EVIL)
     _checks_without_running(tmp_path, tmp_path)
 
 

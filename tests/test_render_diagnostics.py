@@ -3,9 +3,9 @@ file, non-ASCII and control characters, line numbers of different widths."""
 
 from __future__ import annotations
 
-from inception_dsl.language import codes
-from inception_dsl.language.diagnostics import DiagnosticSink, Label, render_full
-from inception_dsl.language.source import SourceFile, Span
+from inception_dsl.core import codes
+from inception_dsl.core.diagnostics import DiagnosticSink, Label, render_full
+from inception_dsl.core.source import SourceFile, Span
 
 
 def render(text: str, start: int, end: int, secondary: tuple[tuple[int, int, str], ...] = ()) -> list[str]:
@@ -46,7 +46,7 @@ def test_span_at_end_of_file_without_newline():
 
 
 def test_end_of_file_error_points_at_the_last_line_not_past_it():
-    from inception_dsl.language.diagnostics import DiagnosticSink as Sink
+    from inception_dsl.core.diagnostics import DiagnosticSink as Sink
     from inception_dsl.language.parse import parse
 
     source = SourceFile("t.incp", "network n {\n  input 3x8x8\n\n\n")

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from inception_dsl import analyze_text
-from inception_dsl.language.shapes import conv_out, pool_out, same_padding
+from inception_dsl.core.shapes import conv_out, pool_out, same_padding
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 PROPERTY = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])

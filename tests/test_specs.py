@@ -9,7 +9,7 @@ import re
 import pytest
 
 from inception_dsl import analyze
-from inception_dsl.passes.budget import total_params
+from inception_dsl.passes.analyses.budget import total_params
 
 from .conftest import SPECS
 

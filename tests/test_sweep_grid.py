@@ -8,10 +8,10 @@ import io
 import pytest
 
 from inception_dsl.commands.report import write_diagnostics
-from inception_dsl.language.diagnostics import DiagnosticSink
+from inception_dsl.core.diagnostics import DiagnosticSink
 from inception_dsl.language.params_file import check_grid, load_grid
 from inception_dsl.language.program import load_program
-from inception_dsl.language.values import Symbol
+from inception_dsl.core.values import Symbol
 
 
 def grid_of(tmp_path, text: str):

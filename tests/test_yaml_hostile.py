@@ -10,7 +10,7 @@ import tracemalloc
 import pytest
 
 from inception_dsl.cli import main
-from inception_dsl.language.diagnostics import DiagnosticSink
+from inception_dsl.core.diagnostics import DiagnosticSink
 from inception_dsl.language.yaml_file import MAX_YAML_NODES, read_yaml
 
 from .conftest import ROOT

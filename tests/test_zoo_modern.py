@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from inception_dsl import analyze
-from inception_dsl.passes.budget import total_params
+from inception_dsl.passes.analyses.budget import total_params
 from inception_dsl.runtime.interop import (GENERIC, Layer, build_reference, convert_state_dict, definition_order,
                                            execution_order)
 from inception_dsl.runtime.module import load, loads

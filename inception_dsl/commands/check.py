@@ -6,8 +6,8 @@ from __future__ import annotations
 import sys
 
 from inception_dsl.ir import Op, dump, fmt_shape, to_data
-from inception_dsl.passes.budget import total_params
-from inception_dsl.passes.optimize import optimize
+from inception_dsl.passes.analyses.budget import total_params
+from inception_dsl.passes.rewrites.pipeline import optimize
 from inception_dsl.commands.report import STRUCTURED, write_diagnostics, write_document
 from inception_dsl.commands.common import add_spec_options, analyze_args, report
 

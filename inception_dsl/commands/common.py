@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from inception_dsl import api
-from inception_dsl.language.limits import Limits
+from inception_dsl.core.limits import Limits
 from inception_dsl.commands.limit_options import add_limit_options, limits_from_args
 from inception_dsl.commands.report import FORMATS, write_diagnostics
-from inception_dsl.language.values import Symbol
+from inception_dsl.core.values import Symbol
 
 __all__ = ["add_spec_options", "add_param_options", "params_from", "analyze_args", "parse_dims", "write_atomic",
            "write_output", "OutputRefused", "output_problem", "input_files", "bounded_int", "fail", "report"]

@@ -6,9 +6,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from inception_dsl.backends.python.exprs import CodegenError
+from inception_dsl.core.python_exprs import CodegenError
 from inception_dsl.backends.python.source import network_class_name, to_python
-from inception_dsl.passes.budget import total_params
+from inception_dsl.passes.analyses.budget import total_params
 from inception_dsl.commands.report import write_diagnostics
 from inception_dsl.commands.common import (OutputRefused, add_spec_options, analyze_args, fail, input_files, report,
                                            write_output)

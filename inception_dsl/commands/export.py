@@ -72,7 +72,7 @@ def run(args) -> int:
     import torch
 
     from inception_dsl.runtime.module import build_module
-    from inception_dsl.language.diagnostics import CompileError
+    from inception_dsl.core.diagnostics import CompileError
 
     try:
         model = build_module(result, seed=args.seed).eval()

@@ -12,8 +12,8 @@ import difflib
 import sys
 from pathlib import Path
 
-from inception_dsl.language.diagnostics import CompileError, DiagnosticSink
-from inception_dsl.language.limits import DEFAULT_LIMITS
+from inception_dsl.core.diagnostics import CompileError, DiagnosticSink
+from inception_dsl.core.limits import DEFAULT_LIMITS
 from inception_dsl.lint.linter import spec_files
 from inception_dsl.language.program import read_source
 from inception_dsl.commands.report import FORMATS, write_diagnostics

@@ -8,7 +8,7 @@ import argparse
 import re
 from dataclasses import fields
 
-from inception_dsl.language.limits import DEFAULT_LIMITS, Limits
+from inception_dsl.core.limits import DEFAULT_LIMITS, Limits
 
 __all__ = ["LIMIT_OPTIONS", "add_limit_options", "limits_from_args", "parse_count", "parse_bytes"]
 

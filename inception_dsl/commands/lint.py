@@ -10,8 +10,8 @@ from __future__ import annotations
 import io
 import sys
 
-from inception_dsl.language.codes import Severity
-from inception_dsl.language.diagnostics import Diagnostic
+from inception_dsl.core.codes import Severity
+from inception_dsl.core.diagnostics import Diagnostic
 from inception_dsl.lint.config import ConfigError, LintConfig, check_patterns, find_config, load_config
 from inception_dsl.lint.linter import lint_spec, spec_files
 from inception_dsl.commands.report import write_diagnostics
@@ -87,7 +87,7 @@ def run(args) -> int:
 
 def _read_files(specs: list[str], limits) -> list[str]:
     """The specs and every file they import (an --output among them would be refused)."""
-    from inception_dsl.language.diagnostics import DiagnosticSink
+    from inception_dsl.core.diagnostics import DiagnosticSink
     from inception_dsl.language.program import load_program
 
     found = list(specs)

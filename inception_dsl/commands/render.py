@@ -18,10 +18,10 @@ from inception_dsl.backends.diagram.dot import to_dot
 from inception_dsl.backends.summary import to_summary
 from inception_dsl.study.diff import diff_graphs
 from inception_dsl.backends.diagram.drawing import View, scope_names
-from inception_dsl.language.diagnostics import DiagnosticSink
+from inception_dsl.core.diagnostics import DiagnosticSink
 from inception_dsl.language.program import load_program
 from inception_dsl.language.metadata import BLOCK_VIEW
-from inception_dsl.language.values import did_you_mean
+from inception_dsl.core.values import did_you_mean
 from inception_dsl.commands.common import (OutputRefused, add_spec_options, analyze_args, fail, input_files, limits_from,
                                            params_from, parse_dims, parse_param, report, write_output)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Iterable, TextIO
 
-from inception_dsl.language.diagnostics import Diagnostic, render_concise, render_full, to_dict
+from inception_dsl.core.diagnostics import Diagnostic, render_concise, render_full, to_dict
 
 __all__ = ["FORMATS", "STRUCTURED", "write_diagnostics", "write_document"]
 
@@ -27,7 +27,7 @@ def write_document(document, stream: TextIO, fmt: str) -> None:
 def write_diagnostics(diagnostics: Iterable[Diagnostic], stream: TextIO, fmt: str = "text") -> None:
     diagnostics = list(diagnostics)
     if fmt == "sarif":
-        from inception_dsl import __version__
+        from inception_dsl.core.version import __version__
         from inception_dsl.commands.sarif import to_sarif
 
         json.dump(to_sarif(diagnostics, __version__), stream, indent=2)

@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
-from inception_dsl.language.codes import Severity
-from inception_dsl.language.diagnostics import Diagnostic
-from inception_dsl.language.source import Span
+from inception_dsl.core.codes import Severity
+from inception_dsl.core.diagnostics import Diagnostic
+from inception_dsl.core.source import Span
 
 __all__ = ["SCHEMA", "VERSION", "to_sarif", "INFORMATION_URI"]
 

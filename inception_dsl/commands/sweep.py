@@ -19,7 +19,7 @@ from inception_dsl.commands.common import fail, limits_from, parse_dims, parse_p
 from inception_dsl.commands.limit_options import add_limit_options
 from inception_dsl.commands.report import FORMATS as DIAGNOSTIC_FORMATS
 from inception_dsl.commands.report import write_diagnostics
-from inception_dsl.language.diagnostics import CompileError, DiagnosticSink
+from inception_dsl.core.diagnostics import CompileError, DiagnosticSink
 from inception_dsl.language.params_file import GridFile, check_grid, load_grid
 from inception_dsl.language.program import load_program
 from inception_dsl.study.sweep import Grid, SweepError, run_sweep, sort_rows

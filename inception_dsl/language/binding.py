@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from inception_dsl.language import codes
-from inception_dsl.language import syntax as ast
-from inception_dsl.language.diagnostics import DiagnosticSink, Label
-from inception_dsl.language.values import EvalError, describe, did_you_mean, evaluate, outside_value_problem
+from inception_dsl.core import codes
+from inception_dsl.core import syntax as ast
+from inception_dsl.core.diagnostics import DiagnosticSink, Label
+from inception_dsl.core.values import EvalError, describe, did_you_mean, evaluate, outside_value_problem
 
 __all__ = ["bind_params", "builtins_of", "reads_builtins", "missing_colon", "missing_space"]
 

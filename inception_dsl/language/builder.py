@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from inception_dsl.ir import Graph, Node, Role
 
 if TYPE_CHECKING:
-    from inception_dsl.language import syntax as ast
+    from inception_dsl.core import syntax as ast
 
 __all__ = ["LayerBuilder", "distinct_inputs", "join_path"]
 

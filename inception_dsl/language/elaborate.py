@@ -11,20 +11,20 @@ from typing import Any
 
 from inception_dsl import ops
 from inception_dsl.ir import CallSite, Graph, Node, Op, Role, Stage, StatementKind
-from inception_dsl.language import codes, layers
-from inception_dsl.language import syntax as ast
-from inception_dsl.language.diagnostics import DiagnosticSink, Label
-from inception_dsl.language.limits import DEFAULT_LIMITS, Limits
+from inception_dsl.core import codes, signatures
+from inception_dsl.core import syntax as ast
+from inception_dsl.core.diagnostics import DiagnosticSink, Label
+from inception_dsl.core.limits import DEFAULT_LIMITS, Limits
 from inception_dsl.language.metadata import check_metadata
 from inception_dsl.language.name_check import report_duplicate, report_reserved
 from inception_dsl.language.naming import TRANSPARENT, TRANSPARENT_LABEL, instance_names, shortcut_name, statement_names
 from inception_dsl.language.builder import LayerBuilder, distinct_inputs, join_path
-from inception_dsl.language.combinators import elaborate_join
+from inception_dsl.language.combinator_nodes import elaborate_join
 from inception_dsl.language.binding import bind_params, builtins_of, missing_colon, missing_space, reads_builtins
-from inception_dsl.language.memo import Session, check_names_once, instantiate
+from inception_dsl.language.caches.block_templates import Session, check_names_once, instantiate
 from inception_dsl.language.program import Program
-from inception_dsl.passes.infer_shapes import infer_shapes
-from inception_dsl.language.values import EvalError, describe, did_you_mean, evaluate
+from inception_dsl.passes.analyses.infer_shapes import infer_shapes
+from inception_dsl.core.values import EvalError, describe, did_you_mean, evaluate
 from inception_dsl.ops.activations import act_attrs, activation, is_identity
 
 __all__ = ["elaborate", "bind_params"]  # bind_params: language/binding.py
@@ -65,7 +65,7 @@ def elaborate(
 
 
 def _file_span(program: Program):
-    from inception_dsl.language.source import Span
+    from inception_dsl.core.source import Span
 
     return Span(program.main, 0, 0) if program.main else None
 
@@ -81,7 +81,7 @@ class _Elaborator:
         self.reads_builtins: dict[str, bool] = {}  # block name -> whether it reads in_channels & co
         self.grids: dict[str, tuple] = {}  # block reading in_height/in_width -> (grid, span) of its first call
         self.labels: list[dict[str, str | None]] = []  # label -> node, of each sequence being elaborated
-        self.memo = Session.open(self)  # language/memo.py (None when switched off)
+        self.memo = Session.open(self)  # language/caches/block_templates.py (None when switched off)
 
     # -- network
     def network(self, definition: ast.BlockDef, overrides: dict[str, Any], input_shape) -> Graph | None:
@@ -195,7 +195,7 @@ class _Elaborator:
         stages = stages or top
         names = statement_names(body, context, self.program.definitions)
         produced: dict[str, str | None] = {}
-        self.labels.append(produced)  # what a branch's `from` may read (language/combinators.py)
+        self.labels.append(produced)  # what a branch's `from` may read (language/combinator_nodes.py)
         outputs: list[tuple[str, Any]] = []
         seen: dict[str, ast.Labeled] = {}
         statements = [s for s in body if isinstance(s, ast.Labeled)]
@@ -365,15 +365,15 @@ class _Elaborator:
         if isinstance(op, ast.Seq):
             self._record(path, StatementKind.SEQ)
             return self.sequence(op.body, x, env, path, origin)
-        if isinstance(op, ast.Concat):  # concat, reduction, sum, product, split: language/combinators.py
+        if isinstance(op, ast.Concat):  # concat, reduction, sum, product, split: language/combinator_nodes.py
             return elaborate_join(self, op, path, x, env, origin, stmt)
         return self.residual(op, path, x, env, origin)
 
     def residual(self, op: ast.Residual, path, x, env, origin) -> str | None:
         settings = self.program.settings_for(op.span)
         try:
-            bound = layers.bind(ast.Call("residual", op.args, True, op.span), layers.RESIDUAL, env, settings, self.sink)
-            scale = layers.number(bound, "scale", self.sink, -1e6, 1e6, "the residual scale")
+            bound = signatures.bind(ast.Call("residual", op.args, True, op.span), signatures.RESIDUAL, env, settings, self.sink)
+            scale = signatures.number(bound, "scale", self.sink, -1e6, 1e6, "the residual scale")
             if bound["act"] is None and "act" not in {a.name for a in op.args}:  # unwritten: the file's setting
                 bound.values["act"] = (settings["act"], op.span)
             act = activation(bound, "act", self.sink)
@@ -443,7 +443,7 @@ class _Elaborator:
             self._record(path, StatementKind.BLOCK)
         self.call_stack.append(definition.name)
         try:
-            return instantiate(self, definition, x, callee_env, path, origin + (site,))  # language/memo.py
+            return instantiate(self, definition, x, callee_env, path, origin + (site,))  # language/caches/block_templates.py
         finally:
             self.call_stack.pop()
 
@@ -462,6 +462,6 @@ class _Elaborator:
         """A built-in layer call: its op (ops.LAYERS) binds the arguments and adds the nodes."""
         definition = ops.LAYERS[call.name]
         settings = self.program.settings_for(call.span)
-        bound = layers.bind(call, definition.sig, env, settings, self.sink)
+        bound = signatures.bind(call, definition.sig, env, settings, self.sink)
         self._record(path, StatementKind.LAYER)
         return definition.elaborate(LayerBuilder(self, call, path, x, origin, settings), bound)

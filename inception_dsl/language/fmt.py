@@ -26,10 +26,10 @@ from pathlib import Path
 
 from lark import Lark, Token
 
-from inception_dsl.language import syntax as ast
-from inception_dsl.language.diagnostics import CompileError, DiagnosticSink
+from inception_dsl.core import syntax as ast
+from inception_dsl.core.diagnostics import CompileError, DiagnosticSink
 from inception_dsl.language.parse import parse
-from inception_dsl.language.source import SourceFile, Span
+from inception_dsl.core.source import SourceFile, Span
 
 __all__ = ["fmt", "format_module", "LINE_WIDTH", "INDENT"]
 

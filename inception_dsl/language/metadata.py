@@ -18,9 +18,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from inception_dsl.language import codes
-from inception_dsl.language import syntax as ast
-from inception_dsl.language.values import did_you_mean
+from inception_dsl.core import codes
+from inception_dsl.core import syntax as ast
+from inception_dsl.core.values import did_you_mean
 
 __all__ = ["BLOCK_VIEW", "METADATA", "check_setting", "check_metadata", "Head", "find_head", "FeatureTap", "feature_taps", "resolve_tap",
            "pretrained_cfg"]

@@ -8,11 +8,11 @@ elaborate.py emits for elaborated statements; the sink keeps one of each."""
 from __future__ import annotations
 
 from inception_dsl import ops
-from inception_dsl.language import codes
-from inception_dsl.language import syntax as ast
-from inception_dsl.language.diagnostics import DiagnosticSink, Label
+from inception_dsl.core import codes
+from inception_dsl.core import syntax as ast
+from inception_dsl.core.diagnostics import DiagnosticSink, Label
 from inception_dsl.language.naming import TRANSPARENT, reserved_name, statement_names
-from inception_dsl.language.values import did_you_mean
+from inception_dsl.core.values import did_you_mean
 
 __all__ = ["check_names", "report_reserved", "report_duplicate", "report_unknown_callee"]
 

@@ -34,7 +34,7 @@ state_dict keys, which are the names themselves."""
 
 from __future__ import annotations
 
-from inception_dsl.language import syntax as ast
+from inception_dsl.core import syntax as ast
 
 __all__ = ["TRANSPARENT", "TRANSPARENT_LABEL", "statement_names", "is_single_compound", "is_positional",
            "is_spliced", "literal_count", "instance_names", "shortcut_name", "RESERVED_NAMES", "reserved_name"]

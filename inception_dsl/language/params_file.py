@@ -26,13 +26,13 @@ from typing import Any, Mapping, Sequence
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from inception_dsl.language import codes
-from inception_dsl.language import syntax as ast
-from inception_dsl.language.diagnostics import DiagnosticSink, Label
-from inception_dsl.language.limits import DEFAULT_LIMITS, Limits
+from inception_dsl.core import codes
+from inception_dsl.core import syntax as ast
+from inception_dsl.core.diagnostics import DiagnosticSink, Label
+from inception_dsl.core.limits import DEFAULT_LIMITS, Limits
 from inception_dsl.language.program import Program
-from inception_dsl.language.source import Span
-from inception_dsl.language.values import MAX_MAGNITUDE, EvalError, Symbol, describe, did_you_mean, evaluate
+from inception_dsl.core.source import Span
+from inception_dsl.core.values import MAX_MAGNITUDE, EvalError, Symbol, describe, did_you_mean, evaluate
 from inception_dsl.language.yaml_file import MAX_YAML_NODES, YamlDocument, kind_of, read_yaml, scalar_value, span_of
 
 __all__ = ["Setting", "ParamSet", "Binding", "GridFile", "sources_of", "read_params", "read_params_file", "bind",

@@ -15,10 +15,11 @@ from pathlib import Path
 from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
-from inception_dsl.language import ast_cache, codes, parser_cache
-from inception_dsl.language import syntax as ast
-from inception_dsl.language.diagnostics import DiagnosticSink, Label
-from inception_dsl.language.source import SourceFile, Span
+from inception_dsl.language.caches import large_file_parses, parser_tables
+from inception_dsl.core import codes
+from inception_dsl.core import syntax as ast
+from inception_dsl.core.diagnostics import DiagnosticSink, Label
+from inception_dsl.core.source import SourceFile, Span
 
 __all__ = ["parse", "parser", "KEYWORDS", "RESERVED"]
 
@@ -47,7 +48,7 @@ _TOKEN_WORDS = {
 @functools.lru_cache(maxsize=1)
 def parser() -> Lark:
     """The LALR parser, built once per process and cached on disk across processes
-    (parser_cache.py: a private directory, verified with a keyed hash before loading):
+    (parser_tables.py: a private directory, verified with a keyed hash before loading):
     building the tables takes ~0.2 s, loading them ~10 ms (see benchmarks/check_bench.py)."""
     import io
     import sys
@@ -58,7 +59,7 @@ def parser() -> Lark:
     text = grammar.read_bytes()
     stamp = f"{hashlib.sha256(text).hexdigest()}-lark{lark.__version__}-py{sys.version_info[0]}.{sys.version_info[1]}"
     name = f"grammar-{stamp[:16]}-{lark.__version__}-py{sys.version_info[0]}{sys.version_info[1]}.lark-cache"
-    payload = parser_cache.read_cache(name, stamp)
+    payload = parser_tables.read_cache(name, stamp)
     if payload is not None:
         try:
             return Lark.load(io.BytesIO(payload))
@@ -68,7 +69,7 @@ def parser() -> Lark:
                  start="module", cache=False)
     buffer = io.BytesIO()
     built.save(buffer)
-    parser_cache.write_cache(name, stamp, buffer.getvalue())
+    parser_tables.write_cache(name, stamp, buffer.getvalue())
     return built
 
 
@@ -193,7 +194,7 @@ class _Reporter:
 
 def parse(source: SourceFile, sink: DiagnosticSink) -> ast.Module | None:
     """Parse one file. Returns None when the text has syntax errors (all reported)."""
-    cached = ast_cache.load(source)
+    cached = large_file_parses.load(source)
     if cached is not None:
         return cached
     emitted = sink.count
@@ -210,8 +211,8 @@ def parse(source: SourceFile, sink: DiagnosticSink) -> ast.Module | None:
         return None
     before = len(sink.errors)
     module = _ToAst(source, sink).transform(tree)
-    if sink.count == emitted:  # a clean parse of a large file is kept on disk (language/ast_cache.py)
-        ast_cache.store(source, module)
+    if sink.count == emitted:  # a clean parse of a large file is kept on disk (language/caches/large_file_parses.py)
+        large_file_parses.store(source, module)
     return module if len(sink.errors) == before else None
 
 

@@ -12,20 +12,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
-from inception_dsl.language import codes
-from inception_dsl.language import syntax as ast
-from inception_dsl.language.diagnostics import DiagnosticSink, Label
-from inception_dsl.language.layers import SETTING_RANGES, SETTINGS
+from inception_dsl.core import codes
+from inception_dsl.core import syntax as ast
+from inception_dsl.core.diagnostics import DiagnosticSink, Label
+from inception_dsl.core.signatures import SETTING_RANGES, SETTINGS
 from inception_dsl.language.metadata import METADATA, check_setting
 from inception_dsl.ops import LAYERS
 from inception_dsl.ops.activations import NAMES as ACTIVATION_NAMES
-from inception_dsl.language.limits import DEFAULT_LIMITS, Limits
+from inception_dsl.core.limits import DEFAULT_LIMITS, Limits
 from inception_dsl.language.parse import parse
-from inception_dsl.language.source import SourceFile, Span
-from inception_dsl.language.values import EvalError, describe, did_you_mean, evaluate
+from inception_dsl.core.source import SourceFile, Span
+from inception_dsl.core.values import EvalError, describe, did_you_mean, evaluate
 
 if TYPE_CHECKING:
-    from inception_dsl.language.parse_cache import ParseCache
+    from inception_dsl.language.caches.parsed_files import ParseCache
 
 __all__ = ["Program", "load_program", "read_source", "file_key"]
 
@@ -38,7 +38,7 @@ class Program:
     settings: dict[str, dict[str, Any]] = field(default_factory=dict)
     root: str = ""  # imports must resolve inside this directory (docs/hardening.md, import policy)
     # elaborated block bodies, kept across the networks and variants checked on this program
-    # (language/memo.py): Limits -> memo.Templates
+    # (language/caches/block_templates.py): Limits -> memo.Templates
     memo: dict = field(default_factory=dict, repr=False, compare=False)
 
     def settings_for(self, span: Span) -> dict[str, Any]:

@@ -30,10 +30,10 @@ from yaml.constructor import SafeConstructor
 from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from inception_dsl.language import codes
-from inception_dsl.language.diagnostics import DiagnosticSink
-from inception_dsl.language.limits import DEFAULT_LIMITS, Limits
-from inception_dsl.language.source import SourceFile, Span
+from inception_dsl.core import codes
+from inception_dsl.core.diagnostics import DiagnosticSink
+from inception_dsl.core.limits import DEFAULT_LIMITS, Limits
+from inception_dsl.core.source import SourceFile, Span
 
 __all__ = ["YamlDocument", "read_yaml", "parse_yaml", "scalar_value", "span_of", "MAX_YAML_NODES", "kind_of"]
 

@@ -16,8 +16,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from inception_dsl.language.codes import ALL_CODES, Code, Severity, lookup
-from inception_dsl.language.source import SourceFile
+from inception_dsl.core.codes import ALL_CODES, Code, Severity, lookup
+from inception_dsl.core.source import SourceFile
 
 __all__ = ["ConfigError", "LintConfig", "find_config", "load_config", "noqa_codes", "suppressed"]
 

@@ -11,10 +11,10 @@ import dataclasses
 from pathlib import Path
 from typing import Any, Mapping
 
-from inception_dsl.language.diagnostics import Diagnostic, DiagnosticSink
+from inception_dsl.core.diagnostics import Diagnostic, DiagnosticSink
 from inception_dsl.api import build_graph
 from inception_dsl.ir import Graph
-from inception_dsl.language.limits import DEFAULT_LIMITS, Limits
+from inception_dsl.core.limits import DEFAULT_LIMITS, Limits
 from inception_dsl.language.params_file import ParamSet, ParamsArg, Setting, bind, read_params
 from inception_dsl.lint.config import LintConfig, suppressed
 from inception_dsl.lint.rules import RULES, LintContext, lint

@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
-from inception_dsl.language import codes
-from inception_dsl.language import syntax as ast
-from inception_dsl.language.codes import Code
-from inception_dsl.language.diagnostics import DiagnosticSink, Label
+from inception_dsl.core import codes
+from inception_dsl.core import syntax as ast
+from inception_dsl.core.codes import Code
+from inception_dsl.core.diagnostics import DiagnosticSink, Label
 from inception_dsl.ir import Graph, Node, Op
 from inception_dsl.language.program import Program
 from inception_dsl.ir import fmt_shape, origin_notes

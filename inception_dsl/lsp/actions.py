@@ -12,11 +12,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from inception_dsl.language import codes
-from inception_dsl.language import syntax as ast
-from inception_dsl.language.diagnostics import Diagnostic
+from inception_dsl.core import codes
+from inception_dsl.core import syntax as ast
+from inception_dsl.core.diagnostics import Diagnostic
 from inception_dsl.language.program import Program
-from inception_dsl.language.source import SourceFile, Span
+from inception_dsl.core.source import SourceFile, Span
 from inception_dsl.lint.config import noqa_codes
 from inception_dsl.lint.rules import RULES
 from inception_dsl.lsp import syntax_index as index

@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Mapping
 
 from inception_dsl.ir import Graph
-from inception_dsl.language import syntax as ast
-from inception_dsl.language.diagnostics import Diagnostic, DiagnosticSink
-from inception_dsl.language.limits import DEFAULT_LIMITS, Limits
-from inception_dsl.language.parse_cache import ParseCache
+from inception_dsl.core import syntax as ast
+from inception_dsl.core.diagnostics import Diagnostic, DiagnosticSink
+from inception_dsl.core.limits import DEFAULT_LIMITS, Limits
+from inception_dsl.language.caches.parsed_files import ParseCache
 from inception_dsl.language.program import Program, file_key, load_program
-from inception_dsl.language.source import SourceFile
+from inception_dsl.core.source import SourceFile
 from inception_dsl.lint.config import ConfigError, LintConfig, find_config, load_config
 from inception_dsl.lint.linter import check_networks, lint_findings
 

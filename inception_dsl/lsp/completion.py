@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 from lsprotocol import types
 
-from inception_dsl.language import syntax as ast
+from inception_dsl.core import syntax as ast
 from inception_dsl.language.parse import KEYWORDS
-from inception_dsl.language.syntax import BUILTIN_NAMES
+from inception_dsl.core.syntax import BUILTIN_NAMES
 from inception_dsl.lsp.signatures import Signature, block_signature, layer_names, layer_signature
 
 __all__ = ["complete", "Context", "context_at"]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from lsprotocol import types as t
 from pygls.exceptions import JsonRpcException
 
-from inception_dsl.language.source import Span
+from inception_dsl.core.source import Span
 from inception_dsl.lsp import actions, completion, hints, hover, navigation, symbols
 from inception_dsl.lsp.analysis import norm
-from inception_dsl.lsp.diagnostics import to_lsp, uri_of
+from inception_dsl.lsp.lsp_diagnostics import to_lsp, uri_of
 from inception_dsl.lsp.positions import span_range
 
 __all__ = ["register", "rename", "code_actions"]
@@ -176,7 +176,7 @@ def _commands(ls) -> None:
         how many re-checks ran, and whether anything imported torch (nothing should)."""
         import sys
 
-        from inception_dsl import __version__
+        from inception_dsl.core.version import __version__
 
         cache = ls.analyzer.cache
         return {"version": __version__, "torch_imported": "torch" in sys.modules, "rechecks": ls.analyzer.runs,

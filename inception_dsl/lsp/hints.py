@@ -9,7 +9,7 @@ from __future__ import annotations
 from lsprotocol import types
 
 from inception_dsl.ir import Graph
-from inception_dsl.language import syntax as ast
+from inception_dsl.core import syntax as ast
 from inception_dsl.lsp import syntax_index as index
 from inception_dsl.lsp.instances import instances, shape_text
 from inception_dsl.lsp.positions import Lines

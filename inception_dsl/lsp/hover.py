@@ -5,9 +5,9 @@ signature and the comment above its definition; for a layer its signature."""
 from __future__ import annotations
 
 from inception_dsl.ir import Graph
-from inception_dsl.language import syntax as ast
+from inception_dsl.core import syntax as ast
 from inception_dsl.language.program import Program
-from inception_dsl.language.source import Span
+from inception_dsl.core.source import Span
 from inception_dsl.lsp import syntax_index as index
 from inception_dsl.lsp.instances import Instance, instances, shape_text
 from inception_dsl.lsp.signatures import Signature, block_signature, layer_signature

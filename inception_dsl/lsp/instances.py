@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from inception_dsl.backends.summary import node_macs
 from inception_dsl.ir import Graph, Node, Op, param_count
-from inception_dsl.language.source import Span
+from inception_dsl.core.source import Span
 from inception_dsl.lsp.analysis import norm
 
 __all__ = ["Instance", "instances", "shape_text"]

@@ -7,10 +7,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from inception_dsl.language import syntax as ast
+from inception_dsl.core import syntax as ast
 from inception_dsl.language.parse import KEYWORDS, RESERVED
 from inception_dsl.language.program import Program
-from inception_dsl.language.source import SourceFile, Span
+from inception_dsl.core.source import SourceFile, Span
 from inception_dsl.lsp import syntax_index as index
 from inception_dsl.lsp.signatures import is_layer
 

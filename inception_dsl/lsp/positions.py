@@ -7,7 +7,7 @@ import bisect
 
 from lsprotocol import types
 
-from inception_dsl.language.source import Span
+from inception_dsl.core.source import Span
 
 __all__ = ["Lines", "span_range"]
 

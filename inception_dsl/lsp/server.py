@@ -18,12 +18,12 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
-from inception_dsl import __version__
-from inception_dsl.language.diagnostics import DiagnosticSink
-from inception_dsl.language.limits import DEFAULT_LIMITS, Limits
+from inception_dsl.core.version import __version__
+from inception_dsl.core.diagnostics import DiagnosticSink
+from inception_dsl.core.limits import DEFAULT_LIMITS, Limits
 from inception_dsl.language.program import file_key, load_program
 from inception_dsl.lsp.analysis import Analysis, Analyzer, norm
-from inception_dsl.lsp.diagnostics import group_by_file, to_lsp, uri_of
+from inception_dsl.lsp.lsp_diagnostics import group_by_file, to_lsp, uri_of
 from inception_dsl.lsp.positions import Lines
 
 __all__ = ["IncpLanguageServer", "make_server", "DEBOUNCE"]

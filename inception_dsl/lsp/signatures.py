@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from inception_dsl.language import syntax as ast
+from inception_dsl.core import syntax as ast
 from inception_dsl.language.fmt import expr
-from inception_dsl.language.layers import REQUIRED
+from inception_dsl.core.signatures import REQUIRED
 from inception_dsl.ops import LAYERS
-from inception_dsl.language.values import Symbol
+from inception_dsl.core.values import Symbol
 
 __all__ = ["Signature", "layer_signature", "block_signature", "comment_above", "is_layer", "layer_names"]
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from lsprotocol import types
 
-from inception_dsl.language import syntax as ast
-from inception_dsl.language.diagnostics import CompileError
+from inception_dsl.core import syntax as ast
+from inception_dsl.core.diagnostics import CompileError
 from inception_dsl.language.fmt import fmt
 from inception_dsl.lsp import syntax_index as index
 from inception_dsl.lsp.positions import Lines

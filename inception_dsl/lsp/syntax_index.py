@@ -1,6 +1,6 @@
 """What is under the cursor, read from the syntax tree: statements (innermost first),
 calls and their name spans, block definitions, imports, labels and the `from`/`output`
-references to them. Plain walks over language/syntax.py's dataclasses."""
+references to them. Plain walks over core/syntax.py's dataclasses."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import re
 from dataclasses import dataclass
 from typing import Iterator
 
-from inception_dsl.language import syntax as ast
-from inception_dsl.language.source import Span
+from inception_dsl.core import syntax as ast
+from inception_dsl.core.source import Span
 
 __all__ = ["Site", "walk", "bodies", "statement_at", "call_at", "calls", "definition_at", "definition_of",
            "import_at", "word_at", "label_sites", "name_span", "body_of"]

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from inception_dsl.backends.python.literals import py_literal
+from inception_dsl.core.literals import py_literal
 from inception_dsl.ir import FLOAT, Op, OpKind, one_of
-from inception_dsl.language.layers import REQUIRED, Bound, LayerSig, choice, number
-from inception_dsl.language.diagnostics import DiagnosticSink
+from inception_dsl.core.signatures import REQUIRED, Bound, LayerSig, choice, number
+from inception_dsl.core.diagnostics import DiagnosticSink
 from inception_dsl.ops.base import LayerDef, keep_grid, register
 
 __all__ = ["Activation", "ACTIVATIONS", "NAMES", "activation", "is_identity", "act_attrs", "ACT"]

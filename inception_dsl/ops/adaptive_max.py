@@ -4,9 +4,9 @@ and `adaptive_maxpool(size)`, the max counterparts of ops/pool.py's average ones
 
 from __future__ import annotations
 
-from inception_dsl.backends.python.literals import py_literal
+from inception_dsl.core.literals import py_literal
 from inception_dsl.ir import PAIR, Op, OpKind
-from inception_dsl.language.layers import REQUIRED, LayerSig, pair
+from inception_dsl.core.signatures import REQUIRED, LayerSig, pair
 from inception_dsl.ops.base import LayerDef, pair_text, register, spatial
 from inception_dsl.ops.pool import adaptive_grid
 

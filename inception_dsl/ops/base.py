@@ -19,14 +19,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Union
 
 from inception_dsl.ir import fmt_shape, origin_notes
-from inception_dsl.language import codes
-from inception_dsl.language.diagnostics import DiagnosticSink
-from inception_dsl.language.shapes import same_padding
-from inception_dsl.language.layers import SETTINGS, Bound, LayerSig, bind
-from inception_dsl.language.values import EvalError
+from inception_dsl.core import codes
+from inception_dsl.core.diagnostics import DiagnosticSink
+from inception_dsl.core.shapes import same_padding
+from inception_dsl.core.signatures import SETTINGS, Bound, LayerSig, bind
+from inception_dsl.core.values import EvalError
 
 if TYPE_CHECKING:  # types only: the backends import ops, not the other way round at run time
-    from inception_dsl.backends.python.exprs import LayerCode, SourceArgs
+    from inception_dsl.core.python_exprs import LayerCode, SourceArgs
 
 __all__ = ["LayerDef", "Builder", "LAYERS", "register", "Grid", "keep_grid", "no_grid", "window_grid", "window_of",
            "shape_error", "spatial", "same_shape", "spatial_same", "size", "pair_text", "padding_words", "symmetric",

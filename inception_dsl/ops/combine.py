@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections import Counter
 
 from inception_dsl.ir import BOOL, TEXT, Graph, Node, OpKind, fmt_shape
-from inception_dsl.language import codes
-from inception_dsl.language.diagnostics import Label
-from inception_dsl.language.shapes import same_padding
+from inception_dsl.core import codes
+from inception_dsl.core.diagnostics import Label
+from inception_dsl.core.shapes import same_padding
 from inception_dsl.ops.base import shape_error
 
 __all__ = ["CONCAT", "branch_name", "reconcile"]

@@ -5,12 +5,12 @@ convolution with a bias and no activation."""
 
 from __future__ import annotations
 
-from inception_dsl.backends.python.literals import py_literal
+from inception_dsl.core.literals import py_literal
 from inception_dsl.ir import BOOL, PADDING, PAIR, POSITIVE, Op, OpKind
-from inception_dsl.language import codes
-from inception_dsl.language.layers import PAD_FLAGS, REQUIRED, LayerSig, boolean, pair, padding, positive_int
-from inception_dsl.language.shapes import conv2d_out
-from inception_dsl.language.values import Symbol
+from inception_dsl.core import codes
+from inception_dsl.core.signatures import PAD_FLAGS, REQUIRED, LayerSig, boolean, pair, padding, positive_int
+from inception_dsl.core.shapes import conv2d_out
+from inception_dsl.core.values import Symbol
 from inception_dsl.ops.activations import ACTIVATIONS, act_attrs, activation, is_identity
 from inception_dsl.ops.base import (LayerDef, pair_text, padding_words, register, shape_error, size, spatial,
                                     symmetric, window_grid)

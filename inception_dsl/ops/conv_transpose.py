@@ -4,17 +4,17 @@ pad=0, output_padding=0, groups=1, dilation=1, bias=true)`, a plain nn.ConvTrans
 PyTorch's: (n - 1)·stride - 2·pad + dilation·(kernel - 1) + output_padding + 1.
 
 Its weight is (in_channels, out_channels / groups, kh, kw); an eval BatchNorm right after
-it folds into it (passes/fold_bn.py, recipe `ScaleTransposed`)."""
+it folds into it (passes/rewrites/fold_bn.py, recipe `ScaleTransposed`)."""
 
 from __future__ import annotations
 
 import math
 
-from inception_dsl.backends.python.literals import py_literal
+from inception_dsl.core.literals import py_literal
 from inception_dsl.ir import BOOL, PAIR, POSITIVE, Attr, Op, OpKind
-from inception_dsl.language import codes
-from inception_dsl.language.layers import REQUIRED, Bound, LayerSig, boolean, pair, positive_int
-from inception_dsl.language.values import EvalError, Symbol
+from inception_dsl.core import codes
+from inception_dsl.core.signatures import REQUIRED, Bound, LayerSig, boolean, pair, positive_int
+from inception_dsl.core.values import EvalError, Symbol
 from inception_dsl.ops.base import LayerDef, call_module, pair_text, register, shape_error, size, spatial, window_grid
 
 __all__ = ["CONV_TRANSPOSE", "transposed_out"]

@@ -1,14 +1,14 @@
 """Stochastic depth: the IR op `drop_path` and the layer word `drop_path(p)`, as timm's
 DropPath: the identity in eval; in training each sample's whole tensor is kept with
 probability 1 - p and then scaled by 1 / (1 - p) (dropped samples are zero). No
-parameters. The optimizer removes it (passes/drop_inference_noops.py)."""
+parameters. The optimizer removes it (passes/rewrites/drop_inference_noops.py)."""
 
 from __future__ import annotations
 
-from inception_dsl.backends.python.literals import py_literal
-from inception_dsl.backends.python.prelude import register_helper
+from inception_dsl.core.literals import py_literal
+from inception_dsl.core.helper_classes import register_helper
 from inception_dsl.ir import FLOAT, Op, OpKind
-from inception_dsl.language.layers import REQUIRED, LayerSig, number
+from inception_dsl.core.signatures import REQUIRED, LayerSig, number
 from inception_dsl.ops.base import LayerDef, keep_grid, register
 
 __all__ = ["DROP_PATH"]

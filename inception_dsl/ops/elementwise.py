@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections import Counter
 
 from inception_dsl.ir import TEXT, OpKind, fmt_shape
-from inception_dsl.language import codes
-from inception_dsl.language.diagnostics import Label
+from inception_dsl.core import codes
+from inception_dsl.core.diagnostics import Label
 from inception_dsl.ops.base import shape_error
 from inception_dsl.ops.combine import branch_name, reconcile
 

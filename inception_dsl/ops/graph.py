@@ -1,14 +1,14 @@
 """The graph's own operations: `input`, `output`, `identity`, and the parts of a residual
 statement, `scale` and `add` (elaborated by language/elaborate.py, not by a layer word),
 and `slice`, channels [start, stop) of its input: a `split` statement's parts
-(language/combinators.py) and the optimizer's fused convs (fuse_sibling_convs)."""
+(language/combinator_nodes.py) and the optimizer's fused convs (fuse_sibling_convs)."""
 
 from __future__ import annotations
 
-from inception_dsl.backends.python.literals import py_literal
+from inception_dsl.core.literals import py_literal
 from inception_dsl.ir import BOOL, FLOAT, INT, SHAPE, TEXT, Op, OpKind, fmt_shape
-from inception_dsl.language import codes
-from inception_dsl.language.diagnostics import Label
+from inception_dsl.core import codes
+from inception_dsl.core.diagnostics import Label
 from inception_dsl.ops.base import shape_error
 
 __all__ = ["INPUT", "OUTPUT", "IDENTITY", "SCALE", "ADD", "SLICE"]

@@ -5,10 +5,10 @@ channel. The groups must divide the channels (E207, with the nearest divisors)."
 
 from __future__ import annotations
 
-from inception_dsl.backends.python.literals import py_literal
+from inception_dsl.core.literals import py_literal
 from inception_dsl.ir import FLOAT, POSITIVE, Op, OpKind
-from inception_dsl.language import codes
-from inception_dsl.language.layers import EPS_RANGE, REQUIRED, LayerSig, number, positive_int
+from inception_dsl.core import codes
+from inception_dsl.core.signatures import EPS_RANGE, REQUIRED, LayerSig, number, positive_int
 from inception_dsl.ops.base import LayerDef, call_module, keep_grid, register, shape_error
 
 __all__ = ["GROUPNORM", "nearest_divisors"]

@@ -1,14 +1,14 @@
 """A learned per-channel scale: the IR op `layer_scale` and the layer word
 `layer_scale(init=1e-6)`: y = x * gamma, one value per channel (timm's LayerScale2d,
 ConvNeXt's layer scale), parameter `gamma` of shape (C,) initialised to `init`; on a
-CxHxW tensor and on a flat one. passes/fold_layer_scale.py folds it into a conv before it."""
+CxHxW tensor and on a flat one. passes/rewrites/fold_layer_scale.py folds it into a conv before it."""
 
 from __future__ import annotations
 
-from inception_dsl.backends.python.literals import py_literal
-from inception_dsl.backends.python.prelude import register_helper
+from inception_dsl.core.literals import py_literal
+from inception_dsl.core.helper_classes import register_helper
 from inception_dsl.ir import FLOAT, Op, OpKind
-from inception_dsl.language.layers import LayerSig, number
+from inception_dsl.core.signatures import LayerSig, number
 from inception_dsl.ops.base import LayerDef, keep_grid, register
 
 __all__ = ["LAYER_SCALE", "INIT_RANGE"]

@@ -7,10 +7,10 @@ Parameters `weight` and `bias`, shape (C,), in both cases."""
 
 from __future__ import annotations
 
-from inception_dsl.backends.python.literals import py_literal
-from inception_dsl.backends.python.prelude import register_helper
+from inception_dsl.core.literals import py_literal
+from inception_dsl.core.helper_classes import register_helper
 from inception_dsl.ir import FLOAT, Op, OpKind
-from inception_dsl.language.layers import EPS_RANGE, LayerSig, number
+from inception_dsl.core.signatures import EPS_RANGE, LayerSig, number
 from inception_dsl.ops.base import LayerDef, keep_grid, register
 
 __all__ = ["LAYERNORM", "LAYERNORM2D"]

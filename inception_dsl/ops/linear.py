@@ -3,11 +3,11 @@ op and a layer word of the same name."""
 
 from __future__ import annotations
 
-from inception_dsl.backends.python.exprs import mul_channels
-from inception_dsl.backends.python.literals import py_literal
+from inception_dsl.core.python_exprs import mul_channels
+from inception_dsl.core.literals import py_literal
 from inception_dsl.ir import BOOL, FLOAT, POSITIVE, Op, OpKind, fmt_shape
-from inception_dsl.language import codes
-from inception_dsl.language.layers import REQUIRED, LayerSig, boolean, number, positive_int
+from inception_dsl.core import codes
+from inception_dsl.core.signatures import REQUIRED, LayerSig, boolean, number, positive_int
 from inception_dsl.ops.base import LayerDef, call_module, keep_grid, register, shape_error, size
 
 __all__ = ["FLATTEN", "DROPOUT", "LINEAR"]

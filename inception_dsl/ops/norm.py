@@ -3,9 +3,9 @@ word `bn(eps=, momentum=)`, whose defaults are the file's `bn_eps` / `bn_momentu
 
 from __future__ import annotations
 
-from inception_dsl.backends.python.literals import py_literal
+from inception_dsl.core.literals import py_literal
 from inception_dsl.ir import FLOAT, Op, OpKind
-from inception_dsl.language.layers import EPS_RANGE, MOMENTUM_RANGE, LayerSig, number
+from inception_dsl.core.signatures import EPS_RANGE, MOMENTUM_RANGE, LayerSig, number
 from inception_dsl.ops.base import LayerDef, call_module, keep_grid, register, spatial_same
 
 __all__ = ["BN"]

@@ -3,14 +3,14 @@ the layer words `maxpool`, `avgpool`, `global_avgpool`, `adaptive_avgpool`."""
 
 from __future__ import annotations
 
-from inception_dsl.backends.python.exprs import mentions, py_expr
-from inception_dsl.backends.python.literals import py_literal
+from inception_dsl.core.python_exprs import mentions, py_expr
+from inception_dsl.core.literals import py_literal
 from inception_dsl.ir import BOOL, PADDING, PAIR, Op, OpKind, one_of
-from inception_dsl.language import codes
-from inception_dsl.language.layers import PAD_FLAGS, REQUIRED, LayerSig, boolean, pair, padding
-from inception_dsl.language.shapes import pool2d_out
-from inception_dsl.language.diagnostics import DiagnosticSink
-from inception_dsl.language.values import EvalError, Symbol, evaluate
+from inception_dsl.core import codes
+from inception_dsl.core.signatures import PAD_FLAGS, REQUIRED, LayerSig, boolean, pair, padding
+from inception_dsl.core.shapes import pool2d_out
+from inception_dsl.core.diagnostics import DiagnosticSink
+from inception_dsl.core.values import EvalError, Symbol, evaluate
 from inception_dsl.ops.base import (LayerDef, pair_text, padding_words, register, shape_error, spatial,
                                     symmetric, window_grid)
 from inception_dsl.ops.conv import too_small

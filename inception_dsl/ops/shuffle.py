@@ -5,10 +5,10 @@ them back. Channel i*(C/groups) + j moves to j*groups + i. No parameters, no MAC
 
 from __future__ import annotations
 
-from inception_dsl.backends.python.literals import py_literal
+from inception_dsl.core.literals import py_literal
 from inception_dsl.ir import POSITIVE, Op, OpKind
-from inception_dsl.language import codes
-from inception_dsl.language.layers import REQUIRED, LayerSig, positive_int
+from inception_dsl.core import codes
+from inception_dsl.core.signatures import REQUIRED, LayerSig, positive_int
 from inception_dsl.ops.base import LayerDef, keep_grid, register, shape_error, spatial
 
 __all__ = ["CHANNEL_SHUFFLE"]

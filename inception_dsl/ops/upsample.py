@@ -5,11 +5,11 @@ HxW per axis), so the output is exactly (C, H*sh, W*sw). `mode` is `nearest` or
 
 from __future__ import annotations
 
-from inception_dsl.backends.python.literals import py_literal
+from inception_dsl.core.literals import py_literal
 from inception_dsl.ir import BOOL, PAIR, Op, OpKind, one_of
-from inception_dsl.language import codes
-from inception_dsl.language.layers import REQUIRED, LayerSig, boolean, choice, pair
-from inception_dsl.language.values import EvalError, Symbol
+from inception_dsl.core import codes
+from inception_dsl.core.signatures import REQUIRED, LayerSig, boolean, choice, pair
+from inception_dsl.core.values import EvalError, Symbol
 from inception_dsl.ops.base import LayerDef, register, spatial, window_grid
 
 __all__ = ["UPSAMPLE", "MODES"]

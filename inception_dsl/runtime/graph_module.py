@@ -1,7 +1,7 @@
 """Build an nn.Module straight from an IR graph (optimized or not), with a generated
 flat forward (backends/python/forward.py), and `optimize_graph_module`: the inference
-optimizer on a graph and a state_dict (passes/optimize.py + weight recipes +
-channels_last). `optimize()` from a spec or a model is in runtime/optimize.py.
+optimizer on a graph and a state_dict (passes/rewrites/pipeline.py + weight recipes +
+channels_last). `optimize()` from a spec or a model is in runtime/optimized_module.py.
 
 Submodules are named after node ids with dots replaced by underscores
 (`inception_a.0.fused` -> `inception_a_0_fused`); `ir_state_dict()` gives the
@@ -16,8 +16,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from inception_dsl.ir import Graph
-from inception_dsl.passes.optimize import RULES
-from inception_dsl.passes.optimize import optimize as optimize_graph
+from inception_dsl.passes.rewrites.pipeline import RULES
+from inception_dsl.passes.rewrites.pipeline import optimize as optimize_graph
 from inception_dsl.backends.python.forward import generate_forward
 from inception_dsl.runtime.recipes import evaluate_recipes
 

@@ -22,12 +22,12 @@ import torch
 from torch import nn
 
 from inception_dsl import api
-from inception_dsl.language.diagnostics import CompileError
-from inception_dsl.language.limits import DEFAULT_LIMITS, Limits
+from inception_dsl.core.diagnostics import CompileError
+from inception_dsl.core.limits import DEFAULT_LIMITS, Limits
 from inception_dsl.language.params_file import ParamsArg, sources_of
 from inception_dsl.runtime.graph_module import optimize_graph_module
 from inception_dsl.runtime.weights import load_weights
-from inception_dsl.backends.python.exprs import CodegenError
+from inception_dsl.core.python_exprs import CodegenError
 from inception_dsl.backends.python.source import network_class_name, to_python
 
 __all__ = ["load", "loads", "build_module", "initialize", "INITS"]

@@ -1,4 +1,4 @@
-"""Evaluate weight recipes (passes/weight_recipes.py) against a state_dict."""
+"""Evaluate weight recipes (passes/rewrites/weight_recipes.py) against a state_dict."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Mapping
 
 import torch
 
-from inception_dsl.passes.weight_recipes import (Add, BnScale, BnShift, Concat, Expr, MulConst, Param, Recipes, ScaleRows,
+from inception_dsl.passes.rewrites.weight_recipes import (Add, BnScale, BnShift, Concat, Expr, MulConst, Param, Recipes, ScaleRows,
                                                  ScaleTransposed, Zeros)
 
 __all__ = ["evaluate_recipes", "MissingWeightError"]

@@ -19,10 +19,10 @@ from typing import Any, Callable, Iterator, Mapping
 
 from inception_dsl import api
 from inception_dsl.backends.summary import totals
-from inception_dsl.language.diagnostics import CompileError, DiagnosticSink
-from inception_dsl.language.limits import DEFAULT_LIMITS, Limits
+from inception_dsl.core.diagnostics import CompileError, DiagnosticSink
+from inception_dsl.core.limits import DEFAULT_LIMITS, Limits
 from inception_dsl.language.program import load_program
-from inception_dsl.language.values import Symbol, did_you_mean
+from inception_dsl.core.values import Symbol, did_you_mean
 from inception_dsl.study.expr import Expr, ExprError, compile_expr
 
 __all__ = ["Grid", "Sweep", "SweepError", "METRICS", "MEASURED", "sweep", "run_sweep", "sort_rows", "variants"]

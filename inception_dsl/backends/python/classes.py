@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from inception_dsl.backends.python.literals import py_literal
+from inception_dsl.core.literals import py_literal
 from inception_dsl.backends.python.names import Namespace, _plain, member_ref, safe_text
 from inception_dsl.ops.base import Grid
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from inception_dsl.backends.python.exprs import Channels
+from inception_dsl.core.python_exprs import Channels
 from inception_dsl.backends.python.names import safe_text
-from inception_dsl.language import syntax as ast
-from inception_dsl.language.values import Symbol
+from inception_dsl.core import syntax as ast
+from inception_dsl.core.values import Symbol
 from inception_dsl.ops import LAYERS
 from inception_dsl.ops.base import Grid
 

@@ -7,7 +7,7 @@ run in place when the tensor they overwrite is read by nothing else."""
 
 from __future__ import annotations
 
-from inception_dsl.backends.python.literals import py_literal
+from inception_dsl.core.literals import py_literal
 from inception_dsl.ir import Graph, Node, Op
 from inception_dsl.ops.base import symmetric
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from inception_dsl.backends.python.exprs import Channels
-from inception_dsl.backends.python.literals import py_literal
+from inception_dsl.core.python_exprs import Channels
+from inception_dsl.core.literals import py_literal
 from inception_dsl.backends.python.names import member_ref
 from inception_dsl.ir import Op
 from inception_dsl.ops import LAYERS
-from inception_dsl.language import syntax as ast
+from inception_dsl.core import syntax as ast
 from inception_dsl.language.metadata import feature_taps, find_head, pretrained_cfg
 
 __all__ = ["Mark", "write_model_api"]

@@ -8,7 +8,7 @@ import builtins
 import keyword
 import re
 
-from inception_dsl.backends.python.literals import py_literal
+from inception_dsl.core.literals import py_literal
 from inception_dsl.language.naming import RESERVED_NAMES
 
 __all__ = ["Namespace", "camel", "safe_text", "member_ref", "MODULE_GLOBALS", "RESERVED_ATTRIBUTES"]

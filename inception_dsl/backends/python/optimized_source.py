@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from inception_dsl import api
 from inception_dsl.ir import Graph, Node
-from inception_dsl.passes.optimize import optimize
+from inception_dsl.passes.rewrites.pipeline import optimize
 from inception_dsl.backends.python.source import network_class_name
 from inception_dsl.backends.python.forward import generate_forward
 

@@ -7,13 +7,13 @@ first so that the body may reuse the name `x`. No torch here."""
 from __future__ import annotations
 
 from inception_dsl.backends.python.classes import Scope
-from inception_dsl.backends.python.exprs import Arg, Channels, CodegenError, mentions, py_expr
-from inception_dsl.backends.python.literals import py_literal
-from inception_dsl.language import layers
-from inception_dsl.language import syntax as ast
-from inception_dsl.language.diagnostics import DiagnosticSink
+from inception_dsl.core.python_exprs import Arg, Channels, CodegenError, mentions, py_expr
+from inception_dsl.core.literals import py_literal
+from inception_dsl.core import signatures
+from inception_dsl.core import syntax as ast
+from inception_dsl.core.diagnostics import DiagnosticSink
 from inception_dsl.language.naming import TRANSPARENT, shortcut_name
-from inception_dsl.language.values import EvalError
+from inception_dsl.core.values import EvalError
 from inception_dsl.ops.activations import ACTIVATIONS, activation
 
 __all__ = ["ResidualWriter"]
@@ -54,11 +54,11 @@ class ResidualWriter:
         sink = DiagnosticSink()
         given = {arg.name: arg.value for arg in op.args if arg.name is not None}
         try:
-            bound = layers.bind(ast.Call("residual", op.args, True, op.span), layers.RESIDUAL, scope.env, settings, sink)
+            bound = signatures.bind(ast.Call("residual", op.args, True, op.span), signatures.RESIDUAL, scope.env, settings, sink)
             if "scale" in given and mentions(given["scale"], scope.names):
                 scale: float | str = py_expr(given["scale"], scope.names, self.gen.helpers)
             else:
-                scale = layers.number(bound, "scale", sink, -1e6, 1e6, "the residual scale")
+                scale = signatures.number(bound, "scale", sink, -1e6, 1e6, "the residual scale")
             if "act" in given and mentions(given["act"], scope.names):
                 return scale, Arg(py_expr(given["act"], scope.names, self.gen.helpers), None, True)
             if bound["act"] is None:

@@ -14,22 +14,22 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from inception_dsl.language import syntax as ast
+from inception_dsl.core import syntax as ast
 from inception_dsl.api import Result
-from inception_dsl.language.diagnostics import DiagnosticSink
+from inception_dsl.core.diagnostics import DiagnosticSink
 from inception_dsl.language.elaborate import bind_params
 from inception_dsl.ir import Op
 from inception_dsl.ops import LAYERS
 from inception_dsl.language.naming import (TRANSPARENT, is_single_compound, is_spliced,
                                            reserved_name, statement_names)
 from inception_dsl.ir import fmt_shape
-from inception_dsl.language.values import EvalError
+from inception_dsl.core.values import EvalError
 from inception_dsl.backends.python.facts import (Grid, grid_after, hint, is_layer_chain, leading_comment, mentioned_in, paren,
                            parse_channels, training_only)
-from inception_dsl.backends.python.exprs import (Channels, CodegenError, LayerContext, mentions, py_expr,
+from inception_dsl.core.python_exprs import (Channels, CodegenError, LayerContext, mentions, py_expr,
                                                  py_value)
-from inception_dsl.backends.python.layers import keeps_channels, layer_code
-from inception_dsl.backends.python.literals import py_literal
+from inception_dsl.backends.python.layer_source import keeps_channels, layer_code
+from inception_dsl.core.literals import py_literal
 from inception_dsl.backends.python.names import Namespace, camel, safe_text
 from inception_dsl.backends.python.prelude import HEADER, prelude
 from inception_dsl.backends.python.classes import Class, Scope, assign, member_ref, write_returns
@@ -37,8 +37,8 @@ from inception_dsl.backends.python.residual import ResidualWriter
 from inception_dsl.backends.python.model_api import Mark, write_model_api
 from inception_dsl.backends.python.splice import write_spliced
 from inception_dsl.backends.python.unreached import Reach, guard_unreached, unreached_call
-from inception_dsl.backends.python.combinators import write_join
-from inception_dsl.language.combinators import branch_sources
+from inception_dsl.backends.python.combinator_source import write_join
+from inception_dsl.language.combinator_nodes import branch_sources
 
 __all__ = ["to_python", "CodegenError", "network_class_name"]
 

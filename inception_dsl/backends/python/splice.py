@@ -4,11 +4,11 @@ called one after another in forward. No torch here."""
 
 from __future__ import annotations
 
-from inception_dsl.backends.python.exprs import Channels, CodegenError, py_expr
+from inception_dsl.core.python_exprs import Channels, CodegenError, py_expr
 from inception_dsl.backends.python.facts import paren
-from inception_dsl.backends.python.literals import py_literal
+from inception_dsl.core.literals import py_literal
 from inception_dsl.backends.python.names import member_ref
-from inception_dsl.language import syntax as ast
+from inception_dsl.core import syntax as ast
 from inception_dsl.language.naming import instance_names, literal_count
 
 __all__ = ["write_spliced"]

@@ -12,8 +12,8 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import defaultdict
 
-from inception_dsl.backends.python.exprs import CodegenError
-from inception_dsl.backends.python.literals import py_literal
+from inception_dsl.core.python_exprs import CodegenError
+from inception_dsl.core.literals import py_literal
 
 __all__ = ["Reach", "guard_unreached", "unreached_call"]
 

@@ -12,7 +12,7 @@ from torch import nn
 
 from inception_dsl import api
 from inception_dsl.ir import Graph
-from inception_dsl.passes.optimize import RULES
+from inception_dsl.passes.rewrites.pipeline import RULES
 from inception_dsl.runtime.graph_module import GraphModule, optimize_graph_module, without_counters
 from inception_dsl.runtime.module import build_module
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from inception_dsl.ir import Graph, Op
-from inception_dsl.passes.weight_recipes import Recipes
+from inception_dsl.passes.rewrites.weight_recipes import Recipes
 
 __all__ = ["drop_aux_heads"]
 

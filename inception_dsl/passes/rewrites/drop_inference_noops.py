@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from inception_dsl.ir import Graph, Op
 from inception_dsl.ops.activations import is_identity
-from inception_dsl.passes.rewrite import bypass
-from inception_dsl.passes.weight_recipes import Recipes
+from inception_dsl.passes.rewrites.graph_edits import bypass
+from inception_dsl.passes.rewrites.weight_recipes import Recipes
 
 __all__ = ["drop_inference_noops"]
 

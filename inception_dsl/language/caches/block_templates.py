@@ -44,9 +44,9 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from inception_dsl.ir import TEXT, Node, Role, attr_problems
-from inception_dsl.language.diagnostics import DiagnosticSink
+from inception_dsl.core.diagnostics import DiagnosticSink
 from inception_dsl.language.name_check import check_names
-from inception_dsl.language.values import Symbol
+from inception_dsl.core.values import Symbol
 
 __all__ = ["ENABLED", "MAX_TEMPLATES", "Session", "Template", "Templates", "check_names_once", "disabled", "enabled",
            "instantiate"]

@@ -14,10 +14,10 @@ import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING
 
-from inception_dsl.language import syntax as ast
-from inception_dsl.language.diagnostics import Diagnostic, DiagnosticSink
+from inception_dsl.core import syntax as ast
+from inception_dsl.core.diagnostics import Diagnostic, DiagnosticSink
 from inception_dsl.language.parse import parse
-from inception_dsl.language.source import SourceFile
+from inception_dsl.core.source import SourceFile
 
 if TYPE_CHECKING:
     from inception_dsl.language.program import Program
@@ -63,7 +63,7 @@ class ProgramCache:
     the spec and its imports again through a `ParseCache` (so every read, import resolution
     and policy check runs again; only parsing is skipped) and, when that yields exactly the
     parsed files of the last load of this path, hands back the earlier `Program`, and with
-    it the elaboration templates kept on it (language/memo.py). Only loads without any
+    it the elaboration templates kept on it (language/caches/block_templates.py). Only loads without any
     diagnostic are kept; bounded (least recently used entries go first); thread-safe."""
 
     def __init__(self, max_entries: int = 16):
@@ -74,7 +74,7 @@ class ProgramCache:
         self._lock = threading.Lock()
 
     def load(self, path, sink: DiagnosticSink, *, text: str | None = None, limits=None) -> "Program":
-        from inception_dsl.language.limits import DEFAULT_LIMITS
+        from inception_dsl.core.limits import DEFAULT_LIMITS
         from inception_dsl.language.program import load_program
 
         limits = limits or DEFAULT_LIMITS

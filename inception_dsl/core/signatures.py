@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
-from inception_dsl.language import codes
-from inception_dsl.language import syntax as ast
-from inception_dsl.language.diagnostics import DiagnosticSink
-from inception_dsl.language.shapes import same_padding
-from inception_dsl.language.values import EvalError, Symbol, describe, did_you_mean, evaluate
+from inception_dsl.core import codes
+from inception_dsl.core import syntax as ast
+from inception_dsl.core.diagnostics import DiagnosticSink
+from inception_dsl.core.shapes import same_padding
+from inception_dsl.core.values import EvalError, Symbol, describe, did_you_mean, evaluate
 
 __all__ = ["LayerSig", "RESIDUAL", "SETTINGS", "PAD_FLAGS", "REQUIRED", "Bound", "bind", "positive_int", "pair", "padding", "choice",
            "boolean", "number"]

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections import defaultdict
 
 from inception_dsl.ir import Graph, Node, Op, Role
-from inception_dsl.passes.rewrite import redirect_uses, sole_user
-from inception_dsl.passes.weight_recipes import Concat, Recipes, Zeros
+from inception_dsl.passes.rewrites.graph_edits import redirect_uses, sole_user
+from inception_dsl.passes.rewrites.weight_recipes import Concat, Recipes, Zeros
 
 __all__ = ["fuse_sibling_convs"]
 

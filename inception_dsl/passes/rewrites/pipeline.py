@@ -13,13 +13,13 @@ from __future__ import annotations
 from typing import Callable, Iterable, Union
 
 from inception_dsl.ir import Graph, verify
-from inception_dsl.passes.drop_aux_heads import drop_aux_heads
-from inception_dsl.passes.drop_inference_noops import drop_inference_noops
-from inception_dsl.passes.fold_bn import fold_bn
-from inception_dsl.passes.fold_layer_scale import fold_layer_scale
-from inception_dsl.passes.fold_residual_scale import fold_residual_scale
-from inception_dsl.passes.fuse_sibling_convs import fuse_sibling_convs
-from inception_dsl.passes.weight_recipes import Recipes, initial_recipes
+from inception_dsl.passes.rewrites.drop_aux_heads import drop_aux_heads
+from inception_dsl.passes.rewrites.drop_inference_noops import drop_inference_noops
+from inception_dsl.passes.rewrites.fold_bn import fold_bn
+from inception_dsl.passes.rewrites.fold_layer_scale import fold_layer_scale
+from inception_dsl.passes.rewrites.fold_residual_scale import fold_residual_scale
+from inception_dsl.passes.rewrites.fuse_sibling_convs import fuse_sibling_convs
+from inception_dsl.passes.rewrites.weight_recipes import Recipes, initial_recipes
 
 __all__ = ["optimize", "RULES", "rule_names"]
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from inception_dsl.language.values import Symbol
+from inception_dsl.core.values import Symbol
 
 __all__ = ["py_literal", "py_string"]
 

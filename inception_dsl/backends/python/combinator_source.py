@@ -7,9 +7,9 @@ so the state_dict keys are the IR's. No torch here."""
 from __future__ import annotations
 
 from inception_dsl.backends.python.classes import Scope
-from inception_dsl.backends.python.exprs import Channels, CodegenError, add_channels, py_expr
+from inception_dsl.core.python_exprs import Channels, CodegenError, add_channels, py_expr
 from inception_dsl.backends.python.facts import paren
-from inception_dsl.language import syntax as ast
+from inception_dsl.core import syntax as ast
 from inception_dsl.language.naming import TRANSPARENT, statement_names
 
 __all__ = ["write_join"]

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import math
 
-from inception_dsl.language import codes
-from inception_dsl.language.diagnostics import DiagnosticSink
+from inception_dsl.core import codes
+from inception_dsl.core.diagnostics import DiagnosticSink
 from inception_dsl.ir import Graph, Op, param_count
-from inception_dsl.language.limits import Limits
+from inception_dsl.core.limits import Limits
 
 __all__ = ["budget", "total_params", "activation_elements", "human_bytes"]
 

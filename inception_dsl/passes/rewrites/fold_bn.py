@@ -8,8 +8,8 @@ output channels are its weight's rows; a transposed conv's are dim 1 within each
 from __future__ import annotations
 
 from inception_dsl.ir import Graph, Op
-from inception_dsl.passes.rewrite import bypass, sole_user
-from inception_dsl.passes.weight_recipes import Add, BnScale, BnShift, Recipes, ScaleRows, ScaleTransposed
+from inception_dsl.passes.rewrites.graph_edits import bypass, sole_user
+from inception_dsl.passes.rewrites.weight_recipes import Add, BnScale, BnShift, Recipes, ScaleRows, ScaleTransposed
 
 __all__ = ["fold_bn"]
 

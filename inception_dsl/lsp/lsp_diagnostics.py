@@ -10,8 +10,8 @@ import os
 from lsprotocol import types
 from pygls.uris import from_fs_path
 
-from inception_dsl.language.codes import Severity
-from inception_dsl.language.diagnostics import Diagnostic, _clean
+from inception_dsl.core.codes import Severity
+from inception_dsl.core.diagnostics import Diagnostic, _clean
 from inception_dsl.lsp.positions import span_range
 
 __all__ = ["to_lsp", "uri_of", "group_by_file"]

@@ -9,12 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from inception_dsl.ir import Op, StatementKind
-from inception_dsl.language import codes
-from inception_dsl.language import syntax as ast
+from inception_dsl.core import codes
+from inception_dsl.core import syntax as ast
 from inception_dsl.language.builder import join_path
-from inception_dsl.language.source import Span
+from inception_dsl.core.source import Span
 from inception_dsl.language.naming import statement_names
-from inception_dsl.language.values import EvalError, describe, did_you_mean, evaluate
+from inception_dsl.core.values import EvalError, describe, did_you_mean, evaluate
 
 __all__ = ["elaborate_join", "branch_sources"]
 

@@ -18,8 +18,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from inception_dsl.language.codes import Code, Severity
-from inception_dsl.language.source import Span
+from inception_dsl.core.codes import Code, Severity
+from inception_dsl.core.source import Span
 
 __all__ = [
     "Label",

@@ -13,8 +13,8 @@ scale. Sweeps repeat until nothing folds (two scales in a row both fold)."""
 from __future__ import annotations
 
 from inception_dsl.ir import Graph, Op
-from inception_dsl.passes.rewrite import bypass, can_redirect, sole_user
-from inception_dsl.passes.weight_recipes import Recipes, ScaleRows, ScaleTransposed
+from inception_dsl.passes.rewrites.graph_edits import bypass, can_redirect, sole_user
+from inception_dsl.passes.rewrites.weight_recipes import Recipes, ScaleRows, ScaleTransposed
 
 __all__ = ["fold_layer_scale"]
 

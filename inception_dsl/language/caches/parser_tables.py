@@ -163,7 +163,7 @@ def write_cache(name: str, stamp: str, payload: bytes) -> bool:
 
 def prune(prefix: str, keep: int) -> None:
     """Remove all but the `keep` most recently written files whose names start with `prefix`
-    (language/ast_cache.py keeps a few parsed files; the tables are never pruned)."""
+    (language/caches/large_file_parses.py keeps a few parsed files; the tables are never pruned)."""
     directory = _open_directory(create=False)
     if directory is None:
         return

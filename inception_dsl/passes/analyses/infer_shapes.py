@@ -7,14 +7,14 @@ every layer downstream."""
 from __future__ import annotations
 
 from inception_dsl.ir import Graph
-from inception_dsl.language.diagnostics import DiagnosticSink
+from inception_dsl.core.diagnostics import DiagnosticSink
 
 __all__ = ["infer_shapes"]
 
 
 def infer_shapes(graph: Graph, sink: DiagnosticSink, nodes=None) -> None:
     """Every node's shape, in topological order (or only `nodes`, whose inputs are already shaped).
-    A node that elaboration already shaped without a diagnostic (`graph.settled`, language/memo.py)
+    A node that elaboration already shaped without a diagnostic (`graph.settled`, language/caches/block_templates.py)
     keeps its shape: its rule would compute the same from the same inputs."""
     settled = graph.settled
     for node in graph.nodes() if nodes is None else nodes:

@@ -64,7 +64,7 @@ class ScaleTransposed(Expr):
     out_channels / groups, kh, kw), by `vector[o]`: group g's output channels are the
     dim-1 slices of its rows g * in / groups ... (g + 1) * in / groups. The same product
     scales a conv's weight (out_channels, in_channels / groups, kh, kw) per input channel
-    (passes/fold_layer_scale.py): input channel c of group g is dim-1 slice c - g * in / groups
+    (passes/rewrites/fold_layer_scale.py): input channel c of group g is dim-1 slice c - g * in / groups
     of that group's rows."""
 
     tensor: Expr

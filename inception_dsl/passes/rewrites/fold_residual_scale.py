@@ -6,8 +6,8 @@ branch ends in a conv read by nothing else, (W x + b) * s = (s W) x + s b."""
 from __future__ import annotations
 
 from inception_dsl.ir import Graph, Op
-from inception_dsl.passes.rewrite import bypass, sole_user
-from inception_dsl.passes.weight_recipes import MulConst, Recipes
+from inception_dsl.passes.rewrites.graph_edits import bypass, sole_user
+from inception_dsl.passes.rewrites.weight_recipes import MulConst, Recipes
 
 __all__ = ["fold_residual_scale"]
 

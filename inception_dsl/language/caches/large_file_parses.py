@@ -6,7 +6,7 @@ network, 15 times what reading the kept tree takes, docs/scaling.md).
 Only texts of at least `MIN_BYTES` are kept (small files parse in milliseconds), only
 parses that emitted no diagnostic (nothing to replay), and at most `KEEP` files (the
 least recently written go first). The files live in the parser-table cache directory and
-follow its rules (language/parser_cache.py: private directory and files, no symlinks
+follow its rules (language/caches/parser_tables.py: private directory and files, no symlinks
 followed, every payload verified with a per-user keyed hash before it is unpickled); the
 name is the SHA-256 of the text, the stamp the hash of the grammar and of the modules
 that define the tree, so a tree from another version is never read. The tree's spans
@@ -22,9 +22,9 @@ import pickle
 import sys
 from pathlib import Path
 
-from inception_dsl.language import parser_cache
-from inception_dsl.language import syntax as ast
-from inception_dsl.language.source import SourceFile
+from inception_dsl.language.caches import parser_tables
+from inception_dsl.core import syntax as ast
+from inception_dsl.core.source import SourceFile
 
 __all__ = ["load", "store", "MIN_BYTES", "KEEP"]
 
@@ -35,10 +35,11 @@ _PREFIX = "ast-"
 
 @functools.lru_cache(maxsize=1)
 def _stamp() -> str:
-    here = Path(__file__).parent
+    language = Path(__file__).parent.parent
+    core = language.parent / "core"
     digest = hashlib.sha256(f"py{sys.version_info[0]}.{sys.version_info[1]}".encode())
-    for name in ("grammar.lark", "syntax.py", "parse.py", "source.py", "ast_cache.py"):
-        digest.update((here / name).read_bytes())
+    for path in (language / "grammar.lark", core / "syntax.py", language / "parse.py", core / "source.py", Path(__file__)):
+        digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
@@ -72,7 +73,7 @@ def load(source: SourceFile) -> ast.Module | None:
     name = _name(source)
     if name is None:
         return None
-    payload = parser_cache.read_cache(name, _stamp())
+    payload = parser_tables.read_cache(name, _stamp())
     if payload is None:
         return None
     try:
@@ -91,6 +92,6 @@ def store(source: SourceFile, module: ast.Module) -> None:
         _Pickler(buffer, source).dump(module)
     except (pickle.PicklingError, RecursionError, TypeError):
         return
-    if len(buffer.getvalue()) <= parser_cache.MAX_CACHE_BYTES - 1024 and \
-            parser_cache.write_cache(name, _stamp(), buffer.getvalue()):
-        parser_cache.prune(_PREFIX, KEEP)
+    if len(buffer.getvalue()) <= parser_tables.MAX_CACHE_BYTES - 1024 and \
+            parser_tables.write_cache(name, _stamp(), buffer.getvalue()):
+        parser_tables.prune(_PREFIX, KEEP)

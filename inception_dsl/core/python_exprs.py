@@ -8,12 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Union
 
-from inception_dsl.language import codes
-from inception_dsl.language import syntax as ast
-from inception_dsl.language.diagnostics import Diagnostic, DiagnosticSink, Label
-from inception_dsl.language.layers import Bound
-from inception_dsl.backends.python.literals import py_literal
-from inception_dsl.language.values import CONSTANTS, Symbol
+from inception_dsl.core import codes
+from inception_dsl.core import syntax as ast
+from inception_dsl.core.diagnostics import Diagnostic, DiagnosticSink, Label
+from inception_dsl.core.signatures import Bound
+from inception_dsl.core.literals import py_literal
+from inception_dsl.core.values import CONSTANTS, Symbol
 
 __all__ = ["Channels", "CodegenError", "LayerCode", "LayerContext", "Arg", "SourceArgs", "mentions", "py_value",
            "py_expr", "channels_src", "add_channels", "mul_channels", "channels_of", "short"]

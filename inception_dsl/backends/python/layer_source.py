@@ -9,16 +9,16 @@ writes is its op's `source` (inception_dsl/ops/). No torch here."""
 from __future__ import annotations
 
 from inception_dsl import ops
-from inception_dsl.backends.python.exprs import Channels, CodegenError, LayerCode, LayerContext, SourceArgs, mentions
-from inception_dsl.language import layers
-from inception_dsl.language import syntax as ast
-from inception_dsl.language.diagnostics import DiagnosticSink
-from inception_dsl.language.values import EvalError, Symbol, evaluate
+from inception_dsl.core.python_exprs import Channels, CodegenError, LayerCode, LayerContext, SourceArgs, mentions
+from inception_dsl.core import signatures
+from inception_dsl.core import syntax as ast
+from inception_dsl.core.diagnostics import DiagnosticSink
+from inception_dsl.core.values import EvalError, Symbol, evaluate
 
 __all__ = ["layer_code", "keeps_channels"]
 
 
-def _given(call: ast.Call, sig: layers.LayerSig, env, sink) -> dict[str, ast.Expr]:
+def _given(call: ast.Call, sig: signatures.LayerSig, env, sink) -> dict[str, ast.Expr]:
     """Which explicitly written argument expression feeds each parameter (flags excluded)."""
     given: dict[str, ast.Expr] = {}
     positional = list(sig.positional)
@@ -42,7 +42,7 @@ def layer_code(call: ast.Call, in_ch: Channels, ctx: LayerContext) -> LayerCode:
     definition = ops.LAYERS[call.name]
     sink = DiagnosticSink()
     try:
-        bound = layers.bind(call, definition.sig, ctx.env, ctx.settings, sink)
+        bound = signatures.bind(call, definition.sig, ctx.env, ctx.settings, sink)
         given = _given(call, definition.sig, ctx.env, sink)
         symbolic = {k: v for k, v in given.items() if mentions(v, ctx.names)}
         return definition.source(SourceArgs(call, bound, symbolic, ctx, sink), in_ch)

@@ -13,9 +13,9 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from inception_dsl.language import codes
-from inception_dsl.language import syntax as ast
-from inception_dsl.language.diagnostics import DiagnosticSink
+from inception_dsl.core import codes
+from inception_dsl.core import syntax as ast
+from inception_dsl.core.diagnostics import DiagnosticSink
 
 __all__ = ["Symbol", "EvalError", "evaluate", "describe", "did_you_mean", "CONSTANTS", "outside_value_problem",
            "MAX_MAGNITUDE", "MAX_STRING"]
