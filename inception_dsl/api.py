@@ -21,7 +21,7 @@ from inception_dsl.core.diagnostics import CompileError, Diagnostic, DiagnosticS
 from inception_dsl.language.elaborate import elaborate
 from inception_dsl.ir import Graph, verify
 from inception_dsl.core.limits import DEFAULT_LIMITS, Limits
-from inception_dsl.language.params_file import ParamsArg, bind, read_params
+from inception_dsl.language.params_file import ParamsArg, merge_param_sets, read_params
 from inception_dsl.passes.analyses import run_analyses
 from inception_dsl.language.caches.parsed_files import ProgramCache
 from inception_dsl.language.program import Program
@@ -137,7 +137,7 @@ def collector_paused():
 
 def _check(program: Program, sets, sink: DiagnosticSink, network, input_shape, limits: Limits) -> Result:
     graph = None
-    binding = bind(program, sets, sink, network=network, input_shape=input_shape)
+    binding = merge_param_sets(program, sets, sink, network=network, input_shape=input_shape)
     if binding is not None:
         # shapes are checked even after elaboration errors: the parts that elaborated
         # (everything upstream of a failed statement) still get their shape errors reported

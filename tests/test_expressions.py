@@ -204,19 +204,19 @@ from hypothesis import strategies as st  # noqa: E402
 
 from inception_dsl.core.python_exprs import py_expr  # noqa: E402
 from inception_dsl.backends.python.prelude import prelude  # noqa: E402
-from inception_dsl.core import syntax as ast  # noqa: E402
+from inception_dsl.core import syntax  # noqa: E402
 from inception_dsl.core.diagnostics import DiagnosticSink  # noqa: E402
 from inception_dsl.core.values import EvalError, Symbol, evaluate  # noqa: E402
 
 _ENV = {"a": 6, "b": -4, "c": 2.5, "f": True, "g": False, "s": Symbol("relu")}
 _leaves = st.one_of(
-    st.builds(ast.Name, st.sampled_from(sorted(_ENV) + ["relu", "true", "false"])),
-    st.builds(ast.Num, st.integers(-3, 9)),
-    st.builds(ast.Num, st.sampled_from([0.5, 2.0])),
+    st.builds(syntax.Name, st.sampled_from(sorted(_ENV) + ["relu", "true", "false"])),
+    st.builds(syntax.Num, st.integers(-3, 9)),
+    st.builds(syntax.Num, st.sampled_from([0.5, 2.0])),
 )
 _expressions = st.recursive(_leaves, lambda inner: st.one_of(
-    st.builds(ast.BinOp, st.sampled_from(["+", "-", "*", "/", "//", "%", *ast.COMPARISONS, "and", "or"]), inner, inner),
-    st.builds(ast.Neg, inner), st.builds(ast.Not, inner), st.builds(ast.IfElse, inner, inner, inner),
+    st.builds(syntax.BinOp, st.sampled_from(["+", "-", "*", "/", "//", "%", *syntax.COMPARISONS, "and", "or"]), inner, inner),
+    st.builds(syntax.Neg, inner), st.builds(syntax.Not, inner), st.builds(syntax.IfElse, inner, inner, inner),
 ), max_leaves=8)
 
 
@@ -286,8 +286,8 @@ def test_a_block_reading_in_channels_on_flat_features_is_never_dropped_silently(
 
 def test_a_division_inside_a_sum_keeps_its_parentheses_in_generated_code():
     # found by the property test above: `a - (a / a + a)` was written `a - _div(a, a) + a`
-    from inception_dsl.core import syntax as ast
+    from inception_dsl.core import syntax
 
-    expr = ast.BinOp("-", ast.Name("a"), ast.BinOp("+", ast.BinOp("/", ast.Name("a"), ast.Name("a")), ast.Name("a")))
+    expr = syntax.BinOp("-", syntax.Name("a"), syntax.BinOp("+", syntax.BinOp("/", syntax.Name("a"), syntax.Name("a")), syntax.Name("a")))
     helpers: set[str] = set()
     assert py_expr(expr, {"a": "a"}, helpers) == "a - (_div(a, a) + a)"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from inception_dsl.core import syntax as ast
+from inception_dsl.core import syntax
 from inception_dsl.core.diagnostics import DiagnosticSink
 from inception_dsl.language.fmt import fmt, format_module
 from inception_dsl.language.parse import parse
@@ -17,37 +17,37 @@ NAMES = st.sampled_from(["a", "b", "k", "conv", "width", "mixed_5b", "branch0", 
 SIZES = st.integers(min_value=1, max_value=9)
 
 atoms = st.one_of(
-    st.builds(ast.Num, st.integers(min_value=0, max_value=10**6)),
-    st.builds(ast.Num, st.sampled_from([0.5, 0.17, 1e-05, 2.0, 1.5e10, 0.001])),
-    st.builds(ast.Dims, st.lists(SIZES, min_size=2, max_size=3).map(tuple)),
-    st.builds(ast.Str, st.text(alphabet="abc xyz./_-", max_size=8)),
-    st.builds(ast.Name, NAMES),
+    st.builds(syntax.Num, st.integers(min_value=0, max_value=10**6)),
+    st.builds(syntax.Num, st.sampled_from([0.5, 0.17, 1e-05, 2.0, 1.5e10, 0.001])),
+    st.builds(syntax.Dims, st.lists(SIZES, min_size=2, max_size=3).map(tuple)),
+    st.builds(syntax.Str, st.text(alphabet="abc xyz./_-", max_size=8)),
+    st.builds(syntax.Name, NAMES),
 )
 expressions = st.recursive(
     atoms,
     lambda inner: st.one_of(
-        st.builds(ast.BinOp, st.sampled_from(["+", "-", "*", "/", "//", "%"]), inner, inner),
-        st.builds(ast.BinOp, st.sampled_from(["==", "!=", "<", "<=", ">", ">=", "and", "or"]), inner, inner),
-        st.builds(ast.Neg, inner),
-        st.builds(ast.Not, inner),
-        st.builds(ast.IfElse, inner, inner, inner),
-        st.builds(ast.Tuple, st.lists(inner, min_size=1, max_size=3).map(tuple)),
+        st.builds(syntax.BinOp, st.sampled_from(["+", "-", "*", "/", "//", "%"]), inner, inner),
+        st.builds(syntax.BinOp, st.sampled_from(["==", "!=", "<", "<=", ">", ">=", "and", "or"]), inner, inner),
+        st.builds(syntax.Neg, inner),
+        st.builds(syntax.Not, inner),
+        st.builds(syntax.IfElse, inner, inner, inner),
+        st.builds(syntax.Tuple, st.lists(inner, min_size=1, max_size=3).map(tuple)),
     ),
     max_leaves=6,
 )
-args = st.lists(st.builds(ast.Arg, st.one_of(st.none(), NAMES), expressions), max_size=3).map(tuple)
+args = st.lists(st.builds(syntax.Arg, st.one_of(st.none(), NAMES), expressions), max_size=3).map(tuple)
 calls = st.one_of(
-    st.builds(ast.Call, NAMES, args, st.just(True)),
-    st.builds(ast.Call, NAMES, st.just(()), st.just(False)),
+    st.builds(syntax.Call, NAMES, args, st.just(True)),
+    st.builds(syntax.Call, NAMES, st.just(()), st.just(False)),
 )
 
 
 def labeled(ops):
     return st.builds(
-        ast.Labeled,
+        syntax.Labeled,
         st.one_of(st.none(), NAMES),
         ops,
-        st.one_of(st.none(), SIZES.map(ast.Num), st.builds(ast.Name, NAMES), expressions),
+        st.one_of(st.none(), SIZES.map(syntax.Num), st.builds(syntax.Name, NAMES), expressions),
         st.one_of(st.none(), NAMES),
         st.one_of(st.none(), expressions),
     )
@@ -57,29 +57,29 @@ def _ops(inner):
     body = st.lists(inner, max_size=3).map(tuple)
     return st.one_of(
         calls,
-        st.builds(ast.Seq, body),
-        st.builds(ast.Concat, body, st.booleans()),
-        st.builds(ast.Residual, args, body, st.one_of(st.none(), body)),
+        st.builds(syntax.Seq, body),
+        st.builds(syntax.Concat, body, st.booleans()),
+        st.builds(syntax.Residual, args, body, st.one_of(st.none(), body)),
     )
 
 
 statements = st.recursive(labeled(calls), lambda inner: labeled(_ops(inner)), max_leaves=8)
 others = st.one_of(
-    st.builds(ast.InputStmt, st.lists(SIZES, min_size=2, max_size=4).map(tuple)),
-    st.builds(ast.OutputStmt, st.lists(NAMES, min_size=1, max_size=3).map(tuple)),
+    st.builds(syntax.InputStmt, st.lists(SIZES, min_size=2, max_size=4).map(tuple)),
+    st.builds(syntax.OutputStmt, st.lists(NAMES, min_size=1, max_size=3).map(tuple)),
 )
 bodies = st.lists(st.one_of(statements, statements, others), max_size=5).map(tuple)
-params = st.lists(st.builds(ast.Param, NAMES, st.one_of(st.none(), expressions)), max_size=3).map(tuple)
-definitions = st.builds(ast.BlockDef, st.sampled_from(["block", "network"]), NAMES, params, bodies)
+params = st.lists(st.builds(syntax.Param, NAMES, st.one_of(st.none(), expressions)), max_size=3).map(tuple)
+definitions = st.builds(syntax.BlockDef, st.sampled_from(["block", "network"]), NAMES, params, bodies)
 items = st.one_of(
     definitions,
-    st.builds(ast.Import, st.text(alphabet="abc/._", min_size=1, max_size=10)),
-    st.builds(ast.Setting, NAMES, expressions),
+    st.builds(syntax.Import, st.text(alphabet="abc/._", min_size=1, max_size=10)),
+    st.builds(syntax.Setting, NAMES, expressions),
 )
-modules = st.builds(ast.Module, st.lists(items, max_size=4).map(tuple))
+modules = st.builds(syntax.Module, st.lists(items, max_size=4).map(tuple))
 
 
-def parsed(text: str) -> ast.Module:
+def parsed(text: str) -> syntax.Module:
     sink = DiagnosticSink()
     module = parse(SourceFile("gen.incp", text), sink)
     assert module is not None, (text, [d.message for d in sink.diagnostics])

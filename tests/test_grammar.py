@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from inception_dsl import analyze_text
-from inception_dsl.core import syntax as ast
+from inception_dsl.core import syntax
 from inception_dsl.core.diagnostics import DiagnosticSink
 from inception_dsl.language.fmt import fmt
 from inception_dsl.language.parse import parse
@@ -129,6 +129,6 @@ def test_statements_on_separate_lines_never_merge(items):
         return
     assert module is not None, [str(d.message) for d in sink.diagnostics]
     (block,) = module.definitions
-    statements = [s for s in block.body if isinstance(s, ast.Labeled)]
+    statements = [s for s in block.body if isinstance(s, syntax.Labeled)]
     assert len(statements) == len(lines)
     assert [s.span.line for s in statements] == [line for line, _, _ in offsets]

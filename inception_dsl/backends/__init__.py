@@ -1,3 +1,4 @@
-"""Backends read a shape-annotated ir.Graph and produce something: DOT text (dot.py),
-summaries (summary.py), Python source and nn.Modules (torch_*.py, the only modules that
-may import torch)."""
+"""Backends read a checked, shape-annotated ir.Graph and produce something, without torch:
+a summary table (summary.py), diagrams (diagram/: DOT text, SVG through Graphviz) and
+standalone PyTorch source (python/: text that imports torch when it runs). The modules
+that import torch are in inception_dsl/runtime/."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Union
 
 from inception_dsl.core import codes
-from inception_dsl.core import syntax as ast
+from inception_dsl.core import syntax
 from inception_dsl.core.diagnostics import Diagnostic, DiagnosticSink, Label
 from inception_dsl.core.signatures import Bound
 from inception_dsl.core.literals import py_literal
@@ -49,13 +49,13 @@ class LayerContext:
     env: Mapping[str, Any]  # concrete parameter values of one instance (for literal arguments)
     names: Mapping[str, str]  # spec parameter -> Python local
     settings: Mapping[str, Any]
-    flat_area: Callable[[ast.Call], Union[int, str]]  # flatten: HxW of its input (a literal or an expression)
+    flat_area: Callable[[syntax.Call], Union[int, str]]  # flatten: HxW of its input (a literal or an expression)
 
 
 # -- expressions ----------------------------------------------------------------------
-def mentions(expr: ast.Expr, names: Mapping[str, str]) -> bool:
+def mentions(expr: syntax.Expr, names: Mapping[str, str]) -> bool:
     """Whether the expression reads any of the given parameters."""
-    return any(name in names for name in ast.names_in(expr))
+    return any(name in names for name in syntax.names_in(expr))
 
 
 def py_value(value: Any) -> str:
@@ -64,27 +64,27 @@ def py_value(value: Any) -> str:
     return py_literal(value)
 
 
-def py_expr(expr: ast.Expr, names: Mapping[str, str], helpers: set[str]) -> str:
+def py_expr(expr: syntax.Expr, names: Mapping[str, str], helpers: set[str]) -> str:
     """A spec expression as Python source; parameters become the constructor's locals."""
-    if isinstance(expr, (ast.Num, ast.Str)):
+    if isinstance(expr, (syntax.Num, syntax.Str)):
         return py_literal(expr.value)
-    if isinstance(expr, ast.Dims):
+    if isinstance(expr, syntax.Dims):
         return py_literal(expr.values)
-    if isinstance(expr, ast.Name):
+    if isinstance(expr, syntax.Name):
         if expr.name in names:
             return names[expr.name]
         return py_literal(CONSTANTS.get(expr.name, Symbol(expr.name)))  # a bare symbol: `relu`, `same`
-    if isinstance(expr, ast.Neg):
+    if isinstance(expr, syntax.Neg):
         return f"-{_operand(expr.operand, names, helpers)}"
-    if isinstance(expr, ast.Tuple):
+    if isinstance(expr, syntax.Tuple):
         items = [py_expr(item, names, helpers) for item in expr.items]
         return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
-    if isinstance(expr, ast.Not):
+    if isinstance(expr, syntax.Not):
         return f"not {_operand(expr.operand, names, helpers)}"
-    if isinstance(expr, ast.IfElse):
+    if isinstance(expr, syntax.IfElse):
         parts = (_operand(e, names, helpers) for e in (expr.then, expr.condition, expr.other))
         return "{} if {} else {}".format(*parts)
-    if isinstance(expr, ast.BinOp):
+    if isinstance(expr, syntax.BinOp):
         left, right = _operand(expr.left, names, helpers), _operand(expr.right, names, helpers)
         if expr.op == "/":
             helpers.add("_div")
@@ -93,11 +93,11 @@ def py_expr(expr: ast.Expr, names: Mapping[str, str], helpers: set[str]) -> str:
     raise AssertionError(f"unknown expression {expr!r}")
 
 
-def _operand(expr: ast.Expr, names, helpers) -> str:
+def _operand(expr: syntax.Expr, names, helpers) -> str:
     text = py_expr(expr, names, helpers)
-    compound = (ast.BinOp, ast.Neg, ast.Not, ast.IfElse)
+    compound = (syntax.BinOp, syntax.Neg, syntax.Not, syntax.IfElse)
     # `/` is written as the call `_div(a, b)`, already an atom; `_div(a, b) + c` is not
-    is_call = isinstance(expr, ast.BinOp) and expr.op == "/"
+    is_call = isinstance(expr, syntax.BinOp) and expr.op == "/"
     return f"({text})" if isinstance(expr, compound) and not is_call else text
 
 
@@ -159,9 +159,9 @@ class Arg:
 
 @dataclass
 class SourceArgs:
-    call: ast.Call
+    call: syntax.Call
     bound: Bound
-    symbolic: Mapping[str, ast.Expr]  # written arguments that read block parameters
+    symbolic: Mapping[str, syntax.Expr]  # written arguments that read block parameters
     ctx: LayerContext
     sink: DiagnosticSink
     helpers: set[str] = field(default_factory=set)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 from inception_dsl.core import codes
-from inception_dsl.core import syntax as ast
+from inception_dsl.core import syntax
 from inception_dsl.core.diagnostics import DiagnosticSink
 from inception_dsl.core.shapes import same_padding
 from inception_dsl.core.values import EvalError, Symbol, describe, did_you_mean, evaluate
@@ -31,7 +31,7 @@ SETTINGS: dict[str, Any] = {
     "conv_bias": False,
 }
 
-Settle = Callable[[dict, Mapping[str, Any], ast.Call], None]
+Settle = Callable[[dict, Mapping[str, Any], syntax.Call], None]
 
 # BatchNorm's eps must be positive (eps = 0 divides by a zero variance) and its momentum a
 # fraction; `set bn_eps` / `set bn_momentum` and `bn(eps=, momentum=)` are held to the same ranges
@@ -79,7 +79,7 @@ class Bound:
         return self.values[name][1]
 
 
-def bind(call: ast.Call, sig: LayerSig, env: Mapping[str, Any], settings: Mapping[str, Any],
+def bind(call: syntax.Call, sig: LayerSig, env: Mapping[str, Any], settings: Mapping[str, Any],
          sink: DiagnosticSink) -> Bound:
     values: dict[str, tuple[Any, Any]] = {}
     positional = list(sig.positional)

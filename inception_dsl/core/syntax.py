@@ -12,7 +12,7 @@ from inception_dsl.core.source import Span
 __all__ = [
     "Num", "Dims", "Str", "Name", "BinOp", "Neg", "Not", "IfElse", "Tuple", "Expr", "subexpressions", "names_in", "reads",
     "BUILTIN_NAMES", "COMPARISONS", "BOOLEAN_OPS",
-    "Arg", "Call", "Seq", "Concat", "COMBINATORS", "Residual", "Op",
+    "Arg", "Call", "Seq", "Concat", "COMBINATORS", "Residual", "Transform",
     "Labeled", "InputStmt", "OutputStmt", "Stmt",
     "Param", "BlockDef", "Import", "Setting", "Module",
 ]
@@ -186,7 +186,8 @@ class Residual:
     span: Span = _span()
 
 
-Op = Union[Call, Seq, Concat, Residual]
+# what a statement applies to its input (not ir.Op, an IR operation)
+Transform = Union[Call, Seq, Concat, Residual]
 
 
 # -- statements ---------------------------------------------------------------------
@@ -196,7 +197,7 @@ class Labeled:
     `x n` and `x (2 * n)` their expressions."""
 
     label: str | None
-    op: Op
+    op: Transform
     repeat: Expr | None = None
     source: str | None = None
     condition: Expr | None = None

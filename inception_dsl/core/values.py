@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from inception_dsl.core import codes
-from inception_dsl.core import syntax as ast
+from inception_dsl.core import syntax
 from inception_dsl.core.diagnostics import DiagnosticSink
 
 __all__ = ["Symbol", "EvalError", "evaluate", "describe", "did_you_mean", "CONSTANTS", "outside_value_problem",
@@ -61,45 +61,45 @@ def did_you_mean(name: str, candidates) -> str | None:
     return f"did you mean `{match[0]}`?" if match else None
 
 
-def evaluate(expr: ast.Expr, env: Mapping[str, Any], sink: DiagnosticSink) -> Any:
+def evaluate(expr: syntax.Expr, env: Mapping[str, Any], sink: DiagnosticSink) -> Any:
     """Evaluate an expression in an environment of parameter bindings."""
-    if isinstance(expr, ast.Num):
+    if isinstance(expr, syntax.Num):
         return _in_range(expr.value, expr, sink)
-    if isinstance(expr, ast.Dims):
+    if isinstance(expr, syntax.Dims):
         return tuple(_in_range(v, expr, sink) for v in expr.values)
-    if isinstance(expr, ast.Str):
+    if isinstance(expr, syntax.Str):
         return expr.value
-    if isinstance(expr, ast.Name):
+    if isinstance(expr, syntax.Name):
         if expr.name in env:
             return env[expr.name]
         if expr.name in CONSTANTS:
             return CONSTANTS[expr.name]
         return Symbol(expr.name)
-    if isinstance(expr, ast.Tuple):
+    if isinstance(expr, syntax.Tuple):
         return tuple(evaluate(item, env, sink) for item in expr.items)
-    if isinstance(expr, ast.Neg):
+    if isinstance(expr, syntax.Neg):
         value = _number(evaluate(expr.operand, env, sink), expr.operand, env, sink)
         return -value
-    if isinstance(expr, ast.BinOp) and expr.op in ast.BOOLEAN_OPS:
+    if isinstance(expr, syntax.BinOp) and expr.op in syntax.BOOLEAN_OPS:
         left = _boolean(evaluate(expr.left, env, sink), expr.left, expr.op, env, sink)
         if left is (expr.op == "or"):  # short-circuit, as Python: `n > 0 and 64 // n > 2`
             return left
         return _boolean(evaluate(expr.right, env, sink), expr.right, expr.op, env, sink)
-    if isinstance(expr, ast.BinOp) and expr.op in ast.COMPARISONS:
+    if isinstance(expr, syntax.BinOp) and expr.op in syntax.COMPARISONS:
         return _compare(expr, evaluate(expr.left, env, sink), evaluate(expr.right, env, sink), env, sink)
-    if isinstance(expr, ast.BinOp):
+    if isinstance(expr, syntax.BinOp):
         left = _number(evaluate(expr.left, env, sink), expr.left, env, sink)
         right = _number(evaluate(expr.right, env, sink), expr.right, env, sink)
         return _arith(expr, left, right, sink)
-    if isinstance(expr, ast.Not):
+    if isinstance(expr, syntax.Not):
         return not _boolean(evaluate(expr.operand, env, sink), expr.operand, "not", env, sink)
-    if isinstance(expr, ast.IfElse):
+    if isinstance(expr, syntax.IfElse):
         condition = _boolean(evaluate(expr.condition, env, sink), expr.condition, "if", env, sink)
         return evaluate(expr.then if condition else expr.other, env, sink)
     raise AssertionError(f"unknown expression {expr!r}")
 
 
-def _in_range(value: int | float, expr: ast.Expr, sink: DiagnosticSink) -> int | float:
+def _in_range(value: int | float, expr: syntax.Expr, sink: DiagnosticSink) -> int | float:
     """A number literal, refused when it is not finite (`1e999`) or over MAX_MAGNITUDE."""
     if not math.isfinite(value) or abs(value) > MAX_MAGNITUDE:
         sink.emit(codes.LIMIT_EXCEEDED, f"number out of range (larger than {MAX_MAGNITUDE:.0e} in magnitude)",
@@ -131,7 +131,7 @@ def outside_value_problem(value: Any) -> str | None:
     return f"a value of type `{kind.__name__}` (expected a number, a boolean, a string or a name)"
 
 
-def _unknown(value: Symbol, expr: ast.Expr, env: Mapping[str, Any], sink: DiagnosticSink) -> None:
+def _unknown(value: Symbol, expr: syntax.Expr, env: Mapping[str, Any], sink: DiagnosticSink) -> None:
     sink.emit(
         codes.UNKNOWN_NAME,
         f"unknown name `{value.name}`",
@@ -141,7 +141,7 @@ def _unknown(value: Symbol, expr: ast.Expr, env: Mapping[str, Any], sink: Diagno
     )
 
 
-def _boolean(value: Any, expr: ast.Expr, op: str, env: Mapping[str, Any], sink: DiagnosticSink) -> bool:
+def _boolean(value: Any, expr: syntax.Expr, op: str, env: Mapping[str, Any], sink: DiagnosticSink) -> bool:
     if isinstance(value, bool):
         return value
     if isinstance(value, Symbol):
@@ -152,7 +152,7 @@ def _boolean(value: Any, expr: ast.Expr, op: str, env: Mapping[str, Any], sink: 
     raise EvalError()
 
 
-def _compare(expr: ast.BinOp, left: Any, right: Any, env: Mapping[str, Any], sink: DiagnosticSink) -> bool:
+def _compare(expr: syntax.BinOp, left: Any, right: Any, env: Mapping[str, Any], sink: DiagnosticSink) -> bool:
     """`==`/`!=` on any two values with Python's meaning (the generated code compares the
     same way; a symbol is its name, as generated code writes it: `act == relu`); the
     orderings on numbers. A bare name against a number is a misspelt parameter (E101)."""
@@ -169,7 +169,7 @@ def _compare(expr: ast.BinOp, left: Any, right: Any, env: Mapping[str, Any], sin
     return {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right}[op]
 
 
-def _number(value: Any, expr: ast.Expr, env: Mapping[str, Any], sink: DiagnosticSink) -> int | float:
+def _number(value: Any, expr: syntax.Expr, env: Mapping[str, Any], sink: DiagnosticSink) -> int | float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         if isinstance(value, Symbol):
             _unknown(value, expr, env, sink)
@@ -179,7 +179,7 @@ def _number(value: Any, expr: ast.Expr, env: Mapping[str, Any], sink: Diagnostic
     return value
 
 
-def _arith(expr: ast.BinOp, left, right, sink: DiagnosticSink):
+def _arith(expr: syntax.BinOp, left, right, sink: DiagnosticSink):
     op = expr.op
     if op in ("/", "//", "%") and right == 0:
         sink.emit(codes.DIVISION_BY_ZERO, "division by zero", expr.right.span, "this is 0")

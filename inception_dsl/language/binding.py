@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from inception_dsl.core import codes
-from inception_dsl.core import syntax as ast
+from inception_dsl.core import syntax
 from inception_dsl.core.diagnostics import DiagnosticSink, Label
 from inception_dsl.core.values import EvalError, describe, did_you_mean, evaluate, outside_value_problem
 
@@ -16,8 +16,8 @@ __all__ = ["bind_params", "builtins_of", "reads_builtins", "missing_colon", "mis
 
 
 def bind_params(
-    definition: ast.BlockDef,
-    call: ast.Call | None,
+    definition: syntax.BlockDef,
+    call: syntax.Call | None,
     caller_env: dict[str, Any],
     overrides: dict[str, Any],
     sink: DiagnosticSink,
@@ -77,16 +77,16 @@ def bind_params(
 
 
 def builtins_of(shape) -> dict[str, int]:
-    return dict(zip(ast.BUILTIN_NAMES, shape))
+    return dict(zip(syntax.BUILTIN_NAMES, shape))
 
 
-def reads_builtins(definition: ast.BlockDef, cache: dict[str, bool]) -> bool:
+def reads_builtins(definition: syntax.BlockDef, cache: dict[str, bool]) -> bool:
     if definition.name not in cache:
-        cache[definition.name] = ast.reads((definition.params, definition.body), ast.BUILTIN_NAMES)
+        cache[definition.name] = syntax.reads((definition.params, definition.body), syntax.BUILTIN_NAMES)
     return cache[definition.name]
 
 
-def missing_colon(call: ast.Call) -> str | None:
+def missing_colon(call: syntax.Call) -> str | None:
     """`aux head from x`: a bare name followed on its line by a call reads as two
     statements; the writer almost always meant the label `aux: head`."""
     if call.has_parens or call.args:
@@ -98,7 +98,7 @@ def missing_colon(call: ast.Call) -> str | None:
     return None
 
 
-def missing_space(call: ast.Call, env) -> str | None:
+def missing_space(call: syntax.Call, env) -> str | None:
     """`conv(8) xn` with a parameter `n`: the repetition needs its space."""
     rest = call.name[1:]
     if call.name.startswith("x") and not call.has_parens and (rest in env or rest.startswith("(")):

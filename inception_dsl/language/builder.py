@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from inception_dsl.ir import Graph, Node, Role
 
 if TYPE_CHECKING:
-    from inception_dsl.core import syntax as ast
+    from inception_dsl.core import syntax
 
 __all__ = ["LayerBuilder", "distinct_inputs", "join_path"]
 
@@ -41,7 +41,7 @@ class LayerBuilder:
     """What an op's `elaborate` adds nodes through (ops.base.Builder): ids under the
     statement's path, each node reading the one added before it."""
 
-    def __init__(self, elaborator, call: "ast.Call", path: str, x: str, origin, settings) -> None:
+    def __init__(self, elaborator, call: "syntax.Call", path: str, x: str, origin, settings) -> None:
         self.elaborator, self.call, self.path, self.last, self.origin = elaborator, call, path, x, origin
         self.sink, self.settings = elaborator.sink, settings
 

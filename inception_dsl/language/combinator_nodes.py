@@ -10,7 +10,7 @@ from typing import Any
 
 from inception_dsl.ir import Op, StatementKind
 from inception_dsl.core import codes
-from inception_dsl.core import syntax as ast
+from inception_dsl.core import syntax
 from inception_dsl.language.builder import join_path
 from inception_dsl.core.source import Span
 from inception_dsl.language.naming import statement_names
@@ -28,13 +28,13 @@ _JOINS = {
 }
 
 
-def elaborate_join(elab, op: ast.Concat, path: str, x: str | None, env, origin,
-                   statement: ast.Labeled | None = None) -> str | None:
+def elaborate_join(elab, op: syntax.Concat, path: str, x: str | None, env, origin,
+                   statement: syntax.Labeled | None = None) -> str | None:
     """The branches of `op` (written as `statement`) and the node that joins them (None
     if nothing was built)."""
-    statements = [s for s in op.body if isinstance(s, ast.Labeled)]
+    statements = [s for s in op.body if isinstance(s, syntax.Labeled)]
     for stmt in op.body:
-        if not isinstance(stmt, ast.Labeled):
+        if not isinstance(stmt, syntax.Labeled):
             elab.sink.emit(codes.MISPLACED, f"`input`/`output` are not allowed inside a {op.word}", stmt.span)
     if statement is not None and statement.repeat is not None and branch_sources(op):
         elab.sink.emit(codes.MISPLACED, f"a {op.word} whose branches read `from` a label cannot be repeated",
@@ -71,19 +71,19 @@ def elaborate_join(elab, op: ast.Concat, path: str, x: str | None, env, origin,
     return elab._add(join_path(path, suffix), getattr(Op, kind), attrs, op.span, origin, branches, statement=path)
 
 
-def branch_sources(op: ast.Op) -> list[str]:
+def branch_sources(op: syntax.Transform) -> list[str]:
     """The labels that `from` on the branches of `op` (and of joins written directly as
     its branches) reads, in order of first use."""
     found: list[str] = []
-    if isinstance(op, ast.Concat):
+    if isinstance(op, syntax.Concat):
         for stmt in op.body:
-            if isinstance(stmt, ast.Labeled):
+            if isinstance(stmt, syntax.Labeled):
                 found += [stmt.source] if stmt.source else []
                 found += branch_sources(stmt.op)
     return list(dict.fromkeys(found))
 
 
-def _source_known(elab, op: ast.Concat, stmt: ast.Labeled) -> bool:
+def _source_known(elab, op: syntax.Concat, stmt: syntax.Labeled) -> bool:
     """Whether a branch's `from LABEL` may be read: an earlier labelled statement of the
     sequence the statement stands in (E114 on a split's branch, E113 for an unknown label)."""
     sink, label = elab.sink, stmt.source
@@ -101,7 +101,7 @@ def _source_known(elab, op: ast.Concat, stmt: ast.Labeled) -> bool:
     return True
 
 
-def _source(elab, stmt: ast.Labeled) -> str | None:
+def _source(elab, stmt: syntax.Labeled) -> str | None:
     """The node a (checked, included) branch's `from LABEL` reads; E113 when `when` switched it off."""
     node = elab.labels[-1][stmt.source]
     if node is None and not elab.sink.has_errors:
@@ -111,7 +111,7 @@ def _source(elab, stmt: ast.Labeled) -> str | None:
     return node
 
 
-def _split(elab, op: ast.Concat, statements, path, x, env, origin) -> list[str | None] | None:
+def _split(elab, op: syntax.Concat, statements, path, x, env, origin) -> list[str | None] | None:
     """One SLICE node per branch (channels [start, stop) of `x`), after checking the
     sizes against the input's channels (E211)."""
     for stmt in statements:
@@ -133,7 +133,7 @@ def _split(elab, op: ast.Concat, statements, path, x, env, origin) -> list[str |
     return slices
 
 
-def _sizes(sink, op: ast.Concat, channels: int, branches: int, env) -> list[int] | None:
+def _sizes(sink, op: syntax.Concat, channels: int, branches: int, env) -> list[int] | None:
     """The channel count of each part, checked (E211 / E105 / E112)."""
     if not op.args or any(arg.name is not None for arg in op.args):
         where = next((a.span for a in op.args if a.name is not None), op.span)
@@ -170,7 +170,7 @@ def _sizes(sink, op: ast.Concat, channels: int, branches: int, env) -> list[int]
     return sizes
 
 
-def _int(sink, arg: ast.Arg, env) -> int | None:
+def _int(sink, arg: syntax.Arg, env) -> int | None:
     try:
         value = evaluate(arg.value, env, sink)
     except EvalError:

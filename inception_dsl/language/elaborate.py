@@ -12,7 +12,7 @@ from typing import Any
 from inception_dsl import ops
 from inception_dsl.ir import CallSite, Graph, Node, Op, Role, Stage, StatementKind
 from inception_dsl.core import codes, signatures
-from inception_dsl.core import syntax as ast
+from inception_dsl.core import syntax
 from inception_dsl.core.diagnostics import DiagnosticSink, Label
 from inception_dsl.core.limits import DEFAULT_LIMITS, Limits
 from inception_dsl.language.metadata import check_metadata
@@ -84,8 +84,8 @@ class _Elaborator:
         self.memo = Session.open(self)  # language/caches/block_templates.py (None when switched off)
 
     # -- network
-    def network(self, definition: ast.BlockDef, overrides: dict[str, Any], input_shape) -> Graph | None:
-        inputs = [s for s in definition.body if isinstance(s, ast.InputStmt)]
+    def network(self, definition: syntax.BlockDef, overrides: dict[str, Any], input_shape) -> Graph | None:
+        inputs = [s for s in definition.body if isinstance(s, syntax.InputStmt)]
         shape = input_shape if input_shape is not None else (inputs[0].dims if inputs else None)
         builtins = builtins_of(shape) if shape is not None and len(shape) == 3 else {}
         try:
@@ -152,11 +152,11 @@ class _Elaborator:
         self.shaped += len(fresh)
         return graph.node(node_id).shape
 
-    def _one_grid(self, definition: ast.BlockDef, call: ast.Call, shape) -> bool:
+    def _one_grid(self, definition: syntax.BlockDef, call: syntax.Call, shape) -> bool:
         """A block that reads in_height / in_width becomes one generated class with the grid
         written in (its width is a constructor argument, its grid is not), so every instance
         must see the same grid: said here, so that `check` refuses what `compile` could not build."""
-        if not ast.reads((definition.params, definition.body), ast.BUILTIN_NAMES[1:]):
+        if not syntax.reads((definition.params, definition.body), syntax.BUILTIN_NAMES[1:]):
             return True
         if self.memo:
             self.memo.grid_calls += 1
@@ -175,7 +175,7 @@ class _Elaborator:
     def _record(self, path: str, kind: StatementKind) -> None:
         self.graph.record(path, kind)
 
-    def _reserved(self, stmt: ast.Labeled, name: str | None) -> bool:
+    def _reserved(self, stmt: syntax.Labeled, name: str | None) -> bool:
         """A name that is one of nn.Module's own attributes (naming.reserved_name): E301
         here, so that `check` refuses what the generated module could not hold."""
         return report_reserved(self.sink, stmt, name)
@@ -197,15 +197,15 @@ class _Elaborator:
         produced: dict[str, str | None] = {}
         self.labels.append(produced)  # what a branch's `from` may read (language/combinator_nodes.py)
         outputs: list[tuple[str, Any]] = []
-        seen: dict[str, ast.Labeled] = {}
-        statements = [s for s in body if isinstance(s, ast.Labeled)]
+        seen: dict[str, syntax.Labeled] = {}
+        statements = [s for s in body if isinstance(s, syntax.Labeled)]
         for stmt in body:
-            if isinstance(stmt, ast.InputStmt):
+            if isinstance(stmt, syntax.InputStmt):
                 if not top:
                     self.sink.emit(codes.MISPLACED, "`input` belongs in a network, not inside a block", stmt.span,
                                    "not allowed in a block", help="declare it in the network that calls this block")
                 continue
-            if isinstance(stmt, ast.OutputStmt):
+            if isinstance(stmt, syntax.OutputStmt):
                 if not top:
                     self.sink.emit(codes.MISPLACED, "`output` belongs in a network, not inside a block", stmt.span,
                                    "not allowed in a block", help="declare it in the network that calls this block")
@@ -247,7 +247,7 @@ class _Elaborator:
         self.labels.pop()
         return x
 
-    def _condition(self, stmt: ast.Labeled, env) -> bool:
+    def _condition(self, stmt: syntax.Labeled, env) -> bool:
         if stmt.condition is None:
             return True
         try:
@@ -287,25 +287,25 @@ class _Elaborator:
                         if stage.name == name or stage.name.startswith(name + "."):
                             stage.aux = True
 
-    def _transparent_ok(self, stmt: ast.Labeled) -> bool:
+    def _transparent_ok(self, stmt: syntax.Labeled) -> bool:
         """`_: ...` (no scope level) fits a `{ ... }` sequence or a concat, once."""
         if stmt.label != TRANSPARENT_LABEL:
             return True
-        if stmt.repeat is not None or stmt.condition is not None or isinstance(stmt.op, (ast.Call, ast.Residual)):
+        if stmt.repeat is not None or stmt.condition is not None or isinstance(stmt.op, (syntax.Call, syntax.Residual)):
             what = "a repeated statement" if stmt.repeat is not None else "a statement with `when`" \
                 if stmt.condition is not None else (
-                "a residual" if isinstance(stmt.op, ast.Residual) else "a layer or block call")
+                "a residual" if isinstance(stmt.op, syntax.Residual) else "a layer or block call")
             self.sink.emit(codes.MISPLACED, f"the label `_` (no scope level) cannot name {what}",
                            stmt.label_span or stmt.span, "its parts would have no names of their own",
                            help="give the statement a label of its own")
             return False
         return True
 
-    def statement(self, stmt: ast.Labeled, scope, name, context, x, env, origin, scope_stage=False) -> str | None:
+    def statement(self, stmt: syntax.Labeled, scope, name, context, x, env, origin, scope_stage=False) -> str | None:
         """One statement named `name` in `scope` (its `xN` instances named by naming.py)."""
         path = join_path(scope, name)
         if stmt.repeat is None:
-            if scope_stage and isinstance(stmt.op, ast.Seq):  # a `{ ... }` in the network: its members are stages
+            if scope_stage and isinstance(stmt.op, syntax.Seq):  # a `{ ... }` in the network: its members are stages
                 return self._group(stmt, path, x, env, origin)
             y = self.op(stmt.op, path, x, env, origin, stmt)
             if scope_stage and path:
@@ -317,7 +317,7 @@ class _Elaborator:
         instances = [join_path(scope, n) for n in instance_names(context, stmt, name, count)]
         for instance in instances:
             self.graph.repeats[instance] = (instances[0], count)
-            if scope_stage and isinstance(stmt.op, ast.Seq):
+            if scope_stage and isinstance(stmt.op, syntax.Seq):
                 x = self._group(stmt, instance, x, env, origin)
                 continue
             if scope_stage:
@@ -327,7 +327,7 @@ class _Elaborator:
                 self._stage(instance, stmt, x)
         return x
 
-    def _repeat_count(self, stmt: ast.Labeled, env) -> int | None:
+    def _repeat_count(self, stmt: syntax.Labeled, env) -> int | None:
         try:
             count = evaluate(stmt.repeat, env, self.sink)
         except EvalError:
@@ -345,34 +345,34 @@ class _Elaborator:
             return None
         return count
 
-    def _group(self, stmt: ast.Labeled, path: str, x, env, origin) -> str | None:
+    def _group(self, stmt: syntax.Labeled, path: str, x, env, origin) -> str | None:
         """A `{ ... }` written in the network body: a group whose members are stages."""
         group = Stage(path, "seq", None, stmt.span)
         self.graph.groups[path] = group
         group.output = self.sequence(stmt.op.body, x, env, path, origin, stages=True)
         return group.output
 
-    def _stage(self, name: str, stmt: ast.Labeled, out: str | None) -> None:
-        kind = stmt.op.name if isinstance(stmt.op, ast.Call) else type(stmt.op).__name__.lower()
-        if isinstance(stmt.op, ast.Concat):
+    def _stage(self, name: str, stmt: syntax.Labeled, out: str | None) -> None:
+        kind = stmt.op.name if isinstance(stmt.op, syntax.Call) else type(stmt.op).__name__.lower()
+        if isinstance(stmt.op, syntax.Concat):
             kind = stmt.op.word
         self.graph.stages.append(Stage(name, kind, out, stmt.span))
 
     # -- operations
-    def op(self, op: ast.Op, path, x, env, origin, stmt) -> str | None:
-        if isinstance(op, ast.Call):
+    def op(self, op: syntax.Transform, path, x, env, origin, stmt) -> str | None:
+        if isinstance(op, syntax.Call):
             return self.call(op, path, x, env, origin)
-        if isinstance(op, ast.Seq):
+        if isinstance(op, syntax.Seq):
             self._record(path, StatementKind.SEQ)
             return self.sequence(op.body, x, env, path, origin)
-        if isinstance(op, ast.Concat):  # concat, reduction, sum, product, split: language/combinator_nodes.py
+        if isinstance(op, syntax.Concat):  # concat, reduction, sum, product, split: language/combinator_nodes.py
             return elaborate_join(self, op, path, x, env, origin, stmt)
         return self.residual(op, path, x, env, origin)
 
-    def residual(self, op: ast.Residual, path, x, env, origin) -> str | None:
+    def residual(self, op: syntax.Residual, path, x, env, origin) -> str | None:
         settings = self.program.settings_for(op.span)
         try:
-            bound = signatures.bind(ast.Call("residual", op.args, True, op.span), signatures.RESIDUAL, env, settings, self.sink)
+            bound = signatures.bind(syntax.Call("residual", op.args, True, op.span), signatures.RESIDUAL, env, settings, self.sink)
             scale = signatures.number(bound, "scale", self.sink, -1e6, 1e6, "the residual scale")
             if bound["act"] is None and "act" not in {a.name for a in op.args}:  # unwritten: the file's setting
                 bound.values["act"] = (settings["act"], op.span)
@@ -394,7 +394,7 @@ class _Elaborator:
             y = self._add(join_path(path, "act"), Op.ACT, act_attrs(act), op.span, origin, [y], statement=path)
         return y
 
-    def call(self, call: ast.Call, path, x, env, origin) -> str | None:
+    def call(self, call: syntax.Call, path, x, env, origin) -> str | None:
         if call.name in ops.LAYERS:
             try:
                 return self.layer(call, path, x, env, origin)
@@ -410,7 +410,7 @@ class _Elaborator:
             return None
         return self.block(definition, call, path, x, env, origin)
 
-    def block(self, definition: ast.BlockDef, call: ast.Call, path, x, env, origin) -> str | None:
+    def block(self, definition: syntax.BlockDef, call: syntax.Call, path, x, env, origin) -> str | None:
         if definition.name in self.call_stack:
             chain = " -> ".join(self.call_stack[self.call_stack.index(definition.name):] + [definition.name])
             self.sink.emit(codes.RECURSIVE_BLOCK, f"block `{definition.name}` calls itself: {chain}", call.span,
@@ -447,18 +447,18 @@ class _Elaborator:
         finally:
             self.call_stack.pop()
 
-    def _flat_builtins(self, definition: ast.BlockDef, call: ast.Call, shape) -> bool:
+    def _flat_builtins(self, definition: syntax.BlockDef, call: syntax.Call, shape) -> bool:
         """A flat input gives a block its `in_channels` (the feature count), not a grid: a
         block reading `in_height` or `in_width` there is E204 at the call (nothing of it
         is elaborated, so no layer inside would report it)."""
-        if not ast.reads((definition.params, definition.body), ("in_height", "in_width")):
+        if not syntax.reads((definition.params, definition.body), ("in_height", "in_width")):
             return True
         self.sink.emit(codes.NOT_SPATIAL, f"block `{definition.name}` reads its input's height and width, "
                        f"but its input is flat ({shape[0]} features)", call.span, "input is already flattened",
                        help="call it before `flatten`")
         return False
 
-    def layer(self, call: ast.Call, path, x, env, origin) -> str | None:
+    def layer(self, call: syntax.Call, path, x, env, origin) -> str | None:
         """A built-in layer call: its op (ops.LAYERS) binds the arguments and adds the nodes."""
         definition = ops.LAYERS[call.name]
         settings = self.program.settings_for(call.span)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from lark import Lark, Token
 
-from inception_dsl.core import syntax as ast
+from inception_dsl.core import syntax
 from inception_dsl.core.diagnostics import CompileError, DiagnosticSink
 from inception_dsl.language.parse import parse
 from inception_dsl.core.source import SourceFile, Span
@@ -37,7 +37,7 @@ INDENT = "  "
 LINE_WIDTH = 100
 # binding strength, as in Python: if-else 1, or 2, and 3, not 4, comparisons 5, + - 6, * / // % 7, unary - 8
 _IFELSE, _NOT, _UNARY = 1, 4, 8
-_PRECEDENCE = {"or": 2, "and": 3, **{op: 5 for op in ast.COMPARISONS},
+_PRECEDENCE = {"or": 2, "and": 3, **{op: 5 for op in syntax.COMPARISONS},
                "+": 6, "-": 6, "*": 7, "/": 7, "//": 7, "%": 7}
 
 
@@ -128,47 +128,47 @@ def _quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def expr(node: ast.Expr, context: int = 0) -> str:
-    if isinstance(node, ast.Num):
+def expr(node: syntax.Expr, context: int = 0) -> str:
+    if isinstance(node, syntax.Num):
         return _literal(node, repr(node.value))
-    if isinstance(node, ast.Dims):
+    if isinstance(node, syntax.Dims):
         return "x".join(str(v) for v in node.values)
-    if isinstance(node, ast.Str):
+    if isinstance(node, syntax.Str):
         return _literal(node, _quote(node.value))
-    if isinstance(node, ast.Name):
+    if isinstance(node, syntax.Name):
         return node.name
-    if isinstance(node, ast.Tuple):
+    if isinstance(node, syntax.Tuple):
         items = ", ".join(expr(item) for item in node.items)
         return f"({items},)" if len(node.items) == 1 else f"({items})"
-    if isinstance(node, ast.Neg):
+    if isinstance(node, syntax.Neg):
         text = "-" + expr(node.operand, _UNARY)
         return f"({text})" if context > _UNARY else text
-    if isinstance(node, ast.Not):
+    if isinstance(node, syntax.Not):
         text = "not " + expr(node.operand, _NOT)
         return f"({text})" if context > _NOT else text
-    if isinstance(node, ast.IfElse):
+    if isinstance(node, syntax.IfElse):
         text = f"{expr(node.then, _IFELSE + 1)} if {expr(node.condition, _IFELSE + 1)} else {expr(node.other, _IFELSE)}"
         return f"({text})" if context > _IFELSE else text
     precedence = _PRECEDENCE[node.op]
-    chained = precedence + 1 if node.op in ast.COMPARISONS else precedence  # comparisons do not chain
+    chained = precedence + 1 if node.op in syntax.COMPARISONS else precedence  # comparisons do not chain
     text = f"{expr(node.left, chained)} {node.op} {expr(node.right, precedence + 1)}"
     return f"({text})" if precedence < context else text
 
 
-def _keyword(op: ast.Concat) -> str:
+def _keyword(op: syntax.Concat) -> str:
     """`concat`, `reduction`, `sum`, `product`, or `split(...)` with its sizes."""
     return f"split({_args(op.args)})" if op.kind == "split" else op.word
 
 
-def _args(args: tuple[ast.Arg, ...]) -> str:
+def _args(args: tuple[syntax.Arg, ...]) -> str:
     return ", ".join(expr(a.value) if a.name is None else f"{a.name}={expr(a.value)}" for a in args)
 
 
-def _call(call: ast.Call) -> str:
+def _call(call: syntax.Call) -> str:
     return f"{call.name}({_args(call.args)})" if call.has_parens else call.name
 
 
-def _suffix(stmt: ast.Labeled) -> str:
+def _suffix(stmt: syntax.Labeled) -> str:
     text = _repeat(stmt.repeat) if stmt.repeat is not None else ""
     if stmt.source is not None:
         text += f" from {stmt.source}"
@@ -177,16 +177,16 @@ def _suffix(stmt: ast.Labeled) -> str:
     return text
 
 
-def _repeat(count: ast.Expr) -> str:
+def _repeat(count: syntax.Expr) -> str:
     """`x4`, `x n`, `x (2 * n)`."""
-    if isinstance(count, ast.Num) and isinstance(count.value, int) and not isinstance(count.value, bool):
+    if isinstance(count, syntax.Num) and isinstance(count.value, int) and not isinstance(count.value, bool):
         return f" x{count.value}"
-    if isinstance(count, ast.Name):
+    if isinstance(count, syntax.Name):
         return f" x {count.name}"
     return f" x ({expr(count)})"
 
 
-def _head(stmt: ast.Labeled) -> str:
+def _head(stmt: syntax.Labeled) -> str:
     """The label part, always `name: ` (`name { ... }` reads back the same)."""
     return "" if stmt.label is None else f"{stmt.label}: "
 
@@ -194,45 +194,45 @@ def _head(stmt: ast.Labeled) -> str:
 _REPEAT_LIKE = re.compile(r"x[0-9]+\Z")
 
 
-def _first_name(stmt: ast.Stmt | None) -> str | None:
+def _first_name(stmt: syntax.Stmt | None) -> str | None:
     """The name a statement's text starts with (its label, or the block it calls)."""
-    if not isinstance(stmt, ast.Labeled):
+    if not isinstance(stmt, syntax.Labeled):
         return None
     if stmt.label is not None:
         return stmt.label
-    return stmt.op.name if isinstance(stmt.op, ast.Call) else None
+    return stmt.op.name if isinstance(stmt.op, syntax.Call) else None
 
 
-def _needs_separator(stmt: ast.Stmt, following: ast.Stmt | None) -> bool:
+def _needs_separator(stmt: syntax.Stmt, following: syntax.Stmt | None) -> bool:
     """Whether `;` must end `stmt` so that the text reads back the same: `flatten` then
     `{ ... }` would read as the named sequence `flatten { ... }`, and any statement then one
     that starts with a name like `x1` (`x1: conv(8)`, a block called `x2`) would read as the
     repetition `stmt x1`."""
-    if not isinstance(stmt, ast.Labeled):
+    if not isinstance(stmt, syntax.Labeled):
         return False
     name = _first_name(following)
     if name is not None and _REPEAT_LIKE.match(name):
         return True
     return (
-        isinstance(stmt.op, ast.Call) and not stmt.op.has_parens
+        isinstance(stmt.op, syntax.Call) and not stmt.op.has_parens
         and stmt.repeat is None and stmt.source is None and stmt.condition is None
-        and isinstance(following, ast.Labeled) and following.label is None and isinstance(following.op, ast.Seq)
+        and isinstance(following, syntax.Labeled) and following.label is None and isinstance(following.op, syntax.Seq)
     )
 
 
-def inline(stmt: ast.Stmt) -> str | None:
+def inline(stmt: syntax.Stmt) -> str | None:
     """The one-line form of a statement, or None if it has no one-line form."""
-    if not isinstance(stmt, ast.Labeled):
+    if not isinstance(stmt, syntax.Labeled):
         return None
     op = stmt.op
-    if isinstance(op, ast.Call):
+    if isinstance(op, syntax.Call):
         return _head(stmt) + _call(op) + _suffix(stmt)
-    if not isinstance(op, (ast.Seq, ast.Concat)):
+    if not isinstance(op, (syntax.Seq, syntax.Concat)):
         return None
     parts = [inline(s) for s in op.body]
     if any(p is None for p in parts):
         return None
-    keyword = "" if isinstance(op, ast.Seq) else _keyword(op) + " "
+    keyword = "" if isinstance(op, syntax.Seq) else _keyword(op) + " "
     braces = "{ " + "; ".join(parts) + " }" if parts else "{}"  # type: ignore[arg-type]
     return f"{_head(stmt)}{keyword}{braces}{_suffix(stmt)}"
 
@@ -243,22 +243,22 @@ class _Formatter:
         self.printer = _Printer(source)
         self.comment_offsets = sorted(c.start_pos for c in comments)
 
-    def body(self, statements: tuple[ast.Stmt, ...], depth: int, branches: bool = False) -> None:
+    def body(self, statements: tuple[syntax.Stmt, ...], depth: int, branches: bool = False) -> None:
         for index, stmt in enumerate(statements):
             following = statements[index + 1] if index + 1 < len(statements) else None
             self.statement(stmt, depth, branches, ";" if _needs_separator(stmt, following) else "")
 
-    def statement(self, stmt: ast.Stmt, depth: int, branch: bool, separator: str = "") -> None:
+    def statement(self, stmt: syntax.Stmt, depth: int, branch: bool, separator: str = "") -> None:
         printer = self.printer
         anchor = printer.line_of(stmt.span)
-        if isinstance(stmt, ast.InputStmt):
+        if isinstance(stmt, syntax.InputStmt):
             printer.emit(depth, "input " + "x".join(map(str, stmt.dims)), anchor)
             return
-        if isinstance(stmt, ast.OutputStmt):
+        if isinstance(stmt, syntax.OutputStmt):
             printer.emit(depth, "output " + ", ".join(stmt.names), anchor)
             return
         op = stmt.op
-        if isinstance(op, ast.Call):
+        if isinstance(op, syntax.Call):
             printer.emit(depth, inline(stmt) + separator, anchor)  # type: ignore[operator]
             return
         one_line = inline(stmt) if branch else None
@@ -267,17 +267,17 @@ class _Formatter:
             printer.emit(depth, one_line + separator, anchor)
             return
         suffix = _suffix(stmt) + separator
-        if isinstance(op, ast.Residual):
+        if isinstance(op, syntax.Residual):
             opener = _head(stmt) + "residual" + (f"({_args(op.args)})" if op.args else "")
             self.block(opener, op.body, depth, anchor, False, None if op.shortcut is not None else suffix)
             if op.shortcut is not None:
                 self.block("} shortcut", op.shortcut, depth, self.closing(op.body), False, suffix, kind="close")
             return
-        keyword = "" if isinstance(op, ast.Seq) else _keyword(op)
+        keyword = "" if isinstance(op, syntax.Seq) else _keyword(op)
         opener = (_head(stmt) + keyword).rstrip()
-        self.block(opener, op.body, depth, anchor, isinstance(op, ast.Concat), suffix, construct=op.span)
+        self.block(opener, op.body, depth, anchor, isinstance(op, syntax.Concat), suffix, construct=op.span)
 
-    def closing(self, body: tuple[ast.Stmt, ...]) -> int | None:
+    def closing(self, body: tuple[syntax.Stmt, ...]) -> int | None:
         return self.printer.closing_line(body[-1].span) if body else None
 
     def block(self, opener: str, body, depth: int, anchor, branches: bool, after: str | None, kind="stmt",
@@ -303,9 +303,9 @@ class _Formatter:
     def item(self, item) -> None:
         printer = self.printer
         anchor = printer.line_of(item.span)
-        if isinstance(item, ast.Import):
+        if isinstance(item, syntax.Import):
             printer.emit(0, f"import {_literal_path(item)}", anchor)
-        elif isinstance(item, ast.Setting):
+        elif isinstance(item, syntax.Setting):
             printer.emit(0, f"set {item.name} = {expr(item.value)}", anchor)
         else:
             params = [p.name if p.default is None else f"{p.name} = {expr(p.default)}" for p in item.params]
@@ -335,7 +335,7 @@ def _last_line(text: str) -> str:
     return text.rsplit("\n", 1)[-1]
 
 
-def _literal_path(item: ast.Import) -> str:
+def _literal_path(item: syntax.Import) -> str:
     span = item.span
     if span is not None and span.end > span.start:
         text = span.text()
@@ -415,7 +415,7 @@ def _render(lines: list[_Line]) -> str:
     return "\n".join(out) + "\n" if out else ""
 
 
-def format_module(module: ast.Module, source: SourceFile | None = None, comments: list[Token] = ()) -> str:
+def format_module(module: syntax.Module, source: SourceFile | None = None, comments: list[Token] = ()) -> str:
     """Print a module canonically; `source` and its `comments` when it came from text."""
     formatter = _Formatter(source, list(comments))
     for item in module.items:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from inception_dsl.core import codes
-from inception_dsl.core import syntax as ast
+from inception_dsl.core import syntax
 from inception_dsl.core.values import did_you_mean
 
 __all__ = ["BLOCK_VIEW", "METADATA", "check_setting", "check_metadata", "Head", "find_head", "FeatureTap", "feature_taps", "resolve_tap",
@@ -73,11 +73,11 @@ class Head:
     classifier: int | None
 
 
-def _layer(stmt: ast.Labeled) -> str | None:
-    return stmt.op.name if isinstance(stmt.op, ast.Call) else None
+def _layer(stmt: syntax.Labeled) -> str | None:
+    return stmt.op.name if isinstance(stmt.op, syntax.Call) else None
 
 
-def find_head(statements: list[ast.Labeled], names: list[str | None], declared: str = "",
+def find_head(statements: list[syntax.Labeled], names: list[str | None], declared: str = "",
               head_words: frozenset[str] = frozenset()) -> Head:
     """The classifier is the statement labelled `declared`, else the last top-level `linear`
     of the main chain; the head is the classifier and the run of statements right before it
@@ -182,14 +182,14 @@ def pretrained_cfg(settings: dict[str, Any], input_shape: tuple[int, ...], first
 BLOCK_VIEW = "__block_view__"
 
 
-def check_metadata(program, definition: ast.BlockDef, graph, sink) -> None:
+def check_metadata(program, definition: syntax.BlockDef, graph, sink) -> None:
     """`set classifier` names a top-level statement; `set feature_taps` names stages."""
     if definition.name == BLOCK_VIEW:
         return
     settings = program.settings_for(definition.span)
     module = program.files.get(definition.span.path, (None, None))[1]
     spans = {s.name: s.value.span for s in module.settings} if module is not None else {}
-    labels = [s.label for s in definition.body if isinstance(s, ast.Labeled) and s.label]
+    labels = [s.label for s in definition.body if isinstance(s, syntax.Labeled) and s.label]
     if settings.get("classifier") and settings["classifier"] not in labels:
         sink.emit(codes.UNKNOWN_SOURCE, f"`set classifier`: no top-level statement is labelled "
                   f"`{settings['classifier']}`", spans.get("classifier"), "unknown label",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from inception_dsl import ops
 from inception_dsl.core import codes
-from inception_dsl.core import syntax as ast
+from inception_dsl.core import syntax
 from inception_dsl.core.diagnostics import DiagnosticSink, Label
 from inception_dsl.language.naming import TRANSPARENT, reserved_name, statement_names
 from inception_dsl.core.values import did_you_mean
@@ -17,7 +17,7 @@ from inception_dsl.core.values import did_you_mean
 __all__ = ["check_names", "report_reserved", "report_duplicate", "report_unknown_callee"]
 
 
-def report_reserved(sink: DiagnosticSink, stmt: ast.Labeled, name: str | None) -> bool:
+def report_reserved(sink: DiagnosticSink, stmt: syntax.Labeled, name: str | None) -> bool:
     """E301 for a statement whose name nn.Module reserves; whether it was one."""
     if not reserved_name(name):
         return False
@@ -28,13 +28,13 @@ def report_reserved(sink: DiagnosticSink, stmt: ast.Labeled, name: str | None) -
     return True
 
 
-def report_duplicate(sink: DiagnosticSink, stmt: ast.Labeled, name: str, first: ast.Labeled) -> None:
+def report_duplicate(sink: DiagnosticSink, stmt: syntax.Labeled, name: str, first: syntax.Labeled) -> None:
     sink.emit(codes.DUPLICATE_NAME, f"two statements are both named `{name}`", stmt.label_span or stmt.span,
               "second use of this name", secondary=[Label(first.label_span or first.span, "first used here", False)],
               help="give one of them a distinct label (`name: ...`)")
 
 
-def report_unknown_callee(definitions: dict[str, ast.BlockDef], call: ast.Call, sink: DiagnosticSink) -> bool:
+def report_unknown_callee(definitions: dict[str, syntax.BlockDef], call: syntax.Call, sink: DiagnosticSink) -> bool:
     """E102 for a call, in a statement `when` may leave out, that names no layer and no block:
     the generated module defines it whatever the parameters. Whether it was one."""
     definition = definitions.get(call.name)
@@ -47,7 +47,7 @@ def report_unknown_callee(definitions: dict[str, ast.BlockDef], call: ast.Call, 
     return True
 
 
-def check_names(definitions: dict[str, ast.BlockDef], network: ast.BlockDef, sink: DiagnosticSink) -> None:
+def check_names(definitions: dict[str, syntax.BlockDef], network: syntax.BlockDef, sink: DiagnosticSink) -> None:
     """Check every body reachable from `network`, whatever the conditions."""
     pending, done = [network], set()
     while pending:
@@ -59,8 +59,8 @@ def check_names(definitions: dict[str, ast.BlockDef], network: ast.BlockDef, sin
 
 
 def _body(definitions, body, context: str, sink: DiagnosticSink, pending: list) -> None:
-    statements = [s for s in body if isinstance(s, ast.Labeled)]
-    seen: dict[str, ast.Labeled] = {}
+    statements = [s for s in body if isinstance(s, syntax.Labeled)]
+    seen: dict[str, syntax.Labeled] = {}
     for stmt, name in zip(statements, statement_names(body, context, definitions)):
         if name is not TRANSPARENT and not report_reserved(sink, stmt, name):
             if name in seen:
@@ -69,18 +69,18 @@ def _body(definitions, body, context: str, sink: DiagnosticSink, pending: list) 
         _op(definitions, stmt.op, sink, pending)
 
 
-def _op(definitions, op: ast.Op, sink: DiagnosticSink, pending: list) -> None:
-    if isinstance(op, ast.Call):
+def _op(definitions, op: syntax.Transform, sink: DiagnosticSink, pending: list) -> None:
+    if isinstance(op, syntax.Call):
         definition = definitions.get(op.name)
         if definition is not None and definition.kind == "block":
             pending.append(definition)
         else:
             report_unknown_callee(definitions, op, sink)
-    elif isinstance(op, ast.Seq):
+    elif isinstance(op, syntax.Seq):
         _body(definitions, op.body, "seq", sink, pending)
-    elif isinstance(op, ast.Concat):
+    elif isinstance(op, syntax.Concat):
         _body(definitions, op.body, "concat", sink, pending)
-    elif isinstance(op, ast.Residual):
+    elif isinstance(op, syntax.Residual):
         _body(definitions, op.body, "residual", sink, pending)
         if op.shortcut is not None:
             _body(definitions, op.shortcut, "seq", sink, pending)

@@ -34,7 +34,7 @@ state_dict keys, which are the names themselves."""
 
 from __future__ import annotations
 
-from inception_dsl.core import syntax as ast
+from inception_dsl.core import syntax
 
 __all__ = ["TRANSPARENT", "TRANSPARENT_LABEL", "statement_names", "is_single_compound", "is_positional",
            "is_spliced", "literal_count", "instance_names", "shortcut_name", "RESERVED_NAMES", "reserved_name"]
@@ -65,42 +65,42 @@ def reserved_name(name: str | None) -> bool:
     return name is not None and name != TRANSPARENT_LABEL and (name in RESERVED_NAMES or name.startswith("_"))
 
 
-def is_single_compound(body: tuple[ast.Stmt, ...]) -> bool:
+def is_single_compound(body: tuple[syntax.Stmt, ...]) -> bool:
     """A body that is exactly one unlabelled, unconditional concat/residual (and maybe
     input/output): its parts then live directly in the enclosing scope. With `when` (or
     `from`) the statement is a member of its own, which the condition can switch off."""
-    statements = [s for s in body if isinstance(s, ast.Labeled)]
+    statements = [s for s in body if isinstance(s, syntax.Labeled)]
     return (
         len(statements) == 1
         and statements[0].label is None
         and statements[0].repeat is None
         and statements[0].condition is None
         and statements[0].source is None
-        and isinstance(statements[0].op, (ast.Concat, ast.Residual))
+        and isinstance(statements[0].op, (syntax.Concat, syntax.Residual))
     )
 
 
-def is_positional(context: str, stmt: ast.Labeled) -> bool:
+def is_positional(context: str, stmt: syntax.Labeled) -> bool:
     """An unlabelled statement of a `{ ... }` sequence: named by its position."""
     return context == "seq" and stmt.label is None
 
 
-def literal_count(stmt: ast.Labeled) -> int | None:
+def literal_count(stmt: syntax.Labeled) -> int | None:
     """N of `xN` when it is written as a number (`x4`), else None (`x n`, or no repetition)."""
     repeat = stmt.repeat
-    if isinstance(repeat, ast.Num) and isinstance(repeat.value, int) and not isinstance(repeat.value, bool):
+    if isinstance(repeat, syntax.Num) and isinstance(repeat.value, int) and not isinstance(repeat.value, bool):
         return repeat.value
     return None
 
 
-def is_spliced(context: str, stmt: ast.Labeled) -> bool:
+def is_spliced(context: str, stmt: syntax.Labeled) -> bool:
     """An unlabelled `X x4` in a `{ ... }` sequence: its instances are the sequence's own
     members. (A count given by an expression, `x n`, keeps one nested member, so that the
     positions after it do not depend on parameter values.)"""
     return is_positional(context, stmt) and literal_count(stmt) is not None
 
 
-def instance_names(context: str, stmt: ast.Labeled, name: str, count: int) -> list[str]:
+def instance_names(context: str, stmt: syntax.Labeled, name: str, count: int) -> list[str]:
     """The names (relative to the statement's scope) of the `count` instances of
     `stmt xN` named `name`: `name.0 ...`, or, spliced, the positions `name ... name+N-1`
     of the sequence itself."""
@@ -109,40 +109,40 @@ def instance_names(context: str, stmt: ast.Labeled, name: str, count: int) -> li
     return [f"{name}.{i}" for i in range(count)]
 
 
-def shortcut_name(shortcut: tuple[ast.Stmt, ...]) -> str | None:
+def shortcut_name(shortcut: tuple[syntax.Stmt, ...]) -> str | None:
     """`shortcut`, or TRANSPARENT when the shortcut is one labelled statement."""
-    statements = [s for s in shortcut if isinstance(s, ast.Labeled)]
+    statements = [s for s in shortcut if isinstance(s, syntax.Labeled)]
     if len(statements) == 1 and statements[0].label not in (None, TRANSPARENT_LABEL):
         return TRANSPARENT
     return "shortcut"
 
 
-def _kind(op: ast.Op) -> str:
-    if isinstance(op, ast.Call):
+def _kind(op: syntax.Transform) -> str:
+    if isinstance(op, syntax.Call):
         return op.name
-    if isinstance(op, ast.Concat):
+    if isinstance(op, syntax.Concat):
         return op.word
-    if isinstance(op, ast.Residual):
+    if isinstance(op, syntax.Residual):
         return "residual"
     return "seq"
 
 
 def statement_names(
-    body: tuple[ast.Stmt, ...],
+    body: tuple[syntax.Stmt, ...],
     context: str,
     blocks: set[str] | dict,
 ) -> list[str | None]:
     """One name per `Labeled` statement of `body`, in order (other statements skipped).
 
     context: "block" (a block or network body), "seq", "concat", or "residual"."""
-    statements = [s for s in body if isinstance(s, ast.Labeled)]
+    statements = [s for s in body if isinstance(s, syntax.Labeled)]
     names: list[str | None] = []
     used_block_names: dict[str, int] = {}
     labels = {s.label for s in statements if s.label}
     single = context == "block" and is_single_compound(body)
     # only a residual body's *one* unlabelled concat is transparent: two would give their
     # branches the same names (`branch0` twice), so several are numbered like any statement
-    residual_concats = [s for s in statements if s.label is None and s.repeat is None and isinstance(s.op, ast.Concat)]
+    residual_concats = [s for s in statements if s.label is None and s.repeat is None and isinstance(s.op, syntax.Concat)]
     transparent_concat = context == "residual" and len(residual_concats) == 1
     position = 0  # modules before this statement, in a `{ ... }` sequence
     for index, stmt in enumerate(statements):
@@ -156,11 +156,11 @@ def statement_names(
         elif context == "seq":
             names.append(str(position))
         elif stmt.repeat is None and (
-            (single and isinstance(op, (ast.Concat, ast.Residual)))
-            or (transparent_concat and isinstance(op, ast.Concat))
+            (single and isinstance(op, (syntax.Concat, syntax.Residual)))
+            or (transparent_concat and isinstance(op, syntax.Concat))
         ):
             names.append(TRANSPARENT)
-        elif isinstance(op, ast.Call) and op.name in blocks:
+        elif isinstance(op, syntax.Call) and op.name in blocks:
             count = used_block_names.get(op.name, 0) + 1
             used_block_names[op.name] = count
             name = op.name if count == 1 else f"{op.name}_{count}"

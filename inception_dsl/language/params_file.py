@@ -27,7 +27,7 @@ from typing import Any, Mapping, Sequence
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from inception_dsl.core import codes
-from inception_dsl.core import syntax as ast
+from inception_dsl.core import syntax
 from inception_dsl.core.diagnostics import DiagnosticSink, Label
 from inception_dsl.core.limits import DEFAULT_LIMITS, Limits
 from inception_dsl.language.program import Program
@@ -35,8 +35,8 @@ from inception_dsl.core.source import Span
 from inception_dsl.core.values import MAX_MAGNITUDE, EvalError, Symbol, describe, did_you_mean, evaluate
 from inception_dsl.language.yaml_file import MAX_YAML_NODES, YamlDocument, kind_of, read_yaml, scalar_value, span_of
 
-__all__ = ["Setting", "ParamSet", "Binding", "GridFile", "sources_of", "read_params", "read_params_file", "bind",
-           "load_grid", "check_grid", "RESERVED"]
+__all__ = ["Setting", "ParamSet", "Binding", "GridFile", "sources_of", "read_params", "read_params_file",
+           "merge_param_sets", "load_grid", "check_grid", "RESERVED"]
 
 RESERVED = ("network", "input")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # the grammar's NAME: YAML strings become these symbols
@@ -196,7 +196,7 @@ def _input_value(document: YamlDocument, node: Node, sink: DiagnosticSink) -> Se
     return Setting(tuple(dims), span_of(document.source, node))
 
 
-def bind(program: Program, sets: list[ParamSet], sink: DiagnosticSink, *, network: str | None = None,
+def merge_param_sets(program: Program, sets: list[ParamSet], sink: DiagnosticSink, *, network: str | None = None,
          input_shape: tuple[int, ...] | None = None) -> Binding | None:
     """Merge the parameter sets for the chosen network and check what the files wrote
     against it; None (after located diagnostics) if a file names something wrong."""
@@ -215,7 +215,7 @@ def bind(program: Program, sets: list[ParamSet], sink: DiagnosticSink, *, networ
     return Binding(chosen.value, {name: s.value for name, s in merged.items()}, input_shape)
 
 
-def _definition(program: Program, chosen: Setting, sink: DiagnosticSink) -> tuple[bool, ast.BlockDef | None]:
+def _definition(program: Program, chosen: Setting, sink: DiagnosticSink) -> tuple[bool, syntax.BlockDef | None]:
     """(False, None) after a diagnostic when a file names a network the spec lacks; else
     (True, the network's definition or None when elaboration will report it)."""
     networks = program.networks()
@@ -230,7 +230,7 @@ def _definition(program: Program, chosen: Setting, sink: DiagnosticSink) -> tupl
     return True, definition
 
 
-def _check_against(definition: ast.BlockDef, merged: dict[str, Setting], sink: DiagnosticSink) -> bool:
+def _check_against(definition: syntax.BlockDef, merged: dict[str, Setting], sink: DiagnosticSink) -> bool:
     names = [p.name for p in definition.params]
     defaults = _defaults(definition)
     ok = True
@@ -252,7 +252,7 @@ def _check_against(definition: ast.BlockDef, merged: dict[str, Setting], sink: D
     return ok
 
 
-def _defaults(definition: ast.BlockDef) -> dict[str, Any]:
+def _defaults(definition: syntax.BlockDef) -> dict[str, Any]:
     """The defaults that evaluate on their own (the expected kind of each parameter)."""
     env: dict[str, Any] = {}
     scratch = DiagnosticSink()

@@ -17,7 +17,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from inception_dsl.language.caches import large_file_parses, parser_tables
 from inception_dsl.core import codes
-from inception_dsl.core import syntax as ast
+from inception_dsl.core import syntax
 from inception_dsl.core.diagnostics import DiagnosticSink, Label
 from inception_dsl.core.source import SourceFile, Span
 
@@ -192,7 +192,7 @@ class _Reporter:
         )
 
 
-def parse(source: SourceFile, sink: DiagnosticSink) -> ast.Module | None:
+def parse(source: SourceFile, sink: DiagnosticSink) -> syntax.Module | None:
     """Parse one file. Returns None when the text has syntax errors (all reported)."""
     cached = large_file_parses.load(source)
     if cached is not None:
@@ -262,13 +262,13 @@ def _check_bare_names(children: list, source: SourceFile, sink: DiagnosticSink) 
     which the help gives. `relu; { ... }` (or any `;` between them) is two statements."""
     statements = [c for c in children if c is not None]
     for first, second in zip(statements, statements[1:]):
-        if not (isinstance(first, ast.Labeled) and isinstance(second, ast.Labeled)):
+        if not (isinstance(first, syntax.Labeled) and isinstance(second, syntax.Labeled)):
             continue
         op = first.op
-        if not (isinstance(op, ast.Call) and not op.has_parens and first.label is None and first.repeat is None
+        if not (isinstance(op, syntax.Call) and not op.has_parens and first.label is None and first.repeat is None
                 and first.source is None and first.condition is None):
             continue
-        if second.label is not None or not isinstance(second.op, ast.Seq):
+        if second.label is not None or not isinstance(second.op, syntax.Seq):
             continue
         between = source.text[first.span.end:second.span.start]
         if any(";" in line.split("#", 1)[0] for line in between.split("\n")):
@@ -308,18 +308,18 @@ class _ToAst(Transformer):
 
     # -- top level
     def module(self, meta, items):
-        return ast.Module(tuple(i for i in items if isinstance(i, (ast.Import, ast.Setting, ast.BlockDef))), self._span(meta))
+        return syntax.Module(tuple(i for i in items if isinstance(i, (syntax.Import, syntax.Setting, syntax.BlockDef))), self._span(meta))
 
     def import_decl(self, meta, children):
-        return ast.Import(_unquote(children[0]), self._span(meta))
+        return syntax.Import(_unquote(children[0]), self._span(meta))
 
     def set_decl(self, meta, children):
-        return ast.Setting(str(children[0]), children[1], self._span(meta))
+        return syntax.Setting(str(children[0]), children[1], self._span(meta))
 
     def _definition(self, kind, meta, children):
         name, params, body = children
         self._reserved(name, f"the name of a {kind}")
-        return ast.BlockDef(kind, str(name), tuple(params or ()), tuple(body), self._span(meta), self._tok(name))
+        return syntax.BlockDef(kind, str(name), tuple(params or ()), tuple(body), self._span(meta), self._tok(name))
 
     def block_decl(self, meta, children):
         return self._definition("block", meta, children)
@@ -332,18 +332,18 @@ class _ToAst(Transformer):
 
     def param(self, meta, children):
         self._reserved(children[0], "a parameter")
-        return ast.Param(str(children[0]), children[1], self._span(meta))
+        return syntax.Param(str(children[0]), children[1], self._span(meta))
 
     def body(self, meta, children):
         _check_bare_names(children, self._file, self._sink)
-        return tuple(c for c in children if isinstance(c, (ast.Labeled, ast.InputStmt, ast.OutputStmt)))
+        return tuple(c for c in children if isinstance(c, (syntax.Labeled, syntax.InputStmt, syntax.OutputStmt)))
 
     # -- statements
     def input_stmt(self, meta, children):
-        return ast.InputStmt(tuple(_int(v) for v in str(children[0]).split("x")), self._span(meta))
+        return syntax.InputStmt(tuple(_int(v) for v in str(children[0]).split("x")), self._span(meta))
 
     def output_stmt(self, meta, children):
-        return ast.OutputStmt(tuple(str(c) for c in children), self._span(meta))
+        return syntax.OutputStmt(tuple(str(c) for c in children), self._span(meta))
 
     def _labeled(self, meta, label, op, repeat, source, condition):
         repeat, repeat_span = repeat if repeat is not None else (None, None)
@@ -353,7 +353,7 @@ class _ToAst(Transformer):
                             notes=["a line never continues the statement above it with `x`"],
                             help="move it up, after the statement it repeats; if `x` is a block called here, "
                                  "end the statement before it with `;`")
-        return ast.Labeled(
+        return syntax.Labeled(
             label=str(label) if label is not None else None,
             op=op,
             repeat=repeat,
@@ -370,10 +370,10 @@ class _ToAst(Transformer):
 
     def repeat_literal(self, meta, children):
         token = children[0]
-        return ast.Num(_int(str(token)[1:]), self._tok(token)), self._tok(token)
+        return syntax.Num(_int(str(token)[1:]), self._tok(token)), self._tok(token)
 
     def repeat_name(self, meta, children):
-        return ast.Name(str(children[-1]), self._tok(children[-1])), self._span(meta)
+        return syntax.Name(str(children[-1]), self._tok(children[-1])), self._span(meta)
 
     def repeat_expr(self, meta, children):
         return children[-1], self._span(meta)
@@ -395,27 +395,27 @@ class _ToAst(Transformer):
         return children[0]
 
     def seq(self, meta, children):
-        return ast.Seq(tuple(children[0]), self._span(meta))
+        return syntax.Seq(tuple(children[0]), self._span(meta))
 
     def concat(self, meta, children):
-        return ast.Concat(tuple(children[0]), False, self._span(meta))
+        return syntax.Concat(tuple(children[0]), False, self._span(meta))
 
     def reduction(self, meta, children):
-        return ast.Concat(tuple(children[0]), True, self._span(meta))
+        return syntax.Concat(tuple(children[0]), True, self._span(meta))
 
     def sum_op(self, meta, children):
-        return ast.Concat(tuple(children[0]), False, self._span(meta), "sum")
+        return syntax.Concat(tuple(children[0]), False, self._span(meta), "sum")
 
     def product_op(self, meta, children):
-        return ast.Concat(tuple(children[0]), False, self._span(meta), "product")
+        return syntax.Concat(tuple(children[0]), False, self._span(meta), "product")
 
     def split_op(self, meta, children):
         args, body = children
-        return ast.Concat(tuple(body), False, self._span(meta), "split", tuple(args or ()))
+        return syntax.Concat(tuple(body), False, self._span(meta), "split", tuple(args or ()))
 
     def residual(self, meta, children):
         args, body, shortcut = children
-        return ast.Residual(tuple(args or ()), tuple(body), tuple(shortcut) if shortcut is not None else None, self._span(meta))
+        return syntax.Residual(tuple(args or ()), tuple(body), tuple(shortcut) if shortcut is not None else None, self._span(meta))
 
     def shortcut(self, meta, children):
         return children[0]
@@ -423,51 +423,51 @@ class _ToAst(Transformer):
     def call(self, meta, children):
         name, args = children
         self._reserved(name, "called")
-        return ast.Call(str(name), tuple(args or ()), args is not None, self._span(meta))
+        return syntax.Call(str(name), tuple(args or ()), args is not None, self._span(meta))
 
     def arg_list(self, meta, children):
         return tuple(c for c in children if c is not None)
 
     def positional(self, meta, children):
-        return ast.Arg(None, children[0], self._span(meta))
+        return syntax.Arg(None, children[0], self._span(meta))
 
     def keyword(self, meta, children):
-        return ast.Arg(str(children[0]), children[1], self._span(meta))
+        return syntax.Arg(str(children[0]), children[1], self._span(meta))
 
     # -- expressions
     def int(self, meta, children):
-        return ast.Num(_int(children[0]), self._span(meta))
+        return syntax.Num(_int(children[0]), self._span(meta))
 
     def float(self, meta, children):
-        return ast.Num(float(str(children[0])), self._span(meta))
+        return syntax.Num(float(str(children[0])), self._span(meta))
 
     def dims(self, meta, children):
-        return ast.Dims(tuple(_int(v) for v in str(children[0]).split("x")), self._span(meta))
+        return syntax.Dims(tuple(_int(v) for v in str(children[0]).split("x")), self._span(meta))
 
     def string(self, meta, children):
-        return ast.Str(_unquote(children[0]), self._span(meta))
+        return syntax.Str(_unquote(children[0]), self._span(meta))
 
     def name(self, meta, children):
-        return ast.Name(str(children[0]), self._span(meta))
+        return syntax.Name(str(children[0]), self._span(meta))
 
     def tuple(self, meta, children):
-        return ast.Tuple(tuple(c for c in children if c is not None), self._span(meta))
+        return syntax.Tuple(tuple(c for c in children if c is not None), self._span(meta))
 
     def neg(self, meta, children):
-        return ast.Neg(children[0], self._span(meta))
+        return syntax.Neg(children[0], self._span(meta))
 
     def _binop(op):  # noqa: N805 - a method factory used in the class body
         def method(self, meta, children):
-            return ast.BinOp(op, children[0], children[1], self._span(meta))
+            return syntax.BinOp(op, children[0], children[1], self._span(meta))
 
         return method
 
     def not_(self, meta, children):
-        return ast.Not(children[0], self._span(meta))
+        return syntax.Not(children[0], self._span(meta))
 
     def ifelse(self, meta, children):
         then, condition, other = children
-        return ast.IfElse(condition, then, other, self._span(meta))
+        return syntax.IfElse(condition, then, other, self._span(meta))
 
     add = _binop("+")
     sub = _binop("-")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
 from inception_dsl.core import codes
-from inception_dsl.core import syntax as ast
+from inception_dsl.core import syntax
 from inception_dsl.core.diagnostics import DiagnosticSink, Label
 from inception_dsl.core.signatures import SETTING_RANGES, SETTINGS
 from inception_dsl.language.metadata import METADATA, check_setting
@@ -33,8 +33,8 @@ __all__ = ["Program", "load_program", "read_source", "file_key"]
 @dataclass
 class Program:
     main: SourceFile | None
-    files: dict[str, tuple[SourceFile, ast.Module]] = field(default_factory=dict)
-    definitions: dict[str, ast.BlockDef] = field(default_factory=dict)
+    files: dict[str, tuple[SourceFile, syntax.Module]] = field(default_factory=dict)
+    definitions: dict[str, syntax.BlockDef] = field(default_factory=dict)
     settings: dict[str, dict[str, Any]] = field(default_factory=dict)
     root: str = ""  # imports must resolve inside this directory (docs/hardening.md, import policy)
     # elaborated block bodies, kept across the networks and variants checked on this program
@@ -45,10 +45,10 @@ class Program:
         return self.settings.get(span.source.path, SETTINGS)
 
     @property
-    def main_module(self) -> ast.Module | None:
+    def main_module(self) -> syntax.Module | None:
         return self.files[self.main.path][1] if self.main and self.main.path in self.files else None
 
-    def networks(self) -> list[ast.BlockDef]:
+    def networks(self) -> list[syntax.BlockDef]:
         """Networks defined in the main file (imports contribute blocks only)."""
         module = self.main_module
         return [d for d in module.definitions if d.kind == "network"] if module else []
@@ -226,7 +226,7 @@ def project_root(directory: Path) -> str:
     return str(start)
 
 
-def _import_target(program: Program, directory: Path, item: ast.Import, sink: DiagnosticSink) -> Path | None:
+def _import_target(program: Program, directory: Path, item: syntax.Import, sink: DiagnosticSink) -> Path | None:
     """Where an import points, or None (with a diagnostic) when the import policy refuses
     it: the path must be relative to the importing file, and what it resolves to
     (symlinks followed) must lie inside the project root (`Program.root`: the directory of
@@ -262,7 +262,7 @@ def _key(path: str) -> str:
         return os.path.abspath(path)
 
 
-def _define(program: Program, definition: ast.BlockDef, sink: DiagnosticSink) -> None:
+def _define(program: Program, definition: syntax.BlockDef, sink: DiagnosticSink) -> None:
     previous = program.definitions.get(definition.name)
     if definition.name in LAYERS:
         sink.emit(codes.DUPLICATE_DEF, f"`{definition.name}` is a built-in layer", definition.name_span,
@@ -274,7 +274,7 @@ def _define(program: Program, definition: ast.BlockDef, sink: DiagnosticSink) ->
         sink.emit(codes.DUPLICATE_DEF, f"`{definition.name}` is defined twice", definition.name_span,
                   "second definition", secondary=[Label(previous.name_span, "first defined here", False)])
         return
-    seen: dict[str, ast.Param] = {}
+    seen: dict[str, syntax.Param] = {}
     for param in definition.params:
         if param.name in seen:
             sink.emit(codes.DUPLICATE_DEF, f"parameter `{param.name}` is declared twice", param.span,
@@ -287,7 +287,7 @@ def _define(program: Program, definition: ast.BlockDef, sink: DiagnosticSink) ->
 _SETTING_CHOICES = {"act": (ACTIVATION_NAMES, "activation")}
 
 
-def _settings(module: ast.Module, sink: DiagnosticSink) -> dict[str, Any]:
+def _settings(module: syntax.Module, sink: DiagnosticSink) -> dict[str, Any]:
     values = dict(SETTINGS)
     known = {**SETTINGS, **METADATA}
     for setting in module.settings:

@@ -15,7 +15,7 @@ from inception_dsl.core.diagnostics import Diagnostic, DiagnosticSink
 from inception_dsl.api import build_graph
 from inception_dsl.ir import Graph
 from inception_dsl.core.limits import DEFAULT_LIMITS, Limits
-from inception_dsl.language.params_file import ParamSet, ParamsArg, Setting, bind, read_params
+from inception_dsl.language.params_file import ParamSet, ParamsArg, Setting, merge_param_sets, read_params
 from inception_dsl.lint.config import LintConfig, suppressed
 from inception_dsl.lint.rules import RULES, LintContext, lint
 from inception_dsl.language.program import Program, load_program
@@ -49,7 +49,7 @@ def check_networks(program: Program, sink: DiagnosticSink, network: str | None =
         names = [n.name for n in program.networks()]
     graphs = []
     for name in names:
-        binding = bind(program, sets, sink, network=name, input_shape=input_shape)
+        binding = merge_param_sets(program, sets, sink, network=name, input_shape=input_shape)
         if binding is None:
             continue
         graph = build_graph(program, sink, network=binding.network, params=binding.overrides,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 from inception_dsl.core import codes
-from inception_dsl.core import syntax as ast
+from inception_dsl.core import syntax
 from inception_dsl.core.codes import Code
 from inception_dsl.core.diagnostics import DiagnosticSink, Label
 from inception_dsl.ir import Graph, Node, Op
@@ -33,7 +33,7 @@ class LintContext:
     networks it defines (empty for a file of blocks only)."""
 
     program: Program
-    module: ast.Module
+    module: syntax.Module
     graphs: list[Graph] = field(default_factory=list)
 
     def nodes(self) -> Iterator[tuple[Graph, Node]]:
@@ -220,40 +220,40 @@ def reduction_bottleneck(context: LintContext, sink: DiagnosticSink) -> None:
 
 
 # -- syntax rules ---------------------------------------------------------------------
-def _statements(body: tuple[ast.Stmt, ...]) -> Iterator[ast.Labeled]:
+def _statements(body: tuple[syntax.Stmt, ...]) -> Iterator[syntax.Labeled]:
     """Every labelled statement of a body, nested bodies included, in source order."""
     for stmt in body:
-        if not isinstance(stmt, ast.Labeled):
+        if not isinstance(stmt, syntax.Labeled):
             continue
         yield stmt
         op = stmt.op
-        if isinstance(op, (ast.Seq, ast.Concat)):
+        if isinstance(op, (syntax.Seq, syntax.Concat)):
             yield from _statements(op.body)
-        elif isinstance(op, ast.Residual):
+        elif isinstance(op, syntax.Residual):
             yield from _statements(op.body)
             yield from _statements(op.shortcut or ())
 
 
-def _referenced(definition: ast.BlockDef) -> set[str]:
-    names = {n for p in definition.params for n in ast.names_in(p.default)}
+def _referenced(definition: syntax.BlockDef) -> set[str]:
+    names = {n for p in definition.params for n in syntax.names_in(p.default)}
     for stmt in _statements(definition.body):
-        names.update(ast.names_in(stmt.condition))
-        names.update(ast.names_in(stmt.repeat))
-        args = stmt.op.args if isinstance(stmt.op, (ast.Call, ast.Residual, ast.Concat)) else ()
+        names.update(syntax.names_in(stmt.condition))
+        names.update(syntax.names_in(stmt.repeat))
+        args = stmt.op.args if isinstance(stmt.op, (syntax.Call, syntax.Residual, syntax.Concat)) else ()
         for arg in args:
-            names.update(ast.names_in(arg.value))
+            names.update(syntax.names_in(arg.value))
     return names
 
 
-def _calls(definition: ast.BlockDef) -> set[str]:
-    return {s.op.name for s in _statements(definition.body) if isinstance(s.op, ast.Call)}
+def _calls(definition: syntax.BlockDef) -> set[str]:
+    return {s.op.name for s in _statements(definition.body) if isinstance(s.op, syntax.Call)}
 
 
 def single_branch_concat(context: LintContext, sink: DiagnosticSink) -> None:
     for definition in context.module.definitions:
         for stmt in _statements(definition.body):
             op = stmt.op
-            if isinstance(op, ast.Concat) and len([s for s in op.body if isinstance(s, ast.Labeled)]) == 1:
+            if isinstance(op, syntax.Concat) and len([s for s in op.body if isinstance(s, syntax.Labeled)]) == 1:
                 keyword = op.word
                 sink.emit(codes.SINGLE_BRANCH_CONCAT, f"this {keyword} has a single branch", op.span,
                           "one branch", help="write the branch's statements directly, or add the missing branches",
@@ -299,7 +299,7 @@ def shadowed_name(context: LintContext, sink: DiagnosticSink) -> None:
                 sink.emit(codes.SHADOWED_NAME, f"parameter `{param.name}` has the name of block `{param.name}`",
                           param.span, "shadows a block", help="rename the parameter")
         for stmt in _statements(definition.body):
-            if isinstance(stmt.op, ast.Call) and stmt.op.name == stmt.label:
+            if isinstance(stmt.op, syntax.Call) and stmt.op.name == stmt.label:
                 continue  # `mixed_5b: mixed_5b` names the instance after its block, as the default does
             if stmt.label in params:
                 what = f"parameter `{stmt.label}` of `{definition.name}`"

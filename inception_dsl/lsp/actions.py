@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from inception_dsl.core import codes
-from inception_dsl.core import syntax as ast
+from inception_dsl.core import syntax
 from inception_dsl.core.diagnostics import Diagnostic
 from inception_dsl.language.program import Program
 from inception_dsl.core.source import SourceFile, Span
@@ -54,7 +54,7 @@ class Fix:
     preferred: bool = False
 
 
-def _call_starting(program: Program, path: str, line: int, column: int) -> ast.Call | None:
+def _call_starting(program: Program, path: str, line: int, column: int) -> syntax.Call | None:
     entry = program.files.get(path)
     if entry is None:
         return None
@@ -65,14 +65,14 @@ def _call_starting(program: Program, path: str, line: int, column: int) -> ast.C
     return next((call for call, _ in index.calls(module) if call.span.start == offset), None)
 
 
-def _call_at_span(program: Program, span: Span) -> ast.Call | None:
+def _call_at_span(program: Program, span: Span) -> syntax.Call | None:
     entry = program.files.get(span.path)
     if entry is None:
         return None
     return next((call for call, _ in index.calls(entry[1]) if call.span.start == span.start), None)
 
 
-def _set_arguments(call: ast.Call, assignments: list[tuple[str, str]]) -> tuple[Edit, ...]:
+def _set_arguments(call: syntax.Call, assignments: list[tuple[str, str]]) -> tuple[Edit, ...]:
     """Edits that give `call` these keyword values: replace an existing keyword, replace
     a flag that sets the same parameter, or add the keyword at the end."""
     sig = layer_signature(call.name)
@@ -81,7 +81,7 @@ def _set_arguments(call: ast.Call, assignments: list[tuple[str, str]]) -> tuple[
     for key, value in assignments:
         arg = next((a for a in call.args if a.name == key), None)
         if arg is None:
-            arg = next((a for a in call.args if a.name is None and isinstance(a.value, ast.Name)
+            arg = next((a for a in call.args if a.name is None and isinstance(a.value, syntax.Name)
                         and key in flag_keys.get(a.value.name, ())), None)
         if arg is not None and all(e.start != arg.span.start for e in edits):
             edits.append(Edit(call.span.source, arg.span.start, arg.span.end, f"{key}={value}"))

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Mapping
 
 from inception_dsl.ir import Graph
-from inception_dsl.core import syntax as ast
+from inception_dsl.core import syntax
 from inception_dsl.core.diagnostics import Diagnostic, DiagnosticSink
 from inception_dsl.core.limits import DEFAULT_LIMITS, Limits
 from inception_dsl.language.caches.parsed_files import ParseCache
@@ -54,10 +54,10 @@ class Analysis:
         return self.program.main
 
     @property
-    def module(self) -> ast.Module | None:
+    def module(self) -> syntax.Module | None:
         return self.program.main_module
 
-    def file(self, path: str) -> tuple[SourceFile, ast.Module] | None:
+    def file(self, path: str) -> tuple[SourceFile, syntax.Module] | None:
         """The parsed file at `path`, however the import spelled it."""
         return next((entry for key, entry in self.program.files.items() if norm(key) == norm(path)), None)
 

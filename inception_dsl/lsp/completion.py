@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 from lsprotocol import types
 
-from inception_dsl.core import syntax as ast
-from inception_dsl.language.parse import KEYWORDS
+from inception_dsl.core import syntax
 from inception_dsl.core.syntax import BUILTIN_NAMES
+from inception_dsl.language.parse import KEYWORDS
 from inception_dsl.lsp.signatures import Signature, block_signature, layer_names, layer_signature
 
 __all__ = ["complete", "Context", "context_at"]
@@ -84,7 +84,7 @@ def context_at(text: str, offset: int) -> Context:
     return Context("statement", scope_params=params)
 
 
-def _signature_of(name: str, definitions: dict[str, ast.BlockDef]) -> Signature | None:
+def _signature_of(name: str, definitions: dict[str, syntax.BlockDef]) -> Signature | None:
     layer = layer_signature(name)
     if layer is not None:
         return layer
@@ -97,7 +97,7 @@ def _item(label: str, kind, detail: str = "", doc: str = "", insert: str | None 
                                 insert_text=insert, sort_text=f"{sort}{label}")
 
 
-def complete(text: str, offset: int, definitions: dict[str, ast.BlockDef]) -> list[types.CompletionItem]:
+def complete(text: str, offset: int, definitions: dict[str, syntax.BlockDef]) -> list[types.CompletionItem]:
     ctx = context_at(text, offset)
     K = types.CompletionItemKind
     params = [_item(p, K.Variable, "parameter in scope", sort="0") for p in ctx.scope_params]
@@ -128,5 +128,5 @@ def complete(text: str, offset: int, definitions: dict[str, ast.BlockDef]) -> li
     return items + params
 
 
-def local_definitions(module: ast.Module | None) -> dict[str, ast.BlockDef]:
+def local_definitions(module: syntax.Module | None) -> dict[str, syntax.BlockDef]:
     return {d.name: d for d in module.definitions} if module is not None else {}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from lsprotocol import types
 
 from inception_dsl.ir import Graph
-from inception_dsl.core import syntax as ast
+from inception_dsl.core import syntax
 from inception_dsl.lsp import syntax_index as index
 from inception_dsl.lsp.instances import instances, shape_text
 from inception_dsl.lsp.positions import Lines
@@ -19,11 +19,11 @@ __all__ = ["inlay_hints"]
 MAX_SHAPES = 3
 
 
-def inlay_hints(module: ast.Module, graphs: list[Graph], lines: Lines, start: int, end: int) -> list[types.InlayHint]:
+def inlay_hints(module: syntax.Module, graphs: list[Graph], lines: Lines, start: int, end: int) -> list[types.InlayHint]:
     hints = []
     for site in index.walk(module):
         stmt = site.stmt
-        if not isinstance(stmt, ast.Labeled) or not (start <= stmt.span.end <= end):
+        if not isinstance(stmt, syntax.Labeled) or not (start <= stmt.span.end <= end):
             continue
         found = instances(graphs, stmt.span, repeated=stmt.repeat is not None)
         shapes = list(dict.fromkeys(shape_text(i.output_shape) for i in found if i.output_shape is not None))

@@ -5,7 +5,7 @@ signature and the comment above its definition; for a layer its signature."""
 from __future__ import annotations
 
 from inception_dsl.ir import Graph
-from inception_dsl.core import syntax as ast
+from inception_dsl.core import syntax
 from inception_dsl.language.program import Program
 from inception_dsl.core.source import Span
 from inception_dsl.lsp import syntax_index as index
@@ -64,14 +64,14 @@ def _range(values: set[int]) -> str:
     return f"{min(values):,}" if len(values) == 1 else f"{min(values):,}–{max(values):,}"
 
 
-def hover_text(program: Program, module: ast.Module, offset: int, graphs: list[Graph]) -> tuple[str, Span] | None:
+def hover_text(program: Program, module: syntax.Module, offset: int, graphs: list[Graph]) -> tuple[str, Span] | None:
     definition = index.definition_at(module, offset)
     if definition is not None:
         sig = _signature_text(block_signature(definition))
         calls = [i for g in graphs for i in _calls_of(g, definition.name)]
         return sig + ("\n\n---\n" + shapes_text(calls) if calls else ""), definition.name_span
     site = index.statement_at(module, offset)
-    if site is None or not isinstance(site.stmt, ast.Labeled):
+    if site is None or not isinstance(site.stmt, syntax.Labeled):
         return None
     stmt = site.stmt
     found = instances(graphs, stmt.span, repeated=stmt.repeat is not None)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from inception_dsl.core import syntax as ast
+from inception_dsl.core import syntax
 from inception_dsl.language.parse import KEYWORDS, RESERVED
 from inception_dsl.language.program import Program
 from inception_dsl.core.source import SourceFile, Span
@@ -21,11 +21,11 @@ class RenameError(Exception):
     """The rename cannot be done; the message says why."""
 
 
-def _import_target(path: str, item: ast.Import) -> str:
+def _import_target(path: str, item: syntax.Import) -> str:
     return os.path.normpath(str(Path(path).parent / item.path))
 
 
-def symbol_at(module: ast.Module, offset: int) -> tuple[str, str, Span, tuple | None] | None:
+def symbol_at(module: syntax.Module, offset: int) -> tuple[str, str, Span, tuple | None] | None:
     """(kind, name, span under the cursor, label scope) where kind is "block" or "label"."""
     definition = index.definition_at(module, offset)
     if definition is not None:
@@ -44,15 +44,15 @@ def symbol_at(module: ast.Module, offset: int) -> tuple[str, str, Span, tuple | 
 
 def _label_spans_at(site: index.Site) -> list[Span]:
     stmt = site.stmt
-    if isinstance(stmt, ast.Labeled):
+    if isinstance(stmt, syntax.Labeled):
         return [s for s in (stmt.label_span, stmt.source_span) if s is not None]
-    if isinstance(stmt, ast.OutputStmt):
+    if isinstance(stmt, syntax.OutputStmt):
         return [s for name in stmt.names for s in index.label_sites(site.body, name) if s.source is stmt.span.source
                 and stmt.span.start <= s.start < stmt.span.end]
     return []
 
 
-def definition(program: Program, path: str, module: ast.Module, offset: int) -> Span | str | None:
+def definition(program: Program, path: str, module: syntax.Module, offset: int) -> Span | str | None:
     """Where the thing under the cursor is defined: a span, or a file path for an import."""
     item = index.import_at(module, offset)
     if item is not None:
@@ -69,11 +69,11 @@ def definition(program: Program, path: str, module: ast.Module, offset: int) -> 
 
 
 def _is_label_definition(body, span: Span) -> bool:
-    return any(isinstance(s, ast.Labeled) and s.label_span is not None and s.label_span.start == span.start
+    return any(isinstance(s, syntax.Labeled) and s.label_span is not None and s.label_span.start == span.start
                and s.label_span.source is span.source for s in body)
 
 
-def references(name: str, defining_path: str | None, modules: dict[str, tuple[SourceFile, ast.Module]],
+def references(name: str, defining_path: str | None, modules: dict[str, tuple[SourceFile, syntax.Module]],
                importers: dict[str, set[str]], *, declaration: bool = True) -> list[Span]:
     """Every call of block `name` in the defining file and the files that import it
     (`importers`: file -> the files its program loaded), plus the definition."""
@@ -104,7 +104,7 @@ def check_new_name(kind: str, new_name: str) -> None:
 
 
 def rename_spans(kind: str, name: str, body, defining_path: str | None,
-                 modules: dict[str, tuple[SourceFile, ast.Module]], importers: dict[str, set[str]]) -> list[Span]:
+                 modules: dict[str, tuple[SourceFile, syntax.Module]], importers: dict[str, set[str]]) -> list[Span]:
     if kind == "label":
         return index.label_sites(body, name)
     if is_layer(name):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from inception_dsl.core import syntax as ast
+from inception_dsl.core import syntax
 from inception_dsl.language.fmt import expr
 from inception_dsl.core.signatures import REQUIRED
 from inception_dsl.ops import LAYERS
@@ -64,12 +64,12 @@ def layer_signature(name: str) -> Signature | None:
     return Signature(name, params, tuple(sig.flags), sig.summary, "layer", flag_keys)
 
 
-def block_signature(definition: ast.BlockDef) -> Signature:
+def block_signature(definition: syntax.BlockDef) -> Signature:
     params = tuple((p.name, expr(p.default) if p.default is not None else None) for p in definition.params)
     return Signature(definition.name, params, (), comment_above(definition), definition.kind)
 
 
-def comment_above(definition: ast.BlockDef) -> str:
+def comment_above(definition: syntax.BlockDef) -> str:
     """The comment lines right above a definition (its doc comment), without the `#`."""
     source = definition.span.source
     line = source.line_col(definition.span.start)[0] - 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from lsprotocol import types
 
-from inception_dsl.core import syntax as ast
+from inception_dsl.core import syntax
 from inception_dsl.core.diagnostics import CompileError
 from inception_dsl.language.fmt import fmt
 from inception_dsl.lsp import syntax_index as index
@@ -25,18 +25,18 @@ def _symbol(name: str, detail: str, kind, span, selection, lines: Lines, childre
 def _statement_symbols(body, lines: Lines) -> list[types.DocumentSymbol]:
     found = []
     for stmt in body:
-        if not isinstance(stmt, ast.Labeled):
+        if not isinstance(stmt, syntax.Labeled):
             continue
         inner = [s for b in index.bodies(stmt.op) for s in _statement_symbols(b, lines)]
         if stmt.label and stmt.label_span is not None:
-            what = stmt.op.name if isinstance(stmt.op, ast.Call) else type(stmt.op).__name__.lower()
+            what = stmt.op.name if isinstance(stmt.op, syntax.Call) else type(stmt.op).__name__.lower()
             found.append(_symbol(stmt.label, what, types.SymbolKind.Field, stmt.span, stmt.label_span, lines, inner))
         else:
             found.extend(inner)
     return found
 
 
-def document_symbols(module: ast.Module, lines: Lines) -> list[types.DocumentSymbol]:
+def document_symbols(module: syntax.Module, lines: Lines) -> list[types.DocumentSymbol]:
     symbols = []
     for definition in module.definitions:
         kind = types.SymbolKind.Module if definition.kind == "network" else types.SymbolKind.Class
@@ -46,10 +46,10 @@ def document_symbols(module: ast.Module, lines: Lines) -> list[types.DocumentSym
     return symbols
 
 
-def folding_ranges(module: ast.Module, lines: Lines) -> list[types.FoldingRange]:
+def folding_ranges(module: syntax.Module, lines: Lines) -> list[types.FoldingRange]:
     spans = [d.span for d in module.definitions]
     spans += [site.stmt.span for site in index.walk(module)
-              if isinstance(site.stmt, ast.Labeled) and index.bodies(site.stmt.op)]
+              if isinstance(site.stmt, syntax.Labeled) and index.bodies(site.stmt.op)]
     found = {}
     for span in spans:
         first, last = lines.position(span.start).line, lines.position(max(span.start, span.end - 1)).line

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterator
 
-from inception_dsl.core import syntax as ast
+from inception_dsl.core import syntax
 from inception_dsl.core.source import Span
 
 __all__ = ["Site", "walk", "bodies", "statement_at", "call_at", "calls", "definition_at", "definition_of",
@@ -21,21 +21,21 @@ WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 class Site:
     """A statement with where it sits: its definition and the body that holds it."""
 
-    stmt: ast.Stmt
-    definition: ast.BlockDef
-    body: tuple[ast.Stmt, ...]
+    stmt: syntax.Stmt
+    definition: syntax.BlockDef
+    body: tuple[syntax.Stmt, ...]
     depth: int
 
 
-def bodies(op: ast.Op) -> list[tuple[ast.Stmt, ...]]:
-    if isinstance(op, (ast.Seq, ast.Concat)):
+def bodies(op: syntax.Transform) -> list[tuple[syntax.Stmt, ...]]:
+    if isinstance(op, (syntax.Seq, syntax.Concat)):
         return [op.body]
-    if isinstance(op, ast.Residual):
+    if isinstance(op, syntax.Residual):
         return [op.body] + ([op.shortcut] if op.shortcut is not None else [])
     return []
 
 
-def walk(module: ast.Module) -> Iterator[Site]:
+def walk(module: syntax.Module) -> Iterator[Site]:
     """Every statement of every definition, outer before inner, without recursion."""
     for definition in module.definitions:
         stack = [(definition.body, 0)]
@@ -44,7 +44,7 @@ def walk(module: ast.Module) -> Iterator[Site]:
             nested = []
             for stmt in body:
                 yield Site(stmt, definition, body, depth)
-                if isinstance(stmt, ast.Labeled):
+                if isinstance(stmt, syntax.Labeled):
                     nested.extend((inner, depth + 1) for inner in bodies(stmt.op))
             stack.extend(reversed(nested))
 
@@ -53,7 +53,7 @@ def _holds(span: Span | None, offset: int) -> bool:
     return span is not None and span.start <= offset <= span.end
 
 
-def statement_at(module: ast.Module, offset: int) -> Site | None:
+def statement_at(module: syntax.Module, offset: int) -> Site | None:
     """The innermost statement whose text holds the offset."""
     best = None
     for site in walk(module):
@@ -62,17 +62,17 @@ def statement_at(module: ast.Module, offset: int) -> Site | None:
     return best
 
 
-def name_span(call: ast.Call) -> Span:
+def name_span(call: syntax.Call) -> Span:
     return Span(call.span.source, call.span.start, call.span.start + len(call.name))
 
 
-def calls(module: ast.Module) -> Iterator[tuple[ast.Call, Site]]:
+def calls(module: syntax.Module) -> Iterator[tuple[syntax.Call, Site]]:
     for site in walk(module):
-        if isinstance(site.stmt, ast.Labeled) and isinstance(site.stmt.op, ast.Call):
+        if isinstance(site.stmt, syntax.Labeled) and isinstance(site.stmt.op, syntax.Call):
             yield site.stmt.op, site
 
 
-def call_at(module: ast.Module, offset: int) -> tuple[ast.Call, Site] | None:
+def call_at(module: syntax.Module, offset: int) -> tuple[syntax.Call, Site] | None:
     """The call whose name is under the cursor."""
     for call, site in calls(module):
         if _holds(name_span(call), offset):
@@ -80,17 +80,17 @@ def call_at(module: ast.Module, offset: int) -> tuple[ast.Call, Site] | None:
     return None
 
 
-def definition_at(module: ast.Module, offset: int) -> ast.BlockDef | None:
+def definition_at(module: syntax.Module, offset: int) -> syntax.BlockDef | None:
     """The definition whose name is under the cursor."""
     return next((d for d in module.definitions if _holds(d.name_span, offset)), None)
 
 
-def definition_of(module: ast.Module, offset: int) -> ast.BlockDef | None:
+def definition_of(module: syntax.Module, offset: int) -> syntax.BlockDef | None:
     """The definition whose text holds the offset."""
     return next((d for d in module.definitions if _holds(d.span, offset)), None)
 
 
-def import_at(module: ast.Module, offset: int) -> ast.Import | None:
+def import_at(module: syntax.Module, offset: int) -> syntax.Import | None:
     return next((i for i in module.imports if _holds(i.span, offset)), None)
 
 
@@ -105,21 +105,21 @@ def word_at(text: str, offset: int) -> tuple[str, int, int] | None:
     return match.group(), match.start(), match.end()
 
 
-def body_of(module: ast.Module, stmt: ast.Stmt) -> tuple[ast.Stmt, ...] | None:
+def body_of(module: syntax.Module, stmt: syntax.Stmt) -> tuple[syntax.Stmt, ...] | None:
     return next((site.body for site in walk(module) if site.stmt is stmt), None)
 
 
-def label_sites(body: tuple[ast.Stmt, ...], label: str) -> list[Span]:
+def label_sites(body: tuple[syntax.Stmt, ...], label: str) -> list[Span]:
     """The label's definition and every `from`/`output` use of it in one body (labels
     are visible in the sequence that defines them)."""
     spans = []
     for stmt in body:
-        if isinstance(stmt, ast.Labeled):
+        if isinstance(stmt, syntax.Labeled):
             if stmt.label == label and stmt.label_span is not None:
                 spans.append(stmt.label_span)
             if stmt.source == label and stmt.source_span is not None:
                 spans.append(stmt.source_span)
-        elif isinstance(stmt, ast.OutputStmt) and label in stmt.names:
+        elif isinstance(stmt, syntax.OutputStmt) and label in stmt.names:
             text = stmt.span.text()
             for match in WORD.finditer(text):
                 if match.group() == label and match.start() > 0:

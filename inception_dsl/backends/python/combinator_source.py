@@ -9,7 +9,7 @@ from __future__ import annotations
 from inception_dsl.backends.python.classes import Scope
 from inception_dsl.core.python_exprs import Channels, CodegenError, add_channels, py_expr
 from inception_dsl.backends.python.facts import paren
-from inception_dsl.core import syntax as ast
+from inception_dsl.core import syntax
 from inception_dsl.language.naming import TRANSPARENT, statement_names
 
 __all__ = ["write_join"]
@@ -17,11 +17,11 @@ __all__ = ["write_join"]
 _SYMBOL = {"sum": "+", "product": "*"}
 
 
-def write_join(gen, scope: Scope, op: ast.Concat, in_ch: Channels, in_var: str, span,
+def write_join(gen, scope: Scope, op: syntax.Concat, in_ch: Channels, in_var: str, span,
                out_var: str = "x") -> tuple[Channels, str]:
     """Members for the branches and the forward lines joining them; returns (out channels, variable)."""
     names = statement_names(op.body, "concat", gen.program.definitions)
-    statements = [s for s in op.body if isinstance(s, ast.Labeled)]
+    statements = [s for s in op.body if isinstance(s, syntax.Labeled)]
     inputs = [(in_var, in_ch)] * len(statements)
     if op.kind == "split":
         inputs = _split(gen, scope, op, in_ch, in_var, len(statements))
@@ -51,7 +51,7 @@ def write_join(gen, scope: Scope, op: ast.Concat, in_ch: Channels, in_var: str, 
     return add_channels(outs), out_var
 
 
-def _elementwise(scope: Scope, op: ast.Concat, statements, fixed, variables, branches, out_var):
+def _elementwise(scope: Scope, op: syntax.Concat, statements, fixed, variables, branches, out_var):
     symbol = _SYMBOL[op.kind]
     if not fixed:
         raise CodegenError(f"a `{op.kind}` whose branches all have `when` cannot be written; "
@@ -65,7 +65,7 @@ def _elementwise(scope: Scope, op: ast.Concat, statements, fixed, variables, bra
     return fixed[0], out_var
 
 
-def _split(gen, scope: Scope, op: ast.Concat, in_ch: Channels, in_var: str, count: int):
+def _split(gen, scope: Scope, op: syntax.Concat, in_ch: Channels, in_var: str, count: int):
     """`sizes = (...)` in __init__ and `x_0, x_1 = torch.split(x, self._split0, 1)` in
     forward; returns each branch's (input variable, input channels)."""
     sizes = scope.init_ns.create("split_sizes")

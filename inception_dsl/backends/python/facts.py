@@ -9,7 +9,7 @@ from typing import Any, Mapping
 
 from inception_dsl.core.python_exprs import Channels
 from inception_dsl.backends.python.names import safe_text
-from inception_dsl.core import syntax as ast
+from inception_dsl.core import syntax
 from inception_dsl.core.values import Symbol
 from inception_dsl.ops import LAYERS
 from inception_dsl.ops.base import Grid
@@ -27,11 +27,11 @@ def parse_channels(src: str) -> Channels:
     return int(src) if src.isdigit() else src
 
 
-def grid_after(op: ast.Op, env: dict[str, Any], grid: Grid, names: Mapping[str, str], helpers: set[str]) -> Grid:
+def grid_after(op: syntax.Transform, env: dict[str, Any], grid: Grid, names: Mapping[str, str], helpers: set[str]) -> Grid:
     """The grid after a layer when the spec fixes it (adaptive pooling), as (h, w), or as
     an expression of its area when a block parameter gives the size; None if unknown
     (each op says, ops.LayerDef.grid)."""
-    if not isinstance(op, ast.Call) or op.name not in LAYERS:
+    if not isinstance(op, syntax.Call) or op.name not in LAYERS:
         return None
     return LAYERS[op.name].leaves_grid(op, env, grid, names, helpers)
 
@@ -49,20 +49,20 @@ def hint(value: Any) -> str:
 
 
 def is_layer_chain(body) -> bool:
-    statements = [s for s in body if isinstance(s, ast.Labeled)]
+    statements = [s for s in body if isinstance(s, syntax.Labeled)]
     return bool(statements) and all(
-        isinstance(s.op, ast.Call) and s.op.name in LAYERS and s.source is None and s.condition is None
+        isinstance(s.op, syntax.Call) and s.op.name in LAYERS and s.source is None and s.condition is None
         and (s.label is not None or s.repeat is None)  # an unlabelled `xN` is spliced (naming.instance_names)
         for s in statements
-    ) and not any(isinstance(s, (ast.InputStmt, ast.OutputStmt)) for s in body)
+    ) and not any(isinstance(s, (syntax.InputStmt, syntax.OutputStmt)) for s in body)
 
 
 def mentioned_in(node: Any, name: str) -> bool:
     """Whether a statement or operation reads the parameter `name` anywhere inside."""
-    return ast.reads(node, (name,))
+    return syntax.reads(node, (name,))
 
 
-def training_only(statements: list[ast.Labeled], outputs: list[str]) -> set[int]:
+def training_only(statements: list[syntax.Labeled], outputs: list[str]) -> set[int]:
     """Indices of top-level statements that only auxiliary outputs need."""
     feeds: dict[int, int | None] = {}
     last_label: dict[str, int] = {}

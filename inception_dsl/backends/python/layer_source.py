@@ -11,16 +11,16 @@ from __future__ import annotations
 from inception_dsl import ops
 from inception_dsl.core.python_exprs import Channels, CodegenError, LayerCode, LayerContext, SourceArgs, mentions
 from inception_dsl.core import signatures
-from inception_dsl.core import syntax as ast
+from inception_dsl.core import syntax
 from inception_dsl.core.diagnostics import DiagnosticSink
 from inception_dsl.core.values import EvalError, Symbol, evaluate
 
 __all__ = ["layer_code", "keeps_channels"]
 
 
-def _given(call: ast.Call, sig: signatures.LayerSig, env, sink) -> dict[str, ast.Expr]:
+def _given(call: syntax.Call, sig: signatures.LayerSig, env, sink) -> dict[str, syntax.Expr]:
     """Which explicitly written argument expression feeds each parameter (flags excluded)."""
-    given: dict[str, ast.Expr] = {}
+    given: dict[str, syntax.Expr] = {}
     positional = list(sig.positional)
     for arg in call.args:
         if arg.name is not None:
@@ -38,7 +38,7 @@ def _given(call: ast.Call, sig: signatures.LayerSig, env, sink) -> dict[str, ast
     return given
 
 
-def layer_code(call: ast.Call, in_ch: Channels, ctx: LayerContext) -> LayerCode:
+def layer_code(call: syntax.Call, in_ch: Channels, ctx: LayerContext) -> LayerCode:
     definition = ops.LAYERS[call.name]
     sink = DiagnosticSink()
     try:
@@ -51,6 +51,6 @@ def layer_code(call: ast.Call, in_ch: Channels, ctx: LayerContext) -> LayerCode:
         raise CodegenError(f"cannot write `{call.name}` for every instance: {message}", call.span) from None
 
 
-def keeps_channels(call: ast.Call) -> bool:
+def keeps_channels(call: syntax.Call) -> bool:
     """Whether the layer's output has its input's channel count."""
     return ops.LAYERS[call.name].keeps_channels

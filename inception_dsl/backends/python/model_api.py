@@ -14,7 +14,7 @@ from inception_dsl.core.literals import py_literal
 from inception_dsl.backends.python.names import member_ref
 from inception_dsl.ir import Op
 from inception_dsl.ops import LAYERS
-from inception_dsl.core import syntax as ast
+from inception_dsl.core import syntax
 from inception_dsl.language.metadata import feature_taps, find_head, pretrained_cfg
 
 __all__ = ["Mark", "write_model_api"]
@@ -35,10 +35,10 @@ def _first_conv(graph) -> str:
     return conv.id if conv is not None else ""
 
 
-def write_model_api(gen, scope, definition: ast.BlockDef, names: list, marks: list[Mark], aux_only: set[int]) -> None:
+def write_model_api(gen, scope, definition: syntax.BlockDef, names: list, marks: list[Mark], aux_only: set[int]) -> None:
     """Append forward_features/forward_head and the API attributes to the network class."""
     cls, graph = scope.cls, gen.graph
-    statements = [s for s in definition.body if isinstance(s, ast.Labeled)]
+    statements = [s for s in definition.body if isinstance(s, syntax.Labeled)]
     settings = gen.program.settings_for(definition.span)
     head_words = frozenset(word for word, definition in LAYERS.items() if definition.head)
     head = find_head(statements, names, settings.get("classifier", ""), head_words)
@@ -66,7 +66,7 @@ def write_model_api(gen, scope, definition: ast.BlockDef, names: list, marks: li
                                "pre_logits stops before the classifier.", body))
     classifier = names[head.classifier] if head.classifier is not None else ""
     layer = {i: statements[i].op.name for i in range(head.start, head.classifier or head.start)
-             if isinstance(statements[i].op, ast.Call)}
+             if isinstance(statements[i].op, syntax.Call)}
     part = {i: LAYERS[word].head for i, word in layer.items() if word in LAYERS}  # asked of the op registry
     pool = next((names[i] for i, role in part.items() if role == "pool"), "")
     flatten = next((names[i] for i, role in part.items() if role == "flatten"), "")

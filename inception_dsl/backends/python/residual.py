@@ -10,7 +10,7 @@ from inception_dsl.backends.python.classes import Scope
 from inception_dsl.core.python_exprs import Arg, Channels, CodegenError, mentions, py_expr
 from inception_dsl.core.literals import py_literal
 from inception_dsl.core import signatures
-from inception_dsl.core import syntax as ast
+from inception_dsl.core import syntax
 from inception_dsl.core.diagnostics import DiagnosticSink
 from inception_dsl.language.naming import TRANSPARENT, shortcut_name
 from inception_dsl.core.values import EvalError
@@ -23,7 +23,7 @@ class ResidualWriter:
     def __init__(self, generator):
         self.gen = generator
 
-    def write(self, scope: Scope, op: ast.Residual, in_ch: Channels, in_var: str, span) -> tuple[Channels, str]:
+    def write(self, scope: Scope, op: syntax.Residual, in_ch: Channels, in_var: str, span) -> tuple[Channels, str]:
         gen, cls = self.gen, scope.cls
         scale, act = self._arguments(scope, op)
         start = len(cls.forward)
@@ -33,10 +33,10 @@ class ResidualWriter:
         shortcut = scope.forward_ns.create("shortcut")
         short_ch: Channels = in_ch
         if op.shortcut is not None and shortcut_name(op.shortcut) is TRANSPARENT:  # one labelled statement
-            stmt = next(s for s in op.shortcut if isinstance(s, ast.Labeled))
+            stmt = next(s for s in op.shortcut if isinstance(s, syntax.Labeled))
             short_ch = gen.member(scope, stmt, stmt.label, in_ch, in_var, shortcut)
         elif op.shortcut is not None:
-            stmt = ast.Labeled(None, ast.Seq(op.shortcut, op.span), span=op.span)
+            stmt = syntax.Labeled(None, syntax.Seq(op.shortcut, op.span), span=op.span)
             short_ch = gen.member(scope, stmt, "shortcut", in_ch, in_var, shortcut)
         else:
             cls.forward.append(f"{shortcut} = {in_var}")
@@ -48,13 +48,13 @@ class ResidualWriter:
         cls.forward += self._activation(scope, act)
         return out, "x"
 
-    def _arguments(self, scope: Scope, op: ast.Residual) -> tuple[float | str, Arg]:
+    def _arguments(self, scope: Scope, op: syntax.Residual) -> tuple[float | str, Arg]:
         """(scale, act): a literal value, or Python source when a parameter decides."""
         settings = self.gen.program.settings_for(op.span)
         sink = DiagnosticSink()
         given = {arg.name: arg.value for arg in op.args if arg.name is not None}
         try:
-            bound = signatures.bind(ast.Call("residual", op.args, True, op.span), signatures.RESIDUAL, scope.env, settings, sink)
+            bound = signatures.bind(syntax.Call("residual", op.args, True, op.span), signatures.RESIDUAL, scope.env, settings, sink)
             if "scale" in given and mentions(given["scale"], scope.names):
                 scale: float | str = py_expr(given["scale"], scope.names, self.gen.helpers)
             else:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from inception_dsl.core import syntax as ast
+from inception_dsl.core import syntax
 from inception_dsl.api import Result
 from inception_dsl.core.diagnostics import DiagnosticSink
 from inception_dsl.language.elaborate import bind_params
@@ -106,7 +106,7 @@ class _Generator:
                 areas.setdefault((node.span.path, node.span.start, node.span.end), set()).add(area)
         return areas
 
-    def flat_area(self, call: ast.Call, grid: Grid = None) -> int | str:
+    def flat_area(self, call: syntax.Call, grid: Grid = None) -> int | str:
         """HxW seen by a flatten: from the IR, or, where `when` left it out of the IR, from a
         fixed-size pooling right before it (`grid`)."""
         if isinstance(grid, str):  # a block parameter sets it: exact for every instance
@@ -129,7 +129,7 @@ class _Generator:
         scope = Scope(cls, env, {}, init_ns, Namespace({"x"}))
         return scope
 
-    def _network(self, definition: ast.BlockDef) -> Class:
+    def _network(self, definition: syntax.BlockDef) -> Class:
         env = dict(self.graph.params)
         shape = self.graph.input_node.shape
         scope = self._new_scope(camel(definition.name), self._doc(definition, "network"), env)
@@ -142,10 +142,10 @@ class _Generator:
             scope.cls.signature = []
         scope.cls.init.append(f"in_channels = {py_literal(shape[0])}  # input {fmt_shape(shape)}")
         scope.names["in_channels"] = "in_channels"
-        scope.env.update(zip(ast.BUILTIN_NAMES, shape))
+        scope.env.update(zip(syntax.BUILTIN_NAMES, shape))
         self._grid_locals(scope, definition)
-        outputs = [(n, s.span) for s in definition.body if isinstance(s, ast.OutputStmt) for n in s.names]
-        statements = [s for s in definition.body if isinstance(s, ast.Labeled)]
+        outputs = [(n, s.span) for s in definition.body if isinstance(s, syntax.OutputStmt) for n in s.names]
+        statements = [s for s in definition.body if isinstance(s, syntax.Labeled)]
         aux_only = training_only(statements, [n for n, _ in outputs]) if len(outputs) > 1 else set()
         keep = {n for n, _ in outputs}
         scope.marks = []
@@ -159,11 +159,11 @@ class _Generator:
         self.classes.append(scope.cls)
         return scope.cls
 
-    def _doc(self, definition: ast.BlockDef, kind: str) -> str:
+    def _doc(self, definition: syntax.BlockDef, kind: str) -> str:
         lead = leading_comment(definition.span)
         return f"{kind.capitalize()} `{definition.name}` ({self.where(definition.span)})" + (f": {lead}" if lead else ".")
 
-    def block_class(self, definition: ast.BlockDef, env: dict[str, Any]) -> str:
+    def block_class(self, definition: syntax.BlockDef, env: dict[str, Any]) -> str:
         if definition.name in self.block_classes:
             return self.block_classes[definition.name]
         scope = self._new_scope(camel(definition.name), self._doc(definition, "block"), env)
@@ -191,10 +191,10 @@ class _Generator:
         self.classes.append(scope.cls)
         return scope.cls.name
 
-    def compound_class(self, scope: Scope, name: str, stmt: ast.Labeled) -> tuple[str, str]:
+    def compound_class(self, scope: Scope, name: str, stmt: syntax.Labeled) -> tuple[str, str]:
         """A class for a compound statement; returns (class name, its constructor's keyword arguments)."""
         used = [p for p in scope.names if mentioned_in(stmt.op, p)]
-        kind = stmt.op.kind if isinstance(stmt.op, ast.Concat) else {ast.Seq: "sequence", ast.Residual: "residual"}[type(stmt.op)]
+        kind = stmt.op.kind if isinstance(stmt.op, syntax.Concat) else {syntax.Seq: "sequence", syntax.Residual: "residual"}[type(stmt.op)]
         doc = f"The {kind} `{name}` of {scope.cls.name} ({self.where(stmt.span)})."
         inner = self._new_scope(scope.cls.name + camel(name), doc, scope.env)
         sources = branch_sources(stmt.op)
@@ -211,7 +211,7 @@ class _Generator:
             inner.labels[label] = (var, width)
             extra += f", {width}={scope.labels[label][1]}"
         op = stmt.op
-        if isinstance(op, ast.Seq):
+        if isinstance(op, syntax.Seq):
             out, var, _ = self.body(inner, op.body, "seq", "in_channels", "x")
         else:
             out, var = self.inline(inner, op, "in_channels", "x", stmt.span)
@@ -227,7 +227,7 @@ class _Generator:
         """Emit a sequence of statements; returns (out channels, forward variable, labels).
         `chain_var`: the variable the chain writes (a transparent branch of a concat must
         leave the concat's input `x` alone)."""
-        statements = [s for s in body if isinstance(s, ast.Labeled)]
+        statements = [s for s in body if isinstance(s, syntax.Labeled)]
         if context == "block" and is_single_compound(body):
             out, var = self.inline(scope, statements[0].op, in_ch, in_var, statements[0].span)
             return out, var, {}
@@ -268,19 +268,19 @@ class _Generator:
         scope.labels = outer
         return ch, var, labels
 
-    def inline(self, scope: Scope, op: ast.Op, in_ch: Channels, in_var: str, span,
+    def inline(self, scope: Scope, op: syntax.Transform, in_ch: Channels, in_var: str, span,
                out_var: str = "x") -> tuple[Channels, str]:
         """A concat, residual or sequence whose parts live directly in this class
         (naming.py's transparent statements, and the bodies of compound classes)."""
-        if isinstance(op, ast.Residual):
+        if isinstance(op, syntax.Residual):
             return self.residuals.write(scope, op, in_ch, in_var, span)
-        if isinstance(op, ast.Seq):
+        if isinstance(op, syntax.Seq):
             out, var, _ = self.body(scope, op.body, "seq", in_ch, in_var, chain_var=out_var)
             return out, var
-        assert isinstance(op, ast.Concat), op  # concat, reduction, sum, product, split
+        assert isinstance(op, syntax.Concat), op  # concat, reduction, sum, product, split
         return write_join(self, scope, op, in_ch, in_var, span, out_var)
 
-    def member(self, scope: Scope, stmt: ast.Labeled, name: str, in_ch: Channels, in_var: str, out_var: str,
+    def member(self, scope: Scope, stmt: syntax.Labeled, name: str, in_ch: Channels, in_var: str, out_var: str,
                append_to: str | None = None) -> Channels:
         """One statement as an attribute (`self.<name> = ...`) and its forward line(s);
         with `append_to`, the result is appended to that list instead of assigned."""
@@ -315,7 +315,7 @@ class _Generator:
             cls.forward += ["else:", f"    {out_var} = {in_var}"]  # a skipped statement passes its input on
         return out
 
-    def _member_constructor(self, scope: Scope, stmt: ast.Labeled, name: str, in_ch: Channels):
+    def _member_constructor(self, scope: Scope, stmt: syntax.Labeled, name: str, in_ch: Channels):
         """(constructor source, output channels, note) of a statement, `xN` included."""
         make, out_of, note = self._constructor(scope, stmt, name)
         if stmt.repeat is None:
@@ -331,14 +331,14 @@ class _Generator:
         return (f"_repeat({py_expr(stmt.repeat, scope.names, self.helpers)}, {in_ch}, {maker})",
                 f"{member_ref(name)}[-1].out_channels" if out is None else out, note)
 
-    def _constructor(self, scope: Scope, stmt: ast.Labeled, name: str):
+    def _constructor(self, scope: Scope, stmt: syntax.Labeled, name: str):
         """(make(in_channels_src) -> constructor source, out_of(in_channels) -> channels or
         None (read `.out_channels`), note)."""
         return guard_unreached(self, stmt, lambda: self._written_constructor(scope, stmt, name))
 
-    def _written_constructor(self, scope: Scope, stmt: ast.Labeled, name: str):
+    def _written_constructor(self, scope: Scope, stmt: syntax.Labeled, name: str):
         op = stmt.op
-        if isinstance(op, ast.Call) and op.name in LAYERS:
+        if isinstance(op, syntax.Call) and op.name in LAYERS:
             settings = self.program.settings_for(op.span)
             grid = scope.grid
             ctx = LayerContext(scope.env, scope.names, settings, lambda c: self.flat_area(c, grid))
@@ -352,14 +352,14 @@ class _Generator:
             first = layer_code(op, "in_channels", ctx)
             preserving = keeps_channels(op)
             return make, (lambda c: c if preserving else layer_code(op, c, ctx).out), first.comment
-        if isinstance(op, ast.Call):
+        if isinstance(op, syntax.Call):
             return self._block_call(scope, op)
-        if isinstance(op, ast.Seq) and is_layer_chain(op.body):
+        if isinstance(op, syntax.Seq) and is_layer_chain(op.body):
             return self._sequential(scope, op), (lambda c: self._chain_out(scope, op, c)), ""
         cls, kwargs = self.compound_class(scope, name, stmt)
         return (lambda in_src: f"{cls}({in_src}{kwargs})"), (lambda c: None), ""
 
-    def _block_call(self, scope: Scope, call: ast.Call):
+    def _block_call(self, scope: Scope, call: syntax.Call):
         definition = self.program.definitions[call.name]
         try:
             env = bind_params(definition, call, scope.env, {}, DiagnosticSink(), self._builtins(definition, call))
@@ -378,21 +378,21 @@ class _Generator:
         tail = "".join(f", {k}" for k in kwargs)
         return (lambda in_src: f"{cls}({in_src}{tail})"), (lambda c: None), ""
 
-    def _grid_locals(self, scope: Scope, definition: ast.BlockDef) -> None:
+    def _grid_locals(self, scope: Scope, definition: syntax.BlockDef) -> None:
         """`in_height = 16` / `in_width = 16` in __init__ for a body that reads them: the
         grid is not a constructor argument, so its size comes from shape inference (the
         same for every instance, see _builtins)."""
-        for name in ast.BUILTIN_NAMES[1:]:
-            if ast.reads((definition.params, definition.body), (name,)):
+        for name in syntax.BUILTIN_NAMES[1:]:
+            if syntax.reads((definition.params, definition.body), (name,)):
                 local = scope.init_ns.create(name)
                 scope.names[name] = local
                 scope.cls.init.append(f"{local} = {scope.env[name]!r}  # the input grid, from shape inference")
 
-    def _builtins(self, definition: ast.BlockDef, call: ast.Call) -> dict[str, int]:
+    def _builtins(self, definition: syntax.BlockDef, call: syntax.Call) -> dict[str, int]:
         """Concrete in_channels / in_height / in_width of a block call, from the IR. The
         generated class takes its input width as `in_channels`, so only the grid size is
         fixed in the source: it must be the same for every instance."""
-        if not ast.reads((definition.params, definition.body), ast.BUILTIN_NAMES):
+        if not syntax.reads((definition.params, definition.body), syntax.BUILTIN_NAMES):
             return {}
         graph = self.graph
         instances = [path for path, site in graph.blocks.items() if site.block == definition.name]
@@ -400,16 +400,16 @@ class _Generator:
         here = [graph.block_inputs[p] for p in instances if p in graph.block_inputs
                 and (graph.blocks[p].span.path, graph.blocks[p].span.start) == (call.span.path, call.span.start)]
         grids = {shape[1:] for shape in shapes}
-        if len(grids) > 1 and ast.reads((definition.params, definition.body), ast.BUILTIN_NAMES[1:]):
+        if len(grids) > 1 and syntax.reads((definition.params, definition.body), syntax.BUILTIN_NAMES[1:]):
             sizes = ", ".join(sorted("x".join(map(str, g)) for g in grids))
             raise CodegenError(f"block `{definition.name}` reads `in_height`/`in_width`, and its instances see "
                                f"different grids ({sizes}): one generated class cannot hold them all", call.span)
         shape = (here or shapes or [(1, 1, 1)])[0]  # a block no instance reaches (`when`) only needs a value
-        return dict(zip(ast.BUILTIN_NAMES, shape))
+        return dict(zip(syntax.BUILTIN_NAMES, shape))
 
-    def _sequential(self, scope: Scope, op: ast.Seq):
+    def _sequential(self, scope: Scope, op: syntax.Seq):
         names = statement_names(op.body, "seq", self.program.definitions)
-        statements = [s for s in op.body if isinstance(s, ast.Labeled)]
+        statements = [s for s in op.body if isinstance(s, syntax.Labeled)]
 
         def make(in_src: str) -> str:
             ch: Channels = parse_channels(in_src)
@@ -436,10 +436,10 @@ class _Generator:
 
         return make
 
-    def _chain_out(self, scope: Scope, op: ast.Seq, in_ch: Channels) -> Channels:
+    def _chain_out(self, scope: Scope, op: syntax.Seq, in_ch: Channels) -> Channels:
         ch = in_ch
         grid = None
-        for stmt in [s for s in op.body if isinstance(s, ast.Labeled)]:
+        for stmt in [s for s in op.body if isinstance(s, syntax.Labeled)]:
             ctx = LayerContext(scope.env, scope.names, self.program.settings_for(stmt.op.span),
                                lambda c, g=grid: self.flat_area(c, g))
             grid = grid_after(stmt.op, scope.env, grid, scope.names, self.helpers)

@@ -8,13 +8,13 @@ from inception_dsl.core.python_exprs import Channels, CodegenError, py_expr
 from inception_dsl.backends.python.facts import paren
 from inception_dsl.core.literals import py_literal
 from inception_dsl.backends.python.names import member_ref
-from inception_dsl.core import syntax as ast
+from inception_dsl.core import syntax
 from inception_dsl.language.naming import instance_names, literal_count
 
 __all__ = ["write_spliced"]
 
 
-def write_spliced(gen, scope, stmt: ast.Labeled, name: str, in_ch: Channels, in_var: str, out_var: str) -> Channels:
+def write_spliced(gen, scope, stmt: syntax.Labeled, name: str, in_ch: Channels, in_var: str, out_var: str) -> Channels:
     """An unlabelled `X xN` in a `{ ... }` sequence: N members named by position
     (`_splice`), run one after another."""
     count = literal_count(stmt)

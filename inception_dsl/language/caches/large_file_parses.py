@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 from inception_dsl.language.caches import parser_tables
-from inception_dsl.core import syntax as ast
+from inception_dsl.core import syntax
 from inception_dsl.core.source import SourceFile
 
 __all__ = ["load", "store", "MIN_BYTES", "KEEP"]
@@ -69,7 +69,7 @@ class _Unpickler(pickle.Unpickler):
         return self.source
 
 
-def load(source: SourceFile) -> ast.Module | None:
+def load(source: SourceFile) -> syntax.Module | None:
     name = _name(source)
     if name is None:
         return None
@@ -80,10 +80,10 @@ def load(source: SourceFile) -> ast.Module | None:
         module = _Unpickler(io.BytesIO(payload), source).load()
     except Exception:  # verified, yet unreadable (an interrupted write cannot pass the check): parse
         return None
-    return module if isinstance(module, ast.Module) else None
+    return module if isinstance(module, syntax.Module) else None
 
 
-def store(source: SourceFile, module: ast.Module) -> None:
+def store(source: SourceFile, module: syntax.Module) -> None:
     name = _name(source)
     if name is None:
         return

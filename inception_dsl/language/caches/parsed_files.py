@@ -14,7 +14,7 @@ import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING
 
-from inception_dsl.core import syntax as ast
+from inception_dsl.core import syntax
 from inception_dsl.core.diagnostics import Diagnostic, DiagnosticSink
 from inception_dsl.language.parse import parse
 from inception_dsl.core.source import SourceFile
@@ -29,13 +29,13 @@ class ParseCache:
     def __init__(self, max_entries: int = 256):
         self.max_entries = max_entries
         self.hits = self.misses = 0
-        self._entries: OrderedDict[tuple[str, str], tuple[SourceFile, ast.Module | None, list[Diagnostic]]] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, str], tuple[SourceFile, syntax.Module | None, list[Diagnostic]]] = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def parse(self, source: SourceFile, sink: DiagnosticSink) -> tuple[SourceFile, ast.Module | None]:
+    def parse(self, source: SourceFile, sink: DiagnosticSink) -> tuple[SourceFile, syntax.Module | None]:
         """`parse(source, sink)`, or the remembered result for the same path and text."""
         key = (source.path, hashlib.sha256(source.text.encode("utf-8", "surrogatepass")).hexdigest())
         with self._lock:
