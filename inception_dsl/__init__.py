@@ -15,7 +15,7 @@ from inception_dsl.api import Result, analyze, analyze_text
 from inception_dsl.core.diagnostics import CompileError, Diagnostic
 
 __all__ = ["__version__", "analyze", "analyze_text", "Result", "CompileError", "Diagnostic", "load", "loads",
-           "optimize", "show", "diff", "sweep", "profile"]
+           "optimize", "show", "diff", "sweep", "profile", "decompile"]
 
 _TORCH_API = {"load", "loads"}  # from runtime/module.py, imported on first use
 
@@ -42,6 +42,10 @@ def __getattr__(name: str):
         from inception_dsl.runtime.profile import profile
 
         return profile
+    if name == "decompile":  # decompiler/: a PyTorch network as a spec (imports torch)
+        from inception_dsl.decompiler import decompile
+
+        return decompile
     if name == "optimize":  # the inference optimizer, runtime/optimized_module.py
         from inception_dsl.runtime.optimized_module import optimize
 

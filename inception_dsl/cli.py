@@ -24,6 +24,7 @@ COMMANDS = {
     "lint": "lint",
     "fmt": "fmt",
     "convert": "convert",
+    "decompile": "decompile",
     "lsp": "lsp",
     "diff": "diff",
     "sweep": "sweep",

@@ -1,0 +1,271 @@
+"""Which language word a traced module or torch function is.
+
+`is_word_module(m)`: a module that one word (or a fixed pair, as timm's BatchNormAct2d:
+`bn` then its activation) stands for; the tracer records it whole. `module_words(event)`
+and `function_words(event)` give the statements of one event, or a `Join`/`Scale`
+marker (`cat`, `+`, `*`, `chunk`) for structure.py, or raise `Missing` with the word the
+language lacks. Activations come from the one table (ops/activations.py). Imports torch."""
+
+from __future__ import annotations
+
+import math
+
+from torch import nn
+
+from inception_dsl.decompiler.trace import Event, _Slot
+from inception_dsl.decompiler.tree import Join, Layer, Scale, Size, Sym
+from inception_dsl.ops.activations import ACTIVATIONS
+
+__all__ = ["DEFAULTS", "Missing", "is_word_module", "module_words", "function_words", "PASS_THROUGH", "BN_DEFAULTS"]
+
+BN_DEFAULTS = {"eps": 1e-5, "momentum": 0.1}
+# keyword arguments a word takes by default: left out of the text where the value is literal
+DEFAULTS = {
+    "conv": {"stride": 1, "pad": Sym("same"), "dilation": 1, "groups": 1, "bn": True, "act": Sym("relu")},
+    "maxpool": {"stride": 1, "pad": Sym("same"), "ceil_mode": False},
+    "avgpool": {"stride": 1, "pad": Sym("same"), "ceil_mode": False, "count_include_pad": True},
+    "bn": dict(BN_DEFAULTS), "linear": {"bias": True}, "layernorm": {"eps": 1e-5}, "groupnorm": {"eps": 1e-5},
+    "elu": {"alpha": 1.0}, "leaky_relu": {"slope": 0.01},
+}
+
+
+class Missing(Exception):
+    """No word says this: `missing` names it (short, ranked by the census)."""
+
+    def __init__(self, missing: str, detail: str = ""):
+        super().__init__(missing)
+        self.missing, self.detail = missing, detail
+
+
+def _activation_modules() -> dict[type, str]:
+    table = {}
+    for act in ACTIVATIONS.values():
+        cls = getattr(nn, act.module.split("(")[0].removeprefix("nn."), None)
+        if cls is not None:
+            table[cls] = act.name
+    return table
+
+
+ACT_MODULES = _activation_modules()
+ACT_FUNCTIONS = {act.fn.rpartition(".")[2]: act.name for act in ACTIVATIONS.values() if act.fn}
+ACT_FUNCTIONS.update({name + "_": act for name, act in list(ACT_FUNCTIONS.items())})
+ACT_PARAMS = {act.name: (act.param, act.keyword, act.default) for act in ACTIVATIONS.values() if act.param}
+_POOLS = (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)
+WORD_CLASSES = (nn.Conv2d, nn.BatchNorm2d, nn.Linear, nn.Dropout, nn.Flatten, nn.Identity, nn.GroupNorm,
+                nn.LayerNorm, *_POOLS, *ACT_MODULES)
+# torch functions that change nothing a spec can see
+PASS_THROUGH = {"contiguous", "clone", "detach", "float", "type_as", "to", "__getattribute__"}
+
+
+def _timm_class(module: nn.Module, name: str) -> bool:
+    cls = type(module)
+    return cls.__name__ == name and cls.__module__.startswith("timm.")
+
+
+def is_word_module(module: nn.Module) -> bool:
+    cls = type(module)
+    if cls in WORD_CLASSES:
+        return True
+    return any(_timm_class(module, name) for name in ("BatchNormAct2d", "LayerNorm2d", "DropPath"))
+
+
+def _pair(value) -> tuple[int, int]:
+    return (value, value) if isinstance(value, int) else tuple(value)
+
+
+def _size(value) -> Size | int:
+    h, w = _pair(value)
+    return Size(h, w)
+
+
+def conv_words(m: nn.Conv2d) -> list:
+    if m.padding_mode != "zeros":
+        raise Missing("conv padding_mode", f"padding_mode={m.padding_mode!r}")
+    if isinstance(m.padding, str):
+        raise Missing("conv padding string", f"padding={m.padding!r}")
+    kernel, stride, dilation, padding = _pair(m.kernel_size), _pair(m.stride), _pair(m.dilation), _pair(m.padding)
+    args: list = [(None, m.out_channels), (None, Size(*kernel)), ("stride", _one(stride)),
+                  ("pad", pad_value(kernel, dilation, padding)), ("dilation", _one(dilation)), ("groups", m.groups),
+                  ("bias", m.bias is not None), ("bn", False), ("act", Sym("identity"))]
+    return [Layer("conv", args, params=True)]
+
+
+def _one(pair):
+    return pair[0] if pair[0] == pair[1] else tuple(pair)
+
+
+def pad_value(kernel, dilation, padding):
+    """`same` where the spec's default pads so, `valid` for none, else the padding."""
+    same = tuple(d * (k - 1) // 2 if d * (k - 1) % 2 == 0 else None for k, d in zip(kernel, dilation))
+    if tuple(padding) == same:
+        return Sym("same")
+    if tuple(padding) == (0, 0):
+        return Sym("valid")
+    return _one(padding)
+
+
+def bn_words(m: nn.modules.batchnorm._BatchNorm) -> list:
+    if not (m.affine and m.track_running_stats) or m.momentum is None:
+        raise Missing("bn without affine or running statistics")
+    return [Layer("bn", [("eps", float(m.eps)), ("momentum", float(m.momentum))], params=True)]
+
+
+def act_word(name: str, value: float | None = None) -> Layer:
+    param = ACT_PARAMS.get(name)
+    if param is not None:
+        return Layer(name, [(param[0], float(param[2] if value is None else value))])
+    return Layer(name)
+
+
+def _pool_words(m, shape_in) -> list:
+    if isinstance(m, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
+        size = _pair(m.output_size)
+        kind = "avg" if isinstance(m, nn.AdaptiveAvgPool2d) else "max"
+        return [Layer(f"global_{kind}pool")] if size == (1, 1) else [Layer(f"adaptive_{kind}pool", [(None, Size(*size))])]
+    return pool_layer("max" if isinstance(m, nn.MaxPool2d) else "avg", m.kernel_size, m.stride, m.padding,
+                      m.ceil_mode, getattr(m, "count_include_pad", True), getattr(m, "dilation", 1),
+                      getattr(m, "divisor_override", None))
+
+
+def pool_layer(kind, kernel, stride, padding, ceil_mode, count_include_pad=True, dilation=1, divisor=None) -> list:
+    if _pair(dilation) != (1, 1) or divisor is not None:
+        raise Missing(f"{kind}pool dilation/divisor_override")
+    kernel = _pair(kernel)
+    stride = _pair(stride if stride not in (None, ()) else kernel)
+    args: list = [(None, Size(*kernel)), ("stride", _one(stride)), ("pad", pad_value(kernel, (1, 1), _pair(padding))),
+                  ("ceil_mode", bool(ceil_mode))]
+    if kind == "avg":
+        args.append(("count_include_pad", bool(count_include_pad)))
+    return [Layer(f"{kind}pool", args)]
+
+
+def module_words(event: Event) -> list:
+    m = event.target
+    if isinstance(m, nn.Conv2d):
+        return conv_words(m)
+    if _timm_class(m, "BatchNormAct2d"):
+        drop = getattr(m, "drop", None)
+        if drop is not None and not isinstance(drop, nn.Identity):
+            raise Missing("dropout inside BatchNormAct2d")
+        act = getattr(m, "act", None)
+        words = bn_words(m)
+        if act is not None and not isinstance(act, nn.Identity):
+            if type(act) not in ACT_MODULES:
+                raise Missing(f"activation {type(act).__name__}")
+            words.append(_act_module(act))
+        return words
+    if isinstance(m, nn.BatchNorm2d):
+        return bn_words(m)
+    if type(m) in ACT_MODULES:
+        return [_act_module(m)]
+    return _other_module_words(m, event)
+
+
+def _act_module(m) -> Layer:
+    name = ACT_MODULES[type(m)]
+    if isinstance(m, nn.GELU) and m.approximate != "none":
+        raise Missing("gelu(approximate=tanh)")
+    value = getattr(m, "alpha", getattr(m, "negative_slope", None))
+    return act_word(name, value)
+
+
+def _other_module_words(m, event: Event) -> list:
+    shape_in = event.in_shape
+    if isinstance(m, nn.Linear):
+        if len(shape_in) != 2:
+            raise Missing("linear on a grid (channels-last)", f"input {shape_in}")
+        return [Layer("linear", [(None, m.out_features), ("bias", m.bias is not None)], params=True)]
+    if isinstance(m, _POOLS):
+        return _pool_words(m, shape_in)
+    if isinstance(m, nn.Dropout):
+        return [Layer("dropout", [(None, float(m.p))])] if m.p else [Layer("identity")]
+    if isinstance(m, nn.Identity):
+        return [Layer("identity")]
+    if isinstance(m, nn.Flatten):
+        if m.start_dim != 1 or m.end_dim != -1:
+            raise Missing("flatten of other dimensions")
+        return [Layer("flatten")] if len(shape_in) != 2 else [Layer("identity")]
+    if isinstance(m, nn.GroupNorm):
+        if not m.affine:
+            raise Missing("groupnorm without affine")
+        return [Layer("groupnorm", [(None, m.num_groups)] + _eps(m), params=True)]
+    if _timm_class(m, "LayerNorm2d") or (isinstance(m, nn.LayerNorm) and len(shape_in) == 2):
+        if len(m.normalized_shape) != 1 or not m.elementwise_affine or m.bias is None:
+            raise Missing("layernorm over several dimensions or without affine")
+        return [Layer("layernorm", _eps(m), params=True)]
+    if isinstance(m, nn.LayerNorm):
+        raise Missing("layernorm over the last dimension of a grid (channels-last)", f"input {shape_in}")
+    if _timm_class(m, "DropPath"):
+        return [Layer("drop_path", [(None, float(m.drop_prob))])]
+    raise Missing(type(m).__name__)
+
+
+def _eps(m) -> list:
+    return [("eps", float(m.eps))]
+
+
+def _arg(event: Event, index: int, name: str, default=None):
+    if name in event.kwargs:
+        return event.kwargs[name]
+    return event.args[index] if index < len(event.args) else default
+
+
+def function_words(event: Event) -> list:
+    fname = getattr(event.target, "__name__", str(event.target))
+    if fname in ACT_FUNCTIONS:
+        act = ACT_FUNCTIONS[fname]
+        if act == "gelu" and _arg(event, 1, "approximate", "none") != "none":
+            raise Missing("gelu(approximate=tanh)")
+        param = ACT_PARAMS.get(act)
+        return [act_word(act, _arg(event, 1, param[1], param[2]) if param else None)]
+    if fname in ("cat", "concat", "concatenate"):
+        if _arg(event, 1, "dim", 0) not in (1, -3) or len(event.shapes[0]) != 4:
+            raise Missing("concat along another dimension")
+        return [Join("concat", [])]
+    if fname in ("add", "__add__", "__iadd__", "add_", "__radd__", "mul", "__mul__", "__imul__", "mul_", "__rmul__"):
+        return _arith(event, "sum" if "add" in fname else "product")
+    return _reshaping(event, fname)
+
+
+def _arith(event: Event, join: str) -> list:
+    traced = event.tensor_inputs()
+    others = [v for v in list(event.args) + list(event.kwargs.values()) if not isinstance(v, _Slot)]
+    if join == "sum" and ("alpha" in event.kwargs):
+        raise Missing("add with alpha")
+    if len(traced) == 2 and len(event.inputs) == 2:
+        return [Join(join, [])]
+    if join == "product" and len(traced) == 1 and len(others) == 1 and isinstance(others[0], (int, float)):
+        return [Scale(float(others[0]))]
+    params = [v for v in event.inputs if v[0] == "param"]
+    if join == "product" and params:
+        raise Missing("multiplication by a parameter (layer scale)", params[0][1])
+    raise Missing(f"{'addition' if join == 'sum' else 'multiplication'} by a constant")
+
+
+def _reshaping(event: Event, fname: str) -> list:
+    shape_in = event.in_shape
+    shape_out = event.shapes[0]
+    if fname in PASS_THROUGH or (fname in ("dropout", "dropout_") and not _arg(event, 1, "p", 0.5)):
+        return []
+    if fname in ("dropout", "dropout_"):
+        return [Layer("dropout", [(None, float(_arg(event, 1, "p", 0.5)))])]
+    if fname in ("flatten", "view", "reshape") and len(shape_out) == 2 and shape_in is not None:
+        if math.prod(shape_in) == math.prod(shape_out) and shape_out[0] == shape_in[0]:
+            return [Layer("flatten")] if len(shape_in) == 4 else []
+    if fname == "adaptive_avg_pool2d" or fname == "adaptive_max_pool2d":
+        size = _pair(_arg(event, 1, "output_size"))
+        join = "avg" if "avg" in fname else "max"
+        return [Layer(f"global_{join}pool")] if size == (1, 1) else [Layer(f"adaptive_{join}pool", [(None, Size(*size))])]
+    if fname == "mean" and shape_in is not None and len(shape_in) == 4:
+        dims = _arg(event, 1, "dim")
+        dims = tuple(sorted(d % 4 for d in (dims if isinstance(dims, (tuple, list)) else (dims,))))
+        if dims == (2, 3):
+            keep = _arg(event, 2, "keepdim", False)
+            return [Layer("global_avgpool")] + ([] if keep else [Layer("flatten")])
+    if fname in ("max_pool2d", "avg_pool2d"):
+        join = fname[:3]
+        return pool_layer(join, _arg(event, 1, "kernel_size"), _arg(event, 2, "stride"), _arg(event, 3, "padding", 0),
+                          _arg(event, 5 if join == "max" else 4, "ceil_mode", False),
+                          _arg(event, 5, "count_include_pad", True) if join == "avg" else True,
+                          _arg(event, 4, "dilation", 1) if join == "max" else 1)
+    raise Missing(f"torch function `{fname}`", f"{shape_in} -> {shape_out}")

@@ -1,0 +1,106 @@
+"""`inception-dsl decompile`: networks written as specs that compile back to the same
+function (weights loaded by name, strict), and bad input refused with located reasons."""
+
+from __future__ import annotations
+
+import pytest
+
+from inception_dsl.cli import main
+from inception_dsl.decompiler import DecompileError, decompile
+from inception_dsl.decompiler.verify import verify
+from inception_dsl.language.fmt import fmt
+from tests import decompile_models as models
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return decompile(models.Tiny(), (3, 32, 32))
+
+
+def test_a_small_network_round_trips_by_name(tiny):
+    checked = verify(tiny.text, tiny.model, tiny.input_shape)
+    assert checked.ok and checked.strict and checked.max_error < 1e-5, checked.message
+
+
+def test_the_spec_has_blocks_parameters_and_repeats(tiny):
+    text = tiny.text
+    assert "block unit(out, se_out, stride = 2) {" in text  # one block, parameters where instances differ
+    assert "unit(32, 8, stride=1) x2" in text  # a run of identical calls folded
+    assert "stem: conv(16, 3x3, stride=2)" in text  # conv + BatchNorm + ReLU module is the conv unit
+    assert "product {" in text and "residual {" in text and "concat {" in text
+    assert "# tests.decompile_models.Unit (tests/decompile_models.py:" in text  # the source of each block
+    assert fmt(text) == text
+
+
+def test_the_spec_is_fmt_and_lint_clean(tiny, tmp_path):
+    path = tmp_path / "tiny.incp"
+    path.write_text(tiny.text)
+    assert main(["fmt", "--check", str(path)]) == 0
+    assert main(["lint", str(path)]) == 0
+
+
+def test_verify_names_the_first_stage_that_differs(tiny):
+    wrong = tiny.text.replace("pool: maxpool(3x3)", "pool: avgpool(3x3)")
+    assert wrong != tiny.text
+    checked = verify(wrong, models.Tiny(), (3, 32, 32))
+    assert not checked.ok and checked.first_difference == "mixed"
+    assert "`mixed`" in checked.message
+
+
+def test_a_missing_word_is_refused_with_its_place():
+    with pytest.raises(DecompileError) as caught:
+        decompile(models.NoWord(), (3, 16, 16))
+    message = str(caught.value)
+    assert "cumsum" in message and "tests.decompile_models.NoWord" in message
+    assert "tests/decompile_models.py:" in message  # the line that calls it
+    assert [r.missing for r in caught.value.refusals] == ["torch function `cumsum`"]
+
+
+def test_partial_marks_the_gap():
+    result = decompile(models.NoWord(), (3, 16, 16), partial=True)
+    assert "GAP: `(network)`" in result.text and len(result.refusals) == 1
+
+
+def test_data_dependent_control_flow_is_refused():
+    with pytest.raises(DecompileError, match="control flow depends on the data"):
+        decompile(models.DataDependent(), (3, 8, 8))
+
+
+def test_an_output_that_is_not_a_tensor_is_refused():
+    with pytest.raises(DecompileError, match="returns a tuple of 2, not a tensor"):
+        decompile(models.TwoOutputs(), (3, 8, 8))
+
+
+def test_cli_exit_codes_and_no_partial_file(tmp_path, capsys):
+    out = tmp_path / "out.incp"
+    assert main(["decompile", "tests.decompile_models:NoWord", "--input", "3x16x16", "-o", str(out)]) == 1
+    assert not out.exists()
+    assert "cumsum" in capsys.readouterr().err
+    assert main(["decompile", "tests.decompile_models:broken", "--input", "3x16x16", "-o", str(out)]) == 1
+    assert "cannot construct `tests.decompile_models:broken`: RuntimeError: this model needs a config file" in \
+        capsys.readouterr().err and not out.exists()
+    assert main(["decompile", "tests.decompile_models:DataDependent", "--input", "3x8x8", "-o", str(out)]) == 1
+    assert not out.exists()
+    assert main(["decompile", "tests.decompile_models:NoWord", "--input", "3x16x16", "--partial", "-o", str(out)]) == 0
+    assert "GAP" in out.read_text()
+
+
+def test_cli_needs_an_input_shape_when_the_model_has_none(tmp_path, capsys):
+    assert main(["decompile", "tests.decompile_models:tiny", "-o", str(tmp_path / "x.incp")]) == 1
+    assert "--input" in capsys.readouterr().err
+
+
+def test_cli_verify(tmp_path, capsys):
+    out = tmp_path / "tiny.incp"
+    assert main(["decompile", "tests.decompile_models:Tiny", "--input", "3x32x32", "--verify", "-o", str(out)]) == 0
+    assert "verified: outputs agree" in capsys.readouterr().err
+    assert out.read_text().startswith("# Decompiled from tests.decompile_models:Tiny")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("source", ["timm:resnet18", "torchvision:mobilenet_v2", "timm:regnetx_002",
+                                    "torchvision:resnet50", "timm:inception_v4"])
+def test_reference_networks_round_trip(source):
+    result = decompile(source)
+    checked = verify(result.text, result.model, result.input_shape)
+    assert checked.ok, checked.message
