@@ -107,7 +107,8 @@ class Blocks:
             stmt.shortcut = self.finalize(stmt.shortcut) if stmt.shortcut else None
             return [stmt]
         if isinstance(stmt, Scale):
-            refusal = Refusal("", "", "?", "scaling by a constant outside a residual", f"x {stmt.factor}")
+            path, cls, site = stmt.origin
+            refusal = Refusal(path, cls, site, "scaling by a constant outside a residual", f"x {stmt.factor}")
             self.refusals.append(refusal)
             return [Gap(refusal, stmt.label)]
         if isinstance(stmt, Use):
@@ -115,7 +116,7 @@ class Blocks:
         return [stmt]
 
     def _use(self, use: Use) -> list:
-        use.body = residuals(_no_identities(self.finalize(use.body)))
+        use.body = self.finalize(residuals(_no_identities(use.body)))
         fused = self._conv_unit(use)
         if fused is not None:
             return [fused]

@@ -63,8 +63,19 @@ def _torchvision(name: str):
     kwargs: dict[str, Any] = {}
     if name in ("googlenet", "inception_v3"):
         kwargs.update(init_weights=False, aux_logits=False)
+    if "weights_backbone" in _parameters(torchvision.models.get_model_builder(name)):
+        kwargs["weights_backbone"] = None  # offline: no pretrained backbone either
     model = torchvision.models.get_model(name, weights=None, **kwargs)
     return model.eval(), _TV_INPUT.get(name, (3, 224, 224))
+
+
+def _parameters(function) -> set[str]:
+    import inspect
+
+    try:
+        return set(inspect.signature(function).parameters)
+    except (TypeError, ValueError):
+        return set()
 
 
 def _callable(source: str) -> nn.Module:

@@ -63,6 +63,9 @@ class Structurer:
             if item.is_module:
                 return [self.refuse(item.path, item.target, missing.missing, missing.detail)]
             return [self.refuse(item.path, scope.module, missing.missing, missing.detail, item.site)]
+        for word in words:
+            if isinstance(word, Scale):
+                word.origin = (item.path, qualname(type(scope.module)), item.site or where(scope.module))
         if item.is_module and item.path.rpartition(".")[0] == scope.path:
             for word in words:
                 if isinstance(word, Layer) and (word.params or word is words[0]):

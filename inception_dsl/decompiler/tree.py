@@ -107,6 +107,7 @@ class Scale:
 
     factor: float
     label: str | None = None
+    origin: tuple[str, str, str] = ("", "", "?")  # module path, class, file:line
 
 
 def value_text(value: Any) -> str:
