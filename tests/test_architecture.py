@@ -84,7 +84,8 @@ LAYERS = (
     ("api", ("inception_dsl.api", "inception_dsl.notebook")),
     ("python backend", ("inception_dsl.backends.python",)),
     ("runtime", ("inception_dsl.runtime", "inception_dsl.timm")),
-    ("tools", ("inception_dsl.study", "inception_dsl.lint", "inception_dsl.lsp", "inception_dsl.pygments_lexer")),
+    ("tools", ("inception_dsl.study", "inception_dsl.lint", "inception_dsl.lsp", "inception_dsl.pygments_lexer",
+               "inception_dsl.decompiler")),
     ("commands", ("inception_dsl.commands",)),
     ("entry points", ("inception_dsl", "inception_dsl.cli", "inception_dsl.__main__")),
 )

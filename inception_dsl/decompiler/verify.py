@@ -45,12 +45,12 @@ def _perturb(model: nn.Module, seed: int = 0) -> None:
 
 
 def verify(text: str, reference: nn.Module, input_shape: tuple[int, ...], *, tolerance: float = 1e-4) -> Verified:
-    import inception_dsl
+    from inception_dsl.runtime.module import loads
     from inception_dsl.runtime.interop import InteropError, convert_state_dict
 
     reference.eval()
     _perturb(reference)
-    ours = inception_dsl.loads(text, path="<decompiled>", seed=0).eval()
+    ours = loads(text, path="<decompiled>", seed=0).eval()
     state = reference.state_dict()
     strict = set(state) == set(ours.state_dict())
     try:
