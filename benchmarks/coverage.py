@@ -6,7 +6,8 @@
 One model per timm family (the smallest by parameter count of each `model_entrypoint`
 module in timm.models._registry, counted on the meta device) and every torchvision
 classification and segmentation model, each decompiled in its own subprocess with a time
-limit (`--timeout`, default 240 s), offline (pretrained=False). A model that decompiles
+limit (`--timeout`, default 240 s; the worker process is reused from model to model and
+replaced when one runs over), offline (pretrained=False). A model that decompiles
 is compiled back and checked against the reference with its weights (decompile
 --verify). Status: `exact` (outputs agree), `parameters only` (the weights load, the
 outputs differ), `refused` (the words it lacks), `trace failed` (it does not build, run or
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import select
 import subprocess
 import sys
 import time
@@ -36,21 +38,45 @@ def timm_families() -> list[str]:
 
 
 def torchvision_models() -> list[str]:
+    """Classification then segmentation, each smallest first (counted on the meta device)."""
+    import torch
     import torchvision
 
     models = torchvision.models
-    return [f"torchvision:{name}" for name in sorted(models.list_models(module=models))
-            + sorted(models.list_models(module=models.segmentation))]
+
+    def size(name: str) -> int:
+        try:
+            with torch.device("meta"):
+                model = models.get_model(name, weights=None, **(
+                    {"weights_backbone": None} if name in models.list_models(module=models.segmentation) else {}))
+            return sum(p.numel() for p in model.parameters())
+        except Exception:  # noqa: BLE001 - measured (and reported) later
+            return 0
+
+    groups = (models.list_models(module=models), models.list_models(module=models.segmentation))
+    return [f"torchvision:{name}" for group in groups for name in sorted(group, key=lambda n: (size(n), n))]
 
 
-def smallest_in_family(family: str) -> str:
-    """The family's model with the fewest parameters, counted without allocating."""
+_SMALL = ("atto", "femto", "pico", "nano", "tiny", "mini", "small", "xxs", "xs", "lite", "_s", "b0", "18", "050",
+          "035", "_t", "light", "_100", "_002", "_004")
+
+
+def _size_hint(name: str) -> tuple:
+    """Names that say small first (`atto`, `tiny`, `_050`, ...), then shorter names."""
+    return (-sum(word in name for word in _SMALL), len(name), name)
+
+
+def smallest_in_family(family: str, candidates: int = 16) -> str:
+    """The family's model with the fewest parameters (counted on the meta device, without
+    allocating) among its `candidates` likeliest small ones by name (timm's test_* toys
+    only when there is nothing else)."""
     import timm
     import torch
 
     best = None
     names = timm.list_models(module=family)
-    for name in [n for n in names if not n.startswith("test_")] or names:  # timm's test_* are toys
+    names = sorted([n for n in names if not n.startswith("test_")] or names, key=_size_hint)[:candidates]
+    for name in names:
         try:
             with torch.device("meta"):
                 model = timm.create_model(name, pretrained=False)
@@ -91,34 +117,67 @@ def measure(source: str) -> dict:
     return {**row, "status": status, "detail": checked.message[:300]}
 
 
-def worker(target: str) -> None:
+def measure_target(target: str) -> dict:
     if target.startswith("family:"):
         family = target.partition(":")[2]
         try:
             source = smallest_in_family(family)
         except Exception as error:  # noqa: BLE001
-            print(json.dumps({"model": family, "status": "trace failed", "detail": str(error)[:300]}))
-            return
+            return {"model": family, "family": family, "status": "trace failed", "detail": str(error)[:300]}
     else:
         family, source = None, target
-    row = measure(source)
-    print(json.dumps({"model": source, **({"family": family} if family else {}), **row}))
+    return {"model": source, **({"family": family} if family else {}), **measure(source)}
 
 
-def run_one(target: str, timeout: float) -> dict:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    start = time.perf_counter()
-    try:
-        done = subprocess.run([sys.executable, __file__, "--worker", target], capture_output=True, text=True,
-                              timeout=timeout, env=env, cwd=ROOT)
-    except subprocess.TimeoutExpired:
-        return {"model": target, "status": "timeout", "seconds": round(time.perf_counter() - start, 1),
-                "detail": f"over {timeout:.0f} s"}
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    if not lines:
-        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        return {"model": target, "status": "trace failed", "detail": f"the worker died: {tail[:300]}"}
-    return json.loads(lines[-1])
+def serve() -> None:
+    """The worker: one target per stdin line, one JSON line per result on stdout (torch,
+    timm and torchvision are imported once, not per model)."""
+    import torch
+
+    torch.set_num_threads(1)  # the census runs beside other work, niced
+    for line in sys.stdin:
+        target = line.strip()
+        if target:
+            print(json.dumps(measure_target(target)), flush=True)
+
+
+class Workers:
+    """One worker subprocess at a time, replaced when a model runs over its time or kills it."""
+
+    def __init__(self, timeout: float):
+        self.timeout = timeout
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> subprocess.Popen:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+        return subprocess.Popen([sys.executable, __file__, "--serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, text=True, env=env, cwd=ROOT)
+
+    def run(self, target: str) -> dict:
+        if self.process is None or self.process.poll() is not None:
+            self.process = self.start()
+        start = time.perf_counter()
+        self.process.stdin.write(target + "\n")
+        self.process.stdin.flush()
+        while True:
+            left = self.timeout - (time.perf_counter() - start)
+            ready, _, _ = select.select([self.process.stdout], [], [], max(left, 0))
+            if not ready:
+                self.stop()
+                return {"model": target, "status": "timeout", "seconds": round(time.perf_counter() - start, 1),
+                        "detail": f"over {self.timeout:.0f} s"}
+            line = self.process.stdout.readline()
+            if not line:
+                self.stop()
+                return {"model": target, "status": "trace failed", "detail": "the worker died (a crash in the model)"}
+            if line.startswith("{"):
+                return json.loads(line)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
 
 
 def ranked_missing(rows: list[dict]) -> list[tuple[str, int, int]]:
@@ -186,33 +245,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", default=str(ROOT / "build" / "coverage.json"))
     parser.add_argument("--timeout", type=float, default=240.0, help="seconds per model")
     parser.add_argument("--fresh", action="store_true", help="ignore cached results")
-    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.worker:
-        worker(args.worker)
+    if args.serve:
+        serve()
         return 0
-    targets = args.models or _interleaved([f"family:{f}" for f in timm_families()], torchvision_models())
+    targets = args.models or [f"family:{f}" for f in timm_families()] + torchvision_models()
     cache_path = Path(args.cache)
     cache = {} if args.fresh or not cache_path.exists() else json.loads(cache_path.read_text())
     versions = _versions()
+    workers = Workers(args.timeout)
+    try:
+        _census(targets, cache, cache_path, workers, args.out, versions)
+    finally:
+        workers.stop()
+    print(summary_line([cache[t] for t in targets]))
+    return 0
+
+
+def _census(targets, cache, cache_path: Path, workers: Workers, out: str, versions: str) -> None:
     for n, target in enumerate(targets, 1):
         if target not in cache:
-            cache[target] = run_one(target, args.timeout)
+            cache[target] = workers.run(target)
             cache_path.parent.mkdir(parents=True, exist_ok=True)
             cache_path.write_text(json.dumps(cache, indent=1, sort_keys=True))
             row = cache[target]
             print(f"[{n}/{len(targets)}] {row['model']}: {row['status']} {row.get('seconds', '')}", flush=True)
         rows = [cache[t] for t in targets if t in cache]
-        Path(args.out).write_text(report(rows, versions, len(targets) - len(rows)))
-    print(summary_line([cache[t] for t in targets]))
-    return 0
-
-
-def _interleaved(a: list[str], b: list[str]) -> list[str]:
-    out = []
-    for i in range(max(len(a), len(b))):
-        out += ([a[i]] if i < len(a) else []) + ([b[i]] if i < len(b) else [])
-    return out
+        Path(out).write_text(report(rows, versions, len(targets) - len(rows)))
 
 
 if __name__ == "__main__":

@@ -106,3 +106,55 @@ class TwoOutputs(nn.Module):
 
 def broken():
     raise RuntimeError("this model needs a config file")
+
+
+def _shuffle(x, groups):
+    n, c, h, w = x.size()
+    x = x.view(n, groups, c // groups, h, w)
+    return torch.transpose(x, 1, 2).contiguous().view(n, c, h, w)
+
+
+class ShuffleUnit(nn.Module):
+    """ShuffleNet V2's unit as torchvision writes it: chunk, a branch, cat, shuffle."""
+
+    def __init__(self, channels):
+        super().__init__()
+        half = channels // 2
+        self.branch2 = nn.Sequential(nn.Conv2d(half, half, 1, bias=False), nn.BatchNorm2d(half), nn.ReLU(),
+                                     nn.Conv2d(half, half, 3, 1, 1, groups=half, bias=False), nn.BatchNorm2d(half))
+
+    def forward(self, x):
+        x1, x2 = x.chunk(2, dim=1)
+        return _shuffle(torch.cat((x1, self.branch2(x2)), dim=1), 2)
+
+
+class ChannelsLastBlock(nn.Module):
+    """ConvNeXt's block as timm writes it: permute to channels-last, LayerNorm and Linear
+    layers there, permute back, a per-channel parameter, the residual."""
+
+    def __init__(self, dim):
+        super().__init__()
+        self.conv_dw = nn.Conv2d(dim, dim, 7, padding=3, groups=dim)
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.fc1 = nn.Linear(dim, 4 * dim)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(4 * dim, dim)
+        self.gamma = nn.Parameter(torch.full((dim,), 1e-6))
+
+    def forward(self, x):
+        shortcut = x
+        x = self.conv_dw(x).permute(0, 2, 3, 1)
+        x = self.fc2(self.act(self.fc1(self.norm(x))))
+        x = x.permute(0, 3, 1, 2)
+        return x.mul(self.gamma.reshape(1, -1, 1, 1)) + shortcut
+
+
+class Modern(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 16, 2, 2)
+        self.shuffle = nn.Sequential(ShuffleUnit(16), ShuffleUnit(16))
+        self.blocks = nn.Sequential(ChannelsLastBlock(16), ChannelsLastBlock(16))
+
+    def forward(self, x):
+        return self.blocks(self.shuffle(self.stem(x)))

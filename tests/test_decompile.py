@@ -24,8 +24,9 @@ def test_a_small_network_round_trips_by_name(tiny):
 
 def test_the_spec_has_blocks_parameters_and_repeats(tiny):
     text = tiny.text
-    assert "block unit(out, se_out, stride = 2) {" in text  # one block, parameters where instances differ
-    assert "unit(32, 8, stride=1) x2" in text  # a run of identical calls folded
+    assert "block unit(out, stride = 2) {" in text  # one block, parameters where instances differ
+    assert "unit(32, stride=1) x2" in text  # a run of identical calls folded
+    assert "fc1: conv(in_channels // 4, 1x1, bn=false, act=identity)" in text  # what every instance agrees on
     assert "stem: conv(16, 3x3, stride=2)" in text  # conv + BatchNorm + ReLU module is the conv unit
     assert "product {" in text and "residual {" in text and "concat {" in text
     assert "# tests.decompile_models.Unit (tests/decompile_models.py:" in text  # the source of each block
@@ -103,4 +104,14 @@ def test_cli_verify(tmp_path, capsys):
 def test_reference_networks_round_trip(source):
     result = decompile(source)
     checked = verify(result.text, result.model, result.input_shape)
+    assert checked.ok, checked.message
+
+
+def test_channel_split_shuffle_and_channels_last_blocks_round_trip():
+    result = decompile(models.Modern(), (3, 16, 16))
+    text = result.text
+    assert "split(2) {" in text and "channel_shuffle(2)" in text
+    assert "layernorm(eps=1e-06)" in text and "layer_scale(init=1e-06)" in text
+    assert "shuffle: shuffle_unit x2" in text and "blocks: channels_last_block x2" in text
+    checked = verify(text, result.model, result.input_shape)
     assert checked.ok, checked.message

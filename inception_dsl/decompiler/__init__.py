@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from torch import nn
 
 from inception_dsl.decompiler.blocks import Blocks
-from inception_dsl.decompiler.emit import Emitter
+from inception_dsl.decompiler.emit import Emitter, separated
 from inception_dsl.decompiler.source import DecompileError, build, model_name
 from inception_dsl.decompiler.located import qualname, where
 from inception_dsl.decompiler.structure import Structurer
@@ -109,7 +109,7 @@ def _text(model, source, name, shape, body, blocks, bn) -> str:
 
     emitter.body(_joins_in_scope(body), 1, lines)
     lines.append("}")
-    text = "\n".join(lines) + "\n"
+    text = "\n".join(separated(lines)) + "\n"
     try:
         return fmt(text, f"<decompiled {name}>")
     except Exception as error:  # noqa: BLE001 - a bug of ours: say so with the text

@@ -19,11 +19,13 @@ from typing import Any
 
 from inception_dsl.decompiler.structure import residuals
 from inception_dsl.decompiler.tree import Expr, Gap, Join, Layer, Refusal, Residual, Scale, Seq, Sym, Use
+from inception_dsl.decompiler.words import act_name
 from inception_dsl.language.naming import reserved_name
 from inception_dsl.ops import LAYERS
 
 __all__ = ["Block", "Blocks", "walk_values"]
 
+IDENTITY = "identity"
 _RESERVED = {"x", "in_channels", "in_height", "in_width", "and", "or", "not", "if", "else", "true", "false",
              "none", "input", "output", "network", "block", "import", "set", "from", "when", "concat", "sum",
              "product", "split", "residual", "shortcut", "reduction"}
@@ -66,7 +68,8 @@ def shape_key(body: list) -> str:
         elif isinstance(stmt, Seq):
             parts.append(f"S{label}[{shape_key(stmt.body)}]")
         elif isinstance(stmt, Join):
-            parts.append(f"J{label}:{stmt.kind}{stmt.sizes}[" + "|".join(shape_key(b) for b in stmt.branches) + "]")
+            sizes = len(stmt.sizes) if len(set(stmt.sizes)) <= 1 else stmt.sizes  # `split(n)` holds no value
+            parts.append(f"J{label}:{stmt.kind}{sizes}[" + "|".join(shape_key(b) for b in stmt.branches) + "]")
         elif isinstance(stmt, Residual):
             parts.append(f"R{stmt.scale},{stmt.act}[{shape_key(stmt.body)}|{shape_key(stmt.shortcut or [])}]")
         else:
@@ -120,6 +123,9 @@ class Blocks:
         fused = self._conv_unit(use)
         if fused is not None:
             return [fused]
+        if len(use.body) == 1 and isinstance(use.body[0], Layer) and use.body[0].params and use.body[0].label is None:
+            use.body[0].label = use.label  # a module around one word (timm's LayerScale: `gamma`)
+            return [use.body[0]]
         if not _holds_tensors(use.body):
             if len(use.body) == 1 and not isinstance(use.body[0], (Residual, Gap)):
                 only = use.body[0]
@@ -148,9 +154,9 @@ class Blocks:
             return None
         act = Sym("identity")
         if len(body) == 3:
-            if body[2].params or body[2].args or body[2].word not in _ACTS:
+            if body[2].params or act_name(body[2]) is None:
                 return None
-            act = Sym(body[2].word)
+            act = Sym(act_name(body[2]))
         args = [(k, v) for k, v in conv.args if k not in ("bn", "act")]
         return Layer("conv", args + [("bn", True), ("act", act)], use.label, params=True)
 
@@ -170,9 +176,6 @@ class Blocks:
             _parameterize(block)
 
 
-_ACTS = {"relu", "relu6", "gelu", "silu", "sigmoid", "hardsigmoid", "hardswish", "tanh", "mish", "identity"}
-
-
 def _holds_tensors(body: list) -> bool:
     return any(isinstance(stmt, Use) or getattr(stmt, "params", False) or
                (isinstance(stmt, Seq) and _holds_tensors(stmt.body)) or
@@ -187,7 +190,7 @@ def _plain_labels(body: list) -> list:
     counts = Counter(getattr(s, "label", None) for s in _scope_statements(body))
     for stmt in _scope_statements(body):
         if isinstance(stmt, Layer) and not stmt.params and stmt.label and (
-                stmt.label == stmt.word or counts[stmt.label] > 1):
+                stmt.label in (stmt.word, act_name(stmt)) or counts[stmt.label] > 1):
             stmt.label = None
     return body
 
@@ -210,7 +213,7 @@ def _scope_statements(body: list):
 
 def _no_identities(body: list) -> list:
     """A block body's identities (timm's `drop_block`, `aa` when off) say nothing."""
-    return [s for s in body if not (isinstance(s, Layer) and s.word == "identity" and not s.args)]
+    return [s for s in body if not (isinstance(s, Layer) and act_name(s) == IDENTITY)]
 
 
 def _unlabelled(body: list) -> list:
@@ -287,10 +290,13 @@ def _expression(column: list, channels: list[int], params: list) -> Expr | None:
             ratios = {c / v for c, v in zip(column, values)}
             if len(ratios) == 1 and (r := ratios.pop()) == int(r) and r > 1:
                 return Expr(f"{name} * {int(r)}")
-    if channels and all(c for c in channels):
+    if channels and all(c for c in channels) and all(column):
         ratios = {c / ch for c, ch in zip(column, channels)}
         if len(ratios) == 1 and (r := ratios.pop()) == int(r) and r > 1:
             return Expr(f"in_channels * {int(r)}")
+        parts = {ch / c for c, ch in zip(column, channels)}
+        if len(parts) == 1 and (r := parts.pop()) == int(r) and r > 1 and all(ch % c == 0 for c, ch in zip(column, channels)):
+            return Expr(f"in_channels // {int(r)}")
     return None
 
 
@@ -299,7 +305,7 @@ def _new_param(block: Block, slot, column: list, params: list, taken: set[str]) 
     base = _slot_name(stmt, i)
     name = base
     if name in taken or name in LAYERS or name in _RESERVED or name == block.name:
-        label = re.sub(r"\W", "_", stmt.label or getattr(stmt, "word", "") or "p")
+        label = re.sub(r"\W", "_", stmt.label or getattr(stmt, "word", "") or getattr(stmt, "block", "") or "p")
         name = f"{label}_{base}"
     n = 2
     while name in taken or name in LAYERS or name in _RESERVED:

@@ -8,13 +8,14 @@ module class it came from and its file:line; what the language cannot say is a m
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from inception_dsl.decompiler.blocks import Block
 from inception_dsl.decompiler.tree import Expr, Gap, Join, Layer, Residual, Seq, Sym, Use, value_text
-from inception_dsl.decompiler.words import DEFAULTS
+from inception_dsl.decompiler.words import DEFAULTS, act_name
 
-__all__ = ["Emitter"]
+__all__ = ["Emitter", "separated"]
 
 IND = "  "
 
@@ -56,6 +57,8 @@ class Emitter:
     # -- statements ---------------------------------------------------------------------
     def call_text(self, stmt) -> str:
         if isinstance(stmt, Layer):
+            if act_name(stmt):
+                return act_name(stmt)
             args = self.layer_args(stmt)
             return stmt.word + (f"({', '.join(args)})" if args else "")
         args = self.use_args(stmt)
@@ -90,7 +93,10 @@ class Emitter:
             self.body(stmt.body, depth + 1, lines)
             lines.append(f"{pad}}}")
         elif isinstance(stmt, Join):
-            lines.append(f"{head}{stmt.kind} {{")
+            sizes = stmt.sizes
+            kind = stmt.kind if not sizes else (
+                f"split({len(sizes)})" if len(set(sizes)) == 1 else f"split({', '.join(map(str, sizes))})")
+            lines.append(f"{head}{kind} {{")
             for branch in stmt.branches:
                 self.branch(branch, depth + 1, lines)
             lines.append(f"{pad}}}")
@@ -132,6 +138,18 @@ class Emitter:
             self.body(_joins_in_scope(body), 1, lines)
         lines.append("}")
         return lines
+
+
+_BARE = re.compile(r"^\s*(\w+:\s*)?\w+( x\d+)?$")
+
+
+def separated(lines: list[str]) -> list[str]:
+    """A bare name before a line opening `{` would read as a label (E008): end it with `;`."""
+    out = list(lines)
+    for i in range(len(out) - 1):
+        if _BARE.match(out[i]) and out[i + 1].lstrip().startswith("{"):
+            out[i] += ";"
+    return out
 
 
 def _joins_in_scope(body: list) -> list:

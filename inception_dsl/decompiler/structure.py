@@ -13,14 +13,17 @@ Imports torch (through the tracer's types)."""
 from __future__ import annotations
 
 import inspect
+import keyword
+import re
 
 import networkx as nx
 from torch import nn
 
 from inception_dsl.decompiler.located import qualname, where
 from inception_dsl.decompiler.trace import Call, Event, Ref
-from inception_dsl.decompiler.tree import SUM, Gap, Join, Layer, Refusal, Residual, Scale, Seq, Use
-from inception_dsl.decompiler.words import Missing, function_words, module_words
+from inception_dsl.decompiler.tree import SUM, Fork, Gap, Join, Layer, Refusal, Residual, Scale, Seq, Use
+from inception_dsl.language.naming import reserved_name
+from inception_dsl.decompiler.words import NHWC, PASS_THROUGH, Missing, act_name, function_words, module_words
 
 __all__ = ["Structurer", "residuals"]
 
@@ -40,6 +43,7 @@ class Structurer:
         self.refusals: list[Refusal] = []
         self.events = events
         self.input_shape = (1, *input_shape)
+        self.layouts: dict[Ref, str] = {}  # tensors permuted to channels-last
 
     def refuse(self, path: str, owner, missing: str, detail: str = "", site: str = "") -> Gap:
         cls = owner if inspect.isclass(owner) else type(owner)
@@ -50,6 +54,9 @@ class Structurer:
     # -- one call -----------------------------------------------------------------------
     def body(self, call: Call) -> list:
         try:
+            layers = _dense_layers(call)
+            if layers:
+                return [Join("concat", [[], [self.use(layer, call)]]) for layer in layers]
             return _Scope(self, call).walk()
         except _NotStructured as error:
             return [self.refuse(call.path, call.module, error.missing, error.detail)]
@@ -57,25 +64,62 @@ class Structurer:
     def statements(self, item: "Call | Event", scope: Call) -> list:
         if isinstance(item, Call):
             return [self.use(item, scope)]
+        reads = item.tensor_inputs()
+        item.layout = self.layouts.get(reads[0], NCHW) if reads else NCHW
         try:
-            words = module_words(item) if item.is_module else function_words(item)
+            words, layout = self._permute(item) if _is_permute(item) else self._regroup(item)
+            if words is None:
+                words = module_words(item) if item.is_module else function_words(item)
         except Missing as missing:
             if item.is_module:
                 return [self.refuse(item.path, item.target, missing.missing, missing.detail)]
             return [self.refuse(item.path, scope.module, missing.missing, missing.detail, item.site)]
+        for k in range(len(item.shapes)):
+            self.layouts[(item.index, k)] = layout
         for word in words:
             if isinstance(word, Scale):
                 word.origin = (item.path, qualname(type(scope.module)), item.site or where(scope.module))
         if item.is_module and item.path.rpartition(".")[0] == scope.path:
             for word in words:
                 if isinstance(word, Layer) and (word.params or word is words[0]):
-                    word.label = item.path.rpartition(".")[2]
+                    word.label = label_of(item.path)
                     break
         return words
 
+    def _permute(self, event: Event) -> tuple[list, str]:
+        """To channels-last and back (ConvNeXt's blocks): no statement, only the layout changes."""
+        dims = event.args[1:] if len(event.args) > 2 else (event.args[1] if len(event.args) > 1 else event.kwargs.get("dims"))
+        dims = tuple(d % 4 for d in dims) if dims is not None and len(event.in_shape or ()) == 4 else ()
+        if dims == (0, 2, 3, 1) and event.layout == NCHW:
+            return [], NHWC
+        if dims == (0, 3, 1, 2) and event.layout == NHWC:
+            return [], NCHW
+        raise Missing("permute other than to channels-last and back", f"dims {dims}")
+
+    def _regroup(self, event: Event) -> tuple[list | None, str]:
+        """torchvision's channel_shuffle written out: view to (N, g, C/g, H, W), transpose(1, 2),
+        view back: `channel_shuffle(g)`. Anything else done to the grouped view is refused."""
+        name = "" if event.is_module else getattr(event.target, "__name__", "")
+        shape_in, shape_out = event.in_shape or (), event.shapes[0]
+        layout = event.layout
+        if layout == NCHW and name in ("view", "reshape") and len(shape_in) == 4 and len(shape_out) == 5 and \
+                shape_out[0] == shape_in[0] and shape_out[1] * shape_out[2] == shape_in[1] and shape_out[3:] == shape_in[2:]:
+            return [], f"grouped:{shape_out[1]}"
+        if not layout.startswith(("grouped:", "shuffled:")):
+            return None, layout
+        groups = int(layout.partition(":")[2])
+        dims = tuple(d % 5 for d in event.args[1:3]) if len(event.args) >= 3 else ()
+        if name == "transpose" and layout.startswith("grouped:") and sorted(dims) == [1, 2]:
+            return [], f"shuffled:{groups}"
+        if name in PASS_THROUGH:
+            return [], layout
+        if name in ("view", "reshape", "flatten") and layout.startswith("shuffled:") and len(shape_out) == 4:
+            return [Layer("channel_shuffle", [(None, groups)])], NCHW
+        raise Missing(f"torch function `{name or type(event.target).__name__}` on a grouped view of the channels")
+
     def use(self, call: Call, scope: Call):
         body = self.body(call)
-        label = call.path.rpartition(".")[2] if call.path.rpartition(".")[0] == scope.path else None
+        label = label_of(call.path) if call.path.rpartition(".")[0] == scope.path else None
         if isinstance(call.module, nn.Sequential):
             for stmt in body:
                 if _label_is_position(stmt):
@@ -83,17 +127,63 @@ class Structurer:
             if type(call.module) is nn.Sequential:
                 return Seq(body, label)
             body = [Seq(body)]
-        return Use(call.path, type(call.module), body, label, self.channels(call.inputs[0] if call.inputs else None))
+        return Use(call.path, type(call.module), body, label, sum(self.channels(ref) for ref in call.inputs))
 
     def channels(self, ref) -> int:
         if ref is None:
             return 0
         shape = self.input_shape if ref[0] < 0 else self.events[ref[0]].shapes[ref[1]]
+        if self.layouts.get(ref) == NHWC:
+            return shape[-1]
         return shape[1] if len(shape) > 1 else 0
+
+
+NCHW = "nchw"
+_LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_WORDS = {"x", "and", "or", "not", "if", "else", "true", "false", "none", "in_channels", "in_height", "in_width"}
+
+
+def label_of(path: str) -> str | None:
+    """The module's name as a label, where the language allows it (torchvision's RegNet
+    names blocks `block1-0`; those stay unlabelled and their weights go through the converter)."""
+    name = path.rpartition(".")[2]
+    if name.isdigit():
+        return name  # a position in a sequence (the caller drops it)
+    if not _LABEL.fullmatch(name) or reserved_name(name) or name in _WORDS or keyword.iskeyword(name):
+        return None
+    return name
+
+
+def _is_permute(event: Event) -> bool:
+    return not event.is_module and getattr(event.target, "__name__", "") == "permute"
 
 
 def _label_is_position(stmt) -> bool:
     return getattr(stmt, "label", None) is not None and stmt.label.isdigit()
+
+
+def _is_cat(item) -> bool:
+    return isinstance(item, Event) and not item.is_module and getattr(item.target, "__name__", "") in (
+        "cat", "concat", "concatenate")
+
+
+def _dense_layers(call: Call) -> list[Call] | None:
+    """DenseNet's block: layer i reads the block's input and every earlier layer's output
+    (a list it concatenates first), and the block returns all of them concatenated. That is
+    `concat { identity; layer }` once per layer: each concat's output is the next list's
+    concatenation."""
+    if len(call.items) < 2 or len(call.inputs) != 1:
+        return None
+    *layers, last = call.items
+    if not all(isinstance(layer, Call) for layer in layers) or not _is_cat(last):
+        return None
+    refs = [call.inputs[0]]
+    for layer in layers:
+        if layer.inputs != refs or layer.output is None or not layer.items or not _is_cat(layer.items[0]) or \
+                layer.items[0].tensor_inputs() != refs:
+            return None
+        refs = refs + [layer.output]
+    return layers if last.tensor_inputs() == refs and call.output == (last.index, 0) else None
 
 
 class _Scope:
@@ -102,10 +192,18 @@ class _Scope:
     def __init__(self, owner: Structurer, call: Call):
         self.owner, self.call = owner, call
         self.items = list(call.items)
+        self.joined_inputs = len(call.inputs) > 1 and self.items and _is_cat(self.items[0]) and \
+            self.items[0].tensor_inputs() == call.inputs  # a dense layer: the list it reads, concatenated
         self.words: dict[int, list] = {}
         self.inputs: dict[int, list[int]] = {}
+        self.read_refs: dict[int, list[Ref]] = {}
+        self.last_ref: Ref | None = None
         producer: dict[Ref, int] = {ref: SOURCE for ref in call.inputs}
+        if self.joined_inputs:
+            producer[(self.items[0].index, 0)] = SOURCE
         for i, item in enumerate(self.items):
+            if self.joined_inputs and i == 0:
+                continue
             reads = self._reads(item, producer)
             if isinstance(item, Event):
                 words = owner.statements(item, call)
@@ -125,6 +223,7 @@ class _Scope:
                 else:  # returns a tensor it did not compute (an identity module)
                     self.words[i] = []
             self.inputs[i] = reads
+            self.read_refs[i] = list(item.inputs if isinstance(item, Call) else item.tensor_inputs())
         if call.output is None or call.output not in producer:
             raise _NotStructured("a module whose output is not computed from its input")
         self.target = producer[call.output]
@@ -138,7 +237,7 @@ class _Scope:
                 path = item.path
                 raise _NotStructured("a tensor read across module boundaries (from inside another module)", path)
             reads.append(producer[ref])
-        if len(self.call.inputs) > 1:
+        if len(self.call.inputs) > 1 and not self.joined_inputs:
             raise _NotStructured(f"a module taking {len(self.call.inputs)} tensors (a block reads one)")
         return reads
 
@@ -165,18 +264,40 @@ class _Scope:
             self.seen.add(node)
             words, reads = self.words[node], self.inputs[node]
             if words and isinstance(words[-1], Join):
-                fork = self.idom[node]
-                join = words[-1]
-                join.branches = [self.chain(read, fork) for read in reads]
+                join, node = self.join(node, words[-1])
                 stmts = [join] + stmts
-                node = fork
+                self.last_ref = None
                 continue
+            if words and isinstance(words[-1], Fork):
+                raise _NotStructured("a split whose parts are not concatenated again in order",
+                                     getattr(self.items[node], "path", ""))
             if len(set(reads)) != 1:
                 raise _NotStructured(f"an operation reading {len(set(reads))} tensors",
                                      getattr(self.items[node], "path", ""))
             stmts = list(words) + stmts
+            self.last_ref = self.read_refs[node][0]
             node = reads[0]
         return stmts
+
+    def join(self, node: int, join: Join) -> tuple[Join, int]:
+        """The join's branches, forked at its immediate dominator; a concat of a channel
+        split's parts, each read by one branch in order, is a `split` statement."""
+        fork = self.idom[node]
+        branches, origins = [], []
+        for read, ref in zip(self.inputs[node], self.read_refs[node]):
+            self.last_ref = ref
+            branches.append(self.chain(read, fork) if read != fork else [])
+            origins.append(self.last_ref)
+        fork_words = self.words.get(fork) if fork != SOURCE else None
+        if not (fork_words and isinstance(fork_words[-1], Fork)):
+            join.branches = branches
+            return join, fork
+        sizes = fork_words[-1].sizes
+        if join.kind != "concat" or [o[1] if o else -1 for o in origins] != list(range(len(sizes))):
+            raise _NotStructured("a split whose parts are not concatenated again in order",
+                                 getattr(self.items[fork], "path", ""))
+        self.seen.add(fork)
+        return Join("split", branches, sizes=sizes), self.inputs[fork][0]
 
 
 def residuals(body: list) -> list:
@@ -187,8 +308,8 @@ def residuals(body: list) -> list:
         return body
     rest = body[1:]
     act = "identity"
-    if len(rest) == 1 and isinstance(rest[0], Layer) and not rest[0].args and not rest[0].params and _is_act(rest[0]):
-        act, rest = rest[0].word, []
+    if len(rest) == 1 and isinstance(rest[0], Layer) and not rest[0].params and _is_act(rest[0]):
+        act, rest = act_name(rest[0]), []
     if rest:
         return body
     a, b = body[0].branches
@@ -203,6 +324,4 @@ def residuals(body: list) -> list:
 
 
 def _is_act(layer: Layer) -> bool:
-    from inception_dsl.decompiler.words import ACT_FUNCTIONS
-
-    return layer.word in set(ACT_FUNCTIONS.values())
+    return act_name(layer) is not None

@@ -51,6 +51,7 @@ class Event:
     shapes: list[tuple[int, ...]]  # one per tensor output
     in_shapes: list[tuple[int, ...]] = field(default_factory=list)  # of the traced tensor inputs, in order
     site: str = ""  # file:line of the Python line that called a torch function
+    layout: str = "nchw"  # of its first input: "nhwc" after a permute to channels-last (set by structure.py)
 
     @property
     def in_shape(self) -> tuple[int, ...] | None:
@@ -129,6 +130,10 @@ class _Recorder(TorchFunctionMode):
                      if isinstance(t, torch.Tensor) and id(t) in self.producers]
         inputs, args, kwargs = self.encode(args, kwargs)
         if not any(isinstance(v, tuple) and isinstance(v[0], int) for v in inputs):
+            params = [v for v in inputs if v[0] == "param"]
+            if len(params) == 1 and len(outputs) == 1 and getattr(target, "__name__", "") in _VIEWS:
+                self.params[id(outputs[0])] = (params[0][1], params[0][2])  # a view of a parameter
+                self.keep.append(outputs[0])
             return  # computed from constants only: a constant to whoever reads it
         event = Event(len(self.events), target, path, inputs, args, kwargs, [tuple(t.shape) for t in outputs],
                       in_shapes)
@@ -227,6 +232,8 @@ def trace(model: nn.Module, input_shape: tuple[int, ...], is_word) -> tuple[Call
     return root, events
 
 
+_VIEWS = {"reshape", "view", "unsqueeze", "squeeze", "flatten", "expand", "expand_as", "__getitem__", "to",
+          "contiguous", "type_as", "float"}
 _SKIP = (os.sep + "torch" + os.sep, os.sep + "decompiler" + os.sep)
 
 

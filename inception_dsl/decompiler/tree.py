@@ -102,6 +102,13 @@ class Gap:
 
 
 @dataclass
+class Fork:
+    """`chunk`/`split` on channels: only a `split` statement (its parts concatenated again) says it."""
+
+    sizes: tuple[int, ...]
+
+
+@dataclass
 class Scale:
     """A multiplication by a constant (only a residual's scale can say it)."""
 

@@ -13,12 +13,13 @@ import math
 from torch import nn
 
 from inception_dsl.decompiler.trace import Event, _Slot
-from inception_dsl.decompiler.tree import Join, Layer, Scale, Size, Sym
+from inception_dsl.decompiler.tree import Fork, Join, Layer, Scale, Size, Sym
 from inception_dsl.ops.activations import ACTIVATIONS
 
-__all__ = ["DEFAULTS", "Missing", "is_word_module", "module_words", "function_words", "PASS_THROUGH", "BN_DEFAULTS"]
+__all__ = ["act_name", "DEFAULTS", "Missing", "is_word_module", "module_words", "function_words", "PASS_THROUGH", "BN_DEFAULTS"]
 
 BN_DEFAULTS = {"eps": 1e-5, "momentum": 0.1}
+NHWC = "nhwc"  # a tensor permuted to channels-last (ConvNeXt's blocks): linear and layernorm act on channels
 # keyword arguments a word takes by default: left out of the text where the value is literal
 DEFAULTS = {
     "conv": {"stride": 1, "pad": Sym("same"), "dilation": 1, "groups": 1, "bn": True, "act": Sym("relu")},
@@ -49,11 +50,14 @@ def _activation_modules() -> dict[type, str]:
 ACT_MODULES = _activation_modules()
 ACT_FUNCTIONS = {act.fn.rpartition(".")[2]: act.name for act in ACTIVATIONS.values() if act.fn}
 ACT_FUNCTIONS.update({name + "_": act for name, act in list(ACT_FUNCTIONS.items())})
+ACT_NAMES = {act.name for act in ACTIVATIONS.values()}
 ACT_PARAMS = {act.name: (act.param, act.keyword, act.default) for act in ACTIVATIONS.values() if act.param}
 _POOLS = (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)
 WORD_CLASSES = (nn.Conv2d, nn.BatchNorm2d, nn.Linear, nn.Dropout, nn.Flatten, nn.Identity, nn.GroupNorm,
                 nn.LayerNorm, *_POOLS, *ACT_MODULES)
 # torch functions that change nothing a spec can see
+_ELEMENTWISE = {"add", "__add__", "__iadd__", "add_", "__radd__", "mul", "__mul__", "__imul__", "mul_", "__rmul__",
+                "dropout", "contiguous", "clone"}
 PASS_THROUGH = {"contiguous", "clone", "detach", "float", "type_as", "to", "__getattribute__"}
 
 
@@ -62,11 +66,17 @@ def _timm_class(module: nn.Module, name: str) -> bool:
     return cls.__name__ == name and cls.__module__.startswith("timm.")
 
 
+def _torchvision_class(module: nn.Module, name: str) -> bool:
+    cls = type(module)
+    return cls.__name__ == name and cls.__module__.startswith("torchvision.")
+
+
 def is_word_module(module: nn.Module) -> bool:
     cls = type(module)
     if cls in WORD_CLASSES:
         return True
-    return any(_timm_class(module, name) for name in ("BatchNormAct2d", "LayerNorm2d", "DropPath"))
+    return any(_timm_class(module, name) for name in ("BatchNormAct2d", "LayerNorm2d", "DropPath", "LayerNorm")) or \
+        _torchvision_class(module, "StochasticDepth")
 
 
 def _pair(value) -> tuple[int, int]:
@@ -114,7 +124,14 @@ def act_word(name: str, value: float | None = None) -> Layer:
     param = ACT_PARAMS.get(name)
     if param is not None:
         return Layer(name, [(param[0], float(param[2] if value is None else value))])
-    return Layer(name)
+    return Layer("act", [(None, Sym(name))])  # `act(kind)`, written bare: a block parameter where it varies
+
+
+def act_name(layer: Layer) -> str | None:
+    """The activation a layer is, when it is a plain one written literally (`act(relu)`, `relu`)."""
+    if layer.word == "act" and len(layer.args) == 1 and isinstance(layer.args[0][1], Sym):
+        return layer.args[0][1].name
+    return layer.word if layer.word in ACT_NAMES and not layer.args else None
 
 
 def _pool_words(m, shape_in) -> list:
@@ -171,9 +188,19 @@ def _act_module(m) -> Layer:
 
 def _other_module_words(m, event: Event) -> list:
     shape_in = event.in_shape
+    if isinstance(m, nn.Linear) and len(shape_in) == 4 and event.layout == NHWC:
+        return [Layer("conv", [(None, m.out_features), (None, Size(1, 1)), ("bias", m.bias is not None), ("bn", False),
+                               ("act", Sym("identity"))], params=True)]
+    if isinstance(m, nn.LayerNorm) and len(shape_in) == 4 and event.layout == NHWC:
+        if len(m.normalized_shape) != 1 or not m.elementwise_affine or m.bias is None:
+            raise Missing("layernorm over several dimensions or without affine")
+        return [Layer("layernorm", _eps(m), params=True)]
+    if event.layout == NHWC and not isinstance(m, (nn.Dropout, nn.Identity, *ACT_MODULES)) and not \
+            _timm_class(m, "DropPath") and not _torchvision_class(m, "StochasticDepth"):
+        raise Missing(f"channels-last {type(m).__name__}")
     if isinstance(m, nn.Linear):
         if len(shape_in) != 2:
-            raise Missing("linear on a grid (channels-last)", f"input {shape_in}")
+            raise Missing("linear on a grid", f"input {shape_in}")
         return [Layer("linear", [(None, m.out_features), ("bias", m.bias is not None)], params=True)]
     if isinstance(m, _POOLS):
         return _pool_words(m, shape_in)
@@ -195,8 +222,11 @@ def _other_module_words(m, event: Event) -> list:
         return [Layer("layernorm", _eps(m), params=True)]
     if isinstance(m, nn.LayerNorm):
         raise Missing("layernorm over the last dimension of a grid (channels-last)", f"input {shape_in}")
-    if _timm_class(m, "DropPath"):
-        return [Layer("drop_path", [(None, float(m.drop_prob))])]
+    if _timm_class(m, "DropPath") or _torchvision_class(m, "StochasticDepth"):
+        p = float(getattr(m, "drop_prob", getattr(m, "p", 0.0)))
+        if not getattr(m, "scale_by_keep", True) or getattr(m, "mode", "row") != "row":
+            raise Missing("stochastic depth without per-sample rescaling", f"{m!r}")
+        return [Layer("drop_path", [(None, p)])] if p else [Layer("identity")]
     raise Missing(type(m).__name__)
 
 
@@ -212,6 +242,10 @@ def _arg(event: Event, index: int, name: str, default=None):
 
 def function_words(event: Event) -> list:
     fname = getattr(event.target, "__name__", str(event.target))
+    if fname == "layer_norm" and event.layout == NHWC or (fname == "layer_norm" and len(event.in_shape or ()) == 2):
+        return [_layer_norm(event)]
+    if event.layout == NHWC and fname not in ACT_FUNCTIONS and fname not in _ELEMENTWISE:
+        raise Missing(f"channels-last torch function `{fname}`", f"{event.in_shape}")
     if fname in ACT_FUNCTIONS:
         act = ACT_FUNCTIONS[fname]
         if act == "gelu" and _arg(event, 1, "approximate", "none") != "none":
@@ -219,9 +253,15 @@ def function_words(event: Event) -> list:
         param = ACT_PARAMS.get(act)
         return [act_word(act, _arg(event, 1, param[1], param[2]) if param else None)]
     if fname in ("cat", "concat", "concatenate"):
+        if len(event.tensor_inputs()) == 1 and len(event.inputs) == 1:
+            return []  # the concatenation of one tensor is that tensor
         if _arg(event, 1, "dim", 0) not in (1, -3) or len(event.shapes[0]) != 4:
             raise Missing("concat along another dimension")
         return [Join("concat", [])]
+    if fname in ("chunk", "split", "split_with_sizes", "tensor_split") and len(event.shapes) > 1:
+        if len(event.in_shape or ()) != 4 or any(shape[2:] != event.in_shape[2:] for shape in event.shapes):
+            raise Missing(f"`{fname}` along another dimension than channels")
+        return [Fork(tuple(shape[1] for shape in event.shapes))]
     if fname in ("add", "__add__", "__iadd__", "add_", "__radd__", "mul", "__mul__", "__imul__", "mul_", "__rmul__"):
         return _arith(event, "sum" if "add" in fname else "product")
     return _reshaping(event, fname)
@@ -237,9 +277,29 @@ def _arith(event: Event, join: str) -> list:
     if join == "product" and len(traced) == 1 and len(others) == 1 and isinstance(others[0], (int, float)):
         return [Scale(float(others[0]))]
     params = [v for v in event.inputs if v[0] == "param"]
-    if join == "product" and params:
-        raise Missing("multiplication by a parameter (layer scale)", params[0][1])
+    if join == "product" and len(traced) == 1 and len(params) == 1:
+        return [_layer_scale(event, params[0][2])]
     raise Missing(f"{'addition' if join == 'sum' else 'multiplication'} by a constant")
+
+
+def _layer_norm(event: Event) -> Layer:
+    """F.layer_norm over the channels (the last dimension, channels-last or flat), affine."""
+    shape = _arg(event, 1, "normalized_shape")
+    params = [v for v in event.inputs if v[0] == "param"]
+    if len(tuple(shape)) != 1 or len(params) != 2:
+        raise Missing("layernorm over several dimensions or without affine")
+    eps = float(_arg(event, 4, "eps", 1e-5))
+    return Layer("layernorm", [("eps", eps)], params=True)
+
+
+def _layer_scale(event: Event, gamma) -> Layer:
+    """x times a per-channel parameter: `layer_scale` (its init: the parameter's value when constant)."""
+    channels = event.in_shape[-1] if event.layout == NHWC else event.in_shape[1]
+    if gamma.numel() != channels or len(event.in_shape) != 4:
+        raise Missing("multiplication by a parameter that is not per channel", f"{tuple(gamma.shape)}")
+    flat = gamma.detach().flatten()
+    init = float(f"{float(flat[0]):.7g}") if bool((flat == flat[0]).all()) else 1.0  # as float32 holds it
+    return Layer("layer_scale", [("init", init)], params=True)
 
 
 def _reshaping(event: Event, fname: str) -> list:
