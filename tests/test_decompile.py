@@ -99,8 +99,10 @@ def test_cli_verify(tmp_path, capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("source", ["timm:resnet18", "torchvision:mobilenet_v2", "timm:regnetx_002",
-                                    "torchvision:resnet50", "timm:inception_v4"])
+@pytest.mark.parametrize("source", ["timm:resnet18", "torchvision:mobilenet_v2", "timm:regnetx_002", "timm:repvgg_a0",
+                                    "torchvision:resnet50", "timm:inception_v4", "timm:inception_resnet_v2",
+                                    "torchvision:googlenet", "torchvision:shufflenet_v2_x1_0",
+                                    "torchvision:convnext_tiny", "torchvision:efficientnet_b0"])
 def test_reference_networks_round_trip(source):
     result = decompile(source)
     checked = verify(result.text, result.model, result.input_shape)
@@ -114,4 +116,11 @@ def test_channel_split_shuffle_and_channels_last_blocks_round_trip():
     assert "layernorm(eps=1e-06)" in text and "layer_scale(init=1e-06)" in text
     assert "shuffle: shuffle_unit x2" in text and "blocks: channels_last_block x2" in text
     checked = verify(text, result.model, result.input_shape)
+    assert checked.ok, checked.message
+
+
+def test_densenet_layers_reading_every_earlier_output_round_trip():
+    result = decompile(models.small_densenet(), (3, 32, 32))
+    assert "    dense_layer\n  } x3" in result.text  # a DenseNet block: one repeated concat
+    checked = verify(result.text, result.model, result.input_shape)
     assert checked.ok, checked.message

@@ -72,6 +72,11 @@ class Emitter:
             if isinstance(stmt, Use) and stmt.label is None:
                 while i + run < len(body) and _same_call(body[i + run], stmt):
                     run += 1
+            elif _dense_step(stmt):
+                while i + run < len(body) and _dense_step(body[i + run]) and _same_step(body[i + run], stmt):
+                    run += 1
+                if run > 1:  # DenseNet's layers: one repeated statement, their weights through the converter
+                    stmt.label = stmt.branches[1][0].label = None
             self.statement(stmt, depth, lines, run)
             i += run
 
@@ -99,7 +104,7 @@ class Emitter:
             lines.append(f"{head}{kind} {{")
             for branch in stmt.branches:
                 self.branch(branch, depth + 1, lines)
-            lines.append(f"{pad}}}")
+            lines.append(f"{pad}}}{times}")
         elif isinstance(stmt, Residual):
             self.residual(stmt, head, pad, depth, lines)
 
@@ -168,6 +173,17 @@ def _same(default: Any, value: Any) -> bool:
 
 def _same_call(a, b) -> bool:
     return isinstance(a, Use) and a.label is None and a.block == b.block and repr(a.args) == repr(b.args)
+
+
+def _dense_step(stmt) -> bool:
+    """`concat { identity; block(...) }`, a DenseNet layer."""
+    return isinstance(stmt, Join) and stmt.kind == "concat" and len(stmt.branches) == 2 and not stmt.branches[0] \
+        and len(stmt.branches[1]) == 1 and isinstance(stmt.branches[1][0], Use)
+
+
+def _same_step(a: Join, b: Join) -> bool:
+    first, second = a.branches[1][0], b.branches[1][0]
+    return first.block == second.block and repr(first.args) == repr(second.args)
 
 
 def _uniform(body: list) -> bool:
