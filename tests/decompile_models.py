@@ -165,3 +165,25 @@ def small_densenet():
     from torchvision.models.densenet import DenseNet
 
     return DenseNet(growth_rate=8, block_config=(3, 2), num_init_features=16, bn_size=2, num_classes=10)
+
+
+class MultiBranch(nn.Module):
+    """MobileOne/RepVGG-style: a running sum that starts at 0, branches added one by one."""
+
+    def __init__(self, channels=8):
+        super().__init__()
+        self.identity = nn.BatchNorm2d(channels)
+        self.convs = nn.ModuleList(nn.Conv2d(channels, channels, 3, padding=1) for _ in range(2))
+        self.scale = nn.Conv2d(channels, channels, 1)
+
+    def forward(self, x):
+        out = 0
+        out = out + self.identity(x)
+        out = out + self.scale(x)
+        for conv in self.convs:
+            out += conv(x)
+        return F.relu(out)
+
+
+def multi_branch():
+    return nn.Sequential(nn.Conv2d(3, 8, 4, padding="same"), MultiBranch())  # torch pads the odd pixel after

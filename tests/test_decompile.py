@@ -124,3 +124,11 @@ def test_densenet_layers_reading_every_earlier_output_round_trip():
     assert "    dense_layer\n  } x3" in result.text  # a DenseNet block: one repeated concat
     checked = verify(result.text, result.model, result.input_shape)
     assert checked.ok, checked.message
+
+
+def test_a_running_sum_of_branches_is_one_sum():
+    result = decompile(models.multi_branch(), (3, 12, 12))
+    assert "_: sum {" in result.text or "sum {" in result.text
+    assert result.text.count("sum {") == 1  # ((0 + a) + b) + c + d: one four-way sum
+    checked = verify(result.text, result.model, result.input_shape)
+    assert checked.ok, checked.message

@@ -25,7 +25,7 @@ from inception_dsl.decompiler.source import DecompileError, build, model_name
 from inception_dsl.decompiler.located import qualname, where
 from inception_dsl.decompiler.structure import Structurer
 from inception_dsl.decompiler.trace import TraceError, trace
-from inception_dsl.decompiler.tree import Refusal, value_text
+from inception_dsl.decompiler.tree import Refusal, Seq, value_text
 from inception_dsl.decompiler.words import BN_DEFAULTS, is_word_module
 
 __all__ = ["Decompiled", "DecompileError", "Refusal", "decompile"]
@@ -65,6 +65,11 @@ def decompile(model_or_source, input_shape: tuple[int, ...] | None = None, *, pa
     bn = _bn_settings(model)
     structurer = Structurer(events, shape)
     body = structurer.body(root)
+    if isinstance(model, nn.Sequential):  # its children are positions: `_: { ... }` numbers them so
+        for stmt in body:
+            if getattr(stmt, "label", None) and stmt.label.isdigit():
+                stmt.label = None
+        body = [Seq(body, "_")]
     blocks = Blocks(structurer.refusals, bn)
     body = blocks.finalize(body)
     blocks.parameterize()

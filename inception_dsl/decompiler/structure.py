@@ -290,6 +290,10 @@ class _Scope:
             origins.append(self.last_ref)
         fork_words = self.words.get(fork) if fork != SOURCE else None
         if not (fork_words and isinstance(fork_words[-1], Fork)):
+            first = branches[0] if branches else []
+            if join.kind == SUM and len(first) == 1 and isinstance(first[0], Join) and first[0].kind == SUM \
+                    and first[0].label is None:
+                branches = first[0].branches + branches[1:]  # (a + b) + c is `sum { a; b; c }`, in that order
             join.branches = branches
             return join, fork
         sizes = fork_words[-1].sizes

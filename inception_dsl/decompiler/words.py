@@ -91,12 +91,14 @@ def _size(value) -> Size | int:
 def conv_words(m: nn.Conv2d) -> list:
     if m.padding_mode != "zeros":
         raise Missing("conv padding_mode", f"padding_mode={m.padding_mode!r}")
-    if isinstance(m.padding, str):
-        raise Missing("conv padding string", f"padding={m.padding!r}")
-    kernel, stride, dilation, padding = _pair(m.kernel_size), _pair(m.stride), _pair(m.dilation), _pair(m.padding)
-    args: list = [(None, m.out_channels), (None, Size(*kernel)), ("stride", _one(stride)),
-                  ("pad", pad_value(kernel, dilation, padding)), ("dilation", _one(dilation)), ("groups", m.groups),
-                  ("bias", m.bias is not None), ("bn", False), ("act", Sym("identity"))]
+    kernel, stride, dilation = _pair(m.kernel_size), _pair(m.stride), _pair(m.dilation)
+    if isinstance(m.padding, str):  # torch's 'same' pads d(k-1) in all, an odd pixel after: the spec's `same`
+        pad = Sym("same" if m.padding == "same" else "valid")
+    else:
+        pad = pad_value(kernel, dilation, _pair(m.padding))
+    args: list = [(None, m.out_channels), (None, Size(*kernel)), ("stride", _one(stride)), ("pad", pad),
+                  ("dilation", _one(dilation)), ("groups", m.groups), ("bias", m.bias is not None), ("bn", False),
+                  ("act", Sym("identity"))]
     return [Layer("conv", args, params=True)]
 
 
@@ -274,6 +276,9 @@ def _arith(event: Event, join: str) -> list:
         raise Missing("add with alpha")
     if len(traced) == 2 and len(event.inputs) == 2:
         return [Join(join, [])]
+    neutral = 0 if join == "sum" else 1
+    if len(traced) == 1 and len(others) == 1 and not isinstance(others[0], bool) and others[0] == neutral:
+        return []  # `0 + x` (MobileOne's running sum starts at 0), `x * 1`
     if join == "product" and len(traced) == 1 and len(others) == 1 and isinstance(others[0], (int, float)):
         return [Scale(float(others[0]))]
     params = [v for v in event.inputs if v[0] == "param"]
