@@ -38,15 +38,19 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser of every command; given the arguments, only of the command they name
+    (so `check` imports neither torch nor what `render` or `compile` need)."""
     parser = _Parser(prog="inception-dsl", description="Check, draw and compile Inception-style network specs (.incp).")
-    from inception_dsl import __version__
+    from inception_dsl.core.version import __version__
 
     parser.add_argument("--version", action="version", version=f"inception-dsl {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     subparsers.required = True
+    named = argv[0] if argv and argv[0] in COMMANDS else None
     for name, module in COMMANDS.items():
-        importlib.import_module(f".commands.{module}", __package__).add_parser(subparsers)
+        if named in (None, name):
+            importlib.import_module(f".commands.{module}", __package__).add_parser(subparsers)
     return parser
 
 
@@ -55,8 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     # spec: a second or more) just before freeing it all anyway
     atexit.unregister(gc.disable)
     atexit.register(gc.disable)
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else argv
+    args = build_parser(arguments).parse_args(arguments)
     try:
         return int(args.run(args) or 0)
     except KeyboardInterrupt:

@@ -1,4 +1,4 @@
-"""The graph IR: one node per tensor operation, on a networkx DiGraph.
+"""The graph IR: one node per tensor operation, on a directed graph (core/digraph.py).
 
 elaborate.py builds it; passes annotate it (shapes) or rewrite it (optimizations);
 backends read it. Node ids are dotted scope paths (`inception_a.0.branch1.0.conv`) and,
@@ -21,8 +21,7 @@ import os.path
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping
 
-import networkx as nx
-
+from inception_dsl.core.digraph import Digraph
 from inception_dsl.core.source import Span
 
 __all__ = ["Op", "OpKind", "Attr", "Node", "Role", "CallSite", "Stage", "StatementKind", "Graph", "InternalError",
@@ -250,46 +249,45 @@ class Graph:
     # not copied by `copy`, see language/caches/block_templates.py: shapes infer_shapes keeps, attributes check skips
     settled: set[str] = field(default_factory=set, repr=False, compare=False)
     checked: set[str] = field(default_factory=set, repr=False, compare=False)
-    _g: nx.DiGraph = field(default_factory=nx.DiGraph, repr=False)
+    _g: Digraph = field(default_factory=Digraph, repr=False)
     added: list[str] = field(default_factory=list, repr=False, compare=False)  # ids in the order added
     _forward: bool = field(default=True, repr=False, compare=False)  # every edge runs to a later-added node
 
     # -- construction
     def add(self, node: Node, inputs: list[str] = ()) -> str:
-        if node.id in self._g._node:
+        if node.id in self._g.node:
             raise InternalError(f"duplicate node id {node.id}")
-        self._g.add_nodes_from([s for s in inputs if s not in self._g._succ])  # bare, as add_edge made them
+        self._g.add_nodes_from([s for s in inputs if s not in self._g.succ])  # bare, as add_edge made them
         self.add_new([node], [inputs])
         return node.id
 
     def add_new(self, nodes: list[Node], inputs: list[list[str]]) -> None:
-        """Add new nodes reading earlier ones: networkx's dicts, filled as add_node/add_edge do, minus their checks."""
+        """Add new nodes reading earlier ones: the digraph's dicts, filled as add_edge does, minus its checks."""
         g = self._g
-        data, succ, preds = g._node, g._succ, g._pred
+        data, succ, preds = g.node, g.succ, g.pred
         for node, sources in zip(nodes, inputs):
             node_id, pred = node.id, {}
             data[node_id], succ[node_id], preds[node_id] = {"node": node}, {}, pred
             for index, source in enumerate(sources):
                 succ[source][node_id] = pred[source] = {"index": index}
             self.added.append(node_id)
-        g.__dict__.get("__networkx_cache__", {}).clear()
 
     def taken(self, ids) -> bool:
         """Whether any of `ids` is a node already."""
-        return not self._g._node.keys().isdisjoint(ids)
+        return not self._g.node.keys().isdisjoint(ids)
 
     def remove(self, node_id: str) -> None:
         self._g.remove_node(node_id)
 
     def replace_input(self, node_id: str, old: str, new: str) -> None:
-        index = self._g.edges[old, node_id]["index"]
+        index = self._g.succ[old][node_id]["index"]
         self._g.remove_edge(old, node_id)
         self._g.add_edge(new, node_id, index=index)
         self._forward = False
 
     def set_inputs(self, node_id: str, inputs: list[str]) -> None:
         self._forward = False
-        for source in list(self._g.predecessors(node_id)):
+        for source in list(self._g.pred[node_id]):
             self._g.remove_edge(source, node_id)
         for index, source in enumerate(inputs):
             self._g.add_edge(source, node_id, index=index)
@@ -328,26 +326,24 @@ class Graph:
         return node_id in self._g
 
     def __len__(self) -> int:
-        return self._g.number_of_nodes()
+        return len(self._g)
 
     def node(self, node_id: str) -> Node:
-        # networkx's own node dict: the public NodeView lookup costs a third of `check`
-        # on large specs, for the same answer
-        return self._g._node[node_id]["node"]
+        return self._g.node[node_id]["node"]
 
     def nodes(self) -> list[Node]:
         """All nodes in topological order (ties broken by insertion order): insertion order
         while every edge runs forward (elaboration), else sorted (optimizer rewrites)."""
-        data = self._g._node
+        data = self._g.node
         if not self._forward:
             order = {n: i for i, n in enumerate(data)}
-            if not all(order[source] < order[target] for source, target in self._g.edges):
-                return [data[i]["node"] for i in nx.lexicographical_topological_sort(self._g, key=order.__getitem__)]
+            if not all(order[source] < order[target] for source, target in self._g.edges()):
+                return [data[i]["node"] for i in self._g.topological_order(key=order.__getitem__)]
             self._forward = True
         return [value["node"] for value in data.values()]
 
     def inputs(self, node_id: str) -> list[str]:
-        predecessors = self._g._pred[node_id]  # the dict behind networkx's `pred` view, without the view
+        predecessors = self._g.pred[node_id]
         if len(predecessors) < 2:
             return list(predecessors)
         return sorted(predecessors, key=lambda source: predecessors[source]["index"])
@@ -360,18 +356,18 @@ class Graph:
         return source in self._g.pred.get(node_id, ())
 
     def users(self, node_id: str) -> list[str]:
-        return list(self._g.successors(node_id))
+        return list(self._g.succ[node_id])
 
     def is_acyclic(self) -> bool:
-        return self._forward or nx.is_directed_acyclic_graph(self._g)
+        return self._forward or self._g.is_acyclic()
 
     def ancestors(self, node_id: str) -> set[str]:
         """Every node that `node_id` depends on."""
-        return nx.ancestors(self._g, node_id)
+        return self._g.ancestors(node_id)
 
     def insertion_order(self) -> list[str]:
         """Node ids in the order they were added (tests compare it with `nodes()`)."""
-        return list(self._g.nodes)
+        return list(self._g.node)
 
     @property
     def input_node(self) -> Node:
@@ -387,7 +383,7 @@ def check(graph: Graph) -> list[str]:
     if not graph.is_acyclic():
         return ["graph has a cycle"]
     inputs, input_kind, kinds = 0, Op.INPUT, set(Op)
-    predecessors = graph._g._pred
+    predecessors = graph._g.pred
     for node in graph.nodes():
         inputs += node.op is input_kind
         if node.op not in kinds:

@@ -65,6 +65,20 @@ def test_check_does_not_import_torch():
     assert done.returncode == 0, done.stderr
 
 
+def test_check_imports_only_what_it_needs():
+    """`check` (the command run most often) starts without torch, networkx, the
+    optimizer's rewrites, the Python backend or the other commands' modules."""
+    heavy = ("torch", "networkx", "inception_dsl.passes.rewrites", "inception_dsl.backends.python",
+             "inception_dsl.runtime", "inception_dsl.commands.render", "inception_dsl.commands.compile")
+    code = (
+        "import sys; from inception_dsl.cli import main; rc = main(['check', 'specs/v4.incp', '-q']); "
+        f"found = sorted(m for m in sys.modules if m.startswith({heavy!r})); "
+        "assert not found, found; sys.exit(rc)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
 def test_input_override_changes_shapes():
     result = analyze(SPECS / "v4.incp", input_shape=(3, 331, 331))
     assert result.ok

@@ -7,7 +7,6 @@ import sys
 
 from inception_dsl.ir import Op, dump, fmt_shape, to_data
 from inception_dsl.passes.analyses.budget import total_params
-from inception_dsl.passes.rewrites.pipeline import optimize
 from inception_dsl.commands.report import STRUCTURED, write_diagnostics, write_document
 from inception_dsl.commands.common import add_spec_options, analyze_args, report
 
@@ -34,6 +33,15 @@ def stage_table(graph) -> list[tuple[str, str, str]]:
         shape = graph.node(stage.output).shape if stage.output in graph else None
         rows.append((stage.name + (" (aux)" if stage.aux else ""), stage.kind, fmt_shape(shape)))
     return rows
+
+
+def _emitted(graph, emit: str):
+    """The graph `--emit ir` prints, or the optimized one (the rewrites, imported only then)."""
+    if emit == "ir":
+        return graph
+    from inception_dsl.passes.rewrites.pipeline import optimize
+
+    return optimize(graph)[0]
 
 
 def _counts(graph) -> str:
@@ -65,7 +73,7 @@ def run(args) -> int:
             continue
         graph = result.graph
         if single and args.emit != "stages":
-            documents.append(to_data(graph if args.emit == "ir" else optimize(graph)[0]))
+            documents.append(to_data(_emitted(graph, args.emit)))
             continue
         if single:
             documents.append({
@@ -79,7 +87,7 @@ def run(args) -> int:
         if args.quiet:
             continue
         if args.emit != "stages":
-            sys.stdout.write(dump(graph if args.emit == "ir" else optimize(graph)[0]))
+            sys.stdout.write(dump(_emitted(graph, args.emit)))
             continue
         out = sys.stdout
         out.write(f"{spec}: network {graph.name}, input {fmt_shape(graph.input_node.shape)}\n")
