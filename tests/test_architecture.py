@@ -127,6 +127,27 @@ def test_a_cycle_would_be_found(tmp_path):
     assert list(nx.simple_cycles(graph))
 
 
+# a distribution's import name, where it differs from its name
+IMPORT_NAMES = {"pyyaml": "yaml"}
+
+
+def test_every_declared_dependency_is_imported():
+    """A runtime dependency of pyproject.toml that no module of the package imports is a
+    dependency for nothing (tests' own needs go in the `test` extra)."""
+    text = (PACKAGE.parent / "pyproject.toml").read_text()
+    block = re.search(r"^dependencies = \[(.*?)^\]", text, re.S | re.M).group(1)
+    declared = [re.match(r"[A-Za-z0-9_.-]+", line.strip().strip('"')).group(0).lower()
+                for line in block.splitlines() if line.strip().startswith('"')]
+    imported = set()
+    for path in _modules().values():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                imported.add(node.module.split(".")[0])
+    assert declared and [d for d in declared if IMPORT_NAMES.get(d, d) not in imported] == []
+
+
 def test_functions_and_modules_are_short():
     too_long = []
     for name, path in _modules().items():
