@@ -38,7 +38,7 @@ from inception_dsl.language.caches import block_templates  # noqa: E402
 from inception_dsl.core.diagnostics import DiagnosticSink  # noqa: E402
 from inception_dsl.language.elaborate import elaborate  # noqa: E402
 from inception_dsl.core.limits import Limits  # noqa: E402
-from inception_dsl.language.caches.parsed_files import ProgramCache  # noqa: E402
+from inception_dsl.language.caches.programs import ProgramCache  # noqa: E402
 from inception_dsl.language.program import load_program  # noqa: E402
 from inception_dsl.passes.analyses import run_analyses  # noqa: E402
 

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from inception_dsl import api  # noqa: E402
 from inception_dsl.language.caches import block_templates  # noqa: E402
-from inception_dsl.language.caches.parsed_files import ProgramCache  # noqa: E402
+from inception_dsl.language.caches.programs import ProgramCache  # noqa: E402
 from inception_dsl.study.sweep import Grid, run_sweep, variants  # noqa: E402
 
 SPEC = ROOT / "specs" / "examples" / "inception_v4_scaled.incp"

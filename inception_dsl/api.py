@@ -23,10 +23,10 @@ from inception_dsl.ir import Graph, verify
 from inception_dsl.core.limits import DEFAULT_LIMITS, Limits
 from inception_dsl.language.params_file import ParamsArg, merge_param_sets, read_params
 from inception_dsl.passes.analyses import run_analyses
-from inception_dsl.language.caches.parsed_files import ProgramCache
+from inception_dsl.language.caches.programs import ProgramCache
 from inception_dsl.language.program import Program
 
-if TYPE_CHECKING:  # notebook.py imports this module; api imports it back only to display
+if TYPE_CHECKING:  # notebook.py is imported only when a result is displayed (startup of `check`)
     from inception_dsl.notebook import BlockView
 
 __all__ = ["PROGRAMS", "Result", "collector_paused", "analyze", "analyze_program", "analyze_text", "build_graph", "require", "show"]
@@ -46,6 +46,12 @@ class Result:
     @property
     def ok(self) -> bool:
         return self.graph is not None and not any(d.level.value == "error" for d in self.diagnostics)
+
+    def require(self) -> Graph:
+        """The graph of a clean result, or CompileError carrying the diagnostics."""
+        if not self.ok:
+            raise CompileError([d for d in self.diagnostics if d.level.value == "error"] or self.diagnostics)
+        return self.graph
 
     # -- rich display in Jupyter (inception_dsl/notebook.py): diagram, summary table, diagnostics
     def block(self, name: str):
@@ -170,9 +176,7 @@ def analyze_text(text: str, path: str = "<input>", **kwargs) -> Result:
 
 def require(result: Result) -> Graph:
     """The graph of a clean result, or CompileError carrying the diagnostics."""
-    if not result.ok:
-        raise CompileError([d for d in result.diagnostics if d.level.value == "error"] or result.diagnostics)
-    return result.graph
+    return result.require()
 
 
 def show(spec: str | Path, block: str | None = None, **kwargs) -> Result | BlockView:

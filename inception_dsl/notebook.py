@@ -17,17 +17,27 @@ import html
 import shutil
 import subprocess
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from inception_dsl.backends.diagram.dot import to_dot
 from inception_dsl.backends.diagram.drawing import View
 from inception_dsl.backends.summary import Row, Summary, format_table, to_summary
-from inception_dsl.core.diagnostics import render_full
+from inception_dsl.core.diagnostics import Diagnostic, render_full
+from inception_dsl.ir import Graph
 
-if TYPE_CHECKING:  # api imports this module to display its results; `show` lives in api.py
-    from inception_dsl import api
+__all__ = ["Analysis", "BlockView", "svg", "result_html", "result_markdown", "result_svg"]
 
-__all__ = ["BlockView", "svg", "result_html", "result_markdown", "result_svg"]
+
+class Analysis(Protocol):
+    """What is displayed: an `api.Result` (api.py imports this module to display its
+    results, and `show` lives there; this module needs no more of it than this)."""
+
+    graph: Graph | None
+    diagnostics: list[Diagnostic]
+
+    @property
+    def ok(self) -> bool: ...
+
 
 DOT_TIMEOUT = 60  # seconds; a drawing of a spec within the limits takes well under one
 
@@ -50,7 +60,7 @@ def svg(dot_source: str) -> str | None:
     return text[start:] if done.returncode == 0 and start >= 0 else None
 
 
-def _diagnostics_html(result: api.Result) -> str:
+def _diagnostics_html(result: Analysis) -> str:
     if not result.diagnostics:
         return ""
     text = "\n\n".join(render_full(d) for d in result.diagnostics)
@@ -96,18 +106,18 @@ def _figure(dot_source: str) -> str:
     return f'<div class="inception-dsl-diagram">{drawn}</div>'
 
 
-def result_svg(result: api.Result) -> str | None:
+def result_svg(result: Analysis) -> str | None:
     return svg(to_dot(result.graph)) if result.ok else None
 
 
-def result_html(result: api.Result) -> str:
+def result_html(result: Analysis) -> str:
     if not result.ok:
         return _diagnostics_html(result)
     summary = to_summary(result.graph)
     return _diagnostics_html(result) + _figure(to_dot(result.graph)) + table_html(summary)
 
 
-def result_markdown(result: api.Result) -> str:
+def result_markdown(result: Analysis) -> str:
     if not result.ok:
         text = "\n\n".join(render_full(d) for d in result.diagnostics).replace("```", "`\u200b``")
         return f"```\n{text}\n```"
@@ -118,12 +128,12 @@ def result_markdown(result: api.Result) -> str:
 class BlockView:
     """One block of an analysed network, as its first instance there was elaborated."""
 
-    result: api.Result
+    result: Analysis
     name: str
     scope: str
 
     @classmethod
-    def of(cls, result: api.Result, name: str) -> "BlockView":
+    def of(cls, result: Analysis, name: str) -> "BlockView":
         if not result.ok:
             raise ValueError("the spec has errors: " + "; ".join(d.message for d in result.diagnostics[:3]))
         scope = next((s for s, site in result.graph.blocks.items() if site.block == name), None)

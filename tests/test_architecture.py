@@ -80,9 +80,9 @@ LAYERS = (
     ("ops", ("inception_dsl.ops",)),
     ("passes", ("inception_dsl.passes",)),
     ("front end", ("inception_dsl.language",)),
-    ("graph views", ("inception_dsl.backends", "inception_dsl.backends.summary", "inception_dsl.backends.diagram")),
-    ("api", ("inception_dsl.api", "inception_dsl.notebook")),
-    ("python backend", ("inception_dsl.backends.python",)),
+    ("backends", ("inception_dsl.backends",)),
+    ("notebook display", ("inception_dsl.notebook",)),
+    ("api", ("inception_dsl.api",)),
     ("runtime", ("inception_dsl.runtime", "inception_dsl.timm")),
     ("tools", ("inception_dsl.study", "inception_dsl.lint", "inception_dsl.lsp", "inception_dsl.pygments_lexer",
                "inception_dsl.decompiler")),
@@ -118,7 +118,7 @@ def test_no_import_runs_from_a_lower_layer_to_a_higher_one():
 def test_an_upward_import_would_be_found():
     graph = import_graph()
     graph.add_edge("inception_dsl.ops.conv", "inception_dsl.backends.python.prelude")
-    assert upward_imports(graph) == ["inception_dsl.ops.conv (ops) -> inception_dsl.backends.python.prelude (python backend)"]
+    assert upward_imports(graph) == ["inception_dsl.ops.conv (ops) -> inception_dsl.backends.python.prelude (backends)"]
 
 
 def test_a_cycle_would_be_found(tmp_path):

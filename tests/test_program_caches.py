@@ -1,6 +1,6 @@
 """The caches in front of elaboration: a large file's parsed tree kept on disk by the hash
 of its text (language/caches/large_file_parses.py), and `api.analyze` reusing the program of a spec whose
-files did not change (language/parse_cache.ProgramCache), with the templates on it."""
+files did not change (language/caches/programs.ProgramCache), with the templates on it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from inception_dsl.language.caches import large_file_parses
 from inception_dsl.language import parse as parse_module
 from inception_dsl.core.diagnostics import DiagnosticSink
 from inception_dsl.language.parse import parse
-from inception_dsl.language.caches.parsed_files import ProgramCache
+from inception_dsl.language.caches.programs import ProgramCache
 from inception_dsl.core.source import SourceFile
 
 SPEC = "block cell(w = 4) {\n  conv(w, 3x3)\n}\n\nnetwork n {\n  input 3x8x8\n  cell x2\n  cell(w=6)\n}\n"

@@ -101,7 +101,7 @@ class DiagnosticSink:
 
     def add(self, diagnostic: Diagnostic) -> None:
         """Keep a diagnostic unless an identical one is already here (also how a
-        diagnostic remembered by parse_cache is re-emitted)."""
+        diagnostic remembered by caches/parsed_files.py is re-emitted)."""
         self.count += 1
         span = diagnostic.primary_span
         key = (diagnostic.code.id, diagnostic.message, span.start if span else None, span.path if span else None)

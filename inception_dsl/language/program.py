@@ -146,7 +146,7 @@ def load_program(
     overlay: "Mapping[str, str] | None" = None,
 ) -> Program:
     """Load a spec and, recursively, its imports. With `text`, `path` only names it (and
-    anchors relative imports). With `cache` (parse_cache.ParseCache), files whose text
+    anchors relative imports). With `cache` (caches/parsed_files.ParseCache), files whose text
     was parsed before are not parsed again. `overlay` maps resolved paths to the text to use
     instead of the file's (an editor's unsaved buffers), for imported files."""
     display = str(path) if path is not None else "<input>"

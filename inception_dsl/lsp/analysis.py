@@ -5,7 +5,7 @@ lint findings once it checks clean, with `# noqa` and `[tool.inception-dsl]` app
 `Analyzer.analyze(path, text)` is what the server calls after each (debounced) edit.
 It re-checks only what changed: an unchanged text whose imports are unchanged on disk
 returns the previous analysis; otherwise only files whose text is new are parsed
-(language/parse_cache.ParseCache keeps the rest by content hash), then the networks are
+(language/caches/parsed_files.ParseCache keeps the rest by content hash), then the networks are
 elaborated and shape-checked again. Works from unsaved text: `path` only names the
 document and anchors its relative imports."""
 

@@ -7,21 +7,20 @@ The file defines one inference-only class whose submodules are named as
 
 from __future__ import annotations
 
-from inception_dsl import api
 from inception_dsl.ir import Graph, Node
 from inception_dsl.passes.rewrites.pipeline import optimize
-from inception_dsl.backends.python.source import network_class_name
+from inception_dsl.backends.python.source import Checked, network_class_name
 from inception_dsl.backends.python.forward import generate_forward
 
 __all__ = ["optimized_source", "optimized_class_name"]
 
 
-def optimized_class_name(result: api.Result) -> str:
+def optimized_class_name(result: Checked) -> str:
     return network_class_name(result) + "Optimized"
 
 
-def optimized_source(result: api.Result, *, channels_last: bool = True) -> str:
-    graph, _ = optimize(api.require(result))
+def optimized_source(result: Checked, *, channels_last: bool = True) -> str:
+    graph, _ = optimize(result.require())
     attr_of = {node.id: node.id.replace(".", "_") for node in graph.nodes() if node.op.has_weights}
     if len(set(attr_of.values())) != len(attr_of):
         raise ValueError("node ids collide once dots are replaced")

@@ -1,4 +1,4 @@
-"""api.Result (the AST + the shape-checked IR) -> standalone PyTorch source text.
+"""A checked spec (`api.Result`: the AST + the shape-checked IR) -> standalone PyTorch source text.
 
 One class per block definition reachable from the network (CamelCase of its name) and
 one for the network, generated from the AST so that a parameterized block is ONE class
@@ -12,13 +12,12 @@ absolute paths, no timestamps, fixed helper order. No torch here."""
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Protocol
 
 from inception_dsl.core import syntax
-from inception_dsl.api import Result
 from inception_dsl.core.diagnostics import DiagnosticSink
 from inception_dsl.language.elaborate import bind_params
-from inception_dsl.ir import Op
+from inception_dsl.ir import Graph, Op
 from inception_dsl.ops import LAYERS
 from inception_dsl.language.naming import (TRANSPARENT, is_single_compound, is_spliced,
                                            reserved_name, statement_names)
@@ -39,21 +38,35 @@ from inception_dsl.backends.python.splice import write_spliced
 from inception_dsl.backends.python.unreached import Reach, guard_unreached, unreached_call
 from inception_dsl.backends.python.combinator_source import write_join
 from inception_dsl.language.combinator_nodes import branch_sources
+from inception_dsl.language.program import Program
 
-__all__ = ["to_python", "CodegenError", "network_class_name"]
+__all__ = ["to_python", "CodegenError", "network_class_name", "Checked"]
 
 
-def to_python(result: Result, *, source_comments: bool = True) -> str:
+class Checked(Protocol):
+    """What the backend reads of an analysis (an `api.Result`, which the backends do not
+    import: api sits above them)."""
+
+    program: Program
+    graph: Graph | None
+
+    @property
+    def ok(self) -> bool: ...
+
+    def require(self) -> Graph: ...
+
+
+def to_python(result: Checked, *, source_comments: bool = True) -> str:
     """The generated module for the result's network (result.ok must be true)."""
     return _Generator(result, source_comments).run()
 
 
-def network_class_name(result: Result) -> str:
+def network_class_name(result: Checked) -> str:
     return Namespace().create(camel(result.graph.name))
 
 
 class _Generator:
-    def __init__(self, result: Result, source_comments: bool):
+    def __init__(self, result: Checked, source_comments: bool):
         assert result.ok and result.graph is not None, "to_python needs a clean analysis"
         self.program, self.graph = result.program, result.graph
         self.comments = source_comments
