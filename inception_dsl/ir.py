@@ -123,16 +123,25 @@ class OpKind:
     def has_weights(self) -> bool:
         return self.module is not None
 
+    def describe(self, attrs) -> str:
+        """A few words for `diff` (`3x3 conv 384 stride 2`)."""
+        return self.value
+
     module = None  # node, in_channels -> constructor source (`nn.Conv2d(...)`) for ops with weights
-    window = None  # attrs, (h, w) -> (h, w): the grid rule of a sliding-window op
     fill = "#ffffff"  # diagram fill colour
     style = ""  # extra DOT node attributes
+    # the facts of the in-place analysis: a bool, or a function (emitter, node) -> bool
     fresh = False  # the result is a new tensor (not an alias of an input): it may be written in place
     alias = False  # the result may be the input tensor itself (or a view of it)
+    # traits that passes, lint and the concat's fix search ask (instead of naming ops)
+    sliding = False  # a sliding window with kernel, stride and padding attributes (conv, pooling)
+    # how a factor per output channel (a BatchNorm, a residual scale) folds into its weight:
+    # "rows" (weight[out, ...], nn.Conv2d) or "transposed" (weight[in, out / groups, ...]); None: it does not
+    weight_scale = None
 
 
-_BEHAVIOUR = frozenset({"shape", "params", "macs", "label", "forward", "module", "window", "fill", "style",
-                        "fresh", "alias", "weights"})
+_BEHAVIOUR = frozenset({"shape", "params", "macs", "label", "forward", "module", "fill", "style",
+                        "fresh", "alias", "weights", "describe", "sliding", "weight_scale"})
 
 
 def _kind(value: str) -> "OpKind":

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 from inception_dsl.core import codes
 from inception_dsl.core import syntax
@@ -78,21 +78,23 @@ def _layer(stmt: syntax.Labeled) -> str | None:
 
 
 def find_head(statements: list[syntax.Labeled], names: list[str | None], declared: str = "",
-              head_words: frozenset[str] = frozenset()) -> Head:
+              head_parts: Mapping[str, str] | None = None) -> Head:
     """The classifier is the statement labelled `declared`, else the last top-level `linear`
     of the main chain; the head is the classifier and the run of statements right before it
-    whose layer words are `head_words` (pooling, flatten and dropout: the op registry's
-    `LayerDef.head` facts). Without a classifier the head is empty."""
+    whose layer words are head parts (pooling, flatten and dropout). `head_parts` maps a
+    layer word to its part (the op registry's `LayerDef.head` facts: "classifier" for
+    `linear`). Without a classifier the head is empty."""
+    head_parts = head_parts or {}
     main = [i for i, s in enumerate(statements) if s.source is None]
     if declared:
         classifier = next((i for i in main if names[i] == declared), None)
     else:
-        classifier = next((i for i in reversed(main) if _layer(statements[i]) == "linear"), None)
+        classifier = next((i for i in reversed(main) if head_parts.get(_layer(statements[i])) == "classifier"), None)
     if classifier is None:
         return Head(len(statements), None)
     start = classifier
     for i in reversed([i for i in main if i < classifier]):
-        if _layer(statements[i]) not in head_words or statements[i].repeat is not None:
+        if head_parts.get(_layer(statements[i])) in (None, "classifier") or statements[i].repeat is not None:
             break
         start = i
     return Head(start, classifier)

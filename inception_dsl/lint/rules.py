@@ -105,7 +105,7 @@ def _dropped(size: int, out: int, kernel: int, stride: int, before: int, dilatio
 
 def dropped_pixels(context: LintContext, sink: DiagnosticSink) -> None:
     for graph, node in context.nodes():
-        if node.op.window is None or node.shape is None:  # sliding windows: conv, pooling
+        if not node.op.sliding or node.shape is None:  # sliding windows: conv, pooling
             continue
         source = _producer(graph, node)
         if source is None or source.shape is None or len(source.shape) != 3:
@@ -181,7 +181,7 @@ def unfactorized_conv(context: LintContext, sink: DiagnosticSink) -> None:
 
 def bias_with_bn(context: LintContext, sink: DiagnosticSink) -> None:
     for graph, node in context.nodes():
-        if node.op not in (Op.CONV, Op.CONV_TRANSPOSE) or not node.attrs["bias"]:
+        if node.op.weight_scale is None or not node.attrs["bias"]:  # what a BatchNorm folds into
             continue
         users = [graph.node(u) for u in graph.users(node.id)]
         if len(users) == 1 and users[0].op is Op.BN:

@@ -1,84 +1,103 @@
 """Activations: the one table of them, the `act` IR op, and the layer words `act(kind)`,
-`relu`, `relu6`, `gelu`, `silu`, `sigmoid`, `hardsigmoid`, `hardswish`, `tanh`, `mish`,
-`elu(alpha=1.0)`, `leaky_relu(slope=0.01)`, `identity`.
+`relu`, `relu6`, `gelu(approximate=none)`, `silu`, `sigmoid`, `hardsigmoid`, `hardswish`,
+`tanh`, `mish`, `elu(alpha=1.0)`, `leaky_relu(slope=0.01)`, `identity`; an op module adds
+another with `register_activation` (ops/hardtanh.py).
 
-Every other place that needs an activation (the conv unit's `act=`, the residual's
-`act=`, the generated `_activate` helper, diagrams, the flat forward) reads this table.
-An activation with a parameter (`elu`'s alpha, `leaky_relu`'s slope) carries it as an
-attribute of its `act` node; where an activation is named bare (`act=elu`, `act(elu)`)
-the parameter takes its default, as torch's module does."""
+An activation is one record (`Activation`): its functional form, its nn module, its
+parameters and how it writes in place. `Activation.call` is the one rendering of a call;
+the flat forward, the generated `_activate` helper, the residual's activation and the
+conv unit all write it, so a parameter cannot be lost in one of them. A parameter
+carries its value as an attribute of the `act` node (left out at its default, so the
+IR of `elu` and `elu(alpha=1.0)` is the same); where an activation is named bare
+(`act=elu`, `act(elu)`, `set act elu`) its parameters take their defaults, as torch's
+module does."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from typing import Any, Mapping
 
 from inception_dsl.core.literals import py_literal
-from inception_dsl.ir import FLOAT, Op, OpKind, one_of
+from inception_dsl.ir import FLOAT, Attr, Op, OpKind, one_of
 from inception_dsl.core.signatures import REQUIRED, Bound, LayerSig, choice, number
 from inception_dsl.core.diagnostics import DiagnosticSink
-from inception_dsl.ops.base import LayerDef, keep_grid, register
+from inception_dsl.core.values import Symbol
+from inception_dsl.ops.base import LayerDef, register
 
-__all__ = ["Activation", "ACTIVATIONS", "NAMES", "activation", "is_identity", "act_attrs", "ACT"]
+__all__ = ["Param", "Activation", "ACTIVATIONS", "NAMES", "register_activation", "activation", "is_identity",
+           "act_attrs", "ACT"]
 
 PARAM_RANGE = (-1e6, 1e6)
 
 
 @dataclass(frozen=True)
+class Param:
+    """A parameter of an activation: `name` in the spec (and the IR attribute), `keyword`
+    in torch, `default` (torch's), and `choices` for a word parameter (gelu's
+    `approximate`); without choices it is a number."""
+
+    name: str
+    keyword: str
+    default: Any
+    choices: tuple[str, ...] = ()
+
+    @property
+    def attr(self) -> Attr:
+        kind = one_of(*self.choices) if self.choices else FLOAT
+        return Attr(kind.name, kind.check, optional=True)
+
+    def coerce(self, bound: Bound, sink: DiagnosticSink, owner: str) -> Any:
+        """The bound argument, checked (E105/E112 at its span)."""
+        if self.choices:
+            return choice(bound, self.name, sink, self.choices, f"{owner}'s {self.name}")
+        return number(bound, self.name, sink, *PARAM_RANGE, f"{owner}'s {self.name}")
+
+    def spec_default(self) -> Any:
+        return Symbol(self.default) if self.choices else self.default
+
+
+@dataclass(frozen=True)
 class Activation:
-    """`fn`: its functional form (None for identity); `inplace`: whether `fn` takes
-    `inplace=`; `call`/`inplace_call`: the flat forward's expression of `{x}` (and `{p}`,
-    the parameter); `module`: its nn module (with `{p}`). `param`: the spec's name of its
-    parameter, `keyword` torch's, `default` its value when not written."""
+    """One activation. `fn`: its functional form (None: identity, the input itself);
+    `module`: its nn class; `params`; `inplace`: how it writes into its input, `"keyword"`
+    (`fn(x, inplace=True)`), `"method"` (`torch.sigmoid_(x)`) or `""` (never)."""
 
     name: str
     label: str
-    module: str
     fn: str | None
-    inplace: bool
-    call: str
-    inplace_call: str
-    param: str | None = None
-    keyword: str | None = None
-    default: float | None = None
+    module: str
+    params: tuple[Param, ...] = ()
+    inplace: str = ""
 
-    def apply(self, x: str, value: float | None = None, inplace: str | None = None) -> str:
-        """`fn(x, <keyword>=value, inplace=...)`: the functional call (value: the default)."""
-        args = [x] + ([f"{self.keyword}={py_literal(self.value(value))}"] if self.param else [])
-        return f"{self.fn}({', '.join(args + ([f'inplace={inplace}'] if inplace and self.inplace else []))})"
+    def call(self, x: str, args: Mapping[str, str] | None = None, inplace: bool | str = False) -> str:
+        """THE rendering of a call: `x` and `args` (parameter name -> Python source; left
+        out: the default) are source text; `inplace` is a bool, or Python source of one
+        (`_activate`'s argument)."""
+        if self.fn is None:
+            return x
+        keywords = self._keywords(args)
+        if inplace is True and self.inplace == "method":
+            return f"{self.fn}_({', '.join([x] + keywords)})"
+        if inplace is not False and self.inplace == "keyword":
+            keywords.append(f"inplace={'True' if inplace is True else inplace}")
+        return f"{self.fn}({', '.join([x] + keywords)})"
 
-    def value(self, value: float | None) -> float | None:
-        return self.default if value is None and self.param else value
+    def module_source(self, args: Mapping[str, str] | None = None) -> str:
+        """The nn module's constructor (`args` as for `call`)."""
+        return f"{self.module}({', '.join(self._keywords(args))})"
 
-    def module_source(self, value: str | None = None) -> str:
-        """The nn module's constructor; `value` is Python source of the parameter."""
-        return self.module.format(p=value if value is not None else py_literal(self.default))
+    def _keywords(self, args: Mapping[str, str] | None) -> list[str]:
+        args = args or {}
+        return [f"{p.keyword}={args[p.name]}" for p in self.params
+                if p.name in args and args[p.name] != py_literal(p.default)]
+
+    def literals(self, attrs: Mapping[str, Any]) -> dict[str, str]:
+        """The parameters among `attrs` (an `act` node's) as Python literals."""
+        return {p.name: py_literal(attrs[p.name]) for p in self.params if p.name in attrs}
 
 
-def _fn(name, label, module, fn, call, inplace_call, **param) -> Activation:
-    return Activation(name, label, module, fn, "inplace" in inplace_call, call, inplace_call, **param)
-
-
-ACTIVATIONS: dict[str, Activation] = {a.name: a for a in [
-    Activation("relu", "ReLU", "nn.ReLU()", "F.relu", True, "torch.relu({x})", "torch.relu_({x})"),
-    _fn("relu6", "ReLU6", "nn.ReLU6()", "F.relu6", "F.relu6({x}, inplace=False)", "F.relu6({x}, inplace=True)"),
-    Activation("gelu", "GELU", "nn.GELU()", "F.gelu", False, "F.gelu({x})", "F.gelu({x})"),
-    _fn("silu", "SiLU", "nn.SiLU()", "F.silu", "F.silu({x}, inplace=False)", "F.silu({x}, inplace=True)"),
-    Activation("sigmoid", "Sigmoid", "nn.Sigmoid()", "torch.sigmoid", False, "torch.sigmoid({x})",
-               "torch.sigmoid_({x})"),
-    _fn("hardsigmoid", "Hardsigmoid", "nn.Hardsigmoid()", "F.hardsigmoid", "F.hardsigmoid({x}, inplace=False)",
-        "F.hardsigmoid({x}, inplace=True)"),
-    _fn("hardswish", "Hardswish", "nn.Hardswish()", "F.hardswish", "F.hardswish({x}, inplace=False)",
-        "F.hardswish({x}, inplace=True)"),
-    Activation("tanh", "Tanh", "nn.Tanh()", "torch.tanh", False, "torch.tanh({x})", "torch.tanh_({x})"),
-    _fn("mish", "Mish", "nn.Mish()", "F.mish", "F.mish({x}, inplace=False)", "F.mish({x}, inplace=True)"),
-    _fn("elu", "ELU", "nn.ELU(alpha={p})", "F.elu", "F.elu({x}, alpha={p})", "F.elu({x}, alpha={p}, inplace=True)",
-        param="alpha", keyword="alpha", default=1.0),
-    _fn("leaky_relu", "LeakyReLU", "nn.LeakyReLU(negative_slope={p})", "F.leaky_relu",
-        "F.leaky_relu({x}, negative_slope={p})", "F.leaky_relu({x}, negative_slope={p}, inplace=True)",
-        param="slope", keyword="negative_slope", default=0.01),
-    Activation("identity", "Identity", "nn.Identity()", None, False, "{x}", "{x}"),
-]}
-NAMES = tuple(ACTIVATIONS)
+ACTIVATIONS: dict[str, Activation] = {}
+NAMES = ACTIVATIONS.keys()  # a live view: an op module may register more
 
 
 def is_identity(kind: str) -> bool:
@@ -91,37 +110,36 @@ def activation(bound: Bound, name: str, sink: DiagnosticSink) -> str:
     return choice(bound, name, sink, NAMES, "activation")
 
 
-def act_attrs(kind: str, value: float | None = None) -> dict:
-    """The attributes of an `act` node: its kind, and its parameter (default if None)."""
-    act = ACTIVATIONS[kind]
-    return {"kind": kind, act.param: float(act.value(value))} if act.param else {"kind": kind}
-
-
-def _param(node) -> float | None:
-    act = ACTIVATIONS[node.attrs["kind"]]
-    return node.attrs.get(act.param) if act.param else None
+def act_attrs(kind: str, values: Mapping[str, Any] | None = None) -> dict:
+    """The attributes of an `act` node: its kind and the parameters that are not at their
+    default (one IR for `elu` and `elu(alpha=1.0)`)."""
+    values = values or {}
+    return {"kind": kind, **{p.name: values[p.name] for p in ACTIVATIONS[kind].params
+                             if values.get(p.name, p.default) != p.default}}
 
 
 def _forward(emitter, node, ins, out) -> list[str]:
     act = ACTIVATIONS[node.attrs["kind"]]
     inplace = emitter.may_overwrite(emitter.graph.inputs(node.id)[0])
-    value = _param(node)
-    text = act.inplace_call if inplace else act.call
-    return [f"{out} = {text.format(x=ins[0], p=py_literal(value) if value is not None else '')}"]
+    return [f"{out} = {act.call(ins[0], act.literals(node.attrs), inplace)}"]
 
 
 def _label(node, members) -> str:
-    """`ELU`, `LeakyReLU 0.2` (a parameter other than its default is shown)."""
-    act, value = ACTIVATIONS[node.attrs["kind"]], _param(node)
-    return act.label if value is None or value == act.default else f"{act.label} {value:g}"
+    """`ELU`, `LeakyReLU 0.2`, `GELU tanh` (parameters other than their default are shown)."""
+    act = ACTIVATIONS[node.attrs["kind"]]
+    shown = [node.attrs[p.name] for p in act.params if p.name in node.attrs]
+    return " ".join([act.label] + [f"{v:g}" if isinstance(v, float) else str(v) for v in shown])
 
 
-_PARAMS = {a.param: replace(FLOAT, optional=True) for a in ACTIVATIONS.values() if a.param}
+def _describe(attrs) -> str:
+    return str(attrs.get("kind"))
+
 
 ACT = OpKind(
-    "act", {"kind": one_of(*NAMES), **_PARAMS}, doc="an activation from the table in ops/activations.py "
-    "(with its parameter where it has one: elu's alpha, leaky_relu's slope)",
-    label=_label, forward=_forward, alias=True,
+    "act", {"kind": Attr("an activation of ops/activations.py's table", lambda v: v in ACTIVATIONS)},
+    doc="an activation from the table in ops/activations.py (with its parameters where they are not "
+    "at their default: elu's alpha, leaky_relu's slope, gelu's approximate)",
+    label=_label, forward=_forward, alias=True, describe=_describe,
 )
 
 
@@ -132,16 +150,15 @@ def _elaborate_act(b, bound: Bound) -> str | None:
     return _node(b, activation(bound, "kind", b.sink))
 
 
-def _elaborate_fixed(b, bound: Bound, name: str) -> str | None:
-    act = ACTIVATIONS[name]
-    value = number(bound, act.param, b.sink, *PARAM_RANGE, f"{name}'s {act.param}") if act.param else None
-    return _node(b, name, value) if b.unique() else None
+def _elaborate_fixed(b, bound: Bound, act: Activation) -> str | None:
+    values = {p.name: p.coerce(bound, b.sink, act.name) for p in act.params}
+    return _node(b, act.name, values) if b.unique() else None
 
 
-def _node(b, kind: str, value: float | None = None) -> str | None:
+def _node(b, kind: str, values: Mapping[str, Any] | None = None) -> str | None:
     if is_identity(kind):
         return b.add("", Op.IDENTITY, {})
-    return b.add("", Op.ACT, act_attrs(kind, value))
+    return b.add("", Op.ACT, act_attrs(kind, values))
 
 
 def _source_act(args, in_ch):
@@ -151,29 +168,59 @@ def _source_act(args, in_ch):
     return args.code(ACTIVATIONS[activation(args.bound, "kind", args.sink)].module_source(), in_ch)
 
 
-def _source_fixed(args, in_ch, name: str):
-    act = ACTIVATIONS[name]
-    if not act.param:
-        return args.code(act.module_source(), in_ch)
-    value = args.get(act.param, lambda b, n, s: number(b, n, s, *PARAM_RANGE, f"{name}'s {act.param}"))
-    return args.code(act.module_source(value.src), in_ch)
+def _source_fixed(args, in_ch, act: Activation):
+    sources = {p.name: args.get(p.name, lambda b, n, s, p=p: p.coerce(b, s, act.name), literal=py_literal).src
+               for p in act.params}
+    return args.code(act.module_source(sources), in_ch)
 
 
-def _fixed(name: str) -> LayerDef:
-    act = ACTIVATIONS[name]
-    positional, keywords = ((act.param,), {act.param: act.default}) if act.param else ((), {})
-    example = f"{name}({act.param}={act.default:g})" if act.param else ""
+def _word(act: Activation) -> LayerDef:
+    params = act.params
+    example = f"{act.name}({', '.join(f'{p.name}={_example(p)}' for p in params)})" if params else ""
     return LayerDef(
-        LayerSig(name, positional, keywords, summary=f"{name} activation", example=example),
-        elaborate=lambda b, bound: _elaborate_fixed(b, bound, name),
-        source=lambda args, in_ch: _source_fixed(args, in_ch, name),
-        grid=keep_grid,
+        LayerSig(act.name, tuple(p.name for p in params), {p.name: p.spec_default() for p in params},
+                 summary=f"{act.name} activation", example=example),
+        elaborate=lambda b, bound: _elaborate_fixed(b, bound, act),
+        source=lambda args, in_ch: _source_fixed(args, in_ch, act),
     )
 
 
-register(
-    LayerDef(LayerSig("act", ("kind",), {"kind": REQUIRED}, summary="an activation chosen by name",
-                      example="act(relu)"),
-             elaborate=_elaborate_act, source=_source_act, grid=keep_grid),
-    *[_fixed(name) for name in NAMES],
+def _example(param: Param) -> str:
+    if param.choices:
+        return next((c for c in param.choices if c != param.default), param.default)
+    return f"{param.default:g}"
+
+
+def register_activation(*activations: Activation) -> None:
+    """Add activations to the table, their parameters to the `act` op's schema, and their
+    layer words (`elu(alpha=0.5)`)."""
+    for act in activations:
+        if act.name in ACTIVATIONS:
+            raise ValueError(f"activation {act.name!r} is defined twice")
+        for param in act.params:
+            known = ACT.attrs.get(param.name)
+            if known is not None and known.name != param.attr.name:
+                raise ValueError(f"activation parameter {param.name!r} means two things")
+            ACT.attrs[param.name] = param.attr
+        ACTIVATIONS[act.name] = act
+        register(_word(act))
+
+
+register(LayerDef(LayerSig("act", ("kind",), {"kind": REQUIRED}, summary="an activation chosen by name",
+                           example="act(relu)"),
+                  elaborate=_elaborate_act, source=_source_act))
+register_activation(
+    Activation("relu", "ReLU", "F.relu", "nn.ReLU", inplace="keyword"),
+    Activation("relu6", "ReLU6", "F.relu6", "nn.ReLU6", inplace="keyword"),
+    Activation("gelu", "GELU", "F.gelu", "nn.GELU", (Param("approximate", "approximate", "none", ("none", "tanh")),)),
+    Activation("silu", "SiLU", "F.silu", "nn.SiLU", inplace="keyword"),
+    Activation("sigmoid", "Sigmoid", "torch.sigmoid", "nn.Sigmoid", inplace="method"),
+    Activation("hardsigmoid", "Hardsigmoid", "F.hardsigmoid", "nn.Hardsigmoid", inplace="keyword"),
+    Activation("hardswish", "Hardswish", "F.hardswish", "nn.Hardswish", inplace="keyword"),
+    Activation("tanh", "Tanh", "torch.tanh", "nn.Tanh", inplace="method"),
+    Activation("mish", "Mish", "F.mish", "nn.Mish", inplace="keyword"),
+    Activation("elu", "ELU", "F.elu", "nn.ELU", (Param("alpha", "alpha", 1.0),), inplace="keyword"),
+    Activation("leaky_relu", "LeakyReLU", "F.leaky_relu", "nn.LeakyReLU", (Param("slope", "negative_slope", 0.01),),
+               inplace="keyword"),
+    Activation("identity", "Identity", None, "nn.Identity"),
 )

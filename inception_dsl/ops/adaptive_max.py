@@ -50,8 +50,7 @@ def _source(args, in_ch):
 register(
     LayerDef(LayerSig("global_maxpool", summary="maximum over the whole grid, keeping Cx1x1"),
              elaborate=lambda b, bound: b.add("", Op.ADAPTIVE_MAXPOOL, {"size": (1, 1)}) if b.unique() else None,
-             source=lambda args, in_ch: args.code("nn.AdaptiveMaxPool2d(1)", in_ch),
-             grid=lambda call, env, grid, names, helpers: (1, 1), head="pool"),
+             source=lambda args, in_ch: args.code("nn.AdaptiveMaxPool2d(1)", in_ch), head="pool"),
     LayerDef(LayerSig("adaptive_maxpool", ("size",), {"size": REQUIRED}, summary="max pooling to a fixed grid size",
                       example="adaptive_maxpool(4x4)"),
              elaborate=_elaborate, source=_source, grid=adaptive_grid, head="pool"),

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Union
 
-from inception_dsl.ir import fmt_shape, origin_notes
+from inception_dsl.ir import Node, fmt_shape, origin_notes
 from inception_dsl.core import codes
 from inception_dsl.core.diagnostics import DiagnosticSink
 from inception_dsl.core.shapes import same_padding
@@ -28,9 +28,9 @@ from inception_dsl.core.values import EvalError
 if TYPE_CHECKING:  # types only: the backends import ops, not the other way round at run time
     from inception_dsl.core.python_exprs import LayerCode, SourceArgs
 
-__all__ = ["LayerDef", "Builder", "LAYERS", "register", "Grid", "keep_grid", "no_grid", "window_grid", "window_of",
+__all__ = ["LayerDef", "Builder", "LAYERS", "register", "Grid", "no_grid", "run_shapes", "PROBE_CHANNELS",
            "shape_error", "spatial", "same_shape", "spatial_same", "size", "pair_text", "padding_words", "symmetric",
-           "call_module"]
+           "call_module", "dims_text", "stride_words"]
 
 Grid = Union[tuple[int, int], str, None]  # (h, w); a Python expression of h*w; or unknown
 
@@ -56,17 +56,19 @@ GridRule = Callable[[Any, Mapping[str, Any], Grid, Mapping[str, str], set], Grid
 class LayerDef:
     """A layer word of the language. `elaborate(builder, bound)` adds its IR nodes and
     returns the last one; `source(args, in_channels)` writes its module's constructor for
-    a standalone file; `grid(call, env, grid, names, helpers)` says what grid it leaves
-    (for a `flatten` further on); `window(bound, sink, hw)` is its output grid when it is
-    a sliding window (conv, pooling)."""
+    a standalone file. What grid a call leaves (for a `flatten` further on) is derived:
+    the call is lowered to its nodes (`lower`) and their ops' shape rules run; `grid`
+    overrides it only where a block parameter can set the grid (adaptive pooling: an
+    expression of its area). `keeps_channels` is declared for the standalone source and
+    checked against the shape rules by tests/test_architecture.py."""
 
     sig: LayerSig
     elaborate: Callable[[Builder, Bound], str | None]
     source: Callable[["SourceArgs", Any], "LayerCode"]
     keeps_channels: bool = True
     grid: GridRule | None = None
-    window: Callable[[Bound, DiagnosticSink, tuple[int, int]], tuple[int, int]] | None = None
-    # its part in a timm-style classifier head: "pool", "flatten" or "dropout" (backends/python/model_api.py)
+    # its part in a timm-style classifier head: "pool", "flatten", "dropout" or "classifier"
+    # (backends/python/model_api.py, language/metadata.py)
     head: str = ""
 
     @property
@@ -74,7 +76,59 @@ class LayerDef:
         return self.sig.name
 
     def leaves_grid(self, call, env, grid: Grid, names: Mapping[str, str], helpers: set) -> Grid:
-        return self.grid(call, env, grid, names, helpers) if self.grid is not None else None
+        if self.grid is not None:
+            return self.grid(call, env, grid, names, helpers)
+        if isinstance(grid, str):  # an expression of the area survives only a layer that keeps every size
+            return grid if all(self.grid_of(call, env, p) == p for p in [(9, 9), (10, 10)]) else None
+        return self.grid_of(call, env, grid) if grid is not None else None
+
+    def lower(self, call, env: Mapping[str, Any]) -> list | None:
+        """The IR nodes (`ir.Node`, unconnected) that `call` elaborates into, or None when
+        its arguments are not all known here."""
+        sink = DiagnosticSink()
+        try:
+            bound = bind(call, self.sig, env, SETTINGS, sink)
+            probe = _Probe(sink)
+            self.elaborate(probe, bound)
+        except EvalError:
+            return None
+        return probe.nodes if not sink.has_errors else None
+
+    def grid_of(self, call, env, grid: tuple[int, int]) -> tuple[int, int] | None:
+        """The grid the call leaves from `grid`, by its nodes' shape rules (None on doubt)."""
+        shape = run_shapes(self.lower(call, env), (PROBE_CHANNELS, *grid))
+        return tuple(shape[1:]) if shape is not None and len(shape) == 3 else None
+
+
+PROBE_CHANNELS = 40320  # 8!: divisible by any small group count
+
+
+def run_shapes(nodes, shape) -> tuple[int, ...] | None:
+    """The shape after `nodes` (a chain) from `shape`, by their shape rules; None if one refuses."""
+    if nodes is None:
+        return None
+    sink = DiagnosticSink()
+    for node in nodes:
+        shape = node.op.shape(None, node, [shape], sink)
+        if shape is None:
+            return None
+    return shape
+
+
+class _Probe:
+    """A `Builder` that keeps the nodes a call adds, unconnected (LayerDef.lower)."""
+
+    settings = SETTINGS
+
+    def __init__(self, sink: DiagnosticSink) -> None:
+        self.sink, self.nodes = sink, []
+
+    def unique(self, suffix: str = "") -> bool:
+        return True
+
+    def add(self, suffix: str, kind: Any, attrs: dict) -> str:
+        self.nodes.append(Node(suffix or "node", kind, dict(attrs)))
+        return suffix
 
 
 LAYERS: dict[str, LayerDef] = {}
@@ -144,30 +198,21 @@ def call_module(emitter, node, ins, out) -> list[str]:
     return [f"{out} = self.{emitter.attr_of[node.id]}({ins[0]})"]
 
 
+# -- diff words (study/diff.py: `describe`) ---------------------------------------------
+def dims_text(value) -> str:
+    """`3x3` for a tuple of ints, `0.2` for a float: attribute values in a few words."""
+    if isinstance(value, tuple) and value and all(isinstance(v, int) for v in value):
+        return "x".join(map(str, value))
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def stride_words(stride) -> list[str]:
+    """`["stride 2"]` (nothing for stride 1)."""
+    if tuple(stride) == (1, 1):
+        return []
+    return [f"stride {stride[0]}" if len(set(stride)) == 1 else f"stride {dims_text(tuple(stride))}"]
+
+
 # -- grid facts -------------------------------------------------------------------------
-def keep_grid(call, env, grid: Grid, names, helpers) -> Grid:
-    """The layer keeps the grid (BN, activations, dropout, flatten)."""
-    return grid
-
-
 def no_grid(call, env, grid: Grid, names, helpers) -> Grid:
     return None
-
-
-def window_grid(call, env, grid: Grid, names, helpers) -> Grid:
-    """A sliding window: computed for a known grid; an expression grid survives only a
-    layer that keeps every size."""
-    if isinstance(grid, str):
-        probes = [(9, 9), (10, 10)]  # a layer that keeps these keeps any size
-        return grid if all(window_of(call, env, p) == p for p in probes) else None
-    return window_of(call, env, grid) if grid is not None else None
-
-
-def window_of(call, env: Mapping[str, Any], grid: tuple[int, int]) -> tuple[int, int] | None:
-    """The output grid of a window layer call, computed as shape inference does (None on doubt)."""
-    definition = LAYERS[call.name]
-    sink = DiagnosticSink()
-    try:
-        return definition.window(bind(call, definition.sig, env, SETTINGS, sink), sink, grid)
-    except EvalError:
-        return None

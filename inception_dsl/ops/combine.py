@@ -5,10 +5,11 @@ disagrees and searches one padding or stride change that would make it fit."""
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 from inception_dsl.ir import BOOL, TEXT, Graph, Node, OpKind, fmt_shape
 from inception_dsl.core import codes
-from inception_dsl.core.diagnostics import Label
+from inception_dsl.core.diagnostics import DiagnosticSink, Label
 from inception_dsl.core.shapes import same_padding
 from inception_dsl.ops.base import shape_error
 
@@ -78,24 +79,17 @@ def _chain(graph: Graph, output_id: str, fork_id: str) -> list[Node] | None:
     return list(reversed(chain))
 
 
-def _simulate(chain: list[Node], hw, override: tuple[int, dict] | None):
-    """The branch's output grid with one window op changed; None when it cannot be known
-    (a grid-changing op with no window rule, such as an upsampling or an adaptive pool)."""
-    before = hw
+def _simulate(chain: list[Node], start, override: tuple[int, dict] | None):
+    """The branch's output grid with one window op's attributes changed, by each op's own
+    shape rule; None when it cannot be known or an op refuses it."""
+    shape = None
     for index, node in enumerate(chain):
-        attrs = dict(node.attrs)
-        if override and override[0] == index:
-            attrs.update(override[1])
-        if node.op.window is not None:
-            hw = node.op.window(attrs, hw)
-        elif node.shape is None or len(node.shape) != 3 or tuple(node.shape[1:]) != tuple(before):
+        attrs = {**node.attrs, **override[1]} if override and override[0] == index else node.attrs
+        source = shape if shape is not None else start
+        shape = node.op.shape(None, replace(node, attrs=attrs), [source], DiagnosticSink())
+        if shape is None or len(shape) != 3 or min(shape[1:]) < 1:
             return None
-        if node.shape is None or len(node.shape) != 3:
-            return None
-        before = node.shape[1:]
-        if min(hw) < 1:
-            return None
-    return hw
+    return tuple(shape[1:]) if shape is not None else None
 
 
 def reconcile(graph: Graph, concat: Node, branch_output: str, target) -> str | None:
@@ -106,9 +100,9 @@ def reconcile(graph: Graph, concat: Node, branch_output: str, target) -> str | N
     chain = _chain(graph, branch_output, fork_id)
     if not chain:
         return None
-    start = graph.node(fork_id).shape[1:]
+    start = graph.node(fork_id).shape
     for index, node in enumerate(chain):
-        if node.op.window is None:
+        if not node.op.sliding:
             continue
         kernel = node.attrs["kernel"]
         options = [

@@ -12,8 +12,8 @@ from inception_dsl.core.signatures import PAD_FLAGS, REQUIRED, LayerSig, boolean
 from inception_dsl.core.shapes import conv2d_out
 from inception_dsl.core.values import Symbol
 from inception_dsl.ops.activations import ACTIVATIONS, act_attrs, activation, is_identity
-from inception_dsl.ops.base import (LayerDef, pair_text, padding_words, register, shape_error, size, spatial,
-                                    symmetric, window_grid)
+from inception_dsl.ops.base import (LayerDef, dims_text, pair_text, padding_words, register, shape_error, size, spatial,
+                                    stride_words, symmetric)
 
 __all__ = ["CONV", "too_small"]
 
@@ -98,8 +98,10 @@ CONV = OpKind(
     {"out_channels": POSITIVE, "kernel": PAIR, "stride": PAIR, "padding": PADDING, "dilation": PAIR,
      "groups": POSITIVE, "bias": BOOL},
     doc="nn.Conv2d; padding (top, bottom, left, right), asymmetric padding applied by F.pad",
-    shape=_shape, params=_params, macs=_macs, label=_label, module=_module, forward=_forward, window=_window,
-    fresh=True, weights=lambda node: ("weight", "bias") if node.attrs["bias"] else ("weight",),
+    shape=_shape, params=_params, macs=_macs, label=_label, module=_module, forward=_forward, sliding=True,
+    fresh=True, weights=lambda node: ("weight", "bias") if node.attrs["bias"] else ("weight",), weight_scale="rows",
+    describe=lambda a: " ".join([f"{dims_text(a['kernel'])} conv {a['out_channels']}", *stride_words(a["stride"])]
+                                + ([] if a.get("batchnorm") else ["no BN"])),
 )
 
 
@@ -132,13 +134,6 @@ def _elaborate(b, bound):
     if not is_identity(act):
         y = b.add("act", Op.ACT, act_attrs(act))
     return y
-
-
-def _window_of_call(bound, sink, hw):
-    kernel = pair(bound, "kernel", sink, "kernel")
-    stride = pair(bound, "stride", sink, "stride")
-    dilation = pair(bound, "dilation", sink, "dilation")
-    return conv2d_out(hw, kernel, stride, padding(bound, sink, kernel, dilation), dilation)
 
 
 def _is_same(bound) -> bool:
@@ -202,5 +197,5 @@ register(LayerDef(
               "bias": None, "bn": True, "act": None},
              {**PAD_FLAGS, "linear": {"bn": False, "act": Symbol("identity"), "bias": True}},
              "the paper's traditional layer: convolution, BatchNorm, activation", "conv(64, 3x3)", _settle),
-    elaborate=_elaborate, source=_source, keeps_channels=False, grid=window_grid, window=_window_of_call,
+    elaborate=_elaborate, source=_source, keeps_channels=False,
 ))

@@ -15,7 +15,7 @@ from inception_dsl.ir import BOOL, PAIR, POSITIVE, Attr, Op, OpKind
 from inception_dsl.core import codes
 from inception_dsl.core.signatures import REQUIRED, Bound, LayerSig, boolean, pair, positive_int
 from inception_dsl.core.values import EvalError, Symbol
-from inception_dsl.ops.base import LayerDef, call_module, pair_text, register, shape_error, size, spatial, window_grid
+from inception_dsl.ops.base import LayerDef, call_module, pair_text, register, shape_error, size, spatial
 
 __all__ = ["CONV_TRANSPOSE", "transposed_out"]
 
@@ -115,6 +115,7 @@ CONV_TRANSPOSE = OpKind(
     doc="nn.ConvTranspose2d; padding (h, w) crops both sides, output_padding adds to the bottom/right",
     shape=_shape, params=_params, macs=_macs, label=_label, module=_module, forward=call_module,
     fresh=True, weights=lambda node: ("weight", "bias") if node.attrs["bias"] else ("weight",),
+    weight_scale="transposed",
 )
 
 
@@ -172,16 +173,11 @@ def _source(args, in_ch):
     return args.code(f"nn.ConvTranspose2d({', '.join(parts)})", out.src if out.symbolic else out.value)
 
 
-def _window_of_call(bound, sink, hw):
-    a = _arguments(bound, sink)
-    return _window(a, hw)
-
-
 register(LayerDef(
     LayerSig("conv_transpose", ("out", "kernel"),
              {"out": REQUIRED, "kernel": REQUIRED, "stride": 1, "pad": 0, "output_padding": 0, "groups": 1,
               "dilation": 1, "bias": True},
              summary="transposed convolution (nn.ConvTranspose2d), no BatchNorm or activation",
              example="conv_transpose(64, 2x2, stride=2)"),
-    elaborate=_elaborate, source=_source, keeps_channels=False, grid=window_grid, window=_window_of_call,
+    elaborate=_elaborate, source=_source, keeps_channels=False,
 ))

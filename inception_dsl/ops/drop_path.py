@@ -9,7 +9,7 @@ from inception_dsl.core.literals import py_literal
 from inception_dsl.core.helper_classes import register_helper
 from inception_dsl.ir import FLOAT, Op, OpKind
 from inception_dsl.core.signatures import REQUIRED, LayerSig, number
-from inception_dsl.ops.base import LayerDef, keep_grid, register
+from inception_dsl.ops.base import LayerDef, register
 
 __all__ = ["DROP_PATH"]
 
@@ -28,7 +28,7 @@ DROP_PATH = OpKind(
     "drop_path", {"p": FLOAT}, doc="stochastic depth (timm DropPath): per-sample drop with probability p, training only",
     label=lambda node, members: f"DropPath ({node.attrs['p']:g})",
     forward=_forward,
-    alias=lambda emitter: emitter.inference_only,  # in training it makes a new tensor
+    alias=lambda emitter, node: emitter.inference_only,  # in training it makes a new tensor
 )
 
 register_helper("DropPath", '''
@@ -71,4 +71,4 @@ def _source(args, in_ch):
 
 register(LayerDef(LayerSig("drop_path", ("p",), {"p": REQUIRED}, summary="stochastic depth (per-sample drop)",
                            example="drop_path(0.1)"),
-                  elaborate=_elaborate, source=_source, grid=keep_grid))
+                  elaborate=_elaborate, source=_source))

@@ -9,7 +9,7 @@ from inception_dsl.core.literals import py_literal
 from inception_dsl.ir import BOOL, FLOAT, INT, SHAPE, TEXT, Op, OpKind, fmt_shape
 from inception_dsl.core import codes
 from inception_dsl.core.diagnostics import Label
-from inception_dsl.ops.base import shape_error
+from inception_dsl.ops.base import dims_text, shape_error
 
 __all__ = ["INPUT", "OUTPUT", "IDENTITY", "SCALE", "ADD", "SLICE"]
 
@@ -56,6 +56,7 @@ def _scale_forward(emitter, node, ins, out) -> list[str]:
 SCALE = OpKind(
     "scale", {"value": FLOAT}, doc="multiply by a constant (a residual branch's scale)",
     label=lambda node, members: f"x{node.attrs['value']:g}", forward=_scale_forward, fresh=True,
+    describe=lambda attrs: f"scale {dims_text(attrs['value'])}",
     style='shape=box, style="filled,dashed"',
 )
 

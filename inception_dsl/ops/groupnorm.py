@@ -9,7 +9,7 @@ from inception_dsl.core.literals import py_literal
 from inception_dsl.ir import FLOAT, POSITIVE, Op, OpKind
 from inception_dsl.core import codes
 from inception_dsl.core.signatures import EPS_RANGE, REQUIRED, LayerSig, number, positive_int
-from inception_dsl.ops.base import LayerDef, call_module, keep_grid, register, shape_error
+from inception_dsl.ops.base import LayerDef, call_module, register, shape_error
 
 __all__ = ["GROUPNORM", "nearest_divisors"]
 
@@ -70,4 +70,4 @@ def _source(args, in_ch):
 
 register(LayerDef(LayerSig("groupnorm", ("groups",), {"groups": REQUIRED, "eps": 1e-5},
                            summary="GroupNorm: channels in groups, each normalized", example="groupnorm(32)"),
-                  elaborate=_elaborate, source=_source, grid=keep_grid))
+                  elaborate=_elaborate, source=_source))

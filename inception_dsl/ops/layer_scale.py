@@ -9,7 +9,7 @@ from inception_dsl.core.literals import py_literal
 from inception_dsl.core.helper_classes import register_helper
 from inception_dsl.ir import FLOAT, Op, OpKind
 from inception_dsl.core.signatures import LayerSig, number
-from inception_dsl.ops.base import LayerDef, keep_grid, register
+from inception_dsl.ops.base import LayerDef, register
 
 __all__ = ["LAYER_SCALE", "INIT_RANGE"]
 
@@ -70,4 +70,4 @@ def _source(args, in_ch):
 
 register(LayerDef(LayerSig("layer_scale", ("init",), {"init": 1e-6}, summary="a learned scale per channel",
                            example="layer_scale(1e-6)"),
-                  elaborate=_elaborate, source=_source, grid=keep_grid))
+                  elaborate=_elaborate, source=_source))

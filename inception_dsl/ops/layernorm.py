@@ -11,7 +11,7 @@ from inception_dsl.core.literals import py_literal
 from inception_dsl.core.helper_classes import register_helper
 from inception_dsl.ir import FLOAT, Op, OpKind
 from inception_dsl.core.signatures import EPS_RANGE, LayerSig, number
-from inception_dsl.ops.base import LayerDef, keep_grid, register
+from inception_dsl.ops.base import LayerDef, register
 
 __all__ = ["LAYERNORM", "LAYERNORM2D"]
 
@@ -69,4 +69,4 @@ def _source(args, in_ch):
 
 register(LayerDef(LayerSig("layernorm", (), {"eps": 1e-5}, summary="LayerNorm over channels (CxHxW) or features (flat)",
                            example="layernorm(eps=1e-6)"),
-                  elaborate=_elaborate, source=_source, grid=keep_grid))
+                  elaborate=_elaborate, source=_source))

@@ -8,7 +8,7 @@ from inception_dsl.core.literals import py_literal
 from inception_dsl.ir import BOOL, FLOAT, POSITIVE, Op, OpKind, fmt_shape
 from inception_dsl.core import codes
 from inception_dsl.core.signatures import REQUIRED, LayerSig, boolean, number, positive_int
-from inception_dsl.ops.base import LayerDef, call_module, keep_grid, register, shape_error, size
+from inception_dsl.ops.base import LayerDef, call_module, dims_text, register, shape_error, size
 
 __all__ = ["FLATTEN", "DROPOUT", "LINEAR"]
 
@@ -24,7 +24,8 @@ DROPOUT = OpKind(
     label=lambda node, members: f"Dropout (keep {1 - node.attrs['p']:g})",
     forward=lambda emitter, node, ins, out: [
         f"{out} = F.dropout({ins[0]}, {py_literal(float(node.attrs['p']))}, self.training)"],
-    alias=lambda emitter: emitter.inference_only,  # in training it makes a new tensor
+    alias=lambda emitter, node: emitter.inference_only,  # in training it makes a new tensor
+    describe=lambda attrs: f"dropout {dims_text(attrs['p'])}",
 )
 
 
@@ -46,7 +47,7 @@ LINEAR = OpKind(
     label=lambda node, members: f"Linear ({node.attrs['out_features']})",
     module=lambda node, in_channels: (f"nn.Linear({py_literal(in_channels)}, {py_literal(node.attrs['out_features'])}, "
                                       f"bias={py_literal(node.attrs['bias'])})"),
-    forward=call_module, fresh=True,
+    forward=call_module, fresh=True, describe=lambda attrs: f"linear {attrs['out_features']}",
     weights=lambda node: ("weight", "bias") if node.attrs["bias"] else ("weight",),
 )
 
@@ -88,11 +89,11 @@ register(
              elaborate=_dropout_elaborate,
              source=lambda args, in_ch: args.code(
                  f"nn.Dropout({args.get('p', lambda b, n, s: number(b, n, s, 0.0, 1.0, 'p')).src})", in_ch),
-             grid=keep_grid, head="dropout"),
+             head="dropout"),
     LayerDef(LayerSig("flatten", summary="(C, H, W) -> (C*H*W)"),
              elaborate=lambda b, bound: b.add("", Op.FLATTEN, {}) if b.unique() else None,
-             source=_flatten_source, keeps_channels=False, grid=keep_grid, head="flatten"),
+             source=_flatten_source, keeps_channels=False, head="flatten"),
     LayerDef(LayerSig("linear", ("out",), {"out": REQUIRED, "bias": True}, summary="fully connected layer",
                       example="linear(1000)"),
-             elaborate=_linear_elaborate, source=_linear_source, keeps_channels=False),
+             elaborate=_linear_elaborate, source=_linear_source, keeps_channels=False, head="classifier"),
 )

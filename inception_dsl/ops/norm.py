@@ -6,7 +6,7 @@ from __future__ import annotations
 from inception_dsl.core.literals import py_literal
 from inception_dsl.ir import FLOAT, Op, OpKind
 from inception_dsl.core.signatures import EPS_RANGE, MOMENTUM_RANGE, LayerSig, number
-from inception_dsl.ops.base import LayerDef, call_module, keep_grid, register, spatial_same
+from inception_dsl.ops.base import LayerDef, call_module, register, spatial_same
 
 __all__ = ["BN"]
 
@@ -44,4 +44,4 @@ def _source(args, in_ch):
 
 
 register(LayerDef(LayerSig("bn", (), {"eps": None, "momentum": None}, summary="BatchNorm2d", settle=_settle),
-                  elaborate=_elaborate, source=_source, grid=keep_grid))
+                  elaborate=_elaborate, source=_source))

@@ -11,8 +11,8 @@ from inception_dsl.core.signatures import PAD_FLAGS, REQUIRED, LayerSig, boolean
 from inception_dsl.core.shapes import pool2d_out
 from inception_dsl.core.diagnostics import DiagnosticSink
 from inception_dsl.core.values import EvalError, Symbol, evaluate
-from inception_dsl.ops.base import (LayerDef, pair_text, padding_words, register, shape_error, spatial,
-                                    symmetric, window_grid)
+from inception_dsl.ops.base import (LayerDef, dims_text, pair_text, padding_words, register, shape_error, spatial,
+                                    stride_words, symmetric)
 from inception_dsl.ops.conv import too_small
 
 __all__ = ["POOL", "ADAPTIVE_AVGPOOL", "adaptive_grid"]
@@ -85,7 +85,8 @@ POOL = OpKind(
     {"kind": one_of("max", "avg"), "kernel": PAIR, "stride": PAIR, "padding": PADDING, "ceil_mode": BOOL,
      "count_include_pad": BOOL},
     doc="max or average pooling; padding symmetric (top == bottom, left == right)",
-    shape=_shape, label=_label, forward=_forward, window=_window, fresh=True, fill="#dcebf7",
+    shape=_shape, label=_label, forward=_forward, sliding=True, fresh=True, fill="#dcebf7",
+    describe=lambda a: " ".join([f"{a['kind']}pool {dims_text(a['kernel'])}", *stride_words(a["stride"])]),
 )
 
 
@@ -111,6 +112,7 @@ def _adaptive_forward(emitter, node, ins, out) -> list[str]:
 ADAPTIVE_AVGPOOL = OpKind(
     "adaptive_avgpool", {"size": PAIR}, doc="average pooling to a fixed grid; global pooling is size (1, 1)",
     shape=_adaptive_shape, label=_adaptive_label, forward=_adaptive_forward, fresh=True, fill="#dcebf7",
+    describe=lambda a: "global avgpool" if tuple(a["size"]) == (1, 1) else f"adaptive avgpool {dims_text(tuple(a['size']))}",
 )
 
 
@@ -128,13 +130,6 @@ def _elaborate(kind: str):
                  "count_include_pad": kind == "avg" and boolean(bound, "count_include_pad", sink)}
         return b.add("", Op.POOL, attrs)
     return elaborate
-
-
-def _window_of_call(bound, sink, hw):
-    kernel = pair(bound, "kernel", sink, "kernel")
-    stride = pair(bound, "stride", sink, "stride")
-    ceil = boolean(bound, "ceil_mode", sink)
-    return pool2d_out(hw, kernel, stride, padding(bound, sink, kernel), ceil)
 
 
 def _source(module: str, avg: bool):
@@ -190,16 +185,13 @@ _POOL_FLAGS = {**PAD_FLAGS, "ceil": {"ceil_mode": True}}
 
 register(
     LayerDef(LayerSig("maxpool", ("kernel",), _WINDOW, _POOL_FLAGS, "max pooling", "maxpool(3x3, stride=2, valid)"),
-             elaborate=_elaborate("max"), source=_source("nn.MaxPool2d", False), grid=window_grid,
-             window=_window_of_call),
+             elaborate=_elaborate("max"), source=_source("nn.MaxPool2d", False)),
     LayerDef(LayerSig("avgpool", ("kernel",), {**_WINDOW, "count_include_pad": True}, _POOL_FLAGS, "average pooling",
                       "avgpool(3x3)"),
-             elaborate=_elaborate("avg"), source=_source("nn.AvgPool2d", True), grid=window_grid,
-             window=_window_of_call),
+             elaborate=_elaborate("avg"), source=_source("nn.AvgPool2d", True)),
     LayerDef(LayerSig("global_avgpool", summary="average over the whole grid, keeping Cx1x1"),
              elaborate=lambda b, bound: b.add("", Op.ADAPTIVE_AVGPOOL, {"size": (1, 1)}) if b.unique() else None,
-             source=lambda args, in_ch: args.code("nn.AdaptiveAvgPool2d(1)", in_ch),
-             grid=lambda call, env, grid, names, helpers: (1, 1), head="pool"),
+             source=lambda args, in_ch: args.code("nn.AdaptiveAvgPool2d(1)", in_ch), head="pool"),
     LayerDef(LayerSig("adaptive_avgpool", ("size",), {"size": REQUIRED}, summary="average pooling to a fixed grid size",
                       example="adaptive_avgpool(4x4)"),
              elaborate=_adaptive_elaborate, source=_adaptive_source, grid=adaptive_grid, head="pool"),

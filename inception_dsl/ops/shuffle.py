@@ -9,7 +9,7 @@ from inception_dsl.core.literals import py_literal
 from inception_dsl.ir import POSITIVE, Op, OpKind
 from inception_dsl.core import codes
 from inception_dsl.core.signatures import REQUIRED, LayerSig, positive_int
-from inception_dsl.ops.base import LayerDef, keep_grid, register, shape_error, spatial
+from inception_dsl.ops.base import LayerDef, register, shape_error, spatial
 
 __all__ = ["CHANNEL_SHUFFLE"]
 
@@ -61,5 +61,5 @@ def _source(args, in_ch):
 register(LayerDef(
     LayerSig("channel_shuffle", ("groups",), {"groups": REQUIRED},
              summary="ShuffleNet's channel shuffle (torchvision's channel_shuffle)", example="channel_shuffle(2)"),
-    elaborate=_elaborate, source=_source, grid=keep_grid,
+    elaborate=_elaborate, source=_source,
 ))

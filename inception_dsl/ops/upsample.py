@@ -10,7 +10,7 @@ from inception_dsl.ir import BOOL, PAIR, Op, OpKind, one_of
 from inception_dsl.core import codes
 from inception_dsl.core.signatures import REQUIRED, LayerSig, boolean, choice, pair
 from inception_dsl.core.values import EvalError, Symbol
-from inception_dsl.ops.base import LayerDef, register, spatial, window_grid
+from inception_dsl.ops.base import LayerDef, register, spatial
 
 __all__ = ["UPSAMPLE", "MODES"]
 
@@ -84,12 +84,8 @@ def _source(args, in_ch):
     return args.code(f"nn.Upsample({', '.join(parts)})", in_ch)
 
 
-def _window_of_call(bound, sink, hw):
-    return _window({"scale": pair(bound, "scale", sink, "scale")}, hw)
-
-
 register(LayerDef(
     LayerSig("upsample", ("scale",), {"scale": REQUIRED, "mode": Symbol("nearest"), "align_corners": False},
              summary="upsampling by an integer factor (nn.Upsample)", example="upsample(2, mode=bilinear)"),
-    elaborate=_elaborate, source=_source, grid=window_grid, window=_window_of_call,
+    elaborate=_elaborate, source=_source,
 ))

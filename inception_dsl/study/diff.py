@@ -21,6 +21,7 @@ from inception_dsl.backends.diagram.drawing import fused_layers
 from inception_dsl.backends.summary import Summary, to_summary
 from inception_dsl.ir import Graph, Node, Op
 from inception_dsl.language.params_file import sources_of
+from inception_dsl.ops.base import dims_text
 
 __all__ = ["Side", "LayerChange", "StageDiff", "Diff", "diff", "diff_graphs", "describe_layer"]
 
@@ -242,38 +243,9 @@ def _member_attrs(node: Node) -> dict[str, Any]:
     return {}
 
 
-def _pair_text(value) -> str:
-    if isinstance(value, tuple) and value and all(isinstance(v, int) for v in value):
-        return "x".join(map(str, value))
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def _stride(value) -> str:
-    return str(value[0]) if len(set(value)) == 1 else _pair_text(tuple(value))
-
-
 def describe_layer(op: Op, attrs: dict[str, Any]) -> str:
-    """`3x3 conv 384 stride 2`, `scale 0.17`, `maxpool 3x3 stride 2`: short, for diffs."""
-    a = attrs
-    if op is Op.CONV:
-        words = [f"{_pair_text(a['kernel'])} conv {a['out_channels']}"]
-        words += [f"stride {_stride(a['stride'])}"] if tuple(a["stride"]) != (1, 1) else []
-        words += [] if a.get("batchnorm") else ["no BN"]
-        return " ".join(words)
-    if op is Op.POOL:
-        stride = f" stride {_stride(a['stride'])}" if tuple(a["stride"]) != (1, 1) else ""
-        return f"{a['kind']}pool {_pair_text(a['kernel'])}{stride}"
-    if op is Op.LINEAR:
-        return f"linear {a['out_features']}"
-    if op is Op.SCALE:
-        return f"scale {_pair_text(a['value'])}"
-    if op is Op.ACT:
-        return str(a.get("kind"))
-    if op is Op.ADAPTIVE_AVGPOOL:
-        return "global avgpool" if tuple(a["size"]) == (1, 1) else f"adaptive avgpool {_pair_text(tuple(a['size']))}"
-    if op is Op.DROPOUT:
-        return f"dropout {_pair_text(a['p'])}"
-    return op.value
+    """`3x3 conv 384 stride 2`, `scale 0.17`, `maxpool 3x3 stride 2`: short, for diffs (each op's `describe`)."""
+    return op.describe(attrs)
 
 
 def _layer_changes(a: _Layer, b: _Layer) -> list[str]:
@@ -284,7 +256,7 @@ def _layer_changes(a: _Layer, b: _Layer) -> list[str]:
         before, after = a.attrs.get(key), b.attrs.get(key)
         if before != after:
             name = _ATTR_NAMES.get(key, key) if a.op is not Op.ACT or key != "kind" else "activation"
-            changes.append(f"{name} {_pair_text(before)} -> {_pair_text(after)}")
+            changes.append(f"{name} {dims_text(before)} -> {dims_text(after)}")
     return changes
 
 
@@ -343,7 +315,7 @@ def _stage_diff(index_a: _Index, a: _Statement | None, index_b: _Index, b: _Stat
     for label, before, after in (("block", a.kind, b.kind), ("repeats", len(a.stages), len(b.stages)),
                                  ("output", a.shape, b.shape), ("params", a.params, b.params), ("MACs", a.macs, b.macs)):
         if before != after:
-            result.changes.append(f"{label} {_pair_text(before)} -> {_pair_text(after)}")
+            result.changes.append(f"{label} {dims_text(before)} -> {dims_text(after)}")
     result.layers = _compare_layers(index_a, a.stages[0], index_b, b.stages[0])
     if result.changes or result.layers:
         result.status = "changed"

@@ -62,7 +62,7 @@ class Emitter:
         value = getattr(node.op, name)
         if not callable(value):
             return bool(value)
-        return value(self, node) if name == "fresh" else value(self)
+        return value(self, node)
 
     def may_overwrite(self, node_id: str) -> bool:
         """True when no other reader can observe a write into `node_id`'s tensor."""

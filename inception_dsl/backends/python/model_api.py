@@ -40,8 +40,8 @@ def write_model_api(gen, scope, definition: syntax.BlockDef, names: list, marks:
     cls, graph = scope.cls, gen.graph
     statements = [s for s in definition.body if isinstance(s, syntax.Labeled)]
     settings = gen.program.settings_for(definition.span)
-    head_words = frozenset(word for word, definition in LAYERS.items() if definition.head)
-    head = find_head(statements, names, settings.get("classifier", ""), head_words)
+    head_parts = {word: definition.head for word, definition in LAYERS.items() if definition.head}
+    head = find_head(statements, names, settings.get("classifier", ""), head_parts)
     ends = [m.line for m in marks[1:]] + [len(cls.forward)]
     main = [i for i, s in enumerate(statements) if s.source is None and i not in aux_only]
 

@@ -33,7 +33,7 @@ def _activate_source() -> str:
              '    `inplace` only where `x` is a fresh tensor no one else reads (a conv or BN output)."""']
     for act in ACTIVATIONS.values():
         if act.fn is not None:
-            lines += [f'    if kind == "{act.name}":', f"        return {act.apply('x', inplace='inplace')}"]
+            lines += [f'    if kind == "{act.name}":', f"        return {act.call('x', inplace='inplace')}"]
     return "\n".join(lines + ["    return x", ""])
 
 

@@ -80,7 +80,7 @@ class ResidualWriter:
         if act.is_("identity"):
             return []
         if not act.symbolic:
-            return [f"x = {ACTIVATIONS[act.value].apply('x')}"]
+            return [f"x = {ACTIVATIONS[act.value].call('x')}"]
         attribute = self._attribute(scope, "res_act")
         scope.cls.init.append(f"self.{attribute} = {act.src}")
         self.gen.helpers.add("_activate")

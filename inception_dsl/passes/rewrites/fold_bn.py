@@ -23,7 +23,7 @@ def fold_bn(graph: Graph, recipes: Recipes) -> Graph:
             continue
         (source,) = graph.inputs(node.id)
         conv = graph.node(source)
-        if conv.op not in (Op.CONV, Op.CONV_TRANSPOSE) or sole_user(graph, conv.id) != node.id:
+        if conv.op.weight_scale is None or sole_user(graph, conv.id) != node.id:
             continue
         _fold(conv, node.id, node.attrs["eps"], recipes)
         bypass(graph, node.id)
@@ -34,7 +34,7 @@ def _fold(conv_node, bn: str, eps: float, recipes: Recipes) -> None:
     conv, attrs = conv_node.id, conv_node.attrs
     scale = BnScale(recipes.pop(f"{bn}.weight"), recipes.pop(f"{bn}.running_var"), eps)
     shift = BnShift(recipes.pop(f"{bn}.bias"), recipes.pop(f"{bn}.running_mean"), scale)
-    if conv_node.op is Op.CONV:
+    if conv_node.op.weight_scale == "rows":
         recipes[f"{conv}.weight"] = ScaleRows(recipes[f"{conv}.weight"], scale)
     else:
         recipes[f"{conv}.weight"] = ScaleTransposed(recipes[f"{conv}.weight"], scale, attrs["groups"])

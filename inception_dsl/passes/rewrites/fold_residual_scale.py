@@ -19,7 +19,7 @@ def fold_residual_scale(graph: Graph, recipes: Recipes) -> Graph:
             continue
         (source,) = graph.inputs(node.id)
         conv = graph.node(source)
-        if conv.op not in (Op.CONV, Op.CONV_TRANSPOSE) or sole_user(graph, conv.id) != node.id:
+        if conv.op.weight_scale is None or sole_user(graph, conv.id) != node.id:
             continue
         value = float(node.attrs["value"])
         recipes[f"{conv.id}.weight"] = MulConst(recipes[f"{conv.id}.weight"], value)
