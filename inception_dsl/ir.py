@@ -103,17 +103,17 @@ class OpKind:
     def shape(self, graph, node, shapes, sink):
         return shapes[0]
 
-    def params(self, node, in_shape) -> int:
+    def params(self, node, in_shape) -> int:  # and `macs`: none unless the op counts them
         return 0
-
-    def macs(self, node, in_shape) -> int:
-        return 0
+    macs = params
 
     def label(self, node, members) -> str:
         return self.value
 
-    def forward(self, emitter, node, ins, out) -> list[str]:
-        raise InternalError(f"{node.id}: the torch backend has no lowering for {self.name}")
+    def forward(self, emitter, node, ins, out) -> list[str]:  # the flat forward's line: by default its `call`
+        if self.call is None:
+            raise InternalError(f"{node.id}: the torch backend has no lowering for {self.name}")
+        return [f"{out} = {self.call(ins[0], node.attrs)}"]
 
     def weights(self, node) -> tuple[str, ...]:
         """The state_dict entries a node owns, without the `<id>.` prefix."""
@@ -123,25 +123,17 @@ class OpKind:
     def has_weights(self) -> bool:
         return self.module is not None
 
-    def describe(self, attrs) -> str:
-        """A few words for `diff` (`3x3 conv 384 stride 2`)."""
+    def describe(self, attrs) -> str:  # a few words for `diff` (`3x3 conv 384 stride 2`)
         return self.value
 
-    module = None  # node, in_channels -> constructor source (`nn.Conv2d(...)`) for ops with weights
-    fill = "#ffffff"  # diagram fill colour
-    style = ""  # extra DOT node attributes
-    # the facts of the in-place analysis: a bool, or a function (emitter, node) -> bool
-    fresh = False  # the result is a new tensor (not an alias of an input): it may be written in place
-    alias = False  # the result may be the input tensor itself (or a view of it)
-    # traits that passes, lint and the concat's fix search ask (instead of naming ops)
-    sliding = False  # a sliding window with kernel, stride and padding attributes (conv, pooling)
-    # how a factor per output channel (a BatchNorm, a residual scale) folds into its weight:
-    # "rows" (weight[out, ...], nn.Conv2d) or "transposed" (weight[in, out / groups, ...]); None: it does not
-    weight_scale = None
+    module = None  # (node, in_channels) -> constructor source (`nn.Conv2d(...)`) of an op with weights
+    call = None  # (x, attrs) -> the functional expression of a one-input op (`F.pixel_shuffle(x, 2)`)
+    fill, style = "#ffffff", ""  # diagram fill colour, extra DOT node attributes
+    fresh = alias = False  # in-place facts: a new tensor / maybe the input itself (ops/base.py says more)
+    sliding, weight_scale, inference_noop = False, None, False  # traits asked instead of op names (ops/base.py)
 
 
-_BEHAVIOUR = frozenset({"shape", "params", "macs", "label", "forward", "module", "fill", "style",
-                        "fresh", "alias", "weights", "describe", "sliding", "weight_scale"})
+_BEHAVIOUR = frozenset(k for k in vars(OpKind) if not k.startswith("_") and k != "has_weights")
 
 
 def _kind(value: str) -> "OpKind":

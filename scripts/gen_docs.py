@@ -1,7 +1,9 @@
 """Generate the reference pages that must never drift from the code:
 docs/diagnostics.md from the code registry (inception_dsl/core/codes.py) and the golden
-diagnostic cases (tests/cases/diagnostics/), docs/cli.md from the argument parsers, and the
-paper-vs-implementation comparison in docs/paper.md from `inception-dsl diff`.
+diagnostic cases (tests/cases/diagnostics/), docs/cli.md from the argument parsers, the
+paper-vs-implementation comparison in docs/paper.md from `inception-dsl diff`, and the op
+tables of docs/language.md, backend.md, render.md and architecture.md and the editors' word
+lists from the op registry (scripts/gen_op_tables.py).
 Run from the repository root:
 
     python scripts/gen_docs.py          # rewrite both
@@ -148,9 +150,12 @@ def render_paper(current: str) -> str:
 
 
 def main(argv: list[str]) -> int:
+    from gen_op_tables import generated  # the op tables and editor word lists, from the op registry
+
     stale = []
     paper = PAPER_TARGET.read_text(encoding="utf-8")
-    for target, text in ((TARGET, render()), (CLI_TARGET, render_cli()), (PAPER_TARGET, render_paper(paper))):
+    pages = [(TARGET, render()), (CLI_TARGET, render_cli()), (PAPER_TARGET, render_paper(paper))]
+    for target, text in pages + list(generated().items()):
         current = target.read_text(encoding="utf-8") if target.exists() else ""
         if "--check" in argv:
             if current != text:

@@ -165,15 +165,16 @@ class SourceArgs:
     ctx: LayerContext
     sink: DiagnosticSink
     helpers: set[str] = field(default_factory=set)
+    coercions: Mapping[str, Callable[[Bound, str, DiagnosticSink], Any]] = field(default_factory=dict)
 
-    def get(self, name: str, coerce: Callable[[Bound, str, DiagnosticSink], Any],
+    def get(self, name: str, coerce: Callable[[Bound, str, DiagnosticSink], Any] | None = None,
             literal: Callable[[Any], str] = short) -> Arg:
-        """The argument `name`: its expression if a parameter decides it, else the value
-        `coerce(bound, name, sink)` checks (raising EvalError as elaboration would),
-        written by `literal`."""
+        """The argument `name`: its expression if a parameter decides it, else the value its
+        coercion checks (the layer's declared one, `LayerDef.args`, unless `coerce` is
+        given; raising EvalError as elaboration would), written by `literal`."""
         if name in self.symbolic:
             return Arg(self.expr(name), None, True)
-        value = coerce(self.bound, name, self.sink)
+        value = (coerce or self.coercions[name])(self.bound, name, self.sink)
         return Arg(literal(value), value)
 
     def value(self, value: Any) -> Arg:

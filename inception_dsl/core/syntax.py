@@ -12,7 +12,7 @@ from inception_dsl.core.source import Span
 __all__ = [
     "Num", "Dims", "Str", "Name", "BinOp", "Neg", "Not", "IfElse", "Tuple", "Expr", "subexpressions", "names_in", "reads",
     "BUILTIN_NAMES", "COMPARISONS", "BOOLEAN_OPS",
-    "Arg", "Call", "Seq", "Concat", "COMBINATORS", "Residual", "Transform",
+    "Arg", "Call", "Seq", "Concat", "COMBINATORS", "Residual", "Transform", "branch_sources",
     "Labeled", "InputStmt", "OutputStmt", "Stmt",
     "Param", "BlockDef", "Import", "Setting", "Module",
 ]
@@ -271,3 +271,15 @@ class Module:
     @property
     def definitions(self) -> list[BlockDef]:
         return [i for i in self.items if isinstance(i, BlockDef)]
+
+
+def branch_sources(op: "Transform") -> list[str]:
+    """The labels that `from` on the branches of `op` (and of joins written directly as
+    its branches) reads, in order of first use."""
+    found: list[str] = []
+    if isinstance(op, Concat):
+        for stmt in op.body:
+            if isinstance(stmt, Labeled):
+                found += [stmt.source] if stmt.source else []
+                found += branch_sources(stmt.op)
+    return list(dict.fromkeys(found))

@@ -16,7 +16,7 @@ from inception_dsl.core.source import Span
 from inception_dsl.language.naming import statement_names
 from inception_dsl.core.values import EvalError, describe, did_you_mean, evaluate
 
-__all__ = ["elaborate_join", "branch_sources"]
+__all__ = ["elaborate_join"]
 
 # keyword -> (suffix of the join node, its op, its statement kind)
 _JOINS = {
@@ -36,7 +36,7 @@ def elaborate_join(elab, op: syntax.Concat, path: str, x: str | None, env, origi
     for stmt in op.body:
         if not isinstance(stmt, syntax.Labeled):
             elab.sink.emit(codes.MISPLACED, f"`input`/`output` are not allowed inside a {op.word}", stmt.span)
-    if statement is not None and statement.repeat is not None and branch_sources(op):
+    if statement is not None and statement.repeat is not None and syntax.branch_sources(op):
         elab.sink.emit(codes.MISPLACED, f"a {op.word} whose branches read `from` a label cannot be repeated",
                        statement.repeat_span, "every repetition would read the same tensor",
                        help="repeat a block or sequence that holds the labelled statement too")
@@ -69,18 +69,6 @@ def elaborate_join(elab, op: syntax.Concat, path: str, x: str | None, env, origi
     elab._record(path, statement_kind)
     attrs: dict[str, Any] = {"reduction": op.reduction, "fork": x} if kind == "CONCAT" else {"fork": x}
     return elab._add(join_path(path, suffix), getattr(Op, kind), attrs, op.span, origin, branches, statement=path)
-
-
-def branch_sources(op: syntax.Transform) -> list[str]:
-    """The labels that `from` on the branches of `op` (and of joins written directly as
-    its branches) reads, in order of first use."""
-    found: list[str] = []
-    if isinstance(op, syntax.Concat):
-        for stmt in op.body:
-            if isinstance(stmt, syntax.Labeled):
-                found += [stmt.source] if stmt.source else []
-                found += branch_sources(stmt.op)
-    return list(dict.fromkeys(found))
 
 
 def _source_known(elab, op: syntax.Concat, stmt: syntax.Labeled) -> bool:

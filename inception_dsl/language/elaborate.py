@@ -27,7 +27,7 @@ from inception_dsl.passes.analyses.infer_shapes import infer_shapes
 from inception_dsl.core.values import EvalError, describe, did_you_mean, evaluate
 from inception_dsl.ops.activations import act_attrs, activation, is_identity
 
-__all__ = ["elaborate", "bind_params"]  # bind_params: language/binding.py
+__all__ = ["elaborate"]
 
 
 

@@ -12,21 +12,31 @@ import pkgutil
 
 from inception_dsl.ir import Op, OpKind
 from inception_dsl.ops.base import LAYERS, LayerDef, register
-from inception_dsl.ops import graph, activations, conv, pool, norm, linear, combine  # noqa: F401  (registration)
 
-__all__ = ["LAYERS", "LayerDef", "Op", "OpKind", "register", "layer_names"]
+__all__ = ["LAYERS", "LayerDef", "Op", "OpKind", "register", "layer_names", "WORD_HOME", "OP_HOME"]
 
 _INFRASTRUCTURE = {"base"}
+_FIRST = ("graph", "activations", "conv", "pool", "norm", "linear", "combine")
+
+# which op module registered each layer word and each IR op (the generated docs tables)
+WORD_HOME: dict[str, str] = {}
+OP_HOME: dict[str, str] = {}
 
 
-def _register_the_rest() -> None:
-    loaded = {"graph", "activations", "conv", "pool", "norm", "linear", "combine"} | _INFRASTRUCTURE
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if info.name not in loaded and not info.name.startswith("_"):
-            importlib.import_module(f"{__name__}.{info.name}")
+def _load(name: str) -> None:
+    words, kinds = set(LAYERS), {kind.value for kind in Op}
+    importlib.import_module(f"{__name__}.{name}")
+    WORD_HOME.update({word: name for word in LAYERS if word not in words})
+    OP_HOME.update({kind.value: name for kind in Op if kind.value not in kinds})
 
 
-_register_the_rest()
+def _register_all() -> None:
+    rest = sorted(info.name for info in pkgutil.iter_modules(__path__))
+    for name in _FIRST + tuple(n for n in rest if n not in _FIRST and n not in _INFRASTRUCTURE and not n.startswith("_")):
+        _load(name)
+
+
+_register_all()
 
 
 def layer_names() -> tuple[str, ...]:

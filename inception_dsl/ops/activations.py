@@ -15,14 +15,15 @@ module does."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from inception_dsl.core.literals import py_literal
 from inception_dsl.ir import FLOAT, Attr, Op, OpKind, one_of
 from inception_dsl.core.signatures import REQUIRED, Bound, LayerSig, choice, number
 from inception_dsl.core.diagnostics import DiagnosticSink
-from inception_dsl.core.values import Symbol
-from inception_dsl.ops.base import LayerDef, register
+from inception_dsl.core import codes
+from inception_dsl.core.values import EvalError, Symbol
+from inception_dsl.ops.base import LayerDef, coerced, register
 
 __all__ = ["Param", "Activation", "ACTIVATIONS", "NAMES", "register_activation", "activation", "is_identity",
            "act_attrs", "ACT"]
@@ -68,6 +69,8 @@ class Activation:
     module: str
     params: tuple[Param, ...] = ()
     inplace: str = ""
+    # values -> what is wrong with them together (torch would refuse them), or ""
+    check: Callable[[Mapping[str, Any]], str] | None = None
 
     def call(self, x: str, args: Mapping[str, str] | None = None, inplace: bool | str = False) -> str:
         """THE rendering of a call: `x` and `args` (parameter name -> Python source; left
@@ -140,6 +143,7 @@ ACT = OpKind(
     doc="an activation from the table in ops/activations.py (with its parameters where they are not "
     "at their default: elu's alpha, leaky_relu's slope, gelu's approximate)",
     label=_label, forward=_forward, alias=True, describe=_describe,
+    inference_noop=lambda attrs: is_identity(attrs["kind"]),
 )
 
 
@@ -151,8 +155,16 @@ def _elaborate_act(b, bound: Bound) -> str | None:
 
 
 def _elaborate_fixed(b, bound: Bound, act: Activation) -> str | None:
-    values = {p.name: p.coerce(bound, b.sink, act.name) for p in act.params}
+    values = coerced(_coercions(act), bound, b.sink)
+    problem = act.check(values) if act.check else ""
+    if problem:
+        b.sink.emit(codes.BAD_ARG_TYPE, f"{act.name}: {problem}", bound.span(act.params[-1].name), "refused by torch")
+        raise EvalError()
     return _node(b, act.name, values) if b.unique() else None
+
+
+def _coercions(act: Activation) -> dict:
+    return {p.name: lambda b, n, s, p=p: p.coerce(b, s, act.name) for p in act.params}
 
 
 def _node(b, kind: str, values: Mapping[str, Any] | None = None) -> str | None:
@@ -169,8 +181,7 @@ def _source_act(args, in_ch):
 
 
 def _source_fixed(args, in_ch, act: Activation):
-    sources = {p.name: args.get(p.name, lambda b, n, s, p=p: p.coerce(b, s, act.name), literal=py_literal).src
-               for p in act.params}
+    sources = {p.name: args.get(p.name, literal=py_literal).src for p in act.params}
     return args.code(act.module_source(sources), in_ch)
 
 
@@ -179,16 +190,16 @@ def _word(act: Activation) -> LayerDef:
     example = f"{act.name}({', '.join(f'{p.name}={_example(p)}' for p in params)})" if params else ""
     return LayerDef(
         LayerSig(act.name, tuple(p.name for p in params), {p.name: p.spec_default() for p in params},
-                 summary=f"{act.name} activation", example=example),
+                 summary=f"activation: `{act.module_source()}`", example=example),
         elaborate=lambda b, bound: _elaborate_fixed(b, bound, act),
-        source=lambda args, in_ch: _source_fixed(args, in_ch, act),
+        source=lambda args, in_ch: _source_fixed(args, in_ch, act), args=_coercions(act),
     )
 
 
 def _example(param: Param) -> str:
     if param.choices:
         return next((c for c in param.choices if c != param.default), param.default)
-    return f"{param.default:g}"
+    return f"{param.default / 2:g}" if param.default else "1"
 
 
 def register_activation(*activations: Activation) -> None:
@@ -208,7 +219,7 @@ def register_activation(*activations: Activation) -> None:
 
 register(LayerDef(LayerSig("act", ("kind",), {"kind": REQUIRED}, summary="an activation chosen by name",
                            example="act(relu)"),
-                  elaborate=_elaborate_act, source=_source_act))
+                  elaborate=_elaborate_act, source=_source_act, args={"kind": activation}))
 register_activation(
     Activation("relu", "ReLU", "F.relu", "nn.ReLU", inplace="keyword"),
     Activation("relu6", "ReLU6", "F.relu6", "nn.ReLU6", inplace="keyword"),

@@ -7,7 +7,7 @@ from __future__ import annotations
 from inception_dsl.core.literals import py_literal
 from inception_dsl.ir import PAIR, Op, OpKind
 from inception_dsl.core.signatures import REQUIRED, LayerSig, pair
-from inception_dsl.ops.base import LayerDef, pair_text, register, spatial
+from inception_dsl.ops.base import LayerDef, coerced, pair_text, register, spatial
 from inception_dsl.ops.pool import adaptive_grid
 
 __all__ = ["ADAPTIVE_MAXPOOL"]
@@ -38,12 +38,15 @@ ADAPTIVE_MAXPOOL = OpKind(
 )
 
 
+_ARGS = {"size": lambda b, n, s: pair(b, n, s, "the output size")}
+
+
 def _elaborate(b, bound):
-    return b.add("", Op.ADAPTIVE_MAXPOOL, {"size": pair(bound, "size", b.sink, "the output size")}) if b.unique() else None
+    return b.add("", Op.ADAPTIVE_MAXPOOL, coerced(_ARGS, bound, b.sink)) if b.unique() else None
 
 
 def _source(args, in_ch):
-    size = args.get("size", lambda b, n, s: pair(b, n, s, "the output size"))
+    size = args.get("size")
     return args.code(f"nn.AdaptiveMaxPool2d({size.src})", in_ch)
 
 
@@ -53,5 +56,6 @@ register(
              source=lambda args, in_ch: args.code("nn.AdaptiveMaxPool2d(1)", in_ch), head="pool"),
     LayerDef(LayerSig("adaptive_maxpool", ("size",), {"size": REQUIRED}, summary="max pooling to a fixed grid size",
                       example="adaptive_maxpool(4x4)"),
-             elaborate=_elaborate, source=_source, grid=adaptive_grid, head="pool"),
+             elaborate=_elaborate, source=_source, grid=adaptive_grid, head="pool", args=_ARGS,
+             doc="`size`: `4x4`, `(2, 3)`; like the average pools, a head pooling for timm's API"),
 )

@@ -11,11 +11,23 @@ Two levels, both defined in one op module (inception_dsl/ops/<family>.py):
   keep the channel count, what grid does it leave).
 
 Consumers dispatch through these objects (`node.op.shape(...)`, `LAYERS[call.name]`),
-never by comparing names."""
+never by comparing names. What a pass, lint or `diff` needs to know of an op is a fact or
+a trait on its `OpKind` (defaults in ir.py):
+
+* `fresh`, `alias`: bools or `(emitter, node) -> bool`; the result is a new tensor (it may
+  be written in place) / the result may be the input tensor itself or a view of it.
+* `sliding`: a window with kernel, stride and padding attributes (lint's dropped pixels,
+  the concat's fix search).
+* `weight_scale`: how a factor per output channel (a BatchNorm, a residual scale) folds
+  into its weight, "rows" (nn.Conv2d) or "transposed" (nn.ConvTranspose2d); None if not.
+* `inference_noop`: a bool or `attrs -> bool`, the identity in inference (removed by
+  passes/rewrites/drop_inference_noops.py).
+* `describe(attrs)`: a few words for `diff`; `call(x, attrs)`: the functional form of a
+  one-input op, which its default `forward` writes."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Union
 
 from inception_dsl.ir import Node, fmt_shape, origin_notes
@@ -28,9 +40,9 @@ from inception_dsl.core.values import EvalError
 if TYPE_CHECKING:  # types only: the backends import ops, not the other way round at run time
     from inception_dsl.core.python_exprs import LayerCode, SourceArgs
 
-__all__ = ["LayerDef", "Builder", "LAYERS", "register", "Grid", "no_grid", "run_shapes", "PROBE_CHANNELS",
+__all__ = ["LayerDef", "Builder", "LAYERS", "register", "Grid", "run_shapes", "PROBE_CHANNELS",
            "shape_error", "spatial", "same_shape", "spatial_same", "size", "pair_text", "padding_words", "symmetric",
-           "call_module", "dims_text", "stride_words"]
+           "call_module", "dims_text", "stride_words", "Coerce", "coerced"]
 
 Grid = Union[tuple[int, int], str, None]  # (h, w); a Python expression of h*w; or unknown
 
@@ -50,6 +62,12 @@ class Builder(Protocol):
 
 
 GridRule = Callable[[Any, Mapping[str, Any], Grid, Mapping[str, str], set], Grid]
+Coerce = Callable[[Bound, str, DiagnosticSink], Any]
+
+
+def coerced(table: Mapping[str, Coerce], bound: Bound, sink: DiagnosticSink) -> dict[str, Any]:
+    """Every argument of `table`, checked by its coercion (raises EvalError after an E-code)."""
+    return {name: coerce(bound, name, sink) for name, coerce in table.items()}
 
 
 @dataclass(frozen=True)
@@ -70,6 +88,10 @@ class LayerDef:
     # its part in a timm-style classifier head: "pool", "flatten", "dropout" or "classifier"
     # (backends/python/model_api.py, language/metadata.py)
     head: str = ""
+    doc: str = ""  # what docs/language.md's generated table says of it, beyond the signature's summary
+    # how each argument is checked: the one coercion (bound, name, sink) -> value that
+    # `elaborate` (through `coerced`) and `source` (`args.get(name)`) both use
+    args: Mapping[str, Coerce] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -211,8 +233,3 @@ def stride_words(stride) -> list[str]:
     if tuple(stride) == (1, 1):
         return []
     return [f"stride {stride[0]}" if len(set(stride)) == 1 else f"stride {dims_text(tuple(stride))}"]
-
-
-# -- grid facts -------------------------------------------------------------------------
-def no_grid(call, env, grid: Grid, names, helpers) -> Grid:
-    return None

@@ -12,7 +12,7 @@ from inception_dsl.core.signatures import PAD_FLAGS, REQUIRED, LayerSig, boolean
 from inception_dsl.core.shapes import conv2d_out
 from inception_dsl.core.values import Symbol
 from inception_dsl.ops.activations import ACTIVATIONS, act_attrs, activation, is_identity
-from inception_dsl.ops.base import (LayerDef, dims_text, pair_text, padding_words, register, shape_error, size, spatial,
+from inception_dsl.ops.base import (LayerDef, coerced, dims_text, pair_text, padding_words, register, shape_error, size, spatial,
                                     stride_words, symmetric)
 
 __all__ = ["CONV", "too_small"]
@@ -113,19 +113,20 @@ def _settle(values, settings, call) -> None:
         values["bias"] = (settings["conv_bias"] if values["bn"][0] else True, call.span)
 
 
+_ARGS = {"out": lambda b, n, s: positive_int(b, n, s, "output channels"),
+         "kernel": lambda b, n, s: pair(b, n, s, "the kernel size"),
+         "stride": lambda b, n, s: pair(b, n, s, "the stride"),
+         "dilation": lambda b, n, s: pair(b, n, s, "the dilation"),
+         "groups": lambda b, n, s: positive_int(b, n, s, "groups"),
+         "bias": boolean, "bn": boolean, "act": activation}
+
+
 def _elaborate(b, bound):
-    sink = b.sink
-    out = positive_int(bound, "out", sink, "output channels")
-    kernel = pair(bound, "kernel", sink, "the kernel size")
-    stride = pair(bound, "stride", sink, "the stride")
-    dilation = pair(bound, "dilation", sink, "the dilation")
-    groups = positive_int(bound, "groups", sink, "groups")
-    pad = padding(bound, sink, kernel, dilation)
-    bias = boolean(bound, "bias", sink)
-    bn = boolean(bound, "bn", sink)
-    act = activation(bound, "act", sink)
-    attrs = {"out_channels": out, "kernel": kernel, "stride": stride, "padding": pad, "dilation": dilation,
-             "groups": groups, "bias": bias}
+    v = coerced(_ARGS, bound, b.sink)
+    bn, act = v["bn"], v["act"]
+    attrs = {"out_channels": v["out"], "kernel": v["kernel"], "stride": v["stride"],
+             "padding": padding(bound, b.sink, v["kernel"], v["dilation"]), "dilation": v["dilation"],
+             "groups": v["groups"], "bias": v["bias"]}
     if not b.unique("conv" if bn else ""):
         return None
     y = b.add("conv" if bn else "", Op.CONV, attrs)
@@ -144,23 +145,18 @@ def _source(args, in_ch):
     """`ConvBnAct(...)` with BN, `nn.Conv2d(...)` without (or `ConvAct` when it pads
     asymmetrically or has an activation); both when a parameter decides `bn`."""
     bound, sink = args.bound, args.sink
-    out = args.get("out", lambda b, n, s: positive_int(b, n, s, "output channels"))
-    kernel = args.get("kernel", lambda b, n, s: pair(b, n, s, "the kernel size"))
-    dilation = args.get("dilation", lambda b, n, s: pair(b, n, s, "the dilation"))
-    stride = args.get("stride", lambda b, n, s: pair(b, n, s, "the stride"))
-    groups = args.get("groups", lambda b, n, s: positive_int(b, n, s, "groups"))
+    out, kernel, dilation, stride, groups = (args.get(name) for name in ("out", "kernel", "dilation", "stride", "groups"))
     if args.is_symbolic("pad") or (_is_same(bound) and (kernel.symbolic or dilation.symbolic)):
         args.helpers.add("_padding")
         pad_src = args.expr("pad") if args.is_symbolic("pad") else args.literal(bound["pad"])
         pad = args.text(f"_padding({pad_src}, {kernel.src}, {dilation.src})")
     else:
         pad = args.value(padding(bound, sink, kernel.value or (1, 1), dilation.value or (1, 1)))
-    bias = args.get("bias", boolean)
-    bn = args.get("bn", boolean)
+    bias, bn = args.get("bias"), args.get("bn")
     if bn.symbolic and bound.span("bias") == args.call.span:
         # an unwritten bias follows bn (the conv's settle): the file's conv_bias with BN, else a bias
         bias = args.value(True) if args.ctx.settings["conv_bias"] else args.text(f"not {_paren(bn.src)}")
-    act = args.get("act", activation, literal=lambda kind: args.literal(Symbol(kind)))
+    act = args.get("act", literal=lambda kind: args.literal(Symbol(kind)))
     options = [("stride", stride, (1, 1)), ("padding", pad, (0, 0, 0, 0)), ("dilation", dilation, (1, 1)),
                ("groups", groups, 1)]
     common = [str(in_ch), out.src, kernel.src] + [f"{k}={v.src}" for k, v, default in options if not v.is_(default)]
@@ -197,5 +193,8 @@ register(LayerDef(
               "bias": None, "bn": True, "act": None},
              {**PAD_FLAGS, "linear": {"bn": False, "act": Symbol("identity"), "bias": True}},
              "the paper's traditional layer: convolution, BatchNorm, activation", "conv(64, 3x3)", _settle),
-    elaborate=_elaborate, source=_source, keeps_channels=False,
+    elaborate=_elaborate, source=_source, keeps_channels=False, args=_ARGS,
+    doc="Conv2d → BatchNorm → activation; `kernel`: `3x3`, `1x7`, `7x1`, an integer, or `(1, n)`. `bias` defaults to "
+        "the file's `conv_bias` with BN and `true` without; `act` to the file's `act`. Flags: `valid`, `same`, and "
+        "`linear` (no BN, no activation, with bias: the residual up-projection)",
 ))

@@ -15,7 +15,7 @@ from inception_dsl.ir import BOOL, PAIR, POSITIVE, Attr, Op, OpKind
 from inception_dsl.core import codes
 from inception_dsl.core.signatures import REQUIRED, Bound, LayerSig, boolean, pair, positive_int
 from inception_dsl.core.values import EvalError, Symbol
-from inception_dsl.ops.base import LayerDef, call_module, pair_text, register, shape_error, size, spatial
+from inception_dsl.ops.base import LayerDef, call_module, coerced, pair_text, register, shape_error, size, spatial
 
 __all__ = ["CONV_TRANSPOSE", "transposed_out"]
 
@@ -130,13 +130,19 @@ def _padding(bound: Bound, sink, name: str, what: str) -> tuple[int, int]:
     return pair(bound, name, sink, what, minimum=0)
 
 
+_ARGS = {"out": lambda b, n, s: positive_int(b, n, s, "output channels"),
+         "kernel": lambda b, n, s: pair(b, n, s, "the kernel size"),
+         "stride": lambda b, n, s: pair(b, n, s, "the stride"),
+         "dilation": lambda b, n, s: pair(b, n, s, "the dilation"),
+         "pad": lambda b, n, s: _padding(b, s, n, "the padding"),
+         "output_padding": lambda b, n, s: _padding(b, s, n, "output_padding"),
+         "groups": lambda b, n, s: positive_int(b, n, s, "groups"),
+         "bias": boolean}
+
+
 def _arguments(bound: Bound, sink) -> dict:
-    out = positive_int(bound, "out", sink, "output channels")
-    kernel = pair(bound, "kernel", sink, "the kernel size")
-    stride = pair(bound, "stride", sink, "the stride")
-    dilation = pair(bound, "dilation", sink, "the dilation")
-    pad = _padding(bound, sink, "pad", "the padding")
-    output_padding = _padding(bound, sink, "output_padding", "output_padding")
+    v = coerced(_ARGS, bound, sink)
+    stride, dilation, output_padding = v["stride"], v["dilation"], v["output_padding"]
     for axis in (0, 1):
         if output_padding[axis] >= stride[axis] and output_padding[axis] >= dilation[axis]:
             limit = max(stride[axis], dilation[axis]) - 1
@@ -147,9 +153,8 @@ def _arguments(bound: Bound, sink) -> dict:
                       help=f"use output_padding={limit} at most" if limit > 0 else
                       "drop output_padding: with stride 1 and dilation 1 it must be 0")
             raise EvalError()
-    return {"out_channels": out, "kernel": kernel, "stride": stride, "padding": pad, "output_padding": output_padding,
-            "dilation": dilation, "groups": positive_int(bound, "groups", sink, "groups"),
-            "bias": boolean(bound, "bias", sink)}
+    return {"out_channels": v["out"], "kernel": v["kernel"], "stride": stride, "padding": v["pad"],
+            "output_padding": output_padding, "dilation": dilation, "groups": v["groups"], "bias": v["bias"]}
 
 
 def _elaborate(b, bound):
@@ -158,16 +163,12 @@ def _elaborate(b, bound):
 
 
 def _source(args, in_ch):
-    out = args.get("out", lambda b, n, s: positive_int(b, n, s, "output channels"))
-    parts = [str(in_ch), out.src, args.get("kernel", lambda b, n, s: pair(b, n, s, "the kernel size")).src]
-    options = [("stride", "stride", lambda b, n, s: pair(b, n, s, "the stride"), (1, 1)),
-               ("pad", "padding", lambda b, n, s: _padding(b, s, n, "the padding"), (0, 0)),
-               ("output_padding", "output_padding", lambda b, n, s: _padding(b, s, n, "output_padding"), (0, 0)),
-               ("groups", "groups", lambda b, n, s: positive_int(b, n, s, "groups"), 1),
-               ("bias", "bias", boolean, True),
-               ("dilation", "dilation", lambda b, n, s: pair(b, n, s, "the dilation"), (1, 1))]
-    for name, keyword, coerce, default in options:
-        arg = args.get(name, coerce)
+    out = args.get("out")
+    parts = [str(in_ch), out.src, args.get("kernel").src]
+    options = [("stride", "stride", (1, 1)), ("pad", "padding", (0, 0)), ("output_padding", "output_padding", (0, 0)),
+               ("groups", "groups", 1), ("bias", "bias", True), ("dilation", "dilation", (1, 1))]
+    for name, keyword, default in options:
+        arg = args.get(name)
         if not arg.is_(default):
             parts.append(f"{keyword}={arg.src}")
     return args.code(f"nn.ConvTranspose2d({', '.join(parts)})", out.src if out.symbolic else out.value)
@@ -179,5 +180,8 @@ register(LayerDef(
               "dilation": 1, "bias": True},
              summary="transposed convolution (nn.ConvTranspose2d), no BatchNorm or activation",
              example="conv_transpose(64, 2x2, stride=2)"),
-    elaborate=_elaborate, source=_source, keeps_channels=False,
+    elaborate=_elaborate, source=_source, keeps_channels=False, args=_ARGS,
+    doc="`pad`, `output_padding`: a number or `(h, w)`; output `(n−1)·stride − 2·pad + dilation·(k−1) + "
+        "output_padding + 1`; `output_padding` below the stride or the dilation (E105); groups divide both channel "
+        "counts (E207)",
 ))

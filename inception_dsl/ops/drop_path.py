@@ -9,7 +9,7 @@ from inception_dsl.core.literals import py_literal
 from inception_dsl.core.helper_classes import register_helper
 from inception_dsl.ir import FLOAT, Op, OpKind
 from inception_dsl.core.signatures import REQUIRED, LayerSig, number
-from inception_dsl.ops.base import LayerDef, register
+from inception_dsl.ops.base import LayerDef, coerced, register
 
 __all__ = ["DROP_PATH"]
 
@@ -29,6 +29,7 @@ DROP_PATH = OpKind(
     label=lambda node, members: f"DropPath ({node.attrs['p']:g})",
     forward=_forward,
     alias=lambda emitter, node: emitter.inference_only,  # in training it makes a new tensor
+    inference_noop=True,
 )
 
 register_helper("DropPath", '''
@@ -58,17 +59,22 @@ def _p(bound, name, sink) -> float:
     return number(bound, name, sink, 0.0, 1.0, "the drop-path probability")
 
 
+_ARGS = {"p": _p}
+
+
 def _elaborate(b, bound):
     if not b.unique():
         return None
-    return b.add("", Op.DROP_PATH, {"p": _p(bound, "p", b.sink)})
+    return b.add("", Op.DROP_PATH, coerced(_ARGS, bound, b.sink))
 
 
 def _source(args, in_ch):
     args.helpers.add("DropPath")
-    return args.code(f"DropPath({args.get('p', _p).src})", in_ch)
+    return args.code(f"DropPath({args.get('p').src})", in_ch)
 
 
 register(LayerDef(LayerSig("drop_path", ("p",), {"p": REQUIRED}, summary="stochastic depth (per-sample drop)",
                            example="drop_path(0.1)"),
-                  elaborate=_elaborate, source=_source))
+                  elaborate=_elaborate, source=_source, args=_ARGS,
+                  doc="`p` in [0, 1]; timm's DropPath: the identity in eval; in training each sample is dropped whole "
+                      "with probability `p`, the kept ones scaled by 1/(1−p)"))

@@ -43,6 +43,7 @@ OUTPUT = OpKind(
 IDENTITY = OpKind(
     "identity", {}, doc="the input, unchanged",
     label=lambda node, members: "Identity", forward=lambda emitter, node, ins, out: [f"{out} = {ins[0]}"], alias=True,
+    inference_noop=True,
 )
 
 
@@ -56,7 +57,7 @@ def _scale_forward(emitter, node, ins, out) -> list[str]:
 SCALE = OpKind(
     "scale", {"value": FLOAT}, doc="multiply by a constant (a residual branch's scale)",
     label=lambda node, members: f"x{node.attrs['value']:g}", forward=_scale_forward, fresh=True,
-    describe=lambda attrs: f"scale {dims_text(attrs['value'])}",
+    describe=lambda attrs: f"scale {dims_text(attrs['value'])}", inference_noop=lambda attrs: attrs["value"] == 1.0,
     style='shape=box, style="filled,dashed"',
 )
 

@@ -9,7 +9,7 @@ from inception_dsl.core.literals import py_literal
 from inception_dsl.ir import FLOAT, POSITIVE, Op, OpKind
 from inception_dsl.core import codes
 from inception_dsl.core.signatures import EPS_RANGE, REQUIRED, LayerSig, number, positive_int
-from inception_dsl.ops.base import LayerDef, call_module, register, shape_error
+from inception_dsl.ops.base import LayerDef, coerced, call_module, register, shape_error
 
 __all__ = ["GROUPNORM", "nearest_divisors"]
 
@@ -55,19 +55,21 @@ def _eps(bound, name, sink) -> float:
     return number(bound, name, sink, *EPS_RANGE, "eps")
 
 
+_ARGS = {"groups": _groups, "eps": _eps}
+
+
 def _elaborate(b, bound):
-    groups, eps = _groups(bound, "groups", b.sink), _eps(bound, "eps", b.sink)
-    if not b.unique():
-        return None
-    return b.add("", Op.GROUPNORM, {"groups": groups, "eps": eps})
+    attrs = coerced(_ARGS, bound, b.sink)
+    return b.add("", Op.GROUPNORM, attrs) if b.unique() else None
 
 
 def _source(args, in_ch):
-    groups, eps = args.get("groups", _groups), args.get("eps", _eps)
+    groups, eps = args.get("groups"), args.get("eps")
     return args.code(f"nn.GroupNorm({groups.src}, {in_ch}" + (f", eps={eps.src})" if not eps.is_(1e-5) else ")"),
                      in_ch)
 
 
 register(LayerDef(LayerSig("groupnorm", ("groups",), {"groups": REQUIRED, "eps": 1e-5},
                            summary="GroupNorm: channels in groups, each normalized", example="groupnorm(32)"),
-                  elaborate=_elaborate, source=_source))
+                  elaborate=_elaborate, source=_source, args=_ARGS,
+                  doc="`nn.GroupNorm`; `groups` must divide the channels (E207)"))

@@ -9,7 +9,7 @@ from inception_dsl.core.literals import py_literal
 from inception_dsl.core.helper_classes import register_helper
 from inception_dsl.ir import FLOAT, Op, OpKind
 from inception_dsl.core.signatures import LayerSig, number
-from inception_dsl.ops.base import LayerDef, register
+from inception_dsl.ops.base import LayerDef, coerced, register
 
 __all__ = ["LAYER_SCALE", "INIT_RANGE"]
 
@@ -56,18 +56,23 @@ def _init(bound, name, sink) -> float:
     return number(bound, name, sink, *INIT_RANGE, "the layer scale's initial value")
 
 
+_ARGS = {"init": _init}
+
+
 def _elaborate(b, bound):
     if not b.unique():
         return None
-    return b.add("", Op.LAYER_SCALE, {"init": _init(bound, "init", b.sink)})
+    return b.add("", Op.LAYER_SCALE, coerced(_ARGS, bound, b.sink))
 
 
 def _source(args, in_ch):
-    init = args.get("init", _init)
+    init = args.get("init")
     args.helpers.add("LayerScale")
     return args.code(f"LayerScale({in_ch}, init={init.src})", in_ch)
 
 
 register(LayerDef(LayerSig("layer_scale", ("init",), {"init": 1e-6}, summary="a learned scale per channel",
                            example="layer_scale(1e-6)"),
-                  elaborate=_elaborate, source=_source))
+                  elaborate=_elaborate, source=_source, args=_ARGS,
+                  doc="`y = x · γ`, one learned `γ` per channel starting at `init` (ConvNeXt's layer scale; "
+                      "parameter `gamma`)"))

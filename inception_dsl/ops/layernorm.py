@@ -11,7 +11,7 @@ from inception_dsl.core.literals import py_literal
 from inception_dsl.core.helper_classes import register_helper
 from inception_dsl.ir import FLOAT, Op, OpKind
 from inception_dsl.core.signatures import EPS_RANGE, LayerSig, number
-from inception_dsl.ops.base import LayerDef, register
+from inception_dsl.ops.base import LayerDef, coerced, register
 
 __all__ = ["LAYERNORM", "LAYERNORM2D"]
 
@@ -55,18 +55,23 @@ def _eps(bound, name, sink) -> float:
     return number(bound, name, sink, *EPS_RANGE, "eps")
 
 
+_ARGS = {"eps": _eps}
+
+
 def _elaborate(b, bound):
     if not b.unique():
         return None
-    return b.add("", Op.LAYERNORM, {"eps": _eps(bound, "eps", b.sink)})
+    return b.add("", Op.LAYERNORM, coerced(_ARGS, bound, b.sink))
 
 
 def _source(args, in_ch):
-    eps = args.get("eps", _eps)
+    eps = args.get("eps")
     args.helpers.add("LayerNorm2d")
     return args.code(f"LayerNorm2d({in_ch}" + (f", eps={eps.src})" if not eps.is_(1e-5) else ")"), in_ch)
 
 
 register(LayerDef(LayerSig("layernorm", (), {"eps": 1e-5}, summary="LayerNorm over channels (CxHxW) or features (flat)",
                            example="layernorm(eps=1e-6)"),
-                  elaborate=_elaborate, source=_source))
+                  elaborate=_elaborate, source=_source, args=_ARGS,
+                  doc="on CxHxW over the channels at each position (ConvNeXt's LayerNorm2d), on a flat tensor over "
+                      "the features (`nn.LayerNorm`); a weight and a bias per channel"))

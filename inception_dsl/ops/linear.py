@@ -8,7 +8,7 @@ from inception_dsl.core.literals import py_literal
 from inception_dsl.ir import BOOL, FLOAT, POSITIVE, Op, OpKind, fmt_shape
 from inception_dsl.core import codes
 from inception_dsl.core.signatures import REQUIRED, LayerSig, boolean, number, positive_int
-from inception_dsl.ops.base import LayerDef, call_module, dims_text, register, shape_error, size
+from inception_dsl.ops.base import LayerDef, call_module, coerced, dims_text, register, shape_error, size
 
 __all__ = ["FLATTEN", "DROPOUT", "LINEAR"]
 
@@ -25,7 +25,7 @@ DROPOUT = OpKind(
     forward=lambda emitter, node, ins, out: [
         f"{out} = F.dropout({ins[0]}, {py_literal(float(node.attrs['p']))}, self.training)"],
     alias=lambda emitter, node: emitter.inference_only,  # in training it makes a new tensor
-    describe=lambda attrs: f"dropout {dims_text(attrs['p'])}",
+    inference_noop=True, describe=lambda attrs: f"dropout {dims_text(attrs['p'])}",
 )
 
 
@@ -64,22 +64,25 @@ def _flatten_source(args, in_ch):
     return args.code("nn.Flatten(1)", mul_channels(in_ch, area), note)
 
 
+_DROPOUT_ARGS = {"p": lambda b, n, s: number(b, n, s, 0.0, 1.0, "the dropout probability")}
+_LINEAR_ARGS = {"out": lambda b, n, s: positive_int(b, n, s, "output features"), "bias": boolean}
+
+
 def _dropout_elaborate(b, bound):
     if not b.unique():
         return None
-    return b.add("", Op.DROPOUT, {"p": number(bound, "p", b.sink, 0.0, 1.0, "the dropout probability")})
+    return b.add("", Op.DROPOUT, coerced(_DROPOUT_ARGS, bound, b.sink))
 
 
 def _linear_elaborate(b, bound):
     if not b.unique():
         return None
-    out = positive_int(bound, "out", b.sink, "output features")
-    return b.add("", Op.LINEAR, {"out_features": out, "bias": boolean(bound, "bias", b.sink)})
+    v = coerced(_LINEAR_ARGS, bound, b.sink)
+    return b.add("", Op.LINEAR, {"out_features": v["out"], "bias": v["bias"]})
 
 
 def _linear_source(args, in_ch):
-    out = args.get("out", lambda b, n, s: positive_int(b, n, s, "output features"))
-    bias = args.get("bias", boolean)
+    out, bias = args.get("out"), args.get("bias")
     extra = "" if bias.is_(True) else f", bias={bias.src}"
     return args.code(f"nn.Linear({in_ch}, {out.src}{extra})", out.src if out.symbolic else out.value)
 
@@ -87,13 +90,14 @@ def _linear_source(args, in_ch):
 register(
     LayerDef(LayerSig("dropout", ("p",), {"p": 0.5}, summary="dropout with probability p"),
              elaborate=_dropout_elaborate,
-             source=lambda args, in_ch: args.code(
-                 f"nn.Dropout({args.get('p', lambda b, n, s: number(b, n, s, 0.0, 1.0, 'p')).src})", in_ch),
-             head="dropout"),
+             source=lambda args, in_ch: args.code(f"nn.Dropout({args.get('p').src})", in_ch),
+             head="dropout", args=_DROPOUT_ARGS),
     LayerDef(LayerSig("flatten", summary="(C, H, W) -> (C*H*W)"),
              elaborate=lambda b, bound: b.add("", Op.FLATTEN, {}) if b.unique() else None,
              source=_flatten_source, keeps_channels=False, head="flatten"),
     LayerDef(LayerSig("linear", ("out",), {"out": REQUIRED, "bias": True}, summary="fully connected layer",
                       example="linear(1000)"),
-             elaborate=_linear_elaborate, source=_linear_source, keeps_channels=False, head="classifier"),
+             elaborate=_linear_elaborate, source=_linear_source, keeps_channels=False, head="classifier",
+             args=_LINEAR_ARGS,
+             doc="needs a flat input (E205)"),
 )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from inception_dsl.core.literals import py_literal
 from inception_dsl.ir import FLOAT, Op, OpKind
 from inception_dsl.core.signatures import EPS_RANGE, MOMENTUM_RANGE, LayerSig, number
-from inception_dsl.ops.base import LayerDef, call_module, register, spatial_same
+from inception_dsl.ops.base import LayerDef, coerced, call_module, register, spatial_same
 
 __all__ = ["BN"]
 
@@ -29,19 +29,20 @@ def _settle(values, settings, call) -> None:
         values["momentum"] = (settings["bn_momentum"], call.span)
 
 
+_ARGS = {"eps": lambda b, n, s: number(b, n, s, *EPS_RANGE, "eps"),
+         "momentum": lambda b, n, s: number(b, n, s, *MOMENTUM_RANGE, "momentum")}
+
+
 def _elaborate(b, bound):
     if not b.unique():
         return None
-    eps = number(bound, "eps", b.sink, *EPS_RANGE, "eps")
-    momentum = number(bound, "momentum", b.sink, *MOMENTUM_RANGE, "momentum")
-    return b.add("", Op.BN, {"eps": eps, "momentum": momentum})
+    return b.add("", Op.BN, coerced(_ARGS, bound, b.sink))
 
 
 def _source(args, in_ch):
-    eps = args.get("eps", lambda b, n, s: number(b, n, s, *EPS_RANGE, "eps"))
-    momentum = args.get("momentum", lambda b, n, s: number(b, n, s, *MOMENTUM_RANGE, "momentum"))
+    eps, momentum = args.get("eps"), args.get("momentum")
     return args.code(f"nn.BatchNorm2d({in_ch}, eps={eps.src}, momentum={momentum.src})", in_ch)
 
 
 register(LayerDef(LayerSig("bn", (), {"eps": None, "momentum": None}, summary="BatchNorm2d", settle=_settle),
-                  elaborate=_elaborate, source=_source))
+                  elaborate=_elaborate, source=_source, args=_ARGS, doc="`eps`, `momentum`: the file's settings unless written"))

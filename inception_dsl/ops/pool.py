@@ -11,7 +11,7 @@ from inception_dsl.core.signatures import PAD_FLAGS, REQUIRED, LayerSig, boolean
 from inception_dsl.core.shapes import pool2d_out
 from inception_dsl.core.diagnostics import DiagnosticSink
 from inception_dsl.core.values import EvalError, Symbol, evaluate
-from inception_dsl.ops.base import (LayerDef, dims_text, pair_text, padding_words, register, shape_error, spatial,
+from inception_dsl.ops.base import (LayerDef, coerced, dims_text, pair_text, padding_words, register, shape_error, spatial,
                                     stride_words, symmetric)
 from inception_dsl.ops.conv import too_small
 
@@ -117,17 +117,19 @@ ADAPTIVE_AVGPOOL = OpKind(
 
 
 # -- the layer words --------------------------------------------------------------------
+_ARGS = {"kernel": lambda b, n, s: pair(b, n, s, "the pool size"),
+         "stride": lambda b, n, s: pair(b, n, s, "the stride"),
+         "ceil_mode": boolean}
+_AVG_ARGS = {**_ARGS, "count_include_pad": boolean}
+
+
 def _elaborate(kind: str):
     def elaborate(b, bound):
         if not b.unique():
             return None
-        sink = b.sink
-        kernel = pair(bound, "kernel", sink, "the pool size")
-        stride = pair(bound, "stride", sink, "the stride")
-        pad = padding(bound, sink, kernel)
-        attrs = {"kind": kind, "kernel": kernel, "stride": stride, "padding": pad,
-                 "ceil_mode": boolean(bound, "ceil_mode", sink),
-                 "count_include_pad": kind == "avg" and boolean(bound, "count_include_pad", sink)}
+        v = coerced(_AVG_ARGS if kind == "avg" else _ARGS, bound, b.sink)
+        attrs = {"kind": kind, "kernel": v["kernel"], "stride": v["stride"], "padding": padding(bound, b.sink, v["kernel"]),
+                 "ceil_mode": v["ceil_mode"], "count_include_pad": v.get("count_include_pad", False)}
         return b.add("", Op.POOL, attrs)
     return elaborate
 
@@ -135,21 +137,20 @@ def _elaborate(kind: str):
 def _source(module: str, avg: bool):
     def source(args, in_ch):
         bound, sink = args.bound, args.sink
-        kernel = args.get("kernel", lambda b, n, s: pair(b, n, s, "the pool size"))
-        stride = args.get("stride", lambda b, n, s: pair(b, n, s, "the stride"))
+        kernel, stride = args.get("kernel"), args.get("stride")
         same = isinstance(bound["pad"], Symbol) and bound["pad"].name == "same"
         if args.is_symbolic("pad") or (kernel.symbolic and same):
             args.helpers.add("_pool_padding")
             pad_src = args.expr("pad") if args.is_symbolic("pad") else args.literal(bound["pad"])
             pad = args.text(f"_pool_padding({pad_src}, {kernel.src})")
         else:
-            pad = args.value(padding(bound, sink, pair(bound, "kernel", sink, "the pool size")))
+            pad = args.value(padding(bound, sink, _ARGS["kernel"](bound, "kernel", sink)))
         parts = [kernel.src, f"stride={stride.src}"] + ([f"padding={pad.src}"] if not pad.is_((0, 0, 0, 0)) else [])
-        ceil = args.get("ceil_mode", boolean)
+        ceil = args.get("ceil_mode")
         if not ceil.is_(False):
             parts.append(f"ceil_mode={ceil.src}")
         if avg:
-            include = args.get("count_include_pad", boolean)
+            include = args.get("count_include_pad")
             if not include.is_(True):
                 parts.append(f"count_include_pad={include.src}")
         return args.code(f"{module}({', '.join(parts)})", in_ch)
@@ -171,12 +172,15 @@ def adaptive_grid(call, env, grid, names, helpers):
     return tuple(size) if isinstance(size, tuple) and len(size) == 2 else None
 
 
+_SIZE = {"size": lambda b, n, s: pair(b, n, s, "the output size")}
+
+
 def _adaptive_elaborate(b, bound):
-    return b.add("", Op.ADAPTIVE_AVGPOOL, {"size": pair(bound, "size", b.sink, "the output size")}) if b.unique() else None
+    return b.add("", Op.ADAPTIVE_AVGPOOL, coerced(_SIZE, bound, b.sink)) if b.unique() else None
 
 
 def _adaptive_source(args, in_ch):
-    size = args.get("size", lambda b, n, s: pair(b, n, s, "the output size"))
+    size = args.get("size")
     return args.code(f"nn.AdaptiveAvgPool2d({size.src})", in_ch)
 
 
@@ -185,14 +189,14 @@ _POOL_FLAGS = {**PAD_FLAGS, "ceil": {"ceil_mode": True}}
 
 register(
     LayerDef(LayerSig("maxpool", ("kernel",), _WINDOW, _POOL_FLAGS, "max pooling", "maxpool(3x3, stride=2, valid)"),
-             elaborate=_elaborate("max"), source=_source("nn.MaxPool2d", False)),
+             elaborate=_elaborate("max"), source=_source("nn.MaxPool2d", False), args=_ARGS),
     LayerDef(LayerSig("avgpool", ("kernel",), {**_WINDOW, "count_include_pad": True}, _POOL_FLAGS, "average pooling",
                       "avgpool(3x3)"),
-             elaborate=_elaborate("avg"), source=_source("nn.AvgPool2d", True)),
+             elaborate=_elaborate("avg"), source=_source("nn.AvgPool2d", True), args=_AVG_ARGS),
     LayerDef(LayerSig("global_avgpool", summary="average over the whole grid, keeping Cx1x1"),
              elaborate=lambda b, bound: b.add("", Op.ADAPTIVE_AVGPOOL, {"size": (1, 1)}) if b.unique() else None,
              source=lambda args, in_ch: args.code("nn.AdaptiveAvgPool2d(1)", in_ch), head="pool"),
     LayerDef(LayerSig("adaptive_avgpool", ("size",), {"size": REQUIRED}, summary="average pooling to a fixed grid size",
                       example="adaptive_avgpool(4x4)"),
-             elaborate=_adaptive_elaborate, source=_adaptive_source, grid=adaptive_grid, head="pool"),
+             elaborate=_adaptive_elaborate, source=_adaptive_source, grid=adaptive_grid, head="pool", args=_SIZE),
 )

@@ -9,7 +9,7 @@ from inception_dsl.core.literals import py_literal
 from inception_dsl.ir import POSITIVE, Op, OpKind
 from inception_dsl.core import codes
 from inception_dsl.core.signatures import REQUIRED, LayerSig, positive_int
-from inception_dsl.ops.base import LayerDef, register, shape_error, spatial
+from inception_dsl.ops.base import LayerDef, coerced, register, shape_error, spatial
 
 __all__ = ["CHANNEL_SHUFFLE"]
 
@@ -48,18 +48,22 @@ CHANNEL_SHUFFLE = OpKind(
 )
 
 
+_ARGS = {"groups": lambda b, n, s: positive_int(b, n, s, "channel_shuffle groups")}
+
+
 def _elaborate(b, bound):
-    groups = positive_int(bound, "groups", b.sink, "channel_shuffle groups")
-    return b.add("", Op.CHANNEL_SHUFFLE, {"groups": groups}) if b.unique() else None
+    attrs = coerced(_ARGS, bound, b.sink)
+    return b.add("", Op.CHANNEL_SHUFFLE, attrs) if b.unique() else None
 
 
 def _source(args, in_ch):
-    groups = args.get("groups", lambda b, n, s: positive_int(b, n, s, "channel_shuffle groups"))
+    groups = args.get("groups")
     return args.code(f"nn.ChannelShuffle({groups.src})", in_ch)
 
 
 register(LayerDef(
     LayerSig("channel_shuffle", ("groups",), {"groups": REQUIRED},
              summary="ShuffleNet's channel shuffle (torchvision's channel_shuffle)", example="channel_shuffle(2)"),
-    elaborate=_elaborate, source=_source,
+    elaborate=_elaborate, source=_source, args=_ARGS,
+    doc="channel `i` of group `g` moves to `i·groups + g`; channels must divide by `groups` (E207)",
 ))

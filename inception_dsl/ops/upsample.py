@@ -10,7 +10,7 @@ from inception_dsl.ir import BOOL, PAIR, Op, OpKind, one_of
 from inception_dsl.core import codes
 from inception_dsl.core.signatures import REQUIRED, LayerSig, boolean, choice, pair
 from inception_dsl.core.values import EvalError, Symbol
-from inception_dsl.ops.base import LayerDef, register, spatial
+from inception_dsl.ops.base import LayerDef, coerced, register, spatial
 
 __all__ = ["UPSAMPLE", "MODES"]
 
@@ -54,16 +54,19 @@ UPSAMPLE = OpKind(
 
 
 # -- the layer word -------------------------------------------------------------------
+_ARGS = {"scale": lambda b, n, s: pair(b, n, s, "the upsampling scale"),
+         "mode": lambda b, n, s: choice(b, n, s, MODES, "upsampling mode"),
+         "align_corners": boolean}
+
+
 def _arguments(bound, sink) -> dict:
-    scale = pair(bound, "scale", sink, "the upsampling scale")
-    mode = choice(bound, "mode", sink, MODES, "upsampling mode")
-    align = boolean(bound, "align_corners", sink)
-    if align and mode == "nearest":
+    attrs = coerced(_ARGS, bound, sink)
+    if attrs["align_corners"] and attrs["mode"] == "nearest":
         sink.emit(codes.BAD_ARG_TYPE, "`align_corners` applies to bilinear upsampling only (PyTorch refuses it for nearest)",
                   bound.span("align_corners"), "with mode=nearest",
                   help="write `mode=bilinear, align_corners=true`, or drop `align_corners`")
         raise EvalError()
-    return {"scale": scale, "mode": mode, "align_corners": align}
+    return attrs
 
 
 def _elaborate(b, bound):
@@ -72,10 +75,8 @@ def _elaborate(b, bound):
 
 
 def _source(args, in_ch):
-    scale = args.get("scale", lambda b, n, s: pair(b, n, s, "the upsampling scale"))
-    mode = args.get("mode", lambda b, n, s: choice(b, n, s, MODES, "upsampling mode"),
-                    literal=lambda value: args.literal(value))
-    align = args.get("align_corners", boolean)
+    scale, align = args.get("scale"), args.get("align_corners")
+    mode = args.get("mode", literal=args.literal)
     parts = [f"scale_factor={scale.src if scale.symbolic else _scale_factor(scale.value)}", f"mode={mode.src}"]
     if mode.symbolic:
         parts.append(f"align_corners=None if {mode.src} == 'nearest' else {align.src}")
@@ -87,5 +88,7 @@ def _source(args, in_ch):
 register(LayerDef(
     LayerSig("upsample", ("scale",), {"scale": REQUIRED, "mode": Symbol("nearest"), "align_corners": False},
              summary="upsampling by an integer factor (nn.Upsample)", example="upsample(2, mode=bilinear)"),
-    elaborate=_elaborate, source=_source,
+    elaborate=_elaborate, source=_source, args=_ARGS,
+    doc="`scale`: `2`, `2x3`, `(1, 2)`; `mode`: `nearest`, `bilinear`; CxHxW → C×(H·sh)×(W·sw) exactly; "
+        "`align_corners` with `bilinear` only (E105)",
 ))

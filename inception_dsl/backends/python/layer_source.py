@@ -45,7 +45,7 @@ def layer_code(call: syntax.Call, in_ch: Channels, ctx: LayerContext) -> LayerCo
         bound = signatures.bind(call, definition.sig, ctx.env, ctx.settings, sink)
         given = _given(call, definition.sig, ctx.env, sink)
         symbolic = {k: v for k, v in given.items() if mentions(v, ctx.names)}
-        return definition.source(SourceArgs(call, bound, symbolic, ctx, sink), in_ch)
+        return definition.source(SourceArgs(call, bound, symbolic, ctx, sink, coercions=definition.args), in_ch)
     except EvalError:
         message = sink.diagnostics[0].message if sink.diagnostics else "invalid arguments"
         raise CodegenError(f"cannot write `{call.name}` for every instance: {message}", call.span) from None

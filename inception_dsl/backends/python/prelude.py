@@ -37,8 +37,6 @@ def _activate_source() -> str:
     return "\n".join(lines + ["    return x", ""])
 
 
-_ACTIVATE = _activate_source()
-
 _PADDING = '''
 def _padding(pad, kernel_size, dilation=1):
     """A spec `pad` value (same, valid, n, (h, w) or (top, bottom, left, right)) as
@@ -226,7 +224,7 @@ class Activation(nn.Module):
 # name -> (source, names it needs); emitted in this order, then the helpers ops register
 # (core/helper_classes.py)
 FIXED: dict[str, tuple[str, tuple[str, ...]]] = {
-    "_activate": (_ACTIVATE, ()),
+    "_activate": ("", ()),  # written when asked: op modules may register activations after this loads
     "_padding": (_PADDING, ()),
     "_pool_padding": (_POOL_PADDING, ("_padding",)),
     "_div": (_DIV, ()),
@@ -264,4 +262,5 @@ def prelude(used: set[str]) -> str:
     """The helpers among `used` (and what they need), in a fixed order."""
     known = helpers()
     needed = _closure(used, known)
-    return "".join("\n" + source for name, (source, _) in known.items() if name in needed)
+    return "".join("\n" + (source or _activate_source()) for name, (source, _) in known.items()
+                   if name in needed)

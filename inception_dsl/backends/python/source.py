@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from inception_dsl.core import syntax
 from inception_dsl.core.diagnostics import DiagnosticSink
-from inception_dsl.language.elaborate import bind_params
+from inception_dsl.language.binding import bind_params
 from inception_dsl.ir import Graph, Op
 from inception_dsl.ops import LAYERS
 from inception_dsl.language.naming import (TRANSPARENT, is_single_compound, is_spliced,
@@ -37,7 +37,6 @@ from inception_dsl.backends.python.model_api import Mark, write_model_api
 from inception_dsl.backends.python.splice import write_spliced
 from inception_dsl.backends.python.unreached import Reach, guard_unreached, unreached_call
 from inception_dsl.backends.python.combinator_source import write_join
-from inception_dsl.language.combinator_nodes import branch_sources
 from inception_dsl.language.program import Program
 
 __all__ = ["to_python", "CodegenError", "network_class_name", "Checked"]
@@ -210,7 +209,7 @@ class _Generator:
         kind = stmt.op.kind if isinstance(stmt.op, syntax.Concat) else {syntax.Seq: "sequence", syntax.Residual: "residual"}[type(stmt.op)]
         doc = f"The {kind} `{name}` of {scope.cls.name} ({self.where(stmt.span)})."
         inner = self._new_scope(scope.cls.name + camel(name), doc, scope.env)
-        sources = branch_sources(stmt.op)
+        sources = syntax.branch_sources(stmt.op)
         inner.cls.signature = ["in_channels: int"] + (["*"] if used or sources else [])
         for param in used:
             local = inner.init_ns.create(param)
@@ -246,7 +245,7 @@ class _Generator:
             return out, var, {}
         names = statement_names(body, context, self.program.definitions)
         referenced = set(keep) | {s.source for s in statements if s.source}
-        referenced |= {label for s in statements for label in branch_sources(s.op)}
+        referenced |= {label for s in statements for label in syntax.branch_sources(s.op)}
         labels: dict[str, tuple[str, Channels]] = {}
         outer, scope.labels = scope.labels, labels  # what the branches of a join here read `from`
         var, ch = in_var, in_ch
@@ -304,7 +303,7 @@ class _Generator:
         ctor, out, note = self._member_constructor(scope, stmt, name, in_ch)
         comment = self.comment(stmt.span) + (f" ({note})" if note and self.comments else (f"  # {note}" if note else ""))
         cls = scope.cls
-        reads = "".join(f", {scope.labels[label][0]}" for label in branch_sources(stmt.op))  # `from` on its branches
+        reads = "".join(f", {scope.labels[label][0]}" for label in syntax.branch_sources(stmt.op))  # `from` on its branches
         result = f"{member_ref(name)}({in_var}{reads})"
         compute = f"{append_to}.append({result})" if append_to else f"{out_var} = {result}"
         if "\n" in ctor:  # a multi-line constructor carries its location on its first line

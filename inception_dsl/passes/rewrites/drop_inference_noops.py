@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from inception_dsl.ir import Graph, Op
-from inception_dsl.ops.activations import is_identity
+from inception_dsl.ir import Graph
 from inception_dsl.passes.rewrites.graph_edits import bypass
 from inception_dsl.passes.rewrites.weight_recipes import Recipes
 
@@ -11,9 +10,8 @@ __all__ = ["drop_inference_noops"]
 
 
 def _is_noop(op, attrs: dict) -> bool:
-    return (op in (Op.DROPOUT, Op.DROP_PATH, Op.IDENTITY)
-            or (op is Op.ACT and is_identity(attrs["kind"]))
-            or (op is Op.SCALE and attrs.get("value") == 1.0))
+    """The op's `inference_noop` trait (ops/base.py)."""
+    return op.inference_noop(attrs) if callable(op.inference_noop) else bool(op.inference_noop)
 
 
 def drop_inference_noops(graph: Graph, recipes: Recipes) -> Graph:
