@@ -301,3 +301,13 @@ network guarded(k = 1) {{
     assert torch.equal(generated(x), loaded(x))
     with pytest.raises(ValueError, match=r"guarded.incp:8 was not part of the network when this file was compiled"):
         module.Guarded(k=3)
+
+
+def test_flatten_after_global_pooling_knows_its_grid_where_the_ir_has_none():
+    """A head that `when` leaves out of the checked network: the grid after global pooling
+    is (1, 1) whatever comes in (derived from the shape rules of the pooling's node)."""
+    text = ("block head(n) {\n  conv(8, 5x5, valid)\n  global_avgpool\n  flatten\n  fc: linear(n)\n}\n"
+            "network net(aux = false) {\n  input 4x9x9\n  s: conv(8, 1x1)\n  h: head(3) from s when aux\n"
+            "  output s, h\n}\n")
+    source = to_python(analyze_text(text))
+    assert "nn.Linear(8, n)" in source and "_unreached" not in source

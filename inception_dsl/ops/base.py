@@ -100,9 +100,12 @@ class LayerDef:
     def leaves_grid(self, call, env, grid: Grid, names: Mapping[str, str], helpers: set) -> Grid:
         if self.grid is not None:
             return self.grid(call, env, grid, names, helpers)
-        if isinstance(grid, str):  # an expression of the area survives only a layer that keeps every size
-            return grid if all(self.grid_of(call, env, p) == p for p in [(9, 9), (10, 10)]) else None
-        return self.grid_of(call, env, grid) if grid is not None else None
+        if isinstance(grid, tuple):
+            return self.grid_of(call, env, grid)
+        probes = [self.grid_of(call, env, p) for p in [(9, 9), (10, 10)]]
+        if probes == [(9, 9), (10, 10)]:  # it keeps every size: an expression of the area survives
+            return grid
+        return probes[0] if probes[0] is not None and probes[0] == probes[1] else None  # a fixed grid (global pooling)
 
     def lower(self, call, env: Mapping[str, Any]) -> list | None:
         """The IR nodes (`ir.Node`, unconnected) that `call` elaborates into, or None when
