@@ -11,6 +11,8 @@ import pytest
 import torch
 from torch import nn
 
+from inception_dsl.decompiler import decompile
+from inception_dsl.decompiler.verify import verify
 from inception_dsl.ops.activations import ACTIVATIONS
 
 from .test_ops_activations import _all_forms
@@ -113,3 +115,13 @@ def test_gelu_tanh_is_not_plain_gelu_anywhere():
     expected = nn.functional.gelu(x, approximate="tanh")
     _close(forms, x, expected, atol=1e-6)
     assert not torch.allclose(nn.functional.gelu(x), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_decompiler_reads_it_back_with_its_parameters(kind):
+    """torch's module (parameters away from their defaults) after a conv: decompiled to a
+    spec that computes the same (inception_dsl/decompiler reads the same table)."""
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), torch_module(kind, _away_from_defaults(kind))).eval()
+    result = decompile(model, (3, 8, 8))
+    checked = verify(result.text, result.model, result.input_shape)
+    assert checked.ok and checked.max_error < 1e-5, checked.message

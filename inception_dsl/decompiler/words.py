@@ -51,7 +51,7 @@ ACT_MODULES = _activation_modules()
 ACT_FUNCTIONS = {act.fn.rpartition(".")[2]: act.name for act in ACTIVATIONS.values() if act.fn}
 ACT_FUNCTIONS.update({name + "_": act for name, act in list(ACT_FUNCTIONS.items())})
 ACT_NAMES = {act.name for act in ACTIVATIONS.values()}
-ACT_PARAMS = {act.name: (act.param, act.keyword, act.default) for act in ACTIVATIONS.values() if act.param}
+ACT_PARAMS = {act.name: act.params for act in ACTIVATIONS.values() if act.params}  # ops.activations.Param tuples
 _POOLS = (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)
 WORD_CLASSES = (nn.Conv2d, nn.BatchNorm2d, nn.Linear, nn.Dropout, nn.Flatten, nn.Identity, nn.GroupNorm,
                 nn.LayerNorm, *_POOLS, *ACT_MODULES)
@@ -122,11 +122,14 @@ def bn_words(m: nn.modules.batchnorm._BatchNorm) -> list:
     return [Layer("bn", [("eps", float(m.eps)), ("momentum", float(m.momentum))], params=True)]
 
 
-def act_word(name: str, value: float | None = None) -> Layer:
-    param = ACT_PARAMS.get(name)
-    if param is not None:
-        return Layer(name, [(param[0], float(param[2] if value is None else value))])
-    return Layer("act", [(None, Sym(name))])  # `act(kind)`, written bare: a block parameter where it varies
+def act_word(name: str, values: dict | None = None) -> Layer:
+    """`elu(alpha=...)` where the activation has numbers (written always), and a word parameter
+    away from its default (`gelu(approximate=tanh)`); else `act(kind)`, written bare: a block
+    parameter where it varies. `values`: spec parameter name -> value (default where missing)."""
+    params, values = ACT_PARAMS.get(name, ()), values or {}
+    args = [(p.name, float(values.get(p.name, p.default))) for p in params if not p.choices]
+    args += [(p.name, Sym(values[p.name])) for p in params if p.choices and values.get(p.name, p.default) != p.default]
+    return Layer(name, args) if args else Layer("act", [(None, Sym(name))])
 
 
 def act_name(layer: Layer) -> str | None:
@@ -182,10 +185,7 @@ def module_words(event: Event) -> list:
 
 def _act_module(m) -> Layer:
     name = ACT_MODULES[type(m)]
-    if isinstance(m, nn.GELU) and m.approximate != "none":
-        raise Missing("gelu(approximate=tanh)")
-    value = getattr(m, "alpha", getattr(m, "negative_slope", None))
-    return act_word(name, value)
+    return act_word(name, {p.name: getattr(m, p.keyword) for p in ACT_PARAMS.get(name, ()) if hasattr(m, p.keyword)})
 
 
 def _other_module_words(m, event: Event) -> list:
@@ -250,10 +250,8 @@ def function_words(event: Event) -> list:
         raise Missing(f"channels-last torch function `{fname}`", f"{event.in_shape}")
     if fname in ACT_FUNCTIONS:
         act = ACT_FUNCTIONS[fname]
-        if act == "gelu" and _arg(event, 1, "approximate", "none") != "none":
-            raise Missing("gelu(approximate=tanh)")
-        param = ACT_PARAMS.get(act)
-        return [act_word(act, _arg(event, 1, param[1], param[2]) if param else None)]
+        params = ACT_PARAMS.get(act, ())
+        return [act_word(act, {p.name: _arg(event, 1 + i, p.keyword, p.default) for i, p in enumerate(params)})]
     if fname in ("cat", "concat", "concatenate"):
         if len(event.tensor_inputs()) == 1 and len(event.inputs) == 1:
             return []  # the concatenation of one tensor is that tensor
