@@ -23,7 +23,7 @@ from inception_dsl.backends.diagram.dot import to_dot
 from inception_dsl.backends.diagram.drawing import View
 from inception_dsl.backends.summary import Row, Summary, format_table, to_summary
 from inception_dsl.core.diagnostics import Diagnostic, render_full
-from inception_dsl.ir import Graph
+from inception_dsl.ir import Graph, fmt_shape
 
 __all__ = ["Analysis", "BlockView", "svg", "result_html", "result_markdown", "result_svg"]
 
@@ -70,7 +70,7 @@ def _diagnostics_html(result: Analysis) -> str:
 def _cells(row: Row | None, summary: Summary) -> list[str]:
     if row is None:
         return ["total", "", "", f"{summary.params:,}", f"{summary.macs:,}", _mib(summary.activation_bytes)]
-    shape = "x".join(map(str, row.shape)) if row.shape is not None else "?"
+    shape = fmt_shape(row.shape)
     name = "\u00a0\u00a0" * row.level + row.name + (" (aux)" if row.aux else "")
     return [name, row.kind, shape, f"{row.params:,}", f"{row.macs:,}", _mib(row.activation_bytes)]
 

@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 
 from inception_dsl import ops
+from inception_dsl.core.shapes import Tokens
 from inception_dsl.core.python_exprs import LayerContext
 from inception_dsl.backends.python.layer_source import layer_code
 from inception_dsl.ir import Op
@@ -67,7 +68,8 @@ def _keys(nodes) -> str:
 
 def backend_table() -> list[str]:
     rows = [f"| spec (in {IN_CHANNELS} channels) | module in the standalone file | state_dict keys |", "|---|---|---|"]
-    ctx = LayerContext({}, {}, SETTINGS, lambda call: 1)
+    # a token layer's sizes come from shape inference: shown for 196 patch tokens of a 14x14 grid after a class token
+    ctx = LayerContext({}, {}, SETTINGS, lambda call: 1, lambda call: {Tokens(IN_CHANNELS, 197, (14, 14), 1)})
     for word in ops.LAYERS:
         ctor = layer_code(_call(_example(word)), IN_CHANNELS, ctx).ctor
         rows.append(f"| `{_code(_example(word))}` | `{_code(ctor)}` | {_keys(_nodes(word))} |")

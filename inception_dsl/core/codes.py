@@ -79,7 +79,7 @@ DIVISION_BY_ZERO = _code("E116", "division-by-zero", "an expression divides by z
 CONCAT_MISMATCH = _code("E201", "concat-mismatch", "concatenated branches disagree on spatial size")
 RESIDUAL_MISMATCH = _code("E202", "residual-mismatch", "a residual sum adds tensors of different shapes")
 SIZE_TOO_SMALL = _code("E203", "size-too-small", "a spatial size reaches zero or below")
-NOT_SPATIAL = _code("E204", "not-spatial", "a spatial layer receives a flattened tensor")
+NOT_SPATIAL = _code("E204", "not-spatial", "a spatial layer receives a flattened tensor or tokens")
 NOT_FLAT = _code("E205", "not-flat", "a linear layer receives a tensor that still has spatial size")
 NOT_REDUCING = _code("E206", "not-reducing", "a `reduction` leaves the grid size unchanged")
 BAD_GROUPS = _code("E207", "bad-groups", "the input channels do not divide as the layer needs (by its groups, say)")
@@ -90,6 +90,10 @@ ELEMENTWISE_MISMATCH = _code("E210", "elementwise-mismatch",
 BAD_SPLIT = _code("E211", "bad-split",
                   "`split` sizes do not sum to the input's channels, a count does not divide them, "
                   "or the branches do not match the parts")
+NOT_TOKENS = _code("E212", "not-tokens",
+                   "a token layer receives a grid or flat features, or tokens it cannot use (size, prefix, index)")
+BAD_HEADS = _code("E213", "bad-heads", "an attention layer's heads do not divide its width")
+POS_EMBED_SIZE = _code("E214", "pos-embed-size", "a position embedding was built for another number of tokens")
 
 # -- E3xx: backends ------------------------------------------------------------------
 UNSUPPORTED = _code("E301", "unsupported-construct", "the Python backend cannot write this construct as one class")

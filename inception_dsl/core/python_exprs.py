@@ -50,6 +50,7 @@ class LayerContext:
     names: Mapping[str, str]  # spec parameter -> Python local
     settings: Mapping[str, Any]
     flat_area: Callable[[syntax.Call], Union[int, str]]  # flatten: HxW of its input (a literal or an expression)
+    in_shapes: Callable[[syntax.Call], set] = lambda call: set()  # the call's input shapes in the IR, one per instance
 
 
 # -- expressions ----------------------------------------------------------------------

@@ -1,11 +1,15 @@
 """Output-size arithmetic, exactly as PyTorch computes it (pure functions, no torch).
 
 `padding` is always (top, bottom, left, right). Sizes are integers; a result below 1
-means the layer does not fit its input."""
+means the layer does not fit its input.
+
+The three kinds of shape: a grid `(C, H, W)`, flat features `(F,)` and a sequence of
+tokens, `Tokens` (a tuple `(C, N)`: channels first as in the other two, so `shape[0]`
+is the channel count of every shape)."""
 
 from __future__ import annotations
 
-__all__ = ["conv_out", "pool_out", "same_padding", "conv2d_out", "pool2d_out"]
+__all__ = ["Tokens", "is_tokens", "conv_out", "pool_out", "same_padding", "conv2d_out", "pool2d_out"]
 
 
 def conv_out(size: int, kernel: int, stride: int, pad_before: int, pad_after: int, dilation: int = 1) -> int:
@@ -44,3 +48,48 @@ def pool2d_out(hw: tuple[int, int], kernel, stride, padding, ceil_mode=False) ->
         pool_out(hw[0], kernel[0], stride[0], top, ceil_mode),
         pool_out(hw[1], kernel[1], stride[1], left, ceil_mode),
     )
+
+
+class Tokens(tuple):
+    """The shape of a sequence of N tokens of C channels, `(C, N)`, written `NxC tokens`.
+    `grid` is the (h, w) grid the last h*w tokens came from (None when not known) and
+    `prefix` the number of tokens before them (class and register tokens). Two shapes are
+    equal when their sizes, grid and prefix are."""
+
+    def __new__(cls, channels: int, count: int, grid: tuple[int, int] | None = None, prefix: int = 0):
+        shape = super().__new__(cls, (channels, count))
+        shape.grid = tuple(grid) if grid is not None else None
+        shape.prefix = prefix
+        return shape
+
+    def __reduce__(self):
+        return (Tokens, (self[0], self[1], self.grid, self.prefix))
+
+    def __eq__(self, other) -> bool:
+        return (isinstance(other, Tokens) and tuple.__eq__(self, other)
+                and (self.grid, self.prefix) == (other.grid, other.prefix))
+
+    def __ne__(self, other) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return hash((tuple(self), self.grid, self.prefix))
+
+    def __repr__(self) -> str:
+        return f"Tokens({self[0]}, {self[1]}, grid={self.grid}, prefix={self.prefix})"
+
+    @property
+    def channels(self) -> int:
+        return self[0]
+
+    @property
+    def count(self) -> int:
+        return self[1]
+
+    def text(self) -> str:
+        """`197x192 tokens`: N tokens of C channels."""
+        return f"{self[1]}x{self[0]} tokens"
+
+
+def is_tokens(shape) -> bool:
+    return isinstance(shape, Tokens)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from inception_dsl.backends.summary import node_macs
-from inception_dsl.ir import Graph, Node, Op, param_count
+from inception_dsl.ir import Graph, Node, Op, param_count, fmt_shape
 from inception_dsl.core.source import Span
 from inception_dsl.lsp.analysis import norm
 
@@ -92,4 +92,4 @@ def instances(graphs: list[Graph], span: Span, *, repeated: bool = False) -> lis
 
 
 def shape_text(shape) -> str:
-    return "x".join(map(str, shape)) if shape is not None else "?"
+    return fmt_shape(shape)

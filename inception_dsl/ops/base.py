@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Union
 from inception_dsl.ir import Node, fmt_shape, origin_notes
 from inception_dsl.core import codes
 from inception_dsl.core.diagnostics import DiagnosticSink
-from inception_dsl.core.shapes import same_padding
+from inception_dsl.core.shapes import same_padding, is_tokens
 from inception_dsl.core.signatures import SETTINGS, Bound, LayerSig, bind
 from inception_dsl.core.values import EvalError
 
@@ -41,7 +41,7 @@ if TYPE_CHECKING:  # types only: the backends import ops, not the other way roun
     from inception_dsl.core.python_exprs import LayerCode, SourceArgs
 
 __all__ = ["LayerDef", "Builder", "LAYERS", "register", "Grid", "run_shapes", "PROBE_CHANNELS",
-           "shape_error", "spatial", "same_shape", "spatial_same", "size", "pair_text", "padding_words", "symmetric",
+           "shape_error", "spatial", "on_tokens", "same_shape", "spatial_same", "size", "pair_text", "padding_words", "symmetric",
            "call_module", "dims_text", "stride_words", "Coerce", "coerced"]
 
 Grid = Union[tuple[int, int], str, None]  # (h, w); a Python expression of h*w; or unknown
@@ -174,12 +174,29 @@ def shape_error(sink: DiagnosticSink, node, code, message: str, label: str, **kw
 
 
 def spatial(node, shape, sink: DiagnosticSink, what: str) -> bool:
-    """Whether the input is CxHxW (E-coded error if it is already flat)."""
+    """Whether the input is CxHxW (E204 if it is flat or tokens)."""
+    if is_tokens(shape):
+        shape_error(sink, node, codes.NOT_SPATIAL, f"{what} needs a CxHxW input, got {fmt_shape(shape)}",
+                    "input is a sequence of tokens", help="put them back on a grid first with `to_grid`"
+                    + ("" if shape.grid else " and their size, like `to_grid(14x14)`"))
+        return False
     if len(shape) != 3:
         shape_error(sink, node, codes.NOT_SPATIAL, f"{what} needs a CxHxW input, got the flat {fmt_shape(shape)}",
                     "input is already flattened", help="move it before `flatten`")
         return False
     return True
+
+
+def on_tokens(node, shape, sink: DiagnosticSink, what: str) -> bool:
+    """Whether the input is a sequence of tokens (E212 if it is a grid or flat)."""
+    if is_tokens(shape):
+        return True
+    grid = len(shape) == 3
+    shape_error(sink, node, codes.NOT_TOKENS, f"{what} needs tokens, got the {'grid' if grid else 'flat'} "
+                f"{fmt_shape(shape)}", "input is a CxHxW grid" if grid else "input is flat features",
+                help="turn the grid into tokens first with `to_tokens`" if grid else
+                "token layers come before the head's `token` or `avg_tokens`")
+    return False
 
 
 def same_shape(graph, node, shapes, sink):

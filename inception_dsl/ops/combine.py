@@ -10,7 +10,7 @@ from dataclasses import replace
 from inception_dsl.ir import BOOL, TEXT, Graph, Node, OpKind, fmt_shape
 from inception_dsl.core import codes
 from inception_dsl.core.diagnostics import DiagnosticSink, Label
-from inception_dsl.core.shapes import same_padding
+from inception_dsl.core.shapes import same_padding, is_tokens
 from inception_dsl.ops.base import shape_error
 
 __all__ = ["CONCAT", "branch_name", "reconcile"]
@@ -24,6 +24,10 @@ def branch_name(concat: Node, input_id: str) -> str:
 
 
 def _shape(graph, node, shapes, sink):
+    if any(is_tokens(s) for s in shapes):
+        shape_error(sink, node, codes.NOT_TOKENS, "concat joins grids or flat features, not tokens",
+                    "a branch gives tokens", help="concatenate the grids before `to_tokens`")
+        return None
     if any(len(s) != 3 for s in shapes) and any(len(s) == 3 for s in shapes):
         shape_error(sink, node, codes.CONCAT_MISMATCH, "concat mixes flat and CxHxW branches", "mixed ranks")
         return None

@@ -9,7 +9,8 @@ from inception_dsl.core.literals import py_literal
 from inception_dsl.ir import FLOAT, POSITIVE, Op, OpKind
 from inception_dsl.core import codes
 from inception_dsl.core.signatures import EPS_RANGE, REQUIRED, LayerSig, number, positive_int
-from inception_dsl.ops.base import LayerDef, coerced, call_module, register, shape_error
+from inception_dsl.core.shapes import is_tokens
+from inception_dsl.ops.base import LayerDef, coerced, call_module, register, shape_error, spatial
 
 __all__ = ["GROUPNORM", "nearest_divisors"]
 
@@ -24,6 +25,8 @@ def nearest_divisors(n: int, near: int) -> list[int]:
 
 def _shape(graph, node, shapes, sink):
     (shape,) = shapes
+    if is_tokens(shape) and not spatial(node, shape, sink, "groupnorm"):  # on tokens: E204, with the fix
+        return None
     groups, channels = node.attrs["groups"], shape[0]
     if channels % groups:
         fixes = " or ".join(f"`groupnorm({d})`" for d in nearest_divisors(channels, groups))

@@ -8,13 +8,24 @@ from inception_dsl.core.literals import py_literal
 from inception_dsl.ir import BOOL, FLOAT, POSITIVE, Op, OpKind, fmt_shape
 from inception_dsl.core import codes
 from inception_dsl.core.signatures import REQUIRED, LayerSig, boolean, number, positive_int
+from inception_dsl.core.shapes import Tokens, is_tokens
 from inception_dsl.ops.base import LayerDef, call_module, coerced, dims_text, register, shape_error, size
 
 __all__ = ["FLATTEN", "DROPOUT", "LINEAR"]
 
+def _flatten_shape(graph, node, shapes, sink):
+    (shape,) = shapes
+    if is_tokens(shape):
+        shape_error(sink, node, codes.NOT_SPATIAL, f"flatten needs a CxHxW input, got {fmt_shape(shape)}",
+                    "input is a sequence of tokens", help="take one token with `token(0)`, or average them with "
+                    "`avg_tokens`")
+        return None
+    return (size(shape),)
+
+
 FLATTEN = OpKind(
     "flatten", {}, doc="(C, H, W) -> (C*H*W,)",
-    shape=lambda graph, node, shapes, sink: (size(shapes[0]),),
+    shape=_flatten_shape,
     label=lambda node, members: "Flatten",
     forward=lambda emitter, node, ins, out: [f"{out} = torch.flatten({ins[0]}, 1)"], alias=True,
 )
@@ -31,6 +42,8 @@ DROPOUT = OpKind(
 
 def _linear_shape(graph, node, shapes, sink):
     (shape,) = shapes
+    if is_tokens(shape):  # nn.Linear on every token's channels
+        return Tokens(node.attrs["out_features"], shape[1], shape.grid, shape.prefix)
     if len(shape) != 1:
         shape_error(sink, node, codes.NOT_FLAT, f"a linear layer needs a flat input, got {fmt_shape(shape)}",
                     f"input is {fmt_shape(shape)}", help="insert `flatten` before it")
@@ -39,7 +52,7 @@ def _linear_shape(graph, node, shapes, sink):
 
 
 LINEAR = OpKind(
-    "linear", {"out_features": POSITIVE, "bias": BOOL}, doc="nn.Linear on a flat input",
+    "linear", {"out_features": POSITIVE, "bias": BOOL}, doc="nn.Linear on a flat input, or on every token's channels",
     shape=_linear_shape,
     params=lambda node, in_channels: (node.attrs["out_features"] * (in_channels or 0)
                                       + (node.attrs["out_features"] if node.attrs["bias"] else 0)),

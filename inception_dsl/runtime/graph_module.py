@@ -89,10 +89,12 @@ class GraphModule(nn.Module):
 
     def load_ir_state_dict(self, state_dict: Mapping[str, torch.Tensor], *, assign: bool = False) -> None:
         """Load tensors keyed by IR ids; every parameter and buffer must be present."""
+        owned = {f"{node_id}.{name}": f"{attr}.{name}" for node_id, attr in self.attr_of.items()
+                 for name in self.ir_graph.node(node_id).op.weights(self.ir_graph.node(node_id))}
         converted = {}
-        for key, value in state_dict.items():
+        for key, value in state_dict.items():  # a weight's name may have dots (attention's `qkv.weight`)
             node_id, _, name = key.rpartition(".")
-            converted[f"{self.attr_of[node_id]}.{name}"] = value
+            converted[owned.get(key) or f"{self.attr_of[node_id]}.{name}"] = value
         missing, unexpected = self.load_state_dict(converted, strict=False, assign=assign)
         missing = [k for k in missing if not k.endswith("num_batches_tracked")]
         if missing or unexpected:

@@ -33,7 +33,7 @@ may import this module."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping
 
 import torch
@@ -96,6 +96,15 @@ class Layer:
     name: str  # its path in the module tree (the state_dict prefix)
     role: str  # conv | batchnorm | linear | layernorm | groupnorm | parameters
     shapes: tuple[tuple[str, tuple[int, ...]], ...]  # (local state key, shape), sorted by key
+    uses: tuple[str, ...] = field(default=(), compare=False)  # its keys in the order a forward pass first used them
+
+    def parts(self) -> list["Layer"]:
+        """One `parameters` layer per tensor, in the order of first use: a module holding
+        several tensors of its own (timm's VisionTransformer holds `cls_token` and
+        `pos_embed`) against a model that keeps each in a layer of its own."""
+        shapes = dict(self.shapes)
+        order = list(self.uses) + [key for key in shapes if key not in self.uses]
+        return [Layer(self.name, GENERIC, ((key, shapes[key]),)) for key in order]
 
     def describe(self) -> str:
         tensors = ", ".join(f"{key} {tuple(shape)}" for key, shape in self.shapes)
@@ -196,9 +205,9 @@ def _role(module: nn.Module) -> str | None:
     return next((role for role, kind in _ROLES if isinstance(module, kind)), GENERIC)
 
 
-def _layer(name: str, module: nn.Module, role: str) -> Layer:
+def _layer(name: str, module: nn.Module, role: str, uses: tuple[str, ...] = ()) -> Layer:
     state = _own_state(module)
-    return Layer(name, role, tuple(sorted((key, tuple(value.shape)) for key, value in state.items())))
+    return Layer(name, role, tuple(sorted((key, tuple(value.shape)) for key, value in state.items())), uses)
 
 
 def definition_order(model: nn.Module) -> list[Layer]:
@@ -212,17 +221,20 @@ def definition_order(model: nn.Module) -> list[Layer]:
 class _FirstUse(TorchFunctionMode):
     """Records, in order, the layers whose tensors a torch function receives first."""
 
-    def __init__(self, owners: dict[int, str]):
+    def __init__(self, owners: dict[int, tuple[str, str]]):
         super().__init__()
-        self.owners = owners
+        self.owners = owners  # id of a tensor -> (its layer, its key there)
         self.order: list[str] = []
+        self.uses: dict[str, list[str]] = {}  # layer -> its keys in the order of first use
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         for value in tree_flatten((args, kwargs))[0]:
-            name = self.owners.pop(id(value), None) if isinstance(value, torch.Tensor) else None
-            if name is not None and name not in self.order:
-                self.order.append(name)
+            owner = self.owners.pop(id(value), None) if isinstance(value, torch.Tensor) else None
+            if owner is not None:
+                if owner[0] not in self.order:
+                    self.order.append(owner[0])
+                self.uses.setdefault(owner[0], []).append(owner[1])
         return func(*args, **kwargs)
 
 
@@ -234,22 +246,24 @@ def execution_order(model: nn.Module, input_size: int | None = None) -> list[Lay
         for size in _TRACE_SIZES[:-1]:
             try:
                 return execution_order(model, size)
-            except RuntimeError:  # too small for its pooling
+            except (RuntimeError, AssertionError):  # too small for its pooling; timm's ViT asserts its size
                 continue
         input_size = _TRACE_SIZES[-1]
     layers = {name: (module, role) for name, module in model.named_modules() if (role := _role(module))}
-    owners = {id(tensor): name for name, (module, _) in layers.items() for tensor in _own_state(module).values()}
+    owners = {id(tensor): (name, key) for name, (module, _) in layers.items()
+              for key, tensor in _own_state(module).items()}
     was_training = [m.training for m in model.modules()]
     model.eval()
     model.training = True  # the top-level forward takes its training path (aux heads); see module doc
+    x = torch.zeros(1, _input_channels(model), input_size, input_size, device=_device(model))  # outside the mode
     try:
         with torch.no_grad(), _FirstUse(owners) as uses:
-            model(torch.zeros(1, _input_channels(model), input_size, input_size, device=_device(model)))
+            model(x)
     finally:
         for module, flag in zip(model.modules(), was_training):
             module.training = flag
     order = uses.order + [name for name in layers if name not in uses.order]
-    return [_layer(name, *layers[name]) for name in order]
+    return [_layer(name, *layers[name], tuple(uses.uses.get(name, ()))) for name in order]
 
 
 _TRACE_SIZES = (64, 224, 299)
@@ -267,7 +281,10 @@ def _device(model: nn.Module) -> torch.device:
 
 
 def pair_layers(reference: list[Layer], ours: list[Layer]) -> list[tuple[Layer, Layer]]:
-    """Pair two execution orders position by position; raise on the first disagreement."""
+    """Pair two execution orders position by position; raise on the first disagreement.
+    A reference layer holding several tensors of its own pairs with as many one-tensor
+    layers of ours (`Layer.parts`) where it does not pair as a whole."""
+    reference = _split_where_needed(reference, ours)
     for index, (theirs, mine) in enumerate(zip(reference, ours)):
         if not theirs.matches(mine):
             raise InteropError(
@@ -280,6 +297,17 @@ def pair_layers(reference: list[Layer], ours: list[Layer]) -> list[tuple[Layer, 
             f"the reference has {len(reference)} weighted layers and the model {len(ours)}; "
             f"the first one without a partner is the {which}'s {extra.describe()}")
     return list(zip(reference, ours))
+
+
+def _split_where_needed(reference: list[Layer], ours: list[Layer]) -> list[Layer]:
+    result: list[Layer] = []
+    for theirs in reference:
+        mine = ours[len(result):]
+        parts = theirs.parts() if theirs.role == GENERIC and len(theirs.shapes) > 1 else []
+        whole = bool(mine) and theirs.matches(mine[0])
+        split = len(mine) >= len(parts) and all(p.matches(m) for p, m in zip(parts, mine))
+        result.extend(parts if parts and not whole and split else [theirs])
+    return result
 
 
 def convert_state_dict(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from inception_dsl.ir import Graph, Node, Op, Role, Stage
+from inception_dsl.ir import Graph, Node, Op, Role, Stage, fmt_shape
 
 # Top-level statements that are neither a layer nor a block call (Stage.kind): drawn as a
 # cluster around their contents, like ResNet's `layer1 { ... }`.
@@ -232,4 +232,4 @@ def _add_edges(drawing: Drawing, graph: Graph, nodes: list[Node], unit_of, foldi
                 continue
             seen.add(pair)
             shape = graph.node(source).shape
-            drawing.edges.append((pair[0], pair[1], "x".join(map(str, shape)) if shape else "?"))
+            drawing.edges.append((pair[0], pair[1], fmt_shape(shape) if shape else "?"))

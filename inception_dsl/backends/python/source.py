@@ -78,6 +78,7 @@ class _Generator:
         self.main_path = main
         self.base_dir = "" if main.startswith("<") else os.path.dirname(main)
         self.flat_areas = self._flat_areas()
+        self.call_inputs = self._call_inputs()
         self.reach = Reach(self.graph)
         self.residuals = ResidualWriter(self)
 
@@ -117,6 +118,20 @@ class _Generator:
                 area = shape[1] * shape[2] if shape is not None and len(shape) == 3 else 1
                 areas.setdefault((node.span.path, node.span.start, node.span.end), set()).add(area)
         return areas
+
+    def _call_inputs(self) -> dict[tuple, set]:
+        """The input shape of each layer call's first node, by the call's span (sizes of token layers)."""
+        shapes: dict[tuple, set] = {}
+        for node in self.graph.nodes():
+            inputs = self.graph.inputs(node.id)
+            source = self.graph.node(inputs[0]) if inputs else None
+            if node.span is not None and source is not None and source.shape is not None and source.span != node.span:
+                shapes.setdefault((node.span.path, node.span.start, node.span.end), set()).add(source.shape)
+        return shapes
+
+    def in_shapes(self, call: syntax.Call) -> set:
+        """The input shapes a layer call has in the IR's instances of it (none where `when` left it out)."""
+        return self.call_inputs.get((call.span.path, call.span.start, call.span.end), set())
 
     def flat_area(self, call: syntax.Call, grid: Grid = None) -> int | str:
         """HxW seen by a flatten: from the IR, or, where `when` left it out of the IR, from a
@@ -353,7 +368,7 @@ class _Generator:
         if isinstance(op, syntax.Call) and op.name in LAYERS:
             settings = self.program.settings_for(op.span)
             grid = scope.grid
-            ctx = LayerContext(scope.env, scope.names, settings, lambda c: self.flat_area(c, grid))
+            ctx = LayerContext(scope.env, scope.names, settings, lambda c: self.flat_area(c, grid), self.in_shapes)
             scope.grid = grid_after(op, scope.env, grid, scope.names, self.helpers)
 
             def make(in_src: str) -> str:
@@ -429,7 +444,8 @@ class _Generator:
             grid = None
             for stmt, name in zip(statements, names):
                 settings = self.program.settings_for(stmt.op.span)
-                ctx = LayerContext(scope.env, scope.names, settings, lambda c, g=grid: self.flat_area(c, g))
+                ctx = LayerContext(scope.env, scope.names, settings, lambda c, g=grid: self.flat_area(c, g),
+                                   self.in_shapes)
                 grid = grid_after(stmt.op, scope.env, grid, scope.names, self.helpers)
                 code = layer_code(stmt.op, ch, ctx)
                 self.helpers.update(code.helpers)
@@ -453,7 +469,7 @@ class _Generator:
         grid = None
         for stmt in [s for s in op.body if isinstance(s, syntax.Labeled)]:
             ctx = LayerContext(scope.env, scope.names, self.program.settings_for(stmt.op.span),
-                               lambda c, g=grid: self.flat_area(c, g))
+                               lambda c, g=grid: self.flat_area(c, g), self.in_shapes)
             grid = grid_after(stmt.op, scope.env, grid, scope.names, self.helpers)
             ch = layer_code(stmt.op, ch, ctx).out
         return ch

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from inception_dsl.ir import Graph, Op
-from inception_dsl.passes.rewrites.weight_recipes import Recipes
+from inception_dsl.passes.rewrites.weight_recipes import Recipes, owner
 
 __all__ = ["drop_aux_heads"]
 
@@ -21,6 +21,6 @@ def drop_aux_heads(graph: Graph, recipes: Recipes) -> Graph:
     for node_id in [n.id for n in graph.nodes() if n.id not in live]:
         graph.remove(node_id)
     graph.stages = [s for s in graph.stages if s.output in live]
-    for key in [k for k in recipes if k.rsplit(".", 1)[0] not in graph]:
+    for key in [k for k in recipes if owner(k, graph) is None]:
         del recipes[key]
     return graph

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from inception_dsl.ir import Graph, Node
 
 __all__ = ["Expr", "Param", "Zeros", "BnScale", "BnShift", "ScaleRows", "ScaleTransposed", "Add", "MulConst", "Concat",
-           "Recipes", "initial_recipes", "param_names"]
+           "Recipes", "initial_recipes", "param_names", "owner"]
 
 
 class Expr:
@@ -98,6 +98,16 @@ def param_names(node: Node) -> tuple[str, ...]:
     """The state_dict entries a node owns (without the `<id>.` prefix), as the
     unoptimized backend names them (nn.Conv2d / BatchNorm2d / Linear)."""
     return node.op.weights(node)
+
+
+def owner(key: str, graph: Graph) -> str | None:
+    """The node owning a state_dict key (a weight's own name may have dots: `attn.qkv.weight`)."""
+    node_id = key
+    while "." in node_id:
+        node_id = node_id.rpartition(".")[0]
+        if node_id in graph:
+            return node_id
+    return None
 
 
 def initial_recipes(graph: Graph) -> Recipes:
