@@ -5,7 +5,7 @@ shape-check the same network without this tool: import timm, build the model on 
 Both are measured the same way in the same run: a fresh process per repetition,
 wall-clock, median of --runs. Usage:
 
-    .venv/bin/python benchmarks/check_bench.py [--runs 5] [--no-timm]
+    .venv/bin/python benchmarks/check_bench.py [--runs 5] [--no-timm] [--only vit_tiny_patch16_224.incp]
 
 The parser tables are cached on disk after the first run (see parse._cache_file); one
 warm-up run per spec is made before timing, and `--cold` times with the cache off."""
@@ -22,7 +22,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = sorted((ROOT / "specs").glob("*.incp"))
-TIMM_MODELS = {"v4.incp": "inception_v4", "inception_resnet_v2.incp": "inception_resnet_v2", "v3.incp": "inception_v3"}
+TIMM_MODELS = {"v4.incp": "inception_v4", "inception_resnet_v2.incp": "inception_resnet_v2", "v3.incp": "inception_v3",
+               "vit_tiny_patch16_224.incp": "vit_tiny_patch16_224", "poolformer_s12.incp": "poolformer_s12",
+               "caformer_s18.incp": "caformer_s18"}
 TIMM_SCRIPT = """
 import sys, torch, timm
 name, size = sys.argv[1], int(sys.argv[2])
@@ -31,7 +33,8 @@ with torch.device("meta"):
     out = model(torch.empty(1, 3, size, size))
 assert out.shape == (1, 1000), out.shape
 """
-TIMM_INPUT = {"inception_v3": 299, "inception_v4": 299, "inception_resnet_v2": 299}
+TIMM_INPUT = {"inception_v3": 299, "inception_v4": 299, "inception_resnet_v2": 299, "vit_tiny_patch16_224": 224,
+              "poolformer_s12": 224, "caformer_s18": 224}
 
 
 def timed(command: list[str], env: dict[str, str]) -> float:
@@ -54,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--no-timm", action="store_true", help="time `check` only")
     parser.add_argument("--cold", action="store_true", help="disable the parser cache (INCEPTION_DSL_NO_CACHE=1)")
+    parser.add_argument("--only", nargs="+", metavar="SPEC", help="these specs only (file names, like vit_tiny_patch16_224.incp)")
     args = parser.parse_args(argv)
     env = dict(os.environ)
     if args.cold:
@@ -62,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"median of {args.runs} fresh processes each; parser cache {'off' if args.cold else 'on'}")
     print(f"{'spec':36} {'check':>8} {'timm meta':>10} {'timm/check':>11}")
     check_times = []
-    for spec in SPECS:
+    for spec in [s for s in SPECS if args.only is None or s.name in args.only]:
         relative = spec.relative_to(ROOT).as_posix()
         check = median_of([python, "-m", "inception_dsl", "check", "-q", relative], args.runs, env)
         check_times.append(check)

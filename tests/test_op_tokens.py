@@ -58,22 +58,9 @@ network vit(num_classes = 10) {
 
 # register tokens, q/k norm, average pooling after the prepended tokens and the norm on the pooled
 # features (timm's `fc_norm`, its `norm` then being the identity)
-VIT_AVG = BLOCK + """
-network vit(num_classes = 10) {
-  input 3x32x32
-  patch_embed: {
-    proj: conv(48, 8x8, stride=8, valid, linear)
-    to_tokens
-  }
-  cls_token: class_token
-  reg_token: class_token(2)
-  pos_embed: pos_embed
-  blocks: encoder(4, qk_norm=true) x2
-  pool: avg_tokens
-  fc_norm: layernorm(eps=1e-6)
-  head: linear(num_classes)
-}
-"""
+VIT_AVG = (VIT.replace("  pos_embed: pos_embed", "  reg_token: class_token(2)\n  pos_embed: pos_embed")
+           .replace("encoder(3) x2\n  norm: layernorm(eps=1e-6)\n  pool: token(0)",
+                    "encoder(4, qk_norm=true) x2\n  pool: avg_tokens\n  fc_norm: layernorm(eps=1e-6)"))
 
 TIMM = {
     VIT: dict(),

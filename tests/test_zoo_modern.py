@@ -67,19 +67,31 @@ def _assert_equal_outputs(reference: nn.Module, ours: nn.Module, generator: torc
 def test_the_spec_equals_its_reference(name, tmp_path):
     """Through convert_state_dict, and through `inception-dsl convert --from`, which must
     write the same tensors."""
-    from inception_dsl.cli import main
-
     source, params = MODERN[name]
+    generator = torch.Generator().manual_seed(17)
+    reference, ours, converted = converted_pair(name, source, params, generator)
+    _assert_equal_outputs(reference, ours, generator)
+    assert_cli_converts_alike(name, source, reference, converted, tmp_path)
+
+
+def converted_pair(name: str, source: str, params: int, generator: torch.Generator):
+    """The reference (randomized), specs/<name>.incp loaded with its converted weights, and
+    those weights; both have `params` parameters."""
     result = analyze(SPECS / f"{name}.incp")
     assert result.ok and total_params(result.graph) == params
-    generator = torch.Generator().manual_seed(17)
     reference = _reference(source, generator)
     with torch.device("meta"):
         ours = load(SPECS / f"{name}.incp")
     assert sum(p.numel() for p in ours.parameters()) == params
     converted = convert_state_dict(reference.state_dict(), source=source, model=ours)
     ours.load_state_dict(converted, strict=True, assign=True)
-    _assert_equal_outputs(reference, ours, generator)
+    return reference.eval(), ours.eval(), converted
+
+
+def assert_cli_converts_alike(name: str, source: str, reference: nn.Module, converted, tmp_path) -> None:
+    """`inception-dsl convert --from` writes the tensors convert_state_dict gave."""
+    from inception_dsl.cli import main
+
     torch.save(reference.state_dict(), tmp_path / "ref.pth")
     argv = ["convert", str(SPECS / f"{name}.incp"), "--from", source, "--weights", str(tmp_path / "ref.pth")]
     assert main(argv + ["-o", str(tmp_path / "ours.pth")]) == 0

@@ -21,7 +21,7 @@ from inception_dsl.runtime.interop import build_reference, convert_state_dict
 from inception_dsl.runtime.module import load
 
 from .conftest import ROOT, SPECS
-from .test_zoo_modern import randomize_all
+from .test_zoo_modern import assert_cli_converts_alike, converted_pair
 
 # spec (specs/<name>.incp) -> (source, parameters, MACs at 224 with the attention products)
 TRANSFORMERS = {
@@ -31,40 +31,18 @@ TRANSFORMERS = {
 }
 
 
-def _reference(source: str, generator: torch.Generator):
-    with torch.device("meta"):
-        reference = build_reference(source)
-    reference.to_empty(device="cpu")
-    randomize_all(reference, generator)
-    return reference.eval()
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(TRANSFORMERS))
 def test_the_spec_equals_its_reference(name, tmp_path):
-    from inception_dsl.cli import main
-
     source, params, _ = TRANSFORMERS[name]
-    result = analyze(SPECS / f"{name}.incp")
-    assert result.ok and to_summary(result.graph).params == params
     generator = torch.Generator().manual_seed(23)
-    reference = _reference(source, generator)
-    with torch.device("meta"):
-        ours = load(SPECS / f"{name}.incp")
-    assert sum(p.numel() for p in ours.parameters()) == params
-    converted = convert_state_dict(reference.state_dict(), source=source, model=ours)
-    ours.load_state_dict(converted, strict=True, assign=True)
+    reference, ours, converted = converted_pair(name, source, params, generator)
     x = torch.randn(2, 3, 224, 224, generator=generator)
     with torch.no_grad():
-        expected, actual = reference(x), ours.eval()(x)
+        expected, actual = reference(x), ours(x)
     assert 1e-2 < expected.std() and expected.abs().max() < 1e3  # neither constant nor exploded
     assert (expected - actual).abs().max().item() / max(1.0, expected.abs().max().item()) < 1e-4
-    torch.save(reference.state_dict(), tmp_path / "ref.pth")
-    argv = ["convert", str(SPECS / f"{name}.incp"), "--from", source, "--weights", str(tmp_path / "ref.pth")]
-    assert main(argv + ["-o", str(tmp_path / "ours.pth")]) == 0
-    written = torch.load(tmp_path / "ours.pth", weights_only=True)
-    assert written.keys() == converted.keys()
-    assert all(torch.equal(written[key], converted[key]) for key in written)
+    assert_cli_converts_alike(name, source, reference, converted, tmp_path)
 
 
 def test_the_class_token_and_position_embedding_come_from_timms_own_tensors():
