@@ -23,7 +23,6 @@ from typing import Any, Callable, Iterator, Mapping
 
 from inception_dsl.core.digraph import Digraph
 from inception_dsl.core.source import Span
-from inception_dsl.core.shapes import Tokens
 
 __all__ = ["Op", "OpKind", "Attr", "Node", "Role", "CallSite", "Stage", "StatementKind", "Graph", "InternalError",
            "verify", "check", "attr_problems", "param_count", "dump", "fmt_shape", "to_data", "origin_notes"]
@@ -427,8 +426,8 @@ def verify(graph: Graph, stage: str = "the IR") -> None:
 
 
 def fmt_shape(shape) -> str:
-    """`384x35x35`, `1000`, `197x192 tokens`; `?` for an unknown shape."""
-    return "?" if shape is None else shape.text() if isinstance(shape, Tokens) else "x".join(str(d) for d in shape)
+    """`384x35x35`, `1000`, `197x192 tokens` (core/shapes.Tokens.text); `?` for an unknown shape."""
+    return "?" if shape is None else shape.text() if hasattr(shape, "text") else "x".join(str(d) for d in shape)
 
 
 def origin_notes(node: Node) -> list[str]:
