@@ -14,6 +14,7 @@ import pytest
 
 from inception_dsl import ops
 from inception_dsl.ir import Op
+from inception_dsl.core.shapes import Tokens
 from inception_dsl.core.diagnostics import DiagnosticSink
 from inception_dsl.core.signatures import REQUIRED
 from inception_dsl.language.parse import parse
@@ -269,13 +270,13 @@ def test_the_dispatch_count_sees_comparisons():
 
 
 def _probe_shape(definition):
-    """The shape the word's example leaves from a probe input (spatial, else flat), or None."""
+    """The shape the word's example leaves from a probe input (spatial, flat, else tokens), or None."""
     text = f"network n {{ input 8x8x8\n {definition.sig.example or definition.name} }}"
     module = parse(SourceFile("<example>", text), DiagnosticSink())
     call = module.definitions[0].body[-1].op
     nodes = definition.lower(call, {})
     assert nodes, f"{definition.name}: its example does not lower"
-    for shape in [(PROBE_CHANNELS, 12, 12), (PROBE_CHANNELS,)]:
+    for shape in [(PROBE_CHANNELS, 12, 12), (PROBE_CHANNELS,), Tokens(PROBE_CHANNELS, 196, (14, 14))]:
         out = run_shapes(nodes, shape)
         if out is not None:
             return shape, out

@@ -193,3 +193,25 @@ def test_every_token_word_of_the_ir_fixture_runs_through_everything():
     from .conftest import CASES
 
     through_everything((CASES / "ir" / "elaborate" / "tokens.incp").read_text(encoding="utf-8"))
+
+
+def test_a_vit_exports_to_onnx_and_computes_the_same(tmp_path):
+    """`inception-dsl export --onnx` of the small ViT (attention through
+    scaled_dot_product_attention), run by onnx's reference evaluator."""
+    import numpy as np
+    import onnx
+    from onnx.reference import ReferenceEvaluator
+
+    from inception_dsl.cli import main
+    from inception_dsl.runtime.module import load
+
+    spec, out = tmp_path / "vit.incp", tmp_path / "vit.onnx"
+    spec.write_text(VIT, encoding="utf-8")
+    assert main(["export", str(spec), "--onnx", str(out), "--seed", "0"]) == 0
+    model = onnx.load(str(out))
+    onnx.checker.check_model(model)
+    x = torch.randn(1, 3, 32, 32)
+    (onnx_out,) = ReferenceEvaluator(model).run(None, {"input": x.numpy()})
+    with torch.no_grad():
+        expected = load(spec, seed=0).eval()(x).numpy()
+    np.testing.assert_allclose(onnx_out, expected, rtol=1e-4, atol=1e-5)
