@@ -29,6 +29,10 @@ def _small_graph(path: Path):
     pytest.fail(f"{path.name} does not check at any of {SMALL_INPUTS} nor at its own input size")
 
 
+# no BatchNorm, no dropout or drop path at inference, no layer scale after a conv: every pass leaves it as it is
+NOTHING_TO_OPTIMIZE = {"vit_tiny_patch16_224"}
+
+
 @pytest.mark.parametrize("path", SPEC_FILES, ids=lambda p: p.stem)
 def test_optimized_equals_unoptimized(path):
     graph = _small_graph(path)
@@ -40,7 +44,8 @@ def test_optimized_equals_unoptimized(path):
         expected, actual = reference(x), optimized(x)
     assert actual.is_contiguous() or actual.dim() == 2
     torch.testing.assert_close(actual, expected, rtol=1e-4, atol=1e-4)
-    assert len(optimized.ir_graph) < len(graph)  # the passes found something to do
+    if path.stem not in NOTHING_TO_OPTIMIZE:
+        assert len(optimized.ir_graph) < len(graph)  # the passes found something to do
 
 
 def test_v4_at_full_size_fuses_and_folds():
