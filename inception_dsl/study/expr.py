@@ -9,11 +9,18 @@ The text is parsed with Python's own parser (`ast.parse(mode="eval")`) and then
 (+ - * / // %), comparisons (chained too), `and`/`or`/`not`, `in` with a tuple or list,
 and the functions abs, min, max, round. Anything else (attributes, subscripts, calls of
 anything else, lambdas, comprehensions) is refused before evaluation with the column of
-the offending part. Nothing is ever passed to eval or exec."""
+the offending part. Nothing is ever passed to eval or exec.
+
+Every number is bounded, so that no filter costs more than a few operations per row: a
+literal or an intermediate result beyond MAX_MAGNITUDE (or not finite) is an error, and
+`round`'s digits are limited to MAX_DIGITS either way (`round(1, -99999999)` would
+otherwise build a 100-million-digit power of ten). Every failure is an ExprError quoting
+the filter, which sweep reports as a usage error."""
 
 from __future__ import annotations
 
 import ast
+import math
 import operator
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -28,6 +35,9 @@ _COMPARE = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.
 _FUNCTIONS = {"abs": abs, "min": min, "max": max, "round": round}
 _CONSTANTS = {"true": True, "false": False, "none": None, "True": True, "False": False, "None": None}
 MAX_LENGTH = 1000
+MAX_MAGNITUDE = 10**30  # above any count a sweep row holds (parameters, MACs, bytes)
+MAX_DIGITS = 30  # round(x, n): |n| at most this
+MAX_ARGS = 64  # min/max arguments
 
 
 class ExprError(ValueError):
@@ -43,9 +53,9 @@ class Expr:
     def __call__(self, row: Mapping[str, Any]) -> Any:
         try:
             return _eval(self.tree.body, row)
-        except ExprError:
-            raise
-        except (TypeError, ZeroDivisionError, ValueError, OverflowError) as error:
+        except ExprError as error:
+            raise ExprError(f"`{self.text}`: {error}") from None
+        except (TypeError, ZeroDivisionError, ValueError, OverflowError, ArithmeticError) as error:
             raise ExprError(f"`{self.text}`: {error}") from None
 
 
@@ -84,8 +94,48 @@ def _vet(node: ast.AST, text: str, names: set[str], functions: set[int]) -> None
             raise ExprError(f"`{text}`: only abs, min, max and round may be called{where}")
     elif isinstance(node, ast.Name) and id(node) not in functions:
         names.add(node.id)
+    elif isinstance(node, ast.Call) and len(node.args) > MAX_ARGS:
+        raise ExprError(f"`{text}`: more than {MAX_ARGS} arguments{where}")
     elif isinstance(node, ast.Constant) and not isinstance(node.value, (int, float, str, bool, type(None))):
         raise ExprError(f"`{text}`: unsupported constant{where}")
+    elif isinstance(node, ast.Constant) and _out_of_range(node.value):
+        raise ExprError(f"`{text}`: number out of range{where} (finite, at most {MAX_MAGNITUDE:.0e} in magnitude)")
+
+
+def _out_of_range(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return (isinstance(value, float) and not math.isfinite(value)) or abs(value) > MAX_MAGNITUDE
+
+
+def _bounded(value: Any) -> Any:
+    """An intermediate result, refused when it is out of range (as a literal would be)."""
+    if _out_of_range(value):
+        raise ExprError(f"a value out of range ({value:.3g}; finite, at most {MAX_MAGNITUDE:.0e} in magnitude)")
+    return value
+
+
+def _round(number: Any, digits: Any = None) -> Any:
+    if digits is not None:
+        if isinstance(digits, bool) or not isinstance(digits, int):
+            raise ExprError(f"round's digits must be an integer, got {digits!r}")
+        if abs(digits) > MAX_DIGITS:
+            raise ExprError(f"round's digits must be between {-MAX_DIGITS} and {MAX_DIGITS}, got {digits}")
+    if isinstance(number, bool) or not isinstance(number, (int, float)):
+        raise ExprError(f"round needs a number, got {number!r}")
+    return round(number) if digits is None else round(number, digits)
+
+
+def _call(name: str, args: list[Any]) -> Any:
+    if name == "round":
+        if not 1 <= len(args) <= 2:
+            raise ExprError(f"round takes 1 or 2 arguments, got {len(args)}")
+        return _round(*args)
+    if name == "abs" and len(args) != 1:
+        raise ExprError(f"abs takes 1 argument, got {len(args)}")
+    if name in ("min", "max") and len(args) == 1 and not isinstance(args[0], tuple):
+        raise ExprError(f"{name} needs two values or a tuple, got {args[0]!r}")
+    return _FUNCTIONS[name](*args)
 
 
 def _eval(node: ast.AST, row: Mapping[str, Any]) -> Any:
@@ -104,12 +154,16 @@ def _eval(node: ast.AST, row: Mapping[str, Any]) -> Any:
         return all(values) if isinstance(node.op, ast.And) else any(values)
     if isinstance(node, ast.UnaryOp):
         value = _eval(node.operand, row)
-        return (not value) if isinstance(node.op, ast.Not) else (-value if isinstance(node.op, ast.USub) else +value)
+        if isinstance(node.op, ast.Not):
+            return not value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ExprError(f"a sign needs a number, got {value!r}")
+        return -value if isinstance(node.op, ast.USub) else +value
     if isinstance(node, ast.BinOp):
         left, right = _eval(node.left, row), _eval(node.right, row)
         if not all(isinstance(v, (int, float)) for v in (left, right)) and not isinstance(node.op, ast.Add):
             raise ExprError(f"arithmetic needs numbers, got {left!r} and {right!r}")
-        return _BINARY[type(node.op)](left, right)
+        return _bounded(_BINARY[type(node.op)](left, right))
     if isinstance(node, ast.Compare):
         left = _eval(node.left, row)
         for op, right_node in zip(node.ops, node.comparators):
@@ -122,5 +176,5 @@ def _eval(node: ast.AST, row: Mapping[str, Any]) -> Any:
             left = right
         return True
     if isinstance(node, ast.Call):
-        return _FUNCTIONS[node.func.id](*(_eval(a, row) for a in node.args))
+        return _bounded(_call(node.func.id, [_eval(a, row) for a in node.args]))
     raise ExprError(f"unsupported expression {type(node).__name__}")  # _vet refuses it first

@@ -14,6 +14,7 @@ import contextlib
 import itertools
 import random
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
@@ -82,8 +83,10 @@ def _columns(grid: Grid, measure: bool) -> list[str]:
     return list(grid.axes) + list(METRICS[:4]) + (list(MEASURED) if measure else []) + list(METRICS[4:])
 
 
-def _filter(grid: Grid, columns: list[str]) -> tuple[Expr | None, bool]:
-    """The compiled filter, and whether it reads parameters only (then it runs before checking)."""
+def _filter(grid: Grid, columns: list[str]) -> tuple[Callable[[Mapping[str, Any]], Any] | None, bool]:
+    """The compiled filter, and whether it reads parameters only (then it runs before
+    checking). A filter that fails on a row (`params / 0`, `tag < 1`) is a SweepError
+    quoting it, as one that does not compile: a usage error, never an internal one."""
     if not grid.where:
         return None, False
     text = grid.where if isinstance(grid.where, str) else " and ".join(f"({w})" for w in grid.where)
@@ -91,7 +94,26 @@ def _filter(grid: Grid, columns: list[str]) -> tuple[Expr | None, bool]:
         expr = compile_expr(text, set(columns))
     except ExprError as error:
         raise SweepError(f"--where {error}") from None
-    return expr, expr.names <= set(grid.axes)
+    return partial(_apply, expr), expr.names <= set(grid.axes)
+
+
+def _apply(expr: Expr, row: Mapping[str, Any]) -> Any:
+    try:
+        return expr(row)
+    except ExprError as error:
+        raise SweepError(f"--where {error}") from None
+
+
+def _total(grid: Grid, limits: Limits) -> int:
+    """The variants the sweep will check, refused over `limits.max_variants` before any
+    work (a grid of 4 axes of 1,000 values is 10^12 variants: a sample of it is fine)."""
+    total = min(grid.sample, grid.size) if grid.sample is not None else grid.size
+    if total > limits.max_variants:
+        what = f"a sample of {total:,}" if grid.sample is not None else f"a grid of {total:,} variants"
+        raise SweepError(f"{what} is over the limit of {limits.max_variants:,} variants (--max-variants); "
+                         + ("give a smaller --sample" if grid.sample is not None else
+                            "narrow the axes or check a random sample of them with --sample N"))
+    return total
 
 
 def _check_axes(program, grid: Grid, network: str | None) -> None:
@@ -157,12 +179,12 @@ def run_sweep(spec: str | Path, grid: Grid, *, network: str | None = None, input
     grid that cannot run, CompileError when the spec itself does not read."""
     columns = _columns(grid, measure is not None)
     where, early = _filter(grid, columns)
+    total = _total(grid, limits)
     sink = DiagnosticSink()
     program = load_program(spec, sink, limits=limits)
     if sink.has_errors:
         raise CompileError(sink.sorted())
     _check_axes(program, grid, network)
-    total = min(grid.sample, grid.size) if grid.sample is not None else grid.size
     done = Sweep(total=total, columns=columns)
     try:
         # the collector paused for the whole sweep, not once per variant (not around torch's measuring)
