@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from inception_dsl.cli import main
-from inception_dsl.language.limits import Limits
+from inception_dsl.core.limits import Limits
 from inception_dsl.study.expr import MAX_DIGITS, ExprError, compile_expr
 from inception_dsl.study.sweep import Grid, SweepError, run_sweep
 

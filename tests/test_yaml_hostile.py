@@ -49,7 +49,8 @@ def check(tmp_path, capsys, content: str | bytes, *options: str, name: str = "p.
      "the YAML tag `!!python/object/apply:os.system` is not allowed"),
     ("num_classes: !!python/name:os.system\n", "1:14", "E105", "`!!python/name:os.system` is not allowed"),
     ("x: !!binary aGVsbG8=\n", "1:4", "E105", "`!!binary` is not allowed"),
-    ("x: 2024-01-01\n", "1:4", "E105", "`!!timestamp` is not allowed"),
+    ("x: !!timestamp 2024-01-01\n", "1:4", "E105", "`!!timestamp` is not allowed"),
+    ("x: 2024-01-01\n", "1:4", "E105", "`x` is not a name"),  # YAML 1.2: a plain date is a string
     ("x: !!set {a, b}\n", "1:4", "E105", "`!!set` is not allowed"),
     ("x: !custom 1\n", "1:4", "E105", "`!custom` is not allowed"),
     ("base: &b {num_classes: 1}\n<<: *b\n", "2:1", "E105", "`!!merge` is not allowed"),

@@ -18,11 +18,13 @@ from inception_dsl.core import syntax
 from inception_dsl.core.diagnostics import DiagnosticSink
 
 __all__ = ["Symbol", "EvalError", "evaluate", "describe", "did_you_mean", "CONSTANTS", "outside_value_problem",
-           "MAX_MAGNITUDE", "MAX_STRING"]
+           "MAX_MAGNITUDE", "MAX_STRING",
+           "MAX_NAME"]
 
 CONSTANTS: dict[str, Any] = {"true": True, "false": False, "none": None}
 MAX_MAGNITUDE = 10**12  # larger integers are refused before they reach arithmetic or torch
 MAX_STRING = 1000  # characters in a string value given from outside the spec (a network parameter)
+MAX_NAME = 255  # characters in a name given from outside the spec (`-p act=relu`, a YAML value, a kwarg)
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
@@ -111,7 +113,8 @@ def _in_range(value: int | float, expr: syntax.Expr, sink: DiagnosticSink) -> in
 def outside_value_problem(value: Any) -> str | None:
     """Why a value given from outside a spec (`-p`, `load(params=...)`) is not a value of
     the language, or None when it is: bool, int and finite float up to MAX_MAGNITUDE, a
-    str of at most MAX_STRING characters, None, a Symbol whose name is a NAME token, or a
+    str of at most MAX_STRING characters, None, a Symbol whose name is a NAME token of at
+    most MAX_NAME characters, or a
     tuple of these. Exact types only: a subclass could change what it prints."""
     kind = type(value)
     if value is None or kind is bool:
@@ -123,6 +126,8 @@ def outside_value_problem(value: Any) -> str | None:
     if kind is str:
         return None if len(value) <= MAX_STRING else f"a string longer than {MAX_STRING} characters"
     if kind is Symbol:
+        if len(value.name) > MAX_NAME:
+            return f"a name longer than {MAX_NAME} characters"
         return None if _NAME.match(value.name) else "a name that is not an identifier"
     if kind is tuple:
         if len(value) > 16:

@@ -32,7 +32,7 @@ from inception_dsl.core.diagnostics import DiagnosticSink, Label
 from inception_dsl.core.limits import DEFAULT_LIMITS, Limits
 from inception_dsl.language.program import Program
 from inception_dsl.core.source import Span
-from inception_dsl.core.values import MAX_MAGNITUDE, EvalError, Symbol, describe, did_you_mean, evaluate
+from inception_dsl.core.values import MAX_MAGNITUDE, MAX_NAME, EvalError, Symbol, describe, did_you_mean, evaluate
 from inception_dsl.language.yaml_file import MAX_YAML_NODES, YamlDocument, kind_of, read_yaml, scalar_value, span_of
 
 __all__ = ["Setting", "ParamSet", "Binding", "GridFile", "sources_of", "read_params", "read_params_file",
@@ -158,6 +158,8 @@ def _scalar(document: YamlDocument, name: str, node: Node, sink: DiagnosticSink)
         problem = "is not a finite number"
     elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_MAGNITUDE:
         problem = f"is larger than {MAX_MAGNITUDE:.0e}"
+    elif isinstance(value, str) and len(value) > MAX_NAME:
+        problem = f"is a name longer than {MAX_NAME} characters"
     elif isinstance(value, str) and not _NAME.fullmatch(value):
         problem = "is not a name (letters, digits and `_`, as in the spec)"
     if problem:

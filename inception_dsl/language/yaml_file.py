@@ -7,7 +7,13 @@
 * The document is *composed* (YAML's node tree, with marks) by PyYAML's SafeLoader, never
   constructed: no tag can run code, and only the tags of `yaml.safe_load`'s core schema
   for strings, numbers, booleans, null, sequences and mappings are accepted
-  (`!!python/...`, `!!binary`, dates, sets and merge keys are refused where they stand).
+  (`!!python/...`, `!!binary`, `!!timestamp`, sets and merge keys are refused where they stand).
+* Plain scalars are resolved by YAML 1.2's core schema, not PyYAML's YAML 1.1 rules: `1:20`
+  is the string "1:20" (1.1 reads 80, base 60), `yes`/`no`/`on`/`off` are strings (1.1:
+  booleans), `017` is seventeen (1.1: octal 15), `1_000` is a string; only `true`/`false`,
+  `null`/`~`, decimal, `0o`/`0x` integers and decimal floats (`.inf`, `.nan`) are typed.
+  An explicitly tagged scalar (`!!int 1:20`) must have its tag's core form, else it is
+  refused where it stands.
 * Nesting is bounded by `Limits.max_nesting`, checked before each level is composed (so
   `[[[[...` cannot exhaust the Python stack), and the *expanded* size of the document,
   an alias counting as the whole node it stands for, by `MAX_YAML_NODES`: a "billion
@@ -19,14 +25,15 @@ Every problem is a diagnostic located in the YAML file; nothing raises."""
 from __future__ import annotations
 
 import codecs
+import math
 import os
+import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
-from yaml.constructor import SafeConstructor
 from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
@@ -41,6 +48,13 @@ MAX_YAML_NODES = 10_000  # nodes after alias expansion; a parameter file has a f
 _CORE = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {_CORE + t for t in ("str", "int", "float", "bool", "null")}
 _COLLECTION_TAGS = {_CORE + "seq", _CORE + "map"}
+# YAML 1.2 core schema (https://yaml.org/spec/1.2.2/#1032-tag-resolution), tag -> form
+_CORE_FORMS = {tag: re.compile(rf"(?:{form})\Z") for tag, form in (
+    (_CORE + "null", r"~|null|Null|NULL|"),
+    (_CORE + "bool", r"true|True|TRUE|false|False|FALSE"),
+    (_CORE + "int", r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+"),
+    (_CORE + "float", r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)"),
+)}
 
 
 @dataclass
@@ -128,8 +142,22 @@ class _Refused(Exception):
         self.code, self.message, self.mark, self.help = code, message, mark, help
 
 
+def _core_resolvers() -> dict:
+    """PyYAML's implicit-resolver table (first character -> [(tag, regexp)]) for the
+    YAML 1.2 core schema, in the order that decides: null, bool, int, float."""
+    table: dict = {}
+    for tag, form in _CORE_FORMS.items():
+        for first in [*"~nNtTfF0123456789-+.", None]:  # None: the empty scalar
+            table.setdefault(first, []).append((tag, form))
+    table["<"] = [(_CORE + "merge", re.compile(r"<<\Z"))]  # not core: kept so that `_tags_ok` refuses it
+    return table
+
+
 class _BoundedLoader(yaml.SafeLoader):
-    """SafeLoader whose composer counts depth and expanded size as it goes."""
+    """SafeLoader whose composer counts depth and expanded size as it goes, and whose
+    resolver types plain scalars by the YAML 1.2 core schema."""
+
+    yaml_implicit_resolvers = _core_resolvers()
 
     def __init__(self, text: str, max_depth: int, max_nodes: int):
         super().__init__(text)
@@ -216,6 +244,14 @@ def _tags_ok(document: YamlDocument, sink: DiagnosticSink) -> bool:
             continue
         seen.add(id(node))
         allowed = _SCALAR_TAGS if isinstance(node, ScalarNode) else _COLLECTION_TAGS
+        if node.tag in _CORE_FORMS and not _CORE_FORMS[node.tag].fullmatch(node.value):
+            tag = node.tag.replace(_CORE, "!!")
+            sink.emit(codes.BAD_ARG_TYPE, f"`{node.value}` is not written as YAML 1.2 writes a `{tag}`",
+                      span_of(document.source, node), "not this type",
+                      help="write it as the core schema does (true/false, 17, 0o17, 0x11, 1.5, .inf, null), "
+                      "or drop the tag")
+            ok = False
+            continue
         if node.tag not in allowed:
             tag = node.tag.replace(_CORE, "!!")
             sink.emit(codes.BAD_ARG_TYPE, f"the YAML tag `{tag}` is not allowed here", span_of(document.source, node),
@@ -232,6 +268,19 @@ def _tags_ok(document: YamlDocument, sink: DiagnosticSink) -> bool:
 
 
 def scalar_value(node: ScalarNode) -> Any:
-    """The value of a scalar node whose tag `_tags_ok` accepted: str, int, float, bool or
-    None (through SafeConstructor's scalar constructors, which cannot run code)."""
-    return SafeConstructor().construct_object(node)
+    """The value of a scalar node whose tag `_tags_ok` accepted, by the YAML 1.2 core
+    schema: str, int, float, bool or None (no constructor of PyYAML's runs)."""
+    tag, text = node.tag.replace(_CORE, ""), node.value
+    if tag == "null":
+        return None
+    if tag == "bool":
+        return text.lower() == "true"
+    if tag == "int":
+        base = {"0o": 8, "0x": 16}.get(text[:2], 10)
+        return int(text[2:] if base != 10 else text, base)
+    if tag == "float":
+        lowered = text.lower().lstrip("+")
+        if lowered in (".inf", "-.inf", ".nan"):
+            return {".inf": math.inf, "-.inf": -math.inf}.get(lowered, math.nan)
+        return float(text)
+    return text
