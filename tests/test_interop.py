@@ -175,7 +175,7 @@ def test_convert_command_reports_unreadable_weights_with_exit_2(tmp_path, capsys
     assert main(argv + ["--weights", str(tmp_path / "junk.pth")]) == 2
     assert main(argv + ["--weights", str(tmp_path / "missing.pth")]) == 2
     err = capsys.readouterr().err
-    assert "as a PyTorch state_dict" in err and "no such file" in err and "Traceback" not in err
+    assert "not a PyTorch checkpoint" in err and "cannot find" in err and "Traceback" not in err
     assert not (tmp_path / "o.pth").exists()
 
 

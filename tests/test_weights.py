@@ -87,4 +87,4 @@ def test_compare_only_needs_shapes():
 
     mismatch = compare({"a.w": Shaped(2, 2), "b.w": Shaped(3)}, {"a.w": Shaped(2, 2), "c.w": Shaped(1)})
     assert dict(mismatch.missing) == {"b": ["b.w"]} and dict(mismatch.unexpected) == {"c": ["c.w"]}
-    assert not mismatch.misshaped and mismatch.counts() == (1, 1, 0)
+    assert not mismatch.misshaped and mismatch.counts() == (1, 1, 0, 0)

@@ -117,10 +117,10 @@ def test_size_limit_is_a_flag(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("target, message", [
-    ("/dev/zero", "it is not a regular file"),
-    (".", "it is a directory"),
+    ("/dev/zero", "a character device, not a regular file"),
+    (".", "a directory, not a regular file"),
     ("missing.yaml", "cannot find"),
-    ("fifo", "it is not a regular file"),
+    ("fifo", "a pipe, not a regular file"),
 ])
 def test_only_regular_files_are_read(tmp_path, capsys, monkeypatch, target, message):
     monkeypatch.chdir(tmp_path)

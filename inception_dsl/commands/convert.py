@@ -11,10 +11,9 @@ import argparse
 import io
 import os
 import re
-from pathlib import Path
-
-from inception_dsl.commands.common import (OutputRefused, add_spec_options, analyze_args, fail, input_files, report,
-                                           write_output)
+from inception_dsl.commands.common import (OutputRefused, add_spec_options, analyze_args, fail, input_files,
+                                           limits_from, report, write_output)
+from inception_dsl.core.files import FileRefused, open_regular
 
 __all__ = ["add_parser", "run"]
 
@@ -49,10 +48,11 @@ def _source(text: str) -> str:
 
 
 def run(args) -> int:
-    weights = Path(args.weights)
-    if not weights.is_file():
-        why = "not a regular file" if os.path.exists(weights) else "no such file"
-        return fail(f"cannot read `{args.weights}`: {why}")
+    limits = limits_from(args)
+    try:  # refused before the spec is analyzed: a FIFO, /dev/zero, a directory, a missing file
+        os.close(open_regular(args.weights, limits.max_weights_bytes)[0])
+    except FileRefused as refused:
+        return fail(str(refused))
     result = analyze_args(args)
     report(result, args)
     if not result.ok:
@@ -60,18 +60,14 @@ def run(args) -> int:
 
     import torch
 
+    from inception_dsl.runtime.checkpoint import CheckpointError, read_checkpoint
     from inception_dsl.runtime.module import build_module
     from inception_dsl.runtime.interop import InteropError, convert_state_dict
 
     try:
-        state_dict = torch.load(weights, map_location="cpu", weights_only=True)
-    except Exception as error:  # a corrupt or foreign file: torch raises many kinds
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        return fail(f"cannot read `{args.weights}` as a PyTorch state_dict ({first_line})")
-    if isinstance(state_dict, dict) and isinstance(state_dict.get("state_dict"), dict):
-        state_dict = state_dict["state_dict"]  # a training checkpoint wrapping the weights
-    if not isinstance(state_dict, dict) or not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
-        return fail(f"`{args.weights}` does not hold a state_dict (a mapping of names to tensors)")
+        state_dict = read_checkpoint(args.weights, limits.max_weights_bytes)
+    except CheckpointError as error:
+        return fail(f"cannot read the weights: {error}")
     with torch.device("meta"):  # no initialization only to be overwritten: the weights are the file's
         model = build_module(result)
     try:

@@ -51,6 +51,8 @@ LIMIT_OPTIONS: dict[str, tuple[str, object, str]] = {
     "max_activation_bytes": ("--max-activation-memory", parse_bytes,
                              "refuse networks whose float32 activations for one sample need more memory"),
     "max_yaml_bytes": ("--max-yaml-bytes", parse_bytes, "refuse parameter and grid files (YAML) larger than this"),
+    "max_weights_bytes": ("--max-weights-bytes", parse_bytes,
+                          "refuse weights files (--weights, pretrained=) larger than this"),
     "max_variants": ("--max-variants", parse_count,
                      "refuse sweeps of more variants (the grid's product without --sample, or --sample N)"),
     "import_root": ("--import-root", str, "imports must resolve inside this directory"),

@@ -19,6 +19,7 @@ from inception_dsl.backends.summary import to_summary
 from inception_dsl.study.diff import diff_graphs
 from inception_dsl.backends.diagram.drawing import View, scope_names
 from inception_dsl.core.diagnostics import DiagnosticSink
+from inception_dsl.core.files import read_regular
 from inception_dsl.language.program import load_program
 from inception_dsl.language.metadata import BLOCK_VIEW
 from inception_dsl.core.values import did_you_mean
@@ -147,7 +148,7 @@ def _heat_fill(args, result: api.Result, view: View):
         summary = to_summary(graph)
         values = {row.name: float(row.macs if args.heat == "macs" else row.params) for row in summary.rows}
     elif args.heat_from:
-        values = _stage_times(args.heat_from)
+        values = _stage_times(args.heat_from, limits_from(args).max_file_bytes)  # a profile is a few KiB
         if isinstance(values, str):
             return fail(values)
     else:
@@ -157,9 +158,9 @@ def _heat_fill(args, result: api.Result, view: View):
     return heat_fill(graph, values, fold=view.fold)
 
 
-def _stage_times(path: str) -> dict[str, float] | str:
+def _stage_times(path: str, max_bytes: int) -> dict[str, float] | str:
     try:
-        document = json.loads(Path(path).read_text(encoding="utf-8"))
+        document = json.loads(read_regular(path, max_bytes).decode("utf-8"))
         return {str(row["name"]): float(row["seconds"]) for row in document["stages"]}
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
         return f"--heat-from {path}: not a profile written by `inception-dsl profile --format json` ({error})"

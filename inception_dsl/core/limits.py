@@ -20,6 +20,7 @@ class Limits:
     max_params: int = 2_000_000_000
     max_activation_bytes: int = 64 * 1024**3  # float32 activations of one sample, all layers
     max_yaml_bytes: int = 64 * 1024  # parameter files and sweep grids: a few dozen lines; PyYAML reads ~300 KiB/s
+    max_weights_bytes: int = 16 * 1024**3  # a weights file (.pth, .safetensors); ViT-H/14 is ~2.5 GB
     max_variants: int = 100_000  # variants one sweep checks (the grid's product, or --sample): ~4 min at 2.5 ms each
     # imports must resolve inside this directory; None: the directory of the top-level spec
     import_root: str | None = None

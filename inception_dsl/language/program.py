@@ -7,7 +7,6 @@ from __future__ import annotations
 import codecs
 import os
 import re
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from inception_dsl.core import codes
 from inception_dsl.core import syntax
 from inception_dsl.core.diagnostics import DiagnosticSink, Label
+from inception_dsl.core.files import FileRefused, read_regular
 from inception_dsl.core.signatures import SETTING_RANGES, SETTINGS
 from inception_dsl.language.metadata import METADATA, check_setting
 from inception_dsl.ops import LAYERS
@@ -99,41 +99,17 @@ def read_source(path: Path, display: str, sink: DiagnosticSink, span: Span | Non
 def _read_regular(path: Path, display: str, sink: DiagnosticSink, span: Span, limits: Limits) -> bytes | None:
     here = bool(span.source.text)
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
-    except (FileNotFoundError, NotADirectoryError):
-        sink.emit(codes.FILE_NOT_FOUND, f"cannot find `{display}`", span, "no such file" if here else "")
+        return read_regular(path, limits.max_file_bytes)
+    except FileRefused as refused:
+        message = refused.message.replace(f"`{path}`", f"`{display}`")
+        if refused.reason == "size":
+            sink.emit(codes.FILE_TOO_LARGE, message, span, "imported here" if here else "",
+                      help="raise the limit with --max-file-bytes")
+        else:
+            label = {"missing": "no such file", "kind": "not a file"}.get(refused.reason, "cannot read")
+            sink.emit(codes.FILE_NOT_FOUND, message, span, label if here else "",
+                      help="a spec is a text file" if refused.reason == "kind" else None)
         return None
-    except (OSError, ValueError) as error:
-        sink.emit(codes.FILE_NOT_FOUND, f"cannot read `{display}`: {getattr(error, 'strerror', None) or error}", span,
-                  "cannot read" if here else "")
-        return None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            sink.emit(codes.FILE_NOT_FOUND, f"cannot read `{display}`: {_kind(info.st_mode)}, not a regular file", span,
-                      "not a file" if here else "", help="a spec is a text file")
-            return None
-        if info.st_size > limits.max_file_bytes:
-            sink.emit(codes.FILE_TOO_LARGE, f"`{display}` is {info.st_size} bytes, over the limit of {limits.max_file_bytes}",
-                      span, "imported here" if here else "", help="raise the limit with --max-file-bytes")
-            return None
-        chunks, left = [], info.st_size
-        while left > 0 and (chunk := os.read(fd, min(1 << 20, left))):
-            chunks.append(chunk)
-            left -= len(chunk)
-        return b"".join(chunks)
-    except OSError as error:
-        sink.emit(codes.FILE_NOT_FOUND, f"cannot read `{display}`: {error.strerror or error}", span,
-                  "cannot read" if here else "")
-        return None
-    finally:
-        os.close(fd)
-
-
-def _kind(mode: int) -> str:
-    kinds = [(stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a pipe"), (stat.S_ISCHR, "a character device"),
-             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")]
-    return next((name for test, name in kinds if test(mode)), "not a regular file")
 
 
 def load_program(

@@ -1,8 +1,8 @@
 """Reading a YAML file (parameter files, sweep grids) without trusting it.
 
-* Only regular files are read: a directory, a FIFO, a socket or a device (`/dev/zero`) is
-  refused from `fstat` of the opened descriptor (opened non-blocking, so a FIFO cannot
-  hang), and at most `Limits.max_yaml_bytes` + 1 bytes are ever read.
+* Only regular files are read, at most `Limits.max_yaml_bytes` (core/files.py: a
+  directory, a FIFO or a device such as /dev/zero is refused from `fstat` of the opened
+  descriptor).
 * The text must be UTF-8; the first bad byte is reported at its line and column.
 * The document is *composed* (YAML's node tree, with marks) by PyYAML's SafeLoader, never
   constructed: no tag can run code, and only the tags of `yaml.safe_load`'s core schema
@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import codecs
 import math
-import os
 import re
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +37,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from inception_dsl.core import codes
 from inception_dsl.core.diagnostics import DiagnosticSink
+from inception_dsl.core.files import FileRefused, read_regular
 from inception_dsl.core.limits import DEFAULT_LIMITS, Limits
 from inception_dsl.core.source import SourceFile, Span
 
@@ -99,41 +98,15 @@ def read_yaml(path: str | Path, sink: DiagnosticSink, limits: Limits = DEFAULT_L
 
 
 def _read_regular_file(display: str, anchor: Span, sink: DiagnosticSink, max_bytes: int) -> bytes | None:
-    if "\x00" in display:
-        sink.emit(codes.FILE_NOT_FOUND, "a file name cannot contain a NUL character", anchor)
-        return None
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
     try:
-        fd = os.open(display, flags)
-    except (FileNotFoundError, NotADirectoryError):
-        sink.emit(codes.FILE_NOT_FOUND, f"cannot find `{display}`", anchor)
+        return read_regular(display, max_bytes)
+    except FileRefused as refused:
+        if refused.reason == "size":
+            sink.emit(codes.FILE_TOO_LARGE, refused.message, anchor, help="raise the limit with --max-yaml-bytes")
+        else:
+            sink.emit(codes.FILE_NOT_FOUND, refused.message, anchor,
+                      help="give the path of a .yaml file" if refused.reason == "kind" else None)
         return None
-    except OSError as error:
-        sink.emit(codes.FILE_NOT_FOUND, f"cannot read `{display}`: {error.strerror or error}", anchor)
-        return None
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            what = "a directory" if stat.S_ISDIR(mode) else "not a regular file (a device, FIFO or socket)"
-            sink.emit(codes.FILE_NOT_FOUND, f"cannot read `{display}`: it is {what}", anchor,
-                      help="give the path of a .yaml file")
-            return None
-        data = b""
-        while len(data) <= max_bytes:
-            chunk = os.read(fd, max_bytes + 1 - len(data))
-            if not chunk:
-                break
-            data += chunk
-    except OSError as error:
-        sink.emit(codes.FILE_NOT_FOUND, f"cannot read `{display}`: {error.strerror or error}", anchor)
-        return None
-    finally:
-        os.close(fd)
-    if len(data) > max_bytes:
-        sink.emit(codes.FILE_TOO_LARGE, f"`{display}` is larger than the limit of {max_bytes} bytes", anchor,
-                  help="raise the limit with --max-yaml-bytes")
-        return None
-    return data
 
 
 class _Refused(Exception):

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from inception_dsl.core.codes import ALL_CODES, Code, Severity, lookup
+from inception_dsl.core.files import read_regular
+from inception_dsl.core.limits import DEFAULT_LIMITS
 from inception_dsl.core.source import SourceFile
 
 __all__ = ["ConfigError", "LintConfig", "find_config", "load_config", "noqa_codes", "suppressed"]
@@ -84,10 +86,7 @@ def find_config(spec: str | Path) -> Path | None:
     for folder in (directory, *directory.parents):
         candidate = folder / "pyproject.toml"
         if candidate.is_file():
-            try:
-                data = tomllib.loads(candidate.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-                raise ConfigError(f"{candidate}: cannot read: {error}") from None
+            data = _read_toml(candidate)
             tool = data.get("tool", {})
             if not isinstance(tool, dict):
                 raise ConfigError(f"{candidate}: `tool` must be a table, not {type(tool).__name__}")
@@ -96,13 +95,19 @@ def find_config(spec: str | Path) -> Path | None:
     return None
 
 
+def _read_toml(path: Path) -> dict:
+    """A pyproject.toml through the one safe reader (core/files.py: a regular file,
+    at most the spec size limit)."""
+    try:
+        return tomllib.loads(read_regular(path, DEFAULT_LIMITS.max_file_bytes).decode("utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read: {error}") from None
+
+
 def load_config(pyproject: Path | None) -> LintConfig:
     if pyproject is None:
         return LintConfig()
-    try:
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        raise ConfigError(f"{pyproject}: cannot read: {error}") from None
+    data = _read_toml(pyproject)
     table = data["tool"][TABLE]
     where = f"{pyproject}: [tool.{TABLE}]"
     if not isinstance(table, dict):

@@ -25,6 +25,7 @@ from inception_dsl import api
 from inception_dsl.core.diagnostics import CompileError
 from inception_dsl.core.limits import DEFAULT_LIMITS, Limits
 from inception_dsl.language.params_file import ParamsArg, sources_of
+from inception_dsl.runtime.checkpoint import read_checkpoint
 from inception_dsl.runtime.graph_module import optimize_graph_module
 from inception_dsl.runtime.weights import load_weights
 from inception_dsl.core.python_exprs import CodegenError
@@ -139,21 +140,11 @@ def _refuse_shadowed(result: api.Result, own: Mapping[str, Any], values: Mapping
 def _finish(result: api.Result, model: nn.Module, weights, optimize: bool) -> nn.Module:
     if weights is not None:
         if isinstance(weights, (str, Path)):
-            weights = _read_checkpoint(weights)
+            weights = read_checkpoint(weights)
         load_weights(model, weights, scopes=result.graph.blocks)
     if not optimize:
         return model
     return optimize_graph_module(result.graph, model.state_dict())
-
-
-def _read_checkpoint(path: str | Path) -> Mapping[str, Any]:
-    """A state_dict from a .pth file (weights_only: no code runs); a file that holds
-    anything but a mapping of names to tensors is a ValueError naming the file."""
-    data = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(data, Mapping) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
-                                                 for k, v in data.items()):
-        raise ValueError(f"{path}: not a state_dict (a mapping of names to tensors) but a {type(data).__name__}")
-    return data
 
 
 def build_module(result: api.Result, *, init: str = "torch", seed: int | None = None) -> nn.Module:

@@ -5,19 +5,20 @@ Pretrained weights of a reference come from the reference library's own download
 (`timm.create_model(name, pretrained=True)`, `torchvision.models.get_model(name,
 weights="DEFAULT")`): nothing here fetches a URL. They are carried over as they are when the
 spec has the reference's keys (docs/language.md, Names), else through the converter
-(runtime/interop.py). Local files are read with `torch.load(weights_only=True)` or
-safetensors."""
+(runtime/interop.py). Local files are read by runtime/checkpoint.py (regular files only,
+`torch.load(weights_only=True)` or safetensors)."""
 
 from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 import torch
 from torch import nn
 
-from inception_dsl.runtime.weights import load_weights
+from inception_dsl.runtime.checkpoint import read_checkpoint
+from inception_dsl.runtime.weights import WeightsError, compare
 
 __all__ = ["FeatureInfo", "FeatureListNet", "features_only", "reference_state_dict", "read_checkpoint",
            "load_pretrained"]
@@ -92,51 +93,39 @@ def reference_state_dict(source: str, **kwargs: Any) -> dict[str, torch.Tensor]:
     raise ValueError(f"pretrained={source!r}: expected 'timm:NAME', 'torchvision:NAME' or a .pth/.safetensors path")
 
 
-def read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
-    """A state_dict from a .safetensors file, or from a torch.save file with
-    `weights_only=True` (a checkpoint that wraps it under "state_dict" too)."""
-    path = Path(path)
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(str(path))
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if isinstance(state, Mapping) and "state_dict" in state and isinstance(state["state_dict"], Mapping):
-        state = state["state_dict"]
-    if not isinstance(state, Mapping):
-        raise ValueError(f"{path}: not a state_dict")
-    return dict(state)
-
-
 def load_pretrained(model: nn.Module, pretrained: str | Path, source: str | None = None) -> nn.Module:
     """Carry pretrained weights into `model`: `pretrained` is "timm:NAME"/"torchvision:NAME"
     (the library fetches them) or a local file whose layout is ours or `source`'s. A
     classifier of another size than the checkpoint's is left as initialized (as timm does
-    for num_classes != 1000)."""
+    for num_classes != 1000), and so are the keys of auxiliary heads the spec switched off;
+    anything else that does not fit (missing or unknown keys, shapes, integer tensors for
+    float parameters) is one WeightsError naming each by block."""
     text = str(pretrained)
     if text.startswith(("timm:", "torchvision:")):
         state, source = reference_state_dict(text), source or text
     else:
         state = read_checkpoint(pretrained)
     ours = model.state_dict()
-    if source is not None and set(state) != set(ours) and not _fits_but_aux(state, ours):
+    if source is not None and set(state) != set(ours) and not set(ours) <= set(state):
         from inception_dsl.runtime.interop import convert_state_dict
 
         state = convert_state_dict(state, source=source, model=model)
-    state = {k: v for k, v in state.items() if k in ours}  # auxiliary heads the spec switched off
+    state = {k: v for k, v in state.items() if k in ours or not _aux_head(k)}  # heads the spec switched off
     classifier = getattr(model, "pretrained_cfg", {}).get("classifier") or ""
-    kept = {k: v for k, v in state.items()
-            if not (classifier and k.startswith(classifier + ".") and v.shape != ours[k].shape)}
-    if len(kept) < len(state):
-        model.load_state_dict(kept, strict=False)
-        missing = set(ours) - set(kept)
-        if any(not k.startswith(classifier + ".") for k in missing):
-            load_weights(model, state)  # reports what does not fit
-        return model
-    load_weights(model, kept)
+    head = {k for k, v in state.items()
+            if classifier and k.startswith(classifier + ".") and k in ours and v.shape != ours[k].shape}
+    kept = {k: v for k, v in state.items() if k not in head}
+    mismatch = compare(ours, kept, getattr(model, "block_scopes", ()))
+    for scope in list(mismatch.missing):  # a resized classifier stays as initialized
+        mismatch.missing[scope] = [k for k in mismatch.missing[scope] if k not in head]
+        if not mismatch.missing[scope]:
+            del mismatch.missing[scope]
+    if mismatch:
+        raise WeightsError(mismatch)
+    model.load_state_dict(kept, strict=not head)
     return model
 
 
-def _fits_but_aux(state: Mapping[str, Any], ours: Mapping[str, Any]) -> bool:
-    """Our keys are all there; the rest belongs to heads the spec leaves out (aux)."""
-    return set(ours) <= set(state)
+def _aux_head(key: str) -> bool:
+    """A key of an auxiliary classifier (timm's AuxLogits, torchvision's aux1/aux2)."""
+    return "aux" in key.split(".")[0].lower()

@@ -25,13 +25,15 @@ class WeightsMismatch:
     missing: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     unexpected: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     misshaped: dict[str, list[tuple[str, tuple, tuple]]] = field(default_factory=lambda: defaultdict(list))
+    # a float parameter given integer or boolean values (an int8 checkpoint): key, given, expected
+    mistyped: dict[str, list[tuple[str, str, str]]] = field(default_factory=lambda: defaultdict(list))
 
     def __bool__(self) -> bool:
-        return bool(self.missing or self.unexpected or self.misshaped)
+        return bool(self.missing or self.unexpected or self.misshaped or self.mistyped)
 
-    def counts(self) -> tuple[int, int, int]:
+    def counts(self) -> tuple[int, int, int, int]:
         return (sum(map(len, self.missing.values())), sum(map(len, self.unexpected.values())),
-                sum(map(len, self.misshaped.values())))
+                sum(map(len, self.misshaped.values())), sum(map(len, self.mistyped.values())))
 
 
 class WeightsError(ValueError):
@@ -67,10 +69,21 @@ def compare(expected: Mapping[str, Any], given: Mapping[str, Any], scopes: Itera
             mismatch.missing[scope].append(key)
         elif tuple(given[key].shape) != tuple(expected[key].shape):
             mismatch.misshaped[scope].append((key, tuple(given[key].shape), tuple(expected[key].shape)))
+        elif _floating(expected[key]) and _floating(given[key]) is False:
+            mismatch.mistyped[scope].append((key, _dtype(given[key]), _dtype(expected[key])))
     for key in given:
         if key not in expected:
             mismatch.unexpected[scope_of(key, scopes)].append(key)
     return mismatch
+
+
+def _floating(value: Any) -> bool | None:
+    """Whether a tensor holds floating-point values (None: cannot tell, not a tensor)."""
+    return getattr(getattr(value, "dtype", None), "is_floating_point", None)
+
+
+def _dtype(value: Any) -> str:
+    return str(getattr(value, "dtype", "?")).replace("torch.", "")
 
 
 def load_weights(model: Any, state_dict: Mapping[str, Any], scopes: Iterable[str] | None = None) -> None:
@@ -109,11 +122,13 @@ def _plural(count: int, word: str) -> str:
 
 
 def _describe(mismatch: WeightsMismatch, hint: str | None) -> str:
-    missing, unexpected, misshaped = mismatch.counts()
+    missing, unexpected, misshaped, mistyped = mismatch.counts()
     parts = [f"{missing} missing" if missing else "", f"{unexpected} unexpected" if unexpected else "",
-             f"{misshaped} with the wrong shape" if misshaped else ""]
+             f"{misshaped} with the wrong shape" if misshaped else "",
+             f"{mistyped} not floating-point" if mistyped else ""]
     lines = ["the state_dict does not fit the network: " + ", ".join(p for p in parts if p)]
-    scopes = sorted(set(mismatch.missing) | set(mismatch.unexpected) | set(mismatch.misshaped))
+    scopes = sorted(set(mismatch.missing) | set(mismatch.unexpected) | set(mismatch.misshaped)
+                    | set(mismatch.mistyped))
     for scope in scopes:
         if scope in mismatch.missing:
             keys = mismatch.missing[scope]
@@ -127,6 +142,12 @@ def _describe(mismatch: WeightsMismatch, hint: str | None) -> str:
                               for k, got, want in entries[:MAX_KEYS_SHOWN])
             more = f", ... {len(entries) - MAX_KEYS_SHOWN} more" if len(entries) > MAX_KEYS_SHOWN else ""
             lines.append(f"  {scope}: wrong shape for {_plural(len(entries), 'key')} ({shown}{more})")
+        if scope in mismatch.mistyped:
+            entries = mismatch.mistyped[scope]
+            shown = ", ".join(f"{_keys(scope, [k])}: checkpoint {got}, network {want}"
+                              for k, got, want in entries[:MAX_KEYS_SHOWN])
+            more = f", ... {len(entries) - MAX_KEYS_SHOWN} more" if len(entries) > MAX_KEYS_SHOWN else ""
+            lines.append(f"  {scope}: not floating-point for {_plural(len(entries), 'key')} ({shown}{more})")
     if hint:
         lines.append(f"  hint: {hint}")
     return "\n".join(lines)
