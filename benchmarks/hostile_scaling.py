@@ -4,6 +4,13 @@ consecutive sizes is printed. Linear work doubles (ratio ~2); quadratic work qua
 
     .venv/bin/python benchmarks/hostile_scaling.py           # quick (< 1 min on a quiet machine)
     .venv/bin/python benchmarks/hostile_scaling.py --full    # up to the limits (8 MiB files, x300 repeats)
+    .venv/bin/python benchmarks/hostile_scaling.py --limits  # the largest specs the default limits admit
+
+`--limits` runs `check` in a fresh process on the largest spec the default limits admit in
+each direction (tokens: `relu;` up to `max_tokens`; nodes: a repeated sequence up to
+`max_nodes`; bytes: 8 MiB of comments and of `;`) and on inputs far beyond them (a 6 MB
+file of 1,000,000 `relu;`), and prints wall and CPU seconds and the peak memory of each;
+the goal (issue 26) is under 10 s and 1 GB each.
 
 Cases: `render` of a block repeated many times (`block a { conv(3, 1x1) x100 }` used as
 `a xN`; was quadratic in a list-membership test), `check` of a file that is mostly `;`
@@ -63,10 +70,58 @@ def measure(function, size: int) -> float:
     return time.process_time() - start
 
 
+def _limit_cases() -> dict[str, str]:
+    from inception_dsl.language.limits import DEFAULT_LIMITS as L
+
+    head = "network n {\n  input 3x8x8\n"
+    statements = (L.max_tokens - 20) // 2  # `relu` and `;`
+    def nodes(reps: int) -> int:
+        return len(api.analyze_text(head + f"  {{ relu; conv(8, 1x1) }} x{reps}\n}}\n").graph.nodes())
+
+    per_rep = nodes(101) - nodes(100)  # nodes a repetition of `{ relu; conv(8, 1x1) }` adds
+    reps = (L.max_nodes - nodes(1)) // per_rep
+    return {
+        f"{statements:,} x `relu;` (at max_tokens)": head + "  relu;\n" * statements + "}\n",
+        f"{{ relu; conv }} x{reps:,} (at max_nodes)": head + "".join(
+            f"  {{ relu; conv(8, 1x1) }} x{min(L.max_repeat, reps - done)}\n"
+            for done in range(0, reps, L.max_repeat)) + "}\n",
+        f"{L.max_tokens - 20:,} comments in 8 MiB": ("#" + "x" * ((L.max_file_bytes - 1024) // (L.max_tokens - 20) - 2)
+                                                    + "\n") * (L.max_tokens - 20) + head + "  relu\n}\n",
+        "8 MiB less 1 KiB of `;`": ";" * (L.max_file_bytes - 1024) + "\n" + head + "  relu\n}\n",
+        "1,000,000 x `relu;` (6 MB, over max_tokens)": head + "  relu;\n" * 1_000_000 + "}\n",
+    }
+
+
+_CHILD = ("import resource, sys\nfrom inception_dsl.cli import main\ncode = main(['check', '-q', sys.argv[1]])\n"
+          "r = resource.getrusage(resource.RUSAGE_SELF)\n"
+          "print(code, r.ru_utime + r.ru_stime, r.ru_maxrss, file=sys.stderr)")
+
+
+def limits(_argv) -> int:
+    import os
+    import subprocess
+    import tempfile
+
+    print(f"{'check of':46} {'exit':>4} {'wall s':>7} {'cpu s':>7} {'peak MB':>8}   load {os.getloadavg()[0]:.1f}")
+    for name, text in _limit_cases().items():
+        with tempfile.NamedTemporaryFile("w", suffix=".incp", delete=False) as f:
+            f.write(text)
+        start = time.perf_counter()
+        done = subprocess.run([sys.executable, "-c", _CHILD, f.name], cwd=ROOT, capture_output=True, text=True)
+        wall = time.perf_counter() - start
+        os.unlink(f.name)
+        code, cpu, peak = done.stderr.split()[-3:]
+        print(f"{name:46} {code:>4} {wall:7.2f} {float(cpu):7.2f} {int(peak) / 1024:8.0f}", flush=True)
+    return 0
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--full", action="store_true", help="sizes up to the documented limits")
+    parser.add_argument("--limits", action="store_true", help="the largest specs the default limits admit")
     args = parser.parse_args(argv)
+    if args.limits:
+        return limits(argv)
     print(f"{'case':34} {'size':>10} {'cpu s':>8} {'ratio':>6}")
     for name, (function, quick, full) in CASES.items():
         previous = None

@@ -42,6 +42,8 @@ def parse_bytes(text: str) -> int:
 # Limits field -> (option, parser, help)
 LIMIT_OPTIONS: dict[str, tuple[str, object, str]] = {
     "max_file_bytes": ("--max-file-bytes", parse_bytes, "refuse spec files larger than this"),
+    "max_tokens": ("--max-tokens", parse_count,
+                   "refuse specs (with their imports) of more tokens: names, numbers, symbols, comments"),
     "max_nesting": ("--max-nesting", parse_count, "refuse brackets nested deeper than this"),
     "max_import_depth": ("--max-import-depth", parse_count, "refuse imports nested deeper than this"),
     "max_repeat": ("--max-repeat", parse_count, "refuse one `xN` repetition larger than this"),

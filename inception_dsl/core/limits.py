@@ -12,6 +12,7 @@ __all__ = ["Limits", "DEFAULT_LIMITS"]
 @dataclass(frozen=True)
 class Limits:
     max_file_bytes: int = 8 * 1024 * 1024  # a spec is text; 8 MiB is ~100x Inception-v4 unrolled
+    max_tokens: int = 100_000  # tokens of a spec and its imports: Inception-v4 has ~1,500; parsing runs ~30 us a token
     max_nesting: int = 64  # brackets inside brackets, in one file
     max_import_depth: int = 32
     max_repeat: int = 10_000  # one `xN`
