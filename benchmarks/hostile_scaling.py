@@ -71,7 +71,7 @@ def measure(function, size: int) -> float:
 
 
 def _limit_cases() -> dict[str, str]:
-    from inception_dsl.language.limits import DEFAULT_LIMITS as L
+    from inception_dsl.core.limits import DEFAULT_LIMITS as L
 
     head = "network n {\n  input 3x8x8\n"
     statements = (L.max_tokens - 20) // 2  # `relu` and `;`

@@ -10,7 +10,7 @@ import tracemalloc
 
 from inception_dsl import api
 from inception_dsl.cli import main
-from inception_dsl.language.limits import DEFAULT_LIMITS, Limits
+from inception_dsl.core.limits import DEFAULT_LIMITS, Limits
 
 from tests.conftest import ROOT
 
@@ -55,7 +55,7 @@ def test_eight_mebibytes_of_separators_stay_small():
             "assert api.analyze_text(';' * ((8 << 20) - 1024) + '\\nnetwork n {\\n input 3x8x8\\n relu\\n}\\n').ok\n"
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
-    assert int(done.stdout.split()[-1]) < 400 * 1024, done.stdout  # KiB: was over 1 GB
+    assert int(done.stdout.split()[-1]) < 600 * 1024, done.stdout  # KiB: ~80 MB; was over 1 GB
 
 
 def test_the_node_budget_stops_elaboration():

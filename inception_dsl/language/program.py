@@ -27,7 +27,11 @@ from inception_dsl.core.values import EvalError, describe, did_you_mean, evaluat
 if TYPE_CHECKING:
     from inception_dsl.language.caches.parsed_files import ParseCache
 
-__all__ = ["Program", "load_program", "read_source", "file_key"]
+__all__ = ["Program", "load_program", "read_source", "file_key", "NO_IMPORTS"]
+
+# `Limits(import_root=NO_IMPORTS)`: no import is read (the language server, for a document
+# outside the workspace folders or one that is not a file: nothing outside is read for it)
+NO_IMPORTS = "<no imports>"
 
 
 @dataclass
@@ -154,7 +158,8 @@ def load_program(
         main = SourceFile(display, text)
     else:
         main = read_source(Path(display), display, sink, None, limits)
-    program = Program(main, root=_key(limits.import_root or project_root(Path(display).parent)))
+    root = NO_IMPORTS if limits.import_root == NO_IMPORTS else _key(limits.import_root or project_root(Path(display).parent))
+    program = Program(main, root=root)
     if main is None:
         return program
     _load_file(program, main, Path(display).parent, sink, limits, stack=[], cache=cache, overlay=overlay)
@@ -242,6 +247,10 @@ def _import_target(program: Program, directory: Path, item: syntax.Import, sink:
     if os.path.isabs(item.path) or item.path.startswith("~") or os.path.splitdrive(item.path)[0]:
         sink.emit(codes.IMPORT_OUTSIDE_ROOT, "an import path must be relative to the importing file", item.span,
                   "absolute path", help="copy the file into the project, or name a wider root with --import-root")
+        return None
+    if program.root == NO_IMPORTS:
+        sink.emit(codes.IMPORT_OUTSIDE_ROOT, "imports are not read for this document", item.span, "not read",
+                  help="it is outside the editor's workspace folders (or not a file): open its folder to check imports")
         return None
     target = directory / item.path
     resolved = _key(str(target))

@@ -24,7 +24,7 @@ from inception_dsl.core import syntax
 from inception_dsl.core.diagnostics import Diagnostic, DiagnosticSink
 from inception_dsl.core.limits import DEFAULT_LIMITS, Limits
 from inception_dsl.language.caches.parsed_files import ParseCache
-from inception_dsl.language.program import Program, file_key, load_program
+from inception_dsl.language.program import NO_IMPORTS, Program, file_key, load_program
 from inception_dsl.core.source import SourceFile
 from inception_dsl.lint.config import ConfigError, LintConfig, find_config, load_config
 from inception_dsl.lint.linter import check_networks, lint_findings
@@ -88,15 +88,20 @@ class Analyzer:
         self.roots: list[str] = []  # workspace folders: imports may reach anywhere inside the one holding a file
 
     def limits_for(self, path: str) -> Limits:
-        """The limits, with the workspace folder that holds `path` as the import root (docs/hardening.md)."""
+        """The limits, with the workspace folder that holds `path` as the import root
+        (docs/hardening.md). A document outside every workspace folder, or one that is not
+        a file (`untitled:`), reads no import at all: nothing outside the workspace is read
+        for it. With no workspace folder (a single file open), its project is the root."""
         if self.limits.import_root is not None:
             return self.limits
+        if not os.path.isabs(path):
+            return dataclasses.replace(self.limits, import_root=NO_IMPORTS)
         here = os.path.realpath(path)
         for root in sorted(self.roots, key=len, reverse=True):
             resolved = os.path.realpath(root)
             if os.path.commonpath([here, resolved]) == resolved:
                 return dataclasses.replace(self.limits, import_root=resolved)
-        return self.limits
+        return dataclasses.replace(self.limits, import_root=NO_IMPORTS) if self.roots else self.limits
 
     def _lock(self, path: str) -> threading.Lock:
         with self._guard:
@@ -117,6 +122,10 @@ class Analyzer:
                 self._parsed[path] = analysis
             return analysis
 
+    def held(self) -> dict[str, int]:
+        return {"analyses": len(self._last), "parsed": len(self._parsed), "locks": len(self._locks),
+                "parses": len(self.cache)}
+
     def last(self, path: str) -> Analysis | None:
         return self._last.get(path)
 
@@ -126,9 +135,13 @@ class Analyzer:
         return self._parsed.get(path)
 
     def forget(self, path: str) -> None:
+        """Release what a closed document held: its analyses, its parses, its lock."""
         with self._lock(path):
             self._last.pop(path, None)
             self._parsed.pop(path, None)
+            self.cache.forget(path)
+        with self._guard:
+            self._locks.pop(path, None)
 
     def _unchanged(self, analysis: Analysis, overlay: Mapping[str, str]) -> bool:
         return all(_stamp(p, overlay) == stamp for p, stamp in analysis.stamps.items())
@@ -143,15 +156,16 @@ class Analyzer:
     def _run(self, path: str, text: str, overlay: Mapping[str, str]) -> Analysis:
         self.runs += 1
         sink = DiagnosticSink()
-        program = load_program(path, sink, text=text, limits=self.limits_for(path), cache=self.cache, overlay=overlay)
+        limits = self.limits_for(path)
+        program = load_program(path, sink, text=text, limits=limits, cache=self.cache, overlay=overlay)
         graphs: list[Graph] = []
         findings: list[Diagnostic] = []
         config_error = None
         if not sink.has_errors and program.main_module is not None:
             graphs = check_networks(program, sink, limits=self.limits, partial=True)
             if not sink.has_errors:
-                try:
-                    config = self._config(path)
+                try:  # no configuration is read from outside the workspace either
+                    config = self._config(path) if limits.import_root != NO_IMPORTS else LintConfig()
                 except (ConfigError, OSError) as error:
                     config, config_error = LintConfig(), str(error)
                 findings = lint_findings(program, graphs, config)

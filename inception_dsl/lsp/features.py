@@ -105,7 +105,7 @@ def _navigating(ls, guarded) -> None:
         if module is None:
             return None
         offset = ls.lines(params.text_document.uri).offset(params.position)
-        target = navigation.definition(analysis.program, analysis.path, module, offset)
+        target = navigation.definition(analysis.program, analysis.path, module, offset)  # honours the import policy
         return _location(ls, target) if target is not None else None
 
     @feature(t.TEXT_DOCUMENT_REFERENCES)
@@ -119,7 +119,7 @@ def _navigating(ls, guarded) -> None:
         if kind == "label":
             return [_location(ls, s) for s in navigation.rename_spans(kind, name, body, None, {}, {})]
         definition = analysis.program.definitions.get(name)
-        modules, importers = ls.workspace_programs()
+        modules, importers = await ls.workspace_programs()
         spans = navigation.references(name, norm(definition.span.path) if definition else None, modules, importers,
                                       declaration=params.context.include_declaration)
         return [_location(ls, s) for s in spans]
@@ -180,7 +180,8 @@ def _commands(ls) -> None:
 
         cache = ls.analyzer.cache
         return {"version": __version__, "torch_imported": "torch" in sys.modules, "rechecks": ls.analyzer.runs,
-                "parse_cache": {"entries": len(cache), "hits": cache.hits, "misses": cache.misses}}
+                "parse_cache": {"entries": len(cache), "hits": cache.hits, "misses": cache.misses, "chars": cache.chars},
+                "held": ls.held()}
 
 
 def register(ls, guarded) -> None:
@@ -203,10 +204,12 @@ async def rename(ls, params: t.RenameParams) -> t.WorkspaceEdit:
     if kind == "block" and params.new_name in analysis.program.definitions:
         raise navigation.RenameError(f"`{params.new_name}` is already defined")
     definition = analysis.program.definitions.get(name)
-    modules, importers = ls.workspace_programs() if kind == "block" else ({}, {})
+    modules, importers = await ls.workspace_programs() if kind == "block" else ({}, {})
     spans = navigation.rename_spans(kind, name, body, norm(definition.span.path) if definition else None, modules, importers)
     changes: dict[str, list[t.TextEdit]] = {}
     for span in spans:
+        if span.path != analysis.path and not ls.inside_workspace(span.path):
+            continue  # never an edit outside the workspace folders (a symlink out of them)
         changes.setdefault(uri_of(span.path), []).append(t.TextEdit(span_range(span, ls.encoding), params.new_name))
     return t.WorkspaceEdit(changes=changes)
 

@@ -6,6 +6,7 @@ The help text travels in `data` for the code actions."""
 from __future__ import annotations
 
 import os
+import re
 
 from lsprotocol import types
 from pygls.uris import from_fs_path
@@ -20,7 +21,13 @@ SOURCE = "inception-dsl"
 _SEVERITY = {Severity.ERROR: types.DiagnosticSeverity.Error, Severity.WARNING: types.DiagnosticSeverity.Warning}
 
 
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+:")  # two letters at least: `C:` is a drive
+
+
 def uri_of(path: str) -> str:
+    """The URI of a file; a document that is not a file (`untitled:Untitled-1`) keeps its URI."""
+    if not os.path.isabs(path) and _SCHEME.match(path):
+        return path
     return from_fs_path(os.path.normpath(os.path.abspath(path))) or path
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from inception_dsl.core import syntax
 from inception_dsl.language.parse import KEYWORDS, RESERVED
-from inception_dsl.language.program import Program
+from inception_dsl.language.program import Program, file_key
 from inception_dsl.core.source import SourceFile, Span
 from inception_dsl.lsp import syntax_index as index
 from inception_dsl.lsp.signatures import is_layer
@@ -53,10 +53,14 @@ def _label_spans_at(site: index.Site) -> list[Span]:
 
 
 def definition(program: Program, path: str, module: syntax.Module, offset: int) -> Span | str | None:
-    """Where the thing under the cursor is defined: a span, or a file path for an import."""
+    """Where the thing under the cursor is defined: a span, or a file path for an import
+    that the program read (an import the policy refused, E010, or that was not read, has
+    no definition: nothing outside the project is pointed at)."""
     item = index.import_at(module, offset)
     if item is not None:
-        return _import_target(path, item)
+        target = _import_target(path, item)
+        loaded = {file_key(key) for key in program.files}
+        return target if file_key(target) in loaded else None
     found = symbol_at(module, offset)
     if found is None:
         return None

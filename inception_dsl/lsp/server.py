@@ -12,10 +12,13 @@ import asyncio
 import functools
 import logging
 import os
-from pathlib import Path
+import threading
+from typing import Iterator
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
 from pygls.uris import to_fs_path
 
 from inception_dsl.core.version import __version__
@@ -26,7 +29,7 @@ from inception_dsl.lsp.analysis import Analysis, Analyzer, norm
 from inception_dsl.lsp.lsp_diagnostics import group_by_file, to_lsp, uri_of
 from inception_dsl.lsp.positions import Lines
 
-__all__ = ["IncpLanguageServer", "make_server", "DEBOUNCE"]
+__all__ = ["IncpLanguageServer", "make_server", "workspace_files", "DEBOUNCE"]
 
 DEBOUNCE = 0.15  # seconds of quiet after an edit before re-checking
 MAX_WORKSPACE_FILES = 2000  # .incp files scanned for importers on rename/references
@@ -34,14 +37,41 @@ log = logging.getLogger(__name__)
 
 
 def path_of(uri: str) -> str:
-    path = to_fs_path(uri)
+    """The file a `file:` URI names (normalized: `..` resolved); any other URI
+    (`untitled:Untitled-1`) is kept as it is, and reads no import (analysis.limits_for)."""
+    path = to_fs_path(uri) if uri.startswith("file:") else None
     return os.path.normpath(path) if path else uri
+
+
+_DROPPED = object()  # a message answered with an error while it was read
+
+
+class _Protocol(LanguageServerProtocol):
+    """pygls drops a request whose parameters do not fit the method's types (a position
+    with line -1 or character "x") without an answer, so the editor waits forever; here it
+    is answered with JSON-RPC's Invalid Params error instead."""
+
+    def structure_message(self, data):
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as error:
+            ident = data.get("id") if isinstance(data, dict) else None
+            if "method" in data and isinstance(ident, (int, str)) and not isinstance(ident, bool):
+                method = str(data.get("method"))[:100]
+                self._send_response(ident, error=JsonRpcInvalidParams(
+                    f"invalid parameters for {method}", data=str(error.__cause__ or error)[:500]).to_response_error())
+            return _DROPPED
+
+    def handle_message(self, message):
+        if message is not _DROPPED:
+            super().handle_message(message)
 
 
 class IncpLanguageServer(LanguageServer):
     def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
-        super().__init__("inception-dsl", __version__)
+        super().__init__("inception-dsl", __version__, protocol_cls=_Protocol)
         self.analyzer = Analyzer(limits)
+        self._scan: threading.Event | None = None  # set: the running workspace scan stops
         self.debounce = DEBOUNCE
         self.inlay_shapes = False
         self._tasks: dict[str, asyncio.Future] = {}
@@ -129,9 +159,19 @@ class IncpLanguageServer(LanguageServer):
             self.window_log_message(types.LogMessageParams(types.MessageType.Warning, analysis.config_error))
 
     def clear(self, uri: str) -> None:
+        """A closed document: its diagnostics cleared, and everything kept for it released
+        (the pending check, its analyses and parses), so that open/close cycles do not grow."""
+        task = self._tasks.pop(uri, None)
+        if task is not None and not task.done():
+            task.cancel()
         for target in {uri} | self._published.pop(uri, set()):
             self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(target, []))
         self.analyzer.forget(path_of(uri))
+
+    def held(self) -> dict[str, int]:
+        """How much per-document state the server holds (serverInfo; a closed document holds none)."""
+        return {"documents": len(self.workspace.text_documents), "tasks": len(self._tasks),
+                "published": len(self._published), **self.analyzer.held()}
 
     # -- what other files say
     def open_analyses(self) -> list[Analysis]:
@@ -152,38 +192,75 @@ class IncpLanguageServer(LanguageServer):
                 graphs.extend(other.graphs)
         return graphs
 
-    def workspace_programs(self) -> tuple[dict, dict]:
+    async def workspace_programs(self) -> tuple[dict, dict]:
         """Every parsed file and, per main file, the files its program loaded: the open
-        documents' analyses and the .incp files under the workspace folders."""
+        documents' analyses and the .incp files under the workspace folders (at most
+        MAX_WORKSPACE_FILES, found by a lazy walk). The reading and parsing run in a worker
+        thread, so requests go on being answered meanwhile; a newer scan, or the request
+        being cancelled, stops this one between two files."""
         modules, importers = {}, {}
         for analysis in self.open_analyses():
             modules.update((norm(key), entry) for key, entry in analysis.program.files.items())
             importers[norm(analysis.path)] = {norm(key) for key in analysis.program.files}
-        for path in self._workspace_files():
+        if self._scan is not None:
+            self._scan.set()
+        stop = self._scan = threading.Event()
+        self.analyzer.roots = self._roots()
+        roots, overlay = list(self.analyzer.roots), self.unsaved()
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(None, self._scan_files, roots, overlay, modules, importers, stop)
+        finally:
+            stop.set()
+        return modules, importers
+
+    def _scan_files(self, roots: list[str], overlay: dict, modules: dict, importers: dict,
+                    stop: threading.Event) -> None:
+        for path in workspace_files(roots):
+            if stop.is_set():
+                return
             if path in importers:
                 continue
-            self.analyzer.roots = self._roots()
-            program = load_program(path, DiagnosticSink(), limits=self.analyzer.limits_for(path), cache=self.analyzer.cache,
-                                   overlay=self.unsaved())
+            program = load_program(path, DiagnosticSink(), limits=self.analyzer.limits_for(path),
+                                   cache=self.analyzer.cache, overlay=overlay)
             for key, entry in program.files.items():
                 modules.setdefault(norm(key), entry)
             importers[path] = {norm(key) for key in program.files}
-        return modules, importers
 
     def _roots(self) -> list[str]:
         return [path_of(f.uri) for f in self.workspace.folders.values()] or (
             [self.workspace.root_path] if self.workspace.root_path else [])
 
-    def _workspace_files(self) -> list[str]:
+    def inside_workspace(self, path: str) -> bool:
+        """Whether a file lies inside a workspace folder, symlinks resolved (rename edits
+        nothing else); with no folder open, any file does."""
         roots = self._roots()
-        found = []
-        for root in roots:
-            for path in sorted(Path(root).rglob("*.incp")):
-                if len(found) >= MAX_WORKSPACE_FILES:
-                    return found
-                if path.is_file() and not any(part.startswith(".") for part in path.parts):
-                    found.append(os.path.normpath(str(path)))
-        return found
+        if not roots:
+            return os.path.isabs(path)
+        here = os.path.realpath(path)
+        return any(os.path.commonpath([here, os.path.realpath(root)]) == os.path.realpath(root) for root in roots)
+
+
+def workspace_files(roots: list[str], limit: int = MAX_WORKSPACE_FILES) -> Iterator[str]:
+    """The .incp files under the folders, found lazily (a folder of `/` costs no more than
+    `limit` files): hidden directories skipped, symlinked directories not entered, and a
+    symlinked file only when it resolves inside its folder."""
+    count = 0
+    for root in roots:
+        real_root = os.path.realpath(root)
+        for directory, subdirectories, files in os.walk(root, followlinks=False):
+            subdirectories[:] = sorted(d for d in subdirectories if not d.startswith("."))
+            for name in sorted(files):
+                if not name.endswith(".incp") or name.startswith("."):
+                    continue
+                path = os.path.normpath(os.path.join(directory, name))
+                real = os.path.realpath(path)
+                if os.path.commonpath([real, real_root]) != real_root or not os.path.isfile(real):
+                    continue
+                yield path
+                count += 1
+                if count >= limit:
+                    return
 
 
 def guarded(handler):

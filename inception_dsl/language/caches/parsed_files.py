@@ -4,8 +4,10 @@ language server, a notebook) re-parses only the files whose text changed.
 `program.load_program(..., cache=ParseCache())` uses it for the main file and every import.
 
 A hit returns the SourceFile the module was parsed from (its spans point into it), and
-replays the parse's diagnostics into the caller's sink. The cache is bounded (least
-recently used entries go first) and safe to share between threads."""
+replays the parse's diagnostics into the caller's sink. The cache is bounded in entries
+and in characters of text (least recently used entries go first: a language server that
+sees many large documents stays within a few hundred MB), `forget` drops a closed
+document's parses, and it is safe to share between threads."""
 
 from __future__ import annotations
 
@@ -22,8 +24,9 @@ __all__ = ["ParseCache"]
 
 
 class ParseCache:
-    def __init__(self, max_entries: int = 256):
-        self.max_entries = max_entries
+    def __init__(self, max_entries: int = 256, max_chars: int = 32 * 1024 * 1024):
+        self.max_entries, self.max_chars = max_entries, max_chars  # a parsed character costs ~10 bytes
+        self.chars = 0
         self.hits = self.misses = 0
         self._entries: OrderedDict[tuple[str, str], tuple[SourceFile, syntax.Module | None, list[Diagnostic]]] = OrderedDict()
         self._lock = threading.Lock()
@@ -45,9 +48,17 @@ class ParseCache:
             entry = (source, module, own.diagnostics)
             with self._lock:
                 self.misses += 1
+                if key not in self._entries:
+                    self.chars += len(source.text)
                 self._entries[key] = entry
-                while len(self._entries) > self.max_entries:
-                    self._entries.popitem(last=False)
+                while len(self._entries) > 1 and (len(self._entries) > self.max_entries or self.chars > self.max_chars):
+                    self.chars -= len(self._entries.popitem(last=False)[1][0].text)
         for diagnostic in entry[2]:
             sink.add(diagnostic)
         return entry[0], entry[1]
+
+    def forget(self, path: str) -> None:
+        """Drop every parse of the file at `path` (a document closed in the editor)."""
+        with self._lock:
+            for key in [k for k in self._entries if k[0] == path]:
+                self.chars -= len(self._entries.pop(key)[0].text)
