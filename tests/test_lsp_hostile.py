@@ -18,6 +18,8 @@ from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 from inception_dsl.lsp.lsp_diagnostics import uri_of
 from inception_dsl.lsp.server import workspace_files
 
+from .test_lsp import diagnostics as _diagnostics
+
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 LIB = "block shared { conv(8, 1x1) }\n"
@@ -58,15 +60,6 @@ async def _open(client: LanguageClient, uri: str, text: str) -> None:
     client.text_document_did_open(t.DidOpenTextDocumentParams(t.TextDocumentItem(uri, "incp", 1, text)))
 
 
-async def _diagnostics(client: LanguageClient, uri: str, timeout: float = 60) -> list[t.Diagnostic]:
-    async def wait():
-        while uri not in client.diagnostics:
-            await asyncio.sleep(0.01)
-        return client.diagnostics[uri]
-
-    return await asyncio.wait_for(wait(), timeout)
-
-
 async def _info(client: LanguageClient) -> dict:
     return await client.workspace_execute_command_async(t.ExecuteCommandParams("inception-dsl.serverInfo"))
 
@@ -98,7 +91,7 @@ async def test_a_document_outside_the_workspace_reads_no_import(client, tree, wh
         uri = uri_of(str(tree / "ws")) + "/../outside/evil2.incp"
     text = 'import "secret.incp"\nnetwork e {\n  input 3x8x8\n  secret_words\n}\n'
     await _open(client, uri, text)
-    found = await _diagnostics(client, uri)
+    found = await _diagnostics(client, uri, 60)
     messages = " ".join(d.message for d in found)
     assert "imports are not read for this document" in messages and "E010" in {d.code for d in found}, messages
     definition = await client.text_document_definition_async(
@@ -109,7 +102,7 @@ async def test_a_document_outside_the_workspace_reads_no_import(client, tree, wh
 async def test_definition_of_a_refused_import_points_nowhere(client, tree):
     uri = uri_of(str(tree / "ws" / "escape.incp"))
     await _open(client, uri, 'import "../outside/secret.incp"\nnetwork x {\n  input 3x8x8\n  relu\n}\n')
-    assert "E010" in {d.code for d in await _diagnostics(client, uri)}
+    assert "E010" in {d.code for d in await _diagnostics(client, uri, 60)}
     definition = await client.text_document_definition_async(
         t.DefinitionParams(t.TextDocumentIdentifier(uri), t.Position(0, 12)))
     assert not definition
@@ -123,10 +116,10 @@ async def test_definition_of_a_refused_import_points_nowhere(client, tree):
 async def test_untitled_documents_keep_their_uri(client):
     uri = "untitled:Untitled-1"
     await _open(client, uri, 'import "lib.incp"\nnetwork u {\n  input 3x8x8\n  conv(8, 3x3\n}\n')
-    found = await _diagnostics(client, uri)
+    found = await _diagnostics(client, uri, 60)
     assert found and not any(u.startswith("file:") and "untitled" in u for u in client.diagnostics)
     await _open(client, "untitled:Untitled-2", MAIN)
-    assert "imports are not read" in " ".join(d.message for d in await _diagnostics(client, "untitled:Untitled-2"))
+    assert "imports are not read" in " ".join(d.message for d in await _diagnostics(client, "untitled:Untitled-2", 60))
 
 
 # row 8 (and the scan of row 3)
@@ -157,7 +150,7 @@ def test_the_workspace_walk_is_lazy_and_stays_inside(tree, tmp_path):
 async def test_a_hover_is_answered_while_a_references_scan_runs(client, tree):
     uri = uri_of(str(tree / "ws" / "main.incp"))
     await _open(client, uri, MAIN)
-    await _diagnostics(client, uri)
+    await _diagnostics(client, uri, 60)
     for index in range(40):  # new text on disk: the scan parses every file again
         path = tree / "ws" / f"many{index}.incp"
         path.write_text(path.read_text() + f"# edit {os.getpid()}\n")
@@ -186,7 +179,7 @@ async def test_closed_documents_release_what_they_held(client, tree):
         uri = uri_of(str(tree / "ws" / f"cycle{index}.incp"))
         text = f"network c{index} {{\n  input 3x8x8\n" + "  relu\n" * (200 + index) + "}\n"
         await _open(client, uri, text)
-        await _diagnostics(client, uri)
+        await _diagnostics(client, uri, 60)
         await client.text_document_hover_async(t.HoverParams(t.TextDocumentIdentifier(uri), t.Position(2, 3)))
         client.text_document_did_close(t.DidCloseTextDocumentParams(t.TextDocumentIdentifier(uri)))
     after = (await _info(client))["held"]

@@ -15,21 +15,15 @@ from inception_dsl.core.limits import Limits
 from inception_dsl.study.expr import MAX_DIGITS, ExprError, compile_expr
 from inception_dsl.study.sweep import Grid, SweepError, run_sweep
 
-TINY = """network tiny(width = 8, k = 3, classes = 10, tag = "a") {
-  input 3x16x16
-  conv(width, (k, k), valid)
-  global_avgpool
-  flatten
-  linear(classes)
-}
-"""
+from tests import test_sweep
+
+TINY = test_sweep.TINY.replace("classes = 10)", 'classes = 10, tag = "a")')
 
 
 @pytest.fixture
 def tiny(tmp_path):
-    path = tmp_path / "tiny.incp"
-    path.write_text(TINY)
-    return str(path)
+    (tmp_path / "tiny.incp").write_text(TINY)
+    return str(tmp_path / "tiny.incp")
 
 
 # row 1: round's digits; row 9: failures on a row that were internal errors

@@ -121,6 +121,13 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'s' if count != 1 else ''}"
 
 
+def _pairs(scope: str, what: str, entries: list[tuple[str, str, str]]) -> str:
+    """`  scope: <what> for N keys (key: checkpoint X, network Y, ...)`."""
+    shown = ", ".join(f"{_keys(scope, [k])}: checkpoint {got}, network {want}" for k, got, want in entries[:MAX_KEYS_SHOWN])
+    more = f", ... {len(entries) - MAX_KEYS_SHOWN} more" if len(entries) > MAX_KEYS_SHOWN else ""
+    return f"  {scope}: {what} for {_plural(len(entries), 'key')} ({shown}{more})"
+
+
 def _describe(mismatch: WeightsMismatch, hint: str | None) -> str:
     missing, unexpected, misshaped, mistyped = mismatch.counts()
     parts = [f"{missing} missing" if missing else "", f"{unexpected} unexpected" if unexpected else "",
@@ -137,17 +144,9 @@ def _describe(mismatch: WeightsMismatch, hint: str | None) -> str:
             keys = mismatch.unexpected[scope]
             lines.append(f"  {scope}: unexpected {_plural(len(keys), 'key')} ({_keys(scope, keys)})")
         if scope in mismatch.misshaped:
-            entries = mismatch.misshaped[scope]
-            shown = ", ".join(f"{_keys(scope, [k])}: checkpoint {_shape(got)}, network {_shape(want)}"
-                              for k, got, want in entries[:MAX_KEYS_SHOWN])
-            more = f", ... {len(entries) - MAX_KEYS_SHOWN} more" if len(entries) > MAX_KEYS_SHOWN else ""
-            lines.append(f"  {scope}: wrong shape for {_plural(len(entries), 'key')} ({shown}{more})")
+            lines.append(_pairs(scope, "wrong shape", [(k, _shape(g), _shape(w)) for k, g, w in mismatch.misshaped[scope]]))
         if scope in mismatch.mistyped:
-            entries = mismatch.mistyped[scope]
-            shown = ", ".join(f"{_keys(scope, [k])}: checkpoint {got}, network {want}"
-                              for k, got, want in entries[:MAX_KEYS_SHOWN])
-            more = f", ... {len(entries) - MAX_KEYS_SHOWN} more" if len(entries) > MAX_KEYS_SHOWN else ""
-            lines.append(f"  {scope}: not floating-point for {_plural(len(entries), 'key')} ({shown}{more})")
+            lines.append(_pairs(scope, "not floating-point", mismatch.mistyped[scope]))
     if hint:
         lines.append(f"  hint: {hint}")
     return "\n".join(lines)
