@@ -53,7 +53,8 @@ class Lines:
         return self.text[start:end]
 
 
-_CACHE: dict[tuple[int, str], Lines] = {}
+_CACHE: dict[tuple[int, str], Lines] = {}  # a few files' line tables (each holds its text: keep few)
+_CACHED_FILES = 8
 
 
 def span_range(span: Span, encoding: str = "utf-16") -> types.Range:
@@ -61,7 +62,7 @@ def span_range(span: Span, encoding: str = "utf-16") -> types.Range:
     key = (id(span.source), encoding)
     lines = _CACHE.get(key)
     if lines is None or lines.text is not span.source.text:
-        if len(_CACHE) > 64:
+        if len(_CACHE) >= _CACHED_FILES:
             _CACHE.clear()
         lines = _CACHE[key] = Lines(span.source.text, encoding)
     return lines.range(span.start, span.end)
