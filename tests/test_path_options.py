@@ -51,7 +51,8 @@ NO_PATH = {
     "--extend-select", "--format", "--from", "--heat", "--help", "--ignore", "--input", "--measure", "--network",
     "--network-a", "--network-b", "--no-fold", "--no-source-comments", "--opset", "--optimize", "--param",
     "--param-a", "--param-b", "--quiet", "--repeats", "--sample", "--seed", "--select", "--sort", "--stdio",
-    "--warmup", "--where",
+    "--warmup", "--where", "--partial", "--verify", "--name",
+    "source",  # decompile's SOURCE: `timm:NAME` or `package.module:callable`, imported, never read as a file
 }
 
 
