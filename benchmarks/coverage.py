@@ -10,7 +10,8 @@ limit (`--timeout`, default 240 s; the worker process is reused from model to mo
 replaced when one runs over), offline (pretrained=False). A model that decompiles
 is compiled back and checked against the reference with its weights (decompile
 --verify). Status: `exact` (outputs agree), `parameters only` (the weights load, the
-outputs differ), `refused` (the words it lacks), `trace failed` (it does not build, run or
+outputs differ), `unverified` (a spec that compiles, whose weights neither load by name nor pair in order through
+the converter, so the outputs could not be compared), `refused` (the words it lacks), `trace failed` (it does not build, run or
 trace), `timeout`, `error` (a bug of ours: the decompiled spec does not compile).
 Results are cached by model in a JSON file (`--cache`, default build/coverage.json), so
 an interrupted census goes on where it stopped; `--fresh` ignores the cache."""
@@ -28,7 +29,7 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-STATUSES = ("exact", "parameters only", "refused", "trace failed", "timeout", "error")
+STATUSES = ("exact", "parameters only", "unverified", "refused", "trace failed", "timeout", "error")
 
 
 def timm_families() -> list[str]:
@@ -113,7 +114,7 @@ def measure(source: str) -> dict:
         return {**row, "status": "error", "detail": f"{type(error).__name__}: {str(error).splitlines()[0][:300]}"}
     if checked.ok:
         return {**row, "status": "exact", "strict": checked.strict}
-    status = "parameters only" if "do not carry over" not in checked.message else "error"
+    status = "parameters only" if "do not carry over" not in checked.message else "unverified"
     return {**row, "status": status, "detail": checked.message[:300]}
 
 
@@ -215,6 +216,11 @@ def report(rows: list[dict], versions: str, pending: int = 0) -> str:
              f"Versions: {versions}.", "", summary_line(rows)]
     if pending:
         lines.append(f"\n{pending} model(s) not measured yet (the census was stopped; run it again to go on).")
+    lines += ["", "Statuses: `exact`, outputs agree with the reference's on its weights; `parameters only`, the",
+              "weights load but the outputs differ; `unverified`, the spec compiles but the weights neither load",
+              "by name nor pair in order through the converter; `refused`, the language lacks the words listed;",
+              "`trace failed`, the model does not build, run or trace (or returns no single tensor); `timeout`;",
+              "`error`, the decompiled spec does not compile (a bug of the decompiler)."]
     lines += ["", "## Missing words, ranked", "",
               "A word's rank is the number of models it alone would make expressible, then how many need it.", "",
               "| missing word or feature | models that need it | models it alone unlocks |", "|---|---:|---:|"]
@@ -245,11 +251,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", default=str(ROOT / "build" / "coverage.json"))
     parser.add_argument("--timeout", type=float, default=240.0, help="seconds per model")
     parser.add_argument("--fresh", action="store_true", help="ignore cached results")
+    parser.add_argument("--report-only", action="store_true", help="write the report from the cache, measure nothing")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
         serve()
         return 0
+    if args.report_only:
+        return _report_only(args)
     targets = args.models or [f"family:{f}" for f in timm_families()] + torchvision_models()
     cache_path = Path(args.cache)
     cache = {} if args.fresh or not cache_path.exists() else json.loads(cache_path.read_text())
@@ -259,8 +268,28 @@ def main(argv: list[str] | None = None) -> int:
         _census(targets, cache, cache_path, workers, args.out, versions)
     finally:
         workers.stop()
-    print(summary_line([cache[t] for t in targets]))
+    print(summary_line([_normalized(cache[t]) for t in targets if t in cache]))
     return 0
+
+
+def _report_only(args) -> int:
+    import torchvision
+
+    models = torchvision.models
+    names = models.list_models(module=models) + models.list_models(module=models.segmentation)
+    targets = args.models or [f"family:{f}" for f in timm_families()] + [f"torchvision:{n}" for n in names]
+    cache = json.loads(Path(args.cache).read_text())
+    rows = [_normalized(cache[t]) for t in targets if t in cache]
+    Path(args.out).write_text(report(rows, _versions(), len(targets) - len(rows)))
+    print(summary_line(rows))
+    return 0
+
+
+def _normalized(row: dict) -> dict:
+    """Rows cached before `unverified` had its name were `error`s."""
+    if row["status"] == "error" and row.get("detail", "").startswith("the weights do not carry over"):
+        return {**row, "status": "unverified"}
+    return row
 
 
 def _census(targets, cache, cache_path: Path, workers: Workers, out: str, versions: str) -> None:
@@ -271,7 +300,7 @@ def _census(targets, cache, cache_path: Path, workers: Workers, out: str, versio
             cache_path.write_text(json.dumps(cache, indent=1, sort_keys=True))
             row = cache[target]
             print(f"[{n}/{len(targets)}] {row['model']}: {row['status']} {row.get('seconds', '')}", flush=True)
-        rows = [cache[t] for t in targets if t in cache]
+        rows = [_normalized(cache[t]) for t in targets if t in cache]
         Path(out).write_text(report(rows, versions, len(targets) - len(rows)))
 
 
