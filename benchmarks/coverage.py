@@ -286,9 +286,15 @@ def _report_only(args) -> int:
 
 
 def _normalized(row: dict) -> dict:
-    """Rows cached before `unverified` had its name were `error`s."""
-    if row["status"] == "error" and row.get("detail", "").startswith("the weights do not carry over"):
-        return {**row, "status": "unverified"}
+    """Rows cached before `unverified` had its name were `error`s; a spec that does not parse is
+    an `error` (ours), not a failed trace; a timed-out family is named by its family."""
+    detail = row.get("detail", "")
+    if row["status"] == "error" and detail.startswith("the weights do not carry over"):
+        row = {**row, "status": "unverified"}
+    if row["status"] == "trace failed" and "internal error" in detail:
+        row = {**row, "status": "error"}
+    if row["model"].startswith("family:"):
+        row = {**row, "family": row["model"].partition(":")[2]}
     return row
 
 
