@@ -9,19 +9,21 @@ state_dict under node-id keys, as the IR contract names them."""
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Mapping
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from inception_dsl.ir import Graph
 from inception_dsl.passes.rewrites.pipeline import RULES
 from inception_dsl.passes.rewrites.pipeline import optimize as optimize_graph
-from inception_dsl.backends.python.forward import generate_forward
+from inception_dsl.backends.python.forward import attribute_names, generate_forward
+from inception_dsl.core.literals import py_literal
+from inception_dsl.backends.python.names import Namespace, camel, safe_text
+from inception_dsl.runtime.generated import execute
 from inception_dsl.runtime.recipes import evaluate_recipes
 
-__all__ = ["GraphModule", "optimize_graph_module", "without_counters", "InferenceOnlyError"]
+__all__ = ["GraphModule", "optimize_graph_module", "without_counters", "ir_shapes", "InferenceOnlyError"]
 
 
 class InferenceOnlyError(RuntimeError):
@@ -29,45 +31,42 @@ class InferenceOnlyError(RuntimeError):
 
 
 class GraphModule(nn.Module):
-    """An nn.Module whose forward is generated from an IR graph."""
+    """An nn.Module whose forward is generated from an IR graph. `GraphModule(graph, ...)`
+    gives an instance of a class generated for the graph (`<Network>Optimized` or
+    `<Network>Graph`, a subclass of this one, executed by runtime/generated.py), whose
+    `forward` is an ordinary method in a source file that `inspect`, TorchScript and
+    pickle can read; the instance pickles and deep-copies as every generated class does."""
+
+    def __new__(cls, graph: Graph | None = None, *, channels_last: bool = False, inference_only: bool = False,
+                state_dict: Mapping[str, torch.Tensor] | None = None, stage_marks: bool = False) -> "GraphModule":
+        if cls is GraphModule:
+            cls = _forward_class(graph, channels_last, inference_only, stage_marks)
+        return super().__new__(cls)
 
     def __init__(self, graph: Graph, *, channels_last: bool = False, inference_only: bool = False,
-                 state_dict: Mapping[str, torch.Tensor] | None = None) -> None:
+                 state_dict: Mapping[str, torch.Tensor] | None = None, stage_marks: bool = False) -> None:
         """With `state_dict` (IR keys) the module takes those tensors as they are, and
-        skips random initialisation."""
+        skips random initialisation. `stage_marks`: the forward calls `self._stage_mark`
+        at each stage boundary (runtime/profile.py)."""
         super().__init__()
         self.ir_graph = graph
         self.inference_only = inference_only
         self.channels_last = channels_last
-        self.attr_of: dict[str, str] = {}
+        self.attr_of = attribute_names(graph)
         with torch.device("cpu" if state_dict is None else "meta"):
-            for node in graph.nodes():
-                if node.op.has_weights:
-                    self.attr_of[node.id] = self._attribute_name(node.id)
-                    self.add_module(self.attr_of[node.id], _layer(graph, node))
+            for node_id, attr in self.attr_of.items():
+                self.add_module(attr, _layer(graph, graph.node(node_id)))
         if state_dict is not None:
             self.load_ir_state_dict(state_dict, assign=True)
             for module in self.modules():  # BN step counters are not part of an IR state_dict
                 for name, buffer in module.named_buffers(recurse=False):
                     if buffer.is_meta:
                         module._buffers[name] = torch.zeros_like(buffer, device="cpu")
-        self.code = generate_forward(graph, self.attr_of, channels_last=channels_last, inference_only=inference_only)
-        namespace: dict[str, Any] = {"torch": torch, "F": F}
-        exec(compile(self.code, f"<inception_dsl.forward:{graph.name}>", "exec"), namespace)  # noqa: S102 - our own codegen
-        self._generated_forward = namespace["forward"]
+        self.code = type(self).code
         if channels_last:
             self.to(memory_format=torch.channels_last)
         if inference_only:
             super().train(False)
-
-    def _attribute_name(self, node_id: str) -> str:
-        name = node_id.replace(".", "_")
-        if name in self.attr_of.values():
-            raise ValueError(f"node ids collide once dots are replaced: {node_id!r} -> {name!r}")
-        return name
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._generated_forward(self, x)
 
     def train(self, mode: bool = True) -> "GraphModule":
         if mode and self.inference_only:
@@ -101,6 +100,19 @@ class GraphModule(nn.Module):
             raise KeyError(f"state_dict mismatch: missing {missing[:5]}, unexpected {unexpected[:5]}")
 
 
+def _forward_class(graph: Graph, channels_last: bool, inference_only: bool, stage_marks: bool) -> type:
+    """The GraphModule subclass whose forward is the graph's flat forward."""
+    code = generate_forward(graph, attribute_names(graph), channels_last=channels_last,
+                            inference_only=inference_only, stage_marks=stage_marks)
+    name = Namespace().create(camel(graph.name) + ("Optimized" if inference_only else "Graph"))
+    lines = [f'"""The flat forward of `{safe_text(graph.name)}`, generated by inception-dsl."""', "",
+             "import torch", "import torch.nn.functional as F", "",
+             "from inception_dsl.runtime.graph_module import GraphModule", "", "",
+             f"class {name}(GraphModule):", f"    code = {py_literal(code)}", ""]
+    lines += ["    " + line if line else "" for line in code.rstrip("\n").split("\n")]
+    return execute("\n".join(lines) + "\n", graph.name)[name]
+
+
 def _layer(graph: Graph, node) -> nn.Module:
     """The node's module, built from the constructor its op writes (the same text the
     standalone `compile --optimize` file contains)."""
@@ -112,11 +124,22 @@ def _layer(graph: Graph, node) -> nn.Module:
 
 
 def optimize_graph_module(graph: Graph, state_dict: Mapping[str, torch.Tensor], *, channels_last: bool = True,
-                          rules: tuple = RULES) -> GraphModule:
+                          rules: tuple = RULES, stage_marks: bool = False) -> GraphModule:
     """`optimize` for a shape-checked graph and the unoptimized model's state_dict (IR keys)."""
     optimized, recipes = optimize_graph(graph, rules)
-    return GraphModule(optimized, channels_last=channels_last, inference_only=True,
+    return GraphModule(optimized, channels_last=channels_last, inference_only=True, stage_marks=stage_marks,
                        state_dict=evaluate_recipes(recipes, without_counters(state_dict)))
+
+
+def ir_shapes(graph: Graph) -> dict[str, torch.Tensor]:
+    """The graph's IR state_dict on the meta device: each tensor's shape and dtype, no data."""
+    shapes = {}
+    with torch.device("meta"):
+        for node_id in attribute_names(graph):
+            for key, value in _layer(graph, graph.node(node_id)).state_dict().items():
+                if not key.endswith("num_batches_tracked"):
+                    shapes[f"{node_id}.{key}"] = value
+    return shapes
 
 
 def without_counters(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -10,11 +10,7 @@ the caller's global RNG state."""
 
 from __future__ import annotations
 
-import hashlib
-import linecache
 import math
-import sys
-import types
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -26,14 +22,16 @@ from inception_dsl.core.diagnostics import CompileError
 from inception_dsl.core.limits import DEFAULT_LIMITS, Limits
 from inception_dsl.language.params_file import ParamsArg, sources_of
 from inception_dsl.runtime.checkpoint import read_checkpoint
+from inception_dsl.runtime.generated import execute
 from inception_dsl.runtime.graph_module import optimize_graph_module
 from inception_dsl.runtime.weights import load_weights
 from inception_dsl.core.python_exprs import CodegenError
 from inception_dsl.backends.python.source import network_class_name, to_python
 
-__all__ = ["load", "loads", "build_module", "initialize", "INITS"]
+__all__ = ["load", "loads", "build_module", "initialize", "INITS", "GRAPH_ATTRIBUTE"]
 
 INITS = ("torch", "tf")
+GRAPH_ATTRIBUTE = "_inception_dsl_graph"  # the checked IR graph on a load() module (no label starts with _)
 
 
 _OWN_DEFAULTS: dict[str, Any] = {"network": None, "init": "torch", "seed": None, "input_shape": None,
@@ -153,13 +151,12 @@ def build_module(result: api.Result, *, init: str = "torch", seed: int | None = 
         raise ValueError(f"init must be one of {', '.join(INITS)}, not {init!r}")
     api.require(result)
     source = generate(result)
-    namespace = _execute(source, result.graph.name)
-    network_class = namespace[network_class_name(result)]
+    network_class = execute(source, result.graph.name)[network_class_name(result)]
     if seed is None:
-        return _construct(network_class, init)
+        return _construct(network_class, init, result.graph)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return _construct(network_class, init)
+        return _construct(network_class, init, result.graph)
 
 
 def generate(result: api.Result) -> str:
@@ -170,30 +167,12 @@ def generate(result: api.Result) -> str:
         raise CompileError([error.diagnostic()]) from None
 
 
-def _construct(network_class: type, init: str) -> nn.Module:
+def _construct(network_class: type, init: str, graph) -> nn.Module:
     model = network_class()
     if init == "tf":
         initialize(model)
+    setattr(model, GRAPH_ATTRIBUTE, graph)  # what optimize(model) builds from; travels in pickles
     return model
-
-
-def _execute(source: str, network: str) -> dict[str, Any]:
-    digest = hashlib.sha256(source.encode("utf-8")).hexdigest()[:12]
-    name = f"inception_dsl_generated_{_identifier(network)}_{digest}"  # no dot: pickle imports parents
-    if name in sys.modules:  # the same source was built before: reuse its classes
-        return vars(sys.modules[name])
-    filename = f"<inception-dsl generated {network} {digest}>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
-    module = types.ModuleType(name)
-    module.__file__ = filename
-    code = compile(source, filename, "exec")
-    sys.modules[name] = module
-    exec(code, vars(module))  # noqa: S102 - generated code, never spec text
-    return vars(module)
-
-
-def _identifier(text: str) -> str:
-    return "".join(c if c.isalnum() else "_" for c in text)
 
 
 @torch.no_grad()

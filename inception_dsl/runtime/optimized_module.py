@@ -12,38 +12,71 @@ from torch import nn
 
 from inception_dsl import api
 from inception_dsl.ir import Graph
+from inception_dsl.core.limits import DEFAULT_LIMITS, Limits
+from inception_dsl.language.params_file import ParamsArg
 from inception_dsl.passes.rewrites.pipeline import RULES
-from inception_dsl.runtime.graph_module import GraphModule, optimize_graph_module, without_counters
-from inception_dsl.runtime.module import build_module
+from inception_dsl.runtime.graph_module import GraphModule, ir_shapes, optimize_graph_module, without_counters
+from inception_dsl.runtime.module import GRAPH_ATTRIBUTE, build_module, network_params
+from inception_dsl.runtime.weights import WeightsError, compare
 
 __all__ = ["optimize"]
 
 
 def optimize(model_or_spec: nn.Module | str | Path, state_dict: Mapping[str, torch.Tensor] | None = None, *,
-             channels_last: bool = True, rules: tuple = RULES, **analyze_options: Any) -> GraphModule:
+             channels_last: bool = True, rules: tuple = RULES, network: str | None = None, params: ParamsArg = None,
+             input_shape: tuple[int, ...] | None = None, limits: Limits = DEFAULT_LIMITS,
+             **kwargs: Any) -> GraphModule:
     """An inference-only module computing what the unoptimized model computes in eval mode.
 
-    `model_or_spec` is a module built by inception-dsl (it carries its IR graph) or a spec
-    path (analyze_options: network, params, input_shape). `state_dict` holds the
-    UNoptimized model's tensors under IR keys (default: the model's own; for a spec, a
-    freshly initialised unoptimized model's). The module takes ordinary NCHW input."""
-    graph, default_weights = _source(model_or_spec, analyze_options)
+    `model_or_spec` is a module inception-dsl built (`load()`, `optimize()`: it carries its
+    checked IR graph, also through pickling) or a spec path, with the network, its
+    parameters (`params=` or keywords, as `load()` takes them) and input shape. `state_dict`
+    holds the UNoptimized model's tensors under IR keys (default: the model's own; for a
+    spec, a freshly initialised unoptimized model's). The module takes ordinary NCHW input."""
+    if isinstance(model_or_spec, nn.Module):
+        if network is not None or params is not None or input_shape is not None or kwargs:
+            raise TypeError("optimize(model) builds the network the model was built as; network, params and "
+                            "input_shape are for a spec path")
+        graph, default_weights = _of_module(model_or_spec)
+        where = "the model"
+    else:
+        result = api.analyze(model_or_spec, network=network, params=network_params(params, kwargs),
+                             input_shape=input_shape, limits=limits)
+        graph = api.require(result)
+        default_weights = lambda: _fresh_weights(result)  # noqa: E731
+        where = f"{model_or_spec} with {_given(params, kwargs)}"
     weights = state_dict if state_dict is not None else default_weights()
+    if state_dict is not None:
+        _fits(graph, without_counters(state_dict), where)
     return optimize_graph_module(graph, weights, channels_last=channels_last, rules=rules)
 
 
-def _source(model_or_spec, analyze_options):
-    if isinstance(model_or_spec, nn.Module):
-        graph = getattr(model_or_spec, "ir_graph", None)
-        if not isinstance(graph, Graph):
-            raise TypeError("optimize() needs the spec of this module: call optimize(spec_path, model.state_dict()) "
-                            "(a module built by torch_graph keeps its IR graph; others may not)")
-        if isinstance(model_or_spec, GraphModule):
-            return graph, model_or_spec.ir_state_dict
-        return graph, lambda: without_counters(model_or_spec.state_dict())
-    result = api.analyze(model_or_spec, **analyze_options)
-    graph = api.require(result)
-    return graph, lambda: _fresh_weights(result)
+def _of_module(model: nn.Module):
+    if isinstance(model, GraphModule):
+        return model.ir_graph, model.ir_state_dict
+    graph = getattr(model, GRAPH_ATTRIBUTE, None)
+    if not isinstance(graph, Graph):
+        raise TypeError(f"optimize() takes a module built by inception_dsl.load() or optimize(), not a "
+                        f"{type(model).__name__}; for another module with our layout (a compiled file's, a "
+                        f"converted one) call optimize(spec_path, model.state_dict(), **network_parameters)")
+    return graph, lambda: without_counters(model.state_dict())
+
+
+def _given(params, kwargs) -> str:
+    values = {**(params if isinstance(params, Mapping) else {}), **kwargs}
+    return ", ".join(f"{k}={v!r}" for k, v in values.items()) if values else "its default parameters"
+
+
+def _fits(graph: Graph, state_dict: Mapping[str, torch.Tensor], where: str) -> None:
+    """A WeightsError naming the tensors whose shapes differ from the network's, with a
+    hint at the parameters (the usual cause: load(..., num_classes=10), optimize(spec, ...)).
+    Missing tensors are MissingWeightError's (runtime/recipes.py); extra ones are not read."""
+    mismatch = compare(ir_shapes(graph), state_dict, graph.blocks)
+    mismatch.missing.clear()
+    mismatch.unexpected.clear()
+    if mismatch:
+        raise WeightsError(mismatch, f"the network is built from {where}: pass the network parameters the model "
+                                     f"was built with (as load() takes them), or call optimize(model) on the module")
 
 
 def _fresh_weights(result: api.Result) -> dict[str, torch.Tensor]:

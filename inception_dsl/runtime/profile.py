@@ -154,18 +154,10 @@ def _hook_stages(model: nn.Module, targets, clock: _Clock, compile_stages: bool)
 
 def _mark_stages(result: api.Result, model: nn.Module, clock: _Clock, compile_module: bool) -> nn.Module:
     """The optimized module, its forward regenerated with a mark at each stage boundary."""
-    import torch.nn.functional as F
-
-    from inception_dsl.backends.python.forward import generate_forward
     from inception_dsl.runtime.graph_module import optimize_graph_module
 
     weights = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
-    module = optimize_graph_module(result.graph, weights)
-    code = generate_forward(module.ir_graph, module.attr_of, channels_last=module.channels_last, inference_only=True,
-                            stage_marks=True)
-    namespace: dict[str, Any] = {"torch": torch, "F": F}
-    exec(compile(code, f"<inception_dsl.profile:{result.graph.name}>", "exec"), namespace)  # noqa: S102 - our codegen
-    module._generated_forward = namespace["forward"]
+    module = optimize_graph_module(result.graph, weights, stage_marks=True)
     module._stage_mark = torch.compiler.disable(clock.mark) if compile_module else clock.mark
     return torch.compile(module) if compile_module else module
 

@@ -11,7 +11,18 @@ from inception_dsl.core.literals import py_literal
 from inception_dsl.ir import Graph, Node, Op
 from inception_dsl.ops.base import symmetric
 
-__all__ = ["generate_forward", "Emitter"]
+__all__ = ["attribute_names", "generate_forward", "Emitter"]
+
+
+def attribute_names(graph: Graph) -> dict[str, str]:
+    """The submodule attribute of each node with weights: its id with dots replaced by
+    underscores (`inception_a.0.fused` -> `inception_a_0_fused`)."""
+    attr_of = {node.id: node.id.replace(".", "_") for node in graph.nodes() if node.op.has_weights}
+    if len(set(attr_of.values())) != len(attr_of):
+        seen: dict[str, str] = {}
+        clash = next(node_id for node_id, attr in attr_of.items() if seen.setdefault(attr, node_id) != node_id)
+        raise ValueError(f"node ids collide once dots are replaced: {clash!r} -> {attr_of[clash]!r}")
+    return attr_of
 
 
 def generate_forward(graph: Graph, attr_of: dict[str, str], *, channels_last: bool, inference_only: bool,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from inception_dsl.ir import Graph, Node
 from inception_dsl.passes.rewrites.pipeline import optimize
 from inception_dsl.backends.python.source import Checked, network_class_name
-from inception_dsl.backends.python.forward import generate_forward
+from inception_dsl.backends.python.forward import attribute_names, generate_forward
 
 __all__ = ["optimized_source", "optimized_class_name"]
 
@@ -21,9 +21,7 @@ def optimized_class_name(result: Checked) -> str:
 
 def optimized_source(result: Checked, *, channels_last: bool = True) -> str:
     graph, _ = optimize(result.require())
-    attr_of = {node.id: node.id.replace(".", "_") for node in graph.nodes() if node.op.has_weights}
-    if len(set(attr_of.values())) != len(attr_of):
-        raise ValueError("node ids collide once dots are replaced")
+    attr_of = attribute_names(graph)
     name = optimized_class_name(result)
     forward = generate_forward(graph, attr_of, channels_last=channels_last, inference_only=True)
     lines = [
