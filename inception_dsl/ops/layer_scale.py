@@ -38,6 +38,16 @@ LAYER_SCALE = OpKind(
     weights=lambda node: ("gamma",),
 )
 
+register_helper("_layer_scale", '''
+def _layer_scale(x: torch.Tensor, gamma: torch.Tensor) -> torch.Tensor:
+    """x * gamma per channel of an NCHW or a flat (N, C) tensor; a leaf for torch.fx,
+    which cannot trace a branch on x.dim()."""
+    return x * (gamma.view(1, -1, 1, 1) if x.dim() == 4 else gamma)
+
+
+torch.fx.wrap("_layer_scale")
+''')
+
 register_helper("LayerScale", '''
 class LayerScale(nn.Module):
     """y = x * gamma, one learned value per channel (timm's LayerScale2d on NCHW, its
@@ -48,8 +58,8 @@ class LayerScale(nn.Module):
         self.gamma = nn.Parameter(torch.full((channels,), float(init)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * (self.gamma.view(1, -1, 1, 1) if x.dim() == 4 else self.gamma)
-''')
+        return _layer_scale(x, self.gamma)
+''', needs=("_layer_scale",))
 
 
 def _init(bound, name, sink) -> float:

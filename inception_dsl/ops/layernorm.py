@@ -50,10 +50,9 @@ class LayerNorm2d(nn.LayerNorm):
     a flat (N, C) tensor, nn.LayerNorm itself. Parameters `weight`, `bias` of shape (C,)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() == 4:
-            x = F.layer_norm(x.permute(0, 2, 3, 1), self.normalized_shape, self.weight, self.bias, self.eps)
-            return x.permute(0, 3, 1, 2)
-        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        # movedim, not a branch on x.dim(): torch.fx traces it (on (N, C) it moves nothing)
+        x = F.layer_norm(x.movedim(1, -1), self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.movedim(-1, 1)
 '''
 register_helper("LayerNorm2d", LAYERNORM2D)
 

@@ -5,6 +5,7 @@ them back. Channel i*(C/groups) + j moves to j*groups + i. No parameters, no MAC
 
 from __future__ import annotations
 
+from inception_dsl.core.helper_classes import register_helper
 from inception_dsl.core.literals import py_literal
 from inception_dsl.ir import POSITIVE, Op, OpKind
 from inception_dsl.core import codes
@@ -58,7 +59,25 @@ def _elaborate(b, bound):
 
 def _source(args, in_ch):
     groups = args.get("groups")
-    return args.code(f"nn.ChannelShuffle({groups.src})", in_ch)
+    args.helpers.add("ChannelShuffle")
+    return args.code(f"ChannelShuffle({groups.src})", in_ch)
+
+
+register_helper("ChannelShuffle", '''
+class ChannelShuffle(nn.Module):
+    """torchvision's shufflenetv2 channel_shuffle as a module: view (N, groups, C/groups, H, W),
+    swap the two channel axes, flatten them back (nn.ChannelShuffle computes the same, but
+    the legacy ONNX exporter has no symbolic for it)."""
+
+    def __init__(self, groups: int):
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, channels, height, width = x.size()
+        x = x.view(batch, self.groups, channels // self.groups, height, width)
+        return torch.transpose(x, 1, 2).contiguous().view(batch, channels, height, width)
+''')
 
 
 register(LayerDef(

@@ -77,9 +77,11 @@ class Scope:
         return self.lambda_var
 
 
-def write_returns(scope: Scope, outputs, labels, last_var: str, conditional: dict[str, str]) -> None:
+def write_returns(scope: Scope, outputs, labels, last_var: str, conditional: dict[str, str],
+                  gated: frozenset[str] = frozenset()) -> None:
     """The network's return: its main output, and in training mode the auxiliary ones
-    (those a `when` switches off are left out of the tuple)."""
+    (those a `when` switches off are left out of the tuple). `gated`: the outputs computed
+    only in training mode (`if self.training:`), declared `Optional` and None before."""
     cls = scope.cls
     if not outputs:
         cls.forward.append(f"return {last_var}")
@@ -93,17 +95,29 @@ def write_returns(scope: Scope, outputs, labels, last_var: str, conditional: dic
     cls.returns_tensor = False
     names = ", ".join(f"`{safe_text(n)}`" for n, _ in outputs[1:])
     cls.forward_doc = (f"In eval mode returns the main output `{safe_text(outputs[0][0])}`; in training mode "
-                       f"the tuple (main, {names}) (auxiliary heads, as torchvision's Inception3).")
+                       f"the tuple (main, {names}) (auxiliary heads, as torchvision's Inception3). Under "
+                       f"TorchScript, the tuple in both modes (auxiliary outputs None in eval), as torchvision's.")
+    cls.forward[:0] = [f"{labels[name][0]}: Optional[torch.Tensor] = None" for name, _ in outputs[1:] if name in gated]
     optional = {name: stmt for name, stmt in conditional.items() if name in {n for n, _ in outputs[1:]}}
-    if not optional:
-        cls.forward += ["if self.training:", f"    return {', '.join([main] + aux)}", f"return {main}"]
-        return
-    cls.forward_doc += " Heads switched off by their `when` are left out of the tuple."
-    collected = scope.forward_ns.create("outputs")
-    cls.forward += ["if self.training:", f"    {collected} = [{main}]"]
-    for (name, _), variable in zip(outputs[1:], aux):
-        if name in optional:
-            cls.forward += [f"    if {member_ref(optional[name])} is not None:", f"        {collected}.append({variable})"]
-        else:
-            cls.forward.append(f"    {collected}.append({variable})")
-    cls.forward += [f"    if len({collected}) > 1:", f"        return tuple({collected})", f"return {main}"]
+    if optional:
+        cls.forward_doc += " Heads switched off by their `when` are left out of the tuple."
+    heads = [(variable, optional.get(name)) for (name, _), variable in zip(outputs[1:], aux)]
+    cls.forward += ["if torch.jit.is_scripting():  # one return type for TorchScript"]
+    cls.forward += _return_present(heads, [main], "    ") + ([f"    return {main}"] if optional else [])
+    cls.forward.append("if self.training:")
+    cls.forward += _return_present(heads, [main], "    ")
+    cls.forward.append(f"return {main}")
+
+
+def _return_present(heads: list[tuple[str, str | None]], returned: list[str], indent: str) -> list[str]:
+    """Nested `if self.<head> is not None:` returning the tuple of the heads present: a
+    fixed-size tuple on each path, so TorchScript (which drops the test of a None
+    submodule) scripts it; a list built at run time it cannot size."""
+    if not heads:
+        return [f"{indent}return {', '.join(returned)}"] if len(returned) > 1 else []
+    (variable, member), rest = heads[0], heads[1:]
+    if member is None:
+        return _return_present(rest, returned + [variable], indent)
+    return ([f"{indent}if {member_ref(member)} is not None:"]
+            + _return_present(rest, returned + [variable], indent + "    ")
+            + _return_present(rest, returned, indent))

@@ -182,7 +182,8 @@ class _Generator:
         if len(scope.marks) == len(statements):  # not a single-compound body
             write_model_api(self, scope, definition, names, scope.marks, aux_only)
         conditional = {s.label: n for s, n in zip(statements, names) if s.label and s.condition is not None}
-        write_returns(scope, outputs, labels, last_var, conditional)
+        gated = frozenset(statements[i].label for i in aux_only if statements[i].label)
+        write_returns(scope, outputs, labels, last_var, conditional, gated)
         self.classes.append(scope.cls)
         return scope.cls
 
