@@ -28,10 +28,11 @@ from inception_dsl.runtime.weights import load_weights
 from inception_dsl.core.python_exprs import CodegenError
 from inception_dsl.backends.python.source import network_class_name, to_python
 
-__all__ = ["load", "loads", "build_module", "initialize", "INITS", "GRAPH_ATTRIBUTE"]
+__all__ = ["load", "loads", "build_module", "initialize", "INITS", "GRAPH_ATTRIBUTE", "BUILD_METADATA", "build_record"]
 
 INITS = ("torch", "tf")
 GRAPH_ATTRIBUTE = "_inception_dsl_graph"  # the checked IR graph on a load() module (no label starts with _)
+BUILD_METADATA = "inception_dsl"  # the key of build_record in a load() state_dict's root _metadata
 
 
 _OWN_DEFAULTS: dict[str, Any] = {"network": None, "init": "torch", "seed": None, "input_shape": None,
@@ -172,7 +173,35 @@ def _construct(network_class: type, init: str, graph) -> nn.Module:
     if init == "tf":
         initialize(model)
     setattr(model, GRAPH_ATTRIBUTE, graph)  # what optimize(model) builds from; travels in pickles
+    model.register_state_dict_post_hook(_record_build)
     return model
+
+
+def _record_build(module: nn.Module, state_dict, prefix: str, local_metadata: dict) -> None:
+    """A state_dict of a load() module says which network, parameters and input size made
+    it (plain values in its `_metadata`, kept by torch.save and weights_only loading), so
+    `optimize(spec, model.state_dict())` builds that network (runtime/optimize.py)."""
+    graph = getattr(module, GRAPH_ATTRIBUTE, None)
+    record = build_record(graph) if graph is not None else None
+    if record is not None:
+        local_metadata[BUILD_METADATA] = record
+
+
+def build_record(graph) -> dict[str, Any] | None:
+    """{"network", "params", "input_shape"} of a graph, or None where a parameter value is
+    not a plain number, string or boolean (or a tuple of them)."""
+    def plain(value):
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return value
+        if isinstance(value, tuple) and all(isinstance(v, (bool, int, float, str)) for v in value):
+            return list(value)
+        raise TypeError
+
+    try:
+        params = {name: plain(value) for name, value in graph.params.items()}
+    except TypeError:
+        return None
+    return {"network": graph.name, "params": params, "input_shape": list(graph.input_node.shape)}
 
 
 @torch.no_grad()

@@ -16,7 +16,7 @@ from inception_dsl.core.limits import DEFAULT_LIMITS, Limits
 from inception_dsl.language.params_file import ParamsArg
 from inception_dsl.passes.rewrites.pipeline import RULES
 from inception_dsl.runtime.graph_module import GraphModule, ir_shapes, optimize_graph_module, without_counters
-from inception_dsl.runtime.module import GRAPH_ATTRIBUTE, build_module, network_params
+from inception_dsl.runtime.module import BUILD_METADATA, GRAPH_ATTRIBUTE, build_module, network_params
 from inception_dsl.runtime.weights import WeightsError, compare
 
 __all__ = ["optimize"]
@@ -32,7 +32,9 @@ def optimize(model_or_spec: nn.Module | str | Path, state_dict: Mapping[str, tor
     checked IR graph, also through pickling) or a spec path, with the network, its
     parameters (`params=` or keywords, as `load()` takes them) and input shape. `state_dict`
     holds the UNoptimized model's tensors under IR keys (default: the model's own; for a
-    spec, a freshly initialised unoptimized model's). The module takes ordinary NCHW input."""
+    spec, a freshly initialised unoptimized model's). A state_dict of a load() module
+    records the network, parameters and input size it was built with, which a spec path then
+    builds unless any of them is given. The module takes ordinary NCHW input."""
     if isinstance(model_or_spec, nn.Module):
         if network is not None or params is not None or input_shape is not None or kwargs:
             raise TypeError("optimize(model) builds the network the model was built as; network, params and "
@@ -40,6 +42,8 @@ def optimize(model_or_spec: nn.Module | str | Path, state_dict: Mapping[str, tor
         graph, default_weights = _of_module(model_or_spec)
         where = "the model"
     else:
+        if network is None and params is None and input_shape is None and not kwargs:
+            network, params, input_shape = _recorded(state_dict)
         result = api.analyze(model_or_spec, network=network, params=network_params(params, kwargs),
                              input_shape=input_shape, limits=limits)
         graph = api.require(result)
@@ -60,6 +64,16 @@ def _of_module(model: nn.Module):
                         f"{type(model).__name__}; for another module with our layout (a compiled file's, a "
                         f"converted one) call optimize(spec_path, model.state_dict(), **network_parameters)")
     return graph, lambda: without_counters(model.state_dict())
+
+
+def _recorded(state_dict) -> tuple[str | None, dict | None, tuple | None]:
+    """The network, parameters and input size a load() module's state_dict records
+    (runtime/module.py `build_record`), or Nones."""
+    record = getattr(state_dict, "_metadata", {}).get("", {}).get(BUILD_METADATA) if state_dict is not None else None
+    if not isinstance(record, Mapping):
+        return None, None, None
+    shape = record.get("input_shape")
+    return record.get("network"), dict(record.get("params") or {}), tuple(shape) if shape else None
 
 
 def _given(params, kwargs) -> str:
