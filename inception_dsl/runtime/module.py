@@ -180,7 +180,7 @@ def _construct(network_class: type, init: str, graph) -> nn.Module:
 def _record_build(module: nn.Module, state_dict, prefix: str, local_metadata: dict) -> None:
     """A state_dict of a load() module says which network, parameters and input size made
     it (plain values in its `_metadata`, kept by torch.save and weights_only loading), so
-    `optimize(spec, model.state_dict())` builds that network (runtime/optimize.py)."""
+    `optimize(spec, model.state_dict())` builds that network (runtime/optimized_module.py)."""
     graph = getattr(module, GRAPH_ATTRIBUTE, None)
     record = build_record(graph) if graph is not None else None
     if record is not None:
