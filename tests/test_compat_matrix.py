@@ -5,7 +5,8 @@ four ways inception-dsl builds a module (`load()`, the file of `compile`, `optim
 file of `compile --optimize`), through every check of benchmarks/compat_checks.py. Every
 cell passes, except the training checks of the inference-only optimized modules, which
 must say so (n/a). The slow checks (torch.compile, torch.export, the dynamo ONNX exporter,
-a fresh interpreter) are marked slow."""
+a fresh interpreter) run on one network holding all those constructs, once per build, and
+are marked slow."""
 
 from __future__ import annotations
 
@@ -29,7 +30,9 @@ ROWS = {
     "layernorm, layer scale": (CASES / "compat" / "convnext.incp", {}),
     "channel_shuffle": (CASES / "compat" / "shuffle.incp", {}),
     "squeeze-excitation": (CASES / "compat" / "squeeze_excite.incp", {}),
+    "all constructs": (CASES / "compat" / "all_constructs.incp", {}),
 }
+ALL = "all constructs"
 BUILDS = ("load", "file", "optimize", "file --optimize")
 TRAINING = {"train/eval", "train step"}
 
@@ -47,9 +50,12 @@ def subjects(tmp_path_factory):
     return subject
 
 
-@pytest.mark.parametrize("check", [pytest.param(c, marks=pytest.mark.slow) if c in SLOW_CHECKS else c for c in CHECKS])
+CELLS = [(row, check) for row in ROWS for check in CHECKS if check not in SLOW_CHECKS]
+CELLS += [pytest.param(ALL, check, marks=pytest.mark.slow) for check in CHECKS if check in SLOW_CHECKS]
+
+
 @pytest.mark.parametrize("build", BUILDS)
-@pytest.mark.parametrize("row", ROWS)
+@pytest.mark.parametrize(("row", "check"), CELLS)
 def test_cell(subjects, row, build, check):
     status, detail = run_check(check, subjects(row, build))
     expected = "n/a" if build in ("optimize", "file --optimize") and check in TRAINING else "pass"

@@ -50,9 +50,11 @@ class LayerNorm2d(nn.LayerNorm):
     a flat (N, C) tensor, nn.LayerNorm itself. Parameters `weight`, `bias` of shape (C,)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # movedim, not a branch on x.dim(): torch.fx traces it (on (N, C) it moves nothing)
-        x = F.layer_norm(x.movedim(1, -1), self.normalized_shape, self.weight, self.bias, self.eps)
-        return x.movedim(-1, 1)
+        # movedim, not a branch on x.dim(): torch.fx traces it (on (N, C) it moves nothing);
+        # a non-negative last axis: the legacy ONNX exporter writes -1 into the permutation
+        last = x.ndim - 1
+        x = F.layer_norm(x.movedim(1, last), self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.movedim(last, 1)
 '''
 register_helper("LayerNorm2d", LAYERNORM2D)
 
