@@ -7,6 +7,7 @@ where the head starts, which statement is the classifier, which stage outputs ar
     set interpolation = "bicubic"       # resize filter for evaluation
     set crop_pct = 0.875                # center-crop fraction for evaluation
     set classifier = "last_linear"      # the classifier statement (default: inferred)
+    set head = "avgpool"                # the first statement of the head (default: inferred)
     set feature_taps = ("features.2", "features.9")  # stage outputs returned by features_only
     set reference = "timm:inception_v4"  # whose pretrained weights fit (timm's pretrained=True)
 
@@ -22,7 +23,8 @@ from inception_dsl.core import codes
 from inception_dsl.core import syntax
 from inception_dsl.core.values import did_you_mean
 
-__all__ = ["BLOCK_VIEW", "METADATA", "check_setting", "check_metadata", "Head", "find_head", "FeatureTap", "feature_taps", "resolve_tap",
+__all__ = ["BLOCK_VIEW", "METADATA", "check_setting", "check_metadata", "Head", "find_head", "FeatureTap", "feature_taps",
+           "feature_stages", "resolve_tap",
            "pretrained_cfg"]
 
 METADATA: dict[str, Any] = {
@@ -31,6 +33,7 @@ METADATA: dict[str, Any] = {
     "interpolation": "bilinear",
     "crop_pct": 0.875,
     "classifier": "",
+    "head": "",
     "feature_taps": (),
     "reference": "",  # "timm:NAME" / "torchvision:NAME": whose pretrained weights fit (pretrained=True)
 }
@@ -50,9 +53,9 @@ def check_setting(name: str, value: Any) -> str | None:
     elif name == "crop_pct":
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
             return "expected a fraction in (0, 1]"
-    elif name == "classifier":
+    elif name in ("classifier", "head"):
         if not isinstance(value, str):
-            return "expected the label of the classifier statement, as a string"
+            return f"expected the label of the {'classifier' if name == 'classifier' else 'first head'} statement, as a string"
     elif name == "reference":
         if not isinstance(value, str) or (value and value.partition(":")[0] not in ("timm", "torchvision")):
             return 'expected "timm:NAME" or "torchvision:NAME"'
@@ -78,10 +81,11 @@ def _layer(stmt: syntax.Labeled) -> str | None:
 
 
 def find_head(statements: list[syntax.Labeled], names: list[str | None], declared: str = "",
-              head_parts: Mapping[str, str] | None = None) -> Head:
+              head_parts: Mapping[str, str] | None = None, declared_start: str = "") -> Head:
     """The classifier is the statement labelled `declared`, else the last top-level `linear`
     of the main chain; the head is the classifier and the run of statements right before it
-    whose layer words are head parts (pooling, flatten and dropout). `head_parts` maps a
+    whose layer words are head parts (pooling, flatten and dropout), or, where `set head`
+    names one (`declared_start`), every statement from that one on. `head_parts` maps a
     layer word to its part (the op registry's `LayerDef.head` facts: "classifier" for
     `linear`). Without a classifier the head is empty."""
     head_parts = head_parts or {}
@@ -92,6 +96,9 @@ def find_head(statements: list[syntax.Labeled], names: list[str | None], declare
         classifier = next((i for i in reversed(main) if head_parts.get(_layer(statements[i])) == "classifier"), None)
     if classifier is None:
         return Head(len(statements), None)
+    start = next((i for i in main if names[i] == declared_start and i <= classifier), None) if declared_start else None
+    if start is not None:
+        return Head(start, classifier)
     start = classifier
     for i in reversed([i for i in main if i < classifier]):
         if head_parts.get(_layer(statements[i])) in (None, "classifier") or statements[i].repeat is not None:
@@ -118,9 +125,7 @@ def feature_taps(graph, declared: tuple[str, ...] = (), head_start: str | None =
     instances are positions of a sequence (`features.9`)."""
     height = graph.input_node.shape[1]
     shapes = {s.name: graph.node(s.output).shape for s in graph.stages if s.output is not None and not s.aux}
-    names = list(shapes)
-    if head_start is not None and head_start in names:
-        names = names[: names.index(head_start)]
+    names = _before_head(list(shapes), head_start)
     if declared:
         taps = list(declared)
     else:
@@ -141,17 +146,35 @@ def feature_taps(graph, declared: tuple[str, ...] = (), head_start: str | None =
     return result
 
 
+def _before_head(names: list[str], head_start: str | None) -> list[str]:
+    """The stages before the head's first statement (a stage, or a sequence of stages)."""
+    if head_start is None:
+        return names
+    first = next((i for i, name in enumerate(names) if name == head_start or name.startswith(head_start + ".")), None)
+    return names if first is None else names[:first]
+
+
+def feature_stages(graph, head_start: str | None = None) -> list[str]:
+    """The stages of the main chain before the head, in order (auxiliary stages excluded):
+    what `set_grad_checkpointing` recomputes one by one and `group_matcher` groups."""
+    return _before_head([s.name for s in graph.stages if s.output is not None and not s.aux], head_start)
+
+
 def resolve_tap(graph, name: str) -> str | None:
     """The stage a feature tap names (None if it names none)."""
     return _stage_for(graph, name, {s.name for s in graph.stages})
 
 
 def _stage_for(graph, name: str, shapes) -> str | None:
-    """The stage whose output is `name`'s: a stage, or the last instance of a repetition."""
+    """The stage whose output is `name`'s: a stage, the last instance of a repetition, or
+    the last stage of a sequence of stages."""
     if name in shapes:
         return name
     instances = [i for i, (first, _) in graph.repeats.items() if first == f"{name}.0"]
-    return instances[-1] if instances and instances[-1] in shapes else None
+    if instances:
+        return instances[-1] if instances[-1] in shapes else None
+    inside = [stage for stage in shapes if stage.startswith(name + ".")]
+    return inside[-1] if inside else None
 
 
 def _module_name(graph, stage: str) -> str:
@@ -184,6 +207,21 @@ def pretrained_cfg(settings: dict[str, Any], input_shape: tuple[int, ...], first
 BLOCK_VIEW = "__block_view__"
 
 
+def _check_head(settings, labels: list[str], classifier: str | None, span, sink) -> None:
+    """`set head` names a top-level statement at or before the classifier."""
+    start = settings.get("head")
+    if not start:
+        return
+    if start not in labels:
+        sink.emit(codes.UNKNOWN_SOURCE, f"`set head`: no top-level statement is labelled `{start}`", span,
+                  "unknown label", help=did_you_mean(start, labels))
+        return
+    if classifier in labels and labels.index(start) > labels.index(classifier):
+        sink.emit(codes.UNKNOWN_SOURCE, f"`set head`: `{start}` comes after the classifier `{classifier}`; "
+                  f"the head starts at or before its classifier", span, "after the classifier",
+                  help=f"name a statement before `{classifier}`, or `{classifier}` itself")
+
+
 def check_metadata(program, definition: syntax.BlockDef, graph, sink) -> None:
     """`set classifier` names a top-level statement; `set feature_taps` names stages."""
     if definition.name == BLOCK_VIEW:
@@ -196,6 +234,7 @@ def check_metadata(program, definition: syntax.BlockDef, graph, sink) -> None:
         sink.emit(codes.UNKNOWN_SOURCE, f"`set classifier`: no top-level statement is labelled "
                   f"`{settings['classifier']}`", spans.get("classifier"), "unknown label",
                   help=did_you_mean(settings["classifier"], labels))
+    _check_head(settings, labels, settings.get("classifier") or None, spans.get("head"), sink)
     for tap in settings.get("feature_taps", ()) if not sink.has_errors else ():  # stages are known
         if resolve_tap(graph, tap) is None:
             stages = [s.name for s in graph.stages]

@@ -1,9 +1,11 @@
 """timm's model API on the generated network class: `forward_features`, `forward_head`,
 and the attributes the prelude's `ModelApi` base class reads (`num_features`,
 `num_classes`, `pretrained_cfg`, `feature_info`, the classifier's and the head's module
-names). The head is language/metadata.py's: the classifier (declared with `set
-classifier`, else the last top-level `linear`) and the pooling, flatten and dropout
-statements right before it. No torch here."""
+names, the feature stages). The head is language/metadata.py's: the classifier (declared
+with `set classifier`, else the last top-level `linear`; the last `linear` inside it when it
+is a sequence, as timm's MobileNetV3 keeps its 1280-wide layer) and the pooling, flatten and
+dropout statements right before it, or every statement from the one `set head` names. No
+torch here."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from inception_dsl.backends.python.names import member_ref
 from inception_dsl.ir import Op
 from inception_dsl.ops import LAYERS
 from inception_dsl.core import syntax
-from inception_dsl.language.metadata import feature_taps, find_head, pretrained_cfg
+from inception_dsl.language.metadata import feature_stages, feature_taps, find_head, pretrained_cfg
 
 __all__ = ["Mark", "write_model_api"]
 
@@ -41,7 +43,7 @@ def write_model_api(gen, scope, definition: syntax.BlockDef, names: list, marks:
     statements = [s for s in definition.body if isinstance(s, syntax.Labeled)]
     settings = gen.program.settings_for(definition.span)
     head_parts = {word: definition.head for word, definition in LAYERS.items() if definition.head}
-    head = find_head(statements, names, settings.get("classifier", ""), head_parts)
+    head = find_head(statements, names, settings.get("classifier", ""), head_parts, settings.get("head", ""))
     ends = [m.line for m in marks[1:]] + [len(cls.forward)]
     main = [i for i, s in enumerate(statements) if s.source is None and i not in aux_only]
 
@@ -59,12 +61,15 @@ def write_model_api(gen, scope, definition: syntax.BlockDef, names: list, marks:
     else:
         pooled = [i for i in main if head.start <= i < head.classifier]
         after = [i for i in main if i >= head.classifier]
-        body += lines(pooled) + ["if pre_logits:", f"    return {marks[head.classifier].in_var}"] + lines(after)
+        classifier = _classifier_module(graph, names[head.classifier])
+        logits_in = marks[head.classifier].in_var
+        stop = f"self._pre_logits({logits_in})" if classifier != names[head.classifier] else logits_in
+        body += lines(pooled) + ["if pre_logits:", f"    return {stop}"] + lines(after)
         body.append(f"return {marks[after[-1]].out_var}")
     cls.methods.append(_method("forward_head", "x: torch.Tensor, pre_logits: bool = False",
-                               "The pooling, flatten, dropout and classifier (timm's forward_head); "
-                               "pre_logits stops before the classifier.", body))
-    classifier = names[head.classifier] if head.classifier is not None else ""
+                               "The head (timm's forward_head): pooling, flatten, dropout, the classifier and what "
+                               "`set head` puts before it; pre_logits stops before the classifier.", body))
+    classifier = _classifier_module(graph, names[head.classifier]) if head.classifier is not None else ""
     layer = {i: statements[i].op.name for i in range(head.start, head.classifier or head.start)
              if isinstance(statements[i].op, syntax.Call)}
     part = {i: LAYERS[word].head for i, word in layer.items() if word in LAYERS}  # asked of the op registry
@@ -73,6 +78,7 @@ def write_model_api(gen, scope, definition: syntax.BlockDef, names: list, marks:
     num_classes = _out_features(graph, classifier)
     head_start = names[head.start] if head.start < len(names) else None
     taps = feature_taps(graph, tuple(settings.get("feature_taps", ())), head_start)
+    stages = feature_stages(graph, head_start)
     cfg = pretrained_cfg(settings, graph.input_node.shape, _first_conv(graph), classifier, num_classes)
     cls.attributes += [
         "pretrained_cfg = {" + ", ".join(f"{py_literal(k)}: {py_literal(v)}" for k, v in cfg.items()) + "}",
@@ -80,11 +86,25 @@ def write_model_api(gen, scope, definition: syntax.BlockDef, names: list, marks:
         "feature_info = [" + ", ".join("{" + f'"num_chs": {t.channels}, "reduction": {t.reduction}, "module": {py_literal(t.module)}' + "}"
                                        for t in taps) + "]",
         f"head_modules = {py_literal((classifier, pool, flatten))}  # classifier, pooling, flatten",
+        f"stage_modules = {py_literal(tuple(stages))}  # the feature stages: checkpointed and grouped one by one",
     ]
-    cls.init += [f"self.num_features = {features_ch}", f"self.head_hidden_size = {features_ch}",
-                 f"self.num_classes = {member_ref(classifier)}.out_features" if num_classes else "self.num_classes = 0"]
+    hidden = f"{_ref(classifier)}.in_features" if num_classes else features_ch
+    cls.init += [f"self.num_features = {features_ch}", f"self.head_hidden_size = {hidden}",
+                 f"self.num_classes = {_ref(classifier)}.out_features" if num_classes else "self.num_classes = 0"]
     cls.base = "ModelApi"
     gen.helpers.add("ModelApi")
+
+
+def _classifier_module(graph, statement: str) -> str:
+    """The classifier's module: the statement's own `linear`, or the last `linear` inside it."""
+    if statement in graph and graph.node(statement).op is Op.LINEAR:
+        return statement
+    inside = [n.id for n in graph.nodes() if n.op is Op.LINEAR and n.id.startswith(statement + ".")]
+    return inside[-1] if inside else statement
+
+
+def _ref(name: str) -> str:
+    return member_ref(name) if "." not in name else f"self.get_submodule({py_literal(name)})"
 
 
 def _out_features(graph, classifier: str) -> int:

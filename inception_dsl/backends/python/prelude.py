@@ -122,16 +122,53 @@ def _same_channels(shortcut: int, body: int, block: str, where: str) -> None:
 '''
 
 _MODEL_API = '''
+class _StopEarly(Exception):
+    """forward_intermediates(stop_early=True): the last feature map taken is in hand."""
+
+
+def _checkpointed(forward, module: nn.Module, *args):
+    """A feature stage under set_grad_checkpointing: its activations are recomputed in the
+    backward pass instead of kept (torch.utils.checkpoint)."""
+    if not torch.is_grad_enabled():
+        return forward(module, *args)
+    from torch.utils.checkpoint import checkpoint
+
+    return checkpoint(forward, module, *args, use_reentrant=False)
+
+
+def _set_module(root: nn.Module, name: str, module: nn.Module) -> None:
+    parent, _, leaf = name.rpartition(".")
+    setattr(root.get_submodule(parent) if parent else root, leaf, module)
+
+
+def _take_indices(count: int, indices) -> list:
+    """timm's feature_take_indices: None all, an int the last n, a list (negative from the end)."""
+    if indices is None:
+        return list(range(count))
+    if isinstance(indices, int):
+        if not 0 < indices <= count:
+            raise ValueError(f"last-n ({indices}) is out of range (1 to {count})")
+        return list(range(count - indices, count))
+    taken = [i + count if i < 0 else i for i in indices]
+    for i in taken:
+        if not 0 <= i < count:
+            raise ValueError(f"feature index {i} is out of range (0 to {count - 1})")
+    return taken
+
+
 class ModelApi(nn.Module):
     """timm's model API for a generated network: forward_features / forward_head (in the
-    network class), get_classifier, reset_classifier, num_features, num_classes,
-    pretrained_cfg (input size, interpolation, mean/std, first conv, classifier) and
-    feature_info (channels, reduction and module of each feature map)."""
+    network class), get_classifier, reset_classifier, set_grad_checkpointing, group_matcher,
+    forward_intermediates, num_features, num_classes, pretrained_cfg (input size,
+    interpolation, mean/std, first conv, classifier) and feature_info (channels, reduction
+    and module of each feature map)."""
 
     pretrained_cfg = {}
     default_cfg = {}  # timm's older name for pretrained_cfg
     feature_info = []  # dict(num_chs=..., reduction=..., module=...) per feature map
     head_modules = ("", "", "")  # the classifier's, the pooling's and the flatten's names
+    stage_modules = ()  # the feature stages, in order
+    grad_checkpointing = False
 
     @torch.jit.ignore
     def get_classifier(self) -> nn.Module:
@@ -152,13 +189,84 @@ class ModelApi(nn.Module):
             kinds = {"avg": nn.AdaptiveAvgPool2d, "max": nn.AdaptiveMaxPool2d}
             if global_pool and global_pool not in kinds:
                 raise ValueError(f"global_pool must be one of 'avg', 'max' or '', not {global_pool!r}")
-            setattr(self, pool, kinds[global_pool](1) if global_pool else nn.Identity())
+            _set_module(self, pool, kinds[global_pool](1) if global_pool else nn.Identity())
             if flatten:
-                setattr(self, flatten, nn.Flatten(1) if global_pool else nn.Identity())
+                _set_module(self, flatten, nn.Flatten(1) if global_pool else nn.Identity())
         if classifier:
             new = nn.Linear(self.head_hidden_size, num_classes, **options) if num_classes > 0 else nn.Identity()
-            setattr(self, classifier, new.train(self.training))
+            _set_module(self, classifier, new.train(self.training))
         self.num_classes = num_classes
+
+    @torch.jit.ignore
+    def _pre_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The classifier's sequence up to the classifier (its dropout left out, as timm's pre_logits)."""
+        parent, _, leaf = self.head_modules[0].rpartition(".")
+        for name, child in self.get_submodule(parent).named_children():
+            if name == leaf:
+                break
+            x = x if isinstance(child, nn.Dropout) else child(x)
+        return x
+
+    @torch.jit.ignore
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """Recompute each feature stage's activations in the backward pass instead of keeping
+        them (torch.utils.checkpoint, one checkpoint per stage; eager mode)."""
+        import functools
+
+        self.grad_checkpointing = enable
+        for name in self.stage_modules:
+            try:
+                module = self.get_submodule(name)
+            except AttributeError:  # a stage without a module of its own (a functional layer)
+                continue
+            if enable:
+                module.forward = functools.partial(_checkpointed, type(module).forward, module)
+            elif "forward" in vars(module):
+                del module.forward
+
+    @torch.jit.ignore
+    def group_matcher(self, coarse: bool = False) -> dict:
+        """timm's parameter groups (layer-wise learning-rate decay): the first feature stage
+        is the stem, each later one a block; the head's parameters come last."""
+        import re
+
+        patterns = [rf"^{re.escape(name)}(?:\\.|$)" for name in self.stage_modules]
+        return {"stem": patterns[0] if patterns else r"^$",
+                "blocks": [(pattern, (index,)) for index, pattern in enumerate(patterns[1:], 1)]}
+
+    @torch.jit.ignore
+    def forward_intermediates(self, x: torch.Tensor, indices=None, norm: bool = False, stop_early: bool = False,
+                              output_fmt: str = "NCHW", intermediates_only: bool = False):
+        """timm's forward_intermediates over the feature maps of feature_info: `indices` None
+        (all), an int (the last n) or a list (negative from the end); `stop_early` stops after
+        the last one taken; `output_fmt` "NCHW" or "NHWC". Returns the intermediates, or
+        (forward_features' output, intermediates). `norm` changes nothing: no network
+        here has a norm between its last stage and its head (timm's norm_pre)."""
+        import functools
+
+        if output_fmt not in ("NCHW", "NHWC"):
+            raise ValueError(f"output_fmt must be 'NCHW' or 'NHWC', not {output_fmt!r}")
+        taps = [info["module"] for info in self.feature_info]
+        take = _take_indices(len(taps), indices)
+        last, outputs = max(take), {}
+
+        def capture(index, module, args, output):
+            outputs[index] = output
+            if stop_early and index == last < len(taps) - 1:
+                raise _StopEarly()
+
+        hooks = [self.get_submodule(taps[i]).register_forward_hook(functools.partial(capture, i)) for i in set(take)]
+        try:
+            final = self.forward_features(x)
+        except _StopEarly:
+            final = outputs[last]
+        finally:
+            for hook in hooks:
+                hook.remove()
+        found = [outputs[i] for i in take]
+        if output_fmt == "NHWC":
+            found = [f.permute(0, 2, 3, 1) for f in found]
+        return found if intermediates_only else (final, found)
 '''
 
 _CONV_ACT = '''
