@@ -10,6 +10,8 @@ where the head starts, which statement is the classifier, which stage outputs ar
     set head = "avgpool"                # the first statement of the head (default: inferred)
     set feature_taps = ("features.2", "features.9")  # stage outputs returned by features_only
     set reference = "timm:inception_v4"  # whose pretrained weights fit (timm's pretrained=True)
+    set init = "torchvision.resnet"     # the reference's weight initialization (load(); default "torch")
+    set zero_init_residual = true       # zero each residual branch's last BatchNorm weight
 
 The settings of a network's own file apply to it. No torch here."""
 
@@ -23,7 +25,7 @@ from inception_dsl.core import codes
 from inception_dsl.core import syntax
 from inception_dsl.core.values import did_you_mean
 
-__all__ = ["BLOCK_VIEW", "METADATA", "check_setting", "check_metadata", "Head", "find_head", "FeatureTap", "feature_taps",
+__all__ = ["BLOCK_VIEW", "METADATA", "INIT_SCHEMES", "check_setting", "check_metadata", "Head", "find_head", "FeatureTap", "feature_taps",
            "feature_stages", "resolve_tap",
            "pretrained_cfg"]
 
@@ -36,7 +38,14 @@ METADATA: dict[str, Any] = {
     "head": "",
     "feature_taps": (),
     "reference": "",  # "timm:NAME" / "torchvision:NAME": whose pretrained weights fit (pretrained=True)
+    "init": "torch",  # the initialization scheme load() applies (runtime/init_schemes.py)
+    "zero_init_residual": False,
 }
+# the schemes of runtime/init_schemes.py, and TF-slim's (runtime/module.py `initialize`)
+INIT_SCHEMES = ("torch", "tf", "torchvision.resnet", "torchvision.vgg", "torchvision.mobilenet",
+                "torchvision.efficientnet", "torchvision.convnext", "torchvision.googlenet",
+                "torchvision.inception_v3", "torchvision.regnet", "torchvision.densenet", "torchvision.squeezenet",
+                "timm.inception_v3", "timm.convnext", "timm.inception_next", "timm.xception")
 INTERPOLATIONS = ("nearest", "bilinear", "bicubic")
 
 
@@ -56,6 +65,12 @@ def check_setting(name: str, value: Any) -> str | None:
     elif name in ("classifier", "head"):
         if not isinstance(value, str):
             return f"expected the label of the {'classifier' if name == 'classifier' else 'first head'} statement, as a string"
+    elif name == "init":
+        if value not in INIT_SCHEMES:
+            return "expected one of " + ", ".join(f'"{i}"' for i in INIT_SCHEMES)
+    elif name == "zero_init_residual":
+        if not isinstance(value, bool):
+            return "expected true or false"
     elif name == "reference":
         if not isinstance(value, str) or (value and value.partition(":")[0] not in ("timm", "torchvision")):
             return 'expected "timm:NAME" or "torchvision:NAME"'

@@ -4,9 +4,11 @@ source in a private module registered with `linecache` and `sys.modules` (so tha
 tracebacks, `inspect`, TorchScript and torch.compile can read it, as torch.fx does),
 and instantiate the network class. Spec text itself is never evaluated.
 
-Initialization: `init="torch"` keeps PyTorch's defaults; `init="tf"` follows TF-slim's
-Inception arg scope (docs/backend.md). `seed` makes both reproducible without touching
-the caller's global RNG state."""
+Initialization: the scheme the spec names (`set init = "torchvision.resnet"`, the
+reference's own, runtime/init_schemes.py; PyTorch's defaults when it names none), or
+`init=` to choose another: `"torch"` keeps PyTorch's defaults, `"tf"` follows TF-slim's
+Inception arg scope (docs/backend.md). `seed` makes them reproducible without touching the
+caller's global RNG state."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from torch import nn
 from inception_dsl import api
 from inception_dsl.core.diagnostics import CompileError
 from inception_dsl.core.limits import DEFAULT_LIMITS, Limits
+from inception_dsl.language.metadata import INIT_SCHEMES, METADATA
 from inception_dsl.language.params_file import ParamsArg, sources_of
 from inception_dsl.runtime.checkpoint import read_checkpoint
 from inception_dsl.runtime.generated import execute
@@ -30,18 +33,18 @@ from inception_dsl.backends.python.source import network_class_name, to_python
 
 __all__ = ["load", "loads", "build_module", "initialize", "INITS", "GRAPH_ATTRIBUTE", "BUILD_METADATA", "build_record"]
 
-INITS = ("torch", "tf")
+INITS = INIT_SCHEMES
 GRAPH_ATTRIBUTE = "_inception_dsl_graph"  # the checked IR graph on a load() module (no label starts with _)
 BUILD_METADATA = "inception_dsl"  # the key of build_record in a load() state_dict's root _metadata
 
 
-_OWN_DEFAULTS: dict[str, Any] = {"network": None, "init": "torch", "seed": None, "input_shape": None,
+_OWN_DEFAULTS: dict[str, Any] = {"network": None, "init": None, "seed": None, "input_shape": None,
                                  "limits": DEFAULT_LIMITS, "optimize": False, "weights": None,
                                  "pretrained": None, "source": None, "features_only": False, "out_indices": None}
 
 
 def load(spec: str | Path, /, *, params: ParamsArg = None, network: str | None = None,
-         init: str = "torch", seed: int | None = None, input_shape: tuple[int, ...] | None = None,
+         init: str | None = None, seed: int | None = None, input_shape: tuple[int, ...] | None = None,
          limits: Limits = DEFAULT_LIMITS, optimize: bool = False,
          weights: Mapping[str, Any] | str | Path | None = None, pretrained: str | Path | None = None,
          source: str | None = None, features_only: bool = False, out_indices: Any = None,
@@ -71,7 +74,7 @@ def load(spec: str | Path, /, *, params: ParamsArg = None, network: str | None =
 
 
 def loads(text: str, /, *, path: str = "<string>", params: ParamsArg = None,
-          network: str | None = None, init: str = "torch", seed: int | None = None,
+          network: str | None = None, init: str | None = None, seed: int | None = None,
           input_shape: tuple[int, ...] | None = None, limits: Limits = DEFAULT_LIMITS, optimize: bool = False,
           weights: Mapping[str, Any] | str | Path | None = None, pretrained: str | Path | None = None,
           source: str | None = None, features_only: bool = False, out_indices: Any = None,
@@ -146,18 +149,27 @@ def _finish(result: api.Result, model: nn.Module, weights, optimize: bool) -> nn
     return optimize_graph_module(result.graph, model.state_dict())
 
 
-def build_module(result: api.Result, *, init: str = "torch", seed: int | None = None) -> nn.Module:
-    """The nn.Module of an analysis result; CompileError if the result has errors."""
-    if init not in INITS:
+def build_module(result: api.Result, *, init: str | None = None, seed: int | None = None) -> nn.Module:
+    """The nn.Module of an analysis result; CompileError if the result has errors. `init`
+    None is the spec's `set init` (PyTorch's defaults if it sets none)."""
+    if init is not None and init not in INITS:
         raise ValueError(f"init must be one of {', '.join(INITS)}, not {init!r}")
     api.require(result)
     source = generate(result)
     network_class = execute(source, result.graph.name)[network_class_name(result)]
+    settings = _network_settings(result)
+    init = settings.get("init", METADATA["init"]) if init is None else init
+    zero = bool(settings.get("zero_init_residual", False))
     if seed is None:
-        return _construct(network_class, init, result.graph)
+        return _construct(network_class, init, zero, result.graph)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return _construct(network_class, init, result.graph)
+        return _construct(network_class, init, zero, result.graph)
+
+
+def _network_settings(result: api.Result) -> Mapping[str, Any]:
+    definition = next((d for d in result.program.networks() if d.name == result.graph.name), None)
+    return result.program.settings_for(definition.span) if definition is not None else {}
 
 
 def generate(result: api.Result) -> str:
@@ -168,10 +180,16 @@ def generate(result: api.Result) -> str:
         raise CompileError([error.diagnostic()]) from None
 
 
-def _construct(network_class: type, init: str, graph) -> nn.Module:
+def _construct(network_class: type, init: str, zero_residual: bool, graph) -> nn.Module:
+    from inception_dsl.runtime.init_schemes import apply_scheme, zero_init_residual
+
     model = network_class()
     if init == "tf":
         initialize(model)
+    else:
+        apply_scheme(model, init)
+    if zero_residual:
+        zero_init_residual(model, graph)
     setattr(model, GRAPH_ATTRIBUTE, graph)  # what optimize(model) builds from; travels in pickles
     model.register_state_dict_post_hook(_record_build)
     return model
