@@ -77,6 +77,9 @@ def test_reset_classifier_replaces_only_timms_classifier(spec, name):
     assert ours.num_classes == 10 and ours.get_classifier().out_features == 10
     if spec == "mobilenet_v3_large":
         assert count == 4_214_842 and ours.classifier[0].out_features == 1280  # the 1280-wide layer stays
+        with pytest.raises(ValueError, match="`classifier.0` needs pooled features"):
+            ours.reset_classifier(0, global_pool="")  # timm's head has a 1x1 conv there, ours a linear
+        assert ours.num_classes == 10 and isinstance(ours.avgpool, torch.nn.AdaptiveAvgPool2d)  # left as it was
 
 
 def test_mobilenet_pre_logits_are_the_1280_features_and_head_equals_forward():

@@ -186,6 +186,11 @@ class ModelApi(nn.Module):
         if global_pool is not None and pool:
             if global_pool == "" and num_classes:
                 raise ValueError("pooling can only be removed together with the classifier (num_classes=0)")
+            parent, _, leaf = classifier.rpartition(".")
+            flat = [n for n, m in self.get_submodule(parent).named_children() if n != leaf and isinstance(m, nn.Linear)]
+            if global_pool == "" and parent and flat:
+                raise ValueError(f"global_pool='': the head's linear `{parent}.{flat[0]}` needs pooled features; "
+                                 f"forward_features gives the unpooled maps")
             kinds = {"avg": nn.AdaptiveAvgPool2d, "max": nn.AdaptiveMaxPool2d}
             if global_pool and global_pool not in kinds:
                 raise ValueError(f"global_pool must be one of 'avg', 'max' or '', not {global_pool!r}")
