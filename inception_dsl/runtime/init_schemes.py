@@ -17,7 +17,7 @@ from typing import Callable, Optional
 import torch
 from torch import nn
 
-from inception_dsl.ir import Op
+from inception_dsl.ir import Role
 from inception_dsl.language.metadata import INIT_SCHEMES
 
 __all__ = ["SCHEMES", "Scheme", "apply_scheme", "zero_init_residual"]
@@ -115,17 +115,19 @@ def _apply(module: nn.Module, init: Optional[Init], bias_zero: bool) -> None:
 
 @torch.no_grad()
 def zero_init_residual(model: nn.Module, graph) -> int:
-    """Zero the weight of the BatchNorm each residual sum reads its branch from (through the
-    single-input ops without weights after it: scales, identities, stochastic depth);
+    """Zero the weight of the BatchNorm each residual sum reads its branch from, through
+    the single-input ops without weights after it (scales, identities, stochastic depth);
     returns how many were zeroed."""
     count = 0
     for node in graph.nodes():
-        if node.op is not Op.ADD:
-            continue
+        inputs = graph.inputs(node.id)
+        if not (node.role is Role.JOIN and len(inputs) == 2 and all(graph.node(i).shape == node.shape for i in inputs)):
+            continue  # not the sum of (shortcut, branch): a concat widens, a gate broadcasts
         source = graph.node(graph.inputs(node.id)[-1])
-        while source.op is not Op.BN and not source.op.has_weights and len(graph.inputs(source.id)) == 1:
+        while not source.op.has_weights and len(graph.inputs(source.id)) == 1:
             source = graph.node(graph.inputs(source.id)[0])
-        if source.op is Op.BN:
-            nn.init.zeros_(model.get_submodule(source.id).weight)
+        module = model.get_submodule(source.id) if source.op.has_weights else None
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            nn.init.zeros_(module.weight)
             count += 1
     return count

@@ -97,9 +97,9 @@ def write_model_api(gen, scope, definition: syntax.BlockDef, names: list, marks:
 
 def _classifier_module(graph, statement: str) -> str:
     """The classifier's module: the statement's own `linear`, or the last `linear` inside it."""
-    if statement in graph and graph.node(statement).op is Op.LINEAR:
+    if statement in graph and "out_features" in graph.node(statement).attrs:  # a linear
         return statement
-    inside = [n.id for n in graph.nodes() if n.op is Op.LINEAR and n.id.startswith(statement + ".")]
+    inside = [n.id for n in graph.nodes() if "out_features" in n.attrs and n.id.startswith(statement + ".")]
     return inside[-1] if inside else statement
 
 
