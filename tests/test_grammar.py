@@ -67,6 +67,16 @@ def test_a_semicolon_or_a_colon_says_which_was_meant():
     assert result.ok and "stem.0.conv" in result.graph  # a sequence member is named by its position
 
 
+def test_a_label_like_a_repetition_on_the_next_line_starts_a_statement():
+    # issue 27: `x1: conv(...)` after `a: identity` read as `identity x1` and then E001 at `:`
+    text = "block b {\n  a: identity\n  x1: conv(8, 1x1)\n  x2 : conv(8, 1x1) from a\n}\n" \
+           "network n {\n  input 3x8x8\n  b x2\n}\n"
+    result = analyze_text(text, "spec.incp")
+    assert result.ok, [d.message for d in result.diagnostics]
+    assert "b.0.x1.conv" in result.graph and "b.1.x2.conv" in result.graph
+    assert fmt(text) == text.replace("x2 :", "x2:").replace("}\nnetwork", "}\n\nnetwork")  # no `;` needed
+
+
 def test_fmt_keeps_the_separator_that_keeps_two_statements_apart():
     two = "network n {\n  input 16x8x8\n  concat {\n    identity;\n    { bn; relu; conv(8, 3x3) }\n  }\n}\n"
     out = fmt(two)
@@ -98,7 +108,8 @@ def statement(draw) -> tuple[str, bool]:
     if kind == 1:
         return draw(CALLS) + draw(SUFFIXES), False
     if kind == 2:
-        return f"a{draw(st.integers(0, 9))}: {draw(st.one_of(BARE, CALLS))}{draw(SUFFIXES)}", False
+        label = draw(st.sampled_from(["a", "x"])) + str(draw(st.integers(0, 9)))  # `x1:` is a label, not `x1`
+        return f"{label}: {draw(st.one_of(BARE, CALLS))}{draw(SUFFIXES)}", False
     if kind == 3:
         return "{ relu; conv(4, 1x1) }" + draw(SUFFIXES), False
     if kind == 4:

@@ -194,24 +194,15 @@ def _head(stmt: syntax.Labeled) -> str:
 _REPEAT_LIKE = re.compile(r"x[0-9]+\Z")
 
 
-def _first_name(stmt: syntax.Stmt | None) -> str | None:
-    """The name a statement's text starts with (its label, or the block it calls)."""
-    if not isinstance(stmt, syntax.Labeled):
-        return None
-    if stmt.label is not None:
-        return stmt.label
-    return stmt.op.name if isinstance(stmt.op, syntax.Call) else None
-
-
 def _needs_separator(stmt: syntax.Stmt, following: syntax.Stmt | None) -> bool:
     """Whether `;` must end `stmt` so that the text reads back the same: `flatten` then
-    `{ ... }` would read as the named sequence `flatten { ... }`, and any statement then one
-    that starts with a name like `x1` (`x1: conv(8)`, a block called `x2`) would read as the
-    repetition `stmt x1`."""
+    `{ ... }` would read as the named sequence `flatten { ... }`, and any statement then a
+    call of a block named like `x2` would read as the repetition `stmt x2` (a label such as
+    `x1: conv(8)` reads as a label)."""
     if not isinstance(stmt, syntax.Labeled):
         return False
-    name = _first_name(following)
-    if name is not None and _REPEAT_LIKE.match(name):
+    if (isinstance(following, syntax.Labeled) and following.label is None and isinstance(following.op, syntax.Call)
+            and _REPEAT_LIKE.match(following.op.name)):
         return True
     return (
         isinstance(stmt.op, syntax.Call) and not stmt.op.has_parens

@@ -177,7 +177,7 @@ class _Reporter:
         if token.type == "NAME" and token.value in KEYWORDS:
             help = f"`{token.value}` is a keyword; choose another name"
         elif token.type == "REPEAT":
-            help = f"`{token.value}` reads as a repetition count; names of the form x<digits> are reserved"
+            help = f"`{token.value}` reads as a repetition count; a name of the form x<digits> is one only as a label (`x1: ...`)"
         else:
             previous = re.search(r"([A-Za-z_][A-Za-z0-9_]*)\s*$", self.source.text[: token.start_pos])
             if previous and previous.group(1) in ("concat", "reduction", "residual", "shortcut", "sum", "product", "split") and "LBRACE" in expected:
