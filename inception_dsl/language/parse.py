@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 from lark import Lark, Token, Transformer, Tree, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from inception_dsl.language.caches import large_file_parses, parser_tables
 from inception_dsl.core import codes
@@ -95,8 +95,8 @@ def _describe_token(token: Token) -> str:
     return f"`{token.value}`"
 
 
-def _unclosed_brace(text: str, end: int) -> int | None:
-    """Offset of the last `{` not closed before `end` (comments and strings skipped)."""
+def _unclosed_brace(text: str, end: int, pair: str = "{}") -> int | None:
+    """Offset of the last `{` (or `pair[0]`) not closed before `end` (comments and strings skipped)."""
     stack: list[int] = []
     i = 0
     while i < end:
@@ -109,9 +109,9 @@ def _unclosed_brace(text: str, end: int) -> int | None:
             i += 1
             while i < end and text[i] not in '"\n':
                 i += 2 if text[i] == "\\" else 1
-        elif char == "{":
+        elif char == pair[0]:
             stack.append(i)
-        elif char == "}" and stack:
+        elif char == pair[1] and stack:
             stack.pop()
         i += 1
     return stack[-1] if stack else None
@@ -140,6 +140,8 @@ class _Reporter:
             self._emit(error, offset, at_end)
         self.last_line = line
         self.count += 1
+        if not at_end and isinstance(error, UnexpectedToken) and "RPAR" in error.expected:
+            _close_brackets(error)
         return not at_end and self.count < MAX_SYNTAX_ERRORS
 
     def _emit(self, error: UnexpectedInput, offset: int, at_end: bool) -> None:
@@ -173,7 +175,12 @@ class _Reporter:
             return
         token = error.token  # type: ignore[attr-defined]
         span = Span(self.source, token.start_pos, max(token.end_pos, token.start_pos + 1))
-        help = None
+        help, secondary = None, []
+        opened = _unclosed_brace(text, token.start_pos, "()") if "RPAR" in expected else None
+        if opened is not None and self.source.line_col(opened)[0] < self.source.line_col(token.start_pos)[0]:
+            before = self.source.line_col(len(text[: token.start_pos].rstrip()))[0]
+            secondary.append(Label(Span(self.source, opened, opened + 1), "this `(` is never closed", False))
+            help = f"add the missing `)` at the end of line {before} (or a `,` if the arguments go on)"
         if token.type == "NAME" and token.value in KEYWORDS:
             help = f"`{token.value}` is a keyword; choose another name"
         elif token.type == "REPEAT":
@@ -188,8 +195,29 @@ class _Reporter:
             f"unexpected {_describe_token(token)}",
             span,
             f"expected {_describe_expected(set(expected))}",
+            secondary=secondary,
             help=help,
         )
+
+
+def _close_brackets(error: UnexpectedToken, most: int = 8) -> None:
+    """Recovery from a missing `)`: the parser goes on as if the `)`s that let it take the
+    offending token had been written before it, so one missing bracket is one error (lark
+    would otherwise skip token after token, one error per line, until a `)` turns up).
+    Tried on a copy first; nothing changes when no such closing works."""
+    closing = Token("RPAR", ")", start_pos=error.token.start_pos, line=error.token.line, column=error.token.column)
+    for count in range(1, most + 1):
+        trial = error.interactive_parser.copy(deepcopy_values=False)
+        try:
+            for _ in range(count):
+                trial.feed_token(closing)
+            trial.feed_token(error.token)
+        except UnexpectedInput:
+            continue
+        for _ in range(count):
+            error.interactive_parser.feed_token(closing)
+        error.interactive_parser.feed_token(error.token)
+        return
 
 
 def parse(source: SourceFile, sink: DiagnosticSink) -> syntax.Module | None:
