@@ -187,7 +187,8 @@ def test_python_keywords_and_builtins_are_mangled():
     (SPECS / "googlenet.incp", {"aux_logits": True}, (3, 96, 96)),
     (SPECS / "v4.incp", {}, (3, 96, 96)),
     (CODEGEN / "pooling.incp", {}, None),
-], ids=["symbolic", "symbolic-flag", "features-no-extra", "googlenet-aux", "v4", "pooling"])
+    (CODEGEN / "from_input.incp", {}, None),
+], ids=["symbolic", "symbolic-flag", "features-no-extra", "googlenet-aux", "v4", "pooling", "from-input"])
 def test_generated_module_agrees_with_the_ir_graph_backend(spec, params, shape):
     """Two independent backends, one from the AST and one from the IR, same weights."""
     from inception_dsl.runtime.graph_module import GraphModule
@@ -311,3 +312,15 @@ def test_flatten_after_global_pooling_knows_its_grid_where_the_ir_has_none():
             "  output s, h\n}\n")
     source = to_python(analyze_text(text))
     assert "nn.Linear(8, n)" in source and "_unreached" not in source
+
+
+def test_from_input_reads_the_input_of_the_sequence_it_stands_in():
+    """issue 27: `from input` instead of a dummy `inp: identity` statement."""
+    ours = load(CODEGEN / "from_input.incp", seed=0).eval()
+    x = torch.randn(2, 8, 8, 8)
+    with torch.no_grad():
+        inner = ours.b.conv1(ours.b.conv0(x))
+        assert torch.equal(ours.b.sum2(inner, x), inner + ours.b.sum2.branch1(x))
+        y = ours.single(ours.b(x))
+        assert torch.equal(y, 2 * ours.b(x))
+        assert torch.equal(ours.nested(y), getattr(ours.nested, "0")(y) * y)

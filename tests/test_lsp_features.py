@@ -115,6 +115,13 @@ def test_completion_context_reads_the_text_being_typed():
     assert ctx.kind == "from" and ctx.labels == ("a",)
 
 
+def test_completion_after_from_offers_the_labels_and_input():
+    from inception_dsl.lsp.completion import complete
+
+    text = "block b {\n  a: conv(8, 1x1)\n  relu from "
+    assert [item.label for item in complete(text, len(text), {})] == ["a", "input"]
+
+
 LABELS = """\
 block b(w = 8) {
   stem: conv(w, 3x3)

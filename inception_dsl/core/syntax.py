@@ -11,7 +11,7 @@ from inception_dsl.core.source import Span
 
 __all__ = [
     "Num", "Dims", "Str", "Name", "BinOp", "Neg", "Not", "IfElse", "Tuple", "Expr", "subexpressions", "names_in", "reads",
-    "BUILTIN_NAMES", "COMPARISONS", "BOOLEAN_OPS",
+    "BUILTIN_NAMES", "INPUT_LABEL", "COMPARISONS", "BOOLEAN_OPS",
     "Arg", "Call", "Seq", "Concat", "COMBINATORS", "Residual", "Transform", "branch_sources",
     "Labeled", "InputStmt", "OutputStmt", "Stmt",
     "Param", "BlockDef", "Import", "Setting", "Module",
@@ -53,6 +53,9 @@ COMPARISONS = ("==", "!=", "<", "<=", ">", ">=")
 BOOLEAN_OPS = ("and", "or")
 # Names every block body can read: the shape of the tensor the block (or network) receives.
 BUILTIN_NAMES = ("in_channels", "in_height", "in_width")
+# `from input`: the input of the sequence a statement stands in (a block's input in its body).
+# `input` is a keyword, so no statement has it as its label.
+INPUT_LABEL = "input"
 
 
 @dataclass(frozen=True)

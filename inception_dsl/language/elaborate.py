@@ -194,7 +194,7 @@ class _Elaborator:
         is a stage (the network body, and `{ ... }` sequences written in it)."""
         stages = stages or top
         names = statement_names(body, context, self.program.definitions)
-        produced: dict[str, str | None] = {}
+        produced: dict[str, str | None] = {syntax.INPUT_LABEL: x}  # `from input`: the sequence's own input
         self.labels.append(produced)  # what a branch's `from` may read (language/combinator_nodes.py)
         outputs: list[tuple[str, Any]] = []
         seen: dict[str, syntax.Labeled] = {}

@@ -104,7 +104,8 @@ def complete(text: str, offset: int, definitions: dict[str, syntax.BlockDef]) ->
     params += [_item(b, K.Variable, "the shape of the block's input", sort="0") for b in BUILTIN_NAMES
                if b not in ctx.scope_params]
     if ctx.kind == "from":
-        return [_item(label, K.Reference, "label") for label in ctx.labels]
+        return [_item(label, K.Reference, "label") for label in ctx.labels] + [
+            _item(syntax.INPUT_LABEL, K.Keyword, "the input of the sequence this statement stands in", sort="1")]
     if ctx.kind in ("argument", "value"):
         sig = _signature_of(ctx.callee or "", definitions)
         if ctx.kind == "value" or sig is None:

@@ -257,13 +257,18 @@ class _Generator:
         leave the concat's input `x` alone)."""
         statements = [s for s in body if isinstance(s, syntax.Labeled)]
         if context == "block" and is_single_compound(body):
+            outer, scope.labels = scope.labels, {syntax.INPUT_LABEL: (in_var, in_ch)}  # the join's input
             out, var = self.inline(scope, statements[0].op, in_ch, in_var, statements[0].span)
+            scope.labels = outer
             return out, var, {}
         names = statement_names(body, context, self.program.definitions)
         referenced = set(keep) | {s.source for s in statements if s.source}
         referenced |= {label for s in statements for label in syntax.branch_sources(s.op)}
         labels: dict[str, tuple[str, Channels]] = {}
         outer, scope.labels = scope.labels, labels  # what the branches of a join here read `from`
+        if syntax.INPUT_LABEL in referenced:  # `from input`: kept in its own variable, as the chain rebinds `x`
+            labels[syntax.INPUT_LABEL] = (scope.forward_ns.create("inputs"), in_ch)
+            scope.cls.forward.append(f"{labels[syntax.INPUT_LABEL][0]} = {in_var}")
         var, ch = in_var, in_ch
         for index, (stmt, name) in enumerate(zip(statements, names)):
             src_var, src_ch = labels[stmt.source] if stmt.source else (var, ch)
