@@ -62,6 +62,23 @@ def test_runnable_shell_examples(doc, line, script, tmp_path):
         assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"
 
 
+def test_the_tutorials_mistake_gives_the_output_it_shows(tmp_path):
+    """issue 27: the reader saves step 1's spec, makes step 3's one-line change and runs the
+    command shown; the output (line numbers included) is the one the tutorial quotes."""
+    text = (ROOT / "docs" / "tutorial.md").read_text(encoding="utf-8")
+    spec = _INCP.search(text).group(1)
+    change = re.search(r"```diff\n(.*?)```", text, re.S).group(1).splitlines()
+    before = "\n".join(line[1:] for line in change if not line.startswith("+"))
+    after = "\n".join(line[1:] for line in change if not line.startswith("-"))
+    assert before in spec
+    (tmp_path / "tiny_irn.incp").write_text(spec.replace(before, after), encoding="utf-8")
+    shown = re.search(r"```\n\$ (inception-dsl check tiny_irn\.incp)\n(.*?)```", text, re.S)
+    argv = shlex.split(shown.group(1))
+    argv[0] = str(Path(sys.executable).parent / argv[0])
+    done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout, done.stderr) == (1, "", shown.group(2))
+
+
 def test_diagnostics_reference_is_generated_from_the_registry():
     done = subprocess.run([sys.executable, "scripts/gen_docs.py", "--check"], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
