@@ -162,17 +162,18 @@ def test_torch_export(tiny):
         torch.testing.assert_close(exported.module()(x), tiny(x))
 
 
-def test_export_cli_writes_a_checked_onnx_file_that_computes_the_same(tmp_path, capsys):
+def test_export_cli_writes_a_checked_onnx_file_that_computes_the_same(tmp_path, capsys, monkeypatch):
     import numpy as np
     import onnx
     from onnx.reference import ReferenceEvaluator
 
-    out = tmp_path / "tiny.onnx"
-    assert main(["export", str(TINY), "--onnx", str(out), "--seed", "0"]) == 0
+    monkeypatch.chdir(tmp_path)  # without -o, the file is build/<network>.onnx (as compile's build/<network>.py)
+    assert main(["export", str(TINY), "--seed", "0"]) == 0
+    out = tmp_path / "build" / f"{analyze(TINY).graph.name}.onnx"
     model = onnx.load(str(out))
     onnx.checker.check_model(model)
     assert [d.dim_value for d in model.graph.output[0].type.tensor_type.shape.dim] == [1, 5]
-    assert "wrote" in capsys.readouterr().out
+    assert capsys.readouterr().out.startswith(f"wrote {out.relative_to(tmp_path)}: network ")
     x = torch.randn(1, 3, 32, 32)
     (onnx_out,) = ReferenceEvaluator(model).run(None, {"input": x.numpy()})
     with torch.no_grad():
@@ -188,9 +189,11 @@ def test_export_cli_errors(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("")
     capsys.readouterr()
-    assert main(["export", str(TINY), "--onnx", str(blocker / "x.onnx")]) == 2
+    assert main(["export", str(TINY), "--onnx", str(blocker / "x.onnx")]) == 2  # the older spelling of -o
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "cannot write" in err
+    assert main(["export", str(TINY), "-o", str(TINY)]) == 2  # never over an input
+    assert "Traceback" not in capsys.readouterr().err
 
 
 def test_aux_outputs_only_in_training():

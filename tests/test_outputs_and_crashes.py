@@ -78,6 +78,18 @@ def test_dash_is_stdout_for_text_outputs_and_refused_for_binary(tmp_path, capsys
     assert not (tmp_path / "-").exists()
 
 
+def test_render_writes_build_network_svg_by_default_and_says_so(tmp_path, capsys, monkeypatch):
+    """issue 27: render printed nothing on success and had no default output (compile has both)."""
+    monkeypatch.chdir(tmp_path)
+    spec = tmp_path / "a.incp"
+    spec.write_text(SPEC, encoding="utf-8")
+    assert main(["render", str(spec)]) == 0
+    assert capsys.readouterr().out == f"wrote {Path('build') / 'n.svg'}\n"
+    assert (tmp_path / "build" / "n.svg").read_text(encoding="utf-8").lstrip().startswith("<?xml")
+    assert main(["render", str(spec), "-o", "n.dot"]) == 0
+    assert capsys.readouterr().out == "wrote n.dot\n" and (tmp_path / "n.dot").exists()
+
+
 def test_check_json_over_several_specs_is_one_document(tmp_path, capsys):
     paths = []
     for index in range(3):

@@ -1,4 +1,5 @@
-"""`inception-dsl export SPEC --onnx OUT.onnx`: the eval-mode network as ONNX,
+"""`inception-dsl export SPEC [-o OUT.onnx]`: the eval-mode network as ONNX (`--onnx OUT` is
+the older spelling of `-o`; the default is build/<network>.onnx),
 checked with `onnx.checker` before it is written (atomically). Imports torch."""
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("export", help="export the network to ONNX",
                                    description="Build the network (eval mode, random weights) and export it to ONNX.")
     add_spec_options(parser)
-    parser.add_argument("--onnx", required=True, metavar="OUT.onnx", help="the ONNX file to write")
+    parser.add_argument("-o", "--output", "--onnx", dest="output", metavar="OUT.onnx",
+                        help="the ONNX file to write (default: build/<network>.onnx; `--onnx` is the older spelling)")
     parser.add_argument("--opset", type=bounded_int(MIN_OPSET, MAX_OPSET, "--opset"), default=18,
                         help=f"ONNX opset version, {MIN_OPSET} to {MAX_OPSET} (default 18)")
     parser.add_argument("--seed", type=bounded_int(0, 2**64 - 1, "--seed"), default=0,
@@ -61,14 +63,15 @@ def export_onnx(model, example, opset: int) -> bytes:
 
 
 def run(args) -> int:
-    problem = output_problem(args.onnx, [args.spec]) or (
-        "ONNX is binary: `--onnx -` (stdout) is refused; name a file" if args.onnx == "-" else None)
-    if problem:  # before minutes of exporting
-        return fail(problem)
     result = analyze_args(args)
     report(result, args)
     if not result.ok:
         return 1
+    output = args.output or str(Path("build") / f"{result.graph.name}.onnx")
+    problem = output_problem(output, input_files(result, args.spec)) or (
+        "ONNX is binary: `-o -` (stdout) is refused; name a file" if output == "-" else None)
+    if problem:  # before minutes of exporting
+        return fail(problem)
     import torch
 
     from inception_dsl.runtime.module import build_module
@@ -85,11 +88,11 @@ def run(args) -> int:
     except Exception as error:  # noqa: BLE001 - exporter failures are reported in one line
         return fail(f"ONNX export failed: {error}")
     try:
-        write_output(args.onnx, data, input_files(result, args.spec))
+        write_output(output, data, input_files(result, args.spec))
     except OutputRefused as error:
         return fail(str(error))
     except OSError as error:
-        return fail(f"cannot write {args.onnx}: {error.strerror or error}")
-    print(f"wrote {args.onnx}: network {result.graph.name}, input 1x{'x'.join(map(str, result.graph.input_node.shape))}, "
+        return fail(f"cannot write {output}: {error.strerror or error}")
+    print(f"wrote {output}: network {result.graph.name}, input 1x{'x'.join(map(str, result.graph.input_node.shape))}, "
           f"opset {args.opset}, {len(data):,} bytes")
     return 0

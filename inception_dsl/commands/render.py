@@ -43,7 +43,9 @@ def add_parser(subparsers) -> None:
         "render", help="draw a network or one block (svg, png, pdf, dot)",
         description="Draw a network top to bottom, one box per stage, or a single block like the paper's figures.")
     add_spec_options(parser, input=False)
-    parser.add_argument("-o", "--output", required=True, metavar="OUT", help="output file: .svg, .png, .pdf or .dot")
+    parser.add_argument("-o", "--output", metavar="OUT",
+                        help="output file: .svg, .png, .pdf or .dot (default: build/<network>.svg; with --block, "
+                             "build/<block>.svg; with --diff, build/<network>-diff.svg)")
     parser.add_argument("--input", type=parse_dims, metavar="CxHxW",
                         help="input size (the network's; with --block, the block's)")
     parser.add_argument("--block", metavar="NAME", help="draw this block alone")
@@ -68,7 +70,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    fmt = Path(args.output).suffix.lower().lstrip(".")
+    fmt = Path(args.output).suffix.lower().lstrip(".") if args.output else "svg"
     if fmt == "gv":
         fmt = "dot"
     if fmt not in FORMATS:
@@ -110,7 +112,8 @@ def run(args) -> int:
         if isinstance(fill, int):
             return fill
     source = to_dot(result.graph, view, title=title or result.graph.name, fill=fill)
-    return _write(args.output, fmt, source, dot_program, input_files(result, args.spec))
+    output = args.output or str(Path("build") / f"{args.block or result.graph.name}.svg")
+    return _write(output, fmt, source, dot_program, input_files(result, args.spec))
 
 
 def _conflicting_options(args) -> str | None:
@@ -138,7 +141,8 @@ def _run_diff(args, fmt: str, dot_program: str | None) -> int:
     view = View(expand=frozenset(args.expand) - {"none"}, depth=args.depth, fold=not args.no_fold)
     source = side_by_side(a.graph, b.graph, statuses_a, statuses_b, view=view,
                           title_a=f"A: {args.spec} ({a.graph.name})", title_b=f"B: {args.diff} ({b.graph.name})")
-    return _write(args.output, fmt, source, dot_program, input_files(a, args.spec) + input_files(b, args.diff))
+    output = args.output or str(Path("build") / f"{a.graph.name}-diff.svg")
+    return _write(output, fmt, source, dot_program, input_files(a, args.spec) + input_files(b, args.diff))
 
 
 def _heat_fill(args, result: api.Result, view: View):
@@ -194,6 +198,8 @@ def _write(output: str, fmt: str, source: str, dot_program: str | None, inputs: 
         return fail(str(error))
     except OSError as error:
         return fail(f"cannot write `{output}`: {error.strerror or error}")
+    if output != "-":
+        print(f"wrote {output}")
     return 0
 
 
