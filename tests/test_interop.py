@@ -188,3 +188,79 @@ def test_a_target_that_registers_out_of_running_order_is_paired_by_execution():
     target = build_reference("torchvision:googlenet", aux_logits=True)
     converted = convert_state_dict(source.state_dict(), source="torchvision:googlenet", model=target)
     assert all(torch.equal(converted[key], value) for key, value in source.state_dict().items())
+
+
+SUM_SPEC = """network n {
+  input 3x16x16
+  stem: conv(8, 3x3)
+  mid: conv(8, 3x3)
+  sum { conv(8, 1x1, linear); { conv(8, 3x3, linear); conv(8, 1x1, linear) } from stem; conv(8, 3x3, linear) }
+  sum { conv(8, 1x1, linear) from stem; conv(8, 1x1, linear) }
+}
+"""
+
+
+class _SumsInAnotherOrder(nn.Module):
+    """SUM_SPEC as a hand-written reference that adds the branches of both sums in another
+    order than the spec writes them; the second sum's two branches have the same shapes
+    and read different tensors (`stem` and the first sum), so only what they read tells
+    them apart."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU())
+        self.mid = nn.Sequential(nn.Conv2d(8, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU())
+        self.a, self.c = nn.Conv2d(8, 8, 1), nn.Conv2d(8, 8, 3, padding=1)
+        self.b = nn.Sequential(nn.Conv2d(8, 8, 3, padding=1), nn.Conv2d(8, 8, 1))
+        self.from_sum, self.from_stem = nn.Conv2d(8, 8, 1), nn.Conv2d(8, 8, 1)
+
+    def forward(self, x):
+        stem = self.stem(x)
+        mid = self.mid(stem)
+        first = self.c(mid) + self.b(stem) + self.a(mid)
+        return self.from_sum(first) + self.from_stem(stem)
+
+
+def test_a_sum_whose_branches_the_reference_runs_in_another_order_converts():
+    """issue 27: a sum is commutative, so its branches may be written in any order; the
+    layers are then paired by what each reads (runtime/layer_trace.py)."""
+    from inception_dsl import loads
+
+    reference = _SumsInAnotherOrder().eval()
+    randomize_weights(reference, torch.Generator().manual_seed(5))
+    ours = loads(SUM_SPEC).eval()
+    ours.load_state_dict(convert_state_dict(model=ours, reference=reference), strict=True)
+    x = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert (ours(x) - reference(x)).abs().max() < TOLERANCE
+    assert torch.equal(ours.state_dict()["sum3.branch0.weight"], reference.from_stem.weight)
+
+
+def test_references_are_built_without_downloading_anything():
+    """issue 27: torchvision's segmentation builders default `weights_backbone` to ImageNet
+    weights; every `weights*` argument is None, and a builder that would still fetch a
+    file gets a clear InteropError instead of a URLError."""
+    import torchvision
+
+    from inception_dsl.runtime.interop import _no_downloads
+
+    reference = build_reference("torchvision:lraspp_mobilenet_v3_large", num_classes=21)
+    assert type(reference).__name__ == "LRASPP"
+    with pytest.raises(InteropError, match=r"would download https://\S+; inception-dsl .* never fetches a URL"):
+        with _no_downloads("torchvision:resnet18"):
+            torchvision.models.get_model("resnet18", weights="DEFAULT")
+    assert torchvision.models._api.load_state_dict_from_url.__name__ == "load_state_dict_from_url"  # restored
+
+
+def test_convert_reports_a_segmentation_checkpoint_that_does_not_fit_without_a_traceback(tmp_path, capsys):
+    from inception_dsl.cli import main
+
+    reference = build_reference("torchvision:lraspp_mobilenet_v3_large", num_classes=21)
+    torch.save(reference.state_dict(), tmp_path / "lraspp.pth")
+    out = tmp_path / "out.pth"
+    argv = ["convert", str(SPECS / "mobilenet_v3_large.incp"), "--from", "torchvision:lraspp_mobilenet_v3_large",
+            "--weights", str(tmp_path / "lraspp.pth"), "-o", str(out)]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "the weights do not fit" in err and "internal error" not in err and "URLError" not in err
+    assert not out.exists()

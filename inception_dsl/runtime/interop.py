@@ -32,14 +32,15 @@ may import this module."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
 import torch
 from torch import nn
-from torch.overrides import TorchFunctionMode
-from torch.utils._pytree import tree_flatten
+
+from inception_dsl.runtime.layer_trace import LayerTrace, flows_agree, pair_by_flow
 
 __all__ = ["SOURCES", "InteropError", "Layer", "build_reference", "convert_state_dict", "definition_order",
            "execution_order", "has_aux_weights", "pair_layers"]
@@ -164,19 +165,60 @@ def build_reference(source: str, *, aux_logits: bool = False, num_classes: int =
     if spec.aux_prefix is not None:
         kwargs["aux_logits"] = aux_logits
     try:
-        if spec.library == "timm":
-            import timm
+        with _no_downloads(source):
+            if spec.library == "timm":
+                import timm
 
-            model = timm.create_model(spec.name, pretrained=False, **kwargs)
-        else:
-            import torchvision
-
-            if spec.name in ("googlenet", "inception_v3"):
-                kwargs["init_weights"] = False  # its truncated-normal init is slow and irrelevant here
-            model = torchvision.models.get_model(spec.name, weights=None, **kwargs)
+                model = timm.create_model(spec.name, pretrained=False, **kwargs)
+            else:
+                model = _torchvision_model(spec.name, kwargs)
+    except InteropError:
+        raise
     except (RuntimeError, ValueError, KeyError) as error:  # an unknown model name
         raise InteropError(f"cannot build the reference {source!r}: {error}") from None
     return model.eval()
+
+
+def _torchvision_model(name: str, kwargs: dict) -> nn.Module:
+    """A torchvision model without any weights: every `weights*` argument of its builder
+    (`weights`, and `weights_backbone` whose default is ImageNet weights in the detection
+    and segmentation builders) is None."""
+    import inspect
+
+    import torchvision
+
+    builder = torchvision.models.get_model_builder(name)
+    if name in ("googlenet", "inception_v3"):
+        kwargs["init_weights"] = False  # its truncated-normal init is slow and irrelevant here
+    kwargs.update((key, None) for key in inspect.signature(builder).parameters if key.startswith("weights"))
+    return builder(**kwargs)
+
+
+@contextlib.contextmanager
+def _no_downloads(source: str):
+    """While a reference is built, torch.hub's and torchvision's download functions raise
+    InteropError instead of fetching: building a structure never needs a file from the net."""
+    import torch.hub
+
+    def refuse(url, *args, **kwargs):
+        raise InteropError(f"building the reference {source!r} would download {url}; inception-dsl builds "
+                           "references without weights and never fetches a URL (pass the weights with --weights)")
+
+    targets = [(torch.hub, "load_state_dict_from_url"), (torch.hub, "download_url_to_file")]
+    try:
+        from torchvision.models import _api
+
+        targets.append((_api, "load_state_dict_from_url"))
+    except ImportError:  # torchvision is not installed: nothing of it to guard
+        pass
+    saved = [(owner, attr, getattr(owner, attr)) for owner, attr in targets if hasattr(owner, attr)]
+    for owner, attr, _ in saved:
+        setattr(owner, attr, refuse)
+    try:
+        yield
+    finally:
+        for owner, attr, original in saved:
+            setattr(owner, attr, original)
 
 
 def _structure(source: str, *, aux_logits: bool, num_classes: int) -> nn.Module:
@@ -218,34 +260,19 @@ def definition_order(model: nn.Module) -> list[Layer]:
     return [_layer(name, module, role) for name, module in model.named_modules() if (role := _role(module))]
 
 
-class _FirstUse(TorchFunctionMode):
-    """Records, in order, the layers whose tensors a torch function receives first."""
-
-    def __init__(self, owners: dict[int, tuple[str, str]]):
-        super().__init__()
-        self.owners = owners  # id of a tensor -> (its layer, its key there)
-        self.order: list[str] = []
-        self.uses: dict[str, list[str]] = {}  # layer -> its keys in the order of first use
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        for value in tree_flatten((args, kwargs))[0]:
-            owner = self.owners.pop(id(value), None) if isinstance(value, torch.Tensor) else None
-            if owner is not None:
-                if owner[0] not in self.order:
-                    self.order.append(owner[0])
-                self.uses.setdefault(owner[0], []).append(owner[1])
-        return func(*args, **kwargs)
-
-
 def execution_order(model: nn.Module, input_size: int | None = None) -> list[Layer]:
     """Every layer of `model` in the order one forward pass first uses its tensors
     (auxiliary heads included); layers the pass never reaches follow in registration order.
     Without `input_size`, the smallest of 64, 224 and 299 that the model runs at."""
+    return trace_layers(model, input_size)[0]
+
+
+def trace_layers(model: nn.Module, input_size: int | None = None) -> tuple[list[Layer], dict[str, frozenset[str]]]:
+    """`execution_order`, and for each layer the layers whose outputs it reads (layer_trace.py)."""
     if input_size is None:
         for size in _TRACE_SIZES[:-1]:
             try:
-                return execution_order(model, size)
+                return trace_layers(model, size)
             except (RuntimeError, AssertionError):  # too small for its pooling; timm's ViT asserts its size
                 continue
         input_size = _TRACE_SIZES[-1]
@@ -257,13 +284,13 @@ def execution_order(model: nn.Module, input_size: int | None = None) -> list[Lay
     model.training = True  # the top-level forward takes its training path (aux heads); see module doc
     x = torch.zeros(1, _input_channels(model), input_size, input_size, device=_device(model))  # outside the mode
     try:
-        with torch.no_grad(), _FirstUse(owners) as uses:
+        with torch.no_grad(), LayerTrace(owners) as trace:
             model(x)
     finally:
         for module, flag in zip(model.modules(), was_training):
             module.training = flag
-    order = uses.order + [name for name in layers if name not in uses.order]
-    return [_layer(name, *layers[name], tuple(uses.uses.get(name, ()))) for name in order]
+    order = trace.order + [name for name in layers if name not in trace.order]
+    return [_layer(name, *layers[name], tuple(trace.uses.get(name, ()))) for name in order], trace.inputs
 
 
 _TRACE_SIZES = (64, 224, 299)
@@ -328,7 +355,7 @@ def convert_state_dict(
         raise InteropError("give exactly one of `source` (like 'torchvision:vgg16') and `reference` (a module)")
     if reference is not None:
         state_dict = reference.state_dict() if state_dict is None else state_dict
-        pairs = _pair_orders(execution_order(reference, input_size), model, input_size)
+        pairs = _pair_orders(trace_layers(reference, input_size), model, input_size)
         return _converted(state_dict, pairs, model)
     if state_dict is None:
         raise InteropError(f"no weights given for {source!r}")
@@ -367,23 +394,51 @@ def _pair(state_dict: Mapping[str, torch.Tensor], source: str, model: nn.Module,
     spec = _source(source)
     reference = _structure(source, aux_logits=aux_logits, num_classes=_num_classes(state_dict))
     _check_keys(reference, state_dict, source)
-    return _pair_orders(execution_order(reference, spec.trace_size), model, spec.trace_size)
+    return _pair_orders(trace_layers(reference, spec.trace_size), model, spec.trace_size)
 
 
-def _pair_orders(theirs: list[Layer], model: nn.Module, input_size: int | None) -> list[tuple[Layer, Layer]]:
+def _pair_orders(traced: tuple[list[Layer], dict], model: nn.Module, input_size: int | None) -> list[tuple[Layer, Layer]]:
+    """The reference's running order against our definition order, else our running order;
+    where the pairs found that way do not read what their partners read (a `sum` whose
+    branches of equal shapes run in another order), or neither order pairs (a `sum` whose
+    branches run in another order), the pairing by data flow (layer_trace.pair_by_flow)."""
+    theirs, their_inputs = traced
+    ours, our_inputs = trace_layers(model, input_size)
     try:
-        return pair_layers(theirs, definition_order(model))
-    except InteropError as first_error:
-        try:  # a model whose registration order is not its running order (like GoogLeNet's)
-            return pair_layers(theirs, execution_order(model, input_size))
-        except InteropError:
-            raise first_error from None
+        pairs = _first_pairing(theirs, [definition_order(model), ours])
+    except InteropError as error:
+        pairs = pair_by_flow(theirs, their_inputs, ours, our_inputs, Layer.matches, _name)
+        if pairs is None:
+            raise error from None
+        return pairs
+    if flows_agree(pairs, their_inputs, our_inputs, _name):
+        return pairs
+    return pair_by_flow(theirs, their_inputs, ours, our_inputs, Layer.matches, _name) or pairs
+
+
+def _first_pairing(theirs: list[Layer], orders: list[list[Layer]]) -> list[tuple[Layer, Layer]]:
+    """The pairing with the first of our orders that pairs; else the first order's error."""
+    first_error = None
+    for ours in orders:
+        try:
+            return pair_layers(theirs, ours)
+        except InteropError as error:
+            first_error = first_error or error
+    raise first_error
+
+
+def _name(layer: Layer) -> str:
+    return layer.name
 
 
 def _num_classes(state_dict: Mapping[str, torch.Tensor]) -> int:
-    """The classifier width: the output size of the last 2-d weight (every source ends in its classifier)."""
-    linear = [value for key, value in state_dict.items() if key.endswith("weight") and value.dim() == 2]
-    return int(linear[-1].shape[0]) if linear else 1000
+    """The classifier width: the output size of the last 2-d weight (every source ends in its
+    classifier), or without one, of the last conv weight (a segmentation head's 1x1 conv)."""
+    for dims in ((2,), (3, 4, 5)):
+        weights = [value for key, value in state_dict.items() if key.endswith("weight") and value.dim() in dims]
+        if weights:
+            return int(weights[-1].shape[0])
+    return 1000
 
 
 def _check_keys(reference: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str) -> None:
