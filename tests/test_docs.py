@@ -1,7 +1,9 @@
 """Every `incp` code block in README.md and docs/*.md is checked: it must be clean, or
 produce exactly the codes its `# expect: CODE` lines name (on those lines).
 
-Shell examples fenced as ```sh run``` are run too, from the repository root, and must exit 0."""
+Shell examples fenced as ```sh run``` and Python examples fenced as ```python run``` are run
+too, from the repository root, and must exit 0 (```sh run slow```, ```python run slow```: the
+same, marked `slow`, for a block that takes more than a few seconds)."""
 
 from __future__ import annotations
 
@@ -19,7 +21,8 @@ from .conftest import ROOT
 
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 _INCP = re.compile(r"```incp\n(.*?)```", re.S)
-_RUN = re.compile(r"```sh run\n(.*?)```", re.S)
+_RUN = re.compile(r"```sh run( slow)?\n(.*?)```", re.S)
+_PYTHON_RUN = re.compile(r"```python run( slow)?\n(.*?)```", re.S)
 _EXPECT = re.compile(r"#\s*expect:\s*([A-Z]\d{3}(?:\s*,\s*[A-Z]\d{3})*)")
 
 
@@ -30,7 +33,8 @@ def _blocks(pattern):
         text = doc.read_text(encoding="utf-8")
         for index, match in enumerate(pattern.finditer(text)):
             line = text[: match.start()].count("\n") + 2
-            yield pytest.param(doc, line, match.group(1), id=f"{doc.relative_to(ROOT)}:{line}")
+            marks = [pytest.mark.slow] if match.lastindex == 2 and match.group(1) else []
+            yield pytest.param(doc, line, match.group(match.lastindex), id=f"{doc.relative_to(ROOT)}:{line}", marks=marks)
 
 
 @pytest.mark.parametrize("doc, line, code", list(_blocks(_INCP)))
@@ -77,6 +81,18 @@ def test_the_tutorials_mistake_gives_the_output_it_shows(tmp_path):
     argv[0] = str(Path(sys.executable).parent / argv[0])
     done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert (done.returncode, done.stdout, done.stderr) == (1, "", shown.group(2))
+
+
+@pytest.mark.parametrize("doc, line, code", list(_blocks(_PYTHON_RUN)))
+def test_runnable_python_examples(doc, line, code):
+    """Python examples fenced as ```python run``` run as written, from the repository root,
+    in a fresh interpreter (the README's snippet: issue 27)."""
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, f"{doc.name}:{line}\n{done.stdout}\n{done.stderr}"
+
+
+def test_the_readme_snippet_is_run():
+    assert any(doc.name == "README.md" for doc, *_ in (p.values for p in _blocks(_PYTHON_RUN)))
 
 
 def test_diagnostics_reference_is_generated_from_the_registry():
