@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from inception_dsl.core.diagnostics import CompileError, Diagnostic, DiagnosticSink
 from inception_dsl.language.elaborate import elaborate
-from inception_dsl.ir import Graph, verify
+from inception_dsl.ir import Graph, fmt_shape, verify
 from inception_dsl.core.limits import DEFAULT_LIMITS, Limits
 from inception_dsl.language.params_file import ParamsArg, merge_param_sets, read_params
 from inception_dsl.passes.analyses import run_analyses
@@ -37,7 +37,7 @@ __all__ = ["PROGRAMS", "Result", "collector_paused", "analyze", "analyze_program
 PROGRAMS = ProgramCache()
 
 
-@dataclass
+@dataclass(repr=False)
 class Result:
     program: Program
     graph: Graph | None
@@ -52,6 +52,26 @@ class Result:
         if not self.ok:
             raise CompileError([d for d in self.diagnostics if d.level.value == "error"] or self.diagnostics)
         return self.graph
+
+    def __repr__(self) -> str:
+        """One line (`print(result)`, a notebook's text/plain): the network and its size, or
+        the errors; the program, graph and diagnostics are attributes."""
+        from inception_dsl.passes.analyses.budget import total_params
+
+        path = self.program.main.path if self.program.main is not None else "<text>"
+        errors = [d for d in self.diagnostics if d.level.value == "error"]
+        if errors:
+            first = errors[0]
+            where = f" at {first.primary_span.path}:{first.primary_span.line}" if first.primary_span is not None else ""
+            return f"<Result {path}: {len(errors)} error{'s' * (len(errors) != 1)}, first {first.code.id}{where}>"
+        if self.graph is None:
+            return f"<Result {path}: no network>"
+        graph = self.graph
+        shapes = [n.shape for n in graph.output_nodes() if n.shape is not None]
+        warned = len(self.diagnostics)
+        return (f"<Result {path}: network {graph.name}, input {fmt_shape(graph.input_node.shape)}, "
+                f"output {', '.join(fmt_shape(s) for s in shapes) or '?'}, {total_params(graph):,} parameters"
+                + (f", {warned} warning{'s' * (warned != 1)}" if warned else "") + ">")
 
     # -- rich display in Jupyter (inception_dsl/notebook.py): diagram, summary table, diagnostics
     def block(self, name: str):
