@@ -324,3 +324,19 @@ def test_from_input_reads_the_input_of_the_sequence_it_stands_in():
         y = ours.single(ours.b(x))
         assert torch.equal(y, 2 * ours.b(x))
         assert torch.equal(ours.nested(y), getattr(ours.nested, "0")(y) * y)
+
+
+def test_generated_sequences_index_like_nn_sequential():
+    """issue 27: `model.features[i]`, as timm and torchvision users write it."""
+    from inception_dsl import loads
+
+    model = loads("network n {\n  input 3x8x8\n  features: { conv(4, 1x1); conv(8, 3x3); last: conv(8, 1x1) }\n"
+                  "  global_avgpool\n}\n").eval()
+    features = model.features
+    assert len(features) == 3 and list(features) == [features[0], features[1], features[2]]
+    assert features[0] is getattr(features, "0") and features[-1] is features.last
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(features[:](x), features(x))
+        assert torch.equal(features[1:](features[0](x)), features(x))
+        assert torch.equal(torch.jit.script(model)(x), model(x))  # the indexing methods do not get in the way

@@ -322,6 +322,25 @@ class ConvBnAct(nn.Module):
         return _activate(self.bn(self.conv(x)), self.act, True)
 '''
 
+_SEQUENCE = '''
+class _Sequence(nn.Module):
+    """A `{ ... }` sequence of the spec: indexable as nn.Sequential is (`features[3]`,
+    `features[-1]`, `len(features)`, `for layer in features`; a slice is an nn.Sequential
+    of those members, chained: side branches (`from`) are not followed)."""
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def __getitem__(self, index):
+        members = list(self._modules.values())
+        if isinstance(index, slice):
+            return nn.Sequential(*members[index])
+        return members[index]
+'''
+
 _ACTIVATION = '''
 class Activation(nn.Module):
     """An activation chosen by a block parameter (`act(kind)`)."""
@@ -347,6 +366,7 @@ FIXED: dict[str, tuple[str, tuple[str, ...]]] = {
     "_same_channels": (_SAME_CHANNELS, ()),
     "_unreached": (_UNREACHED, ()),
     "ModelApi": (_MODEL_API, ()),
+    "_Sequence": (_SEQUENCE, ()),
     "ConvAct": (_CONV_ACT, ("_padding", "_activate")),
     "ConvBnAct": (_CONV_BN_ACT, ("ConvAct", "_padding", "_activate")),
     "Activation": (_ACTIVATION, ("_activate",)),

@@ -240,6 +240,8 @@ class _Generator:
             extra += f", {width}={scope.labels[label][1]}"
         op = stmt.op
         if isinstance(op, syntax.Seq):
+            inner.cls.base = "_Sequence"  # `features[i]`, as timm and torchvision users write
+            self.helpers.add("_Sequence")
             out, var, _ = self.body(inner, op.body, "seq", "in_channels", "x")
         else:
             out, var = self.inline(inner, op, "in_channels", "x", stmt.span)
