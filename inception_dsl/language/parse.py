@@ -16,6 +16,7 @@ from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from inception_dsl.language.caches import large_file_parses, parser_tables
+from inception_dsl.language.brackets import close_brackets, unclosed
 from inception_dsl.core import codes
 from inception_dsl.core import syntax
 from inception_dsl.core.diagnostics import DiagnosticSink, Label
@@ -95,28 +96,6 @@ def _describe_token(token: Token) -> str:
     return f"`{token.value}`"
 
 
-def _unclosed_brace(text: str, end: int, pair: str = "{}") -> int | None:
-    """Offset of the last `{` (or `pair[0]`) not closed before `end` (comments and strings skipped)."""
-    stack: list[int] = []
-    i = 0
-    while i < end:
-        char = text[i]
-        if char == "#":
-            while i < end and text[i] != "\n":
-                i += 1
-            continue
-        if char == '"':
-            i += 1
-            while i < end and text[i] not in '"\n':
-                i += 2 if text[i] == "\\" else 1
-        elif char == pair[0]:
-            stack.append(i)
-        elif char == pair[1] and stack:
-            stack.pop()
-        i += 1
-    return stack[-1] if stack else None
-
-
 class _Reporter:
     def __init__(self, source: SourceFile, sink: DiagnosticSink):
         self.source, self.sink = source, sink
@@ -135,13 +114,13 @@ class _Reporter:
         at_end = isinstance(error, UnexpectedEOF) or (token is not None and token.type == "$END")
         # after an earlier error, running into the end of the file is a consequence of that
         # error unless a `{` is really left open
-        consequence = at_end and self.count > 0 and _unclosed_brace(self.source.text, len(self.source.text)) is None
+        consequence = at_end and self.count > 0 and unclosed(self.source.text, len(self.source.text)) is None
         if (line != self.last_line or at_end) and not consequence:
             self._emit(error, offset, at_end)
         self.last_line = line
         self.count += 1
         if not at_end and isinstance(error, UnexpectedToken) and "RPAR" in error.expected:
-            _close_brackets(error)
+            close_brackets(error)
         return not at_end and self.count < MAX_SYNTAX_ERRORS
 
     def _emit(self, error: UnexpectedInput, offset: int, at_end: bool) -> None:
@@ -150,7 +129,7 @@ class _Reporter:
         if at_end:
             end = len(text.rstrip())  # the end of the last line, not the empty line after it
             span = Span(self.source, end, end)
-            opened = _unclosed_brace(text, len(text))
+            opened = unclosed(text, len(text))
             secondary = []
             if opened is not None:
                 secondary.append(Label(Span(self.source, opened, opened + 1), "this `{` is never closed", False))
@@ -176,7 +155,7 @@ class _Reporter:
         token = error.token  # type: ignore[attr-defined]
         span = Span(self.source, token.start_pos, max(token.end_pos, token.start_pos + 1))
         help, secondary = None, []
-        opened = _unclosed_brace(text, token.start_pos, "()") if "RPAR" in expected else None
+        opened = unclosed(text, token.start_pos, "()") if "RPAR" in expected else None
         if opened is not None and self.source.line_col(opened)[0] < self.source.line_col(token.start_pos)[0]:
             before = self.source.line_col(len(text[: token.start_pos].rstrip()))[0]
             secondary.append(Label(Span(self.source, opened, opened + 1), "this `(` is never closed", False))
@@ -198,26 +177,6 @@ class _Reporter:
             secondary=secondary,
             help=help,
         )
-
-
-def _close_brackets(error: UnexpectedToken, most: int = 8) -> None:
-    """Recovery from a missing `)`: the parser goes on as if the `)`s that let it take the
-    offending token had been written before it, so one missing bracket is one error (lark
-    would otherwise skip token after token, one error per line, until a `)` turns up).
-    Tried on a copy first; nothing changes when no such closing works."""
-    closing = Token("RPAR", ")", start_pos=error.token.start_pos, line=error.token.line, column=error.token.column)
-    for count in range(1, most + 1):
-        trial = error.interactive_parser.copy(deepcopy_values=False)
-        try:
-            for _ in range(count):
-                trial.feed_token(closing)
-            trial.feed_token(error.token)
-        except UnexpectedInput:
-            continue
-        for _ in range(count):
-            error.interactive_parser.feed_token(closing)
-        error.interactive_parser.feed_token(error.token)
-        return
 
 
 def parse(source: SourceFile, sink: DiagnosticSink) -> syntax.Module | None:
