@@ -71,6 +71,13 @@ class Bound:
 
     values: dict[str, tuple[Any, Any]]
     env: Mapping[str, Any] = field(default_factory=dict)
+    parameters: dict[str, str] = field(default_factory=dict)  # argument -> the parameter a bare name read
+
+    def shadowing(self, name: str, words) -> str | None:
+        """The parameter an argument named by itself, when the name is also one of `words`
+        (a block parameter `relu` hides the activation `relu`)."""
+        read = self.parameters.get(name)
+        return read if read in words else None
 
     def __getitem__(self, name: str) -> Any:
         return self.values[name][0]
@@ -82,6 +89,7 @@ class Bound:
 def bind(call: syntax.Call, sig: LayerSig, env: Mapping[str, Any], settings: Mapping[str, Any],
          sink: DiagnosticSink) -> Bound:
     values: dict[str, tuple[Any, Any]] = {}
+    parameters: dict[str, str] = {}
     positional = list(sig.positional)
     for arg in call.args:
         value = evaluate(arg.value, env, sink)
@@ -99,7 +107,8 @@ def bind(call: syntax.Call, sig: LayerSig, env: Mapping[str, Any], settings: Map
                     help=_flag_help(sig, value),
                 )
                 raise EvalError()
-            values[positional.pop(0)] = (value, arg.span)
+            key = positional.pop(0)
+            values[key] = (value, arg.span)
         else:
             if arg.name not in sig.keywords:
                 sink.emit(
@@ -112,7 +121,10 @@ def bind(call: syntax.Call, sig: LayerSig, env: Mapping[str, Any], settings: Map
                 raise EvalError()
             if arg.name in positional:
                 positional.remove(arg.name)
-            values[arg.name] = (value, arg.span)
+            key = arg.name
+            values[key] = (value, arg.span)
+        if isinstance(arg.value, syntax.Name) and arg.value.name in env:
+            parameters[key] = arg.value.name
     for name, default in sig.keywords.items():
         if name in values:
             continue
@@ -123,7 +135,7 @@ def bind(call: syntax.Call, sig: LayerSig, env: Mapping[str, Any], settings: Map
         values[name] = (default, call.span)
     if sig.settle is not None:
         sig.settle(values, settings, call)
-    return Bound(values, env)
+    return Bound(values, env, parameters)
 
 
 def _flag_help(sig: LayerSig, value: Any) -> str | None:
@@ -219,9 +231,11 @@ def choice(bound: Bound, name: str, sink: DiagnosticSink, choices: Sequence[str]
     if isinstance(value, Symbol) and value.name in choices:
         return value.name
     message = f"unknown {what} `{value.name}`" if isinstance(value, Symbol) else f"an {what} must be a name, not {describe(value)}"
-    sink.emit(codes.BAD_ARG_TYPE, message, bound.span(name),
-              "expected " + ", ".join(choices),
-              help=did_you_mean(str(value), choices) if isinstance(value, Symbol) else None)
+    hidden = bound.shadowing(name, choices)
+    notes = [f"`{hidden}` here is the parameter `{hidden}`, {describe(value)}, which hides the {what} `{hidden}`"] if hidden else []
+    help = (f"rename the parameter (`use_{hidden}`, say), so that `{hidden}` names the {what} again" if hidden
+            else did_you_mean(str(value), choices) if isinstance(value, Symbol) else None)
+    sink.emit(codes.BAD_ARG_TYPE, message, bound.span(name), "expected " + ", ".join(choices), notes=notes, help=help)
     raise EvalError()
 
 
