@@ -168,3 +168,21 @@ def test_an_import_path_with_a_lone_surrogate_is_a_located_error():
     text = 'import "blocks/\ud800.incp"\nnetwork n { input 3x8x8 }\n'
     (found,) = Analyzer().analyze("s.incp", text).diagnostics
     assert found.code.id == "E003" and "lone surrogate" in found.message and found.primary_span.line == 1
+
+
+def test_hover_shows_the_files_act_as_convs_default_and_act_completes_with_activations():
+    """issue 27: hover said `act=none` for conv (its default is the file's `act`), and
+    completion after `act=` offered conv's flags instead of activation names."""
+    from inception_dsl.lsp.completion import complete
+    from inception_dsl.lsp.hover import hover_text
+
+    text = "set act = silu\nnetwork n {\n  input 3x8x8\n  conv(8, 3x3)\n}\n"
+    analysis = Analyzer().analyze("h.incp", text)
+    shown, _ = hover_text(analysis.program, analysis.module, text.index("conv(") + 1, analysis.graphs)
+    assert "act=silu" in shown and "act=none" not in shown and "bias=false" in shown
+    assert "`bias`, `act`: from this file's settings" in shown
+    typed = "block b {\n  conv(8, 1x1, act="
+    labels = [item.label for item in complete(typed, len(typed), {})]
+    assert labels[:3] == ["relu", "relu6", "gelu"] and "identity" in labels and "valid" not in labels
+    typed = "block b {\n  residual(scale=0.2, act="
+    assert "leaky_relu" in [item.label for item in complete(typed, len(typed), {})]

@@ -17,6 +17,7 @@ from inception_dsl.core import syntax
 from inception_dsl.core.syntax import BUILTIN_NAMES
 from inception_dsl.language.parse import KEYWORDS
 from inception_dsl.lsp.signatures import Signature, block_signature, layer_names, layer_signature
+from inception_dsl.ops.activations import ACTIVATIONS
 
 __all__ = ["complete", "Context", "context_at"]
 
@@ -34,6 +35,7 @@ class Context:
     scope_params: tuple[str, ...] = ()
     labels: tuple[str, ...] = ()
     written: tuple[str, ...] = ()  # keyword arguments already in the call
+    keyword: str = ""  # the keyword whose value is being typed (`act` in `conv(8, act=`)
 
 
 def _enclosing_header(text: str, offset: int) -> re.Match | None:
@@ -80,7 +82,7 @@ def context_at(text: str, offset: int) -> Context:
         written = tuple(re.findall(r"([A-Za-z_]\w*)\s*=", args))
         current = args.rsplit(",", 1)[-1]
         kind = "value" if "=" in current else "argument"
-        return Context(kind, callee, params, written=written)
+        return Context(kind, callee, params, written=written, keyword=current.split("=")[0].strip() if kind == "value" else "")
     return Context("statement", scope_params=params)
 
 
@@ -106,6 +108,8 @@ def complete(text: str, offset: int, definitions: dict[str, syntax.BlockDef]) ->
     if ctx.kind == "from":
         return [_item(label, K.Reference, "label") for label in ctx.labels] + [
             _item(syntax.INPUT_LABEL, K.Keyword, "the input of the sequence this statement stands in", sort="1")]
+    if ctx.keyword == "act" or (ctx.callee == "act" and ctx.kind == "argument"):
+        return [_item(a.name, K.EnumMember, f"activation ({a.label})", sort="0") for a in ACTIVATIONS.values()] + params
     if ctx.kind in ("argument", "value"):
         sig = _signature_of(ctx.callee or "", definitions)
         if ctx.kind == "value" or sig is None:

@@ -81,7 +81,7 @@ def hover_text(program: Program, module: syntax.Module, offset: int, graphs: lis
     if hit is not None and hit[1].stmt is stmt:
         call = hit[0]
         target = index.name_span(call)
-        layer = layer_signature(call.name)
+        layer = layer_signature(call.name, program.settings_for(call.span), call)
         block = program.definitions.get(call.name)
         if layer is not None:
             head = _signature_text(layer)

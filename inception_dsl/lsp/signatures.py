@@ -54,14 +54,25 @@ def is_layer(name: str) -> bool:
     return name in LAYERS
 
 
-def layer_signature(name: str) -> Signature | None:
+def layer_signature(name: str, settings: dict | None = None, call: syntax.Call | None = None) -> Signature | None:
+    """A layer's signature; with a file's `settings` (and the call being hovered), the defaults
+    that come from them (conv's `act` is the file's `act`, not none) as they are there."""
     definition = LAYERS.get(name)
     if definition is None:
         return None
     sig = definition.sig
-    params = tuple((p, None if sig.keywords.get(p) is REQUIRED else _value(sig.keywords.get(p))) for p in sig.parameters)
+    defaults = {p: sig.keywords.get(p) for p in sig.parameters}
+    summary = sig.summary
+    if settings is not None and call is not None and sig.settle is not None:
+        values = {p: (v, call.span) for p, v in defaults.items() if v is not REQUIRED}
+        sig.settle(values, settings, call)
+        settled = [p for p, (v, _) in values.items() if defaults[p] is None and v is not None]
+        defaults.update((p, values[p][0]) for p in settled)
+        if settled:
+            summary += ("\n\n" if summary else "") + f"{', '.join(f'`{p}`' for p in settled)}: from this file's settings (`set ...`)"
+    params = tuple((p, None if v is REQUIRED else _value(v)) for p, v in defaults.items())
     flag_keys = tuple((flag, tuple(values)) for flag, values in sig.flags.items())
-    return Signature(name, params, tuple(sig.flags), sig.summary, "layer", flag_keys)
+    return Signature(name, params, tuple(sig.flags), summary, "layer", flag_keys)
 
 
 def block_signature(definition: syntax.BlockDef) -> Signature:
