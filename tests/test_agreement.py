@@ -46,6 +46,7 @@ def assert_agrees(result, model: torch.nn.Module, *, real: bool, what: str) -> N
         assert torch.isfinite(out).all(), what
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(spec=valid_specs(max_statements=3), seed=st.integers(0, 2**16))
 def test_generated_specs_that_check_build_exactly_the_checked_network(spec, seed):
@@ -88,6 +89,7 @@ def run_case(spec_tree: Path, seed: int, *, real: bool) -> bool:
         path.write_text(original, encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_fuzzed_specs_that_check_build_exactly_the_checked_network(spec_tree):
     accepted, seed = 0, 0
     while accepted < AGREEMENT_CASES and seed < 40 * AGREEMENT_CASES:

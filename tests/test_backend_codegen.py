@@ -87,6 +87,7 @@ def test_compiled_file_equals_load_module(tmp_path):
         assert torch.equal(generated(x), loaded(x))
 
 
+@pytest.mark.slow
 def test_compiled_v4_runs_where_inception_dsl_is_not_importable(tmp_path):
     out_dir = tmp_path / "x"
     assert main(["compile", str(SPECS / "v4.incp"), "-o", str(out_dir / "v4.py")]) == 0
@@ -184,8 +185,8 @@ def test_python_keywords_and_builtins_are_mangled():
     (CODEGEN / "symbolic.incp", {}, None),
     (CODEGEN / "symbolic.incp", {"flag": True, "k2": 3}, None),
     (CODEGEN / "features.incp", {"use_extra": False}, None),
-    (SPECS / "googlenet.incp", {"aux_logits": True}, (3, 96, 96)),
-    (SPECS / "v4.incp", {}, (3, 96, 96)),
+    pytest.param(SPECS / "googlenet.incp", {"aux_logits": True}, (3, 96, 96), marks=pytest.mark.slow),
+    pytest.param(SPECS / "v4.incp", {}, (3, 96, 96), marks=pytest.mark.slow),
     (CODEGEN / "pooling.incp", {}, None),
     (CODEGEN / "from_input.incp", {}, None),
 ], ids=["symbolic", "symbolic-flag", "features-no-extra", "googlenet-aux", "v4", "pooling", "from-input"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
@@ -44,6 +45,7 @@ def _train_one_step(rank: int, port: int, out_dir: str) -> None:
         dist.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_ddp_two_cpu_processes_end_with_identical_weights(tmp_path):
     initial = dict(__import__("inception_dsl").load(CODEGEN / "tiny.incp", seed=0).named_parameters())
     mp.spawn(_train_one_step, args=(_free_port(), str(tmp_path)), nprocs=WORLD_SIZE, join=True)

@@ -29,6 +29,7 @@ def tiny():
     return load(TINY, seed=0)
 
 
+@pytest.mark.slow
 def test_v4_parameter_count_and_full_size_forward(v4):
     assert sum(p.numel() for p in v4.parameters()) == 42_679_816
     with torch.no_grad():
@@ -118,6 +119,7 @@ def test_channels_last_gives_the_same_result(tiny):
     torch.testing.assert_close(actual, expected, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_torch_compile_captures_one_graph(tiny):
     # fullgraph=True fails on any graph break; the eager backend skips code generation,
     # which takes minutes on a shared CPU (the inductor run below is marked slow)
@@ -162,6 +164,7 @@ def test_torch_export(tiny):
         torch.testing.assert_close(exported.module()(x), tiny(x))
 
 
+@pytest.mark.slow
 def test_export_cli_writes_a_checked_onnx_file_that_computes_the_same(tmp_path, capsys, monkeypatch):
     import numpy as np
     import onnx
@@ -181,6 +184,7 @@ def test_export_cli_writes_a_checked_onnx_file_that_computes_the_same(tmp_path, 
     np.testing.assert_allclose(onnx_out, expected, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_export_cli_errors(tmp_path, capsys):
     bad = tmp_path / "bad.incp"
     bad.write_text("network n {\n  input 3x8x8\n  conv(8, 9x9, valid)\n}\n")
@@ -230,6 +234,7 @@ def test_to_cuda(tiny):
         assert model(torch.randn(2, 3, 32, 32, device="cuda")).device.type == "cuda"
 
 
+@pytest.mark.slow
 def test_v4_computes_exactly_what_timm_inception_v4_computes():
     timm = pytest.importorskip("timm")
     reference = timm.create_model("inception_v4", pretrained=False).eval()

@@ -77,7 +77,8 @@ def _samples(cls, channels: int, rng: random.Random, count: int = 4) -> list[dic
     return [dict(zip([n for n, _ in choices], combo)) for combo in combos[:count]]
 
 
-@pytest.mark.parametrize("path", SPEC_FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.slow) if p.name == "v4.incp" else p for p in SPEC_FILES],
+                         ids=lambda p: p.name)
 def test_every_generated_class_runs_for_the_arguments_it_accepts(path):
     shape = _input_shape(path)
     assert shape is not None

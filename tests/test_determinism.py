@@ -48,6 +48,7 @@ def run_once(name: str, seed: str, tmp_path: Path) -> bytes:
     return (out / out_file).read_bytes()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(COMMANDS))
 def test_output_is_byte_identical_across_hash_seeds(name, tmp_path):
     outputs = {seed: run_once(name, seed, tmp_path) for seed in HASH_SEEDS}

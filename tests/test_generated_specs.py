@@ -31,6 +31,7 @@ def test_generated_specs_are_accepted_with_the_expected_shape(spec):
     assert result.graph.node("output").shape == spec.shape, spec.text
 
 
+@pytest.mark.slow
 @WITH_TORCH
 @given(spec=valid_specs(max_statements=3), seed=st.integers(0, 2**16))
 def test_compiled_module_gives_the_inferred_shape(spec, seed):
@@ -46,6 +47,7 @@ def test_compiled_module_gives_the_inferred_shape(spec, seed):
     assert torch.isfinite(out).all()
 
 
+@pytest.mark.slow
 def test_the_generator_covers_the_language():
     """Over a fixed set of examples, every construct the generator knows shows up."""
     seen: set[str] = set()

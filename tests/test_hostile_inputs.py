@@ -65,6 +65,7 @@ def test_generated_python_contains_no_injected_code(hostile_spec, tmp_path, caps
     assert "touch PWNED" in source
 
 
+@pytest.mark.slow
 def test_generated_module_runs_without_side_effects(hostile_spec, tmp_path, capsys):
     out = tmp_path / "evil_net.py"
     assert main(["compile", str(hostile_spec), "-o", str(out)]) == 0, capsys.readouterr().err

@@ -63,6 +63,7 @@ def outputs(model: nn.Module, x: torch.Tensor, *, aux: bool) -> list[torch.Tenso
     return list(result) if isinstance(result, tuple) else [result]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("source", sorted(CASES))
 def test_converted_weights_give_the_reference_outputs(source):
     spec, params, aux = CASES[source]
@@ -90,6 +91,7 @@ def test_converted_weights_give_the_reference_outputs(source):
         assert (expected - actual).abs().max().item() < TOLERANCE
 
 
+@pytest.mark.slow
 def test_googlenet_aux_heads_run_in_a_different_order_than_they_are_registered():
     """The reason the pairing traces execution instead of reading registration order."""
     reference = build_reference("torchvision:googlenet", aux_logits=True)
@@ -99,6 +101,7 @@ def test_googlenet_aux_heads_run_in_a_different_order_than_they_are_registered()
     assert executed[executed.index("inception4a.branch4.1.conv") + 1] == "aux1.conv.conv"
 
 
+@pytest.mark.slow
 def test_a_mismatch_names_the_first_layers_that_disagree():
     reference = build_reference("torchvision:googlenet")
     ours = load(SPECS / "googlenet.incp", num_classes=10)
@@ -109,6 +112,7 @@ def test_a_mismatch_names_the_first_layers_that_disagree():
     assert "the model runs `fc` (linear: bias (10,), weight (10, 1024))" in message
 
 
+@pytest.mark.slow
 def test_aux_weights_are_dropped_for_a_spec_without_aux_heads():
     """Checkpoints of torchvision's v3 and GoogLeNet carry their aux heads; like
     torchvision's loader with aux_logits=False, the conversion leaves them out."""
@@ -119,6 +123,7 @@ def test_aux_weights_are_dropped_for_a_spec_without_aux_heads():
     assert torch.equal(ours.state_dict()["fc.weight"], reference.state_dict()["fc.weight"])
 
 
+@pytest.mark.slow
 def test_when_dropping_aux_weights_does_not_help_the_first_disagreement_is_reported():
     reference = build_reference("torchvision:googlenet", aux_logits=True)
     ours = load(SPECS / "googlenet.incp", num_classes=10)
@@ -145,6 +150,7 @@ def test_weights_of_another_architecture_are_refused_before_tracing():
         convert_state_dict({}, source="keras:resnet50", model=ours)
 
 
+@pytest.mark.slow
 def test_convert_command_writes_weights_that_load_strictly(tmp_path, capsys):
     from inception_dsl.cli import main
 
@@ -179,6 +185,7 @@ def test_convert_command_reports_unreadable_weights_with_exit_2(tmp_path, capsys
     assert not (tmp_path / "o.pth").exists()
 
 
+@pytest.mark.slow
 def test_a_target_that_registers_out_of_running_order_is_paired_by_execution():
     """torchvision's own GoogLeNet as the target: its registration order (aux heads last)
     does not pair, so the conversion falls back to the order it runs its layers in."""
@@ -236,6 +243,7 @@ def test_a_sum_whose_branches_the_reference_runs_in_another_order_converts():
     assert torch.equal(ours.state_dict()["sum3.branch0.weight"], reference.from_stem.weight)
 
 
+@pytest.mark.slow
 def test_references_are_built_without_downloading_anything():
     """issue 27: torchvision's segmentation builders default `weights_backbone` to ImageNet
     weights; every `weights*` argument is None, and a builder that would still fetch a
@@ -252,6 +260,7 @@ def test_references_are_built_without_downloading_anything():
     assert torchvision.models._api.load_state_dict_from_url.__name__ == "load_state_dict_from_url"  # restored
 
 
+@pytest.mark.slow
 def test_convert_reports_a_segmentation_checkpoint_that_does_not_fit_without_a_traceback(tmp_path, capsys):
     from inception_dsl.cli import main
 

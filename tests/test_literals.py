@@ -40,6 +40,7 @@ def _plain(value):
     return value.name if isinstance(value, Symbol) else tuple(map(_plain, value)) if isinstance(value, tuple) else value
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(_values)
 def test_py_literal_is_a_literal_equal_to_its_value(value):
@@ -140,6 +141,7 @@ def test_hostile_parameters_from_the_command_line_never_run(spec, capsys, payloa
     assert not (spec.parent / MARKER).exists()
 
 
+@pytest.mark.slow
 def test_a_hostile_parameter_through_export_onnx_never_runs(spec, capsys):
     pytest.importorskip("onnx")
     out = spec.parent / "n.onnx"

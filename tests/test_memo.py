@@ -158,6 +158,7 @@ def _hits(text: str) -> int:
     return sum(t.hits for t in program.memo.values())
 
 
+@pytest.mark.slow
 def test_generated_specs_use_the_memo():
     """The generator above is not vacuous: it writes specs that hit the memo."""
     find(memo_specs(), lambda text: _hits(text) > 2, settings=settings(max_examples=200, deadline=None))

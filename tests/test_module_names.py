@@ -8,6 +8,8 @@ and just work."""
 
 from __future__ import annotations
 
+import pytest
+
 import torch
 from torch import nn
 
@@ -48,6 +50,7 @@ def test_every_nn_module_name_as_a_statement_name_is_a_located_check_error():
     assert not failures, failures[:10]
 
 
+@pytest.mark.slow
 def test_every_nn_module_name_as_a_parameter_builds_and_runs():
     failures = []
     x = torch.zeros(1, 3, 8, 8)

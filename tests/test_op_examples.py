@@ -16,6 +16,9 @@ EXAMPLES = {name: next(b for b in BLOCKS if f"network {name}" in b)
             for name in ("tiny_unet", "tiny_fpn", "tiny_decoder", "shuffle_demo")}
 
 
-@pytest.mark.parametrize("name", sorted(EXAMPLES))
+SLOW_EXAMPLES = {"tiny_unet", "tiny_decoder", "tiny_fpn"}  # ~20 s each on a loaded 2-core machine
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_EXAMPLES else n for n in sorted(EXAMPLES)])
 def test_docs_example_through_everything(name):
     through_everything(EXAMPLES[name], batch=1, atol=1e-4)

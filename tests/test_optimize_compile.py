@@ -3,6 +3,8 @@ loads `inception_dsl.optimize(...).state_dict()` strictly and computes the same 
 
 from __future__ import annotations
 
+import pytest
+
 import subprocess
 import sys
 
@@ -17,6 +19,7 @@ from .conftest import ROOT, SPECS
 from .test_optimize_passes import randomized
 
 
+@pytest.mark.slow
 def test_compile_optimize_writes_a_class_that_loads_the_optimized_weights(tmp_path):
     out = tmp_path / "googlenet_opt.py"
     assert main(["compile", str(SPECS / "googlenet.incp"), "--input", "3x75x75", "--optimize", "-o", str(out)]) == 0

@@ -33,6 +33,7 @@ def _small_graph(path: Path):
 NOTHING_TO_OPTIMIZE = {"vit_tiny_patch16_224"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", SPEC_FILES, ids=lambda p: p.stem)
 def test_optimized_equals_unoptimized(path):
     graph = _small_graph(path)
@@ -48,6 +49,7 @@ def test_optimized_equals_unoptimized(path):
         assert len(optimized.ir_graph) < len(graph)  # the passes found something to do
 
 
+@pytest.mark.slow
 def test_v4_at_full_size_fuses_and_folds():
     graph = api.require(api.analyze(SPECS / "v4.incp"))
     torch.manual_seed(0)
@@ -83,6 +85,7 @@ def test_a_foreign_module_without_its_graph_is_refused():
         optimize(torch.nn.Conv2d(3, 3, 1))
 
 
+@pytest.mark.slow
 def test_load_with_optimize_matches_load_in_eval_mode():
     import inception_dsl
 

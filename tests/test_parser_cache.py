@@ -3,6 +3,8 @@ never a reason to fail: an unusable cache directory only costs the rebuild."""
 
 from __future__ import annotations
 
+import pytest
+
 import os
 import subprocess
 import sys
@@ -112,6 +114,7 @@ def test_a_pickle_with_a_forged_hash_is_never_loaded(tmp_path):
     _checks_without_running(tmp_path, tmp_path)
 
 
+@pytest.mark.slow
 def test_a_world_or_group_writable_cache_directory_is_not_used(tmp_path):
     assert run_with_cache_home(tmp_path).returncode == 0
     cache = _cache_file(tmp_path)
@@ -122,6 +125,7 @@ def test_a_world_or_group_writable_cache_directory_is_not_used(tmp_path):
         assert cache.read_bytes().endswith(EVIL)  # not written there either
 
 
+@pytest.mark.slow
 def test_a_cache_file_or_key_owned_by_someone_else_or_writable_by_others_is_not_used(tmp_path):
     assert run_with_cache_home(tmp_path).returncode == 0
     cache, key = _cache_file(tmp_path), tmp_path / "inception-dsl" / "key"
@@ -141,6 +145,7 @@ def test_a_cache_file_or_key_owned_by_someone_else_or_writable_by_others_is_not_
         _checks_without_running(tmp_path, tmp_path)
 
 
+@pytest.mark.slow
 def test_symlinks_are_never_followed_for_reading_or_writing(tmp_path):
     assert run_with_cache_home(tmp_path).returncode == 0
     cache = _cache_file(tmp_path)
@@ -164,6 +169,7 @@ def test_symlinks_are_never_followed_for_reading_or_writing(tmp_path):
     _checks_without_running(tmp_path, tmp_path)
 
 
+@pytest.mark.slow
 def test_a_fifo_or_device_at_the_cache_path_does_not_hang(tmp_path):
     assert run_with_cache_home(tmp_path).returncode == 0
     cache = _cache_file(tmp_path)
