@@ -28,6 +28,7 @@ CASES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("source", sorted(CASES))
 def test_reference_state_dict_loads_strictly_and_gives_the_reference_outputs(source):
     spec, params, aux, size = CASES[source]

@@ -158,7 +158,11 @@ def _module_counts(spec, input_shape):
     return params, counter.get_total_flops()
 
 
-@pytest.mark.parametrize("spec", sorted(SPECS.glob("*.incp")), ids=lambda p: p.stem)
+LIGHT = {"googlenet", "mobilenet_v2", "mobilenet_v3_large", "squeezenet1_1", "efficientnet_b0"}  # the others: slow
+
+
+@pytest.mark.parametrize("spec", [p if p.stem in LIGHT else pytest.param(p, marks=pytest.mark.slow)
+                                  for p in sorted(SPECS.glob("*.incp"))], ids=lambda p: p.stem)
 def test_totals_equal_the_compiled_module(spec):
     graph = _smallest_graph(spec)
     summary = to_summary(graph)
@@ -167,6 +171,7 @@ def test_totals_equal_the_compiled_module(spec):
     assert flops == 2 * summary.macs
 
 
+@pytest.mark.slow
 def test_full_size_v4_equals_the_compiled_module(v4):
     params, flops = _module_counts(SPECS / "v4.incp", (3, 299, 299))
     assert (params, flops) == (42_679_816, 24_507_949_248) == (to_summary(v4).params, to_summary(v4).flops)

@@ -31,6 +31,7 @@ def tiny_name():
     return incp_timm.register_spec(TINY, name="incp_test_tiny")[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["inception_v4", "inception_resnet_v2", "inception_v3"])
 def test_features_only_matches_timm(name):
     with torch.device("meta"):  # shapes only
@@ -75,6 +76,7 @@ def _standalone(tmp_path: Path, spec: Path):
     return module
 
 
+@pytest.mark.slow
 def test_reset_classifier_in_loaded_and_standalone(tmp_path):
     standalone = _standalone(tmp_path, TINY)
     for model in (load(TINY, seed=0), standalone.Tiny()):
@@ -120,6 +122,7 @@ def test_create_model_kwargs_reach_the_network(tiny_name):
         assert timm.create_model("incp_inception_v4", drop_rate=0.3).head_drop.p == 0.3  # its `dropout`
 
 
+@pytest.mark.slow
 def test_training_with_timm_optimizer_and_ema(tiny_name):
     from timm.optim import create_optimizer_v2
     from timm.utils import ModelEmaV3
@@ -164,6 +167,7 @@ dist.destroy_process_group()
 """
 
 
+@pytest.mark.slow
 def test_torchrun_ddp_on_a_registered_spec(tmp_path):
     script = tmp_path / "train.py"
     script.write_text(DDP_SCRIPT)
@@ -189,6 +193,7 @@ def v3_checkpoint(tmp_path_factory):
     return path, reference.state_dict()
 
 
+@pytest.mark.slow
 def test_pretrained_from_local_pth_and_safetensors(v3_checkpoint, tmp_path):
     from safetensors.torch import save_file
 
@@ -202,6 +207,7 @@ def test_pretrained_from_local_pth_and_safetensors(v3_checkpoint, tmp_path):
     assert model.fc.weight.shape == (10, 2048)
 
 
+@pytest.mark.slow
 def test_pretrained_in_one_line_goes_through_timms_own_loader(v3_checkpoint, monkeypatch):
     """Nothing can be downloaded here: timm's loader entry is replaced by one that reads the
     local checkpoint and records the call, which shows the path is timm's own."""

@@ -36,6 +36,7 @@ ZOO = {
 SE_NETWORKS = ("mobilenet_v3_large", "efficientnet_b0", "regnet_y_400mf")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(ZOO))
 def test_the_spec_equals_its_reference(name):
     source, params = ZOO[name]
@@ -168,6 +169,7 @@ def test_convert_command_takes_any_library_model_and_refuses_other_forms(tmp_pat
     assert usage.value.code == 2 and "not `timm:<model>` or `torchvision:<model>`" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", SE_NETWORKS)
 def test_convert_command_carries_the_se_networks_weights(name, tmp_path):
     """`inception-dsl convert --from torchvision:<name>`: the file it writes loads strictly

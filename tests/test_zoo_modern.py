@@ -63,6 +63,7 @@ def _assert_equal_outputs(reference: nn.Module, ours: nn.Module, generator: torc
     assert (expected - actual).abs().max().item() < TOLERANCE
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(MODERN))
 def test_the_spec_equals_its_reference(name, tmp_path):
     """Through convert_state_dict, and through `inception-dsl convert --from`, which must
