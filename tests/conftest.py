@@ -18,6 +18,13 @@ def pytest_addoption(parser):
     parser.addoption("--update-goldens", action="store_true", help="rewrite golden files instead of comparing")
 
 
+def pytest_collection_modifyitems(config, items):
+    """The long fuzz profiles are slow too: `-m "not slow"` (the inner loop) leaves them out."""
+    for item in items:
+        if item.get_closest_marker("fuzz") is not None and item.get_closest_marker("slow") is None:
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture
 def golden(request):
     """golden(path, actual): compare `actual` with the file at `path` (or rewrite it)."""
