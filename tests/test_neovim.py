@@ -12,20 +12,7 @@ import sys
 from pathlib import Path
 
 from .conftest import ROOT
-
-BROKEN = """\
-block reduce_a {
-  reduction {
-    conv(384, 3x3, stride=2)
-    maxpool(3x3, stride=2, valid)
-  }
-}
-
-network demo {
-  input 384x35x35
-  reduce_a
-}
-"""
+from .test_lsp import BROKEN  # an E201 at 2:3 (the README's broken.incp)
 
 # After the documented configuration: wait for the diagnostics, ask for a hover on line 3's
 # conv, write both to $PROBE_OUT and quit (APIs that exist from Neovim 0.7 on).
