@@ -44,17 +44,27 @@ LAYERNORM = OpKind(
 )
 
 LAYERNORM2D = '''
+def _layer_norm_2d(x: torch.Tensor, shape: list[int], weight: Optional[torch.Tensor], bias: Optional[torch.Tensor],
+                   eps: float) -> torch.Tensor:
+    """F.layer_norm over the channels of an NCHW tensor (channels-last and back, as timm's
+    LayerNorm2d), over the last axis otherwise; a leaf for torch.fx, which cannot trace the
+    branch on x.dim()."""
+    if x.dim() == 4:
+        return F.layer_norm(x.permute(0, 2, 3, 1), shape, weight, bias, eps).permute(0, 3, 1, 2)
+    return F.layer_norm(x, shape, weight, bias, eps)
+
+
+torch.fx.wrap("_layer_norm_2d")
+
+
 class LayerNorm2d(nn.LayerNorm):
     """nn.LayerNorm over the channels at each position of an NCHW tensor (timm's and
-    torchvision's LayerNorm2d: channels-last, F.layer_norm, back); over the features of
-    a flat (N, C) tensor, nn.LayerNorm itself. Parameters `weight`, `bias` of shape (C,)."""
+    torchvision's LayerNorm2d: channels-last, F.layer_norm, back); over the last axis of
+    any other tensor (flat features, tokens), nn.LayerNorm itself. Parameters `weight`,
+    `bias` of shape (C,)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # movedim, not a branch on x.dim(): torch.fx traces it (on (N, C) it moves nothing);
-        # a non-negative last axis: the legacy ONNX exporter writes -1 into the permutation
-        last = x.ndim - 1
-        x = F.layer_norm(x.movedim(1, last), self.normalized_shape, self.weight, self.bias, self.eps)
-        return x.movedim(last, 1)
+        return _layer_norm_2d(x, self.normalized_shape, self.weight, self.bias, self.eps)
 '''
 register_helper("LayerNorm2d", LAYERNORM2D)
 
