@@ -93,7 +93,8 @@ def test_every_generated_class_runs_for_the_arguments_it_accepts(path):
     for cls, shape in sorted(seen.items(), key=lambda item: item[0].__name__):
         if cls not in blocks:  # a helper class of the prelude (LayerNorm2d, ...) may see a flat input
             continue
-        channels, height, width = shape
+        tokens = len(shape) == 2  # (N, C): a sequence of tokens, channels last
+        channels = shape[-1] if tokens else shape[0]
         for kwargs in _samples(cls, channels, rng):
             # on the meta device: shapes are checked as on the CPU (a mismatch raises), no arithmetic
             with torch.device("meta"):
@@ -102,8 +103,10 @@ def test_every_generated_class_runs_for_the_arguments_it_accepts(path):
                 except (ValueError, TypeError):
                     continue  # refused when built: fine
                 accepted += 1
-                out = module.eval()(torch.randn(1, kwargs["in_channels"], height, width))
-            assert out.shape[1] == module.out_channels, (cls.__name__, kwargs)
+                size = (shape[0], kwargs["in_channels"]) if tokens else (kwargs["in_channels"], *shape[1:])
+                out = module.eval()(torch.randn(1, *size))
+            out_channels = out.shape[-1] if out.dim() == 3 else out.shape[1]  # tokens (B, N, C) keep channels last
+            assert out_channels == module.out_channels, (cls.__name__, kwargs)
     assert accepted > 0
 
 

@@ -107,6 +107,8 @@ class Attention(nn.Module):
     def __init__(self, dim: int, heads: int, qkv_bias: bool = True, qk_norm: bool = False,
                  attn_drop: float = 0.0, proj_drop: float = 0.0, eps: float = 1e-6, proj_bias: bool = True):
         super().__init__()
+        if heads < 1 or dim % heads:  # check's E213; a class built here with other widths refuses them too
+            raise ValueError(f"Attention: {heads} heads do not divide {dim} channels")
         self.heads, self.head_dim = heads, dim // heads
         self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
         self.q_norm = nn.LayerNorm(self.head_dim, eps=eps) if qk_norm else nn.Identity()
