@@ -33,7 +33,9 @@ network evil_net(forward = 8) {{
   head: linear(5)
 }}
 """
-ALLOWED_IMPORTS = {"__future__", "collections", "math", "typing", "torch", "torch.nn", "torch.nn.functional"}
+# functools, re and torch.utils.checkpoint: the prelude's timm API (set_grad_checkpointing, group_matcher)
+ALLOWED_IMPORTS = {"__future__", "collections", "functools", "math", "re", "typing", "torch", "torch.nn",
+                   "torch.nn.functional", "torch.utils.checkpoint"}
 DANGEROUS_CALLS = {"__import__", "exec", "eval", "compile", "open", "system", "popen", "remove", "unlink"}
 
 
@@ -49,6 +51,8 @@ def called_names(tree: ast.AST) -> set[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             func = node.func
+            if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "hook":
+                continue  # the prelude's forward_intermediates removes its own forward hooks: hook.remove()
             names.add(func.id if isinstance(func, ast.Name) else getattr(func, "attr", ""))
     return names
 

@@ -136,6 +136,7 @@ API_READS = {
     ("loads", "weights"): lambda spec, path: inception_dsl.loads(SPEC, weights=path),
     ("loads", "pretrained"): lambda spec, path: inception_dsl.loads(SPEC, pretrained=path),
     ("optimize", "model_or_spec"): lambda spec, path: inception_dsl.optimize(path),
+    ("optimize", "params"): lambda spec, path: inception_dsl.optimize(spec, params=[path]),
     ("show", "spec"): lambda spec, path: inception_dsl.show(Path(path)),  # a str that is no file is spec text
     ("sweep", "spec"): lambda spec, path: inception_dsl.sweep(path, width=[4]),
     ("profile", "spec"): lambda spec, path: inception_dsl.profile(path),
