@@ -7,6 +7,7 @@ same, marked `slow`, for a block that takes more than a few seconds)."""
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import subprocess
@@ -58,11 +59,13 @@ def test_docs_contain_examples():
 @pytest.mark.parametrize("doc, line, script", list(_blocks(_RUN)))
 def test_runnable_shell_examples(doc, line, script, tmp_path):
     bindir = Path(sys.executable).parent
+    # as in an activated environment (the docs say to activate it): its scripts come first
+    env = {**os.environ, "PATH": os.pathsep.join([str(bindir), os.environ.get("PATH", "")])}
     for command in [c for c in script.splitlines() if c.strip() and not c.startswith("#")]:
         argv = shlex.split(command)
-        if argv[0] in ("inception-dsl", "python"):
+        if argv[0] == "python" or (bindir / argv[0]).exists():
             argv[0] = str(bindir / argv[0])
-        done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=600)
+        done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
         assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"
 
 

@@ -133,7 +133,7 @@ async def test_rename_never_edits_through_a_symlink_out_of_the_workspace(client,
     assert not any("link.incp" in f or "outside" in f for f in files), files
 
 
-def test_the_workspace_walk_is_lazy_and_stays_inside(tree, tmp_path):
+async def test_the_workspace_walk_is_lazy_and_stays_inside(tree, tmp_path):  # the module is marked asyncio
     found = list(workspace_files([str(tree / "ws")], limit=5))
     assert len(found) == 5
     every = list(workspace_files([str(tree / "ws")]))
