@@ -8,7 +8,7 @@ output channels are its weight's rows; a transposed conv's are dim 1 within each
 from __future__ import annotations
 
 from inception_dsl.ir import Graph, Op
-from inception_dsl.passes.rewrites.graph_edits import bypass, sole_user
+from inception_dsl.passes.rewrites.graph_edits import bypass, scales_of_weighted
 from inception_dsl.passes.rewrites.weight_recipes import Add, BnScale, BnShift, Recipes, ScaleRows, ScaleTransposed
 
 __all__ = ["fold_bn"]
@@ -18,13 +18,7 @@ def fold_bn(graph: Graph, recipes: Recipes) -> Graph:
     """Every BN whose input is a CONV (or CONV_TRANSPOSE) read by nothing else disappears
     into it, and it gains a bias. Other BNs (after a pool, or after a conv with other
     readers) stay."""
-    for node in list(graph.nodes()):
-        if node.op is not Op.BN:
-            continue
-        (source,) = graph.inputs(node.id)
-        conv = graph.node(source)
-        if conv.op.weight_scale is None or sole_user(graph, conv.id) != node.id:
-            continue
+    for node, conv in scales_of_weighted(graph, Op.BN):
         _fold(conv, node.id, node.attrs["eps"], recipes)
         bypass(graph, node.id)
     return graph

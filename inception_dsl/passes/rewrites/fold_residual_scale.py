@@ -6,7 +6,7 @@ branch ends in a conv read by nothing else, (W x + b) * s = (s W) x + s b."""
 from __future__ import annotations
 
 from inception_dsl.ir import Graph, Op
-from inception_dsl.passes.rewrites.graph_edits import bypass, sole_user
+from inception_dsl.passes.rewrites.graph_edits import bypass, scales_of_weighted
 from inception_dsl.passes.rewrites.weight_recipes import MulConst, Recipes
 
 __all__ = ["fold_residual_scale"]
@@ -14,13 +14,7 @@ __all__ = ["fold_residual_scale"]
 
 def fold_residual_scale(graph: Graph, recipes: Recipes) -> Graph:
     """Every SCALE whose input is a CONV (or CONV_TRANSPOSE) read only by it is folded into it."""
-    for node in list(graph.nodes()):
-        if node.op is not Op.SCALE:
-            continue
-        (source,) = graph.inputs(node.id)
-        conv = graph.node(source)
-        if conv.op.weight_scale is None or sole_user(graph, conv.id) != node.id:
-            continue
+    for node, conv in scales_of_weighted(graph, Op.SCALE):
         value = float(node.attrs["value"])
         recipes[f"{conv.id}.weight"] = MulConst(recipes[f"{conv.id}.weight"], value)
         if conv.attrs["bias"]:

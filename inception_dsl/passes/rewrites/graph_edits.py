@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from inception_dsl.ir import Graph
+from typing import Iterator
 
-__all__ = ["can_redirect", "redirect_uses", "bypass", "sole_user"]
+from inception_dsl.ir import Graph, Node, OpKind
+
+__all__ = ["can_redirect", "redirect_uses", "bypass", "sole_user", "scales_of_weighted"]
 
 
 def can_redirect(graph: Graph, old: str, new: str) -> bool:
@@ -35,3 +37,17 @@ def bypass(graph: Graph, node_id: str) -> bool:
 def sole_user(graph: Graph, node_id: str) -> str | None:
     users = graph.users(node_id)
     return users[0] if len(users) == 1 else None
+
+
+def scales_of_weighted(graph: Graph, kind: OpKind) -> Iterator[tuple[Node, Node]]:
+    """(node, producer) for every `kind` node whose one input is an op with weights that a
+    per-output-channel factor folds into (`weight_scale`), read by that node alone: what
+    fold_bn and fold_residual_scale fold. The graph is walked over a copy of its node list,
+    so the caller may bypass `node`."""
+    for node in list(graph.nodes()):
+        if node.op is not kind:
+            continue
+        (source,) = graph.inputs(node.id)
+        producer = graph.node(source)
+        if producer.op.weight_scale is not None and sole_user(graph, producer.id) == node.id:
+            yield node, producer
