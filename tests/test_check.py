@@ -119,3 +119,13 @@ def test_written_files_get_ordinary_permissions(tmp_path):
         assert (tmp_path / "old.txt").read_text() == "z"
     finally:
         os.umask(umask)
+
+
+def test_a_concat_mismatch_through_a_nested_concat_is_located():
+    """The fix search re-runs the odd branch's shape rules; a nested concat in that branch
+    reads the graph (hypothesis found the internal error in test_memo's generated specs)."""
+    text = ("block unit0(w = 4) {\nconcat {\n{ conv(w, 1x1) }\n"
+            "{ relu; conv(w, 1x1); concat {\n{ maxpool(3x3, stride=2, valid) }\n} }\n}\n}\n\n"
+            "network generated {\n  input 1x5x5\n  unit0()\n}\n")
+    result = analyze_text(text, "nested.incp")
+    assert [(d.code.id, d.primary_span.line) for d in result.diagnostics] == [("E201", 2)]

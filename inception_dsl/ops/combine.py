@@ -83,14 +83,15 @@ def _chain(graph: Graph, output_id: str, fork_id: str) -> list[Node] | None:
     return list(reversed(chain))
 
 
-def _simulate(chain: list[Node], start, override: tuple[int, dict] | None):
+def _simulate(graph: Graph, chain: list[Node], start, override: tuple[int, dict] | None):
     """The branch's output grid with one window op's attributes changed, by each op's own
-    shape rule; None when it cannot be known or an op refuses it."""
+    shape rule (given the graph: a join in the chain, a nested concat, reads it); None when
+    it cannot be known or an op refuses it."""
     shape = None
     for index, node in enumerate(chain):
         attrs = {**node.attrs, **override[1]} if override and override[0] == index else node.attrs
         source = shape if shape is not None else start
-        shape = node.op.shape(None, replace(node, attrs=attrs), [source], DiagnosticSink())
+        shape = node.op.shape(graph, replace(node, attrs=attrs), [source], DiagnosticSink())
         if shape is None or len(shape) != 3 or min(shape[1:]) < 1:
             return None
     return tuple(shape[1:]) if shape is not None else None
@@ -119,7 +120,7 @@ def reconcile(graph: Graph, concat: Node, branch_output: str, target) -> str | N
         for text, change in options:
             if all(node.attrs.get(k) == v for k, v in change.items()):
                 continue
-            if _simulate(chain, start, (index, change)) == tuple(target):
+            if _simulate(graph, chain, start, (index, change)) == tuple(target):
                 where = node.span.location() if node.span else node.id
                 return f"`{text}` on the {node.op.value} at {where} would give {fmt_shape(target)}"
     return None
