@@ -17,7 +17,7 @@ from inception_dsl.core.diagnostics import DiagnosticSink
 from inception_dsl.core.shapes import same_padding
 from inception_dsl.core.values import EvalError, Symbol, describe, did_you_mean, evaluate
 
-__all__ = ["LayerSig", "RESIDUAL", "SETTINGS", "PAD_FLAGS", "REQUIRED", "Bound", "bind", "positive_int", "pair", "padding", "choice",
+__all__ = ["LayerSig", "RESIDUAL", "SETTINGS", "PAD_FLAGS", "REQUIRED", "is_tf_same", "Bound", "bind", "positive_int", "pair", "padding", "choice",
            "boolean", "number"]
 
 REQUIRED = object()
@@ -62,7 +62,12 @@ class LayerSig:
 # The arguments of a `residual(scale=, act=) { ... }` statement (its `act` defaults to the file's).
 RESIDUAL = LayerSig("residual", (), {"scale": 1.0, "act": None})
 
-PAD_FLAGS = {"same": {"pad": Symbol("same")}, "valid": {"pad": Symbol("valid")}}
+PAD_FLAGS = {"same": {"pad": Symbol("same")}, "valid": {"pad": Symbol("valid")}, "tf_same": {"pad": Symbol("tf_same")}}
+
+
+def is_tf_same(bound: "Bound") -> bool:
+    """`pad=tf_same` (the flag `tf_same`): TensorFlow's SAME, computed from the input size."""
+    return isinstance(bound["pad"], Symbol) and bound["pad"].name == "tf_same"
 
 
 @dataclass
@@ -201,9 +206,11 @@ def pair(bound: Bound, name: str, sink: DiagnosticSink, what: str, minimum: int 
 
 
 def padding(bound: Bound, sink: DiagnosticSink, kernel, dilation=(1, 1)) -> tuple[int, int, int, int]:
+    """The written padding; `tf_same` is `same` here (at stride 1 they agree at every size;
+    at a larger stride the layer puts a `pad_same` node before its window, ops/pad_same.py)."""
     value = bound["pad"]
     if isinstance(value, Symbol):
-        if value.name == "same":
+        if value.name in ("same", "tf_same"):
             return same_padding(kernel[0], dilation[0]) + same_padding(kernel[1], dilation[1])
         if value.name == "valid":
             return (0, 0, 0, 0)
@@ -214,8 +221,8 @@ def padding(bound: Bound, sink: DiagnosticSink, kernel, dilation=(1, 1)) -> tupl
     elif isinstance(value, int) and not isinstance(value, bool):
         items = (value,) * 4
     else:
-        sink.emit(codes.BAD_ARG_TYPE, f"padding must be `same`, `valid`, an integer, (h, w) or (top, bottom, left, right); got {describe(value)}",
-                  bound.span("pad"), "invalid padding", help=did_you_mean(str(value), ["same", "valid"]) if isinstance(value, Symbol) else None)
+        sink.emit(codes.BAD_ARG_TYPE, f"padding must be `same`, `valid`, `tf_same`, an integer, (h, w) or (top, bottom, left, right); got {describe(value)}",
+                  bound.span("pad"), "invalid padding", help=did_you_mean(str(value), ["same", "valid", "tf_same"]) if isinstance(value, Symbol) else None)
         raise EvalError()
     if any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in items):
         sink.emit(codes.BAD_VALUE, "padding must be whole numbers of at least 0", bound.span("pad"), "invalid padding")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from inception_dsl.core.literals import py_literal
 from inception_dsl.ir import BOOL, PADDING, PAIR, POSITIVE, Op, OpKind
 from inception_dsl.core import codes
-from inception_dsl.core.signatures import PAD_FLAGS, REQUIRED, LayerSig, boolean, pair, padding, positive_int
+from inception_dsl.core.signatures import PAD_FLAGS, REQUIRED, LayerSig, boolean, is_tf_same, pair, padding, positive_int
 from inception_dsl.core.shapes import conv2d_out
 from inception_dsl.core.values import Symbol
 from inception_dsl.ops.activations import ACTIVATIONS, act_attrs, activation, is_identity
@@ -124,11 +124,14 @@ _ARGS = {"out": lambda b, n, s: positive_int(b, n, s, "output channels"),
 def _elaborate(b, bound):
     v = coerced(_ARGS, bound, b.sink)
     bn, act = v["bn"], v["act"]
+    dynamic = is_tf_same(bound) and v["stride"] != (1, 1)  # at stride 1 TF's SAME is `same` at every size
     attrs = {"out_channels": v["out"], "kernel": v["kernel"], "stride": v["stride"],
-             "padding": padding(bound, b.sink, v["kernel"], v["dilation"]), "dilation": v["dilation"],
-             "groups": v["groups"], "bias": v["bias"]}
+             "padding": (0, 0, 0, 0) if dynamic else padding(bound, b.sink, v["kernel"], v["dilation"]),
+             "dilation": v["dilation"], "groups": v["groups"], "bias": v["bias"]}
     if not b.unique("conv" if bn else ""):
         return None
+    if dynamic:
+        b.add("pad", Op.PAD_SAME, {"kernel": v["kernel"], "stride": v["stride"], "dilation": v["dilation"], "fill": "zero"})
     y = b.add("conv" if bn else "", Op.CONV, attrs)
     if bn:
         y = b.add("bn", Op.BN, {"eps": b.settings["bn_eps"], "momentum": b.settings["bn_momentum"]})
@@ -138,20 +141,17 @@ def _elaborate(b, bound):
 
 
 def _is_same(bound) -> bool:
-    return isinstance(bound["pad"], Symbol) and bound["pad"].name == "same"
+    return isinstance(bound["pad"], Symbol) and bound["pad"].name in ("same", "tf_same")
 
 
 def _source(args, in_ch):
     """`ConvBnAct(...)` with BN, `nn.Conv2d(...)` without (or `ConvAct` when it pads
-    asymmetrically or has an activation); both when a parameter decides `bn`."""
-    bound, sink = args.bound, args.sink
+    asymmetrically or has an activation); both when a parameter decides `bn`. With
+    `tf_same` at a stride, `ConvBnActSame` / `ConvSame` (the padding computed in forward)."""
+    bound = args.bound
     out, kernel, dilation, stride, groups = (args.get(name) for name in ("out", "kernel", "dilation", "stride", "groups"))
-    if args.is_symbolic("pad") or (_is_same(bound) and (kernel.symbolic or dilation.symbolic)):
-        args.helpers.add("_padding")
-        pad_src = args.expr("pad") if args.is_symbolic("pad") else args.literal(bound["pad"])
-        pad = args.text(f"_padding({pad_src}, {kernel.src}, {dilation.src})")
-    else:
-        pad = args.value(padding(bound, sink, kernel.value or (1, 1), dilation.value or (1, 1)))
+    dynamic = is_tf_same(bound) and not stride.is_((1, 1)) and not args.is_symbolic("pad")
+    pad = args.value((0, 0, 0, 0)) if dynamic else _pad_arg(args, kernel, dilation)
     bias, bn = args.get("bias"), args.get("bn")
     if bn.symbolic and bound.span("bias") == args.call.span:
         # an unwritten bias follows bn (the conv's settle): the file's conv_bias with BN, else a bias
@@ -165,22 +165,37 @@ def _source(args, in_ch):
     bn_parts += [f"eps={py_literal(settings['bn_eps'])}"] if settings["bn_eps"] != 1e-5 else []
     bn_parts += [f"momentum={py_literal(settings['bn_momentum'])}"] if settings["bn_momentum"] != 0.1 else []
     bn_parts += [f"act={act.src}"] if not act.is_("relu") else []
-    with_bn = f"ConvBnAct({', '.join(bn_parts)})"
+    bn_class, plain_class = ("ConvBnActSame", "ConvSame") if dynamic else ("ConvBnAct", "ConvAct")
+    if args.is_symbolic("pad"):  # a parameter may say `tf_same`: the class is chosen when the module is built
+        args.helpers.update({"ConvBnActSame", "ConvSame"})
+        chosen = f"{args.expr('pad')} == 'tf_same'"
+        bn_class, plain_class = (f"(ConvBnActSame if {chosen} else ConvBnAct)", f"(ConvSame if {chosen} else ConvAct)")
+    with_bn = f"{bn_class}({', '.join(bn_parts)})"
     plain_parts = common + ([f"bias={bias.src}"] if not bias.is_(True) else [])
-    if act.is_("identity") and not pad.symbolic and symmetric(pad.value):
+    if act.is_("identity") and not pad.symbolic and not dynamic and symmetric(pad.value):
         without_bn, plain_helpers = f"nn.Conv2d({', '.join(plain_parts)})", set()
     else:
         act_part = [f"act={act.src}"] if not act.is_("identity") else []
-        without_bn, plain_helpers = f"ConvAct({', '.join(plain_parts + act_part)})", {"ConvAct"}
+        without_bn, plain_helpers = f"{plain_class}({', '.join(plain_parts + act_part)})", {plain_class}
     channels = out.value if not out.symbolic else out.src
     if bn.is_(True):
-        args.helpers.add("ConvBnAct")
+        args.helpers.add(bn_class.strip("(").split()[0])
         return args.code(with_bn, channels)
     if bn.is_(False):
-        args.helpers.update(plain_helpers)
+        args.helpers.update(h.strip("(").split()[0] for h in plain_helpers)
         return args.code(without_bn, channels)
-    args.helpers.update({"ConvBnAct", "ConvAct"})
+    args.helpers.update({bn_class.strip("(").split()[0], plain_class.strip("(").split()[0]})
     return args.code(f"{with_bn} if {bn.src} else {without_bn}", channels)
+
+
+def _pad_arg(args, kernel, dilation):
+    """The padding written (a value), or the source that computes it when a parameter decides it."""
+    bound = args.bound
+    if args.is_symbolic("pad") or (_is_same(bound) and (kernel.symbolic or dilation.symbolic)):
+        args.helpers.add("_padding")
+        pad_src = args.expr("pad") if args.is_symbolic("pad") else args.literal(bound["pad"])
+        return args.text(f"_padding({pad_src}, {kernel.src}, {dilation.src})")
+    return args.value(padding(bound, args.sink, kernel.value or (1, 1), dilation.value or (1, 1)))
 
 
 def _paren(src: str) -> str:
@@ -196,5 +211,6 @@ register(LayerDef(
     elaborate=_elaborate, source=_source, keeps_channels=False, args=_ARGS,
     doc="Conv2d → BatchNorm → activation; `kernel`: `3x3`, `1x7`, `7x1`, an integer, or `(1, n)`. `bias` defaults to "
         "the file's `conv_bias` with BN and `true` without; `act` to the file's `act`. Flags: `valid`, `same`, and "
-        "`linear` (no BN, no activation, with bias: the residual up-projection)",
+        "`linear` (no BN, no activation, with bias: the residual up-projection); `tf_same`: TensorFlow's SAME, "
+        "computed from the input size (timm's Conv2dSame)",
 ))
