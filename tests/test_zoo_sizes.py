@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from .test_zoo_modern import assert_cli_converts_alike, converted_pair
+from .test_zoo_modern import assert_cli_converts_alike, assert_zoo_rows, converted_pair
 
 
 def _relative(expected: torch.Tensor, actual: torch.Tensor) -> float:
@@ -37,23 +37,4 @@ SIZES = {"tf_efficientnetv2_b0": ("timm:tf_efficientnetv2_b0", 7_139_704)}
 def test_the_zoo_table_states_the_checked_numbers():
     """docs/zoo.md's parameters and MACs are the summary's, and the MACs are what
     FlopCounterMode counts for the reference and for our module (224x224)."""
-    from torch.utils.flop_counter import FlopCounterMode
-
-    from inception_dsl import analyze
-    from inception_dsl.backends.summary import to_summary
-    from inception_dsl.runtime.interop import build_reference
-    from inception_dsl.runtime.module import load
-
-    from .conftest import ROOT, SPECS
-
-    table = (ROOT / "docs" / "zoo.md").read_text(encoding="utf-8")
-    for name, (source, params) in SIZES.items():
-        summary = to_summary(analyze(SPECS / f"{name}.incp").graph)
-        library = source.split(":")[0]
-        assert summary.params == params
-        assert f"| `specs/{name}.incp` | {library} `{name}` | {summary.params:,} | {summary.macs:,} |" in table
-        with torch.device("meta"):
-            for model in (build_reference(source), load(SPECS / f"{name}.incp").eval()):
-                with FlopCounterMode(display=False) as counter:
-                    model(torch.empty(1, 3, 224, 224))
-                assert counter.get_total_flops() == 2 * summary.macs
+    assert_zoo_rows(SIZES)
