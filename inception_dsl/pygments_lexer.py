@@ -22,7 +22,7 @@ LAYER_NAMES = ("act", "relu", "relu6", "gelu", "silu", "sigmoid", "hardsigmoid",
                "layer_scale", "layernorm", "pool_mixer", "star_relu", "pixel_shuffle", "channel_shuffle",
                "class_token", "pos_embed", "to_tokens", "to_grid", "token", "avg_tokens", "upsample")
 CONSTANTS = ("true", "false", "none")
-FLAGS = ("same", "valid", "linear", "ceil")
+FLAGS = ("same", "valid", "tf_same", "linear", "ceil")
 OPERATOR_WORDS = ("and", "or", "not", "if", "else")
 BUILTIN_NAMES = ("in_channels", "in_height", "in_width")
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
