@@ -58,6 +58,7 @@ class GraphModule(nn.Module):
                 self.add_module(attr, _layer(graph, graph.node(node_id)))
         if state_dict is not None:
             self.load_ir_state_dict(state_dict, assign=True)
+            self._rebuild_computed_buffers(graph)
             for module in self.modules():  # BN step counters are not part of an IR state_dict
                 for name, buffer in module.named_buffers(recurse=False):
                     if buffer.is_meta:
@@ -67,6 +68,20 @@ class GraphModule(nn.Module):
             self.to(memory_format=torch.channels_last)
         if inference_only:
             super().train(False)
+
+    def _rebuild_computed_buffers(self, graph: Graph) -> None:
+        """Non-persistent buffers that a layer computes when it is built (a relative position
+        index, a shifted-window mask) are in no state_dict: built on the meta device, they
+        are computed again on the CPU."""
+        for node_id, attr in self.attr_of.items():
+            layer = getattr(self, attr)
+            computed = [(name, buffer) for name, buffer in layer.named_buffers()
+                        if buffer.is_meta and not name.endswith("num_batches_tracked")]
+            if computed:
+                fresh = dict(_layer(graph, graph.node(node_id)).named_buffers())
+                for name, _ in computed:
+                    owner, _, leaf = name.rpartition(".")
+                    layer.get_submodule(owner)._buffers[leaf] = fresh[name]
 
     def train(self, mode: bool = True) -> "GraphModule":
         if mode and self.inference_only:
