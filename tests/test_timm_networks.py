@@ -17,6 +17,7 @@ from .backend_helpers import CODEGEN  # noqa: E402
 from .conftest import SPECS  # noqa: E402
 
 NETWORKS = [("convnext_tiny", "convnext_tiny"), ("efficientnet_b0", "efficientnet_b0"),
+            ("swin_tiny_patch4_window7_224", "swin_tiny_patch4_window7_224"),
             ("mobilenet_v3_large", "mobilenetv3_large_100")]
 
 

@@ -23,6 +23,7 @@ from typing import Any, Mapping
 
 from inception_dsl.core import codes
 from inception_dsl.core import syntax
+from inception_dsl.core.shapes import is_tokens
 from inception_dsl.core.values import did_you_mean
 
 __all__ = ["BLOCK_VIEW", "METADATA", "INIT_SCHEMES", "check_setting", "check_metadata", "Head", "find_head", "FeatureTap", "feature_taps",
@@ -127,6 +128,15 @@ class FeatureTap:
     module: str  # the module whose output is the feature map (a stage, or a repeated statement)
     channels: int
     reduction: int  # nominal stride: a power of two, as timm's feature_info gives it
+    grid: tuple[int, int] | None = None  # tokens on this grid (a Swin stage): given as NHWC, as timm's Swin
+
+
+def _grid_of(shape) -> tuple[int, int] | None:
+    """The grid of a feature map: a CxHxW shape's, or that of tokens that remember their grid
+    and have nothing prepended (timm's NHWC stages, tapped where `set feature_taps` names them)."""
+    if is_tokens(shape):
+        return shape.grid if shape.grid is not None and not shape.prefix else None
+    return tuple(shape[1:]) if len(shape) == 3 else None
 
 
 def _nominal(input_size: int, size: int) -> int:
@@ -145,7 +155,7 @@ def feature_taps(graph, declared: tuple[str, ...] = (), head_start: str | None =
         taps = list(declared)
     else:
         last: dict[int, str] = {}
-        for name in names:
+        for name in names:  # grids only: tokens are tapped where the spec names them (Swin's stages)
             shape = shapes[name]
             if len(shape) == 3:
                 last[_nominal(height, shape[1])] = name
@@ -156,8 +166,10 @@ def feature_taps(graph, declared: tuple[str, ...] = (), head_start: str | None =
         if stage is None:
             raise KeyError(name)
         shape = shapes[stage]
+        grid = _grid_of(shape)
         result.append(FeatureTap(_module_name(graph, stage) if not declared else name, shape[0],
-                                 _nominal(height, shape[1])))
+                                 _nominal(height, grid[0] if grid else shape[1]),
+                                 grid if is_tokens(shape) else None))
     return result
 
 

@@ -57,6 +57,7 @@ class FeatureListNet(nn.Module):
             if not -len(taps) <= index < len(taps):
                 raise ValueError(f"out_indices {indices}: the network has {len(taps)} feature maps (0..{len(taps) - 1})")
         self.model = model
+        self.grids = dict(getattr(model, "feature_grids", {}))  # tokens on a grid: NHWC, as timm's Swin
         self.feature_info = FeatureInfo(taps[i] for i in indices)
         self.out_indices = indices
         self._outputs: dict[str, torch.Tensor] = {}
@@ -64,7 +65,7 @@ class FeatureListNet(nn.Module):
             model.get_submodule(name).register_forward_hook(functools.partial(self._capture, name))
 
     def _capture(self, name: str, module: nn.Module, args: Any, output: torch.Tensor) -> None:
-        self._outputs[name] = output
+        self._outputs[name] = output.unflatten(1, self.grids[name]) if name in self.grids else output
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         self._outputs = {}

@@ -17,6 +17,7 @@ from inception_dsl.backends.python.names import member_ref
 from inception_dsl.ir import Op
 from inception_dsl.ops import LAYERS
 from inception_dsl.core import syntax
+from inception_dsl.core.shapes import is_tokens
 from inception_dsl.language.metadata import feature_stages, feature_taps, find_head, pretrained_cfg
 
 __all__ = ["Mark", "write_model_api"]
@@ -53,9 +54,14 @@ def write_model_api(gen, scope, definition: syntax.BlockDef, names: list, marks:
     before = [i for i in main if i < head.start]
     features_out = marks[head.start].in_var if head.start < len(marks) else (marks[before[-1]].out_var if before else "x")
     features_ch = marks[head.start].in_ch if head.start < len(marks) else (marks[before[-1]].in_ch if before else "in_channels")
+    grid = _nhwc_grid(graph, names[before[-1]]) if before and head.start < len(marks) else None
+    if grid is None:
+        features_return, body = [f"return {features_out}"], ([f"{features_out} = x"] if features_out != "x" else [])
+    else:  # tokens on a grid: (B, H, W, C), timm's NHWC (Swin), and back to tokens for the head
+        features_return = [f"return {features_out}.unflatten(1, {py_literal(grid)})  # NHWC, as timm's"]
+        body = [f"{features_out} = x.flatten(1, 2)"]
     cls.methods.append(_method("forward_features", "x: torch.Tensor", "Everything before the head (timm's forward_features).",
-                               lines(before) + [f"return {features_out}"]))
-    body = [f"{features_out} = x"] if features_out != "x" else []
+                               lines(before) + features_return))
     if head.classifier is None:
         body += ["return x"]
     else:
@@ -80,6 +86,10 @@ def write_model_api(gen, scope, definition: syntax.BlockDef, names: list, marks:
     taps = feature_taps(graph, tuple(settings.get("feature_taps", ())), head_start)
     stages = feature_stages(graph, head_start)
     cfg = pretrained_cfg(settings, graph.input_node.shape, _first_conv(graph), classifier, num_classes)
+    grids = {tap.module: tap.grid for tap in taps if tap.grid is not None}
+    if grids:
+        cls.attributes.append("feature_grids = {" + ", ".join(f"{py_literal(k)}: {py_literal(v)}" for k, v in grids.items())
+                              + "}  # taps of tokens on a grid: given as NHWC (B, H, W, C), as timm's Swin")
     cls.attributes += [
         "pretrained_cfg = {" + ", ".join(f"{py_literal(k)}: {py_literal(v)}" for k, v in cfg.items()) + "}",
         "default_cfg = pretrained_cfg",
@@ -93,6 +103,14 @@ def write_model_api(gen, scope, definition: syntax.BlockDef, names: list, marks:
                  f"self.num_classes = {_ref(classifier)}.out_features" if num_classes else "self.num_classes = 0"]
     cls.base = "ModelApi"
     gen.helpers.add("ModelApi")
+
+
+def _nhwc_grid(graph, statement: str) -> tuple[int, int] | None:
+    """The grid of a statement whose output is tokens on a grid with nothing prepended
+    (forward_features then gives them as timm's NHWC), else None."""
+    stage = next((s for s in graph.stages if s.name == statement and s.output is not None), None)
+    shape = graph.node(stage.output).shape if stage is not None else None
+    return shape.grid if is_tokens(shape) and shape.grid is not None and not shape.prefix else None
 
 
 def _classifier_module(graph, statement: str) -> str:

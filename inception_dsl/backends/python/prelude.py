@@ -268,7 +268,9 @@ class ModelApi(nn.Module):
         finally:
             for hook in hooks:
                 hook.remove()
-        found = [outputs[i] for i in take]
+        grids = getattr(self, "feature_grids", {})  # tokens on a grid: (B, H*W, C) -> NCHW
+        found = [outputs[i].unflatten(1, grids[taps[i]]).permute(0, 3, 1, 2) if taps[i] in grids else outputs[i]
+                 for i in take]
         if output_fmt == "NHWC":
             found = [f.permute(0, 2, 3, 1) for f in found]
         return found if intermediates_only else (final, found)
