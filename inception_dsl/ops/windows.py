@@ -70,16 +70,22 @@ def _geometry(node, shape):
     return shape.grid, window, shift, _padded(shape.grid, window)
 
 
+def _on_grid(node, shape, sink, what: str) -> bool:
+    """Whether the input is tokens that remember their grid, with nothing prepended (E212)."""
+    if not on_tokens(node, shape, sink, what):
+        return False
+    if shape.grid is None or shape.prefix:
+        why = f"{shape.prefix} prepended token(s)" if shape.prefix else "no grid remembered"
+        shape_error(sink, node, codes.NOT_TOKENS, f"{what} needs tokens on a grid, but {fmt_shape(shape)} have {why}",
+                    why, help=f"{what} runs on the tokens of a grid (`to_tokens`), before any `class_token`")
+        return False
+    return True
+
+
 # -- window_attention -------------------------------------------------------------------
 def _shape(graph, node, shapes, sink):
     (shape,) = shapes
-    if not on_tokens(node, shape, sink, "window_attention"):
-        return None
-    if shape.grid is None or shape.prefix:
-        why = f"{shape.prefix} prepended token(s)" if shape.prefix else "no grid remembered"
-        shape_error(sink, node, codes.NOT_TOKENS, f"window_attention needs tokens on a grid, but {fmt_shape(shape)} "
-                    f"have {why}", why, help="window attention runs on the tokens of a grid (`to_tokens`), before "
-                    "any `class_token`")
+    if not _on_grid(node, shape, sink, "window_attention"):
         return None
     heads, width = node.attrs["heads"], shape[0]
     if width % heads:
@@ -270,12 +276,7 @@ class WindowAttention(nn.Module):
 # -- merge_patches ----------------------------------------------------------------------
 def _merge_shape(graph, node, shapes, sink):
     (shape,) = shapes
-    if not on_tokens(node, shape, sink, "merge_patches"):
-        return None
-    if shape.grid is None or shape.prefix:
-        why = f"{shape.prefix} prepended token(s)" if shape.prefix else "no grid remembered"
-        shape_error(sink, node, codes.NOT_TOKENS, f"merge_patches needs tokens on a grid, but {fmt_shape(shape)} "
-                    f"have {why}", why, help="merge the patch tokens of a grid (`to_tokens`), before any `class_token`")
+    if not _on_grid(node, shape, sink, "merge_patches"):
         return None
     h, w = ((r + 1) // 2 for r in shape.grid)
     return Tokens(4 * shape[0], h * w, (h, w))
