@@ -1,13 +1,16 @@
 """Optimized transformer and MetaFormer networks against timm's eager models, side by side
-in one process: ViT-Ti/16 (and, with --all, PoolFormer-S12 and CAFormer-S18), CPU,
-float32, batch 8, 224x224.
+in one process: ViT-Ti/16 (and, with --all, PoolFormer-S12, CAFormer-S18 and Swin-T;
+with --swin, Swin-T alone), CPU, float32, batch 8, 224x224.
 
     .venv/bin/python benchmarks/transformer_bench.py             # ViT-Ti/16, the short run
     .venv/bin/python benchmarks/transformer_bench.py --all --runs 11
+    .venv/bin/python benchmarks/transformer_bench.py --swin      # swin_tiny_patch4_window7_224
 
 Both sides hold identical weights: timm's random init, carried into ours by
 interop.convert_state_dict, then `optimize()` (the generated flat forward; attention with
-F.scaled_dot_product_attention as timm's fused path). The cases run interleaved round by
+F.scaled_dot_product_attention as timm's fused path; Swin's window attention through it with
+the relative position bias and the shift mask as attn_mask, where timm's Swin runs its
+explicit softmax path). The cases run interleaved round by
 round after a warm-up, and the median is reported. Ratio = timm time / our time (above 1:
 ours is faster; the goal is 1.0). Outputs are compared before timing. Denormals are
 flushed on both sides, as in benchmarks/bench.py."""
@@ -29,7 +32,7 @@ from bench import interleaved  # noqa: E402
 from inception_dsl.runtime.interop import build_reference, convert_state_dict  # noqa: E402
 from inception_dsl.runtime.optimized_module import optimize  # noqa: E402
 
-NETWORKS = ("vit_tiny_patch16_224", "poolformer_s12", "caformer_s18")
+NETWORKS = ("vit_tiny_patch16_224", "poolformer_s12", "caformer_s18", "swin_tiny_patch4_window7_224")
 TARGET = 1.0
 
 
@@ -54,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--runs", type=int, default=5, help="timed rounds (median)")
-    parser.add_argument("--all", action="store_true", help="also PoolFormer-S12 and CAFormer-S18")
+    parser.add_argument("--all", action="store_true", help="also PoolFormer-S12, CAFormer-S18 and Swin-T")
+    parser.add_argument("--swin", action="store_true", help="Swin-T (swin_tiny_patch4_window7_224) alone")
     args = parser.parse_args(argv)
     torch.set_flush_denormal(True)
     load = "/".join(f"{value:.1f}" for value in os.getloadavg())
@@ -63,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
           f"load average {load} before")
     print("| network | optimized (ours) | timm eager | ratio | max rel diff | target |")
     print("|---|---:|---:|---:|---:|---|")
-    for name in NETWORKS if args.all else NETWORKS[:1]:
+    for name in NETWORKS if args.all else NETWORKS[-1:] if args.swin else NETWORKS[:1]:
         ours, theirs, error = measure(name, args.batch, args.runs)
         ratio = theirs / ours
         verdict = "met" if ratio >= TARGET else f"missed by {(1 - ratio / TARGET) * 100:.1f}%"

@@ -197,3 +197,13 @@ def test_a_shifted_window_network_exports_to_onnx_and_computes_the_same(tmp_path
     with torch.no_grad():
         expected = load(spec, seed=0).eval()(x).numpy()
     np.testing.assert_allclose(onnx_out, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_hover_shows_the_signature_and_the_instance():
+    from inception_dsl.lsp.analysis import Analyzer
+    from inception_dsl.lsp.hover import hover_text
+
+    text = _spec("9x11", 4, 2)
+    analysis = Analyzer().analyze("h.incp", text)
+    shown, _ = hover_text(analysis.program, analysis.module, text.index("window_attention(") + 1, analysis.graphs)
+    assert "window_attention(heads, window=7, shift=0" in shown and "99x24 tokens" in shown

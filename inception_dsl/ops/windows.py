@@ -222,7 +222,10 @@ class WindowAttention(nn.Module):
     of an H x W grid (timm's SwinTransformerBlock._attn with its WindowAttention: children
     `qkv`, `proj`, the table `relative_position_bias_table` and the non-persistent
     `relative_position_index`; `attn_mask` when shifted). `grid` None: a square grid, read
-    from the token count. A window larger than the grid shrinks to it, unshifted."""
+    from the token count. A window larger than the grid shrinks to it, unshifted (with `grid`
+    None and a grid smaller than the window, the shrunken window reads its offsets from this
+    window's table, where timm builds a smaller table: compile at a size whose grids are all
+    at least the window to have timm's parameters)."""
 
     def __init__(self, dim: int, heads: int, window=7, shift=0, grid=None, qkv_bias: bool = True,
                  attn_drop: float = 0.0, proj_drop: float = 0.0):
@@ -231,6 +234,8 @@ class WindowAttention(nn.Module):
             raise ValueError(f"WindowAttention: {heads} heads do not divide {dim} channels")
         window = (window, window) if isinstance(window, int) else tuple(window)
         shift = (shift, shift) if isinstance(shift, int) else tuple(shift)
+        if any(s >= w or s < 0 for s, w in zip(shift, window)):  # check's E112
+            raise ValueError(f"WindowAttention: the shift {shift} must be smaller than the window {window}")
         if grid is not None:  # timm's rule: a window at least as large as the grid is the grid, unshifted
             shift = tuple(0 if r <= w else s for r, w, s in zip(grid, window, shift))
             window = tuple(min(r, w) for r, w in zip(grid, window))
@@ -247,11 +252,15 @@ class WindowAttention(nn.Module):
         side = int(N ** 0.5 + 0.5)
         H, W = self.grid if self.grid is not None else (side, side)
         (wh, ww), (sh, sw) = self.window, self.shift
-        if self.grid is None and (H <= wh or W <= ww):
-            if H < wh or W < ww:
-                raise ValueError(f"WindowAttention: a {H}x{W} grid is smaller than the {wh}x{ww} window this class "
-                                 f"was built for (pass grid= to build the window and its bias table for it)")
+        index = self.relative_position_index
+        if self.grid is None and (H <= wh or W <= ww):  # timm's rule at run time: the window shrinks, unshifted
             sh, sw = 0 if H <= wh else sh, 0 if W <= ww else sw
+            if H < wh or W < ww:  # its offsets are read from this window's table (timm would build a smaller one)
+                wh, ww = min(H, wh), min(W, ww)
+                rows = torch.arange(wh, device=x.device).repeat_interleave(ww)
+                cols = torch.arange(ww, device=x.device).repeat(wh)
+                index = ((rows[:, None] - rows[None, :] + self.window[0] - 1) * (2 * self.window[1] - 1)
+                         + cols[:, None] - cols[None, :] + self.window[1] - 1)
         x = x.view(B, H, W, C)
         if sh or sw:
             x = torch.roll(x, shifts=(-sh, -sw), dims=(1, 2))
@@ -261,7 +270,7 @@ class WindowAttention(nn.Module):
         count, area = (Hp // wh) * (Wp // ww), wh * ww
         x = x.view(B, Hp // wh, wh, Wp // ww, ww, C).permute(0, 1, 3, 2, 4, 5).reshape(B, count, area, C)
         q, k, v = self.qkv(x).reshape(B, count, area, 3, self.heads, C // self.heads).permute(3, 0, 1, 4, 2, 5).unbind(0)
-        bias = _rel_pos_bias(self.relative_position_bias_table, self.relative_position_index)
+        bias = _rel_pos_bias(self.relative_position_bias_table, index)
         if sh or sw:
             bias = bias + _window_shift_mask(Hp, Wp, (wh, ww), (sh, sw)).to(x).unsqueeze(1)
         x = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=self.attn_drop if self.training else 0.0)

@@ -55,11 +55,7 @@ def write_model_api(gen, scope, definition: syntax.BlockDef, names: list, marks:
     features_out = marks[head.start].in_var if head.start < len(marks) else (marks[before[-1]].out_var if before else "x")
     features_ch = marks[head.start].in_ch if head.start < len(marks) else (marks[before[-1]].in_ch if before else "in_channels")
     grid = _nhwc_grid(graph, names[before[-1]]) if before and head.start < len(marks) else None
-    if grid is None:
-        features_return, body = [f"return {features_out}"], ([f"{features_out} = x"] if features_out != "x" else [])
-    else:  # tokens on a grid: (B, H, W, C), timm's NHWC (Swin), and back to tokens for the head
-        features_return = [f"return {features_out}.unflatten(1, {py_literal(grid)})  # NHWC, as timm's"]
-        body = [f"{features_out} = x.flatten(1, 2)"]
+    features_return, body = _features_handover(features_out, grid)
     cls.methods.append(_method("forward_features", "x: torch.Tensor", "Everything before the head (timm's forward_features).",
                                lines(before) + features_return))
     if head.classifier is None:
@@ -86,10 +82,7 @@ def write_model_api(gen, scope, definition: syntax.BlockDef, names: list, marks:
     taps = feature_taps(graph, tuple(settings.get("feature_taps", ())), head_start)
     stages = feature_stages(graph, head_start)
     cfg = pretrained_cfg(settings, graph.input_node.shape, _first_conv(graph), classifier, num_classes)
-    grids = {tap.module: tap.grid for tap in taps if tap.grid is not None}
-    if grids:
-        cls.attributes.append("feature_grids = {" + ", ".join(f"{py_literal(k)}: {py_literal(v)}" for k, v in grids.items())
-                              + "}  # taps of tokens on a grid: given as NHWC (B, H, W, C), as timm's Swin")
+    cls.attributes += _feature_grids(taps)
     cls.attributes += [
         "pretrained_cfg = {" + ", ".join(f"{py_literal(k)}: {py_literal(v)}" for k, v in cfg.items()) + "}",
         "default_cfg = pretrained_cfg",
@@ -103,6 +96,24 @@ def write_model_api(gen, scope, definition: syntax.BlockDef, names: list, marks:
                  f"self.num_classes = {_ref(classifier)}.out_features" if num_classes else "self.num_classes = 0"]
     cls.base = "ModelApi"
     gen.helpers.add("ModelApi")
+
+
+def _feature_grids(taps) -> list[str]:
+    """`feature_grids`, where taps are tokens on a grid (given as NHWC, as timm's Swin)."""
+    grids = {tap.module: tap.grid for tap in taps if tap.grid is not None}
+    if not grids:
+        return []
+    return ["feature_grids = {" + ", ".join(f"{py_literal(k)}: {py_literal(v)}" for k, v in grids.items())
+            + "}  # taps of tokens on a grid: given as NHWC (B, H, W, C), as timm's Swin"]
+
+
+def _features_handover(features_out: str, grid) -> tuple[list[str], list[str]]:
+    """forward_features' return and forward_head's first lines: the features as they are,
+    or tokens on a grid as (B, H, W, C) (timm's NHWC, Swin) and back to tokens for the head."""
+    if grid is None:
+        return [f"return {features_out}"], ([f"{features_out} = x"] if features_out != "x" else [])
+    return [f"return {features_out}.unflatten(1, {py_literal(grid)})  # NHWC, as timm's"], \
+        [f"{features_out} = x.flatten(1, 2)"]
 
 
 def _nhwc_grid(graph, statement: str) -> tuple[int, int] | None:
