@@ -82,3 +82,18 @@ def test_a_block_parameter_may_say_tf_same():
     x = torch.randn(1, 3, 17, 17)
     assert model(x).shape == (1, 8, 5, 5)
     assert loads(text, path="n.incp")(torch.randn(1, 3, 18, 18)).shape == (1, 8, 5, 5)
+
+
+@pytest.mark.parametrize("word, fill", [("maxpool", "-inf"), ("avgpool", "zero")])
+def test_pools_equal_timms_pool2d_same_at_other_sizes(word, fill):
+    text = f"network n {{\n  input 3x16x16\n  p: {word}(3x3, stride=2, tf_same)\n}}\n"
+    reference = timm_layers.create_pool2d("max" if word == "maxpool" else "avg", 3, stride=2, padding="same")
+    model = through_everything(text, lambda model, x: reference(x))
+    graph = analyze_text(text).graph
+    assert graph.node("p.pad").attrs["fill"] == fill
+    flat = GraphModule(graph, state_dict=model.state_dict()).eval()
+    for size in (15, 16, 17):
+        x = torch.rand(1, 3, size, size) - 3  # negative: a zero pad would win a max
+        with torch.no_grad():
+            torch.testing.assert_close(model(x), reference(x))
+            torch.testing.assert_close(flat(x), reference(x))

@@ -106,6 +106,23 @@ class ConvBnActSame(ConvBnAct):
                          momentum, act)
         self.conv = ConvSame(in_channels, out_channels, kernel_size, stride, 0, dilation, groups, bias)
 '''
+POOL_SAME = '''
+class {name}Same(nn.{name}):
+    """nn.{name} after TensorFlow's SAME padding computed from the input size (`tf_same`,
+    timm's {name}Same: {fill} padding)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        kernel, stride = _pair(self.kernel_size), _pair(self.stride)
+        return super().forward(_pad_same(x, kernel, stride, (1, 1), {value}))
+'''
+
+PAIR_FN = '''
+def _pair(value):
+    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+'''
 register_helper("_pad_same", PAD_SAME_FN)
+register_helper("_pair", PAIR_FN)
+register_helper("MaxPool2dSame", POOL_SAME.format(name="MaxPool2d", fill="-inf", value="float('-inf')"), ("_pad_same", "_pair"))
+register_helper("AvgPool2dSame", POOL_SAME.format(name="AvgPool2d", fill="zero", value="0.0"), ("_pad_same", "_pair"))
 register_helper("ConvSame", CONV_SAME, ("ConvAct", "_pad_same", "_activate"))
 register_helper("ConvBnActSame", CONV_BN_ACT_SAME, ("ConvBnAct", "ConvSame"))

@@ -7,7 +7,7 @@ from inception_dsl.core.python_exprs import mentions, py_expr
 from inception_dsl.core.literals import py_literal
 from inception_dsl.ir import BOOL, PADDING, PAIR, Op, OpKind, one_of
 from inception_dsl.core import codes
-from inception_dsl.core.signatures import PAD_FLAGS, REQUIRED, LayerSig, boolean, pair, padding
+from inception_dsl.core.signatures import PAD_FLAGS, REQUIRED, LayerSig, boolean, is_tf_same, pair, padding
 from inception_dsl.core.shapes import pool2d_out
 from inception_dsl.core.diagnostics import DiagnosticSink
 from inception_dsl.core.values import EvalError, Symbol, evaluate
@@ -128,8 +128,13 @@ def _elaborate(kind: str):
         if not b.unique():
             return None
         v = coerced(_AVG_ARGS if kind == "avg" else _ARGS, bound, b.sink)
-        attrs = {"kind": kind, "kernel": v["kernel"], "stride": v["stride"], "padding": padding(bound, b.sink, v["kernel"]),
+        dynamic = is_tf_same(bound) and v["stride"] != (1, 1)  # at stride 1 TF's SAME is `same`
+        attrs = {"kind": kind, "kernel": v["kernel"], "stride": v["stride"],
+                 "padding": (0, 0, 0, 0) if dynamic else padding(bound, b.sink, v["kernel"]),
                  "ceil_mode": v["ceil_mode"], "count_include_pad": v.get("count_include_pad", False)}
+        if dynamic:  # timm's MaxPool2dSame pads -inf, AvgPool2dSame zeros (counted in the average)
+            b.add("pad", Op.PAD_SAME, {"kernel": v["kernel"], "stride": v["stride"], "dilation": (1, 1),
+                                       "fill": "-inf" if kind == "max" else "zero"})
         return b.add("", Op.POOL, attrs)
     return elaborate
 
@@ -138,7 +143,11 @@ def _source(module: str, avg: bool):
     def source(args, in_ch):
         bound, sink = args.bound, args.sink
         kernel, stride = args.get("kernel"), args.get("stride")
-        same = isinstance(bound["pad"], Symbol) and bound["pad"].name == "same"
+        same = isinstance(bound["pad"], Symbol) and bound["pad"].name in ("same", "tf_same")
+        if is_tf_same(bound) and not stride.is_((1, 1)) and not args.is_symbolic("pad"):
+            args.helpers.add(module[3:] + "Same")
+            parts = [kernel.src, f"stride={stride.src}"] + _pool_options(args, avg)
+            return args.code(f"{module[3:]}Same({', '.join(parts)})", in_ch)
         if args.is_symbolic("pad") or (kernel.symbolic and same):
             args.helpers.add("_pool_padding")
             pad_src = args.expr("pad") if args.is_symbolic("pad") else args.literal(bound["pad"])
@@ -146,15 +155,20 @@ def _source(module: str, avg: bool):
         else:
             pad = args.value(padding(bound, sink, _ARGS["kernel"](bound, "kernel", sink)))
         parts = [kernel.src, f"stride={stride.src}"] + ([f"padding={pad.src}"] if not pad.is_((0, 0, 0, 0)) else [])
-        ceil = args.get("ceil_mode")
-        if not ceil.is_(False):
-            parts.append(f"ceil_mode={ceil.src}")
-        if avg:
-            include = args.get("count_include_pad")
-            if not include.is_(True):
-                parts.append(f"count_include_pad={include.src}")
-        return args.code(f"{module}({', '.join(parts)})", in_ch)
+        return args.code(f"{module}({', '.join(parts + _pool_options(args, avg))})", in_ch)
     return source
+
+
+def _pool_options(args, avg: bool) -> list[str]:
+    parts = []
+    ceil = args.get("ceil_mode")
+    if not ceil.is_(False):
+        parts.append(f"ceil_mode={ceil.src}")
+    if avg:
+        include = args.get("count_include_pad")
+        if not include.is_(True):
+            parts.append(f"count_include_pad={include.src}")
+    return parts
 
 
 def adaptive_grid(call, env, grid, names, helpers):
