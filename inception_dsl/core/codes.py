@@ -89,7 +89,7 @@ ELEMENTWISE_MISMATCH = _code("E210", "elementwise-mismatch",
                              "`sum`/`product` branches disagree on channels, or on grids that do not broadcast")
 BAD_SPLIT = _code("E211", "bad-split",
                   "`split` sizes do not sum to the input's channels, a count does not divide them, "
-                  "or the branches do not match the parts")
+                  "or the branches do not match the parts; a channel slice `channels(a, b)` outside the input's channels")
 NOT_TOKENS = _code("E212", "not-tokens",
                    "a token layer receives a grid or flat features, or tokens it cannot use (size, prefix, index)")
 BAD_HEADS = _code("E213", "bad-heads", "an attention layer's heads do not divide its width")

@@ -12,7 +12,7 @@ from inception_dsl.core.source import Span
 __all__ = [
     "Num", "Dims", "Str", "Name", "BinOp", "Neg", "Not", "IfElse", "Tuple", "Expr", "subexpressions", "names_in", "reads",
     "BUILTIN_NAMES", "INPUT_LABEL", "COMPARISONS", "BOOLEAN_OPS",
-    "Arg", "Call", "Seq", "Concat", "COMBINATORS", "Residual", "Transform", "branch_sources",
+    "Arg", "Call", "Seq", "Concat", "COMBINATORS", "Residual", "Transform", "branch_sources", "LABEL_ARGUMENTS", "call_labels",
     "Labeled", "InputStmt", "OutputStmt", "Stmt",
     "Param", "BlockDef", "Import", "Setting", "Module",
 ]
@@ -276,10 +276,27 @@ class Module:
         return [i for i in self.items if isinstance(i, BlockDef)]
 
 
+# Layer words whose first argument names a labelled tensor of the sequence they stand in
+# (`resize(to=low)`, `pad_to(skip)`): word -> that parameter's name. Filled by the op modules.
+LABEL_ARGUMENTS: dict[str, str] = {}
+
+
+def call_labels(call: "Call") -> list[str]:
+    """The label a layer call reads besides its input (`resize(to=low)` reads `low`)."""
+    param = LABEL_ARGUMENTS.get(call.name)
+    for index, arg in enumerate(call.args if param else ()):
+        if (arg.name == param or (arg.name is None and index == 0)) and isinstance(arg.value, Name):
+            return [arg.value.name]
+    return []
+
+
 def branch_sources(op: "Transform") -> list[str]:
     """The labels that `from` on the branches of `op` (and of joins written directly as
-    its branches) reads, in order of first use."""
+    its branches) reads, in order of first use; for a layer call, the label it names
+    (`resize(to=low)`)."""
     found: list[str] = []
+    if isinstance(op, Call):
+        return call_labels(op)
     if isinstance(op, Concat):
         for stmt in op.body:
             if isinstance(stmt, Labeled):

@@ -81,6 +81,7 @@ class _Elaborator:
         self.reads_builtins: dict[str, bool] = {}  # block name -> whether it reads in_channels & co
         self.grids: dict[str, tuple] = {}  # block reading in_height/in_width -> (grid, span) of its first call
         self.labels: list[dict[str, str | None]] = []  # label -> node, of each sequence being elaborated
+        self.sequence_labels: list[set[str]] = []  # every label of each sequence being elaborated (builder.py)
         self.memo = Session.open(self)  # language/caches/block_templates.py (None when switched off)
 
     # -- network
@@ -199,6 +200,7 @@ class _Elaborator:
         outputs: list[tuple[str, Any]] = []
         seen: dict[str, syntax.Labeled] = {}
         statements = [s for s in body if isinstance(s, syntax.Labeled)]
+        self.sequence_labels.append({s.label for s in statements if s.label})
         for stmt in body:
             if isinstance(stmt, syntax.InputStmt):
                 if not top:
@@ -245,6 +247,7 @@ class _Elaborator:
         if top:
             self._outputs(outputs, produced, x)
         self.labels.pop()
+        self.sequence_labels.pop()
         return x
 
     def _condition(self, stmt: syntax.Labeled, env) -> bool:

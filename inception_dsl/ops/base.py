@@ -56,9 +56,12 @@ class Builder(Protocol):
     def unique(self, suffix: str = "") -> bool:
         """Whether the node id `<path>.<suffix>` is still free (E-code emitted if not)."""
 
-    def add(self, suffix: str, kind: Any, attrs: dict) -> str | None:
+    def add(self, suffix: str, kind: Any, attrs: dict, also: tuple[str, ...] = ()) -> str | None:
         """Add a node `<path>.<suffix>` reading the last node added (the call's input at
-        first) and return its id."""
+        first), then the nodes `also`, and return its id."""
+
+    def tensor(self, label: str, span: Any) -> str | None:
+        """The node of an earlier labelled statement of the call's sequence (E113 if none)."""
 
 
 GridRule = Callable[[Any, Mapping[str, Any], Grid, Mapping[str, str], set], Grid]
@@ -151,9 +154,12 @@ class _Probe:
     def unique(self, suffix: str = "") -> bool:
         return True
 
-    def add(self, suffix: str, kind: Any, attrs: dict) -> str:
+    def add(self, suffix: str, kind: Any, attrs: dict, also: tuple[str, ...] = ()) -> str:
         self.nodes.append(Node(suffix or "node", kind, dict(attrs)))
         return suffix
+
+    def tensor(self, label: str, span: Any) -> str:
+        return label  # unconnected: a two-input node's rule sees one shape and leaves the grid unknown
 
 
 LAYERS: dict[str, LayerDef] = {}

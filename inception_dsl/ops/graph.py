@@ -101,7 +101,13 @@ ADD = OpKind(
 
 
 def _slice_shape(graph, node, shapes, sink):
-    return (node.attrs["stop"] - node.attrs["start"], *shapes[0][1:])
+    start, stop, channels = node.attrs["start"], node.attrs["stop"], shapes[0][0]
+    if stop > channels:  # only `channels(a, b)` can: a split's parts and a fused conv's are in range
+        shape_error(sink, node, codes.BAD_SPLIT, f"channels {start}:{stop} of a {channels}-channel input are out of range",
+                    f"the input has {channels} channels",
+                    help=f"a slice `channels(a, b)` needs 0 <= a < b <= {channels} here")
+        return None
+    return (stop - start, *shapes[0][1:])
 
 
 SLICE = OpKind(

@@ -52,6 +52,7 @@ def is_layer_chain(body) -> bool:
     statements = [s for s in body if isinstance(s, syntax.Labeled)]
     return bool(statements) and all(
         isinstance(s.op, syntax.Call) and s.op.name in LAYERS and s.source is None and s.condition is None
+        and not syntax.call_labels(s.op)  # `resize(to=low)` is called with a second tensor
         and (s.label is not None or s.repeat is None)  # an unlabelled `xN` is spliced (naming.instance_names)
         for s in statements
     ) and not any(isinstance(s, (syntax.InputStmt, syntax.OutputStmt)) for s in body)

@@ -57,7 +57,7 @@ def write_model_api(gen, scope, definition: syntax.BlockDef, names: list, marks:
     grid = _nhwc_grid(graph, names[before[-1]]) if before and head.start < len(marks) else None
     features_return, body = _features_handover(features_out, grid)
     cls.methods.append(_method("forward_features", "x: torch.Tensor", "Everything before the head (timm's forward_features).",
-                               lines(before) + features_return))
+                               cls.forward[:marks[0].line if marks else 0] + lines(before) + features_return))
     if head.classifier is None:
         body += ["return x"]
     else:
