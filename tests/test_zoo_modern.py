@@ -46,9 +46,9 @@ def randomize_all(model: nn.Module, generator: torch.Generator) -> None:
                     tensor.copy_(torch.rand(tensor.shape, generator=generator) + 0.5)
 
 
-def _reference(source: str, generator: torch.Generator) -> nn.Module:
+def _reference(source: str, generator: torch.Generator, num_classes: int = 1000) -> nn.Module:
     with torch.device("meta"):
-        reference = build_reference(source)
+        reference = build_reference(source, num_classes=num_classes)
     reference.to_empty(device="cpu")
     randomize_all(reference, generator)
     return reference
@@ -75,12 +75,12 @@ def test_the_spec_equals_its_reference(name, tmp_path):
     assert_cli_converts_alike(name, source, reference, converted, tmp_path)
 
 
-def converted_pair(name: str, source: str, params: int, generator: torch.Generator):
+def converted_pair(name: str, source: str, params: int, generator: torch.Generator, num_classes: int = 1000):
     """The reference (randomized), specs/<name>.incp loaded with its converted weights, and
     those weights; both have `params` parameters."""
     result = analyze(SPECS / f"{name}.incp")
     assert result.ok and total_params(result.graph) == params
-    reference = _reference(source, generator)
+    reference = _reference(source, generator, num_classes)
     with torch.device("meta"):
         ours = load(SPECS / f"{name}.incp")
     assert sum(p.numel() for p in ours.parameters()) == params

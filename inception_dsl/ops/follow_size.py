@@ -24,8 +24,8 @@ __all__ = ["RESIZE", "PAD_TO"]
 
 def _target_shape(what: str):
     def shape(graph, node, shapes, sink):
-        if len(shapes) < 2:  # a lone probe (LayerDef.lower): the grid is the target's, unknown here
-            return None
+        if len(shapes) < 2:  # a lone probe (LayerDef.lower): the channels are kept, the grid is the
+            return shapes[0]  # target's (the words' `grid` says it is unknown to the standalone source)
         x, target = shapes
         if not spatial(node, x, sink, what) or not spatial(node, target, sink, f"the size {what} follows"):
             return None
@@ -143,17 +143,22 @@ def _pad_source(args, in_ch):
     return args.code("PadTo()", in_ch)
 
 
+def _follows(call, env, grid, names, helpers):
+    """The grid these words leave is the target's: not known from the input's (None)."""
+    return None
+
+
 syntax.LABEL_ARGUMENTS.update({"resize": "to", "pad_to": "to"})
 register(
     LayerDef(LayerSig("resize", ("to",), {"to": REQUIRED, "mode": Symbol("nearest"), "align_corners": False},
                       summary="resizes to the grid of a labelled tensor (F.interpolate)",
                       example="resize(to=input, mode=bilinear)"),
-             elaborate=_resize_elaborate, source=_resize_source, args=_RESIZE_ARGS,
+             elaborate=_resize_elaborate, source=_resize_source, args=_RESIZE_ARGS, grid=_follows,
              doc="`to`: an earlier label of this sequence, or `input`; `mode`: `nearest`, `bilinear`; "
                  "`align_corners` with `bilinear` only (E105); the grid follows the target at any input size"),
     LayerDef(LayerSig("pad_to", ("to",), {"to": REQUIRED},
                       summary="zero-pads (or crops) to the grid of a labelled tensor", example="pad_to(input)"),
-             elaborate=_pad_elaborate, source=_pad_source, args=_PAD_ARGS,
+             elaborate=_pad_elaborate, source=_pad_source, args=_PAD_ARGS, grid=_follows,
              doc="`to`: an earlier label of this sequence, or `input`; half before, the odd pixel after "
                  "(U-Net's skip: F.pad by the size difference); a larger input is cropped the same way"),
 )
