@@ -88,3 +88,24 @@ def test_a_target_not_reachable_from_here_is_located(body, message, line):
     assert message in diagnostic.message, diagnostic.message
     assert diagnostic.primary_span.line == line
     assert diagnostic.help or diagnostic.notes
+
+
+def test_check_says_which_sizes_follow_a_tensor_and_hover_reads_every_word(capsys, tmp_path):
+    from inception_dsl.cli import main
+    from inception_dsl.lsp.analysis import Analyzer
+    from inception_dsl.lsp.hover import hover_text
+
+    text = ("network n {\n  input 3x17x17\n  low: conv(8, 3x3, stride=2, tf_same)\n  conv(8, 3x3, stride=2)\n"
+            "  resize(to=low, mode=bilinear)\n  pad_to(input)\n  channels(0, 4)\n}\n")
+    (tmp_path / "n.incp").write_text(text, encoding="utf-8")
+    assert main(["check", str(tmp_path / "n.incp")]) == 0
+    out = capsys.readouterr().out
+    assert "resize2    resize    8x9x9" in out and "pad_to3    pad_to    8x17x17" in out
+    assert ("sizes that follow a tensor at run time: `low` pads from its input's size (TF same); `resize2` takes "
+            "the size of `low`; `pad_to3` takes the size of `input`") in out
+    analysis = Analyzer().analyze("n.incp", text)
+    for word in ("tf_same", "resize(", "low, mode", "pad_to(", "input)", "channels("):
+        shown, _ = hover_text(analysis.program, analysis.module, text.index(word) + 1, analysis.graphs)
+        assert shown is None or isinstance(shown, str)
+    shown, _ = hover_text(analysis.program, analysis.module, text.index("resize(") + 1, analysis.graphs)
+    assert "resize" in shown and "8x9x9" in shown

@@ -54,6 +54,16 @@ def _counts(graph) -> str:
             f"{len(graph)} ops, {total_params(graph):,} parameters")
 
 
+def _follows(graph, shown: int = 4) -> str:
+    """The layers whose output size follows another tensor's (or the input's) at run time:
+    exact above at the declared input, computed in forward at any other."""
+    found = [f"`{node.statement or node.id}` {node.op.follows(node.attrs)}" for node in graph.nodes() if node.op.follows]
+    if not found:
+        return ""
+    more = f"; and {len(found) - shown} more" if len(found) > shown else ""
+    return f"  sizes that follow a tensor at run time: {'; '.join(found[:shown])}{more}\n"
+
+
 def run(args) -> int:
     status = 0
     documents = []
@@ -101,6 +111,7 @@ def run(args) -> int:
             label = "output" + (f" {output.attrs['name']} (aux, training only)" if output.attrs["aux"] else "")
             out.write(f"  {label}: {fmt_shape(output.shape)}\n")
         out.write(f"  {_counts(graph)}\n")
+        out.write(_follows(graph))
     if sarif:
         write_diagnostics(collected, sys.stdout, "sarif")
     elif single and (collected or status):

@@ -49,7 +49,7 @@ RESIZE = OpKind(
         "only with bilinear",
     shape=_target_shape("resize"), label=_resize_label, fresh=True, fill="#dcebf7",
     forward=lambda emitter, node, ins, out: [f"{out} = {_interpolate(ins[0], f'{ins[1]}.shape[-2:]', node.attrs)}"],
-    describe=lambda a: f"resize to {a['to']} {a['mode']}",
+    describe=lambda a: f"resize to {a['to']} {a['mode']}", follows=lambda a: f"takes the size of `{a['to']}`",
 )
 
 
@@ -66,6 +66,7 @@ PAD_TO = OpKind(
         "before, the odd pixel after",
     shape=_target_shape("pad_to"), label=lambda node, members: f"Pad to {node.attrs['to']}", fresh=True,
     forward=_pad_to_forward, fill="#eeeeee", describe=lambda a: f"pad to {a['to']}",
+    follows=lambda a: f"takes the size of `{a['to']}`",
 )
 
 HELPERS = '''

@@ -61,6 +61,7 @@ PAD_SAME = OpKind(
     doc="TensorFlow's 'SAME' padding of the window that reads it (kernel, stride, dilation), computed from the "
         "input size in forward; the odd pixel after; `fill` zero (conv, avgpool) or -inf (maxpool)",
     shape=_shape, label=_label, forward=_forward, fresh=True, fill="#eeeeee",
+    follows=lambda a: "pads from its input's size (TF same)",
     describe=lambda a: f"TF same pad {dims_text(a['kernel'])}" + (f" stride {pair_text(a['stride'])}"
                                                                    if a["stride"] != (1, 1) else ""),
 )
