@@ -58,6 +58,6 @@ class IncpLexer(RegexLexer):
             (words(FLAGS, prefix=r"\b", suffix=r"\b"), Name.Constant),
             (_NAME, Name),
             (r"//|==|!=|<=|>=|[-+*/%=<>]", Operator),
-            (r"[{}(),;]", Punctuation),
+            (r"[{}()\[\],;]", Punctuation),
         ],
     }

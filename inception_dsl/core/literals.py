@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from inception_dsl.core.values import Symbol
+from inception_dsl.core.values import ListValue, Symbol
 
 __all__ = ["py_literal", "py_string"]
 
@@ -48,6 +48,8 @@ def py_literal(value: Any) -> str:
         return py_string(value)
     if kind is Symbol:
         return py_string(value.name)
+    if kind is ListValue:
+        return "[" + ", ".join(py_literal(item) for item in value) + "]"
     if kind is tuple:
         items = [py_literal(item) for item in value]
         return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"

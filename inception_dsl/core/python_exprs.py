@@ -77,6 +77,8 @@ def py_expr(expr: syntax.Expr, names: Mapping[str, str], helpers: set[str]) -> s
         return py_literal(CONSTANTS.get(expr.name, Symbol(expr.name)))  # a bare symbol: `relu`, `same`
     if isinstance(expr, syntax.Neg):
         return f"-{_operand(expr.operand, names, helpers)}"
+    if isinstance(expr, syntax.Tuple) and expr.brackets:
+        return "[" + ", ".join(py_expr(item, names, helpers) for item in expr.items) + "]"
     if isinstance(expr, syntax.Tuple):
         items = [py_expr(item, names, helpers) for item in expr.items]
         return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
@@ -104,9 +106,9 @@ def _operand(expr: syntax.Expr, names, helpers) -> str:
 
 def short(value: Any) -> str:
     """(3, 3) -> 3: PyTorch accepts one int for a square size (and for even padding)."""
-    if isinstance(value, tuple) and len(value) == 2 and value[0] == value[1]:
+    if type(value) is tuple and len(value) == 2 and value[0] == value[1]:
         return py_literal(value[0])
-    if isinstance(value, tuple) and len(value) == 4:
+    if type(value) is tuple and len(value) == 4:
         top, bottom, left, right = value
         if top == bottom and left == right:
             return py_literal(top) if top == left else py_literal((top, left))

@@ -15,7 +15,7 @@ from inception_dsl.core import codes
 from inception_dsl.core import syntax
 from inception_dsl.core.diagnostics import DiagnosticSink
 from inception_dsl.core.shapes import same_padding
-from inception_dsl.core.values import EvalError, Symbol, describe, did_you_mean, evaluate
+from inception_dsl.core.values import EvalError, ListValue, Symbol, describe, did_you_mean, evaluate
 
 __all__ = ["LayerSig", "RESIDUAL", "SETTINGS", "PAD_FLAGS", "REQUIRED", "is_tf_same", "Bound", "bind", "positive_int", "pair", "padding", "choice",
            "boolean", "number"]
@@ -53,6 +53,7 @@ class LayerSig:
     summary: str = ""
     example: str = ""
     settle: Settle | None = None
+    lists: tuple[str, ...] = ()  # parameters that take a list `[a, b, c]` (one value per group)
 
     @property
     def parameters(self) -> tuple[str, ...]:
@@ -128,6 +129,8 @@ def bind(call: syntax.Call, sig: LayerSig, env: Mapping[str, Any], settings: Map
                 positional.remove(arg.name)
             key = arg.name
             values[key] = (value, arg.span)
+        if isinstance(value, ListValue) and key not in sig.lists:
+            _refuse_list(sig, key, value, arg.span, sink)
         if isinstance(arg.value, syntax.Name) and arg.value.name in env:
             parameters[key] = arg.value.name
     for name, default in sig.keywords.items():
@@ -141,6 +144,14 @@ def bind(call: syntax.Call, sig: LayerSig, env: Mapping[str, Any], settings: Map
     if sig.settle is not None:
         sig.settle(values, settings, call)
     return Bound(values, env, parameters)
+
+
+def _refuse_list(sig: LayerSig, key: str, value, span, sink: DiagnosticSink) -> None:
+    """A list where the layer takes one value (E105): `[3, 5]` is never read as a size."""
+    takes = f"; `{sig.name}` takes a list as `{'`, `'.join(sig.lists)}`" if sig.lists else ""
+    sink.emit(codes.BAD_ARG_TYPE, f"`{key}` of `{sig.name}` takes one value, not {describe(value)}", span,
+              "a list here", help=f"write one value (a size is `3x5` or `(3, 5)`){takes}")
+    raise EvalError()
 
 
 def _flag_help(sig: LayerSig, value: Any) -> str | None:

@@ -92,6 +92,7 @@ class IfElse:
 class Tuple:
     items: tuple["Expr", ...]
     span: Span = _span()
+    brackets: bool = False  # `[a, b]`: a list argument (per-group values: `kernel=[3x3, 5x5]`)
 
 
 Expr = Union[Num, Dims, Str, Name, BinOp, Neg, Not, IfElse, Tuple]

@@ -36,6 +36,20 @@ class Symbol:
         return self.name
 
 
+class ListValue(tuple):
+    """The value of a list `[a, b, c]` (a per-group argument): a tuple that never equals a
+    plain tuple (`[3, 5]` is two kernels, `(3, 5)` one 3x5 kernel), hashable for the caches."""
+
+    def __eq__(self, other) -> bool:
+        return type(other) is ListValue and tuple.__eq__(self, other)
+
+    def __ne__(self, other) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return hash(("list", *self))
+
+
 class EvalError(Exception):
     """An expression could not be evaluated; the diagnostic has already been emitted."""
 
@@ -51,6 +65,8 @@ def describe(value: Any) -> str:
         return f"the number `{value!r}`" if value.is_integer() and abs(value) < 1e16 else f"the number `{value:g}`"
     if isinstance(value, str):
         return f'the string "{value}"'
+    if isinstance(value, ListValue):
+        return "the list `[" + ", ".join("x".join(map(str, v)) if isinstance(v, tuple) else str(v) for v in value) + "]`"
     if isinstance(value, tuple):
         return "the size `" + "x".join(str(v) for v in value) + "`"
     if value is None:
@@ -78,7 +94,8 @@ def evaluate(expr: syntax.Expr, env: Mapping[str, Any], sink: DiagnosticSink) ->
             return CONSTANTS[expr.name]
         return Symbol(expr.name)
     if isinstance(expr, syntax.Tuple):
-        return tuple(evaluate(item, env, sink) for item in expr.items)
+        items = tuple(evaluate(item, env, sink) for item in expr.items)
+        return ListValue(items) if expr.brackets else items
     if isinstance(expr, syntax.Neg):
         value = _number(evaluate(expr.operand, env, sink), expr.operand, env, sink)
         return -value

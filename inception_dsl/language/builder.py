@@ -55,6 +55,16 @@ class LayerBuilder:
                                          [self.last, *also], statement=self.path, role=Role.LAYER)
         return self.last
 
+    def add_from(self, suffix: str, kind, attrs: dict, inputs: list[str]) -> str | None:
+        """Add a node `<path>.<suffix>` reading `inputs` (parallel parts: a mixed conv's)."""
+        self.last = self.elaborator._add(join_path(self.path, suffix), kind, attrs, self.call.span, self.origin,
+                                         list(inputs), statement=self.path, role=Role.LAYER)
+        return self.last
+
+    def in_shape(self):
+        """The shape of the call's input (shape inference over the nodes built so far), or None."""
+        return self.elaborator._shape(self.last)
+
     def tensor(self, label: str, span) -> str | None:
         """The node of `label`, an earlier labelled statement of the sequence this call
         stands in (or `input`, that sequence's input); E113, located at `span`, when it is

@@ -137,6 +137,8 @@ def expr(node: syntax.Expr, context: int = 0) -> str:
         return _literal(node, _quote(node.value))
     if isinstance(node, syntax.Name):
         return node.name
+    if isinstance(node, syntax.Tuple) and node.brackets:
+        return "[" + ", ".join(expr(item) for item in node.items) + "]"
     if isinstance(node, syntax.Tuple):
         items = ", ".join(expr(item) for item in node.items)
         return f"({items},)" if len(node.items) == 1 else f"({items})"

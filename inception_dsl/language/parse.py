@@ -442,6 +442,9 @@ class _ToAst(Transformer):
     def tuple(self, meta, children):
         return syntax.Tuple(tuple(c for c in children if c is not None), self._span(meta))
 
+    def list_(self, meta, children):
+        return syntax.Tuple(tuple(c for c in children if c is not None), self._span(meta), brackets=True)
+
     def neg(self, meta, children):
         return syntax.Neg(children[0], self._span(meta))
 

@@ -63,6 +63,12 @@ class Builder(Protocol):
     def tensor(self, label: str, span: Any) -> str | None:
         """The node of an earlier labelled statement of the call's sequence (E113 if none)."""
 
+    def add_from(self, suffix: str, kind: Any, attrs: dict, inputs: list[str]) -> str | None:
+        """Add a node `<path>.<suffix>` reading `inputs` and return its id."""
+
+    def in_shape(self) -> Any:
+        """The shape of the call's input, or None where it is not known."""
+
 
 GridRule = Callable[[Any, Mapping[str, Any], Grid, Mapping[str, str], set], Grid]
 Coerce = Callable[[Bound, str, DiagnosticSink], Any]
@@ -157,6 +163,12 @@ class _Probe:
     def add(self, suffix: str, kind: Any, attrs: dict, also: tuple[str, ...] = ()) -> str:
         self.nodes.append(Node(suffix or "node", kind, dict(attrs)))
         return suffix
+
+    def add_from(self, suffix: str, kind: Any, attrs: dict, inputs: list[str]) -> str:
+        return self.add(suffix, kind, attrs)
+
+    def in_shape(self) -> Any:
+        return None
 
     def tensor(self, label: str, span: Any) -> str:
         return label  # unconnected: a two-input node's rule sees one shape and leaves the grid unknown

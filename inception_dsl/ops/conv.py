@@ -10,7 +10,8 @@ from inception_dsl.ir import BOOL, PADDING, PAIR, POSITIVE, Op, OpKind
 from inception_dsl.core import codes
 from inception_dsl.core.signatures import PAD_FLAGS, REQUIRED, LayerSig, boolean, is_tf_same, pair, padding, positive_int
 from inception_dsl.core.shapes import conv2d_out
-from inception_dsl.core.values import Symbol
+from inception_dsl.core.values import ListValue, Symbol
+from inception_dsl.ops.mixed_conv import elaborate_mixed, kernel_list
 from inception_dsl.ops.activations import ACTIVATIONS, act_attrs, activation, is_identity
 from inception_dsl.ops.base import (LayerDef, coerced, dims_text, pair_text, padding_words, register, shape_error, size, spatial,
                                     stride_words, symmetric)
@@ -114,7 +115,7 @@ def _settle(values, settings, call) -> None:
 
 
 _ARGS = {"out": lambda b, n, s: positive_int(b, n, s, "output channels"),
-         "kernel": lambda b, n, s: pair(b, n, s, "the kernel size"),
+         "kernel": lambda b, n, s: kernel_list(b, n, s) if isinstance(b[n], ListValue) else pair(b, n, s, "the kernel size"),
          "stride": lambda b, n, s: pair(b, n, s, "the stride"),
          "dilation": lambda b, n, s: pair(b, n, s, "the dilation"),
          "groups": lambda b, n, s: positive_int(b, n, s, "groups"),
@@ -124,6 +125,9 @@ _ARGS = {"out": lambda b, n, s: positive_int(b, n, s, "output channels"),
 def _elaborate(b, bound):
     v = coerced(_ARGS, bound, b.sink)
     bn, act = v["bn"], v["act"]
+    if isinstance(v["kernel"], ListValue):  # one kernel per channel group (ops/mixed_conv.py)
+        y = elaborate_mixed(b, bound, v, "conv" if bn else "") if b.unique("conv" if bn else "") else None
+        return _norm_act(b, y, bn, act) if y is not None else None
     dynamic = is_tf_same(bound) and v["stride"] != (1, 1)  # at stride 1 TF's SAME is `same` at every size
     attrs = {"out_channels": v["out"], "kernel": v["kernel"], "stride": v["stride"],
              "padding": (0, 0, 0, 0) if dynamic else padding(bound, b.sink, v["kernel"], v["dilation"]),
@@ -132,7 +136,10 @@ def _elaborate(b, bound):
         return None
     if dynamic:
         b.add("pad", Op.PAD_SAME, {"kernel": v["kernel"], "stride": v["stride"], "dilation": v["dilation"], "fill": "zero"})
-    y = b.add("conv" if bn else "", Op.CONV, attrs)
+    return _norm_act(b, b.add("conv" if bn else "", Op.CONV, attrs), bn, act)
+
+
+def _norm_act(b, y, bn: bool, act):
     if bn:
         y = b.add("bn", Op.BN, {"eps": b.settings["bn_eps"], "momentum": b.settings["bn_momentum"]})
     if not is_identity(act):
@@ -151,7 +158,9 @@ def _source(args, in_ch):
     bound = args.bound
     out, kernel, dilation, stride, groups = (args.get(name) for name in ("out", "kernel", "dilation", "stride", "groups"))
     dynamic = is_tf_same(bound) and not stride.is_((1, 1)) and not args.is_symbolic("pad")
-    pad = args.value((0, 0, 0, 0)) if dynamic else _pad_arg(args, kernel, dilation)
+    mixed = isinstance(kernel.value, ListValue)
+    pad = args.value((0, 0, 0, 0)) if dynamic else _pad_arg(args, kernel, dilation) if not mixed else \
+        args.text(args.expr("pad") if args.is_symbolic("pad") else args.literal(bound["pad"]))
     bias, bn = args.get("bias"), args.get("bn")
     if bn.symbolic and bound.span("bias") == args.call.span:
         # an unwritten bias follows bn (the conv's settle): the file's conv_bias with BN, else a bias
@@ -165,14 +174,15 @@ def _source(args, in_ch):
     bn_parts += [f"eps={py_literal(settings['bn_eps'])}"] if settings["bn_eps"] != 1e-5 else []
     bn_parts += [f"momentum={py_literal(settings['bn_momentum'])}"] if settings["bn_momentum"] != 0.1 else []
     bn_parts += [f"act={act.src}"] if not act.is_("relu") else []
-    bn_class, plain_class = ("ConvBnActSame", "ConvSame") if dynamic else ("ConvBnAct", "ConvAct")
+    bn_class, plain_class = ("ConvBnActSame", "ConvSame") if dynamic else ("ConvBnActMixed", "MixedConv") if mixed \
+        else ("ConvBnAct", "ConvAct")
     if args.is_symbolic("pad"):  # a parameter may say `tf_same`: the class is chosen when the module is built
         args.helpers.update({"ConvBnActSame", "ConvSame"})
         chosen = f"{args.expr('pad')} == 'tf_same'"
         bn_class, plain_class = (f"(ConvBnActSame if {chosen} else ConvBnAct)", f"(ConvSame if {chosen} else ConvAct)")
     with_bn = f"{bn_class}({', '.join(bn_parts)})"
     plain_parts = common + ([f"bias={bias.src}"] if not bias.is_(True) else [])
-    if act.is_("identity") and not pad.symbolic and not dynamic and symmetric(pad.value):
+    if act.is_("identity") and not pad.symbolic and not dynamic and not mixed and symmetric(pad.value):
         without_bn, plain_helpers = f"nn.Conv2d({', '.join(plain_parts)})", set()
     else:
         act_part = [f"act={act.src}"] if not act.is_("identity") else []
@@ -207,10 +217,12 @@ register(LayerDef(
              {"out": REQUIRED, "kernel": (1, 1), "stride": 1, "pad": Symbol("same"), "dilation": 1, "groups": 1,
               "bias": None, "bn": True, "act": None},
              {**PAD_FLAGS, "linear": {"bn": False, "act": Symbol("identity"), "bias": True}},
-             "the paper's traditional layer: convolution, BatchNorm, activation", "conv(64, 3x3)", _settle),
+             "the paper's traditional layer: convolution, BatchNorm, activation", "conv(64, 3x3)", _settle,
+             lists=("kernel",)),
     elaborate=_elaborate, source=_source, keeps_channels=False, args=_ARGS,
     doc="Conv2d → BatchNorm → activation; `kernel`: `3x3`, `1x7`, `7x1`, an integer, or `(1, n)`. `bias` defaults to "
         "the file's `conv_bias` with BN and `true` without; `act` to the file's `act`. Flags: `valid`, `same`, and "
         "`linear` (no BN, no activation, with bias: the residual up-projection); `tf_same`: TensorFlow's SAME, "
-        "computed from the input size (timm's Conv2dSame)",
+        "computed from the input size (timm's Conv2dSame); a kernel list `[3x3, 5x5, 7x7]` is one kernel per "
+        "channel group (MixNet's mixed conv, ops/mixed_conv.py)",
 ))
