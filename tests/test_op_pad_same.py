@@ -97,3 +97,12 @@ def test_pools_equal_timms_pool2d_same_at_other_sizes(word, fill):
         with torch.no_grad():
             torch.testing.assert_close(model(x), reference(x))
             torch.testing.assert_close(flat(x), reference(x))
+
+
+def test_a_padding_expression_that_may_say_tf_same_is_chosen_when_built():
+    """`pad=(0, 1, 0, 1) if stride == 2 else tf_same`: the generated class is picked from the
+    whole expression (it was written unparenthesized: a SyntaxError in the generated file)."""
+    text = ("block down(stride) {\n  conv(8, 3x3, stride=stride, pad=(0, 1, 0, 1) if stride == 2 else tf_same)\n}\n"
+            "network n {\n  input 3x16x16\n  a: down(2)\n  b: down(1)\n}\n")
+    model = through_everything(text)
+    assert model(torch.randn(1, 3, 16, 16)).shape == (1, 8, 8, 8)

@@ -178,7 +178,7 @@ def _source(args, in_ch):
         else ("ConvBnAct", "ConvAct")
     if args.is_symbolic("pad"):  # a parameter may say `tf_same`: the class is chosen when the module is built
         args.helpers.update({"ConvBnActSame", "ConvSame"})
-        chosen = f"{args.expr('pad')} == 'tf_same'"
+        chosen = f"{_paren(args.expr('pad'))} == 'tf_same'"
         bn_class, plain_class = (f"(ConvBnActSame if {chosen} else ConvBnAct)", f"(ConvSame if {chosen} else ConvAct)")
     with_bn = f"{bn_class}({', '.join(bn_parts)})"
     plain_parts = common + ([f"bias={bias.src}"] if not bias.is_(True) else [])
