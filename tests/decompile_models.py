@@ -187,3 +187,59 @@ class MultiBranch(nn.Module):
 
 def multi_branch():
     return nn.Sequential(nn.Conv2d(3, 8, 4, padding="same"), MultiBranch())  # torch pads the odd pixel after
+
+
+class ListNet(nn.Module):
+    """Blocks kept in an nn.ModuleList and called in a loop, each on the last one's output
+    (timm's `stages`/`blocks` lists): the list is never called itself."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = ConvBnAct(3, 8, 2)
+        self.blocks = nn.ModuleList([Unit(8, 8, 1) for _ in range(2)] + [Unit(8, 16, 2)])
+        self.convs = nn.ModuleList([nn.Conv2d(16, 16, 1), nn.Conv2d(16, 16, 3, padding=1)])
+        self.head = nn.Linear(16, 4)
+
+    def forward(self, x):
+        x = self.stem(x)
+        for block in self.blocks:
+            x = block(x)
+        for conv in self.convs:
+            x = conv(x)
+        return self.head(x.mean((2, 3)))
+
+
+class Segmenter(nn.Module):
+    """torchvision's segmentation models in small: a backbone behind IntermediateLayerGetter
+    (a ModuleDict of numbered members returning {'out': x}), a head, bilinear upsampling to
+    the input's size, and a dict returned (`aux`: a second entry, as with aux_loss=True)."""
+
+    def __init__(self, aux=False):
+        from torchvision.models._utils import IntermediateLayerGetter
+
+        super().__init__()
+        layers = {"1": "out", **({"0": "aux"} if aux else {})}
+        self.backbone = IntermediateLayerGetter(nn.Sequential(ConvBnAct(3, 8, 2), ConvBnAct(8, 8, 2)), layers)
+        self.classifier = nn.Conv2d(8, 3, 1)
+        self.aux = aux
+
+    def forward(self, x):
+        features = self.backbone(x)
+        out = F.interpolate(self.classifier(features["out"]), size=x.shape[-2:], mode="bilinear", align_corners=False)
+        return {"out": out, "aux": features["aux"]} if self.aux else {"out": out}
+
+
+class Named(nn.Module):
+    """Members named like the language's keywords (`reduction`, fasternet's PatchMerging) and
+    timm's Linear (nn.Linear with its own forward)."""
+
+    def __init__(self):
+        from timm.layers import Linear
+
+        super().__init__()
+        self.reduction = nn.Conv2d(3, 8, 2, 2, bias=False)
+        self.split = nn.BatchNorm2d(8)
+        self.fc = Linear(8, 4)
+
+    def forward(self, x):
+        return self.fc(self.split(self.reduction(x)).mean((2, 3)))

@@ -102,7 +102,12 @@ def test_cli_verify(tmp_path, capsys):
 @pytest.mark.parametrize("source", ["timm:resnet18", "torchvision:mobilenet_v2", "timm:regnetx_002", "timm:repvgg_a0",
                                     "torchvision:resnet50", "timm:inception_v4", "timm:inception_resnet_v2",
                                     "torchvision:googlenet", "torchvision:shufflenet_v2_x1_0",
-                                    "torchvision:convnext_tiny", "torchvision:efficientnet_b0"])
+                                    "torchvision:convnext_tiny", "torchvision:efficientnet_b0",
+                                    # fixed in issue 25's second round: a keyword label (fasternet), timm's Linear
+                                    # (hardcorenas), branch order (mobileone, cspnext: the converter's data flow),
+                                    # a dict {'out': x} (torchvision's segmentation)
+                                    "timm:fasternet_t0", "timm:hardcorenas_b", "timm:mobileone_s1",
+                                    "timm:cspnext_tiny", "torchvision:deeplabv3_mobilenet_v3_large"])
 def test_reference_networks_round_trip(source):
     result = decompile(source)
     checked = verify(result.text, result.model, result.input_shape)
@@ -132,3 +137,52 @@ def test_a_running_sum_of_branches_is_one_sum():
     assert result.text.count("sum {") == 1  # ((0 + a) + b) + c + d: one four-way sum
     checked = verify(result.text, result.model, result.input_shape)
     assert checked.ok, checked.message
+
+
+def test_a_spec_that_fails_check_is_refused_located():
+    from inception_dsl.decompiler.guard import InternalError, checked_text
+
+    unparsed = ("# timm.models.fasternet.PatchMerging (timm/models/fasternet.py:181), e.g. `stages.1.downsample`\n"
+                "block patch_merging {\n  reduction: conv(8, 2x2, stride=2)\n}\n\n"
+                "network n {\n  input 3x8x8\n  patch_merging\n}\n")
+    with pytest.raises(InternalError) as caught:
+        checked_text(unparsed, "<decompiled n>")
+    message = str(caught.value)
+    assert "<decompiled n>:3:12: error[E001]" in message and "`reduction: conv(8, 2x2, stride=2)`" in message
+    assert "in block `patch_merging`, from timm.models.fasternet.PatchMerging (timm/models/fasternet.py:181)" in message
+    mismatched = "block bad {\n  sum {\n    conv(8, 3x3, stride=2)\n    identity\n  }\n}\n\nnetwork n {\n  input 8x8x8\n  bad\n}\n"
+    with pytest.raises(InternalError, match=r"<decompiled n>:2:3: error\[E210\]: sum branches disagree"):
+        checked_text(mismatched, "<decompiled n>")
+    assert checked_text(mismatched, "<decompiled n>", complete=False)  # --partial with gaps: it must parse
+
+
+def test_members_named_like_keywords_and_timm_linear():
+    result = decompile(models.Named(), (3, 8, 8))
+    assert "reduction:" not in result.text and "split:" not in result.text  # unlabelled: `reduction` is a keyword
+    assert "fc: linear(4)" in result.text  # timm's Linear is the word `linear`, not a torch function
+    checked = verify(result.text, result.model, result.input_shape)
+    assert checked.ok and not checked.strict, checked.message  # the weights pair through the converter
+
+
+def test_module_list_members_keep_their_names():
+    result = decompile(models.ListNet(), (3, 16, 16))
+    assert "  blocks: {\n    unit(8) x2\n    unit(16, stride=2)\n  }" in result.text
+    assert "  convs: {\n    conv(16, 1x1, bn=false, act=identity)\n" in result.text
+    checked = verify(result.text, result.model, result.input_shape)
+    assert checked.ok and checked.strict, checked.message
+
+
+def test_a_dict_with_only_out_is_decompiled_and_aux_is_refused_by_name():
+    result = decompile(models.Segmenter(), (3, 16, 16))
+    assert "upsample(4, mode=bilinear)" in result.text
+    assert "backbone: intermediate_layer_getter" in result.text
+    checked = verify(result.text, result.model, result.input_shape)
+    assert checked.ok and checked.strict, checked.message
+    with pytest.raises(DecompileError, match=r"returns a dict \(keys out, aux\).*build the model without `aux`"):
+        decompile(models.Segmenter(aux=True), (3, 16, 16))
+
+
+@pytest.mark.slow
+def test_gcvit_is_refused_not_written_broken():
+    result = decompile("timm:gcvit_xxtiny", partial=True)  # its text did not parse (a `reduction:` label)
+    assert result.refusals and "a module taking 2 tensors (a block reads one)" in {r.missing for r in result.refusals}

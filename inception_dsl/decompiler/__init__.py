@@ -21,6 +21,7 @@ from torch import nn
 
 from inception_dsl.decompiler.blocks import Blocks
 from inception_dsl.decompiler.emit import Emitter, separated
+from inception_dsl.decompiler.guard import InternalError, checked_text
 from inception_dsl.decompiler.source import DecompileError, build, model_name
 from inception_dsl.decompiler.located import qualname, where
 from inception_dsl.decompiler.structure import Structurer
@@ -28,7 +29,7 @@ from inception_dsl.decompiler.trace import TraceError, trace
 from inception_dsl.decompiler.tree import Refusal, Seq, value_text
 from inception_dsl.decompiler.words import BN_DEFAULTS, is_word_module
 
-__all__ = ["Decompiled", "DecompileError", "Refusal", "decompile"]
+__all__ = ["Decompiled", "DecompileError", "InternalError", "Refusal", "decompile"]
 
 
 @dataclass
@@ -73,13 +74,14 @@ def decompile(model_or_source, input_shape: tuple[int, ...] | None = None, *, pa
     blocks = Blocks(structurer.refusals, bn)
     body = blocks.finalize(body)
     blocks.parameterize()
-    text = _text(model, source, name, shape, body, list(blocks.blocks.values()), bn)
     refusals = structurer.refusals
     if refusals and not partial:
         lines = "\n".join(f"  {r.describe()}" for r in refusals)
         error = DecompileError(f"{source or name}: {len(refusals)} part(s) the language cannot express:\n{lines}")
         error.refusals = refusals
         raise error
+    text = checked_text(_text(model, source, name, shape, body, list(blocks.blocks.values()), bn),
+                        f"<decompiled {name}>", complete=not refusals)  # a spec check rejects is never written
     return Decompiled(text, model, shape, name, refusals)
 
 
@@ -93,8 +95,6 @@ def _bn_settings(model: nn.Module) -> dict[str, float]:
 
 
 def _text(model, source, name, shape, body, blocks, bn) -> str:
-    from inception_dsl.language.fmt import fmt
-
     emitter = Emitter(blocks, bn)
     cls = type(model)
     lines = [f"# Decompiled from {source or qualname(cls)} by `inception-dsl decompile`.",
@@ -114,11 +114,7 @@ def _text(model, source, name, shape, body, blocks, bn) -> str:
 
     emitter.body(_joins_in_scope(body), 1, lines)
     lines.append("}")
-    text = "\n".join(separated(lines)) + "\n"
-    try:
-        return fmt(text, f"<decompiled {name}>")
-    except Exception as error:  # noqa: BLE001 - a bug of ours: say so with the text
-        raise DecompileError(f"internal error: the decompiled text does not parse ({error})\n{text}") from None
+    return "\n".join(separated(lines)) + "\n"
 
 
 def _snake(name: str) -> str:

@@ -21,14 +21,13 @@ from inception_dsl.decompiler.structure import residuals
 from inception_dsl.decompiler.tree import Expr, Gap, Join, Layer, Refusal, Residual, Scale, Seq, Sym, Use
 from inception_dsl.decompiler.words import act_name
 from inception_dsl.language.naming import reserved_name
+from inception_dsl.language.parse import KEYWORDS, RESERVED
 from inception_dsl.ops import LAYERS
 
 __all__ = ["Block", "Blocks", "walk_values"]
 
 IDENTITY = "identity"
-_RESERVED = {"x", "in_channels", "in_height", "in_width", "and", "or", "not", "if", "else", "true", "false",
-             "none", "input", "output", "network", "block", "import", "set", "from", "when", "concat", "sum",
-             "product", "split", "residual", "shortcut", "reduction"}
+_RESERVED = KEYWORDS | RESERVED | {"x", "in_channels", "in_height", "in_width", "true", "false", "none"}
 
 
 @dataclass

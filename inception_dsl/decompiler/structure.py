@@ -23,6 +23,7 @@ from inception_dsl.decompiler.located import qualname, where
 from inception_dsl.decompiler.trace import Call, Event, Ref
 from inception_dsl.decompiler.tree import SUM, Fork, Gap, Join, Layer, Refusal, Residual, Scale, Seq, Use
 from inception_dsl.language.naming import reserved_name
+from inception_dsl.language.parse import KEYWORDS, RESERVED
 from inception_dsl.decompiler.words import NHWC, PASS_THROUGH, Missing, act_name, function_words, module_words
 
 __all__ = ["Structurer", "residuals"]
@@ -120,13 +121,17 @@ class Structurer:
     def use(self, call: Call, scope: Call):
         body = self.body(call)
         label = label_of(call.path) if call.path.rpartition(".")[0] == scope.path else None
-        if isinstance(call.module, nn.Sequential):
-            for stmt in body:
+        numbered = bool(body) and [getattr(s, "label", None) for s in body] == [str(k) for k in range(len(body))]
+        if isinstance(call.module, (nn.Sequential, nn.ModuleList)) or numbered:  # numbered: a ModuleDict run in order
+            for stmt in body:                                                     # (IntermediateLayerGetter)
                 if _label_is_position(stmt):
                     stmt.label = None
-            if type(call.module) is nn.Sequential:
+            if type(call.module) is nn.Sequential or isinstance(call.module, nn.ModuleList):
                 return Seq(body, label)
             body = [Seq(body)]
+        for stmt in body:  # a number is a label only where it is the position (any other: the converter)
+            if _label_is_position(stmt):
+                stmt.label = None
         return Use(call.path, type(call.module), body, label, sum(self.channels(ref) for ref in call.inputs))
 
     def channels(self, ref) -> int:
@@ -140,7 +145,10 @@ class Structurer:
 
 NCHW = "nchw"
 _LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_WORDS = {"x", "and", "or", "not", "if", "else", "true", "false", "none", "in_channels", "in_height", "in_width"}
+# names a label cannot be: the grammar's keywords (`reduction: conv(...)` does not parse) but `shortcut`,
+# a keyword only right after a residual body (a residual is a whole block body, never followed by a
+# statement; the guard would refuse it), and names an expression reads otherwise
+_WORDS = (KEYWORDS - {"shortcut"}) | RESERVED | {"x", "true", "false", "none", "in_channels", "in_height", "in_width"}
 
 
 def label_of(path: str) -> str | None:
@@ -186,12 +194,58 @@ def _dense_layers(call: Call) -> list[Call] | None:
     return layers if last.tensor_inputs() == refs and call.output == (last.index, 0) else None
 
 
+def module_lists(call: Call) -> list:
+    """The call's items, where the calls of an nn.ModuleList's members (the list itself is
+    never called) run one after the other, each reading the last one's output, with nothing
+    else reading between: one call of the list, a sequence, so that the members keep the
+    names `blocks.0`, `blocks.1` (a labelled sequence numbers its members so)."""
+    items, out, i = list(call.items), [], 0
+    while i < len(items):
+        run = _list_run(call, items, i)
+        out.append(run or items[i])
+        i += len(run.items) if run else 1
+    return out
+
+
+def _list_run(call: Call, items: list, start: int) -> Call | None:
+    parent, _, index = items[start].path.rpartition(".")
+    if index != "0" or parent.rpartition(".")[0] != call.path or not _is_member(items[start]):
+        return None
+    try:
+        module = call.module.get_submodule(parent[len(call.path) + 1:] if call.path else parent)
+    except AttributeError:
+        return None
+    run = items[start:start + len(module)] if isinstance(module, nn.ModuleList) else []
+    if len(run) != len(module) or any(not _is_member(m) or m.path != f"{parent}.{k}" for k, m in enumerate(run)):
+        return None
+    reads = [_item_reads(m) for m in run]
+    outputs = [_item_output(m) for m in run]
+    if len(reads[0]) != 1 or any(r != [o] for r, o in zip(reads[1:], outputs)) or None in outputs:
+        return None
+    inner = set(outputs[:-1])
+    if call.output in inner or any(inner & set(_item_reads(m)) for m in items if not any(m is r for r in run)):
+        return None
+    return Call(module, parent, reads[0], outputs[-1], run)
+
+
+def _is_member(item) -> bool:
+    return isinstance(item, Call) or (item.is_module and len(item.shapes) == 1)
+
+
+def _item_reads(item) -> list:
+    return list(item.inputs) if isinstance(item, Call) else item.tensor_inputs()
+
+
+def _item_output(item):
+    return item.output if isinstance(item, Call) else (item.index, 0)
+
+
 class _Scope:
     """The operation graph of one call, walked back from its output."""
 
     def __init__(self, owner: Structurer, call: Call):
         self.owner, self.call = owner, call
-        self.items = list(call.items)
+        self.items = module_lists(call)
         self.joined_inputs = len(call.inputs) > 1 and self.items and _is_cat(self.items[0]) and \
             self.items[0].tensor_inputs() == call.inputs  # a dense layer: the list it reads, concatenated
         self.words: dict[int, list] = {}

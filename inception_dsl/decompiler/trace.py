@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -27,7 +28,7 @@ from torch.utils._pytree import tree_flatten
 
 from inception_dsl.decompiler.located import short_path
 
-__all__ = ["Call", "Event", "TraceError", "Ref", "trace"]
+__all__ = ["Call", "Event", "TraceError", "Ref", "main_output", "trace"]
 
 Ref = tuple[int, int]  # (event index, output index); event -1 is the network input
 INPUT: Ref = (-1, 0)
@@ -175,8 +176,8 @@ class _Recorder(TorchFunctionMode):
         if not self.stack or id(module) not in self.names or self.stack[-1].module is not module:
             return
         call = self.stack.pop()
-        if isinstance(output, torch.Tensor):
-            call.output = self.ref(output)
+        if main_output(output) is not None:  # torchvision's IntermediateLayerGetter returns {'out': x}
+            call.output = self.ref(main_output(output))
 
 
 @dataclass(frozen=True)
@@ -199,9 +200,20 @@ def _run(model: nn.Module, x: torch.Tensor, is_word) -> tuple[Call, list[Event],
     finally:
         pre.remove()
         post.remove()
-    if isinstance(output, torch.Tensor):
-        root.output = recorder.ref(output)
+    main = main_output(output)
+    if main is not None:
+        root.output = recorder.ref(main)
     return root, recorder.events, output
+
+
+def main_output(output) -> torch.Tensor | None:
+    """The tensor a spec computes: the output, or the `out` entry of a dict that holds only
+    that (torchvision's segmentation models built without their auxiliary head)."""
+    if isinstance(output, torch.Tensor):
+        return output
+    if isinstance(output, Mapping) and list(output) == ["out"] and isinstance(output["out"], torch.Tensor):
+        return output["out"]
+    return None
 
 
 def trace(model: nn.Module, input_shape: tuple[int, ...], is_word) -> tuple[Call, list[Event]]:
@@ -217,7 +229,12 @@ def trace(model: nn.Module, input_shape: tuple[int, ...], is_word) -> tuple[Call
     except Exception as error:  # noqa: BLE001 - any failure of the user's forward is reported
         raise TraceError(f"the forward pass fails on a 1x{'x'.join(map(str, input_shape))} input: "
                          f"{type(error).__name__}: {_first_line(error)}") from None
-    if not isinstance(output, torch.Tensor):
+    if isinstance(output, Mapping) and "out" in output and main_output(output) is None:
+        others = ", ".join(f"`{key}`" for key in output if key != "out")
+        raise TraceError(f"the forward pass returns {_describe(output)}: a spec has one output, and the decompiler "
+                         f"writes the `out` path only when it is the only entry; build the model without {others} "
+                         f"(torchvision's segmentation models: aux_loss=False, their default)")
+    if main_output(output) is None:
         raise TraceError(f"the forward pass returns {_describe(output)}, not a tensor: a spec has one output tensor")
     if root.output is None or root.output[0] < 0:
         raise TraceError("the output does not depend on the input")

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from inception_dsl.decompiler.trace import main_output
+
 __all__ = ["Verified", "verify"]
 
 
@@ -83,7 +85,7 @@ def _run_both(reference: nn.Module, ours: nn.Module, x: torch.Tensor):
                     out, torch.Tensor) else None))
     try:
         with torch.no_grad():
-            theirs_out, ours_out = reference(x), ours(x)
+            theirs_out, ours_out = main_output(reference(x)), ours(x)
     finally:
         for handle in handles:
             handle.remove()

@@ -26,7 +26,7 @@ DEFAULTS = {
     "maxpool": {"stride": 1, "pad": Sym("same"), "ceil_mode": False},
     "avgpool": {"stride": 1, "pad": Sym("same"), "ceil_mode": False, "count_include_pad": True},
     "bn": dict(BN_DEFAULTS), "linear": {"bias": True}, "layernorm": {"eps": 1e-5}, "groupnorm": {"eps": 1e-5},
-    "elu": {"alpha": 1.0}, "leaky_relu": {"slope": 0.01},
+    "elu": {"alpha": 1.0}, "leaky_relu": {"slope": 0.01}, "upsample": {"mode": Sym("nearest"), "align_corners": False},
 }
 
 
@@ -75,7 +75,9 @@ def is_word_module(module: nn.Module) -> bool:
     cls = type(module)
     if cls in WORD_CLASSES:
         return True
-    return any(_timm_class(module, name) for name in ("BatchNormAct2d", "LayerNorm2d", "DropPath", "LayerNorm")) or \
+    # timm's Linear is nn.Linear with a forward for TorchScript (F.linear, cast for AMP)
+    return any(_timm_class(module, name) for name in ("BatchNormAct2d", "LayerNorm2d", "DropPath", "LayerNorm",
+                                                      "Linear")) or \
         _torchvision_class(module, "StochasticDepth")
 
 
@@ -325,6 +327,8 @@ def _reshaping(event: Event, fname: str) -> list:
         if dims == (2, 3):
             keep = _arg(event, 2, "keepdim", False)
             return [Layer("global_avgpool")] + ([] if keep else [Layer("flatten")])
+    if fname in ("interpolate", "upsample", "upsample_nearest", "upsample_bilinear"):
+        return [_upsample(event, fname)]
     if fname in ("max_pool2d", "avg_pool2d"):
         join = fname[:3]
         return pool_layer(join, _arg(event, 1, "kernel_size"), _arg(event, 2, "stride"), _arg(event, 3, "padding", 0),
@@ -332,3 +336,23 @@ def _reshaping(event: Event, fname: str) -> list:
                           _arg(event, 5, "count_include_pad", True) if join == "avg" else True,
                           _arg(event, 4, "dilation", 1) if join == "max" else 1)
     raise Missing(f"torch function `{fname}`", f"{shape_in} -> {shape_out}")
+
+
+def _upsample(event: Event, fname: str) -> Layer:
+    """F.interpolate to a size (or by a factor) that is an integer multiple of the input's, per
+    axis: `upsample(k)`. At the spec's fixed input size a `size=` and the factor it implies
+    compute the same pixels (PyTorch derives the factor from the sizes)."""
+    shape_in, shape_out = event.in_shape or (), event.shapes[0]
+    mode = _arg(event, 3, "mode", "nearest") if fname == "interpolate" else fname.rpartition("_")[2]
+    if fname == "upsample_bilinear":
+        mode, align = "bilinear", True
+    else:
+        align = bool(_arg(event, 4, "align_corners", False)) if mode == "bilinear" else False
+    if mode not in ("nearest", "bilinear") or _arg(event, 6, "antialias", False) or len(shape_in) != 4:
+        raise Missing(f"interpolate mode {mode}" if len(shape_in) == 4 else "interpolate of other than a grid",
+                      f"{shape_in} -> {shape_out}")
+    factors = [o // i if i and o % i == 0 else 0 for i, o in zip(shape_in[2:], shape_out[2:])]
+    if not all(factors) or shape_out[:2] != shape_in[:2]:
+        raise Missing("interpolate to a size that is not an integer multiple of the input's", f"{shape_in} -> {shape_out}")
+    args: list = [(None, factors[0] if factors[0] == factors[1] else Size(*factors)), ("mode", Sym(mode))]
+    return Layer("upsample", args + ([("align_corners", align)] if mode == "bilinear" else []))
