@@ -243,3 +243,24 @@ class Named(nn.Module):
 
     def forward(self, x):
         return self.fc(self.split(self.reduction(x)).mean((2, 3)))
+
+
+def small_vovnet():
+    """timm's OSA block (VoVNet): its steps' module takes the input and the list of outputs so
+    far, and the block concatenates the input with every step's output."""
+    from timm.models.vovnet import OsaBlock
+
+    return nn.Sequential(ConvBnAct(3, 16), OsaBlock(16, 16, 16, layer_per_block=3, residual=True, depthwise=True,
+                                                    attn="ese"), OsaBlock(16, 8, 24, layer_per_block=2))
+
+
+class SliceAdd(nn.Module):
+    """ReXNet's shortcut: added into the first channels of the block's output."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 5, 1)
+
+    def forward(self, x):
+        y = self.conv(x)
+        return torch.cat([y[:, 0:3] + x, y[:, 3:]], dim=1)

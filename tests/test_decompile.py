@@ -107,7 +107,8 @@ def test_cli_verify(tmp_path, capsys):
                                     # (hardcorenas), branch order (mobileone, cspnext: the converter's data flow),
                                     # a dict {'out': x} (torchvision's segmentation)
                                     "timm:fasternet_t0", "timm:hardcorenas_b", "timm:mobileone_s1",
-                                    "timm:cspnext_tiny", "torchvision:deeplabv3_mobilenet_v3_large"])
+                                    "timm:cspnext_tiny", "torchvision:deeplabv3_mobilenet_v3_large",
+                                    "timm:ese_vovnet19b_dw"])
 def test_reference_networks_round_trip(source):
     result = decompile(source)
     checked = verify(result.text, result.model, result.input_shape)
@@ -188,3 +189,19 @@ def test_a_dict_with_only_out_is_decompiled_and_aux_is_refused_by_name():
 def test_gcvit_is_refused_not_written_broken():
     result = decompile("timm:gcvit_xxtiny", partial=True)  # its text did not parse (a `reduction:` label)
     assert result.refusals and "a module taking 2 tensors (a block reads one)" in {r.missing for r in result.refusals}
+
+
+def test_a_concat_of_the_input_and_every_step_reads_from_labels():
+    result = decompile(models.small_vovnet(), (3, 16, 16))
+    text = result.text
+    assert "      identity from input\n      identity from tap1\n      identity from tap2\n      identity\n" in text
+    assert "  _: concat {\n    identity from input\n    identity from tap1\n    identity\n  }" in text
+    _round_trips(result, strict=False)
+
+
+def test_a_shortcut_added_into_a_channel_slice_is_refused_precisely():
+    with pytest.raises(DecompileError) as caught:
+        decompile(models.SliceAdd(), (3, 8, 8))
+    missing = {r.missing for r in caught.value.refusals}
+    assert "a channel slice `[a:b]` of a tensor (as a statement, or with `from`)" in missing
+    assert "channels [0:3] of (1, 5, 8, 8)" in str(caught.value) and "channels [3:5] of (1, 5, 8, 8)" in str(caught.value)

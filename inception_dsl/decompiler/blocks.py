@@ -61,7 +61,7 @@ def shape_key(body: list) -> str:
     for stmt in body:
         label = stmt.label or ""
         if isinstance(stmt, Layer):
-            parts.append(f"L{label}:{stmt.word}({','.join(str(k) for k, _ in stmt.args)})")
+            parts.append(f"L{label}:{stmt.word}({','.join(str(k) for k, _ in stmt.args)})<{stmt.source or ''}")
         elif isinstance(stmt, Use):
             parts.append(f"U{label}:{stmt.block}({','.join(str(k) for k, _ in stmt.args)})")
         elif isinstance(stmt, Seq):
@@ -188,7 +188,7 @@ def _plain_labels(body: list) -> list:
     not a label used twice in one scope (torchvision's one `self.relu` called three times)."""
     counts = Counter(getattr(s, "label", None) for s in _scope_statements(body))
     for stmt in _scope_statements(body):
-        if isinstance(stmt, Layer) and not stmt.params and stmt.label and (
+        if isinstance(stmt, Layer) and not stmt.params and stmt.label and not getattr(stmt, "tapped", False) and (
                 stmt.label in (stmt.word, act_name(stmt)) or counts[stmt.label] > 1):
             stmt.label = None
     return body
@@ -217,7 +217,8 @@ def _no_identities(body: list) -> list:
 
 def _unlabelled(body: list) -> list:
     for stmt in body:
-        stmt.label = None
+        if not getattr(stmt, "tapped", False):  # a branch reads it `from` its label
+            stmt.label = None
     return body
 
 

@@ -86,7 +86,8 @@ class Emitter:
         head = f"{pad}{label}: " if label else pad
         times = f" x{repeat}" if repeat > 1 else ""
         if isinstance(stmt, (Layer, Use)):
-            lines.append(f"{head}{self.call_text(stmt)}{times}")
+            source = f" from {stmt.source}" if getattr(stmt, "source", None) else ""
+            lines.append(f"{head}{self.call_text(stmt)}{times}{source}")
         elif isinstance(stmt, Gap):
             lines.append(f"{head}identity  # GAP: {_comment(stmt.refusal.describe())}")
         elif isinstance(stmt, Seq):

@@ -228,6 +228,18 @@ def _list_run(call: Call, items: list, start: int) -> Call | None:
     return Call(module, parent, reads[0], outputs[-1], run)
 
 
+def _inlined(items: list) -> list:
+    """Calls of modules that take several tensors (VoVNet's SequentialAppendList: the input
+    and the list of outputs so far) have no block: their operations join the caller's."""
+    out = []
+    for item in items:
+        if isinstance(item, Call) and len(item.inputs) > 1 and item.items:
+            out.extend(_inlined(module_lists(item)))
+        else:
+            out.append(item)
+    return out
+
+
 def _is_member(item) -> bool:
     return isinstance(item, Call) or (item.is_module and len(item.shapes) == 1)
 
@@ -245,7 +257,7 @@ class _Scope:
 
     def __init__(self, owner: Structurer, call: Call):
         self.owner, self.call = owner, call
-        self.items = module_lists(call)
+        self.items = _inlined(module_lists(call))
         self.joined_inputs = len(call.inputs) > 1 and self.items and _is_cat(self.items[0]) and \
             self.items[0].tensor_inputs() == call.inputs  # a dense layer: the list it reads, concatenated
         self.words: dict[int, list] = {}
@@ -318,7 +330,7 @@ class _Scope:
             self.seen.add(node)
             words, reads = self.words[node], self.inputs[node]
             if words and isinstance(words[-1], Join):
-                join, node = self.join(node, words[-1])
+                join, node = self.join(node, words[-1], stop)
                 stmts = [join] + stmts
                 self.last_ref = None
                 continue
@@ -333,7 +345,56 @@ class _Scope:
             node = reads[0]
         return stmts
 
-    def join(self, node: int, join: Join) -> tuple[Join, int]:
+    def join(self, node: int, join: Join, stop: int) -> tuple[Join, int]:
+        """The join's branches, forked at its immediate dominator, else (a branch would read
+        inside another) taps of one chain, `from` its labels."""
+        seen, last = set(self.seen), self.last_ref
+        try:
+            return self.forked(node, join)
+        except _NotStructured:
+            self.seen, self.last_ref = seen, last
+            taps = self.taps(node, join, stop)
+            if taps is None:
+                raise
+            return taps
+
+    def taps(self, node: int, join: Join, stop: int) -> tuple[Join, int] | None:
+        """VoVNet's concatenation of the block's input and every step's output: each read but
+        one lies on the chain of steps that leads to that one (its dominators, back to the
+        sequence's input `stop`): the join follows that step, its other branches read `from`
+        the labels of the steps they tap (`from input`: the sequence's input)."""
+        reads = self.inputs[node]
+        if join.kind not in ("concat", SUM, "product") or len(set(reads)) != len(reads):
+            return None
+        for main in reversed(reads):
+            chain, step = [main], main
+            while step != stop and step != SOURCE:
+                step = self.idom[step]
+                chain.append(step)
+            if step != stop or any(read not in chain for read in reads):
+                continue
+            sources = [self.tap_label(read, stop) for read in reads]
+            if None in sources:
+                return None
+            join.branches = [[] if read == main else [Layer("identity", source=source)]
+                             for read, source in zip(reads, sources)]
+            return join, main
+        return None
+
+    def tap_label(self, node: int, stop: int) -> str | None:
+        if node == stop:
+            return "input"
+        words = self.words.get(node)
+        if not words or isinstance(words[-1], Fork) or not hasattr(words[-1], "label"):
+            return None
+        stmt = words[-1]
+        if not stmt.label or stmt.label.isdigit():
+            taken = {getattr(w, "label", None) for ws in self.words.values() for w in ws}
+            stmt.label = next(f"tap{k}" for k in range(1, len(taken) + 2) if f"tap{k}" not in taken)
+        stmt.tapped = True  # its label stays (blocks.py drops labels that say nothing)
+        return stmt.label
+
+    def forked(self, node: int, join: Join) -> tuple[Join, int]:
         """The join's branches, forked at its immediate dominator; a concat of a channel
         split's parts, each read by one branch in order, is a `split` statement."""
         fork = self.idom[node]

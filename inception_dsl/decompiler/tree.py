@@ -55,6 +55,7 @@ class Layer:
     args: list[tuple[str | None, Any]] = field(default_factory=list)
     label: str | None = None
     params: bool = False  # holds tensors (its label matters for the state_dict)
+    source: str | None = None  # `from LABEL`: a join's branch that reads an earlier statement
 
 
 @dataclass

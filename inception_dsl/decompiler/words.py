@@ -327,6 +327,10 @@ def _reshaping(event: Event, fname: str) -> list:
         if dims == (2, 3):
             keep = _arg(event, 2, "keepdim", False)
             return [Layer("global_avgpool")] + ([] if keep else [Layer("flatten")])
+    if fname == "__getitem__" and _channel_slice(event):
+        start, stop = _channel_slice(event)
+        raise Missing("a channel slice `[a:b]` of a tensor (as a statement, or with `from`)",
+                      f"channels [{start}:{stop}] of {shape_in}")
     if fname in ("interpolate", "upsample", "upsample_nearest", "upsample_bilinear"):
         return [_upsample(event, fname)]
     if fname in ("max_pool2d", "avg_pool2d"):
@@ -356,3 +360,16 @@ def _upsample(event: Event, fname: str) -> Layer:
         raise Missing("interpolate to a size that is not an integer multiple of the input's", f"{shape_in} -> {shape_out}")
     args: list = [(None, factors[0] if factors[0] == factors[1] else Size(*factors)), ("mode", Sym(mode))]
     return Layer("upsample", args + ([("align_corners", align)] if mode == "bilinear" else []))
+
+
+def _channel_slice(event: Event) -> tuple[int, int] | None:
+    """`x[:, a:b]` on a grid: (a, b)."""
+    index = event.args[1] if len(event.args) > 1 else None
+    shape = event.in_shape or ()
+    if len(shape) != 4 or not isinstance(index, tuple) or len(index) != 2 or index[0] != slice(None):
+        return None
+    part = index[1]
+    if not isinstance(part, slice) or part.step not in (None, 1):
+        return None
+    chosen = range(shape[1])[part]
+    return (chosen.start, chosen.stop) if len(chosen) else None
