@@ -14,7 +14,8 @@ outputs differ), `unverified` (a spec that compiles, whose weights neither load 
 the converter, so the outputs could not be compared), `refused` (the words it lacks), `trace failed` (it does not build, run or
 trace), `timeout`, `error` (a bug of ours: the decompiled spec does not compile).
 Results are cached by model in a JSON file (`--cache`, default build/coverage.json), so
-an interrupted census goes on where it stopped; `--fresh` ignores the cache."""
+an interrupted census goes on where it stopped; `--fresh` ignores the cache, `--rerun refused
+error` measures those rows again (`--rerun "channel slice"`: the rows that miss a word that landed)."""
 
 from __future__ import annotations
 
@@ -93,12 +94,15 @@ def smallest_in_family(family: str, candidates: int = 16) -> str:
 
 def measure(source: str) -> dict:
     """Decompile and verify one model (runs in the worker subprocess)."""
-    from inception_dsl.decompiler import DecompileError, decompile
+    from inception_dsl.decompiler import DecompileError, InternalError, decompile
     from inception_dsl.decompiler.verify import verify
 
     start = time.perf_counter()
     try:
         result = decompile(source, partial=True)
+    except InternalError as error:  # the spec it wrote fails check: a bug of ours
+        return {"status": "error", "detail": str(error).splitlines()[0][:300],
+                "seconds": round(time.perf_counter() - start, 2)}
     except DecompileError as error:
         return {"status": "trace failed", "detail": str(error).splitlines()[0][:300],
                 "seconds": round(time.perf_counter() - start, 2)}
@@ -251,6 +255,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", default=str(ROOT / "build" / "coverage.json"))
     parser.add_argument("--timeout", type=float, default=240.0, help="seconds per model")
     parser.add_argument("--fresh", action="store_true", help="ignore cached results")
+    parser.add_argument("--rerun", nargs="+", default=[], metavar="STATUS_OR_TEXT",
+                        help="measure again the cached rows with this status (`refused`, `error`, ...) or whose "
+                             "missing words or detail contain this text (after new words landed)")
     parser.add_argument("--report-only", action="store_true", help="write the report from the cache, measure nothing")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -262,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     targets = args.models or [f"family:{f}" for f in timm_families()] + torchvision_models()
     cache_path = Path(args.cache)
     cache = {} if args.fresh or not cache_path.exists() else json.loads(cache_path.read_text())
+    cache = {target: row for target, row in cache.items() if not _matches(row, args.rerun)}
     versions = _versions()
     workers = Workers(args.timeout)
     try:
@@ -270,6 +278,12 @@ def main(argv: list[str] | None = None) -> int:
         workers.stop()
     print(summary_line([_normalized(cache[t]) for t in targets if t in cache]))
     return 0
+
+
+def _matches(row: dict, rerun: list[str]) -> bool:
+    row = _normalized(row)
+    text = " ".join(row.get("missing") or []) + " " + row.get("detail", "")
+    return any(row["status"] == what or what in text for what in rerun)
 
 
 def _report_only(args) -> int:

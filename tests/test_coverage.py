@@ -38,6 +38,12 @@ def test_the_report_counts_each_status():
     assert "2 model(s) not measured yet" in text
 
 
+def test_rerun_picks_rows_by_status_or_missing_word():
+    rerun = [row["model"] for row in ROWS if census._matches(row, ["trace failed", "layer scale"])]
+    assert rerun == ["timm:b", "timm:c", "torchvision:f"]
+    assert census._matches({"model": "timm:g", "status": "trace failed", "detail": "internal error: x"}, ["error"])
+
+
 @pytest.mark.slow
 def test_a_sample_census_runs_and_resumes(tmp_path):
     out, cache = tmp_path / "coverage.md", tmp_path / "coverage.json"
