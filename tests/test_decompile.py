@@ -205,3 +205,9 @@ def test_a_shortcut_added_into_a_channel_slice_is_refused_precisely():
     missing = {r.missing for r in caught.value.refusals}
     assert "a channel slice `[a:b]` of a tensor (as a statement, or with `from`)" in missing
     assert "channels [0:3] of (1, 5, 8, 8)" in str(caught.value) and "channels [3:5] of (1, 5, 8, 8)" in str(caught.value)
+
+
+def test_a_slice_of_every_channel_is_no_statement():
+    result = decompile(models.ghost_modules(), (3, 8, 8))
+    assert "ghost_module" in result.text
+    _round_trips(result, strict=True)

@@ -329,6 +329,8 @@ def _reshaping(event: Event, fname: str) -> list:
             return [Layer("global_avgpool")] + ([] if keep else [Layer("flatten")])
     if fname == "__getitem__" and _channel_slice(event):
         start, stop = _channel_slice(event)
+        if (start, stop) == (0, shape_in[1]):
+            return []  # every channel (GhostNet's `out[:, :self.out_chs]` where the concat made just as many)
         raise Missing("a channel slice `[a:b]` of a tensor (as a statement, or with `from`)",
                       f"channels [{start}:{stop}] of {shape_in}")
     if fname in ("interpolate", "upsample", "upsample_nearest", "upsample_bilinear"):
@@ -363,10 +365,11 @@ def _upsample(event: Event, fname: str) -> Layer:
 
 
 def _channel_slice(event: Event) -> tuple[int, int] | None:
-    """`x[:, a:b]` on a grid: (a, b)."""
+    """`x[:, a:b]` (or `x[:, a:b, :, :]`) on a grid: (a, b)."""
     index = event.args[1] if len(event.args) > 1 else None
     shape = event.in_shape or ()
-    if len(shape) != 4 or not isinstance(index, tuple) or len(index) != 2 or index[0] != slice(None):
+    if len(shape) != 4 or not isinstance(index, tuple) or not 2 <= len(index) <= 4 or \
+            any(part != slice(None) for part in index[:1] + index[2:]):
         return None
     part = index[1]
     if not isinstance(part, slice) or part.step not in (None, 1):
