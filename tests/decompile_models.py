@@ -271,3 +271,40 @@ def ghost_modules():
     from timm.models.ghostnet import GhostModule
 
     return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), GhostModule(8, 16), GhostModule(16, 8))
+
+
+def tf_same_layers():
+    """timm's TF 'SAME' layers: the padding computed from the input size in forward."""
+    from timm.layers.conv2d_same import Conv2dSame
+
+    return nn.Sequential(Conv2dSame(3, 8, 3, stride=2), nn.BatchNorm2d(8), Conv2dSame(8, 8, 2, stride=2),
+                         nn.Flatten(), nn.Linear(8 * 4 * 4, 4))
+
+
+def tf_same_pool():
+    from timm.layers.pool2d_same import MaxPool2dSame
+
+    return nn.Sequential(nn.Conv2d(3, 8, 1), MaxPool2dSame(3, 2))
+
+
+class SizeToo(nn.Module):
+    """A patch embedding that returns the grid's size beside the tensor (timm's XCiT, Twins)."""
+
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Conv2d(3, 8, 2, 2)
+
+    def forward(self, x):
+        x = self.proj(x)
+        return x, (x.shape[2], x.shape[3])
+
+
+class Embedded(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.patch_embed = SizeToo()
+        self.head = nn.Conv2d(8, 4, 1)
+
+    def forward(self, x):
+        x, (h, w) = self.patch_embed(x)
+        return self.head(x[:, :, :h, :w])

@@ -33,8 +33,8 @@ class Emitter:
         for key, value in layer.args:
             if key is None:
                 out.append(value_text(value))
-            elif key == "pad" and value == Sym("valid"):
-                out.append("valid")
+            elif key == "pad" and value in (Sym("valid"), Sym("tf_same")):
+                out.append(value.name)  # the flag
             elif key == "bias" and layer.word == "conv":
                 bn = values.get("bn", True)
                 if isinstance(value, Expr) or isinstance(bn, Expr) or value != (not bn):

@@ -207,13 +207,14 @@ def _run(model: nn.Module, x: torch.Tensor, is_word) -> tuple[Call, list[Event],
 
 
 def main_output(output) -> torch.Tensor | None:
-    """The tensor a spec computes: the output, or the `out` entry of a dict that holds only
-    that (torchvision's segmentation models built without their auxiliary head)."""
+    """The tensor a spec computes: the output, or the one tensor among what it returns (the
+    `out` entry of the dict torchvision's segmentation models return without their auxiliary
+    head; timm's patch embeddings return the grid's size beside the tokens, constants at the
+    traced input size)."""
     if isinstance(output, torch.Tensor):
         return output
-    if isinstance(output, Mapping) and list(output) == ["out"] and isinstance(output["out"], torch.Tensor):
-        return output["out"]
-    return None
+    tensors = [value for value in tree_flatten(output)[0] if isinstance(value, torch.Tensor)]
+    return tensors[0] if len(tensors) == 1 else None
 
 
 def trace(model: nn.Module, input_shape: tuple[int, ...], is_word) -> tuple[Call, list[Event]]:

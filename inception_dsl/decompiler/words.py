@@ -77,8 +77,18 @@ def is_word_module(module: nn.Module) -> bool:
         return True
     # timm's Linear is nn.Linear with a forward for TorchScript (F.linear, cast for AMP)
     return any(_timm_class(module, name) for name in ("BatchNormAct2d", "LayerNorm2d", "DropPath", "LayerNorm",
-                                                      "Linear")) or \
+                                                      "Linear", *_TF_SAME)) or \
         _torchvision_class(module, "StochasticDepth")
+
+
+_TF_SAME = ("Conv2dSame", "MaxPool2dSame", "AvgPool2dSame")  # timm: TF's 'SAME' padding, from the input size
+
+
+def _tf_same(words: list) -> list:
+    """The word with `tf_same` for its padding (the module pads in forward, its own padding is 0)."""
+    layer = words[0]
+    layer.args = [(key, Sym("tf_same") if key == "pad" else value) for key, value in layer.args]
+    return words
 
 
 def _pair(value) -> tuple[int, int]:
@@ -165,6 +175,12 @@ def pool_layer(kind, kernel, stride, padding, ceil_mode, count_include_pad=True,
 
 def module_words(event: Event) -> list:
     m = event.target
+    if any(_timm_class(m, name) for name in _TF_SAME):
+        if _pair(m.padding) != (0, 0):
+            raise Missing(f"{type(m).__name__} with padding besides TF's 'SAME'", f"padding={m.padding}")
+        if not isinstance(m, nn.Conv2d):  # the pools' `tf_same` builds a static symmetric padding (notes/decompile.md)
+            raise Missing("a pool with TF 'SAME' padding computed from the input size", f"{m!r}")
+        return _tf_same(conv_words(m))
     if isinstance(m, nn.Conv2d):
         return conv_words(m)
     if _timm_class(m, "BatchNormAct2d"):
@@ -327,6 +343,8 @@ def _reshaping(event: Event, fname: str) -> list:
         if dims == (2, 3):
             keep = _arg(event, 2, "keepdim", False)
             return [Layer("global_avgpool")] + ([] if keep else [Layer("flatten")])
+    if fname == "__getitem__" and shape_out == shape_in and _slices_only(event):
+        return []  # every element (`x[:, :, :h, :w]` at the grid's own size)
     if fname == "__getitem__" and _channel_slice(event):
         start, stop = _channel_slice(event)
         if (start, stop) == (0, shape_in[1]):
@@ -376,3 +394,9 @@ def _channel_slice(event: Event) -> tuple[int, int] | None:
         return None
     chosen = range(shape[1])[part]
     return (chosen.start, chosen.stop) if len(chosen) else None
+
+
+def _slices_only(event: Event) -> bool:
+    index = event.args[1] if len(event.args) > 1 else None
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(isinstance(part, slice) and part.step in (None, 1) for part in parts)
