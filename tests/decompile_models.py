@@ -308,3 +308,12 @@ class Embedded(nn.Module):
     def forward(self, x):
         x, (h, w) = self.patch_embed(x)
         return self.head(x[:, :, :h, :w])
+
+
+def small_vit():
+    """timm's VisionTransformer, small: patch embedding, class token, position embedding,
+    pre-norm blocks of attention and an MLP, the class token's head."""
+    from timm.models.vision_transformer import VisionTransformer
+
+    return VisionTransformer(img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2, num_classes=5,
+                             init_values=1e-5, reg_tokens=2)

@@ -227,3 +227,13 @@ def test_a_module_returning_a_tensor_and_sizes_is_that_tensor():
     result = decompile(models.Embedded(), (3, 8, 8))
     assert "patch_embed: size_too" in result.text
     _round_trips(result, strict=True)
+
+
+def test_a_vision_transformer_is_written_in_tokens():
+    result = decompile(models.small_vit(), (3, 32, 32))
+    text = result.text
+    assert "  proj: conv(32, 8x8, stride=8, valid, bn=false, act=identity)\n  to_tokens\n" in text
+    assert "  cls_token: class_token\n  reg_token: class_token(2)\n  pos_embed: pos_embed\n" in text
+    assert "attn: attention(2)" in text and "ls1: layer_scale(init=1e-05)" in text
+    assert text.count("residual(act=identity) {") == 2 and "token(0)" in text
+    _round_trips(result, strict=False)  # residual0/residual1 (and class_token's `token`): the converter pairs

@@ -95,7 +95,7 @@ class Blocks:
         out = []
         for stmt in body:
             out.extend(self._statement(stmt))
-        return _plain_labels(out)
+        return _plain_labels([s for s in out if not _named_identity(s)])
 
     def _statement(self, stmt) -> list:
         if isinstance(stmt, Seq):
@@ -103,7 +103,7 @@ class Blocks:
             return [stmt]
         if isinstance(stmt, Join):
             stmt.branches = [self.finalize(b) for b in stmt.branches]
-            return [stmt]
+            return [_added_to_input(stmt)]
         if isinstance(stmt, Residual):
             stmt.body = self.finalize(stmt.body)
             stmt.shortcut = self.finalize(stmt.shortcut) if stmt.shortcut else None
@@ -208,6 +208,23 @@ def _scope_statements(body: list):
                     yield from _scope_statements(branch)
                 else:
                     yield from branch
+
+
+def _named_identity(stmt) -> bool:
+    """timm's `pos_drop`, `ls1`, `drop_path1` when off: a named identity says nothing (its
+    name holds no tensor; an unnamed one may be a position in a sequence)."""
+    return isinstance(stmt, Layer) and stmt.label is not None and act_name(stmt) == IDENTITY and \
+        not getattr(stmt, "tapped", False) and not stmt.source
+
+
+def _added_to_input(join: Join):
+    """`x + f(x)` amid other statements (a transformer block's two): `residual(act=identity) { f }`."""
+    if join.kind != "sum" or len(join.branches) != 2 or [] not in join.branches:
+        return join
+    body = join.branches[1] if join.branches[0] == [] else join.branches[0]
+    if not body or any(isinstance(s, Scale) for s in body):
+        return join
+    return Residual(body, None, 1.0, IDENTITY, join.label)
 
 
 def _no_identities(body: list) -> list:

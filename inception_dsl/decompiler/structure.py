@@ -20,6 +20,7 @@ import networkx as nx
 from torch import nn
 
 from inception_dsl.decompiler.located import qualname, where
+from inception_dsl.decompiler.tokens import FLAT, TOKENS, to_tokens
 from inception_dsl.decompiler.trace import Call, Event, Ref
 from inception_dsl.decompiler.tree import SUM, Fork, Gap, Join, Layer, Refusal, Residual, Scale, Seq, Use
 from inception_dsl.language.naming import reserved_name
@@ -101,6 +102,11 @@ class Structurer:
         """torchvision's channel_shuffle written out: view to (N, g, C/g, H, W), transpose(1, 2),
         view back: `channel_shuffle(g)`. Anything else done to the grouped view is refused."""
         name = "" if event.is_module else getattr(event.target, "__name__", "")
+        tokens = to_tokens(event, name)
+        if tokens is not None:
+            return tokens
+        if event.layout == FLAT:
+            raise Missing(f"torch function `{name or type(event.target).__name__}` on a flattened grid")
         shape_in, shape_out = event.in_shape or (), event.shapes[0]
         layout = event.layout
         if layout == NCHW and name in ("view", "reshape") and len(shape_in) == 4 and len(shape_out) == 5 and \
@@ -138,7 +144,7 @@ class Structurer:
         if ref is None:
             return 0
         shape = self.input_shape if ref[0] < 0 else self.events[ref[0]].shapes[ref[1]]
-        if self.layouts.get(ref) == NHWC:
+        if self.layouts.get(ref) in (NHWC, TOKENS):
             return shape[-1]
         return shape[1] if len(shape) > 1 else 0
 

@@ -12,6 +12,7 @@ import math
 
 from torch import nn
 
+from inception_dsl.decompiler.tokens import ATTENTION_DEFAULTS, TOKENS, NoTokenWord, is_attention, token_words
 from inception_dsl.decompiler.trace import Event, _Slot
 from inception_dsl.decompiler.tree import Fork, Join, Layer, Scale, Size, Sym
 from inception_dsl.ops.activations import ACTIVATIONS
@@ -27,6 +28,7 @@ DEFAULTS = {
     "avgpool": {"stride": 1, "pad": Sym("same"), "ceil_mode": False, "count_include_pad": True},
     "bn": dict(BN_DEFAULTS), "linear": {"bias": True}, "layernorm": {"eps": 1e-5}, "groupnorm": {"eps": 1e-5},
     "elu": {"alpha": 1.0}, "leaky_relu": {"slope": 0.01}, "upsample": {"mode": Sym("nearest"), "align_corners": False},
+    "attention": ATTENTION_DEFAULTS,
 }
 
 
@@ -76,8 +78,8 @@ def is_word_module(module: nn.Module) -> bool:
     if cls in WORD_CLASSES:
         return True
     # timm's Linear is nn.Linear with a forward for TorchScript (F.linear, cast for AMP)
-    return any(_timm_class(module, name) for name in ("BatchNormAct2d", "LayerNorm2d", "DropPath", "LayerNorm",
-                                                      "Linear", *_TF_SAME)) or \
+    return is_attention(module) or any(_timm_class(module, name) for name in (
+        "BatchNormAct2d", "LayerNorm2d", "DropPath", "LayerNorm", "Linear", *_TF_SAME)) or \
         _torchvision_class(module, "StochasticDepth")
 
 
@@ -173,8 +175,20 @@ def pool_layer(kind, kernel, stride, padding, ceil_mode, count_include_pad=True,
     return [Layer(f"{kind}pool", args)]
 
 
+def _on_tokens(event: Event, name: str) -> list | None:
+    if event.layout != TOKENS:
+        return None
+    try:
+        return token_words(event, name)
+    except NoTokenWord as missing:
+        raise Missing(missing.missing, missing.detail) from None
+
+
 def module_words(event: Event) -> list:
     m = event.target
+    words = _on_tokens(event, type(m).__name__)
+    if words is not None:
+        return words
     if any(_timm_class(m, name) for name in _TF_SAME):
         if _pair(m.padding) != (0, 0):
             raise Missing(f"{type(m).__name__} with padding besides TF's 'SAME'", f"padding={m.padding}")
@@ -262,6 +276,9 @@ def _arg(event: Event, index: int, name: str, default=None):
 
 def function_words(event: Event) -> list:
     fname = getattr(event.target, "__name__", str(event.target))
+    words = _on_tokens(event, fname)
+    if words is not None:
+        return words
     if fname == "layer_norm" and event.layout == NHWC or (fname == "layer_norm" and len(event.in_shape or ()) == 2):
         return [_layer_norm(event)]
     if event.layout == NHWC and fname not in ACT_FUNCTIONS and fname not in _ELEMENTWISE:
@@ -315,8 +332,8 @@ def _layer_norm(event: Event) -> Layer:
 
 def _layer_scale(event: Event, gamma) -> Layer:
     """x times a per-channel parameter: `layer_scale` (its init: the parameter's value when constant)."""
-    channels = event.in_shape[-1] if event.layout == NHWC else event.in_shape[1]
-    if gamma.numel() != channels or len(event.in_shape) != 4:
+    channels = event.in_shape[-1] if event.layout in (NHWC, TOKENS) else event.in_shape[1]
+    if gamma.numel() != channels or len(event.in_shape) != (3 if event.layout == TOKENS else 4):
         raise Missing("multiplication by a parameter that is not per channel", f"{tuple(gamma.shape)}")
     flat = gamma.detach().flatten()
     init = float(f"{float(flat[0]):.7g}") if bool((flat == flat[0]).all()) else 1.0  # as float32 holds it
