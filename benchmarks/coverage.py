@@ -213,10 +213,13 @@ def _cell(text) -> str:
 
 def report(rows: list[dict], versions: str, pending: int = 0) -> str:
     lines = ["# Coverage: timm and torchvision, decompiled", "",
-             "Every timm family (its smallest model) and every torchvision classification and segmentation",
-             "model, decompiled with `inception-dsl decompile` and, where that succeeds, compiled back and",
-             "compared with the reference on its own (randomized) weights. Reproduce with",
-             "`nice python benchmarks/coverage.py` (results cached in build/coverage.json; `--fresh` starts over).",
+             "Every timm family (the smallest model, by parameter count, of each `model_entrypoint` module)",
+             "and every torchvision classification and segmentation model (no pretrained weights; segmentation",
+             "without the auxiliary head), decompiled with `inception-dsl decompile` and, where that succeeds,",
+             "compiled back and compared with the reference on its own (randomized) weights. Each model runs",
+             "in a worker process with a time limit (`--timeout`). Reproduce with",
+             "`nice -n 19 python benchmarks/coverage.py --fresh` (about an hour on the shared 2-core machine;",
+             "without `--fresh` it goes on from build/coverage.json, `--rerun refused` measures those again).",
              f"Versions: {versions}.", "", summary_line(rows)]
     if pending:
         lines.append(f"\n{pending} model(s) not measured yet (the census was stopped; run it again to go on).")
@@ -226,7 +229,9 @@ def report(rows: list[dict], versions: str, pending: int = 0) -> str:
               "`trace failed`, the model does not build, run or trace (or returns no single tensor); `timeout`;",
               "`error`, the decompiled spec does not compile (a bug of the decompiler)."]
     lines += ["", "## Missing words, ranked", "",
-              "A word's rank is the number of models it alone would make expressible, then how many need it.", "",
+              "A word's rank is the number of models it alone would make expressible, then how many need it.",
+              "A refusal of a whole module hides what lies inside it (its words are not looked at), so a word",
+              "that alone unlocks a model may reveal others there: the ranking is an upper bound.", "",
               "| missing word or feature | models that need it | models it alone unlocks |", "|---|---:|---:|"]
     lines += [f"| {_cell(word)} | {count} | {alone} |" for word, count, alone in ranked_missing(rows)]
     lines += ["", "## Models", "", "| family | model | status | missing words / detail | spec lines | time (s) |",
