@@ -237,3 +237,22 @@ def test_a_vision_transformer_is_written_in_tokens():
     assert "attn: attention(2)" in text and "ls1: layer_scale(init=1e-05)" in text
     assert text.count("residual(act=identity) {") == 2 and "token(0)" in text
     _round_trips(result, strict=False)  # residual0/residual1 (and class_token's `token`): the converter pairs
+
+
+def test_a_gap_before_a_brace_is_separated_before_its_comment():
+    from inception_dsl.decompiler.emit import separated
+
+    lines = ["  identity  # GAP: `x` (X, f.py:1): no language word for y", "  {", "  relu x2", "  {"]
+    assert separated(lines) == ["  identity;  # GAP: `x` (X, f.py:1): no language word for y", "  {", "  relu x2;", "  {"]
+
+
+def test_a_bug_while_structuring_is_an_internal_error_not_a_traceback(monkeypatch):
+    from inception_dsl.decompiler import InternalError
+    from inception_dsl.decompiler.structure import Structurer
+
+    def broken(self, call):
+        raise AttributeError("'LinearNorm' object has no attribute 'in_features'")
+
+    monkeypatch.setattr(Structurer, "body", broken)
+    with pytest.raises(InternalError, match="internal error .* AttributeError: 'LinearNorm'"):
+        decompile(models.Named(), (3, 8, 8))

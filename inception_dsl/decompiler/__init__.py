@@ -64,6 +64,23 @@ def decompile(model_or_source, input_shape: tuple[int, ...] | None = None, *, pa
     except TraceError as error:
         raise DecompileError(f"cannot trace {source or type(model).__name__}: {error}") from None
     bn = _bn_settings(model)
+    try:
+        body, blocks, refusals = _structured(model, root, events, shape, bn)
+    except Exception as error:  # noqa: BLE001 - a bug of ours: said so, never a traceback
+        raise InternalError(f"internal error (a bug of the decompiler) while structuring {source or name}: "
+                            f"{type(error).__name__}: {error}", "") from error
+    if refusals and not partial:
+        lines = "\n".join(f"  {r.describe()}" for r in refusals)
+        error = DecompileError(f"{source or name}: {len(refusals)} part(s) the language cannot express:\n{lines}")
+        error.refusals = refusals
+        raise error
+    text = checked_text(_text(model, source, name, shape, body, list(blocks.blocks.values()), bn),
+                        f"<decompiled {name}>", complete=not refusals)  # a spec check rejects is never written
+    return Decompiled(text, model, shape, name, refusals)
+
+
+def _structured(model: nn.Module, root, events, shape, bn) -> tuple[list, Blocks, list[Refusal]]:
+    """The network's body, its blocks (parameterized) and what the language cannot say."""
     structurer = Structurer(events, shape)
     body = structurer.body(root)
     if isinstance(model, nn.Sequential):  # its children are positions: `_: { ... }` numbers them so
@@ -74,15 +91,7 @@ def decompile(model_or_source, input_shape: tuple[int, ...] | None = None, *, pa
     blocks = Blocks(structurer.refusals, bn)
     body = blocks.finalize(body)
     blocks.parameterize()
-    refusals = structurer.refusals
-    if refusals and not partial:
-        lines = "\n".join(f"  {r.describe()}" for r in refusals)
-        error = DecompileError(f"{source or name}: {len(refusals)} part(s) the language cannot express:\n{lines}")
-        error.refusals = refusals
-        raise error
-    text = checked_text(_text(model, source, name, shape, body, list(blocks.blocks.values()), bn),
-                        f"<decompiled {name}>", complete=not refusals)  # a spec check rejects is never written
-    return Decompiled(text, model, shape, name, refusals)
+    return body, blocks, structurer.refusals
 
 
 def _bn_settings(model: nn.Module) -> dict[str, float]:

@@ -146,15 +146,17 @@ class Emitter:
         return lines
 
 
-_BARE = re.compile(r"^\s*(\w+:\s*)?\w+( x\d+)?$")
+_BARE = re.compile(r"^(\s*(\w+:\s*)?\w+( x\d+)?)(\s+#.*)?$")
 
 
 def separated(lines: list[str]) -> list[str]:
-    """A bare name before a line opening `{` would read as a label (E008): end it with `;`."""
+    """A bare name before a line opening `{` would read as a label (E008): end it with `;`
+    (before its comment: a `--partial` gap is `identity  # GAP: ...`)."""
     out = list(lines)
     for i in range(len(out) - 1):
-        if _BARE.match(out[i]) and out[i + 1].lstrip().startswith("{"):
-            out[i] += ";"
+        bare = _BARE.match(out[i])
+        if bare and out[i + 1].lstrip().startswith("{"):
+            out[i] = bare.group(1) + ";" + (bare.group(4) or "")
     return out
 
 

@@ -30,8 +30,8 @@ class NoTokenWord(Exception):
 
 
 def is_attention(module: nn.Module) -> bool:
-    cls = type(module)
-    return cls.__name__ == "Attention" and cls.__module__.startswith("timm.")
+    cls = type(module)  # timm.layers.attention's, which ViT, DeiT, ... use (BEiT's, LeViT's are others)
+    return cls.__name__ == "Attention" and cls.__module__ == "timm.layers.attention"
 
 
 def to_tokens(event: Event, name: str) -> tuple[list, str] | None:
