@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from inception_dsl.decompiler.structure import residuals
-from inception_dsl.decompiler.tree import Expr, Gap, Join, Layer, Refusal, Residual, Scale, Seq, Sym, Use
+from inception_dsl.decompiler.tree import SUM, Expr, Gap, Join, Layer, Refusal, Residual, Scale, Seq, Sym, Use
 from inception_dsl.decompiler.words import act_name
 from inception_dsl.language.naming import reserved_name
 from inception_dsl.language.parse import KEYWORDS, RESERVED
@@ -219,7 +219,7 @@ def _named_identity(stmt) -> bool:
 
 def _added_to_input(join: Join):
     """`x + f(x)` amid other statements (a transformer block's two): `residual(act=identity) { f }`."""
-    if join.kind != "sum" or len(join.branches) != 2 or [] not in join.branches:
+    if join.kind != SUM or len(join.branches) != 2 or [] not in join.branches:
         return join
     body = join.branches[1] if join.branches[0] == [] else join.branches[0]
     if not body or any(isinstance(s, Scale) for s in body):

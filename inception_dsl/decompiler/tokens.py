@@ -34,36 +34,36 @@ def is_attention(module: nn.Module) -> bool:
     return cls.__name__ == "Attention" and cls.__module__ == "timm.layers.attention"
 
 
-def to_tokens(event: Event, name: str) -> tuple[list, str] | None:
+def to_tokens(event: Event, fname: str) -> tuple[list, str] | None:
     """`flatten(2)` of a grid, then `transpose(1, 2)`: `to_tokens` (None: not this)."""
     shape_in, args = event.in_shape or (), event.args
-    if event.layout == "nchw" and name == "flatten" and len(shape_in) == 4 and \
+    if event.layout == "nchw" and fname == "flatten" and len(shape_in) == 4 and \
             (args[1:2] or (event.kwargs.get("start_dim"),))[0] == 2 and len(event.shapes[0]) == 3:
         return [], FLAT
-    if event.layout == FLAT and name == "transpose" and sorted(d % 3 for d in args[1:3]) == [1, 2]:
+    if event.layout == FLAT and fname == "transpose" and sorted(d % 3 for d in args[1:3]) == [1, 2]:
         return [Layer("to_tokens")], TOKENS
     return None
 
 
-def token_words(event: Event, name: str) -> list | None:
+def token_words(event: Event, fname: str) -> list | None:
     """The words of an operation on tokens, None where words.py's rules apply (activations,
     dropout, joins of two tensors); raises NoTokenWord for what has none."""
     if event.is_module:
         return _module(event.target, event.in_shape or ())
     params = [value for value in event.inputs if value[0] == "param"]
-    if name in ("cat", "concat") and params and len(event.tensor_inputs()) == 1:
+    if fname in ("cat", "concat") and params and len(event.tensor_inputs()) == 1:
         return _class_tokens(event, params)
-    if name in ("add", "__add__", "__radd__", "add_", "__iadd__") and len(params) == 1 and \
+    if fname in ("add", "__add__", "__radd__", "add_", "__iadd__") and len(params) == 1 and \
             len(event.tensor_inputs()) == 1 and tuple(params[0][2].shape) == tuple(event.in_shape or ()):
         return [Layer("pos_embed", params=True, label=_param_label(params[0][1], event.path))]
-    if name == "__getitem__":
+    if fname == "__getitem__":
         index = event.args[1] if len(event.args) > 1 else None
         if isinstance(index, tuple) and len(index) == 2 and index[0] == slice(None) and isinstance(index[1], int):
             return [Layer("token", [(None, index[1] % event.in_shape[1])])]
         raise NoTokenWord("tokens taken other than one by index", f"{index!r}")
-    if name in ("view", "reshape", "contiguous") and event.shapes[0] == event.in_shape:
+    if fname in ("view", "reshape", "contiguous") and event.shapes[0] == event.in_shape:
         return []
-    if name == "layer_norm" and len(params) == 2:
+    if fname == "layer_norm" and len(params) == 2:
         return [Layer("layernorm", [("eps", float(event.kwargs.get("eps", event.args[4] if len(event.args) > 4
                                                                       else 1e-5)))], params=True)]
     return None
@@ -101,9 +101,9 @@ def _class_tokens(event: Event, params: list) -> list:
     if dim % 3 != 1 or order[-1] == "param" or any(kind != "param" for kind in order[:-1]):
         raise NoTokenWord("tokens concatenated other than learned ones in front")
     return [Layer("class_token", [(None, int(tensor.shape[1]))] if tensor.shape[1] != 1 else [], params=True,
-                  label=_param_label(name, event.path)) for _, name, tensor in params]
+                  label=_param_label(pname, event.path)) for _, pname, tensor in params]
 
 
-def _param_label(name: str, path: str) -> str | None:
-    owner, _, attr = name.rpartition(".")
+def _param_label(pname: str, path: str) -> str | None:
+    owner, _, attr = pname.rpartition(".")
     return attr if owner == path and attr.isidentifier() else None
