@@ -160,13 +160,15 @@ def _forward(emitter, node, ins, out) -> list[str]:
         lines.append(f"{out} = F.pad({out}, (0, 0, 0, {wp - w}, 0, {hp - h}))")
     lines += [
         f"{out} = {out}.view(-1, {hp // wh}, {wh}, {wp // ww}, {ww}, {channels}).permute(0, 1, 3, 2, 4, 5)"
-        f".reshape(-1, {count}, {area}, {channels})",
-        f'{out}_q, {out}_k, {out}_v = {m}["qkv"]({out}).reshape(-1, {count}, {area}, 3, {heads}, '
-        f"{channels // heads}).permute(3, 0, 1, 4, 2, 5).unbind(0)",
-        f"{out}_m = {relpos.bias_source(m, area)}" + (f" + {m}.attn_mask.unsqueeze(1)" if sh or sw else ""),
+        f".reshape(-1, {area}, {channels})",
+        f'{out}_q, {out}_k, {out}_v = {m}["qkv"]({out}).reshape(-1, {area}, 3, {heads}, {channels // heads})'
+        f".permute(2, 0, 3, 1, 4).unbind(0)",
+        # one (windows x batch, heads, area, area) mask: SDPA's fused CPU kernel takes 4-D inputs (5-D is 3x slower)
+        f"{out}_m = ({relpos.bias_source(m, area)} + {m}.attn_mask.unsqueeze(1)).repeat({out}_q.shape[0] // {count}, "
+        f"1, 1, 1)" if sh or sw else f"{out}_m = {relpos.bias_source(m, area)}.unsqueeze(0)",
         f"{out} = F.scaled_dot_product_attention({out}_q, {out}_k, {out}_v, attn_mask={out}_m, dropout_p="
         + (f"{py_literal(float(a['attn_drop']))} if self.training else 0.0)" if a["attn_drop"] else "0.0)"),
-        f'{out} = {m}["proj"]({out}.transpose(2, 3).reshape(-1, {count}, {area}, {channels}))',
+        f'{out} = {m}["proj"]({out}.transpose(1, 2).reshape(-1, {area}, {channels}))',
     ]
     if a["proj_drop"]:
         lines.append(f"{out} = F.dropout({out}, {py_literal(float(a['proj_drop']))}, self.training)")
@@ -268,13 +270,13 @@ class WindowAttention(nn.Module):
         x = F.pad(x, (0, 0, 0, pw, 0, ph))
         Hp, Wp = H + ph, W + pw
         count, area = (Hp // wh) * (Wp // ww), wh * ww
-        x = x.view(B, Hp // wh, wh, Wp // ww, ww, C).permute(0, 1, 3, 2, 4, 5).reshape(B, count, area, C)
-        q, k, v = self.qkv(x).reshape(B, count, area, 3, self.heads, C // self.heads).permute(3, 0, 1, 4, 2, 5).unbind(0)
-        bias = _rel_pos_bias(self.relative_position_bias_table, index)
-        if sh or sw:
-            bias = bias + _window_shift_mask(Hp, Wp, (wh, ww), (sh, sw)).to(x).unsqueeze(1)
+        x = x.view(B, Hp // wh, wh, Wp // ww, ww, C).permute(0, 1, 3, 2, 4, 5).reshape(B * count, area, C)
+        q, k, v = self.qkv(x).reshape(B * count, area, 3, self.heads, C // self.heads).permute(2, 0, 3, 1, 4).unbind(0)
+        bias = _rel_pos_bias(self.relative_position_bias_table, index).unsqueeze(0)
+        if sh or sw:  # one 4-D mask for every window of every image (SDPA's fused kernel)
+            bias = (bias + _window_shift_mask(Hp, Wp, (wh, ww), (sh, sw)).to(x).unsqueeze(1)).repeat(B, 1, 1, 1)
         x = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=self.attn_drop if self.training else 0.0)
-        x = F.dropout(self.proj(x.transpose(2, 3).reshape(B, count, area, C)), self.proj_drop, self.training)
+        x = F.dropout(self.proj(x.transpose(1, 2).reshape(B * count, area, C)), self.proj_drop, self.training)
         x = x.view(B, Hp // wh, Wp // ww, wh, ww, C).permute(0, 1, 3, 2, 4, 5).reshape(B, Hp, Wp, C)[:, :H, :W]
         if sh or sw:
             x = torch.roll(x, shifts=(sh, sw), dims=(1, 2))
