@@ -97,7 +97,7 @@ class GraphModule(nn.Module):
         result = {}
         for key, value in self.state_dict().items():
             attr, _, name = key.partition(".")
-            if name != "num_batches_tracked":
+            if not name.endswith("num_batches_tracked"):
                 result[f"{by_attr[attr]}.{name}"] = value
         return result
 
@@ -107,12 +107,21 @@ class GraphModule(nn.Module):
                  for name in self.ir_graph.node(node_id).op.weights(self.ir_graph.node(node_id))}
         converted = {}
         for key, value in state_dict.items():  # a weight's name may have dots (attention's `qkv.weight`)
-            node_id, _, name = key.rpartition(".")
-            converted[owned.get(key) or f"{self.attr_of[node_id]}.{name}"] = value
+            converted[owned.get(key) or self._attribute_key(key)] = value
         missing, unexpected = self.load_state_dict(converted, strict=False, assign=assign)
         missing = [k for k in missing if not k.endswith("num_batches_tracked")]
         if missing or unexpected:
             raise KeyError(f"state_dict mismatch: missing {missing[:5]}, unexpected {unexpected[:5]}")
+
+
+    def _attribute_key(self, key: str) -> str:
+        """`<attr>.<name>` of an IR key that no op names (a BatchNorm's step counter, also of
+        one inside a node's module: attention's `qkv.bn.num_batches_tracked`)."""
+        node_id, name = key, ""
+        while node_id not in self.attr_of and "." in node_id:
+            node_id, _, last = node_id.rpartition(".")
+            name = f"{last}.{name}" if name else last
+        return f"{self.attr_of[node_id]}.{name}"
 
 
 def _forward_class(graph: Graph, channels_last: bool, inference_only: bool, stage_marks: bool) -> type:

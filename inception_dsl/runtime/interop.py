@@ -233,10 +233,15 @@ def _structure(source: str, *, aux_logits: bool, num_classes: int) -> nn.Module:
 
 
 def _own_state(module: nn.Module) -> dict[str, torch.Tensor]:
-    """The module's own parameters and persistent buffers (not its children's)."""
+    """The module's own parameters and persistent buffers (not its children's). An integer
+    buffer of a module other than a BatchNorm (whose step counter it is) is an index table
+    derived from the architecture, not a weight: timm's EfficientFormer keeps its attention's
+    `attention_bias_idxs` persistent where LeViT's and ours are not, so it is left out."""
     state = {name: p for name, p in module.named_parameters(recurse=False) if p is not None}
     skip = module._non_persistent_buffers_set
-    state.update((name, b) for name, b in module.named_buffers(recurse=False) if b is not None and name not in skip)
+    counters = isinstance(module, nn.modules.batchnorm._BatchNorm)
+    state.update((name, b) for name, b in module.named_buffers(recurse=False)
+                 if b is not None and name not in skip and (counters or b.is_floating_point()))
     return state
 
 
