@@ -59,9 +59,11 @@ class Param:
 
 @dataclass(frozen=True)
 class Activation:
-    """One activation. `fn`: its functional form (None: identity, the input itself);
-    `module`: its nn class; `params`; `inplace`: how it writes into its input, `"keyword"`
-    (`fn(x, inplace=True)`), `"method"` (`torch.sigmoid_(x)`) or `""` (never)."""
+    """One activation. `fn`: its functional form (None: identity, the input itself), or an
+    expression of `{x}` where torch has no one function for it (`F.relu({x}).square()`);
+    `module`: its nn class, or "" where torch has none (generated files then hold the
+    `Activation` helper, which calls `fn`); `params`; `inplace`: how it writes into its
+    input, `"keyword"` (`fn(x, inplace=True)`), `"method"` (`torch.sigmoid_(x)`) or `""` (never)."""
 
     name: str
     label: str
@@ -78,6 +80,8 @@ class Activation:
         (`_activate`'s argument)."""
         if self.fn is None:
             return x
+        if "{x}" in self.fn:
+            return self.fn.format(x=x)
         keywords = self._keywords(args)
         if inplace is True and self.inplace == "method":
             return f"{self.fn}_({', '.join([x] + keywords)})"
@@ -86,8 +90,16 @@ class Activation:
         return f"{self.fn}({', '.join([x] + keywords)})"
 
     def module_source(self, args: Mapping[str, str] | None = None) -> str:
-        """The nn module's constructor (`args` as for `call`)."""
+        """The nn module's constructor (`args` as for `call`); without an nn class, the
+        `Activation` helper of generated files (`helpers` names it)."""
+        if not self.module:
+            return f"Activation({py_literal(self.name)})"
         return f"{self.module}({', '.join(self._keywords(args))})"
+
+    @property
+    def helpers(self) -> tuple[str, ...]:
+        """The helpers of generated files that `module_source` needs."""
+        return () if self.module else ("Activation",)
 
     def _keywords(self, args: Mapping[str, str] | None) -> list[str]:
         args = args or {}
@@ -177,11 +189,14 @@ def _source_act(args, in_ch):
     if args.is_symbolic("kind"):
         args.helpers.add("Activation")
         return args.code(f"Activation({args.expr('kind')})", in_ch)
-    return args.code(ACTIVATIONS[activation(args.bound, "kind", args.sink)].module_source(), in_ch)
+    act = ACTIVATIONS[activation(args.bound, "kind", args.sink)]
+    args.helpers.update(act.helpers)
+    return args.code(act.module_source(), in_ch)
 
 
 def _source_fixed(args, in_ch, act: Activation):
     sources = {p.name: args.get(p.name, literal=py_literal).src for p in act.params}
+    args.helpers.update(act.helpers)
     return args.code(act.module_source(sources), in_ch)
 
 
