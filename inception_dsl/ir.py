@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping
 
 from inception_dsl.core.digraph import Digraph
+from inception_dsl.core.shapes import shape_data
 from inception_dsl.core.source import Span
 
 __all__ = ["Op", "OpKind", "Attr", "Node", "Role", "CallSite", "Stage", "StatementKind", "Graph", "InternalError",
@@ -472,7 +473,7 @@ def to_data(graph: Graph, *, relative_to: str | None = None) -> dict[str, Any]:
     for node in graph.nodes():
         entry = {"id": node.id, "op": node.op.value, "inputs": list(graph.inputs(node.id)),
                  "attrs": {name: _plain(node.attrs[name]) for name in node.op.attrs if name in node.attrs},
-                 "shape": list(node.shape) if node.shape is not None else None,
+                 "shape": shape_data(node.shape),
                  "stage": node.stage, "statement": node.statement, "role": node.role.value}
         if node.span is not None:
             path = node.span.path

@@ -13,11 +13,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 
 import yaml
 
 from inception_dsl.ir import Graph, Node, Op, Role, fmt_shape, StatementKind, param_count
+from inception_dsl.core.shapes import shape_data
 from inception_dsl.ops.base import size
 
 __all__ = ["Row", "Summary", "DTYPE_BYTES", "to_summary", "totals", "node_macs", "format_table", "format_json", "format_yaml",
@@ -186,7 +187,7 @@ def to_document(summary: Summary) -> dict:
     """The summary as plain data: what `--format json` and `--format yaml` write."""
     return {
         "network": summary.network, "input": list(summary.input), "batch": summary.batch, "dtype": summary.dtype,
-        "rows": [{**asdict(r), "shape": list(r.shape) if r.shape is not None else None} for r in summary.rows],
+        "rows": [{**{f.name: getattr(r, f.name) for f in fields(r)}, "shape": shape_data(r.shape)} for r in summary.rows],
         "total": {"params": summary.params, "macs": summary.macs, "flops": summary.flops,
                   "activation_bytes": summary.activation_bytes},
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 
+from inception_dsl.core.shapes import shape_data
 from inception_dsl.ir import Op, dump, fmt_shape, to_data
 from inception_dsl.passes.analyses.budget import total_params
 from inception_dsl.commands.report import STRUCTURED, write_diagnostics, write_document
@@ -28,10 +29,15 @@ def add_parser(subparsers) -> None:
 
 
 def stage_table(graph) -> list[tuple[str, str, str]]:
+    return [(name, kind, text) for name, kind, text, _ in _stages(graph)]
+
+
+def _stages(graph) -> list[tuple[str, str, str, object]]:
+    """(name, kind, shape text, shape) of each stage."""
     rows = []
     for stage in graph.stages:
         shape = graph.node(stage.output).shape if stage.output in graph else None
-        rows.append((stage.name + (" (aux)" if stage.aux else ""), stage.kind, fmt_shape(shape)))
+        rows.append((stage.name + (" (aux)" if stage.aux else ""), stage.kind, fmt_shape(shape), shape))
     return rows
 
 
@@ -89,8 +95,8 @@ def run(args) -> int:
             documents.append({
                 "spec": spec, "network": graph.name,
                 "input": list(graph.input_node.shape),
-                "stages": [{"name": n, "kind": k, "shape": s} for n, k, s in stage_table(graph)],
-                "outputs": {graph.node(o).attrs["name"]: list(graph.node(o).shape) for o in graph.outputs},
+                "stages": [{"name": n, "kind": k, "shape": s, "dims": shape_data(d)} for n, k, s, d in _stages(graph)],
+                "outputs": {graph.node(o).attrs["name"]: shape_data(graph.node(o).shape) for o in graph.outputs},
                 "params": total_params(graph),
             })
             continue

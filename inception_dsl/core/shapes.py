@@ -9,7 +9,7 @@ is the channel count of every shape)."""
 
 from __future__ import annotations
 
-__all__ = ["Tokens", "is_tokens", "conv_out", "pool_out", "same_padding", "conv2d_out", "pool2d_out"]
+__all__ = ["Tokens", "is_tokens", "shape_data", "conv_out", "pool_out", "same_padding", "conv2d_out", "pool2d_out"]
 
 
 def conv_out(size: int, kernel: int, stride: int, pad_before: int, pad_after: int, dilation: int = 1) -> int:
@@ -93,3 +93,15 @@ class Tokens(tuple):
 
 def is_tokens(shape) -> bool:
     return isinstance(shape, Tokens)
+
+
+def shape_data(shape):
+    """A shape as plain data (JSON, YAML): `[C, H, W]` or `[C]`, and tokens as a mapping that
+    keeps what a list would lose, `{"tokens": N, "channels": C, "grid": [h, w] or None,
+    "prefix": P}` (None stays None)."""
+    if shape is None:
+        return None
+    if is_tokens(shape):
+        return {"tokens": shape[1], "channels": shape[0], "grid": list(shape.grid) if shape.grid else None,
+                "prefix": shape.prefix}
+    return list(shape)
