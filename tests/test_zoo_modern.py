@@ -47,9 +47,17 @@ def randomize_all(model: nn.Module, generator: torch.Generator) -> None:
 
 
 def _reference(source: str, generator: torch.Generator, num_classes: int = 1000) -> nn.Module:
+    """Built on the meta device (no slow initialisation), then given memory; a reference with
+    an index table among its buffers (EfficientFormer's `attention_bias_idxs`, which
+    `to_empty` would leave uninitialised) is built on the CPU."""
     with torch.device("meta"):
         reference = build_reference(source, num_classes=num_classes)
-    reference.to_empty(device="cpu")
+    indexed = any(not b.is_floating_point() for m in reference.modules()
+                  if not isinstance(m, nn.modules.batchnorm._BatchNorm) for b in m.buffers(recurse=False))
+    if indexed:
+        reference = build_reference(source, num_classes=num_classes)
+    else:
+        reference.to_empty(device="cpu")
     randomize_all(reference, generator)
     return reference
 

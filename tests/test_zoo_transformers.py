@@ -1,9 +1,9 @@
 """The transformer and MetaFormer references of docs/zoo.md: timm's `vit_tiny_patch16_224`,
-`poolformer_s12` and `caformer_s18`. Each spec checks
+`poolformer_s12`, `caformer_s18` and `efficientformer_l1`. Each spec checks
 with the reference's parameter count, and equals the reference through convert_state_dict
 and through `inception-dsl convert --from`: random weights, random LayerNorm affines, and
-random values in the class token, the position embedding, layer and residual scales and
-StarReLU's scalars (timm starts them at constants, where a converter that swapped or
+random values in the class token, the position embedding, layer and residual scales,
+attention biases and StarReLU's scalars (timm starts them at constants, where a converter that swapped or
 dropped them would pass), a 224x224 input (a ViT's position embedding fixes its input size), max |diff| / max(1, max |out|) < 1e-4. MACs: the summary's
 count, which includes attention's two matrix products, equals FlopCounterMode's on the
 math SDPA backend, for the reference and for our module."""
@@ -28,6 +28,7 @@ TRANSFORMERS = {
     "vit_tiny_patch16_224": ("timm:vit_tiny_patch16_224", 5_717_416, 1_253_683_200),
     "poolformer_s12": ("timm:poolformer_s12", 11_915_176, 1_812_267_008),
     "caformer_s18": ("timm:caformer_s18", 26_341_656, 4_106_941_440),
+    "efficientformer_l1": ("timm:efficientformer_l1", 12_289_928, 1_291_284_736),
 }
 
 
