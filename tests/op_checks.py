@@ -71,3 +71,25 @@ def _counts_agree(model: torch.nn.Module, graph, x: torch.Tensor) -> None:
     with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter, torch.no_grad():
         model(x)
     assert counter.get_total_flops() == 2 * summary.macs
+
+
+def exports_to_onnx_alike(text: str, tmp_path, input_shape: tuple[int, ...]) -> None:
+    """`inception-dsl export --onnx` of `text` checks with onnx and computes what `load()`
+    computes, run by onnx's reference evaluator."""
+    import numpy as np
+    import onnx
+    from onnx.reference import ReferenceEvaluator
+
+    from inception_dsl.cli import main
+    from inception_dsl.runtime.module import load
+
+    spec, out = tmp_path / "op.incp", tmp_path / "op.onnx"
+    spec.write_text(text, encoding="utf-8")
+    assert main(["export", str(spec), "--onnx", str(out), "--seed", "0"]) == 0
+    model = onnx.load(str(out))
+    onnx.checker.check_model(model)
+    x = torch.randn(1, *input_shape)
+    (onnx_out,) = ReferenceEvaluator(model).run(None, {"input": x.numpy()})
+    with torch.no_grad():
+        expected = load(spec, seed=0).eval()(x).numpy()
+    np.testing.assert_allclose(onnx_out, expected, rtol=1e-4, atol=1e-5)

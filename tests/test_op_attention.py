@@ -22,7 +22,7 @@ from inception_dsl.backends.summary import to_summary
 from inception_dsl.core.shapes import Tokens
 from inception_dsl.runtime.interop import convert_state_dict
 
-from .op_checks import through_everything
+from .op_checks import exports_to_onnx_alike, through_everything
 from .test_zoo_modern import randomize_all
 
 EFFICIENTFORMER = """
@@ -138,23 +138,7 @@ def test_the_standalone_source_builds_grid_attention():
 
 
 def test_levit_exports_to_onnx_and_computes_the_same(tmp_path):
-    import numpy as np
-    import onnx
-    from onnx.reference import ReferenceEvaluator
-
-    from inception_dsl.cli import main
-    from inception_dsl.runtime.module import load
-
-    spec, out = tmp_path / "levit.incp", tmp_path / "levit.onnx"
-    spec.write_text(LEVIT, encoding="utf-8")
-    assert main(["export", str(spec), "--onnx", str(out), "--seed", "0"]) == 0
-    model = onnx.load(str(out))
-    onnx.checker.check_model(model)
-    x = torch.randn(1, 16, 8, 8)
-    (onnx_out,) = ReferenceEvaluator(model).run(None, {"input": x.numpy()})
-    with torch.no_grad():
-        expected = load(spec, seed=0).eval()(x).numpy()
-    np.testing.assert_allclose(onnx_out, expected, rtol=1e-4, atol=1e-5)
+    exports_to_onnx_alike(LEVIT, tmp_path, (16, 8, 8))
 
 
 @pytest.mark.parametrize("call, code, text, line", [

@@ -20,7 +20,7 @@ from inception_dsl.ir import dump
 from inception_dsl.core.shapes import Tokens
 from inception_dsl.runtime.interop import convert_state_dict
 
-from .op_checks import through_everything
+from .op_checks import exports_to_onnx_alike, through_everything
 from .test_zoo_modern import randomize_all
 
 BLOCK = """
@@ -198,20 +198,4 @@ def test_every_token_word_of_the_ir_fixture_runs_through_everything():
 def test_a_vit_exports_to_onnx_and_computes_the_same(tmp_path):
     """`inception-dsl export --onnx` of the small ViT (attention through
     scaled_dot_product_attention), run by onnx's reference evaluator."""
-    import numpy as np
-    import onnx
-    from onnx.reference import ReferenceEvaluator
-
-    from inception_dsl.cli import main
-    from inception_dsl.runtime.module import load
-
-    spec, out = tmp_path / "vit.incp", tmp_path / "vit.onnx"
-    spec.write_text(VIT, encoding="utf-8")
-    assert main(["export", str(spec), "--onnx", str(out), "--seed", "0"]) == 0
-    model = onnx.load(str(out))
-    onnx.checker.check_model(model)
-    x = torch.randn(1, 3, 32, 32)
-    (onnx_out,) = ReferenceEvaluator(model).run(None, {"input": x.numpy()})
-    with torch.no_grad():
-        expected = load(spec, seed=0).eval()(x).numpy()
-    np.testing.assert_allclose(onnx_out, expected, rtol=1e-4, atol=1e-5)
+    exports_to_onnx_alike(VIT, tmp_path, (3, 32, 32))
