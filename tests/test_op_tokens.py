@@ -176,7 +176,7 @@ def test_the_standalone_source_names_timms_parameters():
     ("avg_tokens(skip=17)", "E212", "leaves no token"),
     ("to_grid(3x3)", "E212", "prepended"),
     ("flatten", "E204", "`avg_tokens`"),
-    ("bn", "E204", "put them back on a grid first with `to_grid`"),
+    ("maxpool(2x2, stride=2, valid)", "E204", "put them back on a grid first with `to_grid`"),
     ("groupnorm(4)", "E204", "got 17x48 tokens"),
 ])
 def test_bad_token_layers_are_located(call, code, text):

@@ -62,6 +62,7 @@ LINEAR = OpKind(
                                       f"bias={py_literal(node.attrs['bias'])})"),
     forward=call_module, fresh=True, describe=lambda attrs: f"linear {attrs['out_features']}",
     weights=lambda node: ("weight", "bias") if node.attrs["bias"] else ("weight",),
+    weight_scale="rows",  # a BatchNorm on its tokens (LeViT's LinearNorm) folds into its rows
 )
 
 

@@ -1,8 +1,9 @@
-"""Fold an eval-mode BatchNorm into the convolution (or transposed convolution) before it.
+"""Fold an eval-mode BatchNorm into the convolution (or transposed convolution, or linear
+layer on tokens: LeViT's LinearNorm) before it.
 
 BN(conv(x)) = conv(x) * s + t with s = gamma / sqrt(var + eps), t = beta - mean * s, so
 the conv's weight becomes W * s (per output channel) and its bias b * s + t. A conv's
-output channels are its weight's rows; a transposed conv's are dim 1 within each group
+(and a linear layer's) output channels are its weight's rows; a transposed conv's are dim 1 within each group
 (recipe ScaleTransposed)."""
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ __all__ = ["fold_bn"]
 
 
 def fold_bn(graph: Graph, recipes: Recipes) -> Graph:
-    """Every BN whose input is a CONV (or CONV_TRANSPOSE) read by nothing else disappears
+    """Every BN whose input is a CONV (or CONV_TRANSPOSE, LINEAR) read by nothing else disappears
     into it, and it gains a bias. Other BNs (after a pool, or after a conv with other
     readers) stay."""
     for node, conv in scales_of_weighted(graph, Op.BN):
