@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SPECS = sorted((ROOT / "specs").glob("*.incp"))
 TIMM_MODELS = {"v4.incp": "inception_v4", "inception_resnet_v2.incp": "inception_resnet_v2", "v3.incp": "inception_v3",
                "vit_tiny_patch16_224.incp": "vit_tiny_patch16_224", "poolformer_s12.incp": "poolformer_s12",
-               "caformer_s18.incp": "caformer_s18"}
+               "caformer_s18.incp": "caformer_s18", "efficientformer_l1.incp": "efficientformer_l1",
+               "levit_128s.incp": "levit_128s"}
 TIMM_SCRIPT = """
 import sys, torch, timm
 name, size = sys.argv[1], int(sys.argv[2])
@@ -34,7 +35,7 @@ with torch.device("meta"):
 assert out.shape == (1, 1000), out.shape
 """
 TIMM_INPUT = {"inception_v3": 299, "inception_v4": 299, "inception_resnet_v2": 299, "vit_tiny_patch16_224": 224,
-              "poolformer_s12": 224, "caformer_s18": 224}
+              "poolformer_s12": 224, "caformer_s18": 224, "efficientformer_l1": 224, "levit_128s": 224}
 
 
 def timed(command: list[str], env: dict[str, str]) -> float:

@@ -182,3 +182,13 @@ def test_tokens_shapes_serialise_with_their_grid_and_prefix(tmp_path):
         with contextlib.redirect_stdout(buffer):
             assert main(argv) == 0
         assert pick(json.loads(buffer.getvalue())) == tokens, argv
+
+
+def test_hover_shows_the_options_and_the_instances_shapes_and_counts():
+    from inception_dsl.lsp.analysis import Analyzer
+    from inception_dsl.lsp.hover import hover_text
+
+    analysis = Analyzer().analyze("h.incp", LEVIT)
+    shown, _ = hover_text(analysis.program, analysis.module, LEVIT.index("attention(4") + 1, analysis.graphs)
+    assert "key_dim" in shown and "attn_bias" in shown and "stride" in shown
+    assert "16x32 tokens" in shown and "4x48 tokens" in shown  # its input and output

@@ -1,7 +1,7 @@
 """The transformer and MetaFormer references of docs/zoo.md: timm's `vit_tiny_patch16_224`,
-`poolformer_s12`, `caformer_s18` and `efficientformer_l1`. Each spec checks
+`poolformer_s12`, `caformer_s18`, `efficientformer_l1` and `levit_128s`. Each spec checks
 with the reference's parameter count, and equals the reference through convert_state_dict
-and through `inception-dsl convert --from`: random weights, random LayerNorm affines, and
+and through `inception-dsl convert --from`: random weights, random BatchNorm statistics and LayerNorm affines, and
 random values in the class token, the position embedding, layer and residual scales,
 attention biases and StarReLU's scalars (timm starts them at constants, where a converter that swapped or
 dropped them would pass), a 224x224 input (a ViT's position embedding fixes its input size), max |diff| / max(1, max |out|) < 1e-4. MACs: the summary's
@@ -29,6 +29,7 @@ TRANSFORMERS = {
     "poolformer_s12": ("timm:poolformer_s12", 11_915_176, 1_812_267_008),
     "caformer_s18": ("timm:caformer_s18", 26_341_656, 4_106_941_440),
     "efficientformer_l1": ("timm:efficientformer_l1", 12_289_928, 1_291_284_736),
+    "levit_128s": ("timm:levit_128s", 7_777_058, 304_660_832),
 }
 
 

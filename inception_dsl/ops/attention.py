@@ -356,7 +356,6 @@ def _source(args, in_ch):
         args.helpers.add("Attention")
         return args.code(f"Attention({', '.join(parts)})", in_ch)
     parts.append(f"key_dim={key_dim.src}")
-    shape = call_input(args, "the tokens' grid")
     for name, default in _KEYED.items():
         arg = args.get(name, literal=py_literal) if name == "grid" else args.get(name)
         if name == "act" and arg.symbolic:  # a block parameter names it
@@ -365,14 +364,21 @@ def _source(args, in_ch):
         elif name == "act" and not arg.is_(default):
             args.helpers.update(ACTIVATIONS[arg.value].helpers)
             parts.append(f"act={ACTIVATIONS[arg.value].module_source()}")
-        elif name == "grid" and arg.is_(None) and shape.grid is not None:
-            parts.append(f"grid={py_literal(tuple(shape.grid))}")
+        elif name == "grid" and arg.is_(None):  # the tokens' own grid, where a layer needs it
+            grid = call_input(args, "the tokens' grid").grid if _grid_needed(args) else None
+            parts += [f"grid={py_literal(tuple(grid))}"] if grid is not None else []
         elif name not in ("act", "grid") and not arg.is_(default) or name == "grid" and not arg.is_(None):
             parts.append(f"{name}={arg.src}")
     args.helpers.add("GridAttention")
     out = args.get("out")
     return args.code(f"GridAttention({', '.join(parts)})", in_ch if out.is_(None) else out.src if out.symbolic
                      else out.value)
+
+
+def _grid_needed(args) -> bool:
+    """Whether the class needs the grid: for attention biases (a block parameter may set them)."""
+    bias = args.get("attn_bias")
+    return bias.symbolic or bias.value
 
 
 register(LayerDef(
