@@ -128,7 +128,7 @@ def test_the_macs_count_both_products_with_their_widths():
     products = q * n * heads * (8 + 32)
     proj = q * heads * 32 * 48
     assert graph.node("down").op.macs(graph.node("down"), graph.node(graph.inputs("down")[0]).shape) == kv + qp + products + proj
-    assert "values 32, 48, biases, stride 2" in to_dot(graph)
+    assert "values 32, 48, biases, stride 2, BatchNorm, Hardswish before proj" in to_dot(graph)
 
 
 def test_the_standalone_source_builds_grid_attention():

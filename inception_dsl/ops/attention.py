@@ -158,6 +158,8 @@ def _label(node, members) -> str:
         return f"Multi-head attention ({heads} heads x {node.shape[0] // heads}, {node.shape[0]})"
     value = int(a.get("attn_ratio", 1.0) * a["key_dim"])
     extras = (["biases"] if a.get("attn_bias") else []) + ([f"stride {a['stride']}"] if a.get("stride", 1) > 1 else [])
+    extras += (["BatchNorm"] if a.get("bn") else []) + ([f"{ACTIVATIONS[a['act']].label} before proj"]
+                                                         if a.get("act", "identity") != "identity" else [])
     return (f"Multi-head attention ({heads} heads, keys {a['key_dim']}, values {value}, {node.shape[0]}"
             + "".join(f", {e}" for e in extras) + ")")
 
