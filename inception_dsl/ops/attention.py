@@ -36,7 +36,6 @@ from inception_dsl.ir import BOOL, FLOAT, PAIR, POSITIVE, TEXT, Op, OpKind, fmt_
 from inception_dsl.ops.activations import ACTIVATIONS, activation
 from inception_dsl.ops.attention_source import BIAS_IDXS_TEXT
 from inception_dsl.ops.base import LayerDef, coerced, on_tokens, register, shape_error
-from inception_dsl.ops.token_params import call_input
 
 __all__ = ["ATTENTION", "Geometry", "geometry"]
 
@@ -367,6 +366,7 @@ def _source(args, in_ch):
             args.helpers.update(ACTIVATIONS[arg.value].helpers)
             parts.append(f"act={ACTIVATIONS[arg.value].module_source()}")
         elif name == "grid" and arg.is_(None):  # the tokens' own grid, where a layer needs it
+            from inception_dsl.ops.token_params import call_input  # here: token_params registers its words itself
             grid = call_input(args, "the tokens' grid").grid if _grid_needed(args) else None
             parts += [f"grid={py_literal(tuple(grid))}"] if grid is not None else []
         elif name not in ("act", "grid") and not arg.is_(default) or name == "grid" and not arg.is_(None):
