@@ -392,5 +392,6 @@ register(LayerDef(
         "`heads` must divide the channels (E213); `eps` is the q/k LayerNorm's. With `key_dim`: each head's "
         "key width, values `attn_ratio` times wider, `attn_bias` (timm's `attention_biases` over the grid), "
         "`stride` (queries from the subsampled grid: `kv` and `q`), `out` width, `bn` (LinearNorm projections), "
-        "`act` before `proj`",
+        "`act` before `proj`, `grid` it is built for (timm's `resolution`; by default the tokens' own, needed "
+        "with a stride)",
 ))
