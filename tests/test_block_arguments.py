@@ -19,7 +19,8 @@ from inception_dsl import analyze, load
 from .conftest import CASES, SPECS
 
 SPEC_FILES = sorted(SPECS.glob("*.incp")) + [CASES / "codegen" / n for n in ("tiny.incp", "features.incp", "symbolic.incp")]
-SMALL_INPUT = {"googlenet.incp": (3, 64, 64), "resnet50.incp": (3, 64, 64)}  # others: the smallest size check accepts
+SMALL_INPUT = {"googlenet.incp": (3, 64, 64), "resnet50.incp": (3, 64, 64),  # others: the smallest size check accepts
+               "levit_128s.incp": (3, 224, 224)}  # its attention biases are built for 14x14, 7x7, 4x4 (timm's resolution)
 
 
 def _input_shape(path):
