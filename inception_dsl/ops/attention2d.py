@@ -1,0 +1,247 @@
+"""Multi-head self-attention over the positions of a CxHxW grid with a learned relative
+position bias: the IR op and layer word `attention2d(heads, out=none, bias=true,
+rel_pos=true, grid=none)`, timm's `Attention2d` (CoAtNet, maxxvit.py) with its parameter
+names: `qkv` (1x1 conv C -> 3C, the channels head-first: head h holds q, k, v of its
+C/heads channels), `rel_pos.relative_position_bias_table` (((2H-1)(2W-1), heads), timm's
+`RelPosBias` over the whole grid) and `proj` (1x1 conv C -> `out`). Computed with
+F.scaled_dot_product_attention, the bias as its additive mask.
+
+The table and its index are the Swin/BEiT relative position bias (timm's
+`gen_relative_position_index` without a class token): query (r, c) and key (r', c') read
+row (r - r' + H - 1) * (2W - 1) + (c - c' + W - 1). `relpos_table_size` and
+`relpos_index_lines` are that fact in one place, for any op that needs it (window
+attention), and the generated-file helper `RelPosBias(grid, heads)` holds the table under
+timm's name. The index is computed in the forward pass from `torch.arange` (timm keeps it
+as a non-persistent buffer, so the state_dicts are equal).
+
+`grid` is the grid the table is built for: by default the input's; another input grid is
+E214. MACs count the two convs and the two matrix products (N*N*C each), which torch's
+FlopCounterMode sees under the math SDPA backend. Heads that do not divide the width are E213."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from inception_dsl.core import codes
+from inception_dsl.core.helper_classes import register_helper
+from inception_dsl.core.literals import py_literal
+from inception_dsl.core.signatures import REQUIRED, LayerSig, boolean, pair, positive_int
+from inception_dsl.ir import BOOL, PAIR, POSITIVE, Op, OpKind, fmt_shape
+from inception_dsl.ops.base import LayerDef, coerced, register, shape_error, spatial
+from inception_dsl.ops.token_params import call_input
+
+__all__ = ["ATTENTION2D", "relpos_table_size", "relpos_index_lines"]
+
+
+# -- the relative position bias: table size and index, in one place ---------------------
+def relpos_table_size(h: int, w: int) -> int:
+    """Rows of the bias table of an HxW window: one per relative offset."""
+    return (2 * h - 1) * (2 * w - 1)
+
+
+def relpos_index_lines(name: str, h: str, w: str, device: str) -> list[str]:
+    """Python source binding `name` to the (h*w * h*w,) index into the table (row-major
+    positions, as timm's gen_relative_position_index); `h`, `w`, `device` are source."""
+    return [f"{name} = torch.arange({h} * {w}, device={device})",
+            f"{name} = (({name} // {w})[:, None] - ({name} // {w})[None, :] + {h} - 1) * (2 * {w} - 1) "
+            f"+ ({name} % {w})[:, None] - ({name} % {w})[None, :] + {w} - 1",
+            f"{name} = {name}.reshape(-1)"]
+
+
+def _indent(lines: list[str], spaces: int) -> str:
+    return "\n".join(" " * spaces + line for line in lines)
+
+
+register_helper("RelPosBias", f'''
+class RelPosBias(nn.Module):
+    """A learned relative position bias over an HxW window, as timm's RelPosBias:
+    `relative_position_bias_table` ((2H-1)(2W-1), heads); `get_bias()` -> (1, heads, N, N)."""
+
+    def __init__(self, grid: tuple, heads: int):
+        super().__init__()
+        self.grid, self.heads = (grid, grid) if isinstance(grid, int) else tuple(grid), heads
+        self.relative_position_bias_table = nn.Parameter(
+            torch.randn((2 * self.grid[0] - 1) * (2 * self.grid[1] - 1), heads) * 0.02)
+
+    def get_bias(self) -> torch.Tensor:
+        h, w = self.grid
+{_indent(relpos_index_lines("index", "h", "w", "self.relative_position_bias_table.device"), 8)}
+        bias = self.relative_position_bias_table[index].view(h * w, h * w, self.heads)
+        return bias.permute(2, 0, 1).unsqueeze(0)
+''')
+
+register_helper("Attention2d", '''
+class Attention2d(nn.Module):
+    """Multi-head self-attention over the positions of an NCHW grid, as timm's Attention2d
+    (head-first qkv, `qkv`/`proj` 1x1 convs, `rel_pos` a RelPosBias over `grid` or None)."""
+
+    def __init__(self, dim: int, heads: int, out: int = None, bias: bool = True, grid: tuple = None):
+        super().__init__()
+        if heads < 1 or dim % heads:  # check's E213
+            raise ValueError(f"Attention2d: {heads} heads do not divide {dim} channels")
+        self.heads, self.head_dim = heads, dim // heads
+        self.qkv = nn.Conv2d(dim, 3 * dim, 1, bias=bias)
+        self.rel_pos = RelPosBias(grid, heads) if grid is not None else None
+        self.proj = nn.Conv2d(dim, out or dim, 1, bias=bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, C, H, W = x.shape
+        q, k, v = self.qkv(x).reshape(B, self.heads, 3 * self.head_dim, H * W).chunk(3, dim=2)
+        bias = self.rel_pos.get_bias() if self.rel_pos is not None else None
+        x = F.scaled_dot_product_attention(q.transpose(-1, -2), k.transpose(-1, -2), v.transpose(-1, -2),
+                                           attn_mask=bias)
+        return self.proj(x.transpose(-1, -2).reshape(B, C, H, W))
+''', needs=("RelPosBias",))
+
+
+# -- the IR op --------------------------------------------------------------------------
+def _grid(node, shape) -> tuple[int, int]:
+    grid = node.attrs.get("grid")
+    return tuple(grid) if grid is not None else tuple(shape[1:])
+
+
+def _shape(graph, node, shapes, sink):
+    (shape,) = shapes
+    if not spatial(node, shape, sink, "attention2d"):
+        return None
+    heads, width = node.attrs["heads"], shape[0]
+    if width % heads:
+        divisors = [d for d in range(1, width + 1) if width % d == 0]
+        near = sorted(sorted(divisors, key=lambda d: (abs(d - heads), d))[:2])
+        shape_error(sink, node, codes.BAD_HEADS, f"attention2d with {heads} heads needs a width divisible by "
+                    f"{heads}, got {width} channels", f"{width} channels",
+                    help=f"use {' or '.join(f'`heads={d}`' for d in near)} "
+                    f"(the divisors of {width}: {', '.join(map(str, divisors))})")
+        return None
+    grid = node.attrs.get("grid")
+    if node.attrs["rel_pos"] and grid is not None and tuple(grid) != tuple(shape[1:]):
+        shape_error(sink, node, codes.POS_EMBED_SIZE,
+                    f"the relative position bias is built for a {grid[0]}x{grid[1]} grid, but the input is "
+                    f"{fmt_shape(shape)}", f"a {shape[1]}x{shape[2]} grid",
+                    help=f"write `grid={shape[1]}x{shape[2]}` for this input size")
+        return None
+    return (node.attrs.get("out") or width, shape[1], shape[2])
+
+
+def _params(node, in_channels) -> int:
+    a, c = node.attrs, in_channels or 0
+    out = a.get("out") or c
+    table = relpos_table_size(*_grid(node, node.shape)) * a["heads"] if a["rel_pos"] and node.shape else 0
+    return 3 * c * c + c * out + ((3 * c + out) if a["bias"] else 0) + table
+
+
+def _macs(node, in_shape) -> int:
+    channels, h, w = in_shape
+    count, out = h * w, node.attrs.get("out") or channels
+    return count * channels * (3 * channels + out) + 2 * count * count * channels
+
+
+def _label(node, members) -> str:
+    heads = node.attrs["heads"]
+    what = "Relative attention 2D" if node.attrs["rel_pos"] else "Attention 2D"
+    if node.shape is None:
+        return f"{what} ({heads} heads)"
+    h, w = node.shape[1:]
+    return f"{what} ({heads} heads, {h}x{w} grid, {node.shape[0]})"
+
+
+def _module(node, in_channels) -> str:
+    a, c = node.attrs, in_channels
+    out, bias = a.get("out") or c, py_literal(a["bias"])
+    parts = [f'"qkv": nn.Conv2d({c}, {3 * c}, 1, bias={bias})']
+    if a["rel_pos"]:
+        rows = relpos_table_size(*_grid(node, node.shape))
+        parts.append(f'"rel_pos": nn.ParameterDict({{"relative_position_bias_table": '
+                     f'nn.Parameter(torch.randn({rows}, {a["heads"]}) * 0.02)}})')
+    parts.append(f'"proj": nn.Conv2d({c}, {out}, 1, bias={bias})')
+    return f"nn.ModuleDict({{{', '.join(parts)}}})"
+
+
+def _forward(emitter, node, ins, out) -> list[str]:
+    a, x, m = node.attrs, ins[0], f"self.{emitter.attr_of[node.id]}"
+    channels, h, w = emitter.graph.node(emitter.graph.inputs(node.id)[0]).shape
+    heads, n = a["heads"], h * w
+    lines = [f'{out}_q, {out}_k, {out}_v = {m}["qkv"]({x}).reshape(-1, {heads}, {3 * channels // heads}, {n})'
+             f".chunk(3, dim=2)"]
+    mask = "None"
+    if a["rel_pos"]:
+        table = f'{m}["rel_pos"]["relative_position_bias_table"]'
+        lines += relpos_index_lines(f"{out}_i", str(h), str(w), f"{table}.device")
+        lines.append(f"{out}_b = {table}[{out}_i].view({n}, {n}, {heads}).permute(2, 0, 1).unsqueeze(0)")
+        mask = f"{out}_b"
+    lines.append(f"{out} = F.scaled_dot_product_attention({out}_q.transpose(-1, -2), {out}_k.transpose(-1, -2), "
+                 f"{out}_v.transpose(-1, -2), attn_mask={mask})")
+    lines.append(f'{out} = {m}["proj"]({out}.transpose(-1, -2).reshape(-1, {channels}, {h}, {w}))')
+    return lines
+
+
+def _weights(node) -> tuple[str, ...]:
+    bias = node.attrs["bias"]
+    return (("qkv.weight",) + (("qkv.bias",) if bias else ())
+            + (("rel_pos.relative_position_bias_table",) if node.attrs["rel_pos"] else ())
+            + ("proj.weight",) + (("proj.bias",) if bias else ()))
+
+
+def _describe(attrs) -> str:
+    return f"2-D attention {attrs['heads']} heads" + (" relpos" if attrs["rel_pos"] else "")
+
+
+ATTENTION2D = OpKind(
+    "attention2d", {"heads": POSITIVE, "out": replace(POSITIVE, optional=True), "bias": BOOL, "rel_pos": BOOL,
+                    "grid": replace(PAIR, optional=True)},
+    doc="multi-head self-attention over a CxHxW grid's positions with a relative position bias "
+        "(timm's Attention2d: qkv, rel_pos, proj)",
+    shape=_shape, params=_params, macs=_macs, label=_label, module=_module, forward=_forward, fresh=True,
+    weights=_weights, describe=_describe, fill="#fbe3d6",
+)
+
+
+# -- the layer word ---------------------------------------------------------------------
+def _optional_positive(what: str):
+    return lambda b, n, s: None if b[n] is None else positive_int(b, n, s, what)
+
+
+def _optional_pair(b, n, s):
+    return None if b[n] is None else pair(b, n, s, "the relative position bias's grid")
+
+
+_ARGS = {"heads": lambda b, n, s: positive_int(b, n, s, "the number of heads"),
+         "out": _optional_positive("the output channels"), "bias": boolean, "rel_pos": boolean,
+         "grid": _optional_pair}
+
+
+def _elaborate(b, bound):
+    attrs = coerced(_ARGS, bound, b.sink)
+    attrs = {k: v for k, v in attrs.items() if v is not None}
+    return b.add("", Op.ATTENTION2D, attrs) if b.unique() else None
+
+
+def _source(args, in_ch):
+    parts = [str(in_ch), args.get("heads").src]
+    out = args.get("out")
+    if out.symbolic or out.value is not None:
+        parts.append(f"out={out.src}")
+    if not args.get("bias").is_(True):
+        parts.append(f"bias={args.get('bias').src}")
+    rel_pos = args.get("rel_pos")
+    if rel_pos.symbolic or rel_pos.value:
+        grid = args.get("grid")
+        if not grid.symbolic and grid.value is None:
+            grid = args.text(py_literal(tuple(call_input(args, "the grid of its relative position bias")[1:])))
+        parts.append(f"grid={grid.src}" if not rel_pos.symbolic else f"grid={grid.src} if {rel_pos.src} else None")
+    args.helpers.add("Attention2d")
+    out_ch = out.src if out.symbolic else out.value if out.value is not None else in_ch
+    return args.code(f"Attention2d({', '.join(parts)})", out_ch)
+
+
+register(LayerDef(
+    LayerSig("attention2d", ("heads", "out"), {"heads": REQUIRED, "out": None, "bias": True, "rel_pos": True,
+                                               "grid": None},
+             summary="multi-head self-attention over a grid with a relative position bias (timm's Attention2d)",
+             example="attention2d(4, 64)"),
+    elaborate=_elaborate, source=_source, args=_ARGS, keeps_channels=False,
+    doc="children `qkv` (1x1 conv to 3C, head-first), `rel_pos.relative_position_bias_table` "
+        "((2H-1)(2W-1), heads) and `proj` (1x1 conv to `out`, by default C) as timm's (CoAtNet); "
+        "`heads` must divide the channels (E213); `grid`: the grid the bias table is built for, by default the "
+        "input's (another input grid is E214); computed with `F.scaled_dot_product_attention`",
+))
