@@ -10,7 +10,7 @@ The table and its index are the Swin/BEiT relative position bias (timm's
 `gen_relative_position_index` without a class token): query (r, c) and key (r', c') read
 row (r - r' + H - 1) * (2W - 1) + (c - c' + W - 1). `relpos_table_size` and
 `relpos_index_lines` are that fact in one place, for any op that needs it (window
-attention), and the generated-file helper `RelPosBias(grid, heads)` holds the table under
+attention), and the generated-file helper `GridRelPosBias(grid, heads)` holds the table under
 timm's name. The index is computed in the forward pass from `torch.arange` (timm keeps it
 as a non-persistent buffer, so the state_dicts are equal).
 
@@ -52,8 +52,8 @@ def _indent(lines: list[str], spaces: int) -> str:
     return "\n".join(" " * spaces + line for line in lines)
 
 
-register_helper("RelPosBias", f'''
-class RelPosBias(nn.Module):
+register_helper("GridRelPosBias", f'''
+class GridRelPosBias(nn.Module):
     """A learned relative position bias over an HxW window, as timm's RelPosBias:
     `relative_position_bias_table` ((2H-1)(2W-1), heads); `get_bias()` -> (1, heads, N, N)."""
 
@@ -73,7 +73,7 @@ class RelPosBias(nn.Module):
 register_helper("Attention2d", '''
 class Attention2d(nn.Module):
     """Multi-head self-attention over the positions of an NCHW grid, as timm's Attention2d
-    (head-first qkv, `qkv`/`proj` 1x1 convs, `rel_pos` a RelPosBias over `grid` or None)."""
+    (head-first qkv, `qkv`/`proj` 1x1 convs, `rel_pos` a GridRelPosBias over `grid` or None)."""
 
     def __init__(self, dim: int, heads: int, out: int = None, bias: bool = True, grid: tuple = None):
         super().__init__()
@@ -81,7 +81,7 @@ class Attention2d(nn.Module):
             raise ValueError(f"Attention2d: {heads} heads do not divide {dim} channels")
         self.heads, self.head_dim = heads, dim // heads
         self.qkv = nn.Conv2d(dim, 3 * dim, 1, bias=bias)
-        self.rel_pos = RelPosBias(grid, heads) if grid is not None else None
+        self.rel_pos = GridRelPosBias(grid, heads) if grid is not None else None
         self.proj = nn.Conv2d(dim, out or dim, 1, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -91,7 +91,7 @@ class Attention2d(nn.Module):
         x = F.scaled_dot_product_attention(q.transpose(-1, -2), k.transpose(-1, -2), v.transpose(-1, -2),
                                            attn_mask=bias)
         return self.proj(x.transpose(-1, -2).reshape(B, C, H, W))
-''', needs=("RelPosBias",))
+''', needs=("GridRelPosBias",))
 
 
 # -- the IR op --------------------------------------------------------------------------
