@@ -153,3 +153,11 @@ def test_attention2d_exports_to_onnx_and_computes_the_same(tmp_path):
     with torch.no_grad():
         expected = load(spec, seed=0).eval()(x).numpy()
     np.testing.assert_allclose(onnx_out, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_the_generated_class_refuses_an_input_grid_its_table_was_not_built_for():
+    model = inception_dsl.loads(_spec())
+    attention = type(model.attn)(8, 2, out=12, grid=(3, 3))
+    assert attention(torch.randn(1, 8, 3, 3)).shape == (1, 12, 3, 3)
+    with pytest.raises(ValueError, match="built for a 3x3 grid, the input is 5x6"):
+        attention(torch.randn(1, 8, 5, 6))

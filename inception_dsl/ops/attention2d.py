@@ -86,6 +86,9 @@ class Attention2d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, C, H, W = x.shape
+        if self.rel_pos is not None and (H, W) != self.rel_pos.grid:  # check's E214, for a class built here
+            raise ValueError(f"Attention2d: the relative position bias is built for a {self.rel_pos.grid[0]}x"
+                             f"{self.rel_pos.grid[1]} grid, the input is {H}x{W}")
         q, k, v = self.qkv(x).reshape(B, self.heads, 3 * self.head_dim, H * W).chunk(3, dim=2)
         bias = self.rel_pos.get_bias() if self.rel_pos is not None else None
         x = F.scaled_dot_product_attention(q.transpose(-1, -2), k.transpose(-1, -2), v.transpose(-1, -2),
