@@ -41,7 +41,8 @@ def _seen_inputs(model, shape) -> dict[type, tuple[int, ...]]:
     module_name = type(model).__module__
 
     def record(module, args):
-        seen.setdefault(type(module), tuple(args[0].shape[1:]))
+        if args:  # RelPosBias() takes no input
+            seen.setdefault(type(module), tuple(args[0].shape[1:]))
 
     hooks = [m.register_forward_pre_hook(record) for m in model.modules()
              if type(m).__module__ == module_name and m is not model]

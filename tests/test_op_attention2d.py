@@ -14,7 +14,7 @@ from timm.models.maxxvit import Attention2d
 import inception_dsl
 from inception_dsl import analyze_text
 from inception_dsl.backends.python.source import to_python
-from inception_dsl.ops.attention2d import relpos_index_lines, relpos_table_size
+from inception_dsl.ops.relpos import table_rows
 
 from .op_checks import through_everything
 
@@ -61,14 +61,9 @@ def test_attention2d_equals_timms_attention2d(h, w, heads, out, args):
     model = through_everything(text, reference, labels=(f"ttention 2D ({heads} heads, {h}x{w} grid, {out})",))
     if rel_pos:  # random values in the table, so the bias really counts
         assert model.state_dict()["attn.rel_pos.relative_position_bias_table"].shape == \
-            (relpos_table_size(h, w), heads)
-
-
-def test_the_index_is_timms():
-    for h, w in [(1, 1), (3, 5), (7, 7), (14, 14)]:
-        scope = {"torch": torch}
-        exec("\n".join(relpos_index_lines("index", str(h), str(w), "'cpu'")), scope)  # noqa: S102 - our own source
-        assert torch.equal(scope["index"], gen_relative_position_index((h, w)).view(-1))
+            (table_rows((h, w)), heads)
+        index = gen_relative_position_index((h, w))  # timm's, for the whole grid
+        assert torch.equal(model.attn.rel_pos.relative_position_index.view(-1), index.view(-1))
 
 
 def test_a_block_parameter_reaches_the_standalone_source():

@@ -6,13 +6,9 @@ C/heads channels), `rel_pos.relative_position_bias_table` (((2H-1)(2W-1), heads)
 `RelPosBias` over the whole grid) and `proj` (1x1 conv C -> `out`). Computed with
 F.scaled_dot_product_attention, the bias as its additive mask.
 
-The table and its index are the Swin/BEiT relative position bias (timm's
-`gen_relative_position_index` without a class token): query (r, c) and key (r', c') read
-row (r - r' + H - 1) * (2W - 1) + (c - c' + W - 1). `relpos_table_size` and
-`relpos_index_lines` are that fact in one place, for any op that needs it (window
-attention), and the generated-file helper `GridRelPosBias(grid, heads)` holds the table under
-timm's name. The index is computed in the forward pass from `torch.arange` (timm keeps it
-as a non-persistent buffer, so the state_dicts are equal).
+The table and its index are the relative position bias that Swin's window attention shares
+(ops/relpos.py: `RelPosBias` in generated files, `attach_source`/`bias_source` for the
+flat forward), built here for the whole input grid.
 
 `grid` is the grid the table is built for: by default the input's; another input grid is
 E214. MACs count the two convs and the two matrix products (N*N*C each), which torch's
@@ -27,74 +23,39 @@ from inception_dsl.core.helper_classes import register_helper
 from inception_dsl.core.literals import py_literal
 from inception_dsl.core.signatures import REQUIRED, LayerSig, boolean, pair, positive_int
 from inception_dsl.ir import BOOL, PAIR, POSITIVE, Op, OpKind, fmt_shape
-from inception_dsl.ops.base import LayerDef, coerced, register, shape_error, spatial
+from inception_dsl.ops.base import LayerDef, coerced, heads_divide, register, shape_error, spatial
+from inception_dsl.ops.relpos import attach_source, bias_params, bias_source
 from inception_dsl.ops.token_params import call_input
 
-__all__ = ["ATTENTION2D", "relpos_table_size", "relpos_index_lines"]
+__all__ = ["ATTENTION2D"]
 
-
-# -- the relative position bias: table size and index, in one place ---------------------
-def relpos_table_size(h: int, w: int) -> int:
-    """Rows of the bias table of an HxW window: one per relative offset."""
-    return (2 * h - 1) * (2 * w - 1)
-
-
-def relpos_index_lines(name: str, h: str, w: str, device: str) -> list[str]:
-    """Python source binding `name` to the (h*w * h*w,) index into the table (row-major
-    positions, as timm's gen_relative_position_index); `h`, `w`, `device` are source."""
-    return [f"{name} = torch.arange({h} * {w}, device={device})",
-            f"{name} = (({name} // {w})[:, None] - ({name} // {w})[None, :] + {h} - 1) * (2 * {w} - 1) "
-            f"+ ({name} % {w})[:, None] - ({name} % {w})[None, :] + {w} - 1",
-            f"{name} = {name}.reshape(-1)"]
-
-
-def _indent(lines: list[str], spaces: int) -> str:
-    return "\n".join(" " * spaces + line for line in lines)
-
-
-register_helper("GridRelPosBias", f'''
-class GridRelPosBias(nn.Module):
-    """A learned relative position bias over an HxW window, as timm's RelPosBias:
-    `relative_position_bias_table` ((2H-1)(2W-1), heads); `get_bias()` -> (1, heads, N, N)."""
-
-    def __init__(self, grid: tuple, heads: int):
-        super().__init__()
-        self.grid, self.heads = (grid, grid) if isinstance(grid, int) else tuple(grid), heads
-        self.relative_position_bias_table = nn.Parameter(
-            torch.randn((2 * self.grid[0] - 1) * (2 * self.grid[1] - 1), heads) * 0.02)
-
-    def get_bias(self) -> torch.Tensor:
-        h, w = self.grid
-{_indent(relpos_index_lines("index", "h", "w", "self.relative_position_bias_table.device"), 8)}
-        bias = self.relative_position_bias_table[index].view(h * w, h * w, self.heads)
-        return bias.permute(2, 0, 1).unsqueeze(0)
-''')
 
 register_helper("Attention2d", '''
 class Attention2d(nn.Module):
     """Multi-head self-attention over the positions of an NCHW grid, as timm's Attention2d
-    (head-first qkv, `qkv`/`proj` 1x1 convs, `rel_pos` a GridRelPosBias over `grid` or None)."""
+    (head-first qkv, `qkv`/`proj` 1x1 convs, `rel_pos` a RelPosBias over `grid` or None)."""
 
     def __init__(self, dim: int, heads: int, out: int = None, bias: bool = True, grid: tuple = None):
         super().__init__()
         if heads < 1 or dim % heads:  # check's E213
             raise ValueError(f"Attention2d: {heads} heads do not divide {dim} channels")
         self.heads, self.head_dim = heads, dim // heads
+        self.grid = None if grid is None else (grid, grid) if isinstance(grid, int) else tuple(grid)
         self.qkv = nn.Conv2d(dim, 3 * dim, 1, bias=bias)
-        self.rel_pos = GridRelPosBias(grid, heads) if grid is not None else None
+        self.rel_pos = RelPosBias(self.grid, heads) if grid is not None else None
         self.proj = nn.Conv2d(dim, out or dim, 1, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, C, H, W = x.shape
-        if self.rel_pos is not None and (H, W) != self.rel_pos.grid:  # check's E214, for a class built here
-            raise ValueError(f"Attention2d: the relative position bias is built for a {self.rel_pos.grid[0]}x"
-                             f"{self.rel_pos.grid[1]} grid, the input is {H}x{W}")
+        if self.grid is not None and (H, W) != self.grid:  # check's E214, for a class built here
+            raise ValueError(f"Attention2d: the relative position bias is built for a {self.grid[0]}x"
+                             f"{self.grid[1]} grid, the input is {H}x{W}")
         q, k, v = self.qkv(x).reshape(B, self.heads, 3 * self.head_dim, H * W).chunk(3, dim=2)
-        bias = self.rel_pos.get_bias() if self.rel_pos is not None else None
+        bias = self.rel_pos() if self.rel_pos is not None else None
         x = F.scaled_dot_product_attention(q.transpose(-1, -2), k.transpose(-1, -2), v.transpose(-1, -2),
                                            attn_mask=bias)
         return self.proj(x.transpose(-1, -2).reshape(B, C, H, W))
-''', needs=("GridRelPosBias",))
+''', needs=("RelPosBias",))
 
 
 # -- the IR op --------------------------------------------------------------------------
@@ -107,14 +68,7 @@ def _shape(graph, node, shapes, sink):
     (shape,) = shapes
     if not spatial(node, shape, sink, "attention2d"):
         return None
-    heads, width = node.attrs["heads"], shape[0]
-    if width % heads:
-        divisors = [d for d in range(1, width + 1) if width % d == 0]
-        near = sorted(sorted(divisors, key=lambda d: (abs(d - heads), d))[:2])
-        shape_error(sink, node, codes.BAD_HEADS, f"attention2d with {heads} heads needs a width divisible by "
-                    f"{heads}, got {width} channels", f"{width} channels",
-                    help=f"use {' or '.join(f'`heads={d}`' for d in near)} "
-                    f"(the divisors of {width}: {', '.join(map(str, divisors))})")
+    if not heads_divide(node, shape[0], sink, "attention2d"):
         return None
     grid = node.attrs.get("grid")
     if node.attrs["rel_pos"] and grid is not None and tuple(grid) != tuple(shape[1:]):
@@ -123,13 +77,13 @@ def _shape(graph, node, shapes, sink):
                     f"{fmt_shape(shape)}", f"a {shape[1]}x{shape[2]} grid",
                     help=f"write `grid={shape[1]}x{shape[2]}` for this input size")
         return None
-    return (node.attrs.get("out") or width, shape[1], shape[2])
+    return (node.attrs.get("out") or shape[0], shape[1], shape[2])
 
 
 def _params(node, in_channels) -> int:
     a, c = node.attrs, in_channels or 0
     out = a.get("out") or c
-    table = relpos_table_size(*_grid(node, node.shape)) * a["heads"] if a["rel_pos"] and node.shape else 0
+    table = bias_params(_grid(node, node.shape), a["heads"]) if a["rel_pos"] and node.shape else 0
     return 3 * c * c + c * out + ((3 * c + out) if a["bias"] else 0) + table
 
 
@@ -153,9 +107,7 @@ def _module(node, in_channels) -> str:
     out, bias = a.get("out") or c, py_literal(a["bias"])
     parts = [f'"qkv": nn.Conv2d({c}, {3 * c}, 1, bias={bias})']
     if a["rel_pos"]:
-        rows = relpos_table_size(*_grid(node, node.shape))
-        parts.append(f'"rel_pos": nn.ParameterDict({{"relative_position_bias_table": '
-                     f'nn.Parameter(torch.randn({rows}, {a["heads"]}) * 0.02)}})')
+        parts.append(f'"rel_pos": {attach_source("nn.Module()", _grid(node, node.shape), a["heads"])}')
     parts.append(f'"proj": nn.Conv2d({c}, {out}, 1, bias={bias})')
     return f"nn.ModuleDict({{{', '.join(parts)}}})"
 
@@ -168,9 +120,8 @@ def _forward(emitter, node, ins, out) -> list[str]:
              f".chunk(3, dim=2)"]
     mask = "None"
     if a["rel_pos"]:
-        table = f'{m}["rel_pos"]["relative_position_bias_table"]'
-        lines += relpos_index_lines(f"{out}_i", str(h), str(w), f"{table}.device")
-        lines.append(f"{out}_b = {table}[{out}_i].view({n}, {n}, {heads}).permute(2, 0, 1).unsqueeze(0)")
+        rel_pos = f'{m}["rel_pos"]'
+        lines.append(f"{out}_b = {bias_source(rel_pos, n)}.unsqueeze(0)")
         mask = f"{out}_b"
     lines.append(f"{out} = F.scaled_dot_product_attention({out}_q.transpose(-1, -2), {out}_k.transpose(-1, -2), "
                  f"{out}_v.transpose(-1, -2), attn_mask={mask})")

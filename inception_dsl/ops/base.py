@@ -41,7 +41,7 @@ if TYPE_CHECKING:  # types only: the backends import ops, not the other way roun
     from inception_dsl.core.python_exprs import LayerCode, SourceArgs
 
 __all__ = ["LayerDef", "Builder", "LAYERS", "register", "Grid", "run_shapes", "PROBE_CHANNELS",
-           "shape_error", "spatial", "on_tokens", "same_shape", "spatial_same", "size", "pair_text", "padding_words", "symmetric",
+           "shape_error", "spatial", "on_tokens", "heads_divide", "same_shape", "spatial_same", "size", "pair_text", "padding_words", "symmetric",
            "call_module", "dims_text", "stride_words", "Coerce", "coerced"]
 
 Grid = Union[tuple[int, int], str, None]  # (h, w); a Python expression of h*w; or unknown
@@ -214,6 +214,20 @@ def on_tokens(node, shape, sink: DiagnosticSink, what: str) -> bool:
                 f"{fmt_shape(shape)}", "input is a CxHxW grid" if grid else "input is flat features",
                 help="turn the grid into tokens first with `to_tokens`" if grid else
                 "token layers come before the head's `token` or `avg_tokens`")
+    return False
+
+
+def heads_divide(node, width: int, sink: DiagnosticSink, what: str) -> bool:
+    """Whether the node's `heads` divide the width (E213 with the nearest divisors if not)."""
+    heads = node.attrs["heads"]
+    if width % heads == 0:
+        return True
+    divisors = [d for d in range(1, width + 1) if width % d == 0]
+    near = sorted(sorted(divisors, key=lambda d: (abs(d - heads), d))[:2])
+    shape_error(sink, node, codes.BAD_HEADS, f"{what} with {heads} heads needs a width divisible by {heads}, "
+                f"got {width} channels", f"{width} channels",
+                help=f"use {' or '.join(f'`heads={d}`' for d in near)} "
+                f"(the divisors of {width}: {', '.join(map(str, divisors))})")
     return False
 
 
