@@ -18,11 +18,11 @@ KEYWORDS = ("import", "set", "block", "network", "input", "output", "from", "whe
 LAYER_NAMES = ("act", "relu", "relu6", "gelu", "silu", "sigmoid", "hardsigmoid", "hardswish", "tanh", "mish",
                "elu", "leaky_relu", "identity", "conv", "maxpool", "avgpool", "global_avgpool",
                "adaptive_avgpool", "bn", "dropout", "flatten", "linear", "global_maxpool",
-               "adaptive_maxpool", "attention", "channels", "conv_transpose", "drop_path", "upsample",
-               "resize", "pad_to", "groupnorm", "hardtanh", "layer_scale", "layernorm", "pool_mixer",
-               "star_relu", "pixel_shuffle", "scale", "channel_shuffle", "squared_relu", "class_token",
-               "pos_embed", "to_tokens", "to_grid", "token", "avg_tokens", "window_attention",
-               "merge_patches")
+               "adaptive_maxpool", "attention", "class_token", "pos_embed", "attention2d", "channels",
+               "conv_transpose", "drop_path", "upsample", "resize", "pad_to", "groupnorm", "hardtanh",
+               "layer_scale", "layernorm", "pool_mixer", "star_relu", "pixel_shuffle", "scale",
+               "channel_shuffle", "squared_relu", "to_tokens", "to_grid", "token", "avg_tokens",
+               "window_attention", "merge_patches")
 CONSTANTS = ("true", "false", "none")
 FLAGS = ("same", "valid", "tf_same", "linear", "ceil")
 OPERATOR_WORDS = ("and", "or", "not", "if", "else")
