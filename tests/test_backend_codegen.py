@@ -42,7 +42,7 @@ def test_generated_source_compiles_and_is_deterministic(spec):
     assert str(ROOT) not in first, "generated code must not embed absolute paths"
 
 
-@pytest.mark.parametrize("name", ["features", "tiny", "symbolic"])
+@pytest.mark.parametrize("name", ["features", "tiny", "symbolic", "init"])
 def test_codegen_golden(name, golden):
     source = to_python(analyze(_relative(CODEGEN / f"{name}.incp")))
     golden(CODEGEN / f"{name}.py.golden", source)

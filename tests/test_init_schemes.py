@@ -3,7 +3,8 @@ starts, parameter tensor by parameter tensor, with the mean and standard deviati
 reference's own initialization (random, nothing downloaded; the reference's tensors carried
 to our names by the converter), within tolerances that PyTorch's default initialization, or
 another family's scheme, fails. Also `set init`'s checking, `init=` overriding it, and
-`zero_init_residual`."""
+`zero_init_residual`. The standalone file of `compile` carries the same scheme (its
+network class's `_init_weights`), so it starts where load() does."""
 
 from __future__ import annotations
 
@@ -15,11 +16,13 @@ import torch
 timm = pytest.importorskip("timm")
 torchvision = pytest.importorskip("torchvision")
 
-from inception_dsl import analyze_text, load, loads  # noqa: E402
+from inception_dsl import analyze, analyze_text, load, loads  # noqa: E402
+from inception_dsl.backends.python.source import network_class_name, to_python  # noqa: E402
 from inception_dsl.language.metadata import INIT_SCHEMES  # noqa: E402
-from inception_dsl.runtime.init_schemes import SCHEMES  # noqa: E402
+from inception_dsl.backends.python.init_source import SCHEMES  # noqa: E402
 from inception_dsl.runtime.interop import convert_state_dict  # noqa: E402
 
+from .backend_helpers import CODEGEN, import_file  # noqa: E402
 from .conftest import SPECS  # noqa: E402
 
 # every spec with a reference: its `set reference`, or the network its header names
@@ -62,17 +65,45 @@ def _mismatches(ours: torch.nn.Module, theirs: dict[str, torch.Tensor]) -> list[
     return bad
 
 
+def _compiled(spec, tmp_path, seed: int) -> torch.nn.Module:
+    """The network class of the standalone file `compile` writes, built after manual_seed(seed)."""
+    result = analyze(spec)
+    out = tmp_path / f"{spec.stem}_compiled.py"
+    out.write_text(to_python(result), encoding="utf-8")
+    module = import_file(out, f"init_{spec.stem}_compiled")
+    torch.manual_seed(seed)
+    return getattr(module, network_class_name(result))()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("spec", sorted(REFERENCES))
-def test_parameters_start_as_the_references(spec):
+def test_parameters_start_as_the_references(spec, tmp_path):
+    """load()'s module and the standalone file's both start as the reference does."""
     torch.manual_seed(0)
     reference = _reference(REFERENCES[spec])
     ours = load(SPECS / f"{spec}.incp", seed=1)
     theirs = convert_state_dict(reference.state_dict(), model=ours, source=REFERENCES[spec])
     assert _mismatches(ours, theirs) == []
+    assert _mismatches(_compiled(SPECS / f"{spec}.incp", tmp_path, seed=2), theirs) == []
     if spec in ("resnet50", "convnext_tiny", "efficientnet_b0"):  # PyTorch's defaults would not do
         plain = load(SPECS / f"{spec}.incp", seed=1, init="torch")
         assert len(_mismatches(plain, theirs)) > 10
+
+
+def test_the_compiled_file_starts_with_loads_weights(tmp_path):
+    """`torch.manual_seed(N); Net()` of the standalone file equals `load(seed=N)` tensor by
+    tensor, the spec's `set init` (the last conv N(0, 0.01), zero conv biases) and
+    `set zero_init_residual` included."""
+    spec = CODEGEN / "init.incp"
+    compiled, loaded = _compiled(spec, tmp_path, seed=5), load(spec, seed=5)
+    plain = load(spec, seed=5, init="torch")
+    assert compiled.state_dict().keys() == loaded.state_dict().keys()
+    for key, value in loaded.state_dict().items():
+        assert torch.equal(compiled.state_dict()[key], value), key
+    assert compiled.conv2.weight.std() < 0.02 < plain.conv2.weight.std()  # squeezenet's final_conv
+    assert not compiled.conv2.bias.any() and plain.conv2.bias.any()
+    zeroed = {k for k, p in compiled.named_parameters() if k.endswith("bn.weight") and not p.any()}
+    assert zeroed == {"res.0.conv1.bn.weight", "res.1.conv1.bn.weight"}
 
 
 def test_resnet50_outputs_at_initialization_are_the_references_size():
@@ -112,4 +143,4 @@ def test_init_setting_is_checked_and_load_can_override_it():
 
 
 def test_the_scheme_names_are_one_list():
-    assert set(SCHEMES) | {"tf"} == set(INIT_SCHEMES)
+    assert set(SCHEMES) == set(INIT_SCHEMES)

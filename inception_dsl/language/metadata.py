@@ -39,10 +39,10 @@ METADATA: dict[str, Any] = {
     "head": "",
     "feature_taps": (),
     "reference": "",  # "timm:NAME" / "torchvision:NAME": whose pretrained weights fit (pretrained=True)
-    "init": "torch",  # the initialization scheme load() applies (runtime/init_schemes.py)
+    "init": "torch",  # the initialization scheme the network class applies (backends/python/init_source.py)
     "zero_init_residual": False,
 }
-# the schemes of runtime/init_schemes.py, and TF-slim's (runtime/module.py `initialize`)
+# the schemes of backends/python/init_source.py (TF-slim's is "tf")
 INIT_SCHEMES = ("torch", "tf", "torchvision.resnet", "torchvision.vgg", "torchvision.mobilenet",
                 "torchvision.efficientnet", "torchvision.convnext", "torchvision.googlenet",
                 "torchvision.inception_v3", "torchvision.regnet", "torchvision.densenet", "torchvision.squeezenet",

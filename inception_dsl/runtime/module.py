@@ -5,14 +5,14 @@ tracebacks, `inspect`, TorchScript and torch.compile can read it, as torch.fx do
 and instantiate the network class. Spec text itself is never evaluated.
 
 Initialization: the scheme the spec names (`set init = "torchvision.resnet"`, the
-reference's own, runtime/init_schemes.py; PyTorch's defaults when it names none), or
-`init=` to choose another: `"torch"` keeps PyTorch's defaults, `"tf"` follows TF-slim's
-Inception arg scope (docs/backend.md). `seed` makes them reproducible without touching the
+reference's own; PyTorch's defaults when it names none), or `init=` to choose another:
+`"torch"` keeps PyTorch's defaults, `"tf"` follows TF-slim's Inception arg scope
+(docs/backend.md). The generated network class applies it in its own __init__
+(backends/python/init_source.py), so the standalone file starts where load() does. `seed` makes them reproducible without touching the
 caller's global RNG state."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -22,7 +22,7 @@ from torch import nn
 from inception_dsl import api
 from inception_dsl.core.diagnostics import CompileError
 from inception_dsl.core.limits import DEFAULT_LIMITS, Limits
-from inception_dsl.language.metadata import INIT_SCHEMES, METADATA
+from inception_dsl.language.metadata import INIT_SCHEMES
 from inception_dsl.language.params_file import ParamsArg, sources_of
 from inception_dsl.runtime.checkpoint import read_checkpoint
 from inception_dsl.runtime.generated import execute
@@ -31,7 +31,7 @@ from inception_dsl.runtime.weights import load_weights
 from inception_dsl.core.python_exprs import CodegenError
 from inception_dsl.backends.python.source import network_class_name, to_python
 
-__all__ = ["load", "loads", "build_module", "initialize", "INITS", "GRAPH_ATTRIBUTE", "BUILD_METADATA", "build_record"]
+__all__ = ["load", "loads", "build_module", "INITS", "GRAPH_ATTRIBUTE", "BUILD_METADATA", "build_record"]
 
 INITS = INIT_SCHEMES
 GRAPH_ATTRIBUTE = "_inception_dsl_graph"  # the checked IR graph on a load() module (no label starts with _)
@@ -151,45 +151,31 @@ def _finish(result: api.Result, model: nn.Module, weights, optimize: bool) -> nn
 
 def build_module(result: api.Result, *, init: str | None = None, seed: int | None = None) -> nn.Module:
     """The nn.Module of an analysis result; CompileError if the result has errors. `init`
-    None is the spec's `set init` (PyTorch's defaults if it sets none)."""
+    None is the spec's `set init` (PyTorch's defaults if it sets none): the generated
+    network class initializes itself by it (backends/python/init_source.py), as the
+    standalone file of `compile` does."""
     if init is not None and init not in INITS:
         raise ValueError(f"init must be one of {', '.join(INITS)}, not {init!r}")
     api.require(result)
-    source = generate(result)
+    source = generate(result, init=init)
     network_class = execute(source, result.graph.name)[network_class_name(result)]
-    settings = _network_settings(result)
-    init = settings.get("init", METADATA["init"]) if init is None else init
-    zero = bool(settings.get("zero_init_residual", False))
     if seed is None:
-        return _construct(network_class, init, zero, result.graph)
+        return _construct(network_class, result.graph)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return _construct(network_class, init, zero, result.graph)
+        return _construct(network_class, result.graph)
 
 
-def _network_settings(result: api.Result) -> Mapping[str, Any]:
-    definition = next((d for d in result.program.networks() if d.name == result.graph.name), None)
-    return result.program.settings_for(definition.span) if definition is not None else {}
-
-
-def generate(result: api.Result) -> str:
+def generate(result: api.Result, init: str | None = None) -> str:
     """to_python, with a construct the backend cannot write reported as a diagnostic."""
     try:
-        return to_python(result)
+        return to_python(result, init=init)
     except CodegenError as error:
         raise CompileError([error.diagnostic()]) from None
 
 
-def _construct(network_class: type, init: str, zero_residual: bool, graph) -> nn.Module:
-    from inception_dsl.runtime.init_schemes import apply_scheme, zero_init_residual
-
+def _construct(network_class: type, graph) -> nn.Module:
     model = network_class()
-    if init == "tf":
-        initialize(model)
-    else:
-        apply_scheme(model, init)
-    if zero_residual:
-        zero_init_residual(model, graph)
     setattr(model, GRAPH_ATTRIBUTE, graph)  # what optimize(model) builds from; travels in pickles
     model.register_state_dict_post_hook(_record_build)
     return model
@@ -220,26 +206,3 @@ def build_record(graph) -> dict[str, Any] | None:
     except TypeError:
         return None
     return {"network": graph.name, "params": params, "input_shape": list(graph.input_node.shape)}
-
-
-@torch.no_grad()
-def initialize(model: nn.Module) -> None:
-    """TF-slim's Inception initialization (nets/inception_utils.py `inception_arg_scope`):
-    conv weights from `variance_scaling_initializer()` (factor 2, fan-in, truncated normal
-    with stddev sqrt(1.3 * 2 / fan_in), cut at two standard deviations), fully connected
-    weights Glorot-uniform (slim's default `xavier_initializer`), all biases zero,
-    BatchNorm scale 1 and offset 0."""
-    for module in model.modules():
-        if isinstance(module, nn.Conv2d):
-            fan_in = module.weight[0].numel()
-            std = math.sqrt(1.3 * 2.0 / fan_in)
-            nn.init.trunc_normal_(module.weight, mean=0.0, std=std, a=-2 * std, b=2 * std)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.Linear):
-            nn.init.xavier_uniform_(module.weight)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.BatchNorm2d):
-            nn.init.ones_(module.weight)
-            nn.init.zeros_(module.bias)

@@ -34,6 +34,7 @@ from inception_dsl.backends.python.prelude import HEADER, prelude
 from inception_dsl.backends.python.classes import Class, Scope, assign, member_ref, write_returns
 from inception_dsl.backends.python.residual import ResidualWriter
 from inception_dsl.backends.python.model_api import Mark, write_model_api
+from inception_dsl.backends.python.init_source import write_init_weights
 from inception_dsl.backends.python.splice import write_spliced
 from inception_dsl.backends.python.unreached import Reach, guard_unreached, unreached_call
 from inception_dsl.backends.python.combinator_source import write_join
@@ -55,9 +56,10 @@ class Checked(Protocol):
     def require(self) -> Graph: ...
 
 
-def to_python(result: Checked, *, source_comments: bool = True) -> str:
-    """The generated module for the result's network (result.ok must be true)."""
-    return _Generator(result, source_comments).run()
+def to_python(result: Checked, *, source_comments: bool = True, init: str | None = None) -> str:
+    """The generated module for the result's network (result.ok must be true); its network
+    class initializes its weights by the scheme `init` (None: the spec's `set init`)."""
+    return _Generator(result, source_comments, init).run()
 
 
 def network_class_name(result: Checked) -> str:
@@ -65,10 +67,11 @@ def network_class_name(result: Checked) -> str:
 
 
 class _Generator:
-    def __init__(self, result: Checked, source_comments: bool):
+    def __init__(self, result: Checked, source_comments: bool, init: str | None = None):
         assert result.ok and result.graph is not None, "to_python needs a clean analysis"
         self.program, self.graph = result.program, result.graph
         self.comments = source_comments
+        self.init = init
         self.class_ns = Namespace()
         self.classes: list[Class] = []
         self.block_classes: dict[str, str] = {}
@@ -184,6 +187,7 @@ class _Generator:
         conditional = {s.label: n for s, n in zip(statements, names) if s.label and s.condition is not None}
         gated = frozenset(statements[i].label for i in aux_only if statements[i].label)
         write_returns(scope, outputs, labels, last_var, conditional, gated)
+        write_init_weights(scope.cls, self.program.settings_for(definition.span), self.graph, self.init)
         self.classes.append(scope.cls)
         return scope.cls
 
