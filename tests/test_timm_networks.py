@@ -133,13 +133,46 @@ def test_group_matcher_groups_stem_stages_and_head_in_order():
     names = [name for name, _ in model.named_parameters()]
     assert sorted(n for group in groups.values() for n in group) == sorted(names)  # every parameter, once
     ordered = [groups[i] for i in sorted(groups)]
-    assert all(n.startswith("features.0.0.") for n in ordered[0])  # the stem first
+    assert all(n.startswith("features.0.") for n in ordered[0])  # the stem first (conv and norm, as timm's)
     assert all(n.startswith(("norm.", "fc.")) for n in ordered[-1])  # the head last
     assert any(n.startswith("features.7.") for n in ordered[-2])
     from timm.optim import param_groups_layer_decay
 
     decayed = param_groups_layer_decay(model, layer_decay=0.75)
     assert len({g["lr_scale"] for g in decayed}) == len(groups)
+    stages = group_parameters(model, model.group_matcher(coarse=True))
+    assert (len(groups), len(stages)) == (20, 6)  # stem, 18 blocks or 4 stages, head (timm's convnext_tiny)
+
+
+def _timm_names(ours: torch.nn.Module, theirs: torch.nn.Module, source: str) -> dict[str, str]:
+    """Our parameter name -> timm's, through the converter: each of timm's tensors is
+    filled with its own index before conversion, and read back from ours."""
+    from inception_dsl.runtime.interop import convert_state_dict
+
+    names = dict(enumerate((name for name, _ in theirs.named_parameters()), 1))
+    with torch.no_grad():
+        for index, (_, tensor) in enumerate(theirs.named_parameters(), 1):
+            tensor.fill_(index)
+    converted = convert_state_dict(theirs.state_dict(), model=ours, source=source)
+    return {name: names[int(converted[name].flatten()[0])] for name, _ in ours.named_parameters()}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("spec, name", NETWORKS + [("resnet50", "resnet50")])
+def test_group_matcher_fine_and_coarse_group_as_timms(spec, name):
+    """The same parameters in the same groups, in the same order, as timm's own model
+    gives with its group_matcher, block by block and stage by stage (ConvNeXt's downsample
+    with its stage's first block; EfficientNet's head conv with its last block)."""
+    from timm.models import group_parameters
+
+    ours, theirs = load(SPECS / f"{spec}.incp"), timm.create_model(name, pretrained=False)
+    timm_name = _timm_names(ours, theirs, f"timm:{name}")
+    for coarse in (False, True):
+        mine = group_parameters(ours, ours.group_matcher(coarse=coarse))
+        expected = group_parameters(theirs, theirs.group_matcher(coarse=coarse))
+        assert [sorted(timm_name[n] for n in mine[i]) for i in sorted(mine)] == \
+            [sorted(expected[i]) for i in sorted(expected)], (spec, coarse)
+    assert len(mine) < len(group_parameters(ours, ours.group_matcher(coarse=False)))
 
 
 def test_set_head_names_where_the_head_starts_and_is_checked():
@@ -171,7 +204,7 @@ def test_the_api_is_in_the_standalone_file_too(tmp_path):
     assert [f.shape[1] for f in found] == [info["num_chs"] for info in model.feature_info] and final.shape[1] == 40
     model.set_grad_checkpointing()
     model(torch.randn(2, 3, 32, 32)).sum().backward()
-    assert model.group_matcher()["stem"] == r"^conv0(?:\.|$)"
+    assert model.group_matcher()["stem"] == r"^(?:conv0)(?:\.|$)"
 
 
 TORCHVISION_SPECS = ["resnet50", "googlenet", "convnext_tiny", "efficientnet_b0", "mobilenet_v3_large",

@@ -25,9 +25,10 @@ from inception_dsl.core import codes
 from inception_dsl.core import syntax
 from inception_dsl.core.shapes import is_tokens
 from inception_dsl.core.values import did_you_mean
+from inception_dsl.ir import StatementKind
 
 __all__ = ["BLOCK_VIEW", "METADATA", "INIT_SCHEMES", "check_setting", "check_metadata", "Head", "find_head", "FeatureTap", "feature_taps",
-           "feature_stages", "resolve_tap",
+           "feature_stages", "resolve_tap", "ParamGroups", "param_groups",
            "pretrained_cfg"]
 
 METADATA: dict[str, Any] = {
@@ -185,6 +186,66 @@ def feature_stages(graph, head_start: str | None = None) -> list[str]:
     """The stages of the main chain before the head, in order (auxiliary stages excluded):
     what `set_grad_checkpointing` recomputes one by one and `group_matcher` groups."""
     return _before_head([s.name for s in graph.stages if s.output is not None and not s.aux], head_start)
+
+
+@dataclass(frozen=True)
+class ParamGroups:
+    """timm's `group_matcher` groups (layer-wise learning-rate decay), as IR node-id
+    prefixes: the stem, then the blocks one by one (`fine`) or stage by stage (`coarse`)."""
+
+    stem: tuple[str, ...]
+    fine: tuple[tuple[str, ...], ...]
+    coarse: tuple[tuple[str, ...], ...]
+
+
+def param_groups(graph, head_start: str | None = None, last_tap: str | None = None) -> ParamGroups:
+    """The stem is the leading single-layer statements (the first statement where there
+    are none); a stage is a run of statements with the same output shape (timm's stages
+    of these families change width or resolution); a block is a statement, or each block
+    instance of a block call made of nothing else (ConvNeXt's `convnext_stage(3)`), where
+    the statement that opens a stage before such blocks (ConvNeXt's downsample) joins its
+    first block, as timm numbers them. Statements after the last feature map `last_tap`
+    (EfficientNet's head conv) join the last block and stage, as timm's `conv_head`."""
+    stages = [s for s in graph.stages if s.output is not None and not s.aux]
+    names = _before_head([s.name for s in stages], head_start)
+    shape = {s.name: graph.node(s.output).shape for s in stages}
+    layers = 0
+    while layers < len(names) and graph.statements.get(names[layers]) is StatementKind.LAYER:
+        layers += 1
+    stem, rest = names[:max(layers, 1)], names[max(layers, 1):]
+    tapped = [i for i, name in enumerate(rest) if last_tap and (name == last_tap or name.startswith(last_tap + "."))]
+    rest, tail = (rest[:tapped[-1] + 1], tuple(rest[tapped[-1] + 1:])) if tapped else (rest, ())
+    runs: list[list[str]] = []
+    for name in rest:
+        if runs and shape[runs[-1][-1]] == shape[name]:
+            runs[-1].append(name)
+        else:
+            runs.append([name])
+    fine: list[tuple[str, ...]] = []
+    for run in runs:
+        for index, name in enumerate(run):
+            blocks = _blocks_within(graph, name)
+            if blocks and index > 0 and not _blocks_within(graph, run[index - 1]):
+                blocks[0] = fine.pop() + blocks[0]  # the stage's opening statement joins its first block
+            fine += blocks or [(name,)]
+    coarse = [tuple(run) for run in runs]
+    if tail and fine:
+        fine[-1], coarse[-1] = fine[-1] + tail, coarse[-1] + tail
+    return ParamGroups(tuple(stem), tuple(fine), tuple(coarse))
+
+
+def _blocks_within(graph, name: str) -> list[tuple[str, ...]]:
+    """The instances `name.0`, `name.1`, ... of one block that a block call is made of
+    (each as a 1-tuple), or [] where there are fewer than two or weights outside them."""
+    site = graph.blocks.get(f"{name}.0")
+    count = 0
+    while f"{name}.{count}" in graph.blocks and site is not None and graph.blocks[f"{name}.{count}"].block == site.block:
+        count += 1
+    inside = tuple(f"{name}.{i}." for i in range(count))
+    if count < 2 or any(n.op.has_weights and n.id.startswith(name + ".") and not n.id.startswith(inside)
+                        for n in graph.nodes()):
+        return []
+    return [(f"{name}.{i}",) for i in range(count)]
 
 
 def resolve_tap(graph, name: str) -> str | None:

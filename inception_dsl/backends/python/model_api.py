@@ -18,7 +18,7 @@ from inception_dsl.ir import Op
 from inception_dsl.ops import LAYERS
 from inception_dsl.core import syntax
 from inception_dsl.core.shapes import is_tokens
-from inception_dsl.language.metadata import feature_stages, feature_taps, find_head, pretrained_cfg
+from inception_dsl.language.metadata import feature_stages, feature_taps, find_head, param_groups, pretrained_cfg
 
 __all__ = ["Mark", "write_model_api"]
 
@@ -81,6 +81,7 @@ def write_model_api(gen, scope, definition: syntax.BlockDef, names: list, marks:
     head_start = names[head.start] if head.start < len(names) else None
     taps = feature_taps(graph, tuple(settings.get("feature_taps", ())), head_start)
     stages = feature_stages(graph, head_start)
+    groups = param_groups(graph, head_start, taps[-1].module if taps else None)
     cfg = pretrained_cfg(settings, graph.input_node.shape, _first_conv(graph), classifier, num_classes)
     cls.attributes += _feature_grids(taps)
     cls.attributes += [
@@ -89,7 +90,9 @@ def write_model_api(gen, scope, definition: syntax.BlockDef, names: list, marks:
         "feature_info = [" + ", ".join("{" + f'"num_chs": {t.channels}, "reduction": {t.reduction}, "module": {py_literal(t.module)}' + "}"
                                        for t in taps) + "]",
         f"head_modules = {py_literal((classifier, pool, flatten))}  # classifier, pooling, flatten",
-        f"stage_modules = {py_literal(tuple(stages))}  # the feature stages: checkpointed and grouped one by one",
+        f"stage_modules = {py_literal(tuple(stages))}  # the feature stages, checkpointed one by one",
+        "group_modules = {" + ", ".join(f'"{key}": {py_literal(getattr(groups, key))}' for key in ("stem", "fine", "coarse"))
+        + "}  # group_matcher's stem, blocks and stages",
     ]
     hidden = f"{_ref(classifier)}.in_features" if num_classes else features_ch
     cls.init += [f"self.num_features = {features_ch}", f"self.head_hidden_size = {hidden}",

@@ -168,6 +168,7 @@ class ModelApi(nn.Module):
     feature_info = []  # dict(num_chs=..., reduction=..., module=...) per feature map
     head_modules = ("", "", "")  # the classifier's, the pooling's and the flatten's names
     stage_modules = ()  # the feature stages, in order
+    group_modules = {"stem": (), "fine": (), "coarse": ()}  # node-id prefixes: group_matcher's groups
     grad_checkpointing = False
 
     @torch.jit.ignore
@@ -231,13 +232,18 @@ class ModelApi(nn.Module):
 
     @torch.jit.ignore
     def group_matcher(self, coarse: bool = False) -> dict:
-        """timm's parameter groups (layer-wise learning-rate decay): the first feature stage
-        is the stem, each later one a block; the head's parameters come last."""
+        """timm's parameter groups (layer-wise learning-rate decay): the stem, then one group
+        per block (fine) or per stage (coarse), as timm's ResNet, MobileNetV3, EfficientNet
+        and ConvNeXt group theirs; the head's parameters, matched by none, come last."""
         import re
 
-        patterns = [rf"^{re.escape(name)}(?:\\.|$)" for name in self.stage_modules]
-        return {"stem": patterns[0] if patterns else r"^$",
-                "blocks": [(pattern, (index,)) for index, pattern in enumerate(patterns[1:], 1)]}
+        def pattern(names) -> str:
+            return "^(?:" + "|".join(re.escape(name) for name in names) + r")(?:\\.|$)"
+
+        groups = self.group_modules
+        blocks = groups["coarse"] if coarse else groups["fine"]
+        return {"stem": pattern(groups["stem"]) if groups["stem"] else r"^$",
+                "blocks": [(pattern(names), (index,)) for index, names in enumerate(blocks, 1)]}
 
     @torch.jit.ignore
     def forward_intermediates(self, x: torch.Tensor, indices=None, norm: bool = False, stop_early: bool = False,
