@@ -59,13 +59,39 @@ def test_forward_intermediates_equal_timms(spec, name):
         ours.forward_intermediates(x, indices=[len(ours.feature_info)])
 
 
-def test_convnext_reset_classifier_keeps_the_heads_norm_on_unpooled_features():
-    ours, theirs = _pair("convnext_tiny", "convnext_tiny")
+@pytest.mark.parametrize("spec, name, shape", [("convnext_tiny", "convnext_tiny", (768, 7, 7)),
+                                               ("mobilenet_v3_large", "mobilenetv3_large_100", (1280, 7, 7))])
+def test_reset_classifier_without_pooling_gives_timms_unpooled_head(spec, name, shape):
+    """ConvNeXt keeps its head's norm on the unpooled maps; MobileNetV3's 960 -> 1280 head
+    layer runs at every position, as timm's 1x1 head conv."""
+    ours, theirs = _pair(spec, name)
     for model in (ours, theirs):
         model.reset_classifier(0, global_pool="")
     with torch.device("meta"):
         x = torch.empty(1, 3, 224, 224)
-        assert ours(x).shape == theirs(x).shape == (1, 768, 7, 7)
+        assert ours(x).shape == theirs(x).shape == (1, *shape)
+        assert ours.forward_head(ours.forward_features(x), pre_logits=True).shape == \
+            theirs.forward_head(theirs.forward_features(x), pre_logits=True).shape
+
+
+def test_mobilenet_head_layer_without_pooling_is_the_same_linear_at_every_position():
+    model = load(SPECS / "mobilenet_v3_large.incp", seed=0, input_shape=(3, 64, 64)).eval()
+    x = torch.randn(2, 3, 64, 64)
+    keys = set(model.state_dict())
+    with torch.no_grad():
+        features = model.forward_features(x)
+        pre = model.forward_head(features, pre_logits=True)
+        model.reset_classifier(0, global_pool="")
+        assert set(model.state_dict()) == keys - {"classifier.3.weight", "classifier.3.bias"}
+        maps = model(x)
+        assert maps.shape == (2, 1280, 2, 2)
+        at = torch.nn.functional.hardswish(model.classifier[0].weight @ features[:, :, 1, 0].T + model.classifier[0].bias[:, None])
+        torch.testing.assert_close(maps[:, :, 1, 0], at.T)
+        model.reset_classifier(0, global_pool="avg")  # back to pooled features and a plain linear
+        assert type(model.classifier[0]) is torch.nn.Linear
+        torch.testing.assert_close(model(x), pre)
+        with pytest.raises(ValueError, match="removed together with the classifier"):
+            model.reset_classifier(3, global_pool="")
 
 
 @pytest.mark.parametrize("spec, name", NETWORKS)
@@ -78,9 +104,6 @@ def test_reset_classifier_replaces_only_timms_classifier(spec, name):
     assert ours.num_classes == 10 and ours.get_classifier().out_features == 10
     if spec == "mobilenet_v3_large":
         assert count == 4_214_842 and ours.classifier[0].out_features == 1280  # the 1280-wide layer stays
-        with pytest.raises(ValueError, match="`classifier.0` needs pooled features"):
-            ours.reset_classifier(0, global_pool="")  # timm's head has a 1x1 conv there, ours a linear
-        assert ours.num_classes == 10 and isinstance(ours.avgpool, torch.nn.AdaptiveAvgPool2d)  # left as it was
 
 
 def test_mobilenet_pre_logits_are_the_1280_features_and_head_equals_forward():

@@ -156,6 +156,25 @@ def _take_indices(count: int, indices) -> list:
     return taken
 
 
+class _ChannelLinear(nn.Linear):
+    """A linear layer of the head, applied at every position of unpooled (N, C, H, W) maps
+    over their channels, as timm's 1x1 head conv (reset_classifier(0, global_pool="")); the
+    same weight and bias, so the same state_dict keys."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, self.weight[:, :, None, None], self.bias)
+
+    @staticmethod
+    def of(linear: nn.Linear, pointwise: bool) -> nn.Linear:
+        """`linear`'s parameters in a _ChannelLinear (pointwise) or a plain nn.Linear."""
+        kind = _ChannelLinear if pointwise else nn.Linear
+        if type(linear) is kind:
+            return linear
+        new = kind(linear.in_features, linear.out_features, bias=linear.bias is not None, device="meta")
+        new.weight, new.bias = linear.weight, linear.bias
+        return new.train(linear.training)
+
+
 class ModelApi(nn.Module):
     """timm's model API for a generated network: forward_features / forward_head (in the
     network class), get_classifier, reset_classifier, set_grad_checkpointing, group_matcher,
@@ -179,7 +198,9 @@ class ModelApi(nn.Module):
     @torch.jit.ignore
     def reset_classifier(self, num_classes: int, global_pool: Optional[str] = None) -> None:
         """A new num_classes-way classifier (nn.Identity for 0); global_pool "avg", "max",
-        or "" (no pooling, only with num_classes=0) replaces the head's pooling."""
+        or "" (no pooling, only with num_classes=0: the head's layers before the classifier
+        then run on the unpooled maps, a linear at every position as timm's head conv)
+        replaces the head's pooling."""
         classifier, pool, flatten = self.head_modules
         old = self.get_classifier()
         tensor = next(iter(old.parameters()), None) if classifier else None
@@ -187,14 +208,13 @@ class ModelApi(nn.Module):
         if global_pool is not None and pool:
             if global_pool == "" and num_classes:
                 raise ValueError("pooling can only be removed together with the classifier (num_classes=0)")
-            parent, _, leaf = classifier.rpartition(".")
-            flat = [n for n, m in self.get_submodule(parent).named_children() if n != leaf and isinstance(m, nn.Linear)]
-            if global_pool == "" and parent and flat:
-                raise ValueError(f"global_pool='': the head's linear `{parent}.{flat[0]}` needs pooled features; "
-                                 f"forward_features gives the unpooled maps")
             kinds = {"avg": nn.AdaptiveAvgPool2d, "max": nn.AdaptiveMaxPool2d}
             if global_pool and global_pool not in kinds:
                 raise ValueError(f"global_pool must be one of 'avg', 'max' or '', not {global_pool!r}")
+            parent, _, leaf = classifier.rpartition(".")
+            for name, child in list(self.get_submodule(parent).named_children()) if parent else []:
+                if name != leaf and isinstance(child, nn.Linear):  # before the classifier: timm's head conv
+                    _set_module(self, f"{parent}.{name}", _ChannelLinear.of(child, pointwise=global_pool == ""))
             _set_module(self, pool, kinds[global_pool](1) if global_pool else nn.Identity())
             if flatten:
                 _set_module(self, flatten, nn.Flatten(1) if global_pool else nn.Identity())
