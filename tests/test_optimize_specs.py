@@ -85,6 +85,25 @@ def test_a_foreign_module_without_its_graph_is_refused():
         optimize(torch.nn.Conv2d(3, 3, 1))
 
 
+def test_a_compiled_files_module_is_refused_with_the_call_that_works(tmp_path):
+    """A module of the standalone file carries no checked graph: the TypeError writes the
+    optimize(spec, state_dict, network=..., parameters) call, and that call works."""
+    from .backend_helpers import CODEGEN, import_file
+    from inception_dsl.backends.python.source import to_python
+
+    out = tmp_path / "tiny_compiled.py"
+    out.write_text(to_python(api.analyze(CODEGEN / "tiny.incp")), encoding="utf-8")
+    model = randomized(import_file(out, "tiny_compiled_optimize").Tiny(num_classes=3)).eval()
+    with pytest.raises(TypeError) as refused:
+        optimize(model)
+    assert ('call optimize("path/to/tiny.incp", model.state_dict(), network=\'tiny\', num_classes=...) with the '
+            'network parameters the model was built with') in str(refused.value)
+    optimized = optimize(CODEGEN / "tiny.incp", model.state_dict(), network="tiny", num_classes=3)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(optimized(x), model(x), rtol=1e-4, atol=1e-4)
+
+
 @pytest.mark.slow
 def test_load_with_optimize_matches_load_in_eval_mode():
     import inception_dsl

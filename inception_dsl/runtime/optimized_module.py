@@ -4,6 +4,7 @@ with the unoptimized model's weights (docs/optimize.md). Builds on runtime/modul
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -59,6 +60,14 @@ def _of_module(model: nn.Module):
     if isinstance(model, GraphModule):
         return model.ir_graph, model.ir_state_dict
     graph = getattr(model, GRAPH_ATTRIBUTE, None)
+    compiled = getattr(type(model), "compiled_from", None)
+    if not isinstance(graph, Graph) and isinstance(compiled, tuple) and len(compiled) == 2:
+        names = [name for name in inspect.signature(type(model).__init__).parameters if name != "self"]
+        arguments = "".join(f", {name}=..." for name in names)
+        raise TypeError(f"optimize(model) needs the checked network, which a {type(model).__name__} built from a "
+                        f"compiled file does not carry (modules from load() and optimize() do): call "
+                        f"optimize(\"path/to/{compiled[0]}\", model.state_dict(), network={compiled[1]!r}{arguments}) "
+                        f"with the network parameters the model was built with (docs/optimize.md)")
     if not isinstance(graph, Graph):
         raise TypeError(f"optimize() takes a module built by inception_dsl.load() or optimize(), not a "
                         f"{type(model).__name__}; for another module with our layout (a compiled file's, a "

@@ -187,6 +187,8 @@ class _Generator:
         conditional = {s.label: n for s, n in zip(statements, names) if s.label and s.condition is not None}
         gated = frozenset(statements[i].label for i in aux_only if statements[i].label)
         write_returns(scope, outputs, labels, last_var, conditional, gated)
+        scope.cls.attributes.insert(0, f"compiled_from = {py_literal((self.where_file(self.main_path), self.graph.name))}"
+                                       "  # spec file, network: optimize() builds from the spec (docs/optimize.md)")
         write_init_weights(scope.cls, self.program.settings_for(definition.span), self.graph, self.init)
         self.classes.append(scope.cls)
         return scope.cls
