@@ -34,7 +34,8 @@ REFERENCES = {
     "mobilenet_v2": "torchvision:mobilenet_v2", "regnet_y_400mf": "torchvision:regnet_y_400mf",
     "shufflenet_v2_x1_0": "torchvision:shufflenet_v2_x1_0", "inception_next_tiny": "timm:inception_next_tiny",
     "densenet121": "torchvision:densenet121", "vgg16": "torchvision:vgg16", "squeezenet1_1": "torchvision:squeezenet1_1",
-    "legacy_xception": "timm:legacy_xception",
+    "legacy_xception": "timm:legacy_xception", "vit_tiny_patch16_224": "timm:vit_tiny_patch16_224",
+    "caformer_s18": "timm:caformer_s18", "poolformer_s12": "timm:poolformer_s12",
 }
 
 
@@ -140,6 +141,11 @@ def test_init_setting_is_checked_and_load_can_override_it():
     assert loads(text, seed=0, init="torch").linear3.bias.abs().sum() > 0
     with pytest.raises(ValueError, match="init must be one of"):
         loads(text, init="nope")
+
+
+def test_every_spec_with_a_reference_is_compared():
+    referenced = {p.stem for p in SPECS.glob("*.incp") if "set reference" in p.read_text()}
+    assert referenced <= set(REFERENCES)
 
 
 def test_the_scheme_names_are_one_list():

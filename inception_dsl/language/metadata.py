@@ -47,7 +47,8 @@ METADATA: dict[str, Any] = {
 INIT_SCHEMES = ("torch", "tf", "torchvision.resnet", "torchvision.vgg", "torchvision.mobilenet",
                 "torchvision.efficientnet", "torchvision.convnext", "torchvision.googlenet",
                 "torchvision.inception_v3", "torchvision.regnet", "torchvision.densenet", "torchvision.squeezenet",
-                "timm.inception_v3", "timm.convnext", "timm.inception_next", "timm.xception")
+                "timm.inception_v3", "timm.convnext", "timm.inception_next", "timm.xception",
+                "timm.metaformer", "timm.vit")
 INTERPOLATIONS = ("nearest", "bilinear", "bicubic")
 
 

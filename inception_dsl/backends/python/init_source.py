@@ -35,6 +35,7 @@ class Scheme:
     linear_bias_zero: bool = False
     last_conv: str = ""  # the network's last conv (SqueezeNet's final_conv)
     bn_reset: bool = False  # BatchNorm scale 1, offset 0 (TF-slim)
+    tensors: tuple[tuple[str, str], ...] = ()  # (IR op, statement on its weight tensors `p`): ViT's tokens
 
 
 _KAIMING_FAN_OUT = 'nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")'
@@ -81,6 +82,13 @@ SCHEMES: dict[str, Scheme] = {
     "timm.convnext": _TRUNC_02,
     "timm.inception_next": _TRUNC_02,
     "timm.xception": Scheme(conv=_KAIMING_FAN_OUT),
+    "timm.metaformer": _TRUNC_02,  # poolformer, caformer, convformer
+    # timm's ViT (init_weights, mode ''): linears truncated normal std 0.02 with zero bias,
+    # the position embedding truncated normal std 0.02, the class token N(0, 1e-6); the
+    # patch embedding conv keeps PyTorch's default
+    "timm.vit": Scheme(linear=_trunc_normal(0.02), linear_bias_zero=True,
+                       tensors=(("pos_embed", "nn.init.trunc_normal_(p, std=0.02)"),
+                                ("class_token", "nn.init.normal_(p, std=1e-6)"))),
 }
 assert set(SCHEMES) == set(INIT_SCHEMES), "language/metadata.py's INIT_SCHEMES names these schemes"
 
@@ -91,17 +99,19 @@ def _layer(kind: str, init: str, bias_zero: bool) -> list[str]:
     return [f"    elif isinstance(m, {kind}):"] + [f"        {line}" for line in body] if body else []
 
 
-def init_method(name: str, zero_init: tuple[str, ...] = ()) -> list[str]:
+def init_method(name: str, zero_init: tuple[str, ...] = (), tensors: dict[str, tuple[str, ...]] | None = None) -> list[str]:
     """The lines of the network class's `_init_weights` for the scheme `name`, zeroing the
-    BatchNorms among the modules `zero_init` (zero_init_candidates); [] where it would do
-    nothing (PyTorch's defaults)."""
+    BatchNorms among the modules `zero_init` (zero_init_candidates); `tensors`: the
+    parameter names of each IR op (`scheme_tensors`); [] where it would do nothing
+    (PyTorch's defaults)."""
     scheme = SCHEMES[name]
+    own = [(names, init) for op, init in scheme.tensors for names in [(tensors or {}).get(op, ())] if names]
     conv = scheme.conv
     if scheme.last_conv:
         conv = f"if m is convs[-1]:\n    {scheme.last_conv}\nelse:\n    {conv}"
     loop = (_layer("nn.Conv2d", conv, scheme.conv_bias_zero) + _layer("nn.Linear", scheme.linear, scheme.linear_bias_zero)
             + _layer("nn.BatchNorm2d", "nn.init.ones_(m.weight)\nnn.init.zeros_(m.bias)" if scheme.bn_reset else "", False))
-    if not loop and not zero_init:
+    if not loop and not zero_init and not own:
         return []
     lines = ["@torch.no_grad()", "def _init_weights(self) -> None:",
              f'    """The initialization of `set init = {py_literal(name)}` (the reference\'s own, per layer kind)'
@@ -112,6 +122,8 @@ def init_method(name: str, zero_init: tuple[str, ...] = ()) -> list[str]:
     if loop:
         loop[0] = loop[0].replace("    elif", "    if", 1)
         lines += ["    for m in self.modules():"] + [f"    {line}" for line in loop]
+    for names, init in own:
+        lines += [f"    for name in {py_literal(names)}:", "        p = self.get_parameter(name)", f"        {init}"]
     if zero_init:
         lines += [f"    for name in {py_literal(tuple(zero_init))}:", "        m = self.get_submodule(name)",
                   "        if isinstance(m, nn.modules.batchnorm._BatchNorm):", "            nn.init.zeros_(m.weight)"]
@@ -140,7 +152,12 @@ def write_init_weights(cls, settings, graph, init: str | None) -> None:
     spec's `set init`) as `_init_weights`, called last in its __init__."""
     scheme = init or settings.get("init", METADATA["init"])
     zero = zero_init_candidates(graph) if settings.get("zero_init_residual", False) else ()
-    method = init_method(scheme, zero)
+    ops = {op for op, _ in SCHEMES[scheme].tensors}
+    tensors: dict[str, tuple[str, ...]] = {}
+    for node in graph.nodes():
+        if node.op.value in ops:
+            tensors[node.op.value] = tensors.get(node.op.value, ()) + tuple(f"{node.id}.{w}" for w in node.op.weights(node))
+    method = init_method(scheme, zero, tensors)
     if method:
         cls.init.append("self._init_weights()")
         cls.methods.append(method)
