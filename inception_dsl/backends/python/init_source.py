@@ -82,6 +82,10 @@ SCHEMES: dict[str, Scheme] = {
     "timm.convnext": _TRUNC_02,
     "timm.inception_next": _TRUNC_02,
     "timm.xception": Scheme(conv=_KAIMING_FAN_OUT),
+    # timm's EfficientNet family (_init_weight_goog): N(0, sqrt(2 / fan-out)) convs, fan-out per group
+    "timm.efficientnet": Scheme(conv="nn.init.normal_(m.weight, 0.0, (2.0 / (m.kernel_size[0] * m.kernel_size[1] * "
+                                     "m.out_channels // m.groups)) ** 0.5)", conv_bias_zero=True,
+                                linear=_UNIFORM_BY_OUT, linear_bias_zero=True),
     "timm.metaformer": _TRUNC_02,  # poolformer, caformer, convformer
     # timm's ViT (init_weights, mode ''): linears truncated normal std 0.02 with zero bias,
     # the position embedding truncated normal std 0.02, the class token N(0, 1e-6); the
