@@ -20,9 +20,9 @@ LAYER_NAMES = ("act", "relu", "relu6", "gelu", "silu", "sigmoid", "hardsigmoid",
                "adaptive_avgpool", "bn", "dropout", "flatten", "linear", "global_maxpool",
                "adaptive_maxpool", "attention", "class_token", "pos_embed", "attention2d", "channels",
                "conv_transpose", "drop_path", "upsample", "resize", "pad_to", "groupnorm", "hardtanh",
-               "layer_scale", "layernorm", "pool_mixer", "star_relu", "pixel_shuffle", "scale",
-               "channel_shuffle", "squared_relu", "to_tokens", "to_grid", "token", "avg_tokens",
-               "window_attention", "merge_patches")
+               "layer_scale", "layernorm", "pool_mixer", "star_relu", "to_patches", "from_patches",
+               "pixel_shuffle", "scale", "channel_shuffle", "squared_relu", "to_tokens", "to_grid", "token",
+               "avg_tokens", "window_attention", "merge_patches")
 CONSTANTS = ("true", "false", "none")
 FLAGS = ("same", "valid", "tf_same", "linear", "ceil")
 OPERATOR_WORDS = ("and", "or", "not", "if", "else")

@@ -276,7 +276,8 @@ def _probe_shape(definition):
     call = module.definitions[0].body[-1].op
     nodes = definition.lower(call, {})
     assert nodes, f"{definition.name}: its example does not lower"
-    for shape in [(PROBE_CHANNELS, 12, 12), (PROBE_CHANNELS,), Tokens(PROBE_CHANNELS, 196, (14, 14))]:
+    for shape in [(PROBE_CHANNELS, 12, 12), (PROBE_CHANNELS,), Tokens(PROBE_CHANNELS, 196, (14, 14)),
+                  Tokens(PROBE_CHANNELS, 49, (7, 7), 0, 4)]:  # the last: to_patches(2x2)'s, folded
         out = run_shapes(nodes, shape)
         if out is not None:
             return shape, out

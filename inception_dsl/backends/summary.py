@@ -60,7 +60,8 @@ def node_macs(graph: Graph, node: Node) -> int:
     inputs = graph.inputs(node.id)
     if not inputs or node.shape is None:
         return 0
-    return node.op.macs(node, graph.node(inputs[0]).shape)
+    in_shape = graph.node(inputs[0]).shape
+    return node.op.macs(node, in_shape) * getattr(in_shape, "batch", 1)  # folded tokens: per sequence
 
 
 def totals(graph: Graph, *, batch: int = 1, dtype: str = "float32") -> tuple[int, int, int]:
@@ -75,14 +76,14 @@ def totals(graph: Graph, *, batch: int = 1, dtype: str = "float32") -> tuple[int
         counts = memo.get(kind)
         if counts is None:  # which of the two counts this kind has (OpKind's defaults are 0)
             counts = memo[kind] = ("params" in vars(kind), "macs" in vars(kind))
-        elements += size(node.shape)
+        elements += size(node.shape) * getattr(node.shape, "batch", 1)
         if counts[0] or counts[1]:
             inputs = graph.inputs(node.id)
             in_shape = graph.node(inputs[0]).shape if inputs else None
             if counts[0]:
                 params += param_count(node, in_shape[0] if in_shape else None)
             if counts[1] and inputs and node.shape is not None:  # as node_macs
-                macs += kind.macs(node, in_shape) * batch
+                macs += kind.macs(node, in_shape) * batch * getattr(in_shape, "batch", 1)
     return params, macs, elements * batch * DTYPE_BYTES[dtype]
 
 
@@ -113,7 +114,7 @@ def to_summary(graph: Graph, *, depth: int = 0, batch: int = 1, dtype: str = "fl
         inputs = graph.inputs(node.id)
         in_channels = graph.node(inputs[0]).shape[0] if inputs and graph.node(inputs[0]).shape else None
         params, macs = param_count(node, in_channels), node_macs(graph, node) * batch
-        memory = size(node.shape) * batch * DTYPE_BYTES[dtype]
+        memory = size(node.shape) * getattr(node.shape, "batch", 1) * batch * DTYPE_BYTES[dtype]
         if node.role is Role.LAYER:
             layer_ops.setdefault(node.statement, node.op.value)
         stage = node.stage if node.stage in kinds else ("input" if node.op is Op.INPUT else node.stage)

@@ -53,30 +53,35 @@ def pool2d_out(hw: tuple[int, int], kernel, stride, padding, ceil_mode=False) ->
 class Tokens(tuple):
     """The shape of a sequence of N tokens of C channels, `(C, N)`, written `NxC tokens`.
     `grid` is the (h, w) grid the last h*w tokens came from (None when not known) and
-    `prefix` the number of tokens before them (class and register tokens). Two shapes are
-    equal when their sizes, grid and prefix are."""
+    `prefix` the number of tokens before them (class and register tokens). `batch`: the
+    sequences each image is folded into along the batch (MobileViT's `to_patches`: one per
+    position in a patch), so a tensor of this shape is (B * batch, N, C) and an image holds
+    batch * C * N values and costs batch times an op's MACs on one sequence. Two shapes
+    are equal when their sizes, grid, prefix and batch are."""
 
-    def __new__(cls, channels: int, count: int, grid: tuple[int, int] | None = None, prefix: int = 0):
+    def __new__(cls, channels: int, count: int, grid: tuple[int, int] | None = None, prefix: int = 0,
+                batch: int = 1):
         shape = super().__new__(cls, (channels, count))
         shape.grid = tuple(grid) if grid is not None else None
         shape.prefix = prefix
+        shape.batch = batch
         return shape
 
     def __reduce__(self):
-        return (Tokens, (self[0], self[1], self.grid, self.prefix))
+        return (Tokens, (self[0], self[1], self.grid, self.prefix, self.batch))
 
     def __eq__(self, other) -> bool:
         return (isinstance(other, Tokens) and tuple.__eq__(self, other)
-                and (self.grid, self.prefix) == (other.grid, other.prefix))
+                and (self.grid, self.prefix, self.batch) == (other.grid, other.prefix, other.batch))
 
     def __ne__(self, other) -> bool:
         return not self == other
 
     def __hash__(self) -> int:
-        return hash((tuple(self), self.grid, self.prefix))
+        return hash((tuple(self), self.grid, self.prefix, self.batch))
 
     def __repr__(self) -> str:
-        return f"Tokens({self[0]}, {self[1]}, grid={self.grid}, prefix={self.prefix})"
+        return f"Tokens({self[0]}, {self[1]}, grid={self.grid}, prefix={self.prefix}, batch={self.batch})"
 
     @property
     def channels(self) -> int:
@@ -87,8 +92,8 @@ class Tokens(tuple):
         return self[1]
 
     def text(self) -> str:
-        """`197x192 tokens`: N tokens of C channels."""
-        return f"{self[1]}x{self[0]} tokens"
+        """`197x192 tokens`: N tokens of C channels (`4 x 64x96 tokens` when folded 4 times)."""
+        return (f"{self.batch} x " if self.batch != 1 else "") + f"{self[1]}x{self[0]} tokens"
 
 
 def is_tokens(shape) -> bool:

@@ -41,7 +41,8 @@ if TYPE_CHECKING:  # types only: the backends import ops, not the other way roun
     from inception_dsl.core.python_exprs import LayerCode, SourceArgs
 
 __all__ = ["LayerDef", "Builder", "LAYERS", "register", "Grid", "run_shapes", "PROBE_CHANNELS",
-           "shape_error", "spatial", "on_tokens", "heads_divide", "same_shape", "spatial_same", "size", "pair_text", "padding_words", "symmetric",
+           "shape_error", "spatial", "on_tokens", "unfolded", "heads_divide", "same_shape", "spatial_same", "size",
+           "pair_text", "padding_words", "symmetric",
            "call_module", "dims_text", "stride_words", "Coerce", "coerced"]
 
 Grid = Union[tuple[int, int], str, None]  # (h, w); a Python expression of h*w; or unknown
@@ -241,10 +242,21 @@ def spatial_same(what: str):
 
 
 def size(shape) -> int:
+    """The product of the dimensions (of one sequence, for folded tokens: `Tokens.batch`)."""
     total = 1
     for d in shape or ():
         total *= d
     return total
+
+
+def unfolded(node, shape, sink: DiagnosticSink, what: str) -> bool:
+    """Whether tokens are one sequence per image (E212 for `to_patches`'s folded ones)."""
+    if getattr(shape, "batch", 1) == 1:
+        return True
+    shape_error(sink, node, codes.NOT_TOKENS, f"{what} needs one sequence of tokens per image, got {fmt_shape(shape)} "
+                f"(patches folded into the batch)", "patches folded into the batch",
+                help="fold them back onto their grid first with `from_patches`")
+    return False
 
 
 def pair_text(values: tuple[int, int]) -> str:

@@ -43,7 +43,7 @@ DROPOUT = OpKind(
 def _linear_shape(graph, node, shapes, sink):
     (shape,) = shapes
     if is_tokens(shape):  # nn.Linear on every token's channels
-        return Tokens(node.attrs["out_features"], shape[1], shape.grid, shape.prefix)
+        return Tokens(node.attrs["out_features"], shape[1], shape.grid, shape.prefix, shape.batch)
     if len(shape) != 1:
         shape_error(sink, node, codes.NOT_FLAT, f"a linear layer needs a flat input, got {fmt_shape(shape)}",
                     f"input is {fmt_shape(shape)}", help="insert `flatten` before it")

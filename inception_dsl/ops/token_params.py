@@ -19,7 +19,7 @@ from inception_dsl.ir import BOOL, PAIR, POSITIVE, Op, OpKind, fmt_shape
 from inception_dsl.core import codes
 from inception_dsl.core.signatures import LayerSig, boolean, pair, positive_int
 from inception_dsl.core.shapes import Tokens
-from inception_dsl.ops.base import LayerDef, on_tokens, register, shape_error
+from inception_dsl.ops.base import LayerDef, on_tokens, unfolded, register, shape_error
 
 __all__ = ["CLASS_TOKEN", "POS_EMBED", "call_input"]
 
@@ -27,7 +27,7 @@ __all__ = ["CLASS_TOKEN", "POS_EMBED", "call_input"]
 # -- class_token ------------------------------------------------------------------------
 def _class_shape(graph, node, shapes, sink):
     (shape,) = shapes
-    if not on_tokens(node, shape, sink, "class_token"):
+    if not (on_tokens(node, shape, sink, "class_token") and unfolded(node, shape, sink, "class_token")):
         return None
     count = node.attrs["count"]
     return Tokens(shape[0], shape[1] + count, shape.grid, shape.prefix + count)
@@ -81,7 +81,7 @@ def _built_for(node) -> int:
 
 def _pos_shape(graph, node, shapes, sink):
     (shape,) = shapes
-    if not on_tokens(node, shape, sink, "pos_embed"):
+    if not (on_tokens(node, shape, sink, "pos_embed") and unfolded(node, shape, sink, "pos_embed")):
         return None
     grid = node.attrs.get("grid")
     if grid is not None and tuple(grid) != shape.grid and not node.attrs["resample"]:

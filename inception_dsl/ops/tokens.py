@@ -20,7 +20,7 @@ from inception_dsl.ir import INT, PAIR, Op, OpKind, fmt_shape
 from inception_dsl.core import codes
 from inception_dsl.core.signatures import LayerSig, pair, positive_int
 from inception_dsl.core.shapes import Tokens
-from inception_dsl.ops.base import LayerDef, on_tokens, register, shape_error, spatial
+from inception_dsl.ops.base import LayerDef, on_tokens, unfolded, register, shape_error, spatial
 from inception_dsl.ops.token_params import call_input
 
 __all__ = ["TO_TOKENS", "TO_GRID", "TOKEN", "AVG_TOKENS"]
@@ -54,7 +54,7 @@ class ToTokens(nn.Module):
 # -- to_grid ---------------------------------------------------------------------------
 def _to_grid_shape(graph, node, shapes, sink):
     (shape,) = shapes
-    if not on_tokens(node, shape, sink, "to_grid"):
+    if not (on_tokens(node, shape, sink, "to_grid") and unfolded(node, shape, sink, "to_grid")):
         return None
     size = node.attrs.get("size", shape.grid)
     if shape.prefix:
@@ -115,7 +115,7 @@ class ToGrid(nn.Module):
 # -- token, avg_tokens: tokens -> flat features -----------------------------------------
 def _token_shape(graph, node, shapes, sink):
     (shape,) = shapes
-    if not on_tokens(node, shape, sink, "token"):
+    if not (on_tokens(node, shape, sink, "token") and unfolded(node, shape, sink, "token")):
         return None
     if node.attrs["index"] >= shape[1]:
         shape_error(sink, node, codes.NOT_TOKENS, f"token({node.attrs['index']}) is out of range for {fmt_shape(shape)}",
@@ -137,7 +137,7 @@ def _skip(node, shape) -> int:
 
 def _avg_shape(graph, node, shapes, sink):
     (shape,) = shapes
-    if not on_tokens(node, shape, sink, "avg_tokens"):
+    if not (on_tokens(node, shape, sink, "avg_tokens") and unfolded(node, shape, sink, "avg_tokens")):
         return None
     if _skip(node, shape) >= shape[1]:
         shape_error(sink, node, codes.NOT_TOKENS, f"avg_tokens(skip={_skip(node, shape)}) leaves no token of "

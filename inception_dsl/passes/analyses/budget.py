@@ -30,7 +30,7 @@ def activation_elements(graph: Graph) -> int:
     for node in graph.nodes():
         shape = node.shape
         if shape is not None:
-            total += math.prod(shape)
+            total += math.prod(shape) * getattr(shape, "batch", 1)  # folded tokens: that many sequences
     return total
 
 
