@@ -36,7 +36,7 @@ REFERENCES = {
     "densenet121": "torchvision:densenet121", "vgg16": "torchvision:vgg16", "squeezenet1_1": "torchvision:squeezenet1_1",
     "legacy_xception": "timm:legacy_xception", "vit_tiny_patch16_224": "timm:vit_tiny_patch16_224",
     "caformer_s18": "timm:caformer_s18", "poolformer_s12": "timm:poolformer_s12",
-    "tf_efficientnetv2_b0": "timm:tf_efficientnetv2_b0",
+    "tf_efficientnetv2_b0": "timm:tf_efficientnetv2_b0", "mobilevit_xs": "timm:mobilevit_xs",
     "swin_tiny_patch4_window7_224": "timm:swin_tiny_patch4_window7_224",
 }
 

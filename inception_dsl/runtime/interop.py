@@ -85,6 +85,8 @@ SOURCES: dict[str, _Source] = {
     "torchvision:mobilenet_v2": _Source("torchvision", "mobilenet_v2"),
     # built on the CPU (its constructor computes with tensors): a small tracing pass
     "torchvision:regnet_y_400mf": _Source("torchvision", "regnet_y_400mf", 64),
+    # MobileViT's 2x2 patches need even grids down to the last stage (224 leaves 7x7)
+    "timm:mobilevit_xs": _Source("timm", "mobilevit_xs", 256),
 }
 _LIBRARIES = ("timm", "torchvision")
 _MODEL_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")

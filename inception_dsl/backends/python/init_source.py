@@ -59,6 +59,9 @@ _REGNET_CONV = "nn.init.normal_(m.weight, 0.0, (2.0 / (m.kernel_size[0] * m.kern
 _TF_CONV = ("std = (1.3 * 2.0 / m.weight[0].numel()) ** 0.5\n"
             "nn.init.trunc_normal_(m.weight, mean=0.0, std=std, a=-2 * std, b=2 * std)")
 
+# timm's EfficientNet and ByobNet: N(0, sqrt(2 / fan-out)), the fan-out per group
+_GOOG_CONV = ("nn.init.normal_(m.weight, 0.0, (2.0 / (m.kernel_size[0] * m.kernel_size[1] * m.out_channels "
+              "// m.groups)) ** 0.5)")
 _TRUNC_02 = Scheme(conv=_trunc_normal(0.02), conv_bias_zero=True, linear=_trunc_normal(0.02), linear_bias_zero=True)
 _MOBILE = Scheme(conv=_KAIMING_FAN_OUT, conv_bias_zero=True, linear=_normal(0.01), linear_bias_zero=True)
 
@@ -82,10 +85,10 @@ SCHEMES: dict[str, Scheme] = {
     "timm.convnext": _TRUNC_02,
     "timm.inception_next": _TRUNC_02,
     "timm.xception": Scheme(conv=_KAIMING_FAN_OUT),
-    # timm's EfficientNet family (_init_weight_goog): N(0, sqrt(2 / fan-out)) convs, fan-out per group
-    "timm.efficientnet": Scheme(conv="nn.init.normal_(m.weight, 0.0, (2.0 / (m.kernel_size[0] * m.kernel_size[1] * "
-                                     "m.out_channels // m.groups)) ** 0.5)", conv_bias_zero=True,
-                                linear=_UNIFORM_BY_OUT, linear_bias_zero=True),
+    # timm's EfficientNet family (_init_weight_goog)
+    "timm.efficientnet": Scheme(conv=_GOOG_CONV, conv_bias_zero=True, linear=_UNIFORM_BY_OUT, linear_bias_zero=True),
+    # timm's ByobNet (MobileViT)
+    "timm.byobnet": Scheme(conv=_GOOG_CONV, conv_bias_zero=True, linear=_normal(0.01), linear_bias_zero=True),
     "timm.metaformer": _TRUNC_02,  # poolformer, caformer, convformer
     # timm's ViT (init_weights, mode ''): linears truncated normal std 0.02 with zero bias,
     # the position embedding truncated normal std 0.02, the class token N(0, 1e-6); the
