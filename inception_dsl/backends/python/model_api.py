@@ -91,8 +91,7 @@ def write_model_api(gen, scope, definition: syntax.BlockDef, names: list, marks:
                                        for t in taps) + "]",
         f"head_modules = {py_literal((classifier, pool, flatten))}  # classifier, pooling, flatten",
         f"stage_modules = {py_literal(tuple(stages))}  # the feature stages, checkpointed one by one",
-        "group_modules = {" + ", ".join(f'"{key}": {py_literal(getattr(groups, key))}' for key in ("stem", "fine", "coarse"))
-        + "}  # group_matcher's stem, blocks and stages",
+        _groups_attribute(groups),
     ]
     hidden = f"{_ref(classifier)}.in_features" if num_classes else features_ch
     cls.init += [f"self.num_features = {features_ch}", f"self.head_hidden_size = {hidden}",
@@ -125,6 +124,12 @@ def _nhwc_grid(graph, statement: str) -> tuple[int, int] | None:
     stage = next((s for s in graph.stages if s.name == statement and s.output is not None), None)
     shape = graph.node(stage.output).shape if stage is not None else None
     return shape.grid if is_tokens(shape) and shape.grid is not None and not shape.prefix else None
+
+
+def _groups_attribute(groups) -> str:
+    """The class attribute group_matcher reads (language/metadata.param_groups)."""
+    values = ", ".join(f'"{key}": {py_literal(getattr(groups, key))}' for key in ("stem", "fine", "coarse"))
+    return "group_modules = {" + values + "}  # group_matcher's stem, blocks and stages"
 
 
 def _classifier_module(graph, statement: str) -> str:
