@@ -30,6 +30,7 @@ ROWS = {
     "layernorm, layer scale": (CASES / "compat" / "convnext.incp", {}),
     "channel_shuffle": (CASES / "compat" / "shuffle.incp", {}),
     "squeeze-excitation": (CASES / "compat" / "squeeze_excite.incp", {}),
+    "patches (MobileViT)": (CASES / "compat" / "patches.incp", {}),
     "all constructs": (CASES / "compat" / "all_constructs.incp", {}),
 }
 ALL = "all constructs"
