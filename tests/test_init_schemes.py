@@ -145,9 +145,17 @@ def test_init_setting_is_checked_and_load_can_override_it():
         loads(text, init="nope")
 
 
+# specs with a reference whose initialization no one scheme of a network says (not compared)
+UNMATCHED = {
+    "lraspp_mobilenet_v3_large": "torchvision initializes its backbone as MobileNetV3 and leaves its "
+                                 "segmentation head at PyTorch's defaults; a scheme is one per network",
+}
+
+
 def test_every_spec_with_a_reference_is_compared():
     referenced = {p.stem for p in SPECS.glob("*.incp") if "set reference" in p.read_text()}
-    assert referenced <= set(REFERENCES)
+    assert referenced <= set(REFERENCES) | set(UNMATCHED)
+    assert not set(UNMATCHED) & set(REFERENCES)
 
 
 def test_the_scheme_names_are_one_list():
