@@ -108,7 +108,7 @@ def _shape(graph, node, shapes, sink):
                     "before a `class_token`")
         return None
     g = geometry(node.attrs, shape)
-    return Tokens(g.out, g.queries, g.out_grid, shape.prefix if g.stride == 1 else 0)
+    return Tokens(g.out, g.queries, g.out_grid, shape.prefix if g.stride == 1 else 0, shape.batch)  # batch: to_patches
 
 
 def _linear_params(fan_in: int, fan_out: int, bias: bool, bn: bool) -> int:
