@@ -218,9 +218,8 @@ def test_timm_tf_same_layers_are_tf_same():
     result = decompile(models.tf_same_layers(), (3, 15, 15))
     assert "conv(8, 3x3, stride=2, tf_same, bn=false, act=identity)" in result.text
     assert "conv(8, 2x2, stride=2, tf_same, bn=false, act=identity)" in result.text
+    assert "maxpool(3x3, stride=2, tf_same)" in result.text and "avgpool(2x2, stride=2, tf_same)" in result.text
     _round_trips(result, strict=True)
-    with pytest.raises(DecompileError, match="a pool with TF 'SAME' padding computed from the input size"):
-        decompile(models.tf_same_pool(), (3, 8, 8))  # the language's maxpool(tf_same) pads as `same`, for now
 
 
 def test_a_module_returning_a_tensor_and_sizes_is_that_tensor():

@@ -192,9 +192,7 @@ def module_words(event: Event) -> list:
     if any(_timm_class(m, name) for name in _TF_SAME):
         if _pair(m.padding) != (0, 0):
             raise Missing(f"{type(m).__name__} with padding besides TF's 'SAME'", f"padding={m.padding}")
-        if not isinstance(m, nn.Conv2d):  # the pools' `tf_same` builds a static symmetric padding (notes/decompile.md)
-            raise Missing("a pool with TF 'SAME' padding computed from the input size", f"{m!r}")
-        return _tf_same(conv_words(m))
+        return _tf_same(conv_words(m) if isinstance(m, nn.Conv2d) else _pool_words(m, event.in_shape))
     if isinstance(m, nn.Conv2d):
         return conv_words(m)
     if _timm_class(m, "BatchNormAct2d"):
