@@ -37,8 +37,10 @@ def _shape(graph, node, shapes, sink):
 
 
 def _axis(x: str, axis: int, kernel: int, stride: int, dilation: int) -> str:
+    # ceil(i / s) as (i + s - 1) // s: ONNX's integer Div truncates, so the TorchScript
+    # exporter's trace of -(-i // s) is the floor, a pixel short at odd sizes
     size = f"{x}.shape[{axis}]"
-    return f"max((-(-{size} // {stride}) - 1) * {stride} + {(kernel - 1) * dilation + 1} - {size}, 0)"
+    return f"max((({size} + {stride - 1}) // {stride} - 1) * {stride} + {(kernel - 1) * dilation + 1} - {size}, 0)"
 
 
 def _forward(emitter, node, ins, out) -> list[str]:
@@ -72,9 +74,9 @@ PAD_SAME_FN = '''
 def _pad_same(x: torch.Tensor, kernel_size, stride, dilation=(1, 1), value: float = 0.0) -> torch.Tensor:
     """TensorFlow's SAME padding at x's size (timm's pad_same): along each axis
     max((ceil(i / s) - 1) * s + (k - 1) * d + 1 - i, 0) in all, the odd pixel after."""
-    ih, iw = x.shape[-2:]
-    ph = max((-(-ih // stride[0]) - 1) * stride[0] + (kernel_size[0] - 1) * dilation[0] + 1 - ih, 0)
-    pw = max((-(-iw // stride[1]) - 1) * stride[1] + (kernel_size[1] - 1) * dilation[1] + 1 - iw, 0)
+    ih, iw = x.shape[-2:]  # ceil(i / s) as (i + s - 1) // s: ONNX's integer Div truncates
+    ph = max(((ih + stride[0] - 1) // stride[0] - 1) * stride[0] + (kernel_size[0] - 1) * dilation[0] + 1 - ih, 0)
+    pw = max(((iw + stride[1] - 1) // stride[1] - 1) * stride[1] + (kernel_size[1] - 1) * dilation[1] + 1 - iw, 0)
     return F.pad(x, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2), value=value)
 
 
