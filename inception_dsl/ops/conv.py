@@ -159,7 +159,9 @@ def _source(args, in_ch):
     out, kernel, dilation, stride, groups = (args.get(name) for name in ("out", "kernel", "dilation", "stride", "groups"))
     dynamic = is_tf_same(bound) and not stride.is_((1, 1)) and not args.is_symbolic("pad")
     mixed = isinstance(kernel.value, ListValue)
-    pad = args.value((0, 0, 0, 0)) if dynamic else _pad_arg(args, kernel, dilation) if not mixed else \
+    # a block parameter may bind a kernel list in one call and one kernel in another: the class is chosen when built
+    listable = kernel.symbolic and kernel.src.isidentifier() and not dynamic and not args.is_symbolic("pad")
+    pad = args.value((0, 0, 0, 0)) if dynamic else _pad_arg(args, kernel, dilation) if not (mixed or listable) else \
         args.text(args.expr("pad") if args.is_symbolic("pad") else args.literal(bound["pad"]))
     bias, bn = args.get("bias"), args.get("bn")
     if bn.symbolic and bound.span("bias") == args.call.span:
@@ -176,13 +178,17 @@ def _source(args, in_ch):
     bn_parts += [f"act={act.src}"] if not act.is_("relu") else []
     bn_class, plain_class = ("ConvBnActSame", "ConvSame") if dynamic else ("ConvBnActMixed", "MixedConv") if mixed \
         else ("ConvBnAct", "ConvAct")
+    if listable:
+        args.helpers.update({"ConvBnActMixed", "MixedConv", "ConvBnAct", "ConvAct"})
+        chosen = f"isinstance({kernel.src}, list)"
+        bn_class, plain_class = (f"(ConvBnActMixed if {chosen} else ConvBnAct)", f"(MixedConv if {chosen} else ConvAct)")
     if args.is_symbolic("pad"):  # a parameter may say `tf_same`: the class is chosen when the module is built
         args.helpers.update({"ConvBnActSame", "ConvSame"})
         chosen = f"{_paren(args.expr('pad'))} == 'tf_same'"
         bn_class, plain_class = (f"(ConvBnActSame if {chosen} else ConvBnAct)", f"(ConvSame if {chosen} else ConvAct)")
     with_bn = f"{bn_class}({', '.join(bn_parts)})"
     plain_parts = common + ([f"bias={bias.src}"] if not bias.is_(True) else [])
-    if act.is_("identity") and not pad.symbolic and not dynamic and not mixed and symmetric(pad.value):
+    if act.is_("identity") and not pad.symbolic and not dynamic and not mixed and not listable and symmetric(pad.value):
         without_bn, plain_helpers = f"nn.Conv2d({', '.join(plain_parts)})", set()
     else:
         act_part = [f"act={act.src}"] if not act.is_("identity") else []
