@@ -145,6 +145,18 @@ def test_residual_with_shortcut_and_suffixes():
     )
 
 
+@pytest.mark.parametrize("shortcut_line", ["  shortcut: conv(8, 1x1)", "  shortcut: conv(8, 1x1) when true"])
+def test_a_statement_labelled_shortcut_after_a_residual_stays_a_statement(shortcut_line):
+    # `shortcut` opens a residual's shortcut only before `{`: fmt puts the labelled statement
+    # that followed `;` on its own line, where it once read as a broken shortcut clause (E001)
+    text = f"network n {{\n  input 8x8x8\n  residual {{ conv(8, 3x3) }}; {shortcut_line.strip()}\n}}\n"
+    once = fmt(text)
+    assert "\n" + shortcut_line + "\n" in once
+    assert ast_of(once) == ast_of(text)
+    stmts = ast_of(once).items[0].body
+    assert [s.label for s in stmts[1:]] == [None, "shortcut"] and stmts[1].op.shortcut is None
+
+
 def test_fmt_refuses_text_that_does_not_parse():
     with pytest.raises(CompileError) as error:
         fmt("block b { conv(8, }", "bad.incp")
