@@ -136,21 +136,35 @@ network n {
 """
 
 
-def test_the_standalone_source_reads_square_grids_at_run_time():
-    """One generated class serves a block on a 16x16 and an 8x8 grid (timm's names kept)."""
+def test_the_standalone_source_gives_each_instance_its_grid():
+    """One generated class serves a block on a 16x16 and an 8x8 grid: each instance picks
+    its grid by its input width (timm's names kept)."""
     source = to_python(analyze_text(BLOCKS))
-    assert "WindowAttention(in_channels, heads, grid=None, window=window, shift=window // 2)" in source
+    assert ("WindowAttention(in_channels, heads, grid={24: (16, 16), 96: (8, 8)}, window=window, "
+            "shift=window // 2)") in source
     model = through_everything(BLOCKS)
     assert {"s1.a.relative_position_bias_table", "s2.b.qkv.weight", "s2.b.proj.bias"} <= set(model.state_dict())
 
 
-def test_different_grids_that_are_not_square_are_refused_by_the_generated_file():
+def test_a_block_on_different_grids_that_are_not_square_builds_each_instances_grid():
     """A block on a 16x24 and an 8x12 grid: the flat tokens do not say their grid, so the
-    standalone file refuses to build, saying why (check and optimize() still work)."""
+    generated class is given the grid of each input width and picks its own (it used to be
+    refused by load() although check accepted it)."""
     text = BLOCKS.replace("input 3x32x32", "input 3x32x48")
-    assert analyze_text(text).ok
-    with pytest.raises(ValueError, match=r"different grids .*16x24.*not all square"):
-        inception_dsl.loads(text)
+    assert "grid={24: (16, 24), 96: (8, 12)}" in to_python(analyze_text(text))
+    through_everything(text)  # parameters == summary's, outputs == the IR's flat forward
+
+
+def test_a_window_larger_than_some_instances_grids_builds_their_smaller_tables():
+    """A block with a 4x4 window (a block parameter) on a 4x4 and a 2x2 grid: on 2x2 the
+    window shrinks to 2x2 and its table is 3x3, as timm builds it; load() has the IR's and
+    summary's parameters (it used to keep the 7x7 table and read the 2x2 offsets from it)."""
+    text = BLOCKS.replace("input 3x32x32", "input 3x16x16").replace("stride=2", "stride=4")
+    graph = analyze_text(text).graph
+    assert sorted({n.shape.grid for n in graph.nodes() if n.op.name == "WINDOW_ATTENTION"}) == [(2, 2), (4, 4)]
+    model = through_everything(text)  # parameters == summary's (op_checks._counts_agree)
+    assert model.state_dict()["s2.a.relative_position_bias_table"].shape == (9, 6)
+    assert model.state_dict()["s1.a.relative_position_bias_table"].shape == (49, 3)
 
 
 @pytest.mark.parametrize("call, code, text", [

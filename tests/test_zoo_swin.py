@@ -13,7 +13,7 @@ import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
-from inception_dsl import analyze
+from inception_dsl import analyze, analyze_text
 from inception_dsl.backends.summary import to_summary
 from inception_dsl.runtime.interop import convert_state_dict
 from inception_dsl.runtime.module import load, loads
@@ -71,9 +71,26 @@ def test_swin_tiny_at_256_pads_every_stage_as_timm_does():
     generator = torch.Generator().manual_seed(5)
     reference, ours = _reference(256, generator), _ours(256)
     graph = analyze(SPECS / f"{NAME}.incp").graph  # the 224 spec: no padding anywhere
-    assert all(n.shape.grid[0] % 7 == 0 for n in graph.nodes() if n.op.name == "window_attention")
+    assert all(n.shape.grid[0] % 7 == 0 for n in graph.nodes() if n.op.name == "WINDOW_ATTENTION")
     ours.load_state_dict(convert_state_dict(model=ours, reference=reference, input_size=256), strict=True)
     x = torch.randn(1, 3, 256, 256, generator=generator)
+    with torch.no_grad():
+        _close(reference(x), ours(x))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("size", [32, 64])
+def test_swin_tiny_below_the_window_has_timms_smaller_tables(size):
+    """At 32 (grids 8, 4, 2, 1) and 64 (16, 8, 4, 2) the last stages' grids are smaller than
+    the 7x7 window, which shrinks to them, unshifted: timm builds their smaller tables, and
+    so do load() and the IR's count (load() used to keep 13x13 tables there)."""
+    generator = torch.Generator().manual_seed(size)
+    reference, ours = _reference(size, generator), _ours(size)
+    text = (SPECS / f"{NAME}.incp").read_text(encoding="utf-8").replace("input 3x224x224", f"input 3x{size}x{size}")
+    summary = to_summary(analyze_text(text, str(SPECS / f"{NAME}.incp")).graph)
+    assert sum(p.numel() for p in ours.parameters()) == summary.params == sum(p.numel() for p in reference.parameters())
+    ours.load_state_dict(convert_state_dict(model=ours, reference=reference, input_size=size), strict=True)
+    x = torch.randn(2, 3, size, size, generator=generator)
     with torch.no_grad():
         _close(reference(x), ours(x))
 

@@ -224,7 +224,8 @@ class WindowAttention(nn.Module):
     of an H x W grid (timm's SwinTransformerBlock._attn with its WindowAttention: children
     `qkv`, `proj`, the table `relative_position_bias_table` and the non-persistent
     `relative_position_index`; `attn_mask` when shifted). `grid` None: a square grid, read
-    from the token count. A window larger than the grid shrinks to it, unshifted (with `grid`
+    from the token count; a dict: the grid of each input width `dim` (a block on several
+    grids). A window larger than the grid shrinks to it, unshifted (with `grid`
     None and a grid smaller than the window, the shrunken window reads its offsets from this
     window's table, where timm builds a smaller table: compile at a size whose grids are all
     at least the window to have timm's parameters)."""
@@ -238,6 +239,8 @@ class WindowAttention(nn.Module):
         shift = (shift, shift) if isinstance(shift, int) else tuple(shift)
         if any(s >= w or s < 0 for s, w in zip(shift, window)):  # check's E112
             raise ValueError(f"WindowAttention: the shift {shift} must be smaller than the window {window}")
+        if isinstance(grid, dict):  # one grid per input width: this instance's
+            grid = grid[dim]
         if grid is not None:  # timm's rule: a window at least as large as the grid is the grid, unshifted
             shift = tuple(0 if r <= w else s for r, w, s in zip(grid, window, shift))
             window = tuple(min(r, w) for r, w in zip(grid, window))
@@ -315,7 +318,8 @@ register_helper("MergePatches", '''
 class MergePatches(nn.Module):
     """(B, H*W, C) tokens of an H x W grid -> (B, ceil(H/2)*ceil(W/2), 4C): each 2x2
     neighbourhood's channels concatenated in timm's PatchMerging order, an odd grid
-    zero-padded first. `grid` None: a square grid, read from the token count."""
+    zero-padded first. `grid` None: a square grid, read from the token count; a dict: the
+    grid of each input width (a block on several grids)."""
 
     def __init__(self, grid=None):
         super().__init__()
@@ -324,7 +328,8 @@ class MergePatches(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, N, C = x.shape
         side = int(N ** 0.5 + 0.5)
-        H, W = self.grid if self.grid is not None else (side, side)
+        grid = self.grid[C] if isinstance(self.grid, dict) else self.grid  # a dict: the grid of each width
+        H, W = grid if grid is not None else (side, side)
         x = F.pad(x.view(B, H, W, C), (0, 0, 0, W % 2, 0, H % 2))
         h, w = (H + 1) // 2, (W + 1) // 2
         return x.reshape(B, h, 2, w, 2, C).permute(0, 1, 3, 4, 2, 5).reshape(B, h * w, 4 * C)
@@ -354,27 +359,34 @@ def _elaborate(b, bound):
 
 
 def _grids(args, what: str) -> set:
+    """The input shapes (tokens on a grid) of a layer call's instances."""
     shapes = args.ctx.in_shapes(args.call)
     if not shapes:
         call_input(args, what)  # the located error of a call shape inference never reached
-    return {shape.grid for shape in shapes}
+    return shapes
 
 
-def _grid_source(args, grids: set, what: str) -> str:
-    """The grid a generated class is built for: fixed, or None (square, read at run time)."""
+def _grid_source(args, shapes: set, what: str) -> str:
+    """The grid a generated class is built for: fixed; or, where instances differ, one per
+    input width (`{channels: (h, w)}`, the class picks its own: Swin's stages); or None
+    (square, read at run time)."""
+    grids = {shape.grid for shape in shapes}
     if len(grids) == 1:
         return py_literal(next(iter(grids)))
+    by_width = {shape[0]: shape.grid for shape in shapes}
+    if len(by_width) == len(shapes):
+        return "{" + ", ".join(f"{c}: {py_literal(g)}" for c, g in sorted(by_width.items())) + "}"
     if all(g is not None and g[0] == g[1] for g in grids):
         return "None"
-    raise CodegenError(f"`{args.call.name}` sees different grids in different instances "
-                       f"({', '.join(sorted(dims_text(g) for g in grids))}), not all square, so the generated class "
-                       f"cannot know {what}", args.call.span)
+    raise CodegenError(f"`{args.call.name}` sees different grids in different instances of the same width "
+                       f"({', '.join(sorted(fmt_shape(s) for s in shapes))}), not all square, so the generated "
+                       f"class cannot know {what}", args.call.span)
 
 
 def _source(args, in_ch):
     values = {name: args.get(name) for name in ("heads", *_DEFAULTS)}
-    grids = _grids(args, "the grid")
-    grid = _grid_source(args, grids, "the grid")
+    shapes = _grids(args, "the grid")
+    grid, grids = _grid_source(args, shapes, "the grid"), {shape.grid for shape in shapes}
     window = values["window"]
     if grid == "None" and not window.symbolic:  # a symbolic window: the class checks it when it runs
         if len({fitted(g, window.value, (0, 0))[0] for g in grids}) > 1:
