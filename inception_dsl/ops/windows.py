@@ -224,11 +224,11 @@ class WindowAttention(nn.Module):
     of an H x W grid (timm's SwinTransformerBlock._attn with its WindowAttention: children
     `qkv`, `proj`, the table `relative_position_bias_table` and the non-persistent
     `relative_position_index`; `attn_mask` when shifted). `grid` None: a square grid, read
-    from the token count; a dict: the grid of each input width `dim` (a block on several
-    grids). A window larger than the grid shrinks to it, unshifted (with `grid`
-    None and a grid smaller than the window, the shrunken window reads its offsets from this
-    window's table, where timm builds a smaller table: compile at a size whose grids are all
-    at least the window to have timm's parameters)."""
+    from the token count (so are tokens of another count); a dict: the grid of each input
+    width `dim` (a block on several grids; another width: None, where all are square). A
+    window larger than the grid shrinks to it, unshifted (with `grid` None and a grid smaller
+    than the window, the shrunken window reads its offsets from this window's table, where
+    timm builds a smaller one; generated files give the grid wherever the IR has one)."""
 
     def __init__(self, dim: int, heads: int, window=7, shift=0, grid=None, qkv_bias: bool = True,
                  attn_drop: float = 0.0, proj_drop: float = 0.0):
@@ -239,8 +239,10 @@ class WindowAttention(nn.Module):
         shift = (shift, shift) if isinstance(shift, int) else tuple(shift)
         if any(s >= w or s < 0 for s, w in zip(shift, window)):  # check's E112
             raise ValueError(f"WindowAttention: the shift {shift} must be smaller than the window {window}")
-        if isinstance(grid, dict):  # one grid per input width: this instance's
-            grid = grid[dim]
+        if isinstance(grid, dict):  # one grid per input width (a block on several grids): this instance's
+            if dim not in grid and any(h != w for h, w in grid.values()):
+                raise ValueError(f"WindowAttention: built for the widths {sorted(grid)} only, not {dim}")
+            grid = grid.get(dim)  # another width on square grids: read at run time
         if grid is not None:  # timm's rule: a window at least as large as the grid is the grid, unshifted
             shift = tuple(0 if r <= w else s for r, w, s in zip(grid, window, shift))
             window = tuple(min(r, w) for r, w in zip(grid, window))
@@ -254,11 +256,12 @@ class WindowAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, N, C = x.shape
-        side = int(N ** 0.5 + 0.5)
-        H, W = self.grid if self.grid is not None else (side, side)
+        side = int(N ** 0.5 + 0.5)  # tokens not of the grid it was built for: a square grid, as grid None
+        grid = self.grid if self.grid is not None and self.grid[0] * self.grid[1] == N else None
+        H, W = grid if grid is not None else (side, side)
         (wh, ww), (sh, sw) = self.window, self.shift
         index = self.relative_position_index
-        if self.grid is None and (H <= wh or W <= ww):  # timm's rule at run time: the window shrinks, unshifted
+        if grid is None and (H <= wh or W <= ww):  # timm's rule at run time: the window shrinks, unshifted
             sh, sw = 0 if H <= wh else sh, 0 if W <= ww else sw
             if H < wh or W < ww:  # its offsets are read from this window's table (timm would build a smaller one)
                 wh, ww = min(H, wh), min(W, ww)
@@ -328,8 +331,8 @@ class MergePatches(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, N, C = x.shape
         side = int(N ** 0.5 + 0.5)
-        grid = self.grid[C] if isinstance(self.grid, dict) else self.grid  # a dict: the grid of each width
-        H, W = grid if grid is not None else (side, side)
+        grid = self.grid.get(C) if isinstance(self.grid, dict) else self.grid  # a dict: the grid of each width
+        H, W = grid if grid is not None and grid[0] * grid[1] == N else (side, side)
         x = F.pad(x.view(B, H, W, C), (0, 0, 0, W % 2, 0, H % 2))
         h, w = (H + 1) // 2, (W + 1) // 2
         return x.reshape(B, h, 2, w, 2, C).permute(0, 1, 3, 4, 2, 5).reshape(B, h * w, 4 * C)
