@@ -167,6 +167,23 @@ def test_a_window_larger_than_some_instances_grids_builds_their_smaller_tables()
     assert model.state_dict()["s1.a.relative_position_bias_table"].shape == (49, 3)
 
 
+def test_a_symbolic_window_on_square_grids_of_one_width_is_refused_not_built_wrong(tmp_path):
+    """The same block at one width on an 8x8 and a 2x2 grid, its window a block parameter: the
+    generated class cannot tell its instances apart by width, and once built a 7x7 table
+    whose 2x2 instance read shrunken offsets (more parameters than `check` counts). load()
+    now refuses it, located at the call (check accepts: a known gap, docs/language.md)."""
+    text = BLOCKS.replace("input 3x32x32", "input 3x16x16").replace(
+        "  merge_patches\n  s2: swin_pair(6, 4)", "  to_grid\n  maxpool(4x4, stride=4, valid)\n  to_tokens\n  s2: swin_pair(3, 4)")
+    result = analyze_text(text)
+    assert result.ok, result.diagnostics
+    assert sorted({n.shape.grid for n in result.graph.nodes() if n.op.name == "WINDOW_ATTENTION"}) == [(2, 2), (8, 8)]
+    spec = tmp_path / "same_width.incp"
+    spec.write_text(text)
+    with pytest.raises((inception_dsl.CompileError, ValueError)) as error:  # refused when the class is built
+        inception_dsl.load(spec)
+    assert "same_width.incp:11" in str(error.value) and "same width" in str(error.value) and "bias table" in str(error.value)
+
+
 @pytest.mark.parametrize("call, code, text", [
     ("window_attention(5, 4)", "E213", "divisible by 5"),
     ("window_attention(3, 4, shift=4)", "E112", "smaller than the window"),

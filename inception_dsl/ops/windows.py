@@ -391,7 +391,14 @@ def _source(args, in_ch):
     shapes = _grids(args, "the grid")
     grid, grids = _grid_source(args, shapes, "the grid"), {shape.grid for shape in shapes}
     window = values["window"]
-    if grid == "None" and not window.symbolic:  # a symbolic window: the class checks it when it runs
+    if grid == "None" and window.symbolic and len(grids) > 1:
+        # instances of one width on several grids: the class cannot tell which of them shrink a
+        # window it learns only when built, and would read a shrunken window from a full table
+        raise CodegenError(f"`window_attention` sees different grids ({', '.join(sorted(dims_text(g) for g in grids))}) "
+                           f"in instances of the same width, and its window is a block parameter, so one "
+                           f"generated class cannot size its bias table for each of them; give those "
+                           f"instances different widths or a literal window", args.call.span)
+    if grid == "None" and not window.symbolic:
         if len({fitted(g, window.value, (0, 0))[0] for g in grids}) > 1:
             raise CodegenError(f"`window_attention`: the window shrinks to the grid in some of its instances "
                                f"({', '.join(sorted(dims_text(g) for g in grids))}) and not in others, so one "
