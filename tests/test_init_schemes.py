@@ -37,7 +37,8 @@ REFERENCES = {
     "legacy_xception": "timm:legacy_xception", "vit_tiny_patch16_224": "timm:vit_tiny_patch16_224",
     "caformer_s18": "timm:caformer_s18", "poolformer_s12": "timm:poolformer_s12",
     "tf_efficientnetv2_b0": "timm:tf_efficientnetv2_b0", "mobilevit_xs": "timm:mobilevit_xs",
-    "swin_tiny_patch4_window7_224": "timm:swin_tiny_patch4_window7_224",
+    "swin_tiny_patch4_window7_224": "timm:swin_tiny_patch4_window7_224", "mixnet_s": "timm:mixnet_s",
+    "efficientformer_l1": "timm:efficientformer_l1",
 }
 
 
@@ -149,8 +150,11 @@ def test_init_setting_is_checked_and_load_can_override_it():
 UNMATCHED = {
     "lraspp_mobilenet_v3_large": "torchvision initializes its backbone as MobileNetV3 and leaves its "
                                  "segmentation head at PyTorch's defaults; a scheme is one per network",
-    # landed at 06:50 UTC, after this test's last full run: their schemes are not measured yet
-    "coatnet_0_rw_224": "not measured yet", "efficientformer_l1": "not measured yet", "levit_128s": "not measured yet",
+    "coatnet_0_rw_224": "timm's CoAtNet draws the convs of its MBConv blocks EfficientNet-like and every conv and "
+                        "linear of its transformer blocks Xavier-uniform, its head at PyTorch's defaults: a scheme "
+                        "is one rule per layer kind",
+    "levit_128s": "timm's LeViT draws its two classifiers truncated-normal (std 0.02) and leaves every other linear "
+                  "at PyTorch's defaults (its zeroed BatchNorms are the spec's zero_init_residual)",
 }
 
 
@@ -162,3 +166,19 @@ def test_every_spec_with_a_reference_is_compared():
 
 def test_the_scheme_names_are_one_list():
     assert set(SCHEMES) == set(INIT_SCHEMES)
+
+
+def test_zero_init_residual_reaches_a_batchnorm_inside_an_operation():
+    """LeViT's residual attention ends in its projection's BatchNorm (attention(bn=true)):
+    zero_init_residual zeroes it as timm does; the subsampling attention between stages,
+    no residual branch, keeps its BatchNorm at one."""
+    with torch.device("meta"):
+        pass
+    model = load(SPECS / "levit_128s.incp", seed=0, input_shape=(3, 224, 224))
+    closing = {k: p for k, p in model.named_parameters() if k.endswith("attn.proj.bn.weight")}
+    downsample = {k: p for k, p in model.named_parameters() if k.endswith("attn_downsample.proj.bn.weight")}
+    assert len(closing) == 9 and all(not p.any() for p in closing.values())
+    assert len(downsample) == 2 and all(torch.equal(p, torch.ones_like(p)) for p in downsample.values())
+    torch.manual_seed(0)
+    theirs = timm.create_model("levit_128s")
+    assert not theirs.stages[0].blocks[0].attn.proj.ln.bn.weight.any()

@@ -30,7 +30,7 @@ def _small_graph(path: Path):
 
 
 # no BatchNorm, no dropout or drop path at inference, no layer scale after a conv: every pass leaves it as it is
-NOTHING_TO_OPTIMIZE = {"vit_tiny_patch16_224", "swin_tiny_patch4_window7_224"}
+NOTHING_TO_OPTIMIZE = {"vit_tiny_patch16_224", "swin_tiny_patch4_window7_224", "caformer_s18"}
 
 
 @pytest.mark.slow

@@ -180,8 +180,15 @@ def _timm_names(ours: torch.nn.Module, theirs: torch.nn.Module, source: str) -> 
     return {name: names[int(converted[name].flatten()[0])] for name, _ in ours.named_parameters()}
 
 
+# Swin's groups are not timm's: the spec's repeated block is a pair of Swin blocks (shifted
+# every other one), one group where timm has two, and timm's coarse grouping puts the final
+# norm with the head where EfficientNet's puts its head conv with the last stage
+# (docs/interop.md, group_matcher)
+GROUPED_AS_TIMM = [pair for pair in NETWORKS if pair[0] != "swin_tiny_patch4_window7_224"] + [("resnet50", "resnet50")]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("spec, name", NETWORKS + [("resnet50", "resnet50")])
+@pytest.mark.parametrize("spec, name", GROUPED_AS_TIMM)
 def test_group_matcher_fine_and_coarse_group_as_timms(spec, name):
     """The same parameters in the same groups, in the same order, as timm's own model
     gives with its group_matcher, block by block and stage by stage (ConvNeXt's downsample

@@ -48,7 +48,7 @@ INIT_SCHEMES = ("torch", "tf", "torchvision.resnet", "torchvision.vgg", "torchvi
                 "torchvision.efficientnet", "torchvision.convnext", "torchvision.googlenet",
                 "torchvision.inception_v3", "torchvision.regnet", "torchvision.densenet", "torchvision.squeezenet",
                 "timm.inception_v3", "timm.convnext", "timm.inception_next", "timm.xception",
-                "timm.metaformer", "timm.vit", "timm.efficientnet", "timm.byobnet")
+                "timm.metaformer", "timm.vit", "timm.efficientnet", "timm.byobnet", "timm.efficientformer")
 INTERPOLATIONS = ("nearest", "bilinear", "bicubic")
 
 

@@ -287,7 +287,7 @@ ATTENTION = OpKind(
     doc="multi-head self-attention over tokens (timm's ViT Attention: qkv, q_norm, k_norm, proj; with key_dim "
         "EfficientFormer's and LeViT's: attention_biases, kv and q with a stride, LinearNorm projections)",
     shape=_shape, params=_params, macs=_macs, label=_label, module=_module, forward=_forward, fresh=True,
-    weights=_weights, fill="#fbe3d6",
+    weights=_weights, fill="#fbe3d6", closing_norm=lambda attrs: "proj.bn" if attrs.get("bn") else None,
 )
 
 

@@ -64,7 +64,10 @@ class Emitter:
 
     def returns(self) -> list[str]:
         """The main output; auxiliary outputs too in training mode (as torchvision's Inception3)."""
-        main, *aux = self.outputs
+        outputs = self.outputs
+        if self.channels_last:  # a grid output leaves in PyTorch's default layout (a no-op on any other)
+            outputs = [f"{name}.contiguous()" for name in outputs]
+        main, *aux = outputs
         if not aux:
             return [f"return {main}"]
         return ["if self.training:", f"    return {', '.join([main] + aux)}", f"return {main}"]

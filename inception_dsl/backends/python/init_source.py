@@ -90,6 +90,8 @@ SCHEMES: dict[str, Scheme] = {
     # timm's ByobNet (MobileViT)
     "timm.byobnet": Scheme(conv=_GOOG_CONV, conv_bias_zero=True, linear=_normal(0.01), linear_bias_zero=True),
     "timm.metaformer": _TRUNC_02,  # poolformer, caformer, convformer
+    # timm's EfficientFormer (_init_weights): linears truncated normal std 0.02 with zero bias, convs PyTorch's
+    "timm.efficientformer": Scheme(linear=_trunc_normal(0.02), linear_bias_zero=True),
     # timm's ViT (init_weights, mode ''): linears truncated normal std 0.02 with zero bias,
     # the position embedding truncated normal std 0.02, the class token N(0, 1e-6); the
     # patch embedding conv keeps PyTorch's default
@@ -139,8 +141,9 @@ def init_method(name: str, zero_init: tuple[str, ...] = (), tensors: dict[str, t
 
 def zero_init_candidates(graph) -> tuple[str, ...]:
     """The module each residual sum reads its branch from, through the single-input ops
-    without weights after it (scales, identities, stochastic depth): where it is a
-    BatchNorm, `zero_init_residual` zeroes its weight."""
+    without weights after it (scales, identities, stochastic depth), or the BatchNorm inside
+    it that gives its output (the op's `closing_norm`: LeViT's attention projection): where
+    it is a BatchNorm, `zero_init_residual` zeroes its weight."""
     found = []
     for node in graph.nodes():
         inputs = graph.inputs(node.id)
@@ -149,8 +152,10 @@ def zero_init_candidates(graph) -> tuple[str, ...]:
         source = graph.node(inputs[-1])
         while not source.op.has_weights and len(graph.inputs(source.id)) == 1:
             source = graph.node(graph.inputs(source.id)[0])
-        if source.op.has_weights and source.id not in found:
-            found.append(source.id)
+        closing = source.op.closing_norm(source.attrs) if source.op.closing_norm else None
+        name = f"{source.id}.{closing}" if closing else source.id
+        if source.op.has_weights and name not in found:
+            found.append(name)
     return tuple(found)
 
 
