@@ -200,14 +200,6 @@ def test_a_concat_of_the_input_and_every_step_reads_from_labels():
     _round_trips(result, strict=False)
 
 
-def test_a_shortcut_added_into_a_channel_slice_is_refused_precisely():
-    with pytest.raises(DecompileError) as caught:
-        decompile(models.SliceAdd(), (3, 8, 8))
-    missing = {r.missing for r in caught.value.refusals}
-    assert "a channel slice `[a:b]` of a tensor (as a statement, or with `from`)" in missing
-    assert "channels [0:3] of (1, 5, 8, 8)" in str(caught.value) and "channels [3:5] of (1, 5, 8, 8)" in str(caught.value)
-
-
 def test_a_slice_of_every_channel_is_no_statement():
     result = decompile(models.ghost_modules(), (3, 8, 8))
     assert "ghost_module" in result.text

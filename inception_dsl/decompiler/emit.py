@@ -103,8 +103,9 @@ class Emitter:
             kind = stmt.kind if not sizes else (
                 f"split({len(sizes)})" if len(set(sizes)) == 1 else f"split({', '.join(map(str, sizes))})")
             lines.append(f"{head}{kind} {{")
-            for branch in stmt.branches:
-                self.branch(branch, depth + 1, lines)
+            taken: set[str] = set()
+            for k, branch in enumerate(stmt.branches):
+                self.branch(_unclashed(branch, k, taken), depth + 1, lines)
             lines.append(f"{pad}}}{times}")
         elif isinstance(stmt, Residual):
             self.residual(stmt, head, pad, depth, lines)
@@ -158,6 +159,22 @@ def separated(lines: list[str]) -> list[str]:
         if bare and out[i + 1].lstrip().startswith("{"):
             out[i] = bare.group(1) + ";" + (bare.group(4) or "")
     return out
+
+
+def _unclashed(branch: list, k: int, taken: set[str]) -> list:
+    """A branch written `_: { ... }` names its unlabelled statements by position in the join's
+    scope: where an earlier branch took that name (`sum { _: { channels(0, 3); c1: conv(...) };
+    _: { channels(3, 8); c2: conv(...) } }`), the statement gets a label of its own."""
+    if len(branch) < 2 or not any(getattr(s, "label", None) for s in branch):
+        return branch
+    for i, stmt in enumerate(branch):
+        if not hasattr(stmt, "label"):
+            continue
+        if stmt.label is None and str(i) in taken:
+            stmt.label = next(f"part{k}_{i}{suffix}" for suffix in ("", *range(2, len(taken) + 3))
+                              if f"part{k}_{i}{suffix}" not in taken)
+        taken.add(stmt.label if stmt.label is not None else str(i))
+    return branch
 
 
 def _joins_in_scope(body: list) -> list:

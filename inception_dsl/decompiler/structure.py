@@ -21,6 +21,7 @@ from torch import nn
 
 from inception_dsl.decompiler.located import qualname, where
 from inception_dsl.decompiler.tokens import FLAT, TOKENS, to_tokens
+from inception_dsl.decompiler.taps import SOURCE, NotStructured, Taps
 from inception_dsl.decompiler.trace import Call, Event, Ref
 from inception_dsl.decompiler.tree import SUM, Fork, Gap, Join, Layer, Refusal, Residual, Scale, Seq, Use
 from inception_dsl.language.naming import reserved_name
@@ -29,13 +30,7 @@ from inception_dsl.decompiler.words import NHWC, PASS_THROUGH, Missing, act_name
 
 __all__ = ["Structurer", "residuals"]
 
-SOURCE = -1
-
-
-class _NotStructured(Exception):
-    def __init__(self, missing: str, detail: str = ""):
-        super().__init__(missing)
-        self.missing, self.detail = missing, detail
+_NotStructured = NotStructured
 
 
 class Structurer:
@@ -258,7 +253,7 @@ def _item_output(item):
     return item.output if isinstance(item, Call) else (item.index, 0)
 
 
-class _Scope:
+class _Scope(Taps):
     """The operation graph of one call, walked back from its output."""
 
     def __init__(self, owner: Structurer, call: Call):
@@ -270,6 +265,7 @@ class _Scope:
         self.inputs: dict[int, list[int]] = {}
         self.read_refs: dict[int, list[Ref]] = {}
         self.last_ref: Ref | None = None
+        self.aliases: dict[Ref, Ref] = {}  # a no-op's output -> the tensor it passes on
         producer: dict[Ref, int] = {ref: SOURCE for ref in call.inputs}
         if self.joined_inputs:
             producer[(self.items[0].index, 0)] = SOURCE
@@ -282,6 +278,8 @@ class _Scope:
                 if not words:  # a no-op: its outputs are its input
                     for k in range(len(item.shapes)):
                         producer[(item.index, k)] = reads[0] if reads else SOURCE
+                        if item.tensor_inputs():
+                            self.aliases[(item.index, k)] = item.tensor_inputs()[0]
                     continue
                 for k in range(len(item.shapes)):
                     producer[(item.index, k)] = i
@@ -314,6 +312,23 @@ class _Scope:
         return reads
 
     def walk(self) -> list:
+        """The body; where it is not series-parallel, again with each read part of a channel
+        split as its own `channels(a, b)` (taps.py)."""
+        labels = self.labels()
+        try:
+            return self.walked()
+        except _NotStructured as error:
+            self.restore_labels(labels)
+            if not self.exploded():
+                raise
+            first = error
+        self.seen, self.last_ref = set(), None
+        try:
+            return self.walked()
+        except _NotStructured:
+            raise first from None
+
+    def walked(self) -> list:
         graph = nx.DiGraph()
         graph.add_node(SOURCE)
         for node, reads in self.inputs.items():
@@ -353,52 +368,16 @@ class _Scope:
 
     def join(self, node: int, join: Join, stop: int) -> tuple[Join, int]:
         """The join's branches, forked at its immediate dominator, else (a branch would read
-        inside another) taps of one chain, `from` its labels."""
+        inside another) taps of one chain, `from` its labels, or a splice (taps.py)."""
         seen, last = set(self.seen), self.last_ref
         try:
             return self.forked(node, join)
         except _NotStructured:
             self.seen, self.last_ref = seen, last
-            taps = self.taps(node, join, stop)
+            taps = self.taps(node, join, stop) or self.spliced(node, join, stop)
             if taps is None:
                 raise
             return taps
-
-    def taps(self, node: int, join: Join, stop: int) -> tuple[Join, int] | None:
-        """VoVNet's concatenation of the block's input and every step's output: each read but
-        one lies on the chain of steps that leads to that one (its dominators, back to the
-        sequence's input `stop`): the join follows that step, its other branches read `from`
-        the labels of the steps they tap (`from input`: the sequence's input)."""
-        reads = self.inputs[node]
-        if join.kind not in ("concat", SUM, "product") or len(set(reads)) != len(reads):
-            return None
-        for main in reversed(reads):
-            chain, step = [main], main
-            while step != stop and step != SOURCE:
-                step = self.idom[step]
-                chain.append(step)
-            if step != stop or any(read not in chain for read in reads):
-                continue
-            sources = [self.tap_label(read, stop) for read in reads]
-            if None in sources:
-                return None
-            join.branches = [[] if read == main else [Layer("identity", source=source)]
-                             for read, source in zip(reads, sources)]
-            return join, main
-        return None
-
-    def tap_label(self, node: int, stop: int) -> str | None:
-        if node == stop:
-            return "input"
-        words = self.words.get(node)
-        if not words or isinstance(words[-1], Fork) or not hasattr(words[-1], "label"):
-            return None
-        stmt = words[-1]
-        if not stmt.label or stmt.label.isdigit():
-            taken = {getattr(w, "label", None) for ws in self.words.values() for w in ws}
-            stmt.label = next(f"tap{k}" for k in range(1, len(taken) + 2) if f"tap{k}" not in taken)
-        stmt.tapped = True  # its label stays (blocks.py drops labels that say nothing)
-        return stmt.label
 
     def forked(self, node: int, join: Join) -> tuple[Join, int]:
         """The join's branches, forked at its immediate dominator; a concat of a channel
@@ -407,7 +386,10 @@ class _Scope:
         branches, origins = [], []
         for read, ref in zip(self.inputs[node], self.read_refs[node]):
             self.last_ref = ref
-            branches.append(self.chain(read, fork) if read != fork else [])
+            if read in self.tapped and read != fork:  # spliced: an earlier tensor of the chain
+                branches.append(self.tap_branch(read))
+            else:
+                branches.append(self.folded(self.chain(read, fork)) if read != fork else [])
             origins.append(self.last_ref)
         fork_words = self.words.get(fork) if fork != SOURCE else None
         if not (fork_words and isinstance(fork_words[-1], Fork)):

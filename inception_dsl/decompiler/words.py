@@ -360,12 +360,11 @@ def _reshaping(event: Event, fname: str) -> list:
             return [Layer("global_avgpool")] + ([] if keep else [Layer("flatten")])
     if fname == "__getitem__" and shape_out == shape_in and _slices_only(event):
         return []  # every element (`x[:, :, :h, :w]` at the grid's own size)
-    if fname == "__getitem__" and _channel_slice(event):
-        start, stop = _channel_slice(event)
+    if fname in ("__getitem__", "narrow") and _channel_slice(event, fname):
+        start, stop = _channel_slice(event, fname)
         if (start, stop) == (0, shape_in[1]):
             return []  # every channel (GhostNet's `out[:, :self.out_chs]` where the concat made just as many)
-        raise Missing("a channel slice `[a:b]` of a tensor (as a statement, or with `from`)",
-                      f"channels [{start}:{stop}] of {shape_in}")
+        return [channels_layer(start, stop)]
     if fname in ("interpolate", "upsample", "upsample_nearest", "upsample_bilinear"):
         return [_upsample(event, fname)]
     if fname in ("max_pool2d", "avg_pool2d"):
@@ -397,14 +396,27 @@ def _upsample(event: Event, fname: str) -> Layer:
     return Layer("upsample", args + ([("align_corners", align)] if mode == "bilinear" else []))
 
 
-def _channel_slice(event: Event) -> tuple[int, int] | None:
-    """`x[:, a:b]` (or `x[:, a:b, :, :]`) on a grid: (a, b)."""
-    index = event.args[1] if len(event.args) > 1 else None
+def channels_layer(start: int, stop: int) -> Layer:
+    """`channels(start, stop)`: channels [start, stop) of a grid as a tensor of its own."""
+    return Layer("channels", [(None, start), (None, stop)])
+
+
+def _channel_slice(event: Event, fname: str = "__getitem__") -> tuple[int, int] | None:
+    """`x[:, a:b]` (or `x[:, a:b, :, :]`, `x[:, a:b, ...]`, `x.narrow(1, a, b - a)`) on a grid: (a, b)."""
     shape = event.in_shape or ()
-    if len(shape) != 4 or not isinstance(index, tuple) or not 2 <= len(index) <= 4 or \
-            any(part != slice(None) for part in index[:1] + index[2:]):
+    if len(shape) != 4:
         return None
-    part = index[1]
+    if fname == "narrow":
+        dim, start, length = _arg(event, 1, "dim"), _arg(event, 2, "start"), _arg(event, 3, "length")
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (dim, start, length)) or dim % 4 != 1:
+            return None
+        part = slice(start, start + length)
+    else:
+        index = event.args[1] if len(event.args) > 1 else None
+        if not isinstance(index, tuple) or not 2 <= len(index) <= 4 or index[0] != slice(None) or \
+                any(p != slice(None) and p is not Ellipsis for p in index[2:]):
+            return None
+        part = index[1]
     if not isinstance(part, slice) or part.step not in (None, 1):
         return None
     chosen = range(shape[1])[part]
