@@ -35,7 +35,7 @@ from inception_dsl.core.values import EvalError
 from inception_dsl.ir import BOOL, FLOAT, PAIR, POSITIVE, TEXT, Op, OpKind, fmt_shape
 from inception_dsl.ops.activations import ACTIVATIONS, activation
 from inception_dsl.ops.attention_source import BIAS_IDXS_TEXT
-from inception_dsl.ops.base import LayerDef, coerced, on_tokens, register, shape_error
+from inception_dsl.ops.base import LayerDef, coerced, heads_divide, on_tokens, register, shape_error
 
 __all__ = ["ATTENTION", "Geometry", "geometry"]
 
@@ -83,15 +83,8 @@ def _shape(graph, node, shapes, sink):
     (shape,) = shapes
     if not on_tokens(node, shape, sink, "attention"):
         return None
-    heads, width = node.attrs["heads"], shape[0]
-    if node.attrs.get("key_dim") is None and width % heads:
-        divisors = [d for d in range(1, width + 1) if width % d == 0]
-        near = sorted(divisors, key=lambda d: (abs(d - heads), d))[:2]
-        shape_error(sink, node, codes.BAD_HEADS, f"attention with {heads} heads needs a width divisible by "
-                    f"{heads}, got {width} channels", f"{width} channels",
-                    help=f"use {' or '.join(f'`heads={d}`' for d in sorted(near))} "
-                    f"(the divisors of {width}: {', '.join(map(str, divisors))}), or give each head its width "
-                    f"with `key_dim`")
+    if node.attrs.get("key_dim") is None and not heads_divide(
+            node, shape[0], sink, "attention", "give each head its width with `key_dim`"):
         return None
     needs, built = _needs_grid(node.attrs), node.attrs.get("grid")
     if built and tuple(built) != shape.grid:

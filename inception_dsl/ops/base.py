@@ -218,8 +218,9 @@ def on_tokens(node, shape, sink: DiagnosticSink, what: str) -> bool:
     return False
 
 
-def heads_divide(node, width: int, sink: DiagnosticSink, what: str) -> bool:
-    """Whether the node's `heads` divide the width (E213 with the nearest divisors if not)."""
+def heads_divide(node, width: int, sink: DiagnosticSink, what: str, other_fix: str = "") -> bool:
+    """Whether the node's `heads` divide the width (E213 with the nearest divisors if not;
+    `other_fix` ends the help with a fix the op has besides other heads)."""
     heads = node.attrs["heads"]
     if width % heads == 0:
         return True
@@ -228,7 +229,7 @@ def heads_divide(node, width: int, sink: DiagnosticSink, what: str) -> bool:
     shape_error(sink, node, codes.BAD_HEADS, f"{what} with {heads} heads needs a width divisible by {heads}, "
                 f"got {width} channels", f"{width} channels",
                 help=f"use {' or '.join(f'`heads={d}`' for d in near)} "
-                f"(the divisors of {width}: {', '.join(map(str, divisors))})")
+                f"(the divisors of {width}: {', '.join(map(str, divisors))})" + (f", or {other_fix}" if other_fix else ""))
     return False
 
 

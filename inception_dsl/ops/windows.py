@@ -34,7 +34,7 @@ from inception_dsl.core.signatures import REQUIRED, LayerSig, boolean, number, p
 from inception_dsl.core.values import EvalError
 from inception_dsl.ir import BOOL, FLOAT, PAIR, POSITIVE, Attr, Op, OpKind, fmt_shape
 from inception_dsl.ops import relpos
-from inception_dsl.ops.base import LayerDef, coerced, dims_text, on_tokens, register, shape_error
+from inception_dsl.ops.base import LayerDef, coerced, dims_text, heads_divide, on_tokens, register, shape_error
 from inception_dsl.ops.token_params import call_input
 
 __all__ = ["WINDOW_ATTENTION", "MERGE_PATCHES", "fitted", "shift_labels"]
@@ -87,14 +87,7 @@ def _shape(graph, node, shapes, sink):
     (shape,) = shapes
     if not _on_grid(node, shape, sink, "window_attention"):
         return None
-    heads, width = node.attrs["heads"], shape[0]
-    if width % heads:
-        divisors = [d for d in range(1, width + 1) if width % d == 0]
-        near = sorted(sorted(divisors, key=lambda d: (abs(d - heads), d))[:2])
-        shape_error(sink, node, codes.BAD_HEADS, f"window_attention with {heads} heads needs a width divisible by "
-                    f"{heads}, got {width} channels", f"{width} channels",
-                    help=f"use {' or '.join(f'`heads={d}`' for d in near)} "
-                    f"(the divisors of {width}: {', '.join(map(str, divisors))})")
+    if not heads_divide(node, shape[0], sink, "window_attention"):
         return None
     return shape
 
