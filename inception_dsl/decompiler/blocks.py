@@ -61,7 +61,7 @@ def shape_key(body: list) -> str:
     for stmt in body:
         label = stmt.label or ""
         if isinstance(stmt, Layer):
-            parts.append(f"L{label}:{stmt.word}({','.join(str(k) for k, _ in stmt.args)})<{stmt.source or ''}")
+            parts.append(f"L{label}:{stmt.word}({','.join(_arg_key(stmt.word, k, v) for k, v in stmt.args)})<{stmt.source or ''}")
         elif isinstance(stmt, Use):
             parts.append(f"U{label}:{stmt.block}({','.join(str(k) for k, _ in stmt.args)})")
         elif isinstance(stmt, Seq):
@@ -74,6 +74,13 @@ def shape_key(body: list) -> str:
         else:
             parts.append(f"G{id(stmt)}")
     return ";".join(parts)
+
+
+def _arg_key(word: str, key, value) -> str:
+    """An argument's name, and its value where it cannot be a block parameter: the label
+    whose size `resize(to=...)`/`pad_to(...)` takes."""
+    return f"{key}={value.name}" if word in ("resize", "pad_to") and isinstance(value, Sym) and key in ("to", None) \
+        else str(key)
 
 
 def snake(name: str) -> str:

@@ -297,6 +297,7 @@ class _Scope(Taps):
         if call.output is None or call.output not in producer:
             raise _NotStructured("a module whose output is not computed from its input")
         self.target = producer[call.output]
+        self.producer = producer
         self.seen: set[int] = set()
 
     def _reads(self, item, producer: dict[Ref, int]) -> list[int]:
@@ -344,11 +345,13 @@ class _Scope(Taps):
 
     def chain(self, node: int, stop: int) -> list:
         stmts: list = []
+        visited: list[int] = []
         while node != stop:
             if node == SOURCE or node in self.seen:
                 raise _NotStructured("a graph that is not series-parallel (a tensor read by two branches)",
                                      getattr(self.items[node], "path", "") if node != SOURCE else "")
             self.seen.add(node)
+            visited.append(node)
             words, reads = self.words[node], self.inputs[node]
             if words and isinstance(words[-1], Join):
                 join, node = self.join(node, words[-1], stop)
@@ -364,6 +367,7 @@ class _Scope(Taps):
             stmts = list(words) + stmts
             self.last_ref = self.read_refs[node][0]
             node = reads[0]
+        self.name_sizes(visited, stop)
         return stmts
 
     def join(self, node: int, join: Join, stop: int) -> tuple[Join, int]:

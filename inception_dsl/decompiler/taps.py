@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import networkx as nx
 
-from inception_dsl.decompiler.tree import Fork, Join, Layer
+from inception_dsl.decompiler.tree import Follows, Fork, Join, Layer, Sym
 from inception_dsl.decompiler.words import channels_layer
 
 __all__ = ["SOURCE", "NotStructured", "Taps"]
@@ -56,8 +56,8 @@ class Taps:
                 chain.append(step)
             if step != stop or any(read not in chain for read in reads):
                 continue
-            sources = [self.tap_label(read, stop) for read in reads]
-            if None in sources:
+            sources = [None if read == main else self.tap_label(read, stop) for read in reads]
+            if sum(source is None for source in sources) != 1:
                 return None
             join.branches = [[] if read == main else [Layer("identity", source=source)]
                              for read, source in zip(reads, sources)]
@@ -142,6 +142,32 @@ class Taps:
             word.label = label
             if not tapped and getattr(word, "tapped", False):
                 del word.tapped
+
+    # -- layers that take another tensor's size ----------------------------------------------
+    def name_sizes(self, visited: list[int], stop: int) -> None:
+        """`resize(to=...)`/`pad_to(...)` of one sequence (`visited`, walked back from its end):
+        the tensor whose size a layer takes is named by its label where it is an earlier
+        statement of that sequence (`input`: the block's input), else the layer falls back to
+        what says it at the traced size (`upsample(k)`) or is refused."""
+        for position, node in enumerate(visited):
+            for word in self.words[node]:
+                slot = next((i for i, (_, v) in enumerate(getattr(word, "args", ())) if isinstance(v, Follows)), None)
+                if slot is None:
+                    continue
+                follows = word.args[slot][1]
+                target = self.producer.get(self.resolved(follows.ref))
+                label = None
+                if target == SOURCE and stop == SOURCE:
+                    label = "input"
+                elif target in visited[position + 1:]:
+                    label = self.tap_label(target, stop)
+                if label is not None:
+                    word.args[slot] = (word.args[slot][0], Sym(label))
+                elif follows.fallback is not None:
+                    word.word, word.args = follows.fallback.word, follows.fallback.args
+                else:
+                    raise NotStructured(f"`{word.word}` to the size of a tensor that is not an earlier statement "
+                                        "of its sequence", getattr(self.items[node], "path", ""))
 
     # -- channel splits read part by part ---------------------------------------------------
     def exploded(self) -> bool:

@@ -53,6 +53,7 @@ class Event:
     in_shapes: list[tuple[int, ...]] = field(default_factory=list)  # of the traced tensor inputs, in order
     site: str = ""  # file:line of the Python line that called a torch function
     layout: str = "nchw"  # of its first input: "nhwc" after a permute to channels-last (set by structure.py)
+    sized_by: list[tuple[Ref, tuple[int, ...]]] = field(default_factory=list)  # interpolate/pad: Call.shape_reads
 
     @property
     def in_shape(self) -> tuple[int, ...] | None:
@@ -81,6 +82,7 @@ class Call:
     inputs: list[Ref] = field(default_factory=list)
     output: Ref | None = None
     items: list["Call | Event"] = field(default_factory=list)
+    shape_reads: list[tuple[Ref, tuple[int, ...]]] = field(default_factory=list)  # `t.shape`, `t.size()` so far
 
 
 class _Recorder(TorchFunctionMode):
@@ -138,6 +140,8 @@ class _Recorder(TorchFunctionMode):
             return  # computed from constants only: a constant to whoever reads it
         event = Event(len(self.events), target, path, inputs, args, kwargs, [tuple(t.shape) for t in outputs],
                       in_shapes)
+        if getattr(target, "__name__", "") in _SIZED:  # the sizes it may follow (F.interpolate(size=y.shape[-2:]))
+            event.sized_by = list(self.stack[-1].shape_reads)
         self.events.append(event)
         self.stack[-1].items.append(event)
         for position, tensor in enumerate(outputs):
@@ -147,6 +151,10 @@ class _Recorder(TorchFunctionMode):
     # -- hooks -------------------------------------------------------------------------
     def __torch_function__(self, func, types, args=(), kwargs=None):
         output = func(*args, **(kwargs or {}))
+        if not self.inside_word and self.stack and isinstance(output, (torch.Size, int)) and args and \
+                getattr(func, "__name__", "") in ("__get__", "size") and isinstance(args[0], torch.Tensor) and \
+                id(args[0]) in self.producers:
+            self.stack[-1].shape_reads.append((self.producers[id(args[0])], tuple(args[0].shape)))
         if not self.inside_word and self.stack:
             self.record(func, self.stack[-1].path, args, kwargs, output)
             if self.events and self.events[-1].target is func and not self.events[-1].site:
@@ -252,6 +260,7 @@ def trace(model: nn.Module, input_shape: tuple[int, ...], is_word) -> tuple[Call
 
 _VIEWS = {"reshape", "view", "unsqueeze", "squeeze", "flatten", "expand", "expand_as", "__getitem__", "to",
           "contiguous", "type_as", "float"}
+_SIZED = {"interpolate", "upsample", "upsample_nearest", "upsample_bilinear", "pad"}
 _SKIP = (os.sep + "torch" + os.sep, os.sep + "decompiler" + os.sep)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 SUM = "sum"  # the join kind a residual is made of
 
-__all__ = ["SUM", "Expr", "Gap", "Join", "Layer", "Refusal", "Residual", "Seq", "Size", "Sym", "Use", "value_text"]
+__all__ = ["SUM", "Expr", "Follows", "Gap", "Join", "Layer", "Refusal", "Residual", "Seq", "Size", "Sym", "Use", "value_text"]
 
 
 @dataclass(frozen=True)
@@ -107,6 +107,16 @@ class Fork:
     """`chunk`/`split` on channels: only a `split` statement (its parts concatenated again) says it."""
 
     sizes: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Follows:
+    """`resize(to=...)`/`pad_to(...)` before structure.py names the tensor whose size it takes:
+    `ref` is that tensor; `fallback` the layer that says it at the traced size (`upsample(k)`),
+    where there is one, for a tensor that no label of the sequence names."""
+
+    ref: tuple[int, int]
+    fallback: Any = None
 
 
 @dataclass

@@ -14,7 +14,7 @@ from torch import nn
 
 from inception_dsl.decompiler.tokens import ATTENTION_DEFAULTS, TOKENS, NoTokenWord, is_attention, token_words
 from inception_dsl.decompiler.trace import Event, _Slot
-from inception_dsl.decompiler.tree import Fork, Join, Layer, Scale, Size, Sym
+from inception_dsl.decompiler.tree import Follows, Fork, Join, Layer, Scale, Size, Sym
 from inception_dsl.ops.activations import ACTIVATIONS
 
 __all__ = ["act_name", "DEFAULTS", "Missing", "is_word_module", "module_words", "function_words", "PASS_THROUGH", "BN_DEFAULTS"]
@@ -26,9 +26,10 @@ DEFAULTS = {
     "conv": {"stride": 1, "pad": Sym("same"), "dilation": 1, "groups": 1, "bn": True, "act": Sym("relu")},
     "maxpool": {"stride": 1, "pad": Sym("same"), "ceil_mode": False},
     "avgpool": {"stride": 1, "pad": Sym("same"), "ceil_mode": False, "count_include_pad": True},
+    "conv_transpose": {"stride": 1, "pad": 0, "output_padding": 0, "groups": 1, "dilation": 1, "bias": True},
     "bn": dict(BN_DEFAULTS), "linear": {"bias": True}, "layernorm": {"eps": 1e-5}, "groupnorm": {"eps": 1e-5},
     "elu": {"alpha": 1.0}, "leaky_relu": {"slope": 0.01}, "upsample": {"mode": Sym("nearest"), "align_corners": False},
-    "attention": ATTENTION_DEFAULTS,
+    "attention": ATTENTION_DEFAULTS, "resize": {"mode": Sym("nearest"), "align_corners": False},
 }
 
 
@@ -55,7 +56,7 @@ ACT_FUNCTIONS.update({name + "_": act for name, act in list(ACT_FUNCTIONS.items(
 ACT_NAMES = {act.name for act in ACTIVATIONS.values()}
 ACT_PARAMS = {act.name: act.params for act in ACTIVATIONS.values() if act.params}  # ops.activations.Param tuples
 _POOLS = (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)
-WORD_CLASSES = (nn.Conv2d, nn.BatchNorm2d, nn.Linear, nn.Dropout, nn.Flatten, nn.Identity, nn.GroupNorm,
+WORD_CLASSES = (nn.Conv2d, nn.ConvTranspose2d, nn.BatchNorm2d, nn.Linear, nn.Dropout, nn.Flatten, nn.Identity, nn.GroupNorm,
                 nn.LayerNorm, *_POOLS, *ACT_MODULES)
 # torch functions that change nothing a spec can see
 _ELEMENTWISE = {"add", "__add__", "__iadd__", "add_", "__radd__", "mul", "__mul__", "__imul__", "mul_", "__rmul__",
@@ -114,6 +115,15 @@ def conv_words(m: nn.Conv2d) -> list:
                   ("dilation", _one(dilation)), ("groups", m.groups), ("bias", m.bias is not None), ("bn", False),
                   ("act", Sym("identity"))]
     return [Layer("conv", args, params=True)]
+
+
+def _conv_transpose(m: nn.ConvTranspose2d) -> list:
+    if m.padding_mode != "zeros":
+        raise Missing("conv_transpose padding_mode", f"padding_mode={m.padding_mode!r}")
+    args: list = [(None, m.out_channels), (None, _size(m.kernel_size)), ("stride", _one(_pair(m.stride))),
+                  ("pad", _one(_pair(m.padding))), ("output_padding", _one(_pair(m.output_padding))),
+                  ("groups", m.groups), ("dilation", _one(_pair(m.dilation))), ("bias", m.bias is not None)]
+    return [Layer("conv_transpose", args, params=True)]
 
 
 def _one(pair):
@@ -195,6 +205,8 @@ def module_words(event: Event) -> list:
         return _tf_same(conv_words(m) if isinstance(m, nn.Conv2d) else _pool_words(m, event.in_shape))
     if isinstance(m, nn.Conv2d):
         return conv_words(m)
+    if isinstance(m, nn.ConvTranspose2d):
+        return _conv_transpose(m)
     if _timm_class(m, "BatchNormAct2d"):
         drop = getattr(m, "drop", None)
         if drop is not None and not isinstance(drop, nn.Identity):
@@ -367,6 +379,8 @@ def _reshaping(event: Event, fname: str) -> list:
         return [channels_layer(start, stop)]
     if fname in ("interpolate", "upsample", "upsample_nearest", "upsample_bilinear"):
         return [_upsample(event, fname)]
+    if fname == "pad" and _pad_to(event) is not None:
+        return [_pad_to(event)]
     if fname in ("max_pool2d", "avg_pool2d"):
         join = fname[:3]
         return pool_layer(join, _arg(event, 1, "kernel_size"), _arg(event, 2, "stride"), _arg(event, 3, "padding", 0),
@@ -390,10 +404,41 @@ def _upsample(event: Event, fname: str) -> Layer:
         raise Missing(f"interpolate mode {mode}" if len(shape_in) == 4 else "interpolate of other than a grid",
                       f"{shape_in} -> {shape_out}")
     factors = [o // i if i and o % i == 0 else 0 for i, o in zip(shape_in[2:], shape_out[2:])]
-    if not all(factors) or shape_out[:2] != shape_in[:2]:
+    upsample = None
+    if all(factors) and shape_out[:2] == shape_in[:2]:
+        args: list = [(None, factors[0] if factors[0] == factors[1] else Size(*factors)), ("mode", Sym(mode))]
+        upsample = Layer("upsample", args + ([("align_corners", align)] if mode == "bilinear" else []))
+    target = _followed(event) if _arg(event, 1, "size") is not None else None
+    if target is not None:
+        return Layer("resize", [("to", Follows(target, upsample)), ("mode", Sym(mode)), ("align_corners", align)])
+    if upsample is None:
         raise Missing("interpolate to a size that is not an integer multiple of the input's", f"{shape_in} -> {shape_out}")
-    args: list = [(None, factors[0] if factors[0] == factors[1] else Size(*factors)), ("mode", Sym(mode))]
-    return Layer("upsample", args + ([("align_corners", align)] if mode == "bilinear" else []))
+    return upsample
+
+
+def _followed(event: Event):
+    """The tensor whose grid the output takes: the last one whose size the module read before
+    (`size=y.shape[-2:]`, U-Net's `x2.size()[2] - x1.size()[2]`), other than the input."""
+    own = event.tensor_inputs()[:1]
+    for ref, shape in reversed(event.sized_by):
+        if len(shape) == 4 and shape[-2:] == event.shapes[0][-2:] and ref not in own:
+            return ref
+    return None
+
+
+def _pad_to(event: Event) -> Layer | None:
+    """F.pad by the difference to another tensor's grid, half before and the odd pixel after:
+    `pad_to(LABEL)` (None: another padding)."""
+    shape_in, shape_out = event.in_shape or (), event.shapes[0]
+    pads = _arg(event, 1, "pad")
+    if len(shape_in) != 4 or not isinstance(pads, (tuple, list)) or len(pads) != 4 or \
+            _arg(event, 2, "mode", "constant") != "constant" or _arg(event, 3, "value", None) not in (None, 0, 0.0):
+        return None
+    dh, dw = shape_out[2] - shape_in[2], shape_out[3] - shape_in[3]
+    if tuple(pads) != (int(dw / 2), dw - int(dw / 2), int(dh / 2), dh - int(dh / 2)):
+        return None
+    target = _followed(event)
+    return Layer("pad_to", [(None, Follows(target))]) if target is not None else None
 
 
 def channels_layer(start: int, stop: int) -> Layer:
