@@ -61,6 +61,8 @@ def _samples(cls, channels: int, rng: random.Random, count: int = 4) -> list[dic
         if name == "in_channels":
             choices.append((name, [channels, max(1, channels // 2), channels + 8]))
             continue
+        if name == "grids":  # what the network hands down (python/instances.py), not a spec parameter
+            continue
         default = param.default
         kind = param.annotation if param.annotation is not inspect.Parameter.empty else type(default)
         kind = {"int": int, "float": float, "bool": bool, "str": str}.get(kind, kind) if isinstance(kind, str) else kind

@@ -88,9 +88,9 @@ network n {
     assert model(torch.randn(1, 8, 6, 6)).shape == (1, 16, 3, 3)
 
 
-def test_one_block_at_two_grids_without_grid_says_why_it_cannot_be_built():
-    """One block class at two grids without `grid=`: the source cannot know the table
-    size, and building it says so (as for `pos_embed`): write `grid=` as a block parameter."""
+def test_one_block_at_two_grids_without_grid_builds_each_instances_table():
+    """One block class at two grids without `grid=`: each instance is handed its own grid
+    down the constructor (it used to be refused by load(), though check accepted it)."""
     text = """
 block coat(width) {
   attn: attention2d(2, width)
@@ -103,9 +103,10 @@ network n {
   coat(8)
 }
 """
-    assert analyze_text(text).ok
-    with pytest.raises(ValueError, match=r"<string>:8 .*different inputs in different instances \(8x3x3, 8x6x6\)"):
-        inception_dsl.loads(text)
+    model = through_everything(text)  # parameters == summary's, outputs == the IR's flat forward
+    keys = model.state_dict()
+    assert keys["coat.attn.rel_pos.relative_position_bias_table"].shape == (121, 2)
+    assert keys["coat_2.attn.rel_pos.relative_position_bias_table"].shape == (25, 2)
 
 
 @pytest.mark.parametrize("call, code, text", [

@@ -180,8 +180,10 @@ def _source(args, in_ch):
     rel_pos = args.get("rel_pos")
     if rel_pos.symbolic or rel_pos.value:
         grid = args.get("grid")
-        if not grid.symbolic and grid.value is None:
-            grid = args.text(py_literal(tuple(call_input(args, "the grid of its relative position bias")[1:])))
+        if not grid.symbolic and grid.value is None:  # the input's: each instance's own where they differ
+            if not args.ctx.in_shapes(args.call):
+                call_input(args, "the grid of its relative position bias")  # located: never reached
+            grid = args.text(args.per_instance("grid", lambda shape: tuple(shape[1:])))
         parts.append(f"grid={grid.src}" if not rel_pos.symbolic else f"grid={grid.src} if {rel_pos.src} else None")
     args.helpers.add("Attention2d")
     out_ch = out.src if out.symbolic else out.value if out.value is not None else in_ch

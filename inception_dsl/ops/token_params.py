@@ -188,14 +188,20 @@ def _pos_elaborate(b, bound):
 
 
 def _pos_source(args, in_ch):
-    shape = call_input(args, "the number of tokens")
+    """`PosEmbed(count, C)` (+ the grid it is built for and the one it is resampled to), each
+    instance's own where instances of a block meet different grids (`SourceArgs.per_instance`)."""
+    if not args.ctx.in_shapes(args.call):
+        call_input(args, "the number of tokens")  # the located error of a call shape inference never reached
     grid = args.get("grid", lambda b, n, s: None if b[n] is None else pair(b, n, s, "grid")).value
-    if grid is None or tuple(grid) == shape.grid:
-        count = shape[1]
-        extra = ""
-    else:
-        count = grid[0] * grid[1] + shape.prefix
-        extra = f", grid={py_literal(tuple(grid))}, prefix={shape.prefix}, resample_to={py_literal(shape.grid)}"
+
+    def resampled(shape) -> bool:
+        return grid is not None and tuple(grid) != shape.grid
+
+    count = args.per_instance("count", lambda s: grid[0] * grid[1] + s.prefix if resampled(s) else s[1])
+    extra = ""
+    if any(resampled(shape) for shape in args.ctx.in_shapes(args.call)):
+        extra = (f", grid={py_literal(tuple(grid))}, prefix={args.per_instance('prefix', lambda s: s.prefix)}, "
+                 f"resample_to={args.per_instance('resample_to', lambda s: s.grid if resampled(s) else None)}")
     args.helpers.add("PosEmbed")
     return args.code(f"PosEmbed({count}, {in_ch}{extra})", in_ch)
 

@@ -28,7 +28,6 @@ import math
 from inception_dsl.core import codes
 from inception_dsl.core.helper_classes import register_helper
 from inception_dsl.core.literals import py_literal
-from inception_dsl.core.python_exprs import CodegenError
 from inception_dsl.core.shapes import Tokens
 from inception_dsl.core.signatures import REQUIRED, LayerSig, boolean, number, pair, positive_int
 from inception_dsl.core.values import EvalError
@@ -362,40 +361,25 @@ def _grids(args, what: str) -> set:
     return shapes
 
 
-def _grid_source(args, shapes: set, what: str) -> str:
+def _grid_source(args, shapes: set) -> str:
     """The grid a generated class is built for: fixed; or, where instances differ, one per
-    input width (`{channels: (h, w)}`, the class picks its own: Swin's stages); or None
-    (square, read at run time)."""
+    input width (`{channels: (h, w)}`, the class picks its own: Swin's stages); or, where
+    instances of one width meet different grids, each instance's own, handed down the block
+    classes' constructors (`SourceArgs.per_instance`; built on its own, a class of square
+    grids reads its grid at run time)."""
     grids = {shape.grid for shape in shapes}
     if len(grids) == 1:
         return py_literal(next(iter(grids)))
     by_width = {shape[0]: shape.grid for shape in shapes}
     if len(by_width) == len(shapes):
         return "{" + ", ".join(f"{c}: {py_literal(g)}" for c, g in sorted(by_width.items())) + "}"
-    if all(g is not None and g[0] == g[1] for g in grids):
-        return "None"
-    raise CodegenError(f"`{args.call.name}` sees different grids in different instances of the same width "
-                       f"({', '.join(sorted(fmt_shape(s) for s in shapes))}), not all square, so the generated "
-                       f"class cannot know {what}", args.call.span)
+    square = all(g is not None and g[0] == g[1] for g in grids)
+    return args.per_instance("grid", lambda shape: shape.grid, "None" if square else None)
 
 
 def _source(args, in_ch):
     values = {name: args.get(name) for name in ("heads", *_DEFAULTS)}
-    shapes = _grids(args, "the grid")
-    grid, grids = _grid_source(args, shapes, "the grid"), {shape.grid for shape in shapes}
-    window = values["window"]
-    if grid == "None" and window.symbolic and len(grids) > 1:
-        # instances of one width on several grids: the class cannot tell which of them shrink a
-        # window it learns only when built, and would read a shrunken window from a full table
-        raise CodegenError(f"`window_attention` sees different grids ({', '.join(sorted(dims_text(g) for g in grids))}) "
-                           f"in instances of the same width, and its window is a block parameter, so one "
-                           f"generated class cannot size its bias table for each of them; give those "
-                           f"instances different widths or a literal window", args.call.span)
-    if grid == "None" and not window.symbolic:
-        if len({fitted(g, window.value, (0, 0))[0] for g in grids}) > 1:
-            raise CodegenError(f"`window_attention`: the window shrinks to the grid in some of its instances "
-                               f"({', '.join(sorted(dims_text(g) for g in grids))}) and not in others, so one "
-                               f"generated class cannot hold its bias table", args.call.span)
+    grid = _grid_source(args, _grids(args, "the grid"))
     parts = [str(in_ch), values["heads"].src]
     parts += [f"{name}={values[name].src}" for name, default in _DEFAULTS.items() if not values[name].is_(default)]
     args.helpers.add("WindowAttention")
@@ -403,7 +387,7 @@ def _source(args, in_ch):
 
 
 def _merge_source(args, in_ch):
-    grid = _grid_source(args, _grids(args, "the grid"), "the grid")
+    grid = _grid_source(args, _grids(args, "the grid"))
     args.helpers.add("MergePatches")
     out = 4 * in_ch if isinstance(in_ch, int) else f"4 * ({in_ch})"
     return args.code(f"MergePatches({'' if grid == 'None' else grid})", out)

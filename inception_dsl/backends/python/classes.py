@@ -27,6 +27,7 @@ class Class:
     attributes: list[str] = field(default_factory=list)  # class attributes
     methods: list[list[str]] = field(default_factory=list)  # more methods, after forward
     inputs: list[str] = field(default_factory=list)  # forward's tensors after `x` (a branch's `from LABEL`)
+    takes_grids: bool = False  # reads the instances' grids handed down (python/instances.py)
 
     def render(self) -> str:
         lines = [f"class {self.name}({self.base}):", f'    """{self.doc}"""', ""]
@@ -70,6 +71,7 @@ class Scope:
     lambda_var: str = ""  # the parameter name of `_repeat`'s lambdas, one per class
     marks: list | None = None  # the network's: where each top-level statement starts (model_api.Mark)
     labels: dict = field(default_factory=dict)  # label -> (forward variable, channels) a branch's `from` reads
+    at: tuple[str, ...] = ()  # the member being built: its path below this class, as Python source parts
 
     def repeat_var(self) -> str:
         if not self.lambda_var:

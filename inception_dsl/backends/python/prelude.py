@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import textwrap
 
+from inception_dsl.backends.python.instances import HELPERS as INSTANCE_HELPERS
 from inception_dsl.core.helper_classes import REGISTERED
 from inception_dsl.ops.activations import ACTIVATIONS
 
@@ -398,6 +399,7 @@ FIXED: dict[str, tuple[str, tuple[str, ...]]] = {
     "ConvAct": (_CONV_ACT, ("_padding", "_activate")),
     "ConvBnAct": (_CONV_BN_ACT, ("ConvAct", "_padding", "_activate")),
     "Activation": (_ACTIVATION, ("_activate",)),
+    **INSTANCE_HELPERS,
 }
 
 

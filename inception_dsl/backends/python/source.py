@@ -38,6 +38,7 @@ from inception_dsl.backends.python.init_source import write_init_weights
 from inception_dsl.backends.python.splice import write_spliced
 from inception_dsl.backends.python.unreached import Reach, guard_unreached, unreached_call
 from inception_dsl.backends.python.combinator_source import write_join
+from inception_dsl.backends.python.instances import Instances
 from inception_dsl.language.program import Program
 
 __all__ = ["to_python", "CodegenError", "network_class_name", "Checked"]
@@ -81,7 +82,8 @@ class _Generator:
         self.main_path = main
         self.base_dir = "" if main.startswith("<") else os.path.dirname(main)
         self.flat_areas = self._flat_areas()
-        self.call_inputs = self._call_inputs()
+        self.instances = Instances(self.graph, self.helpers)
+        self.in_shapes = self.instances.in_shapes
         self.reach = Reach(self.graph)
         self.residuals = ResidualWriter(self)
 
@@ -122,20 +124,6 @@ class _Generator:
                 areas.setdefault((node.span.path, node.span.start, node.span.end), set()).add(area)
         return areas
 
-    def _call_inputs(self) -> dict[tuple, set]:
-        """The input shape of each layer call's first node, by the call's span (sizes of token layers)."""
-        shapes: dict[tuple, set] = {}
-        for node in self.graph.nodes():
-            inputs = self.graph.inputs(node.id)
-            source = self.graph.node(inputs[0]) if inputs else None
-            if node.span is not None and source is not None and source.shape is not None and source.span != node.span:
-                shapes.setdefault((node.span.path, node.span.start, node.span.end), set()).add(source.shape)
-        return shapes
-
-    def in_shapes(self, call: syntax.Call) -> set:
-        """The input shapes a layer call has in the IR's instances of it (none where `when` left it out)."""
-        return self.call_inputs.get((call.span.path, call.span.start, call.span.end), set())
-
     def flat_area(self, call: syntax.Call, grid: Grid = None) -> int | str:
         """HxW seen by a flatten: from the IR, or, where `when` left it out of the IR, from a
         fixed-size pooling right before it (`grid`)."""
@@ -155,7 +143,7 @@ class _Generator:
     # -- classes
     def _new_scope(self, name: str, doc: str, env: dict[str, Any]) -> Scope:
         cls = Class(self.class_ns.create(name), safe_text(doc, 400), [])
-        init_ns = Namespace({"in_channels"} | set(self.block_classes.values()))
+        init_ns = Namespace({"in_channels", "grids"} | set(self.block_classes.values()))
         scope = Scope(cls, env, {}, init_ns, Namespace({"x"}))
         return scope
 
@@ -190,6 +178,7 @@ class _Generator:
         scope.cls.attributes.insert(0, f"compiled_from = {py_literal((self.where_file(self.main_path), self.graph.name))}"
                                        "  # spec file, network: optimize() builds from the spec (docs/optimize.md)")
         write_init_weights(scope.cls, self.program.settings_for(definition.span), self.graph, self.init)
+        self.instances.network(scope)
         self.classes.append(scope.cls)
         return scope.cls
 
@@ -222,6 +211,7 @@ class _Generator:
         out, var, _ = self.body(scope, definition.body, "block", "in_channels", "x")
         scope.cls.init.append(f"self.out_channels = {out}")
         scope.cls.forward.append(f"return {var}")
+        self.instances.close(scope)
         self.classes.append(scope.cls)
         return scope.cls.name
 
@@ -253,6 +243,7 @@ class _Generator:
             out, var = self.inline(inner, op, "in_channels", "x", stmt.span)
         inner.cls.init.append(f"self.out_channels = {out}")
         inner.cls.forward.append(f"return {var}")
+        self.instances.close(inner)
         self.classes.append(inner.cls)
         kwargs = "".join(f", {inner.names[p]}={scope.names[p]}" for p in used) + extra
         return inner.cls.name, kwargs
@@ -358,18 +349,13 @@ class _Generator:
 
     def _member_constructor(self, scope: Scope, stmt: syntax.Labeled, name: str, in_ch: Channels):
         """(constructor source, output channels, note) of a statement, `xN` included."""
+        scope.at = (py_literal(name),)
         make, out_of, note = self._constructor(scope, stmt, name)
-        if stmt.repeat is None:
-            out = out_of(in_ch)
-            return make(str(in_ch)), (f"{member_ref(name)}.out_channels" if out is None else out), note
-        self.helpers.add("_repeat")
-        lam = scope.repeat_var()
-        built = make(lam)
-        call_suffix = f"({lam})"
-        is_bare_class = built.endswith(call_suffix) and built[: -len(call_suffix)].isidentifier()
-        maker = built[: -len(call_suffix)] if is_bare_class else f"lambda {lam}: {built}"
         out = out_of(in_ch)
-        return (f"_repeat({py_expr(stmt.repeat, scope.names, self.helpers)}, {in_ch}, {maker})",
+        if stmt.repeat is None:
+            return make(str(in_ch)), (f"{member_ref(name)}.out_channels" if out is None else out), note
+        count = py_expr(stmt.repeat, scope.names, self.helpers)
+        return (self.instances.repeated(scope, (py_literal(name),), count, in_ch, make),
                 f"{member_ref(name)}[-1].out_channels" if out is None else out, note)
 
     def _constructor(self, scope: Scope, stmt: syntax.Labeled, name: str):
@@ -382,7 +368,7 @@ class _Generator:
         if isinstance(op, syntax.Call) and op.name in LAYERS:
             settings = self.program.settings_for(op.span)
             grid = scope.grid
-            ctx = LayerContext(scope.env, scope.names, settings, lambda c: self.flat_area(c, grid), self.in_shapes)
+            ctx = self._context(scope, settings, grid)
             scope.grid = grid_after(op, scope.env, grid, scope.names, self.helpers)
 
             def make(in_src: str) -> str:
@@ -398,7 +384,7 @@ class _Generator:
         if isinstance(op, syntax.Seq) and is_layer_chain(op.body):
             return self._sequential(scope, op), (lambda c: self._chain_out(scope, op, c)), ""
         cls, kwargs = self.compound_class(scope, name, stmt)
-        return (lambda in_src: f"{cls}({in_src}{kwargs})"), (lambda c: None), ""
+        return (lambda in_src: f"{cls}({in_src}{kwargs}{self.instances.argument(scope, cls)})"), (lambda c: None), ""
 
     def _block_call(self, scope: Scope, call: syntax.Call):
         definition = self.program.definitions[call.name]
@@ -417,7 +403,7 @@ class _Generator:
             local = self.block_params[call.name][target]
             kwargs.append(f"{local}={py_expr(arg.value, scope.names, self.helpers)}")
         tail = "".join(f", {k}" for k in kwargs)
-        return (lambda in_src: f"{cls}({in_src}{tail})"), (lambda c: None), ""
+        return (lambda in_src: f"{cls}({in_src}{tail}{self.instances.argument(scope, cls)})"), (lambda c: None), ""
 
     def _grid_locals(self, scope: Scope, definition: syntax.BlockDef) -> None:
         """`in_height = 16` / `in_width = 16` in __init__ for a body that reads them: the
@@ -448,6 +434,11 @@ class _Generator:
         shape = (here or shapes or [(1, 1, 1)])[0]  # a block no instance reaches (`when`) only needs a value
         return dict(zip(syntax.BUILTIN_NAMES, shape))
 
+    def _context(self, scope: Scope, settings, grid: Grid) -> LayerContext:
+        """What a layer call written into `scope` reads of its surroundings (`grid`: fixed by a pooling before it)."""
+        return LayerContext(scope.env, scope.names, settings, lambda c: self.flat_area(c, grid), self.in_shapes,
+                            lambda call, key, value, fallback: self.instances.value(scope, call, key, value, fallback))
+
     def _sequential(self, scope: Scope, op: syntax.Seq):
         names = statement_names(op.body, "seq", self.program.definitions)
         statements = [s for s in op.body if isinstance(s, syntax.Labeled)]
@@ -456,24 +447,26 @@ class _Generator:
             ch: Channels = parse_channels(in_src)
             lines = []
             grid = None
+            outer = scope.at
             for stmt, name in zip(statements, names):
                 settings = self.program.settings_for(stmt.op.span)
-                ctx = LayerContext(scope.env, scope.names, settings, lambda c, g=grid: self.flat_area(c, g),
-                                   self.in_shapes)
+                ctx = self._context(scope, settings, grid)
                 grid = grid_after(stmt.op, scope.env, grid, scope.names, self.helpers)
+                scope.at = outer + (py_literal(name),)
                 code = layer_code(stmt.op, ch, ctx)
                 self.helpers.update(code.helpers)
                 ctor = code.ctor
                 if stmt.repeat is not None:
-                    self.helpers.add("_repeat")
-                    lam = scope.repeat_var()
                     count = py_expr(stmt.repeat, scope.names, self.helpers)
-                    ctor = f"_repeat({count}, {ch}, lambda {lam}: {layer_code(stmt.op, lam, ctx).ctor})"
+                    ctor = self.instances.repeated(scope, scope.at, count, ch,
+                                                   lambda lam, c=ctx, s=stmt: layer_code(s.op, lam, c).ctor, bare=False)
+                    scope.at = outer + (py_literal(name),)
                 # a location only where it adds one: `{ conv; conv }` on one line needs it once
                 where = self.comment(stmt.span) if stmt.span.line != op.span.line else ""
                 note = f"  # {code.comment}" if code.comment and not where else (f" ({code.comment})" if code.comment else "")
                 lines.append(f'    ({py_literal(name)}, {ctor}),{where}{note}')
                 ch = code.out
+            scope.at = outer
             return "nn.Sequential(OrderedDict([\n" + "\n".join(lines) + "\n]))"
 
         return make
@@ -482,8 +475,7 @@ class _Generator:
         ch = in_ch
         grid = None
         for stmt in [s for s in op.body if isinstance(s, syntax.Labeled)]:
-            ctx = LayerContext(scope.env, scope.names, self.program.settings_for(stmt.op.span),
-                               lambda c, g=grid: self.flat_area(c, g), self.in_shapes)
+            ctx = self._context(scope, self.program.settings_for(stmt.op.span), grid)
             grid = grid_after(stmt.op, scope.env, grid, scope.names, self.helpers)
             ch = layer_code(stmt.op, ch, ctx).out
         return ch

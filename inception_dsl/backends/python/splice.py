@@ -24,13 +24,10 @@ def write_spliced(gen, scope, stmt: syntax.Labeled, name: str, in_ch: Channels, 
             raise CodegenError(f"the name `{member}` is used twice in this scope; give the statement a label",
                                stmt.span)
         scope.attrs.add(member)
+    scope.at = ()
     make, out_of, note = gen._constructor(scope, stmt, name)
-    gen.helpers.update({"_repeat", "_splice"})
-    lam = scope.repeat_var()
-    built = make(lam)
-    maker = built[: -len(f"({lam})")] if built.endswith(f"({lam})") and built[: -len(f"({lam})")].isidentifier() \
-        else f"lambda {lam}: {built}"
-    modules = f"_repeat({py_literal(count)}, {in_ch}, {maker})"
+    gen.helpers.add("_splice")
+    modules = gen.instances.repeated(scope, (), py_literal(count), in_ch, make, first=int(name))
     comment = gen.comment(stmt.span) + (f" ({note})" if note and gen.comments else "")
     out = out_of(in_ch)
     out = f"{member_ref(names[-1])}.out_channels" if out is None else out
