@@ -28,7 +28,7 @@ _NAMES = itertools.count()
 
 def _agree(text: str, tmp_path) -> tuple[torch.nn.Module, str]:
     """check, load() (through every consumer: the IR's flat forward, optimize, the summary's
-    parameters and MACs) and the file `compile` writes agree; returns load()'s module and the source."""
+    parameters and MACs), the file `compile` writes and `compile --optimize`'s agree; returns load()'s module and the source."""
     spec = tmp_path / "grids.incp"
     spec.write_text(text)
     assert main(["check", str(spec)]) == 0
@@ -41,9 +41,15 @@ def _agree(text: str, tmp_path) -> tuple[torch.nn.Module, str]:
     assert sum(p.numel() for p in generated.parameters()) == counted == sum(p.numel() for p in model.parameters())
     assert {k: v.shape for k, v in generated.state_dict().items()} == {k: v.shape for k, v in model.state_dict().items()}
     generated.load_state_dict(model.state_dict())
+    optimized_file = tmp_path / "grids_opt.py"  # and `compile --optimize` (built from the IR's nodes)
+    assert main(["compile", str(spec), "--optimize", "-o", str(optimized_file)]) == 0
+    module = import_file(optimized_file, f"grids_opt_{next(_NAMES)}")
+    optimized = next(v for k, v in vars(module).items() if k.endswith("Optimized"))()
+    optimized.load_state_dict(inception_dsl.optimize(model).state_dict(), strict=True)
     x = torch.randn(2, *result.graph.input_node.shape)
     with torch.no_grad():
         torch.testing.assert_close(generated(x), model(x), rtol=0, atol=0)
+        torch.testing.assert_close(optimized.eval()(x), model(x), rtol=1e-4, atol=1e-4)
     return model, out.read_text()
 
 
