@@ -183,3 +183,29 @@ def test_the_zoo_writes_no_grids(spec):
     from .conftest import SPECS
     source = to_python(analyze(SPECS / f"{spec}.incp"))
     assert not any(word in source for word in ("_within(", "_grid_of(", "_repeat_at(", "grids: dict"))
+
+
+BRANCHES = """
+block b() {
+  BODY
+}
+
+network n {
+  input 8x8x12
+  sum { b(); { maxpool(2x2, stride=2, valid); b() } }
+  head: linear(3)
+}
+"""
+
+
+@pytest.mark.parametrize("body", [
+    "to_tokens\n  class_token\n  pos_embed\n  token(0)",  # class_token's `after`, pos_embed's count
+    "to_tokens\n  class_token(2)\n  class_token\n  avg_tokens",  # `after=2` and avg_tokens' skip
+    "to_tokens\n  attention(2, key_dim=4, attn_bias=true)\n  avg_tokens",  # LeViT's attention biases: a table per grid
+    "to_tokens\n  layernorm\n  to_grid\n  global_avgpool\n  flatten",  # to_grid on 8x12 and 4x6
+    "to_patches(2x2)\n  layernorm\n  from_patches(2x2)\n  global_avgpool\n  flatten",  # from_patches on non-square
+], ids=["class_token", "avg_tokens", "attention_biases", "to_grid", "from_patches"])
+def test_token_layers_in_a_block_at_two_grids(body, tmp_path):
+    """One block met at 8x12 and 4x6 at the same width: each token layer that needs its
+    instance's grid or prepended tokens gets it (load() refused every one of these)."""
+    _agree(BRANCHES.replace("BODY", body), tmp_path)

@@ -360,8 +360,10 @@ def _source(args, in_ch):
             parts.append(f"act={ACTIVATIONS[arg.value].module_source()}")
         elif name == "grid" and arg.is_(None):  # the tokens' own grid, where a layer needs it
             from inception_dsl.ops.token_params import call_input  # here: token_params registers its words itself
-            grid = call_input(args, "the tokens' grid").grid if _grid_needed(args) else None
-            parts += [f"grid={py_literal(tuple(grid))}"] if grid is not None else []
+            if _grid_needed(args) and not args.ctx.in_shapes(args.call):
+                call_input(args, "the tokens' grid")  # the located error of a call shape inference never reached
+            grid = args.per_instance("grid", lambda shape: shape.grid) if _grid_needed(args) else "None"
+            parts += [f"grid={grid}"] if grid != "None" else []
         elif name not in ("act", "grid") and not arg.is_(default) or name == "grid" and not arg.is_(None):
             parts.append(f"{name}={arg.src}")
     args.helpers.add("GridAttention")

@@ -147,6 +147,8 @@ def _from_source(args, in_ch):
     grids = {shape.grid for shape in args.ctx.in_shapes(args.call)}
     if len(grids) == 1 and None not in grids:
         return args.code(f"FromPatches({_size_src(args)}, {py_literal(next(iter(grids)))})", in_ch)
+    if None not in grids and any(g[0] != g[1] for g in grids):  # each instance's own (SourceArgs.per_instance)
+        return args.code(f"FromPatches({_size_src(args)}, {args.per_instance('grid', lambda s: s.grid)})", in_ch)
     return args.code(f"FromPatches({_size_src(args)})", in_ch, "a square grid of patches in every instance")
 
 

@@ -21,7 +21,7 @@ from inception_dsl.core.signatures import LayerSig, boolean, pair, positive_int
 from inception_dsl.core.shapes import Tokens
 from inception_dsl.ops.base import LayerDef, on_tokens, unfolded, register, shape_error
 
-__all__ = ["CLASS_TOKEN", "POS_EMBED", "call_input"]
+__all__ = ["CLASS_TOKEN", "POS_EMBED", "call_input", "call_prefix"]
 
 
 # -- class_token ------------------------------------------------------------------------
@@ -165,6 +165,14 @@ def call_input(args, what: str):
     return next(iter(shapes))
 
 
+def call_prefix(args) -> str:
+    """Source of the number of tokens prepended before a call's grid tokens (each instance's,
+    `SourceArgs.per_instance`: its instances may meet different grids)."""
+    if not args.ctx.in_shapes(args.call):
+        call_input(args, "the prepended tokens")  # the located error of a call shape inference never reached
+    return args.per_instance("prefix", lambda shape: shape.prefix)
+
+
 
 # -- the layer words --------------------------------------------------------------------
 def _class_elaborate(b, bound):
@@ -174,10 +182,10 @@ def _class_elaborate(b, bound):
 
 def _class_source(args, in_ch):
     count = args.get("count", lambda b, n, s: positive_int(b, n, s, "the number of tokens"))
-    after = call_input(args, "the prepended tokens").prefix
+    after = call_prefix(args)
     args.helpers.add("ClassToken")
     return args.code(f"ClassToken({in_ch}" + ("" if count.is_(1) else f", {count.src}")
-                     + (f", after={after})" if after else ")"), in_ch)
+                     + (f", after={after})" if after != "0" else ")"), in_ch)
 
 
 def _pos_elaborate(b, bound):

@@ -21,7 +21,7 @@ from inception_dsl.core import codes
 from inception_dsl.core.signatures import LayerSig, pair, positive_int
 from inception_dsl.core.shapes import Tokens
 from inception_dsl.ops.base import LayerDef, on_tokens, unfolded, register, shape_error, spatial
-from inception_dsl.ops.token_params import call_input
+from inception_dsl.ops.token_params import call_input, call_prefix
 
 __all__ = ["TO_TOKENS", "TO_GRID", "TOKEN", "AVG_TOKENS"]
 
@@ -188,7 +188,9 @@ def _to_grid_source(args, in_ch):
     grids = {shape.grid for shape in args.ctx.in_shapes(args.call)}
     if len(grids) > 1 and all(g is not None and g[0] == g[1] for g in grids):
         return args.code("ToGrid()", in_ch, "a square grid in every instance")
-    return args.code(f"ToGrid({py_literal(call_input(args, 'the grid').grid)})", in_ch)
+    if not grids:
+        call_input(args, "the grid")  # the located error of a call shape inference never reached
+    return args.code(f"ToGrid({args.per_instance('grid', lambda shape: shape.grid)})", in_ch)
 
 
 def _avg_elaborate(b, bound):
@@ -199,7 +201,7 @@ def _avg_elaborate(b, bound):
 
 def _avg_source(args, in_ch):
     skip = args.get("skip", lambda b, n, s: None if b[n] is None else positive_int(b, n, s, "skip", 0))
-    src = skip.src if skip.value is not None or skip.symbolic else str(call_input(args, "the prepended tokens").prefix)
+    src = skip.src if skip.value is not None or skip.symbolic else call_prefix(args)
     args.helpers.add("TokenPool")
     return args.code(f"TokenPool(skip={src})", in_ch)
 
