@@ -49,7 +49,7 @@ class LayerContext:
     env: Mapping[str, Any]  # concrete parameter values of one instance (for literal arguments)
     names: Mapping[str, str]  # spec parameter -> Python local
     settings: Mapping[str, Any]
-    flat_area: Callable[[syntax.Call], Union[int, str]]  # flatten: HxW of its input (a literal or an expression)
+    flat_area: Callable[[syntax.Call], Union[int, str, None]]  # flatten: HxW of its input (None: instances differ)
     in_shapes: Callable[[syntax.Call], set] = lambda call: set()  # the call's input shapes in the IR, one per instance
     # (call, key, value of an input shape, fallback source) -> source of this instance's value (SourceArgs.per_instance)
     per_instance: Callable[[syntax.Call, str, Callable[[Any], Any], str | None], str] | None = None

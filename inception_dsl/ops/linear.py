@@ -69,7 +69,10 @@ LINEAR = OpKind(
 # -- the layer words --------------------------------------------------------------------
 def _flatten_source(args, in_ch):
     area = args.ctx.flat_area(args.call)
-    if isinstance(area, str) and area.startswith("_unreached("):
+    if area is None:  # instances on different grids: each instance's own (SourceArgs.per_instance)
+        area = args.per_instance("area", lambda shape: shape[1] * shape[2] if len(shape) == 3 else 1)
+        note = "x each instance's grid positions, from shape inference"
+    elif isinstance(area, str) and area.startswith("_unreached("):
         note = "not in the network for the parameters it was compiled with"
     elif isinstance(area, str):
         note = "x the grid positions of the adaptive pooling"

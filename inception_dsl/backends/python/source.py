@@ -124,9 +124,9 @@ class _Generator:
                 areas.setdefault((node.span.path, node.span.start, node.span.end), set()).add(area)
         return areas
 
-    def flat_area(self, call: syntax.Call, grid: Grid = None) -> int | str:
+    def flat_area(self, call: syntax.Call, grid: Grid = None) -> int | str | None:
         """HxW seen by a flatten: from the IR, or, where `when` left it out of the IR, from a
-        fixed-size pooling right before it (`grid`)."""
+        fixed-size pooling right before it (`grid`); None where its instances differ."""
         if isinstance(grid, str):  # a block parameter sets it: exact for every instance
             return grid
         areas = self.flat_areas.get((call.span.path, call.span.start, call.span.end), set())
@@ -134,11 +134,7 @@ class _Generator:
             return grid[0] * grid[1]
         if not areas:  # `when` left it out: no shape inference ran on it (see unreached.py)
             return unreached_call(self, call.span, "its input grid was never inferred")
-        if len(areas) != 1:
-            raise CodegenError(f"`flatten` sees different grid sizes in different instances "
-                               f"({', '.join(map(str, sorted(areas)))} positions), so the generated class "
-                               f"cannot know its output size", call.span)
-        return next(iter(areas))
+        return next(iter(areas)) if len(areas) == 1 else None
 
     # -- classes
     def _new_scope(self, name: str, doc: str, env: dict[str, Any]) -> Scope:
