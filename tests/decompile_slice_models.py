@@ -118,18 +118,33 @@ def partial_shortcuts():
     return nn.Sequential(nn.Conv2d(3, 4, 1), PartialShortcut(4, 6), PartialShortcut(6, 9), PartialShortcut(9, 12))
 
 
-class Res2Like(nn.Module):
-    """Res2Net's scales: each part added to the last one's output: not series-parallel."""
+class Res2Scales(nn.Module):
+    """Res2Net's scales: each part of a split added to the last scale's output, the last part
+    concatenated as it is."""
 
     def __init__(self):
         super().__init__()
-        self.convs = nn.ModuleList([nn.Conv2d(4, 4, 3, padding=1) for _ in range(3)])
         self.c = nn.Conv2d(3, 16, 1)
+        self.s0 = nn.Conv2d(4, 4, 3, padding=1)
+        self.s1 = nn.Conv2d(4, 4, 3, padding=1)
+        self.s2 = nn.Conv2d(4, 4, 3, padding=1)
 
     def forward(self, x):
         parts = torch.split(self.c(x), 4, 1)
-        out, sp = [], parts[0]
-        for i, conv in enumerate(self.convs):
-            sp = conv(sp if i == 0 else sp + parts[i])
-            out.append(sp)
-        return torch.cat(out + [parts[-1]], 1)
+        a = self.s0(parts[0])
+        b = self.s1(a + parts[1])
+        c = self.s2(b + parts[2])
+        return torch.cat([a, b, c, parts[3]], 1)
+
+
+class Crossed(nn.Module):
+    """Two tensors each read by both branches of a concat: no statement order says it."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(3, 4, 1)
+        self.b = nn.Conv2d(3, 4, 1)
+
+    def forward(self, x):
+        a, b = self.a(x), self.b(x)
+        return torch.cat([a + b, a * b], 1)

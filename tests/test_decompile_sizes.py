@@ -95,11 +95,11 @@ def test_a_segmentation_head_resizes_to_the_input():
 
 def test_a_pad_to_the_skip_and_the_up_convolution():
     text = _exact(UNetUp(), (3, 11, 11))
-    assert "  up: conv_transpose(4, 2x2, stride=2)\n  pad_to(enc)\n  _: concat {\n    identity from enc\n" in text
+    assert "  up: conv_transpose(4, 2x2, stride=2)\n  pad_to(enc)\n  concat {\n    identity from enc\n" in text
 
 
 def test_a_size_no_label_names_is_an_integer_factor_or_read_from_a_tap():
     assert "upsample(2)" in _exact(InBranch(), (3, 8, 8))  # in the branch: the factor at this size
     text = _exact(InBranch(), (3, 11, 11))  # 6 -> 11: the concat follows the step, `conv` is tapped
     assert "  conv: conv(4, 1x1, bn=false, act=identity)\n  down: conv(4, 3x3, stride=2" in text
-    assert "  resize(to=conv)\n  _: concat {\n    identity\n    identity from conv\n  }" in text
+    assert "  resize(to=conv)\n  concat {\n    identity\n    identity from conv\n  }" in text

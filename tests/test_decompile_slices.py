@@ -21,7 +21,7 @@ def _exact(model, shape=(3, 8, 8), *, strict=True) -> str:
 
 def test_a_shortcut_added_into_a_channel_slice_is_a_sum_inside_a_concat():
     text = _exact(decompile_models.SliceAdd())
-    assert "  conv: conv(5, 1x1, bn=false, act=identity)\n  _: concat {\n" \
+    assert "  conv: conv(5, 1x1, bn=false, act=identity)\n  concat {\n" \
            "    sum { channels(0, 3); identity from input }\n    channels(3, 5)\n  }\n" in text
 
 
@@ -75,13 +75,20 @@ def test_a_split_concatenated_in_order_is_still_split():
     assert "split(2) {" in text and "channels(" not in text
 
 
+def test_res2net_scales_read_their_parts_from_the_label():
+    text = _exact(models.Res2Scales())  # each part added to the last scale's output, the last one concatenated
+    assert "  c: conv(16, 1x1, bn=false, act=identity)\n  channels(0, 4)\n  s0: conv(4, 3x3" in text
+    assert "  sum {\n    identity\n    channels(4, 8) from c\n  }\n  s1: conv(4, 3x3" in text
+    assert "  concat {\n    identity from s0\n    identity from s1\n    identity\n    channels(12, 16) from c\n  }" in text
+
+
 def test_what_stays_not_series_parallel_is_refused_located_not_an_internal_error():
     with pytest.raises(DecompileError) as caught:
-        decompile(models.Res2Like(), (3, 8, 8))
+        decompile(models.Crossed(), (3, 8, 8))
     assert not isinstance(caught.value, InternalError)
     assert [r.missing for r in caught.value.refusals] == [
         "a graph that is not series-parallel (a tensor read by two branches)"]
-    assert "tests.decompile_slice_models.Res2Like" in str(caught.value)
+    assert "tests.decompile_slice_models.Crossed" in str(caught.value)
 
 
 @pytest.mark.slow
@@ -90,3 +97,11 @@ def test_rexnet_round_trips_by_name():
     assert "    sum { channels(0, in_channels); identity from input }\n" in result.text
     checked = verify(result.text, result.model, result.input_shape)
     assert checked.ok and checked.strict, checked.message
+
+
+@pytest.mark.slow
+def test_res2net_round_trips():
+    result = decompile("timm:res2net50_26w_4s")
+    assert "      channels(p * 3, out) from tap1\n" in result.text
+    checked = verify(result.text, result.model, result.input_shape)
+    assert checked.ok, checked.message  # convs.0, bns.0: no label says them, the converter pairs

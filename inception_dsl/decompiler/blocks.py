@@ -24,7 +24,7 @@ from inception_dsl.language.naming import reserved_name
 from inception_dsl.language.parse import KEYWORDS, RESERVED
 from inception_dsl.ops import LAYERS
 
-__all__ = ["Block", "Blocks", "walk_values"]
+__all__ = ["Block", "Blocks", "holds_tensors", "walk_values"]
 
 IDENTITY = "identity"
 _RESERVED = KEYWORDS | RESERVED | {"x", "in_channels", "in_height", "in_width", "true", "false", "none"}
@@ -132,7 +132,7 @@ class Blocks:
         if len(use.body) == 1 and isinstance(use.body[0], Layer) and use.body[0].params and use.body[0].label is None:
             use.body[0].label = use.label  # a module around one word (timm's LayerScale: `gamma`)
             return [use.body[0]]
-        if not _holds_tensors(use.body):
+        if not holds_tensors(use.body):
             if len(use.body) == 1 and not isinstance(use.body[0], (Residual, Gap)):
                 only = use.body[0]
                 only.label = use.label
@@ -182,11 +182,11 @@ class Blocks:
             _parameterize(block)
 
 
-def _holds_tensors(body: list) -> bool:
+def holds_tensors(body: list) -> bool:
     return any(isinstance(stmt, Use) or getattr(stmt, "params", False) or
-               (isinstance(stmt, Seq) and _holds_tensors(stmt.body)) or
-               (isinstance(stmt, Join) and any(_holds_tensors(b) for b in stmt.branches)) or
-               (isinstance(stmt, Residual) and _holds_tensors(stmt.body + (stmt.shortcut or [])))
+               (isinstance(stmt, Seq) and holds_tensors(stmt.body)) or
+               (isinstance(stmt, Join) and any(holds_tensors(b) for b in stmt.branches)) or
+               (isinstance(stmt, Residual) and holds_tensors(stmt.body + (stmt.shortcut or [])))
                or isinstance(stmt, Gap) for stmt in body)
 
 
@@ -229,8 +229,8 @@ def _added_to_input(join: Join):
     if join.kind != SUM or len(join.branches) != 2 or [] not in join.branches:
         return join
     body = join.branches[1] if join.branches[0] == [] else join.branches[0]
-    if not body or any(isinstance(s, Scale) for s in body):
-        return join
+    if not body or any(isinstance(s, Scale) for s in body) or getattr(body[0], "source", None):
+        return join  # `sum { identity; x from LABEL }` adds another tensor: no residual
     return Residual(body, None, 1.0, IDENTITY, join.label)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from inception_dsl.decompiler.blocks import Block
+from inception_dsl.decompiler.blocks import Block, holds_tensors
 from inception_dsl.decompiler.tree import Expr, Gap, Join, Layer, Residual, Seq, Sym, Use, value_text
 from inception_dsl.decompiler.words import DEFAULTS, act_name
 
@@ -178,9 +178,10 @@ def _unclashed(branch: list, k: int, taken: set[str]) -> list:
 
 
 def _joins_in_scope(body: list) -> list:
-    """Joins that are not a body's only statement keep their branches in its scope (`_:`)."""
+    """Joins that are not a body's only statement keep their branches in its scope (`_:`), where
+    these hold tensors (the reference's names); two joins without would name `branch0` twice (E111)."""
     for stmt in body:
-        if isinstance(stmt, Join) and stmt.label is None:
+        if isinstance(stmt, Join) and stmt.label is None and holds_tensors([stmt]):
             stmt.label = "_"
     return body
 

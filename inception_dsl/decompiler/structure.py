@@ -266,6 +266,8 @@ class _Scope(Taps):
         self.read_refs: dict[int, list[Ref]] = {}
         self.last_ref: Ref | None = None
         self.aliases: dict[Ref, Ref] = {}  # a no-op's output -> the tensor it passes on
+        self.sides: dict[int, int] = {}
+        self.pending: list[tuple[int, int]] = []
         producer: dict[Ref, int] = {ref: SOURCE for ref in call.inputs}
         if self.joined_inputs:
             producer[(self.items[0].index, 0)] = SOURCE
@@ -319,22 +321,25 @@ class _Scope(Taps):
         try:
             return self.walked()
         except _NotStructured as error:
-            self.restore_labels(labels)
-            if not self.exploded():
-                raise
             first = error
-        self.seen, self.last_ref = set(), None
-        try:
-            return self.walked()
-        except _NotStructured:
-            raise first from None
+        for again in (self.exploded, self.cut_parts):  # each on top of the one before
+            self.restore_labels(labels)
+            if not again():
+                break
+            self.seen, self.last_ref, self.pending = set(), None, []
+            try:
+                return self.walked()
+            except _NotStructured:
+                pass
+        raise first
 
     def walked(self) -> list:
         graph = nx.DiGraph()
         graph.add_node(SOURCE)
         for node, reads in self.inputs.items():
             for read in reads:
-                graph.add_edge(read, node)
+                if node not in self.sides and read not in self.sides:
+                    graph.add_edge(read, node)
         self.idom = nx.immediate_dominators(graph, SOURCE) if self.target != SOURCE else {}
         body = self.chain(self.target, SOURCE)
         unused = [i for i in self.words if i not in self.seen and self.words[i]]
@@ -368,6 +373,7 @@ class _Scope(Taps):
             self.last_ref = self.read_refs[node][0]
             node = reads[0]
         self.name_sizes(visited, stop)
+        self.check_sides(visited, stop)
         return stmts
 
     def join(self, node: int, join: Join, stop: int) -> tuple[Join, int]:
@@ -392,6 +398,8 @@ class _Scope(Taps):
             self.last_ref = ref
             if read in self.tapped and read != fork:  # spliced: an earlier tensor of the chain
                 branches.append(self.tap_branch(read))
+            elif read in self.sides:  # a part of an earlier tensor, `from` its label
+                branches.append(self.side_branch(node, read))
             else:
                 branches.append(self.folded(self.chain(read, fork)) if read != fork else [])
             origins.append(self.last_ref)
@@ -424,6 +432,8 @@ def residuals(body: list) -> list:
     if rest:
         return body
     a, b = body[0].branches
+    if any(getattr(s, "source", None) for s in a[:1] + b[:1]):
+        return body  # a branch read `from` a label is no residual's body or shortcut
     if (b and isinstance(b[-1], Scale)) or (len(b) > len(a) and not (a and isinstance(a[-1], Scale))):
         a, b = b, a
     scale = 1.0

@@ -40,6 +40,8 @@ class Taps:
 
     tapped: frozenset = frozenset()  # in `spliced`: the nodes a branch reads `from` their label
     tap_stop: int = SOURCE
+    sides: dict = {}  # after `cut_parts`: a channel part a join reads -> the tensor it is a part of
+    pending: list = []  # (join, tensor) read `from` a label: checked where the join's sequence ends
 
     def taps(self, node: int, join: Join, stop: int) -> tuple[Join, int] | None:
         """VoVNet's concatenation of the block's input and every step's output: each read but
@@ -50,17 +52,20 @@ class Taps:
         if join.kind not in ("concat", "sum", "product") or len(set(reads)) != len(reads):
             return None
         for main in reversed(reads):
+            if main in self.sides:
+                continue
             chain, step = [main], main
             while step != stop and step != SOURCE:
                 step = self.idom[step]
                 chain.append(step)
-            if step != stop or any(read not in chain for read in reads):
+            if step != stop or any(read not in chain and (read not in self.sides or self.sides[read] not in chain)
+                                   for read in reads):
                 continue
-            sources = [None if read == main else self.tap_label(read, stop) for read in reads]
-            if sum(source is None for source in sources) != 1:
+            sources = [None if read == main or read in self.sides else self.tap_label(read, stop) for read in reads]
+            if sum(source is None and read not in self.sides for read, source in zip(reads, sources)) != 1:
                 return None
-            join.branches = [[] if read == main else [Layer("identity", source=source)]
-                             for read, source in zip(reads, sources)]
+            join.branches = [self.side_branch(node, read) if read in self.sides else [] if read == main else
+                             [Layer("identity", source=source)] for read, source in zip(reads, sources)]
             return join, main
         return None
 
@@ -71,8 +76,8 @@ class Taps:
         if not words or isinstance(words[-1], Fork) or not hasattr(words[-1], "label"):
             return None
         stmt = words[-1]
-        if not stmt.label or stmt.label.isdigit():
-            taken = {getattr(w, "label", None) for ws in self.words.values() for w in ws}
+        taken = {getattr(w, "label", None) for ws in self.words.values() for w in ws if w is not stmt}
+        if not stmt.label or stmt.label.isdigit() or (stmt.label in taken and not getattr(stmt, "params", True)):
             stmt.label = next(f"tap{k}" for k in range(1, len(taken) + 2) if f"tap{k}" not in taken)
         stmt.tapped = True  # its label stays (blocks.py drops labels that say nothing)
         return stmt.label
@@ -142,6 +147,46 @@ class Taps:
             word.label = label
             if not tapped and getattr(word, "tapped", False):
                 del word.tapped
+
+    # -- parts of an earlier tensor, read by later joins -----------------------------------------
+    def cut_parts(self) -> bool:
+        """Res2Net's scales: each part of a split added to the last scale's output, the last part
+        concatenated: a `channels(a, b)` read by one join only, of a tensor read elsewhere too,
+        leaves the graph; the join reads it `channels(a, b) from LABEL` (False: there is none)."""
+        readers: dict[int, set[int]] = {}
+        for node, reads in self.inputs.items():
+            for read in reads:
+                readers.setdefault(read, set()).add(node)
+        sides = {}
+        for node, words in self.words.items():
+            reads, users = set(self.inputs[node]), readers.get(node, set())
+            if len(words) == 1 and isinstance(words[0], Layer) and words[0].word == "channels" and \
+                    len(reads) == 1 and len(readers.get(next(iter(reads)), ())) > 1 and len(users) == 1 and \
+                    _is_join(self.words.get(next(iter(users)))) and node != self.target:
+                sides[node] = next(iter(reads))
+        joins = {next(iter(readers[node])) for node in sides}
+        if any(all(read in sides for read in self.inputs[join]) for join in joins):
+            return False  # a join of parts only: nothing left to fork from
+        self.sides = sides
+        return bool(sides)
+
+    def side_branch(self, join: int, read: int) -> list:
+        root = self.sides[read]
+        label = "input" if root == SOURCE else self.tap_label(root, SOURCE)
+        if label is None:
+            raise NotStructured("a graph that is not series-parallel (a tensor read by two branches)",
+                                getattr(self.items[read], "path", ""))
+        self.seen.add(read)
+        self.pending.append((join, root))
+        part = self.words[read][0]
+        return [Layer(part.word, list(part.args), source=label)]
+
+    def check_sides(self, visited: list[int], stop: int) -> None:
+        """A part read `from` a label: that tensor must be an earlier statement of the join's sequence."""
+        for join, root in self.pending:
+            if join in visited and not (root == SOURCE == stop or root in visited[visited.index(join) + 1:]):
+                raise NotStructured("a graph that is not series-parallel (a tensor read by two branches)",
+                                    getattr(self.items[join], "path", ""))
 
     # -- layers that take another tensor's size ----------------------------------------------
     def name_sizes(self, visited: list[int], stop: int) -> None:
