@@ -228,11 +228,58 @@ def param_groups(graph, head_start: str | None = None, last_tap: str | None = No
             blocks = _blocks_within(graph, name)
             if blocks and index > 0 and not _blocks_within(graph, run[index - 1]):
                 blocks[0] = fine.pop() + blocks[0]  # the stage's opening statement joins its first block
-            fine += blocks or [(name,)]
+            blocks = blocks or _stage_call_blocks(graph, name)
+            fine += [unit for block in blocks for unit in _split_calls(graph, block)] or [(name,)]
     coarse = [tuple(run) for run in runs]
     if tail and fine:
         fine[-1], coarse[-1] = fine[-1] + tail, coarse[-1] + tail
     return ParamGroups(tuple(stem), tuple(fine), tuple(coarse))
+
+
+def _children(graph, name: str) -> list[str]:
+    """The statements directly inside `name` (block bodies, repetition instances), in order."""
+    inside = [key for key in graph.statements if key.startswith(name + ".")]
+    known = set(inside)
+    return [key for key in inside
+            if not any(key[:i] in known for i in range(len(name) + 1, len(key)) if key[i] == ".")]
+
+
+def _weights_outside(graph, name: str, parts) -> bool:
+    """Whether a node with weights inside `name` lies outside all of `parts`."""
+    return any(n.op.has_weights and n.id.startswith(name + ".")
+               and not any(n.id == p or n.id.startswith(p + ".") for p in parts) for n in graph.nodes())
+
+
+def _stage_call_blocks(graph, name: str) -> list[tuple[str, ...]]:
+    """A stage that is one block call made of opening statements, then one repetition
+    (Swin's `swin_stage`: the patch merging, then `blocks: swin_pair x n`): the repetition's
+    instances, its openers joining the first (as timm numbers Swin's downsample), or []."""
+    if name not in graph.blocks:
+        return []
+    kids = _children(graph, name)
+    base = kids[-1].rpartition(".")[0] if kids else ""
+    run = [kid for kid in kids if kid.rpartition(".")[0] == base and kid.rpartition(".")[2].isdigit()]
+    if not run or base == name or run != [f"{base}.{i}" for i in range(len(run))] or run != kids[len(kids) - len(run):]:
+        return []
+    if _weights_outside(graph, name, kids):
+        return []
+    blocks = [(kid,) for kid in run]
+    blocks[0] = tuple(kids[:len(kids) - len(run)]) + blocks[0]
+    return blocks
+
+
+def _split_calls(graph, block: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """A repeated instance made of nothing but two or more calls of one block (Swin's pair
+    of a plain and a shifted block) is that many blocks, as the reference counts them."""
+    instance = block[-1]
+    if not instance.rpartition(".")[2].isdigit():
+        return [block]
+    kids = _children(graph, instance)
+    sites = [graph.blocks.get(kid) for kid in kids]
+    if (len(kids) < 2 or any(site is None for site in sites) or len({site.block for site in sites}) != 1
+            or _weights_outside(graph, instance, kids)):
+        return [block]
+    return [block[:-1] + (kids[0],)] + [(kid,) for kid in kids[1:]]
 
 
 def _blocks_within(graph, name: str) -> list[tuple[str, ...]]:
