@@ -181,7 +181,7 @@ def _timm_names(ours: torch.nn.Module, theirs: torch.nn.Module, source: str) -> 
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("spec, name", NETWORKS + [("resnet50", "resnet50")])
+@pytest.mark.parametrize("spec, name", NETWORKS + [("resnet50", "resnet50"), ("resnext50_32x4d", "resnext50_32x4d")])
 def test_group_matcher_fine_and_coarse_group_as_timms(spec, name):
     """The same parameters in the same groups, in the same order, as timm's own model
     gives with its group_matcher, block by block and stage by stage (ConvNeXt's downsample

@@ -250,10 +250,18 @@ def _weights_outside(graph, name: str, parts) -> bool:
                and not any(n.id == p or n.id.startswith(p + ".") for p in parts) for n in graph.nodes())
 
 
+def _reads_from(graph, name: str, before: str) -> bool:
+    """Whether a node inside `name` reads a node inside `before` (a sequence, not branches)."""
+    def inside(node_id: str, part: str) -> bool:
+        return node_id == part or node_id.startswith(part + ".")
+    return any(inside(n.id, name) and any(inside(i, before) for i in graph.inputs(n.id)) for n in graph.nodes())
+
+
 def _stage_call_blocks(graph, name: str) -> list[tuple[str, ...]]:
     """A stage that is one block call made of opening statements, then one repetition
     (Swin's `swin_stage`: the patch merging, then `blocks: swin_pair x n`): the repetition's
-    instances, its openers joining the first (as timm numbers Swin's downsample), or []."""
+    instances, an opener joining the next block (as timm numbers Swin's downsample) unless
+    it calls the repeated block itself (ResNet's strided first block), or []."""
     if name not in graph.blocks:
         return []
     kids = _children(graph, name)
@@ -261,10 +269,19 @@ def _stage_call_blocks(graph, name: str) -> list[tuple[str, ...]]:
     run = [kid for kid in kids if kid.rpartition(".")[0] == base and kid.rpartition(".")[2].isdigit()]
     if not run or base == name or run != [f"{base}.{i}" for i in range(len(run))] or run != kids[len(kids) - len(run):]:
         return []
-    if _weights_outside(graph, name, kids):
-        return []
-    blocks = [(kid,) for kid in run]
-    blocks[0] = tuple(kids[:len(kids) - len(run)]) + blocks[0]
+    if any(kid not in graph.blocks for kid in run) or _weights_outside(graph, name, kids) \
+            or not all(_reads_from(graph, kid, before) for before, kid in zip(kids, kids[1:])):
+        return []  # not a sequence of block calls (a concat's branches read the same input)
+    repeated = graph.blocks[run[0]].block
+    blocks: list[tuple[str, ...]] = []
+    pending: tuple[str, ...] = ()
+    for kid in kids:  # an opener calling the repeated block is a block (ResNet's first); others join the next
+        site = graph.blocks.get(kid)
+        if (site is not None and site.block == repeated) or kid in run:
+            blocks.append(pending + (kid,))
+            pending = ()
+        else:
+            pending += (kid,)
     return blocks
 
 
@@ -277,7 +294,8 @@ def _split_calls(graph, block: tuple[str, ...]) -> list[tuple[str, ...]]:
     kids = _children(graph, instance)
     sites = [graph.blocks.get(kid) for kid in kids]
     if (len(kids) < 2 or any(site is None for site in sites) or len({site.block for site in sites}) != 1
-            or _weights_outside(graph, instance, kids)):
+            or _weights_outside(graph, instance, kids)
+            or not all(_reads_from(graph, kid, before) for before, kid in zip(kids, kids[1:]))):
         return [block]
     return [block[:-1] + (kids[0],)] + [(kid,) for kid in kids[1:]]
 
