@@ -133,6 +133,7 @@ class OpKind:
     fresh = alias = False  # in-place facts: a new tensor / maybe the input itself (ops/base.py says more)
     sliding, weight_scale, inference_noop = False, None, False  # traits asked instead of op names (ops/base.py)
     closing_norm = None  # attrs -> the submodule (`proj.bn`) whose BatchNorm gives the output: zero_init_residual's
+    residual_sum = False  # trait: the sum of a residual's shortcut and branch (ops/base.py)
     follows = None  # attrs -> words: the size the node follows at run time (`check` lists them: resize, pad_same)
 
 

@@ -133,6 +133,19 @@ def test_zero_init_residual_zeroes_each_branchs_last_bn():
     assert zeroed == expected and len(zeroed) == 16  # bn3 of every bottleneck (the spec has torchvision's names)
 
 
+def test_zero_init_residual_leaves_a_sum_that_is_no_residual():
+    """A `sum { ... }` of two equal shapes (Res2Net's group adding the previous group's
+    output) is not a residual: the BatchNorm it reads keeps weight 1 (it was zeroed, and
+    res2net50_14w_8s started with half its 1x1 convs' BatchNorms at 0, timm's at 1)."""
+    text = ("set zero_init_residual = true\n"
+            "network n {\n  input 8x6x6\n  a: conv(8, 1x1)\n  b: conv(8, 3x3)\n"
+            "  sum { identity; identity from a }\n"
+            "  residual(act=identity) {\n    c: conv(8, 3x3, act=identity)\n  }\n}\n")
+    model = loads(text, seed=0)
+    zeroed = {k for k, p in model.named_parameters() if k.endswith("bn.weight") and not p.any()}
+    assert zeroed == {"residual3.c.bn.weight"}
+
+
 def test_init_setting_is_checked_and_load_can_override_it():
     body = 'network n {\n  input 3x8x8\n  conv(4, 3x3)\n  global_avgpool\n  flatten\n  linear(2)\n}\n'
     for setting, message in (('set init = "kaiming"', "expected one of"), ("set zero_init_residual = 1", "true or false")):

@@ -22,6 +22,8 @@ a trait on its `OpKind` (defaults in ir.py):
   into its weight, "rows" (nn.Conv2d) or "transposed" (nn.ConvTranspose2d); None if not.
 * `inference_noop`: a bool or `attrs -> bool`, the identity in inference (removed by
   passes/rewrites/drop_inference_noops.py).
+* `residual_sum`: the sum of a residual's shortcut and branch, not any `sum { ... }`
+  (`set zero_init_residual` zeroes the BatchNorm its branch ends in).
 * `describe(attrs)`: a few words for `diff`; `call(x, attrs)`: the functional form of a
   one-input op, which its default `forward` writes."""
 

@@ -95,7 +95,7 @@ def _add_forward(emitter, node, ins, out) -> list[str]:
 
 ADD = OpKind(
     "add", {}, arity=(2, 2), doc="elementwise sum of (shortcut, branch)",
-    shape=_add_shape, label=lambda node, members: "+", forward=_add_forward, fresh=True,
+    shape=_add_shape, label=lambda node, members: "+", forward=_add_forward, fresh=True, residual_sum=True,
     fill="#e8e8e8", style="shape=circle, width=0.35, fixedsize=true",
 )
 

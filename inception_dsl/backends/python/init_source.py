@@ -18,7 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from inception_dsl.core.literals import py_literal
-from inception_dsl.ir import Role
 from inception_dsl.language.metadata import INIT_SCHEMES, METADATA
 
 __all__ = ["SCHEMES", "Scheme", "init_method", "zero_init_candidates", "write_init_weights"]
@@ -143,12 +142,13 @@ def zero_init_candidates(graph) -> tuple[str, ...]:
     """The module each residual sum reads its branch from, through the single-input ops
     without weights after it (scales, identities, stochastic depth), or the BatchNorm inside
     it that gives its output (the op's `closing_norm`: LeViT's attention projection): where
-    it is a BatchNorm, `zero_init_residual` zeroes its weight."""
+    it is a BatchNorm, `zero_init_residual` zeroes its weight. A `sum { ... }` is not a
+    residual's (Res2Net's groups add the previous group's output: its 1x1 conv's BN stays at 1)."""
     found = []
     for node in graph.nodes():
         inputs = graph.inputs(node.id)
-        if not (node.role is Role.JOIN and len(inputs) == 2 and all(graph.node(i).shape == node.shape for i in inputs)):
-            continue  # not the sum of (shortcut, branch): a concat widens, a gate broadcasts
+        if not (node.op.residual_sum and len(inputs) == 2 and all(graph.node(i).shape == node.shape for i in inputs)):
+            continue  # not the sum of a residual's (shortcut, branch): a `sum { ... }`, a gate
         source = graph.node(inputs[-1])
         while not source.op.has_weights and len(graph.inputs(source.id)) == 1:
             source = graph.node(graph.inputs(source.id)[0])
