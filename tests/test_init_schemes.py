@@ -39,6 +39,7 @@ REFERENCES = {
     "tf_efficientnetv2_b0": "timm:tf_efficientnetv2_b0", "mobilevit_xs": "timm:mobilevit_xs",
     "swin_tiny_patch4_window7_224": "timm:swin_tiny_patch4_window7_224", "mixnet_s": "timm:mixnet_s",
     "efficientformer_l1": "timm:efficientformer_l1",
+    "res2net50_26w_4s": "timm:res2net50_26w_4s", "res2net50_14w_8s": "timm:res2net50_14w_8s",
 }
 
 
