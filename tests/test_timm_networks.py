@@ -18,7 +18,7 @@ from .conftest import SPECS  # noqa: E402
 
 NETWORKS = [("convnext_tiny", "convnext_tiny"), ("efficientnet_b0", "efficientnet_b0"),
             ("swin_tiny_patch4_window7_224", "swin_tiny_patch4_window7_224"),
-            ("mobilenet_v3_large", "mobilenetv3_large_100")]
+            ("mobilenet_v3_large", "mobilenetv3_large_100"), ("res2net50_26w_4s", "res2net50_26w_4s")]
 
 
 def _pair(spec: str, name: str, **kwargs):

@@ -43,17 +43,29 @@ def test_the_zoo_rows_state_the_checked_numbers():
     assert_zoo_rows(RES2NET)
 
 
-def _small(scale: int, stage1_blocks: int = 2) -> str:
+def _small(scale: int) -> str:
     """A small Res2Net on the shared blocks: timm's ResNet(Bottle2neck, channels=(16, 32, 64, 64))."""
     return f"""import "blocks/res2net.incp"
 network small(num_classes = 10) {{
   input 3x48x48
   conv1: conv(64, 7x7, stride=2)
   maxpool: maxpool(3x3, stride=2)
-  layer1: res2_stage(16, 26, {scale}, {stage1_blocks})
-  layer2: res2_stage(32, 26, {scale}, 2, 2)
-  layer3: res2_stage(64, 26, {scale}, 1, 2)
-  layer4: res2_stage(64, 26, {scale}, 1, 2)
+  layer1: {{
+    bottle2neck(16, 26, {scale})
+    bottle2neck(16, 26, {scale})
+  }}
+  layer2: {{
+    bottle2neck(32, 26, {scale}, stride=2)
+    bottle2neck(32, 26, {scale})
+  }}
+  layer3: {{
+    bottle2neck(64, 26, {scale}, stride=2)
+    bottle2neck(64, 26, {scale})
+  }}
+  layer4: {{
+    bottle2neck(64, 26, {scale}, stride=2)
+    bottle2neck(64, 26, {scale})
+  }}
   avgpool: global_avgpool
   flatten
   fc: linear(num_classes)
@@ -75,7 +87,7 @@ def test_every_scale_of_the_blocks_equals_timms_bottle2neck(scale):
     from .test_zoo_modern import randomize_all
 
     generator = torch.Generator().manual_seed(scale)
-    reference = ResNet(Bottle2neck, [2, 2, 1, 1], num_classes=10, base_width=26, channels=(16, 32, 64, 64),
+    reference = ResNet(Bottle2neck, [2, 2, 2, 2], num_classes=10, base_width=26, channels=(16, 32, 64, 64),
                        block_args={"scale": scale}).eval()
     randomize_all(reference, generator)
     ours = loads(_small(scale), path=str(SPECS / "small.incp")).eval()
