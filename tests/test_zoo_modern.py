@@ -97,6 +97,18 @@ def converted_pair(name: str, source: str, params: int, generator: torch.Generat
     return reference.eval(), ours.eval(), converted
 
 
+def assert_equal_at_sizes(reference: nn.Module, ours: nn.Module, generator: torch.Generator, sizes) -> None:
+    """Both on a batch of 2 at each square size: max |diff| / max(1, max |out|) < 1e-4,
+    the reference's output neither constant nor exploded."""
+    for size in sizes:
+        x = torch.randn(2, 3, size, size, generator=generator)
+        with torch.no_grad():
+            expected, actual = reference(x), ours(x)
+        assert 1e-2 < expected.std() and expected.abs().max() < 1e3  # neither constant nor exploded
+        relative = (expected - actual).abs().max().item() / max(1.0, expected.abs().max().item())
+        assert relative < 1e-4, size
+
+
 def assert_cli_converts_alike(name: str, source: str, reference: nn.Module, converted, tmp_path) -> None:
     """`inception-dsl convert --from` writes the tensors convert_state_dict gave."""
     from inception_dsl.cli import main

@@ -10,10 +10,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from inception_dsl import analyze, analyze_text
+from inception_dsl import analyze_text
 
 from .conftest import SPECS
-from .test_zoo_modern import assert_cli_converts_alike, assert_zoo_rows, converted_pair
+from .test_zoo_modern import assert_cli_converts_alike, assert_equal_at_sizes, assert_zoo_rows, converted_pair
 
 RES2NET = {
     "res2net50_26w_4s": ("timm:res2net50_26w_4s", 25_699_120),
@@ -27,13 +27,7 @@ def test_res2net_equals_timms_at_224_and_an_odd_size(name, tmp_path):
     source, params = RES2NET[name]
     generator = torch.Generator().manual_seed(23)
     reference, ours, converted = converted_pair(name, source, params, generator)
-    for size in (224, 97):
-        x = torch.randn(2, 3, size, size, generator=generator)
-        with torch.no_grad():
-            expected, actual = reference(x), ours(x)
-        assert 1e-2 < expected.std() and expected.abs().max() < 1e3  # neither constant nor exploded
-        relative = (expected - actual).abs().max().item() / max(1.0, expected.abs().max().item())
-        assert relative < 1e-4, size
+    assert_equal_at_sizes(reference, ours, generator, (224, 97))
     assert_cli_converts_alike(name, source, reference, converted, tmp_path)
 
 
