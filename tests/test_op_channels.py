@@ -68,3 +68,17 @@ def test_a_bad_slice_is_located(layer, code, message):
     assert not result.ok
     (diagnostic,) = result.diagnostics
     assert diagnostic.code.id == code and message in diagnostic.message and diagnostic.primary_span.line == 3
+
+
+def test_a_generated_class_refuses_a_slice_past_its_input_when_built():
+    """A block whose slice bounds are parameters: its class, built for arguments the spec
+    never checked, refuses a slice past its input (ValueError) instead of running on an
+    empty or short tensor (Res2Net's group ladders, built with a scale beyond their input)."""
+    from inception_dsl.runtime.module import loads
+
+    text = "block group(w) {\n  channels(w, 2 * w)\n}\nnetwork n {\n  input 16x4x4\n  g: group(8)\n}\n"
+    model = loads(text)
+    cls = type(model.g)
+    assert cls(16, w=4)(torch.randn(1, 16, 4, 4)).shape == (1, 4, 4, 4)
+    with pytest.raises(ValueError, match="channels 12:24 of a 16-channel input are out of range"):
+        cls(16, w=12)

@@ -33,8 +33,10 @@ _HELPER = '''
 class Channels(nn.Module):
     """Channels [start, stop) of the input (`channels(start, stop)`)."""
 
-    def __init__(self, start: int, stop: int):
+    def __init__(self, start: int, stop: int, in_channels: int | None = None):
         super().__init__()
+        if in_channels is not None and not 0 <= start < stop <= in_channels:
+            raise ValueError(f"Channels: channels {start}:{stop} of a {in_channels}-channel input are out of range")
         self.start, self.stop = start, stop
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -47,7 +49,7 @@ def _source(args, in_ch):
     start, stop = args.get("start"), args.get("stop")
     out = stop.value - start.value if not (start.symbolic or stop.symbolic) else f"({stop.src}) - ({start.src})"
     args.helpers.add("Channels")
-    return args.code(f"Channels({start.src}, {stop.src})", out)
+    return args.code(f"Channels({start.src}, {stop.src}, {in_ch})", out)
 
 
 register(LayerDef(
