@@ -148,3 +148,15 @@ class Crossed(nn.Module):
     def forward(self, x):
         a, b = self.a(x), self.b(x)
         return torch.cat([a + b, a * b], 1)
+
+
+class ChunkCrossed(nn.Module):
+    """A chunk's two parts each read by both branches of a concat."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 1)
+
+    def forward(self, x):
+        a, b = self.conv(x).chunk(2, dim=1)
+        return torch.cat([a + b, a * b], 1)

@@ -91,6 +91,13 @@ def test_what_stays_not_series_parallel_is_refused_located_not_an_internal_error
     assert "tests.decompile_slice_models.Crossed" in str(caught.value)
 
 
+def test_a_refusal_around_a_split_names_what_is_left_once_the_parts_are_channels():
+    with pytest.raises(DecompileError) as caught:
+        decompile(models.ChunkCrossed(), (3, 8, 8))
+    assert [r.missing for r in caught.value.refusals] == [  # not "a split whose parts are not concatenated"
+        "a graph that is not series-parallel (a tensor read by two branches)"]
+
+
 @pytest.mark.slow
 def test_rexnet_round_trips_by_name():
     result = decompile("timm:rexnet_100")

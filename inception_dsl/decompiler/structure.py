@@ -316,12 +316,13 @@ class _Scope(Taps):
 
     def walk(self) -> list:
         """The body; where it is not series-parallel, again with each read part of a channel
-        split as its own `channels(a, b)` (taps.py)."""
+        split as its own `channels(a, b)`, then with parts read by a later join cut (taps.py):
+        a refusal names what the last try found."""
         labels = self.labels()
         try:
             return self.walked()
         except _NotStructured as error:
-            first = error
+            last = error
         for again in (self.exploded, self.cut_parts):  # each on top of the one before
             self.restore_labels(labels)
             if not again():
@@ -329,9 +330,9 @@ class _Scope(Taps):
             self.seen, self.last_ref, self.pending = set(), None, []
             try:
                 return self.walked()
-            except _NotStructured:
-                pass
-        raise first
+            except _NotStructured as error:  # what is left once the split's parts are `channels`
+                last = error
+        raise last
 
     def walked(self) -> list:
         graph = nx.DiGraph()
