@@ -164,6 +164,19 @@ def test_pos_embed_resampled_in_some_instances_only(tmp_path):
     assert model.state_dict()["e1.pos_embed0.weight"].shape == model.state_dict()["e2.pos_embed0.weight"].shape
 
 
+def test_pos_embed_whose_grid_is_a_block_parameter(tmp_path):
+    """`pos_embed(grid=g, resample=true)` with g a block parameter (one size or two): each
+    instance's embedding is built for its own g (load() built the tokens' count, 64, and never
+    resampled: more parameters than check counted, silently)."""
+    text = (EMBED.replace("block embed()", "block embed(g)").replace("BODY", "pos_embed(grid=g, resample=true)")
+            .replace("e1: embed()", "e1: embed(4)").replace("e2: embed()", "e2: embed(2x2)").replace("TOKEN", ""))
+    model, source = _agree(text, tmp_path)
+    assert model.state_dict()["e1.pos_embed0.weight"].shape == (1, 16, 8)  # 4x4, resampled to 8x8
+    assert model.state_dict()["e2.pos_embed0.weight"].shape == (1, 4, 8)  # 2x2, resampled to 4x4
+    assert model.e1.pos_embed0.grid == (4, 4) and model.e2.pos_embed0.resample_to == (4, 4)
+    assert "grid=g," in source
+
+
 def test_a_block_class_built_on_its_own_takes_a_default():
     """Without `grids` (a class built by hand), each layer takes its first instance's grid, or
     window attention on square grids reads its grid at run time as before."""

@@ -51,8 +51,8 @@ class LayerContext:
     settings: Mapping[str, Any]
     flat_area: Callable[[syntax.Call], Union[int, str, None]]  # flatten: HxW of its input (None: instances differ)
     in_shapes: Callable[[syntax.Call], set] = lambda call: set()  # the call's input shapes in the IR, one per instance
-    # (call, key, value of an input shape, fallback source) -> source of this instance's value (SourceArgs.per_instance)
-    per_instance: Callable[[syntax.Call, str, Callable[[Any], Any], str | None], str] | None = None
+    # (call, key, value of (IR node, input shape), fallback source) -> this instance's value (SourceArgs.per_instance)
+    per_instance: Callable[[syntax.Call, str, Callable[[Any, Any], Any], str | None], str] | None = None
 
 
 # -- expressions ----------------------------------------------------------------------
@@ -203,15 +203,18 @@ class SourceArgs:
     def code(self, ctor: str, out: Channels, comment: str = "") -> LayerCode:
         return LayerCode(ctor, out, comment, self.helpers)
 
-    def per_instance(self, key: str, value: Callable[[Any], Any], fallback: str | None = None) -> str:
-        """Python source of `value(input shape)` for the instance being built (a grid, a
-        token count: hashable values): a literal where every instance of the call has the
-        same, else what the network hands each instance of the class down its constructors
-        (`grids`, backends/python/instances.py), with `fallback` (default: the first
-        instance's value) where the class is built on its own."""
+    def per_instance(self, key: str, value: Callable[..., Any], fallback: str | None = None,
+                     of_node: bool = False) -> str:
+        """Python source of `value(input shape)` (`of_node`: `value(IR node, input shape)`,
+        the node's attributes being the instance's arguments; the node is None where no
+        generated file is written, as for the docs' tables) for the instance being built (a
+        grid, a token count: hashable values): a literal where every instance of the call has
+        the same, else what the network hands each instance of the class down its
+        constructors (`grids`, backends/python/instances.py), with `fallback` (default: the
+        first instance's value) where the class is built on its own."""
         if self.ctx.per_instance is not None:
-            return self.ctx.per_instance(self.call, key, value, fallback)
-        values = {value(shape) for shape in self.ctx.in_shapes(self.call)}
+            return self.ctx.per_instance(self.call, key, value if of_node else lambda node, shape: value(shape), fallback)
+        values = {value(None, shape) if of_node else value(shape) for shape in self.ctx.in_shapes(self.call)}
         if len(values) != 1:
             raise CodegenError(f"`{self.call.name}` sees different inputs in different instances, so one "
                                f"class cannot know its {key}", self.call.span)

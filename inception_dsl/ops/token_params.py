@@ -141,6 +141,7 @@ class PosEmbed(nn.Module):
 
     def __init__(self, count: int, channels: int, grid=None, prefix: int = 0, resample_to=None):
         super().__init__()
+        grid = (grid, grid) if isinstance(grid, int) else grid  # a block parameter may give one size
         self.grid, self.prefix, self.resample_to = grid, prefix, resample_to
         self.weight = nn.Parameter(torch.randn(1, count, channels) * 0.02)
 
@@ -200,16 +201,22 @@ def _pos_source(args, in_ch):
     instance's own where instances of a block meet different grids (`SourceArgs.per_instance`)."""
     if not args.ctx.in_shapes(args.call):
         call_input(args, "the number of tokens")  # the located error of a call shape inference never reached
-    grid = args.get("grid", lambda b, n, s: None if b[n] is None else pair(b, n, s, "grid")).value
+    grid = args.get("grid", lambda b, n, s: None if b[n] is None else pair(b, n, s, "grid"), literal=py_literal)
 
-    def resampled(shape) -> bool:
-        return grid is not None and tuple(grid) != shape.grid
+    def built_for(node):  # the grid the instance's embedding is built for (a block parameter may give it)
+        value = node.attrs.get("grid") if grid.symbolic else grid.value
+        return tuple(value) if value is not None else None
 
-    count = args.per_instance("count", lambda s: grid[0] * grid[1] + s.prefix if resampled(s) else s[1])
-    extra = ""
-    if any(resampled(shape) for shape in args.ctx.in_shapes(args.call)):
-        extra = (f", grid={py_literal(tuple(grid))}, prefix={args.per_instance('prefix', lambda s: s.prefix)}, "
-                 f"resample_to={args.per_instance('resample_to', lambda s: s.grid if resampled(s) else None)}")
+    def resampled(node, shape) -> bool:
+        return built_for(node) not in (None, shape.grid)
+
+    def count(node, shape) -> int:
+        return built_for(node)[0] * built_for(node)[1] + shape.prefix if resampled(node, shape) else shape[1]
+
+    to = args.per_instance("resample_to", lambda n, s: s.grid if resampled(n, s) else None, of_node=True)
+    extra = "" if to == "None" else f", grid={grid.src}, prefix={args.per_instance('prefix', lambda s: s.prefix)}, " \
+                                    f"resample_to={to}"
+    count = args.per_instance("count", count, of_node=True)
     args.helpers.add("PosEmbed")
     return args.code(f"PosEmbed({count}, {in_ch}{extra})", in_ch)
 

@@ -67,7 +67,7 @@ class Instances:
     def __init__(self, graph: Graph, helpers: set[str]):
         self.helpers = helpers
         self.shapes: dict[tuple, set] = {}
-        self.paths: dict[tuple, dict[str, Any]] = {}  # call -> {its instance's module path: input shape}
+        self.paths: dict[tuple, dict[str, Any]] = {}  # call -> {its instance's module path: (node, input shape)}
         for node in graph.nodes():
             inputs = graph.inputs(node.id)
             source = graph.node(inputs[0]) if inputs else None
@@ -76,7 +76,7 @@ class Instances:
             # a call's first node (its input comes from elsewhere, or from another instance of it: a repeated block)
             if (source.span, source.statement) != (node.span, node.statement):
                 self.shapes.setdefault(_key(node.span), set()).add(source.shape)
-                self.paths.setdefault(_key(node.span), {}).setdefault(node.statement or node.id, source.shape)
+                self.paths.setdefault(_key(node.span), {}).setdefault(node.statement or node.id, (node, source.shape))
         self.values: dict[str, str] = {}  # module path.argument -> literal
         self.classes: set[str] = set()  # the classes that take `grids`
         self.marks = 0  # repetitions written
@@ -85,10 +85,10 @@ class Instances:
         """The input shapes a layer call has in the IR's instances of it (none where `when` left it out)."""
         return self.shapes.get(_key(call.span), set())
 
-    def value(self, scope: Scope, call: syntax.Call, key: str, value: Callable[[Any], Any],
+    def value(self, scope: Scope, call: syntax.Call, key: str, value: Callable[[Any, Any], Any],
               fallback: str | None) -> str:
-        """Source of `value(input shape)` for the instance of `call` being built in `scope`."""
-        values = {path: value(shape) for path, shape in self.paths.get(_key(call.span), {}).items()}
+        """Source of `value(node, input shape)` for the instance of `call` being built in `scope`."""
+        values = {path: value(node, shape) for path, (node, shape) in self.paths.get(_key(call.span), {}).items()}
         distinct = set(values.values())
         if not distinct:
             raise CodegenError(f"`{call.name}`: its {key} comes from shape inference, which never reached it",
