@@ -141,7 +141,7 @@ def randomized(module: torch.nn.Module) -> torch.nn.Module:
     """BatchNorm with non-trivial statistics, so that folding is really exercised."""
     with torch.no_grad():
         for layer in module.modules():
-            if isinstance(layer, torch.nn.BatchNorm2d):
+            if isinstance(layer, torch.nn.modules.batchnorm._BatchNorm):  # 1d too: LeViT's LinearNorm
                 layer.running_mean.uniform_(-1, 1)
                 layer.running_var.uniform_(0.5, 2)
                 layer.weight.uniform_(0.5, 1.5)

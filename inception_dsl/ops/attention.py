@@ -259,6 +259,18 @@ def _linear_weights(name: str, bias: bool, bn: bool) -> tuple[str, ...]:
     return (f"{name}.weight",) + ((f"{name}.bias",) if bias else ())
 
 
+def _inner_norms(attrs):
+    """With `bn`, each projection is a Linear without bias and a BatchNorm1d (LeViT's
+    LinearNorm): in eval mode one Linear with a bias. The (linear, bn, fused) prefixes of
+    each with its BatchNorm's eps (PyTorch's default, as _linear_text builds it), and the
+    attributes of the folded op (no `bn`, biased projections); None without."""
+    if not attrs.get("bn"):
+        return None
+    names = ("kv", "q", "proj") if attrs.get("stride", 1) > 1 else ("qkv", "proj")
+    folded = {**attrs, "bn": False, "qkv_bias": True, "proj_bias": True}
+    return tuple((f"{name}.linear", f"{name}.bn", name, 1e-5) for name in names), folded
+
+
 def _weights(node) -> tuple[str, ...]:
     a = node.attrs
     bn = a.get("bn", False)
@@ -281,6 +293,7 @@ ATTENTION = OpKind(
         "EfficientFormer's and LeViT's: attention_biases, kv and q with a stride, LinearNorm projections)",
     shape=_shape, params=_params, macs=_macs, label=_label, module=_module, forward=_forward, fresh=True,
     weights=_weights, fill="#fbe3d6", closing_norm=lambda attrs: "proj.bn" if attrs.get("bn") else None,
+    inner_norms=_inner_norms,
 )
 
 

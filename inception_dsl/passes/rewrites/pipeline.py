@@ -16,6 +16,7 @@ from inception_dsl.ir import Graph, verify
 from inception_dsl.passes.rewrites.drop_aux_heads import drop_aux_heads
 from inception_dsl.passes.rewrites.drop_inference_noops import drop_inference_noops
 from inception_dsl.passes.rewrites.fold_bn import fold_bn
+from inception_dsl.passes.rewrites.fold_inner_bn import fold_inner_bn
 from inception_dsl.passes.rewrites.fold_layer_scale import fold_layer_scale
 from inception_dsl.passes.rewrites.fold_residual_scale import fold_residual_scale
 from inception_dsl.passes.rewrites.fuse_sibling_convs import fuse_sibling_convs
@@ -28,8 +29,8 @@ Rule = Callable[[Graph, Recipes], Graph]
 # Order matters: folding BN first leaves each conv directly before its scale (a residual
 # scale, a layer scale; dropping the drop paths first brings a layer scale next to what
 # follows), and the siblings fused last carry the folded biases.
-RULES: tuple[Rule, ...] = (drop_aux_heads, drop_inference_noops, fold_bn, fold_residual_scale, fold_layer_scale,
-                           fuse_sibling_convs)
+RULES: tuple[Rule, ...] = (drop_aux_heads, drop_inference_noops, fold_bn, fold_inner_bn, fold_residual_scale,
+                           fold_layer_scale, fuse_sibling_convs)
 _BY_NAME = {rule.__name__: rule for rule in RULES}
 
 
