@@ -132,8 +132,7 @@ class OpKind:
     fill, style = "#ffffff", ""  # diagram fill colour, extra DOT node attributes
     fresh = alias = False  # in-place facts: a new tensor / maybe the input itself (ops/base.py says more)
     sliding, weight_scale, inference_noop = False, None, False  # traits asked instead of op names (ops/base.py)
-    inner_norms = None  # attrs -> (((linear, bn, fused, eps), ...), folded attrs): LinearNorm pairs fold_inner_bn folds
-    closing_norm = None  # attrs -> the submodule (`proj.bn`) whose BatchNorm gives the output: zero_init_residual's
+    inner_norms = closing_norm = None  # attrs -> LinearNorms inside (fold_inner_bn); output's BN (zero_init_residual)
     residual_sum = False  # trait: the sum of a residual's shortcut and branch (ops/base.py)
     follows = None  # attrs -> words: the size the node follows at run time (`check` lists them: resize, pad_same)
 
