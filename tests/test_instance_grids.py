@@ -218,7 +218,8 @@ network n {
     "to_tokens\n  layernorm\n  to_grid\n  global_avgpool\n  flatten",  # to_grid on 8x12 and 4x6
     "to_patches(2x2)\n  layernorm\n  from_patches(2x2)\n  global_avgpool\n  flatten",  # from_patches on non-square
     "flatten\n  linear(4)",  # 96 and 24 positions: the flat width differs, the linear's in_features too
-], ids=["class_token", "avg_tokens", "attention_biases", "to_grid", "from_patches", "flatten"])
+    "to_tokens\n  merge_patches\n  to_grid\n  global_avgpool\n  flatten\n  linear(8)",  # merge_patches on 8x12, 4x6
+], ids=["class_token", "avg_tokens", "attention_biases", "to_grid", "from_patches", "flatten", "merge_patches"])
 def test_token_layers_in_a_block_at_two_grids(body, tmp_path):
     """One block met at 8x12 and 4x6 at the same width: each layer that needs its instance's
     grid or prepended tokens gets it (load() refused every one of these)."""
