@@ -244,17 +244,21 @@ def _children(graph, name: str) -> list[str]:
             if not any(key[:i] in known for i in range(len(name) + 1, len(key)) if key[i] == ".")]
 
 
+def _inside(node_id: str, part: str) -> bool:
+    return node_id == part or node_id.startswith(part + ".")
+
+
 def _weights_outside(graph, name: str, parts) -> bool:
     """Whether a node with weights inside `name` lies outside all of `parts`."""
-    return any(n.op.has_weights and n.id.startswith(name + ".")
-               and not any(n.id == p or n.id.startswith(p + ".") for p in parts) for n in graph.nodes())
+    return any(n.op.has_weights and n.id.startswith(name + ".") and not any(_inside(n.id, p) for p in parts)
+               for n in graph.nodes())
 
 
-def _reads_from(graph, name: str, before: str) -> bool:
-    """Whether a node inside `name` reads a node inside `before` (a sequence, not branches)."""
-    def inside(node_id: str, part: str) -> bool:
-        return node_id == part or node_id.startswith(part + ".")
-    return any(inside(n.id, name) and any(inside(i, before) for i in graph.inputs(n.id)) for n in graph.nodes())
+def _in_sequence(graph, parts: list[str]) -> bool:
+    """Whether each of `parts` reads the one before it (a sequence: a concat's branches all
+    read the same input instead)."""
+    return all(any(_inside(n.id, part) and any(_inside(i, before) for i in graph.inputs(n.id)) for n in graph.nodes())
+               for before, part in zip(parts, parts[1:]))
 
 
 def _stage_call_blocks(graph, name: str) -> list[tuple[str, ...]]:
@@ -270,8 +274,8 @@ def _stage_call_blocks(graph, name: str) -> list[tuple[str, ...]]:
     if not run or base == name or run != [f"{base}.{i}" for i in range(len(run))] or run != kids[len(kids) - len(run):]:
         return []
     if any(kid not in graph.blocks for kid in run) or _weights_outside(graph, name, kids) \
-            or not all(_reads_from(graph, kid, before) for before, kid in zip(kids, kids[1:])):
-        return []  # not a sequence of block calls (a concat's branches read the same input)
+            or not _in_sequence(graph, kids):
+        return []
     repeated = graph.blocks[run[0]].block
     blocks: list[tuple[str, ...]] = []
     pending: tuple[str, ...] = ()
@@ -294,8 +298,7 @@ def _split_calls(graph, block: tuple[str, ...]) -> list[tuple[str, ...]]:
     kids = _children(graph, instance)
     sites = [graph.blocks.get(kid) for kid in kids]
     if (len(kids) < 2 or any(site is None for site in sites) or len({site.block for site in sites}) != 1
-            or _weights_outside(graph, instance, kids)
-            or not all(_reads_from(graph, kid, before) for before, kid in zip(kids, kids[1:]))):
+            or _weights_outside(graph, instance, kids) or not _in_sequence(graph, kids)):
         return [block]
     return [block[:-1] + (kids[0],)] + [(kid,) for kid in kids[1:]]
 

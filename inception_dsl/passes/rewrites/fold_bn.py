@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from inception_dsl.ir import Graph, Op
 from inception_dsl.passes.rewrites.graph_edits import bypass, scales_of_weighted
-from inception_dsl.passes.rewrites.weight_recipes import Add, BnScale, BnShift, Recipes, ScaleRows, ScaleTransposed
+from inception_dsl.passes.rewrites.weight_recipes import Add, Recipes, ScaleRows, ScaleTransposed, pop_bn
 
 __all__ = ["fold_bn"]
 
@@ -27,8 +27,7 @@ def fold_bn(graph: Graph, recipes: Recipes) -> Graph:
 
 def _fold(conv_node, bn: str, eps: float, recipes: Recipes) -> None:
     conv, attrs = conv_node.id, conv_node.attrs
-    scale = BnScale(recipes.pop(f"{bn}.weight"), recipes.pop(f"{bn}.running_var"), eps)
-    shift = BnShift(recipes.pop(f"{bn}.bias"), recipes.pop(f"{bn}.running_mean"), scale)
+    scale, shift = pop_bn(recipes, bn, eps)
     if conv_node.op.weight_scale == "rows":
         recipes[f"{conv}.weight"] = ScaleRows(recipes[f"{conv}.weight"], scale)
     else:

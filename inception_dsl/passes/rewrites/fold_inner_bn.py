@@ -5,9 +5,10 @@ as in fold_bn.py. The op says which pairs it holds and what it becomes (`inner_n
 from __future__ import annotations
 
 from inception_dsl.ir import Graph
-from inception_dsl.passes.rewrites.weight_recipes import BnScale, BnShift, Recipes, ScaleRows
+from inception_dsl.passes.rewrites.weight_recipes import Recipes, ScaleRows, pop_bn
 
 __all__ = ["fold_inner_bn"]
+
 
 def fold_inner_bn(graph: Graph, recipes: Recipes) -> Graph:
     """Every op with LinearNorm pairs (`inner_norms`) gets biased linears in their place."""
@@ -17,9 +18,7 @@ def fold_inner_bn(graph: Graph, recipes: Recipes) -> Graph:
             continue
         pairs, folded = found
         for linear, bn, fused, eps in pairs:
-            bn = f"{node.id}.{bn}"
-            scale = BnScale(recipes.pop(f"{bn}.weight"), recipes.pop(f"{bn}.running_var"), eps)
-            shift = BnShift(recipes.pop(f"{bn}.bias"), recipes.pop(f"{bn}.running_mean"), scale)
+            scale, shift = pop_bn(recipes, f"{node.id}.{bn}", eps)
             recipes[f"{node.id}.{fused}.weight"] = ScaleRows(recipes.pop(f"{node.id}.{linear}.weight"), scale)
             recipes[f"{node.id}.{fused}.bias"] = shift
         node.attrs.clear()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from inception_dsl.ir import Graph, Node
 
 __all__ = ["Expr", "Param", "Zeros", "BnScale", "BnShift", "ScaleRows", "ScaleTransposed", "Add", "MulConst", "Concat",
-           "Recipes", "initial_recipes", "param_names", "owner"]
+           "Recipes", "initial_recipes", "param_names", "owner", "pop_bn"]
 
 
 class Expr:
@@ -114,3 +114,10 @@ def initial_recipes(graph: Graph) -> Recipes:
     """Before any pass, every tensor is read unchanged from the original state_dict."""
     return {f"{node.id}.{name}": Param(f"{node.id}.{name}")
             for node in graph.nodes() if node.op.has_weights for name in param_names(node)}
+
+
+def pop_bn(recipes: Recipes, bn: str, eps: float) -> tuple[BnScale, BnShift]:
+    """The eval-mode scale and shift of the BatchNorm `bn`, its four tensors taken out of
+    `recipes` (the BN disappears into the layer before it)."""
+    scale = BnScale(recipes.pop(f"{bn}.weight"), recipes.pop(f"{bn}.running_var"), eps)
+    return scale, BnShift(recipes.pop(f"{bn}.bias"), recipes.pop(f"{bn}.running_mean"), scale)
